@@ -1,0 +1,6 @@
+# crds/: the PaddleService API (CRD, types, defaults, validator).
+.PHONY: test-crds
+UNIT_TEST_TARGETS += test-crds
+
+test-crds: $(NPM_STAMP) ## unit tests of the PaddleService API
+	$(MOCHA) 'crds/test/**/*.test.ts'
