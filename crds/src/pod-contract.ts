@@ -1,0 +1,82 @@
+// The contract between the operator (which builds model pods) and the sidecar (which runs in
+// them): mount paths, ports, environment variable names and the rendered config file. Both
+// sides import these constants, so a path is spelled in exactly one place.
+
+import type { AuthPolicy, BreakerSpec, CanarySpec, DegradationSpec, MatrixSpec, ObservabilitySpec } from './types.js';
+
+export const PORTS = {
+  /** HTTPS (or HTTP when TLS is disabled) inference + health port. */
+  serving: 8443,
+  /** Plain-HTTP Prometheus /metrics port (scraped inside the cluster). */
+  metrics: 9090,
+} as const;
+
+export const PATHS = {
+  modelDir: '/models/model',
+  publicKey: '/etc/paddle/verify/public.pem',
+  tlsDir: '/etc/paddle/tls',
+  tlsCert: '/etc/paddle/tls/tls.crt',
+  tlsKey: '/etc/paddle/tls/tls.key',
+  tlsCa: '/etc/paddle/tls/ca.crt',
+  configFile: '/etc/paddle/config/config.json',
+  authDir: '/etc/paddle/auth',
+  jwksFile: '/etc/paddle/auth/jwks.json',
+  hmacSecretFile: '/etc/paddle/auth/hmac.key',
+  encryptionKeyFile: '/etc/paddle/encryption/key',
+  auditCaFile: '/etc/paddle/audit/ca.crt',
+  tmpDir: '/tmp',
+} as const;
+
+/** Environment the operator sets on the sidecar container (downward API and runtime). */
+export const ENV = {
+  podName: 'POD_NAME',
+  podNamespace: 'POD_NAMESPACE',
+  serviceName: 'PADDLESERVICE_NAME',
+  cpuThreads: 'PADDLE_CPU_THREADS',
+  maxMemoryMB: 'PADDLE_MAX_MEMORY_MB',
+  backend: 'PADDLE_BACKEND',
+  device: 'PADDLE_DEVICE',
+  modelName: 'PADDLE_MODEL_NAME',
+  modelFormat: 'PADDLE_MODEL_FORMAT',
+  requireSignature: 'PADDLE_REQUIRE_SIGNATURE',
+  paddleVersion: 'PADDLE_EXPECTED_VERSION',
+} as const;
+
+/** Health and serving paths the probes and Services point at. */
+export const HTTP_PATHS = {
+  live: '/v2/health/live',
+  ready: '/v2/health/ready',
+  healthz: '/healthz',
+  metrics: '/metrics',
+} as const;
+
+/**
+ * The config file the operator renders into the ConfigMap and the sidecar hot-reloads.
+ * Every field is resolved (defaults applied); secret material is referenced by file path only.
+ */
+export interface SidecarConfig {
+  version: 1;
+  model: { name: string };
+  auth: {
+    enabled: boolean;
+    issuer?: string;
+    audience?: string;
+    clockSkewSeconds: number;
+    jwksFile?: string;
+    hmacSecretFile?: string;
+    policies: AuthPolicy[];
+  };
+  cors: { allowedOrigins: string[] };
+  breaker: Required<Omit<BreakerSpec, 'recovery'>> & {
+    recovery: Required<NonNullable<BreakerSpec['recovery']>>;
+    /** Fleet baseline P95 published by the operator; the pod uses its own rolling baseline when absent. */
+    baselineP95Ms?: number;
+  };
+  degradation: Required<DegradationSpec>;
+  canary: CanarySpec;
+  audit?: NonNullable<ObservabilitySpec['audit']> & { caFile?: string };
+  otlp?: { endpoint: string };
+  matrix: Required<MatrixSpec>;
+  reportIntervalSeconds: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
