@@ -303,9 +303,7 @@ export interface PaddleServiceStatus {
   readyReplicas?: number;
   selector?: string;
   url?: string;
-  /** Printer-column helpers: the Ready condition's status and reason, "ready/desired". */
-  ready?: string;
-  reason?: string;
+  /** Printer-column helper: "readyReplicas/desired". */
   replicasSummary?: string;
   model?: ModelStatus;
   device?: string;
