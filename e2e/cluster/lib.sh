@@ -1,0 +1,39 @@
+# Shared by up.sh and down.sh (sourced). Paths and process bookkeeping of the e2e cluster.
+E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+REPO_ROOT="$(cd "$E2E_DIR/.." && pwd)"
+CLUSTER_DIR="${E2E_CLUSTER_DIR:-$E2E_DIR/.cluster}"
+PID_DIR="$CLUSTER_DIR/pids"
+LOG_DIR="$CLUSTER_DIR/logs"
+PKI_DIR="$CLUSTER_DIR/pki"
+KUBECONFIG_FILE="$CLUSTER_DIR/kubeconfig"
+# shellcheck source=/dev/null
+. "$E2E_DIR/tools/versions.env"
+# shellcheck source=/dev/null
+. "$E2E_DIR/tools/paths.sh"
+
+# Components in start order; down.sh stops them in reverse.
+COMPONENTS="etcd kube-apiserver kube-controller-manager kube-scheduler kwok test-issuer"
+
+say() { echo "[e2e-cluster] $*"; }
+
+# start_time <pid>: the kernel's start time of a process (field 22 of /proc/<pid>/stat), so a
+# recorded PID is never confused with an unrelated process that later reused the number.
+start_time() {
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  stat="${stat##*) }"            # drop "pid (comm) ", comm may contain spaces
+  set -- $stat                   # now $1 is field 3 (state)
+  echo "${20}"                   # field 22
+}
+
+# recorded_pid <name>: prints the PID of a component if its recorded process is still alive.
+recorded_pid() {
+  local f="$PID_DIR/$1.pid" pid st
+  [ -f "$f" ] || return 1
+  read -r pid st < "$f" || return 1
+  [ -n "$pid" ] && [ "$(start_time "$pid" 2>/dev/null)" = "$st" ] || return 1
+  echo "$pid"
+}
+
+# group_alive <pgid>: whether any process is left in the process group.
+group_alive() { kill -0 -- "-$1" 2>/dev/null; }
