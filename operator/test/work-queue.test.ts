@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { WorkQueue } from '../src/work-queue.js';
+import { FakeClock, flush } from './fake-clock.js';
+
+function newQueue(clock = new FakeClock()): { q: WorkQueue; clock: FakeClock; depths: number[] } {
+  const depths: number[] = [];
+  const q = new WorkQueue({ clock, backoff: { baseMs: 100, maxMs: 1000 }, onDepthChange: (d) => depths.push(d) });
+  return { q, clock, depths };
+}
+
+describe('WorkQueue', () => {
+  it('dedups a key added many times while waiting', async () => {
+    const { q } = newQueue();
+    q.add('a');
+    q.add('b');
+    q.add('a');
+    q.add('a');
+    assert.equal(q.depth, 2);
+    assert.equal(await q.get(), 'a');
+    assert.equal(await q.get(), 'b');
+    assert.equal(q.depth, 0);
+  });
+
+  it('never hands one key to two workers; an add during processing requeues after done', async () => {
+    const { q } = newQueue();
+    q.add('a');
+    const first = await q.get();
+    assert.equal(first, 'a');
+    q.add('a');
+    assert.equal(q.depth, 0, 'in-flight key is not queued a second time');
+    let second: string | undefined;
+    void q.get().then((k) => (second = k));
+    await flush();
+    assert.equal(second, undefined);
+    q.done('a');
+    await flush();
+    assert.equal(second, 'a');
+  });
+
+  it('a key done without a new add is not requeued', async () => {
+    const { q } = newQueue();
+    q.add('a');
+    await q.get();
+    q.done('a');
+    assert.equal(q.depth, 0);
+  });
+
+  it('wakes a waiting worker on add', async () => {
+    const { q } = newQueue();
+    const got = q.get();
+    q.add('x');
+    assert.equal(await got, 'x');
+  });
+
+  it('addAfter delivers at the deadline and keeps the earliest', async () => {
+    const { q, clock } = newQueue();
+    q.addAfter('a', 500);
+    q.addAfter('a', 200);
+    q.addAfter('a', 900);
+    assert.equal(q.delayedCount, 1);
+    await clock.advance(199);
+    assert.equal(q.depth, 0);
+    await clock.advance(1);
+    assert.equal(q.depth, 1);
+    assert.equal(q.delayedCount, 0);
+    await clock.advance(1000);
+    assert.equal(q.depth, 1, 'the later deadlines were dropped, not delivered again');
+  });
+
+  it('add cancels a pending delayed add', async () => {
+    const { q, clock } = newQueue();
+    q.addAfter('a', 500);
+    q.add('a');
+    assert.equal(q.delayedCount, 0);
+    assert.equal(await q.get(), 'a');
+    q.done('a');
+    await clock.advance(600);
+    assert.equal(q.depth, 0);
+  });
+
+  it('rate-limited retries back off exponentially per key and reset on forget', async () => {
+    const { q, clock } = newQueue();
+    assert.equal(q.addRateLimited('a'), 100);
+    await clock.advance(100);
+    assert.equal(await q.get(), 'a');
+    q.done('a');
+    assert.equal(q.addRateLimited('a'), 200);
+    assert.equal(q.addRateLimited('b'), 100, 'another key has its own count');
+    await clock.advance(199);
+    assert.equal(await q.get(), 'b');
+    q.done('b');
+    assert.equal(q.depth, 0);
+    await clock.advance(1);
+    assert.equal(await q.get(), 'a');
+    q.done('a');
+    assert.equal(q.addRateLimited('a'), 400);
+    assert.equal(q.addRateLimited('a'), 800);
+    assert.equal(q.addRateLimited('a'), 1000, 'capped');
+    q.forget('a');
+    assert.equal(q.failures('a'), 0);
+    assert.equal(q.addRateLimited('a'), 100);
+  });
+
+  it('reports depth changes', async () => {
+    const { q, depths } = newQueue();
+    q.add('a');
+    q.add('b');
+    await q.get();
+    assert.deepEqual(depths, [1, 2, 1]);
+  });
+
+  it('shutdown releases waiting workers and drains what is queued', async () => {
+    const { q } = newQueue();
+    const waiting = q.get();
+    q.shutdown();
+    assert.equal(await waiting, undefined);
+    q.add('late');
+    assert.equal(q.depth, 0, 'adds after shutdown are ignored');
+
+    const { q: q2, clock } = newQueue();
+    q2.add('a');
+    q2.addAfter('b', 100);
+    q2.shutdown();
+    assert.equal(await q2.get(), 'a');
+    await clock.advance(200);
+    assert.equal(await q2.get(), undefined);
+  });
+});
