@@ -21,7 +21,11 @@ CLEAN_TARGETS :=
 
 include $(sort $(wildcard mk/*.mk))
 
-.PHONY: help build build-ts test test-unit lint clean
+.PHONY: help build build-ts test test-unit lint clean bench fuzz
+
+bench: ## run every benchmark (figures and ratios, never pass/fail timings)
+
+fuzz: ## run every fuzz harness for a bounded time
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_.-]+:.*## ' $(MAKEFILE_LIST) | sort -u | awk -F':.*## ' '{printf "  %-24s %s\n", $$1, $$2}'
@@ -33,8 +37,9 @@ $(NPM_STAMP): package.json package-lock.json
 
 build: $(NPM_STAMP) $(BUILD_TARGETS) build-ts ## build everything (addon, TypeScript)
 
-build-ts: $(NPM_STAMP) ## compile the TypeScript parts to dist/
+build-ts: $(NPM_STAMP) ## compile the TypeScript parts to dist/ (the CRD travels with crds/src)
 	npx tsc -p tsconfig.build.json
+	mkdir -p dist/crds && cp crds/*.yaml dist/crds/
 
 lint: $(NPM_STAMP) ## type-check and lint
 	npx tsc --noEmit -p tsconfig.json
