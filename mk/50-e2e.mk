@@ -1,0 +1,38 @@
+# e2e/: the local control plane (real etcd, kube-apiserver, kube-controller-manager,
+# kube-scheduler, kubectl built from the Go module proxy; kwok fake GPU nodes) and the e2e suites.
+.PHONY: e2e-tools e2e-tools-mod cluster-up cluster-down test-e2e test-e2e-unit clean-e2e
+
+E2E_ENV := PADDLE_OPERATOR_CACHE=$(CACHE_DIR)
+E2E_MOCHA := npx mocha --import=tsx --reporter=spec
+
+UNIT_TEST_TARGETS += test-e2e-unit
+TEST_TARGETS += test-e2e
+CLEAN_TARGETS += clean-e2e
+
+e2e-tools: ## build (once, cached by version) etcd, kube-*, kubectl, kwok, helm
+	$(E2E_ENV) e2e/tools/build.sh all
+
+e2e-tools-mod: ## regenerate e2e/tools/*/go.mod from e2e/tools/versions.env
+	e2e/tools/gen-mods.sh
+
+cluster-up: $(NPM_STAMP) ## start the local e2e cluster (reuses a running one)
+	$(E2E_ENV) e2e/cluster/up.sh
+
+cluster-down: ## stop every process of the local e2e cluster
+	$(E2E_ENV) e2e/cluster/down.sh
+
+test-e2e-unit: $(NPM_STAMP) ## unit tests of the e2e scaffolding and test issuer (no cluster)
+	$(MOCHA) 'e2e/test/**/*.test.ts'
+
+# Brings the cluster up when none runs, runs the suites, and brings it down only if it started it.
+test-e2e: $(NPM_STAMP) ## run the e2e suites against the local cluster
+	@started=false; \
+	if ! $(E2E_ENV) e2e/cluster/status.sh >/dev/null 2>&1; then \
+	  $(E2E_ENV) e2e/cluster/up.sh; started=true; \
+	else echo "[e2e] using the running e2e cluster"; fi; \
+	rc=0; KUBECONFIG=$(ROOT)/e2e/.cluster/kubeconfig $(E2E_ENV) $(E2E_MOCHA) --timeout 120000 'e2e/test/**/*.e2e.ts' || rc=$$?; \
+	if [ "$$started" = true ]; then $(E2E_ENV) e2e/cluster/down.sh; fi; \
+	exit $$rc
+
+clean-e2e: cluster-down
+	rm -rf e2e/.cluster
