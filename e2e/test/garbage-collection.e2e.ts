@@ -1,0 +1,47 @@
+// kube-controller-manager: Deployments get ReplicaSets and Pods; deleting the owner
+// garbage-collects them.
+import type { V1Deployment } from '@kubernetes/client-node';
+import assert from 'node:assert/strict';
+import { makeClients, useTestNamespace, waitFor, waitForValue, type Clients } from '../src/index.js';
+
+describe('Deployments and garbage collection', () => {
+  let clients: Clients;
+  before(() => {
+    clients = makeClients();
+  });
+  const ns = useTestNamespace(() => clients, 'gc');
+
+  it('creates a ReplicaSet and Pods for a Deployment, and collects them when it is deleted', async () => {
+    const labels = { app: 'gc-probe' };
+    const deployment: V1Deployment = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'gc-probe' },
+      spec: {
+        replicas: 2,
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels },
+          spec: { containers: [{ name: 'c', image: 'registry.invalid/paddle-e2e/never-pulled:0' }] },
+        },
+      },
+    };
+    const created = await clients.apps.createNamespacedDeployment({ namespace: ns.name, body: deployment });
+
+    const rs = await waitForValue(async () => (await clients.apps.listNamespacedReplicaSet({ namespace: ns.name })).items,
+      (items) => items.length === 1, 30_000, 'one ReplicaSet');
+    assert.equal(rs[0]?.metadata?.ownerReferences?.[0]?.uid, created.metadata?.uid, 'ReplicaSet owned by the Deployment');
+    const pods = await waitForValue(async () => (await clients.core.listNamespacedPod({ namespace: ns.name })).items,
+      (items) => items.length === 2 && items.every((p) => p.status?.phase === 'Running'), 60_000, 'two Running pods');
+    for (const p of pods) assert.equal(p.metadata?.ownerReferences?.[0]?.uid, rs[0]?.metadata?.uid, 'pod owned by the ReplicaSet');
+    await waitForValue(() => clients.apps.readNamespacedDeployment({ namespace: ns.name, name: 'gc-probe' }),
+      (d) => d.status?.availableReplicas === 2, 60_000, 'Deployment with 2 available replicas');
+
+    await clients.apps.deleteNamespacedDeployment({ namespace: ns.name, name: 'gc-probe', propagationPolicy: 'Background' });
+    await waitFor(async () => {
+      const r = (await clients.apps.listNamespacedReplicaSet({ namespace: ns.name })).items;
+      const p = (await clients.core.listNamespacedPod({ namespace: ns.name })).items;
+      return { done: r.length === 0 && p.length === 0, seen: { replicaSets: r.map((x) => x.metadata?.name), pods: p.map((x) => `${x.metadata?.name}:${x.status?.phase}`) } };
+    }, 60_000, 'the ReplicaSet and Pods to be garbage-collected');
+  });
+});

@@ -1,0 +1,55 @@
+// The real scheduler places GPU pods on kwok GPU nodes; kwok runs them.
+import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
+import assert from 'node:assert/strict';
+import { makeClients, useTestNamespace, waitFor, waitForValue, type Clients } from '../src/index.js';
+
+function gpuPod(name: string, gpus: number): V1Pod {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name },
+    spec: {
+      containers: [{
+        name: 'model',
+        image: 'registry.invalid/paddle-e2e/never-pulled:0', // kwok runs no containers
+        resources: { limits: { 'nvidia.com/gpu': String(gpus) }, requests: { cpu: '100m', memory: '128Mi' } },
+      }],
+    },
+  };
+}
+
+describe('GPU scheduling on kwok nodes', () => {
+  let clients: Clients;
+  before(() => {
+    clients = makeClients();
+  });
+  const ns = useTestNamespace(() => clients, 'sched');
+
+  it('schedules a pod asking for 1 nvidia.com/gpu onto a GPU node, and it runs', async () => {
+    await clients.core.createNamespacedPod({ namespace: ns.name, body: gpuPod('one-gpu', 1) });
+    const pod = await waitForValue(() => clients.core.readNamespacedPod({ namespace: ns.name, name: 'one-gpu' }),
+      (p) => p.status?.phase === 'Running', 60_000, 'pod one-gpu Running');
+    const nodeName = pod.spec?.nodeName;
+    assert.ok(nodeName, 'pod is bound to a node');
+    const node = await clients.core.readNode({ name: nodeName });
+    assert.ok(node.metadata?.labels?.['nvidia.com/gpu.product'], `${nodeName} is a GPU node`);
+    assert.ok(Number(node.status?.allocatable?.['nvidia.com/gpu']) >= 1);
+    assert.ok(pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'), 'pod Ready');
+  });
+
+  it('leaves a pod asking for 9 GPUs Pending with an Insufficient nvidia.com/gpu event', async () => {
+    await clients.core.createNamespacedPod({ namespace: ns.name, body: gpuPod('nine-gpus', 9) });
+    let events: CoreV1Event[] = [];
+    await waitFor(async () => {
+      events = (await clients.core.listNamespacedEvent({ namespace: ns.name, fieldSelector: 'involvedObject.name=nine-gpus' })).items;
+      const failed = events.find((e) => e.reason === 'FailedScheduling' && e.message?.includes('Insufficient nvidia.com/gpu'));
+      return { done: !!failed, seen: events.map((e) => `${e.reason}: ${e.message}`) };
+    }, 60_000, 'a FailedScheduling event for nine-gpus');
+    const pod = await clients.core.readNamespacedPod({ namespace: ns.name, name: 'nine-gpus' });
+    assert.equal(pod.status?.phase, 'Pending');
+    assert.equal(pod.spec?.nodeName, undefined);
+    const cond = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
+    assert.equal(cond?.status, 'False');
+    assert.equal(cond?.reason, 'Unschedulable');
+  });
+});
