@@ -1,0 +1,659 @@
+// The sidecar application: every dependency injected (createApp), no globals. The request
+// path runs in DESIGN section 4's order:
+//   request id + W3C trace context + dyeing headers -> CORS allow-list -> body limit ->
+//   authn (JWT) -> authz (path -> domain) -> rate limit -> model allow-list ->
+//   degradation tree -> circuit breaker (group-aware) -> predictor ->
+//   metrics, matrix, span, access log, audit record.
+// TLS (and mTLS) is the server's job (server.ts), in front of all of this.
+
+import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type Context, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Registry } from 'prom-client';
+import type { BreakerState, Device, PodReport, ServingMode } from '../../crds/src/types.js';
+import type { AuditEvent } from './audit.js';
+import { TokenVerifier, type Principal } from './auth.js';
+import { GroupBreakers, type ProbeResult, type TestGroup } from './breaker.js';
+import { type Clock, systemClock } from './clock.js';
+import type { SidecarConfig } from './config.js';
+import { computeServingMode, type ResourceSample, type ResourceSampler } from './degradation.js';
+import { describeCause, SidecarError } from './errors.js';
+import { decryptInput, encryptInput } from './input-crypto.js';
+import type { Logger, SidecarLoggers } from './logging.js';
+import { ObservationMatrix, seqLenBucket, seqLenBucketLabel } from './matrix.js';
+import { BREAKER_STATE_VALUE, createMetrics, type SidecarMetrics } from './metrics.js';
+import { buildInferResponse, parseInferRequest, sequenceLength, tensorMetadata } from './oip.js';
+import { buildPodReport } from './pod-report.js';
+import { buildProbeInputs, type GpuTelemetryLike, type PredictorLike, type Tensor } from './predictor.js';
+import { SampleRing } from './quantiles.js';
+import { RateLimiter } from './rate-limiter.js';
+import { extractTraceContext, injectTraceContext } from './tracing.js';
+
+export const SIDECAR_NAME = 'paddle-sidecar';
+export const SIDECAR_VERSION = '0.1.0';
+export const MODEL_VERSION = '1';
+
+/** Where audit events go (the AuditShipper in production; anything with `record` in tests). */
+export interface AuditSink {
+  record(e: AuditEvent): number;
+}
+
+export interface AppDeps {
+  config: SidecarConfig;
+  predictor: PredictorLike;
+  /** A CPU predictor for the degradation tree's CPU fallback (GPU pods); absent on CPU pods. */
+  cpuPredictor?: PredictorLike;
+  registry: Registry;
+  loggers: SidecarLoggers;
+  tracer: Tracer;
+  device: Device;
+  /** The verified model directory, for /v1/export_model. */
+  modelDir?: string;
+  /** AES-256-GCM key for /v1/encrypt_input (a getter so a rotated key file is picked up). */
+  encryptionKey?: () => Buffer | undefined;
+  audit?: AuditSink;
+  resourceSampler?: ResourceSampler;
+  gpuTelemetry?: () => GpuTelemetryLike;
+  clock?: Clock;
+  random?: () => number;
+  bodyLimitBytes?: number;
+  rateLimiterMaxKeys?: number;
+  /** The model was loaded with signature checking explicitly off (requireSignature=false). */
+  allowUnverified?: boolean;
+}
+
+interface RequestState {
+  requestId: string;
+  traceId: string;
+  spanId: string;
+  span: Span;
+  ctx: Context;
+  log: Logger;
+  envId: string;
+  group: TestGroup;
+  principal?: Principal;
+  policyPath?: string;
+  domain?: string;
+  started: bigint;
+  failureReason?: string;
+}
+
+const PUBLIC_HEADERS = 'X-Request-Id, X-Env-Id, X-Test-Group, traceparent, tracestate, Retry-After';
+const ALLOWED_REQUEST_HEADERS = 'Authorization, Content-Type, X-Request-Id, X-Env-Id, X-Test-Group, traceparent, tracestate';
+const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,128}$/;
+const ENV_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
+
+function state(res: Response): RequestState {
+  return res.locals.sidecar as RequestState;
+}
+
+function sinceMs(start: bigint): number {
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+function headerValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export interface SidecarApp {
+  app: express.Express;
+  metrics: SidecarMetrics;
+  breakers: GroupBreakers;
+  limiter: RateLimiter;
+  /** Validated config swap (hot reload). Throws (and keeps the old config) when key files fail. */
+  applyConfig(next: SidecarConfig): Promise<void>;
+  config(): SidecarConfig;
+  /** Runs one light inference; updates readiness. */
+  selfCheck(): Promise<ProbeResult & { error?: string }>;
+  readiness(): { ready: boolean; reason: string };
+  /** Takes one resource sample now and applies the degradation tree. */
+  sampleResources(): ServingMode;
+  mode(): ServingMode;
+  buildReport(): PodReport;
+  start(): void;
+  close(): void;
+}
+
+export async function createApp(deps: AppDeps): Promise<SidecarApp> {
+  let config = deps.config;
+  const clock = deps.clock ?? systemClock;
+  const log = deps.loggers.event;
+  const metrics = createMetrics(deps.registry);
+  const verifier = new TokenVerifier(config.auth);
+  await verifier.reload(config.auth);
+  const limiter = new RateLimiter(deps.rateLimiterMaxKeys ?? 10000, clock);
+  const matrix = new ObservationMatrix(config.matrix);
+  const latencies = new SampleRing(10000);
+  const counts = { total: 0, errors: 0 };
+  const info = deps.predictor.info();
+  let selfCheckPassed = false;
+  let lastSelfCheckError = 'self-check has not run';
+  let mode: ServingMode = 'normal';
+  let lastSample: ResourceSample | undefined;
+  let sampleTimer: NodeJS.Timeout | undefined;
+  let selfCheckInFlight: Promise<ProbeResult & { error?: string }> | undefined;
+  let lastBackgroundCheck = 0;
+
+  const activePredictor = (): { predictor: PredictorLike; device: Device } =>
+    mode === 'cpu-fallback' && deps.cpuPredictor ? { predictor: deps.cpuPredictor, device: 'cpu' } : { predictor: deps.predictor, device: deps.device };
+
+  const selfCheck = (): Promise<ProbeResult & { error?: string }> => {
+    if (selfCheckInFlight) return selfCheckInFlight;
+    const run = async (): Promise<ProbeResult & { error?: string }> => {
+      const started = process.hrtime.bigint();
+      const { predictor } = activePredictor();
+      try {
+        const out = await predictor.run(buildProbeInputs(predictor.inputs()));
+        const expected = predictor.outputs().map((o) => o.name);
+        const missing = expected.filter((n) => !(n in out));
+        if (missing.length > 0) throw new Error(`self-check output lacks ${missing.join(', ')}`);
+        for (const [name, t] of Object.entries(out)) {
+          if (t.data instanceof Float32Array && t.data.some((v) => !Number.isFinite(v))) throw new Error(`self-check output ${name} is not finite`);
+        }
+        selfCheckPassed = true;
+        lastSelfCheckError = '';
+        return { ok: true, latencyMs: sinceMs(started) };
+      } catch (err) {
+        selfCheckPassed = false;
+        lastSelfCheckError = describeCause(err);
+        log.error({ '@error.cause': lastSelfCheckError }, 'self-check inference failed');
+        return { ok: false, latencyMs: sinceMs(started), error: lastSelfCheckError };
+      } finally {
+        metrics.modelReady.set(readiness().ready ? 1 : 0);
+      }
+    };
+    selfCheckInFlight = run().finally(() => {
+      selfCheckInFlight = undefined;
+    });
+    return selfCheckInFlight;
+  };
+
+  const breakers = new GroupBreakers({
+    config: config.breaker,
+    clock,
+    ...(deps.random ? { random: deps.random } : {}),
+    probe: async () => selfCheck(),
+    onStateChange: (group, s, reason) => {
+      metrics.breakerState.set({ group }, BREAKER_STATE_VALUE[s]);
+      if (s === 'open') metrics.breakerTrips.inc({ group });
+      const level = s === 'open' ? 'warn' : 'info';
+      log[level]({ group, state: s, reason }, 'circuit breaker state changed');
+      metrics.modelReady.set(readiness().ready ? 1 : 0);
+    },
+  });
+  metrics.breakerState.set({ group: 'control' }, 0);
+  metrics.breakerState.set({ group: 'treatment' }, 0);
+
+  function readiness(): { ready: boolean; reason: string } {
+    if (!info.verified && !deps.allowUnverified) return { ready: false, reason: 'model signature not verified' };
+    if (!selfCheckPassed) return { ready: false, reason: `self-check failed: ${lastSelfCheckError}` };
+    if (breakers.control.state !== 'closed') return { ready: false, reason: `circuit breaker ${breakers.control.state}` };
+    return { ready: true, reason: 'model loaded, verified and self-checked' };
+  }
+
+  const setModeGauge = (m: ServingMode): void => {
+    for (const x of ['normal', 'cpu-fallback', 'shed'] as const) metrics.servingMode.set({ mode: x }, x === m ? 1 : 0);
+  };
+  setModeGauge(mode);
+
+  const sampleResources = (): ServingMode => {
+    if (!deps.resourceSampler) return mode;
+    const s = deps.resourceSampler();
+    lastSample = s;
+    metrics.cpuUtilization.set(s.cpu);
+    if (s.gpuMemoryUsedBytes !== undefined) metrics.gpuMemoryUsed.set(s.gpuMemoryUsedBytes);
+    if (s.gpuMemoryTotalBytes !== undefined) metrics.gpuMemoryTotal.set(s.gpuMemoryTotalBytes);
+    let next = computeServingMode(s, config.degradation);
+    // Without a CPU predictor (a CPU pod) the fallback is the normal path already.
+    if (next === 'cpu-fallback' && !deps.cpuPredictor && deps.device === 'cpu') next = 'normal';
+    if (next !== mode) {
+      log.warn({ from: mode, to: next, cpu: s.cpu, gpu: s.gpu ?? null }, 'serving mode changed');
+      mode = next;
+      setModeGauge(mode);
+    }
+    return mode;
+  };
+
+  const policyFor = (path: string): SidecarConfig['auth']['policies'][number] | undefined => {
+    const policies = config.auth.policies;
+    return policies.find((p) => p.path === path) ?? (path === '/v2/models/{model}/infer' ? policies.find((p) => p.path === '/v1/predict') : undefined);
+  };
+
+  const recordAudit = (res: Response, action: string, status: number, reason?: string): void => {
+    if (!deps.audit) return;
+    const st = state(res);
+    deps.audit.record({
+      action,
+      outcome: status < 400 ? 'success' : 'failure',
+      decision: status === 401 || status === 403 || status === 429 ? 'deny' : 'allow',
+      subject: st.principal?.subject ?? '-',
+      path: st.policyPath ?? '-',
+      status,
+      modelDigest: info.digest,
+      group: st.group,
+      envId: st.envId,
+      traceId: st.traceId,
+      requestId: st.requestId,
+      ...(reason ? { reason } : {}),
+    });
+  };
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  // 1. request id + W3C trace context + dyeing headers
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const started = process.hrtime.bigint();
+    const incomingId = headerValue(req.headers['x-request-id']);
+    const requestId = incomingId && REQUEST_ID_RE.test(incomingId) ? incomingId : randomUUID();
+    const parent = extractTraceContext(req.headers);
+    const span = deps.tracer.startSpan(`${req.method} ${req.path.startsWith('/v2/models/') ? '/v2/models/{model}' : req.path}`, {
+      kind: SpanKind.SERVER,
+      attributes: { 'http.request.method': req.method, 'url.path': req.path, 'model.name': config.model.name, 'request.id': requestId },
+    }, parent);
+    const ctx = trace.setSpan(parent, span);
+    const sc = span.spanContext();
+    const envHeader = headerValue(req.headers['x-env-id']);
+    const envId = envHeader && ENV_ID_RE.test(envHeader) ? envHeader : (config.canary.envId ?? '');
+    const group: TestGroup = headerValue(req.headers['x-test-group'])?.toLowerCase() === 'treatment' ? 'treatment' : 'control';
+    span.setAttributes({ 'paddle.env_id': envId, 'paddle.test_group': group });
+    const st: RequestState = {
+      requestId,
+      traceId: sc.traceId,
+      spanId: sc.spanId,
+      span,
+      ctx,
+      log: deps.loggers.forRequest(sc.traceId, sc.spanId),
+      envId,
+      group,
+      started,
+    };
+    res.locals.sidecar = st;
+    res.setHeader('X-Request-Id', requestId);
+    for (const [k, v] of Object.entries(injectTraceContext(ctx))) res.setHeader(k, v);
+    if (envId) res.setHeader('X-Env-Id', envId);
+    res.setHeader('X-Test-Group', group);
+    res.on('finish', () => {
+      const code = res.statusCode;
+      const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
+      span.setAttribute('http.response.status_code', code);
+      if (code >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: st.failureReason ?? `HTTP ${code}` });
+      span.end();
+      metrics.requests.inc({ model: config.model.name, path: route, code: String(code) });
+      st.log.info(
+        {
+          '@log.kind': 'access',
+          method: req.method,
+          path: route,
+          status: code,
+          duration_ms: Math.round(sinceMs(started) * 1000) / 1000,
+          request_id: requestId,
+          env_id: envId,
+          test_group: group,
+          ...(st.principal ? { subject: st.principal.subject } : {}),
+          ...(st.failureReason ? { '@error.cause': st.failureReason } : {}),
+        },
+        'request served',
+      );
+    });
+    next();
+  });
+
+  // 2. CORS allow-list (never "*")
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const origin = headerValue(req.headers.origin);
+    if (origin === undefined) return next();
+    if (!config.cors.allowedOrigins.includes(origin)) {
+      return next(new SidecarError('origin_not_allowed', 'origin not allowed'));
+    }
+    res.setHeader('Access-Control-Allow-Origin', origin);
+    res.setHeader('Vary', 'Origin');
+    res.setHeader('Access-Control-Expose-Headers', PUBLIC_HEADERS);
+    if (req.method === 'OPTIONS') {
+      res.setHeader('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
+      res.setHeader('Access-Control-Allow-Headers', ALLOWED_REQUEST_HEADERS);
+      res.setHeader('Access-Control-Max-Age', '600');
+      res.status(204).end();
+      return;
+    }
+    next();
+  });
+
+  // 3. body limit + JSON parsing (POST only; the error middleware maps 413 and 400)
+  app.use(express.json({ limit: deps.bodyLimitBytes ?? 1024 * 1024, type: () => true, strict: true }));
+
+  // 4-6. authn -> authz -> rate limit, for the paths with a policy.
+  const protect =
+    (policyPath: string) =>
+    async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+      const st = state(res);
+      st.policyPath = policyPath;
+      const policy = policyFor(policyPath);
+      if (!policy) return next();
+      st.domain = policy.domain;
+      try {
+        if (config.auth.enabled) {
+          st.principal = await verifier.verify(headerValue(req.headers.authorization));
+          if (!st.principal.domains.has(policy.domain)) {
+            throw new SidecarError('forbidden', 'insufficient permissions');
+          }
+        } else {
+          st.principal = { subject: `ip:${req.socket.remoteAddress ?? 'unknown'}`, domains: new Set([policy.domain]) };
+        }
+        const decision = limiter.take(st.principal.subject, policy.domain, policy.callsPerMinute);
+        if (!decision.ok) {
+          metrics.rateLimited.inc({ domain: policy.domain });
+          throw new SidecarError('rate_limited', `rate limit of ${policy.callsPerMinute} calls per minute exceeded for ${policy.domain}`, {
+            retryAfterSeconds: decision.retryAfterSeconds,
+          });
+        }
+        st.span.setAttributes({ 'enduser.id': st.principal.subject, 'paddle.domain': policy.domain });
+        next();
+      } catch (err) {
+        next(err);
+      }
+    };
+
+  // 7. model allow-list: only the configured name; nothing from the request reaches the disk.
+  const checkModel = (req: Request, _res: Response, next: NextFunction): void => {
+    const name = req.params.name;
+    if (name !== config.model.name) {
+      next(new SidecarError('model_not_found', `model ${JSON.stringify(String(name).slice(0, 64))} is not served here`));
+      return;
+    }
+    next();
+  };
+
+  // 8-10. degradation tree -> breaker -> predictor, with metrics/matrix/span.
+  const runInference = async (res: Response, inputs: Record<string, Tensor>): Promise<Record<string, Tensor>> => {
+    const st = state(res);
+    if (mode === 'shed') {
+      metrics.shed.inc();
+      throw new SidecarError('shed', 'server is shedding load', { retryAfterSeconds: config.degradation.retryAfterSeconds });
+    }
+    const breaker = breakers.for(st.group);
+    const admission = breaker.admit();
+    if (!admission.ok) {
+      throw new SidecarError('breaker_open', 'circuit breaker is open', { retryAfterSeconds: admission.retryAfterSeconds });
+    }
+    const { predictor, device } = activePredictor();
+    const seqLen = sequenceLength(inputs);
+    const lBucket = seqLenBucketLabel(seqLenBucket(seqLen, config.matrix.seqLenEdges), config.matrix.seqLenEdges);
+    const child = deps.tracer.startSpan('predictor.run', { kind: SpanKind.INTERNAL, attributes: { 'model.name': config.model.name, 'paddle.device': device, 'paddle.seq_len': seqLen } }, st.ctx);
+    metrics.inflight.inc();
+    const started = process.hrtime.bigint();
+    let code = '200';
+    try {
+      const out = await predictor.run(inputs);
+      const ms = sinceMs(started);
+      breaker.record(ms, true);
+      latencies.push(ms);
+      matrix.add(gpuProcessMemory(), ms, seqLen);
+      return out;
+    } catch (err) {
+      const ms = sinceMs(started);
+      const name = err instanceof Error ? err.name : '';
+      if (name === 'ShapeError' || name === 'TypeError' || name === 'RangeError') {
+        code = '400';
+        throw new SidecarError('bad_request', `input rejected by the model: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      }
+      code = '500';
+      breaker.record(ms, false);
+      counts.errors++;
+      metrics.failures.inc({ model: config.model.name, reason: 'predictor' });
+      child.recordException(err as Error);
+      child.setStatus({ code: SpanStatusCode.ERROR, message: describeCause(err) });
+      backgroundSelfCheck();
+      throw new SidecarError('inference_failed', 'inference failed', { cause: err });
+    } finally {
+      const seconds = sinceMs(started) / 1000;
+      metrics.inflight.dec();
+      metrics.requestDuration.observe({ model: config.model.name, device, code, seq_len_bucket: lBucket }, seconds);
+      counts.total++;
+      child.end();
+    }
+  };
+
+  const gpuProcessMemory = (): number => {
+    if (!deps.gpuTelemetry || deps.device !== 'gpu') return 0;
+    const t = deps.gpuTelemetry();
+    return t.available ? t.processMemoryBytes : 0;
+  };
+
+  const backgroundSelfCheck = (): void => {
+    const now = clock.now();
+    if (now - lastBackgroundCheck < 1000) return;
+    lastBackgroundCheck = now;
+    void selfCheck();
+  };
+
+  // ---- routes: health and metadata (public)
+  app.get('/v2/health/live', (_req, res) => {
+    res.json({ live: true });
+  });
+  app.get('/v2/health/ready', (_req, res) => {
+    const r = readiness();
+    const details = {
+      ready: r.ready,
+      model: config.model.name,
+      verified: info.verified,
+      selfCheckPassed,
+      mode,
+      device: activePredictor().device,
+      breaker: { control: breakers.control.state, treatment: breakers.treatment.state },
+    };
+    if (r.ready) res.json(details);
+    else res.status(503).json({ error: `not ready: ${r.reason}`, ...details });
+  });
+  app.get('/v2', (_req, res) => {
+    res.json({ name: SIDECAR_NAME, version: SIDECAR_VERSION, extensions: [] });
+  });
+  app.get('/v2/models/:name', checkModel, (_req, res) => {
+    const { predictor } = activePredictor();
+    res.json({
+      name: config.model.name,
+      versions: [MODEL_VERSION],
+      platform: `paddle_${info.format}`,
+      inputs: tensorMetadata(predictor.inputs()),
+      outputs: tensorMetadata(predictor.outputs()),
+    });
+  });
+  app.get('/v2/models/:name/ready', checkModel, (_req, res) => {
+    const r = readiness();
+    if (r.ready) res.json({ name: config.model.name, ready: true });
+    else res.status(503).json({ error: `not ready: ${r.reason}`, name: config.model.name, ready: false });
+  });
+  app.get('/healthz', async (_req, res) => {
+    const r = await selfCheck();
+    if (r.ok) res.json({ status: 'ok', latencyMs: Math.round(r.latencyMs * 1000) / 1000 });
+    else res.status(503).json({ error: `self-check failed: ${r.error ?? 'unknown'}` });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.setHeader('Content-Type', deps.registry.contentType);
+    res.send(await deps.registry.metrics());
+  });
+
+  // ---- inference
+  const inferFromBody = async (res: Response, body: unknown): Promise<void> => {
+    const { predictor } = activePredictor();
+    const parsed = parseInferRequest(body, predictor.inputs(), predictor.outputs());
+    const outputs = await runInference(res, parsed.inputs);
+    res.json(buildInferResponse(config.model.name, MODEL_VERSION, parsed.id, outputs, parsed.outputs));
+  };
+
+  app.post('/v2/models/:name/infer', protect('/v2/models/{model}/infer'), checkModel, async (req, res) => {
+    await inferFromBody(res, req.body);
+  });
+
+  app.post('/v1/predict', protect('/v1/predict'), async (req, res) => {
+    let body: unknown = req.body;
+    if (typeof body === 'object' && body !== null && 'model_name' in body && (body as { model_name: unknown }).model_name !== config.model.name) {
+      throw new SidecarError('model_not_found', 'model_name is not the model served here');
+    }
+    if (typeof body === 'object' && body !== null && 'encrypted_input' in body) {
+      const key = deps.encryptionKey?.();
+      if (!key) throw new SidecarError('not_configured', 'input encryption is not configured');
+      const plain = decryptInput(key, config.model.name, (body as { encrypted_input: unknown }).encrypted_input);
+      try {
+        body = JSON.parse(plain.toString('utf8'));
+      } catch (err) {
+        throw new SidecarError('malformed_json', 'decrypted input is not valid JSON', { cause: err });
+      }
+    }
+    await inferFromBody(res, body);
+    recordAudit(res, 'predict', 200);
+  });
+
+  app.post('/v1/encrypt_input', protect('/v1/encrypt_input'), (req, res) => {
+    const key = deps.encryptionKey?.();
+    if (!key) throw new SidecarError('not_configured', 'input encryption is not configured');
+    if (typeof req.body !== 'object' || req.body === null) throw new SidecarError('bad_request', 'request body must be a JSON object or array');
+    res.json({ encrypted_input: encryptInput(key, config.model.name, Buffer.from(JSON.stringify(req.body), 'utf8')) });
+    recordAudit(res, 'encrypt_input', 200);
+  });
+
+  // Streams the verified model directory (its regular files, signature.json included) as JSON
+  // with base64 contents. File names come from the directory listing, never from the request.
+  const exportModel = async (_req: Request, res: Response): Promise<void> => {
+    if (!deps.modelDir) throw new SidecarError('not_configured', 'model export is not configured');
+    const dir = deps.modelDir;
+    const names = (await readdir(dir)).filter((n) => !n.startsWith('.')).sort();
+    const files: { name: string; size: number }[] = [];
+    for (const name of names) {
+      const s = await stat(join(dir, name));
+      if (s.isFile()) files.push({ name, size: s.size });
+    }
+    if (!files.some((f) => f.name === 'signature.json') && info.verified) {
+      throw new SidecarError('internal', 'model directory has no signature.json');
+    }
+    res.status(200).type('application/json');
+    res.write(`{"model":${JSON.stringify(config.model.name)},"digest":${JSON.stringify(info.digest)},"verified":${info.verified},"files":[`);
+    for (const [i, f] of files.entries()) {
+      res.write(`${i === 0 ? '' : ','}{"name":${JSON.stringify(f.name)},"size":${f.size},"encoding":"base64","data":"`);
+      await pipeBase64(join(dir, f.name), res);
+      res.write('"}');
+    }
+    res.end(']}');
+    recordAudit(res, 'export_model', 200);
+  };
+  app.get('/v1/export_model', protect('/v1/export_model'), exportModel);
+  app.post('/v1/export_model', protect('/v1/export_model'), exportModel);
+
+  // Unknown paths: 404 with the standard body (the path is never used for anything).
+  app.use((_req, _res, next) => next(new SidecarError('not_found', 'no such endpoint')));
+
+  // The one error middleware.
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const e = toSidecarError(err);
+    const st = res.locals.sidecar as RequestState | undefined;
+    if (st) {
+      st.failureReason = `${e.code}: ${describeCause(e.cause ?? e)}`;
+      if (e.httpStatus >= 500) st.log.error({ '@log.kind': 'event', code: e.code, '@error.cause': describeCause(e) }, 'request failed');
+      if (st.policyPath) recordAudit(res, st.policyPath.replace(/^\/v[12]\//, '').replace(/\W+/g, '_'), e.httpStatus, e.code);
+    }
+    if (e.httpStatus >= 400 && e.code !== 'inference_failed') metrics.failures.inc({ model: config.model.name, reason: e.code });
+    if (res.headersSent) {
+      res.destroy(e);
+      return;
+    }
+    if (e.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(e.retryAfterSeconds));
+    res.status(e.httpStatus).json({ error: e.message });
+  });
+
+  const applyConfig = async (next: SidecarConfig): Promise<void> => {
+    await verifier.reload(next.auth); // throws on unreadable key files: the old config stays
+    config = next;
+    breakers.setConfig(next.breaker);
+    matrix.setConfig(next.matrix);
+    deps.loggers.setLevel(next.logLevel);
+    restartSampler();
+  };
+
+  const restartSampler = (): void => {
+    if (sampleTimer) clearInterval(sampleTimer);
+    sampleTimer = undefined;
+    if (!deps.resourceSampler || !started) return;
+    sampleTimer = setInterval(() => sampleResources(), config.degradation.sampleIntervalSeconds * 1000);
+    sampleTimer.unref();
+  };
+  let started = false;
+
+  const buildReport = (): PodReport => {
+    const r = readiness();
+    const gpu = lastSample?.gpuMemoryTotalBytes !== undefined
+      ? { memoryUsedBytes: lastSample.gpuMemoryUsedBytes ?? 0, memoryTotalBytes: lastSample.gpuMemoryTotalBytes, ...(lastSample.gpuUtilization !== undefined ? { utilization: lastSample.gpuUtilization } : {}) }
+      : undefined;
+    const breakerState: BreakerState = breakers.control.state;
+    return buildPodReport({
+      now: new Date(clock.now()),
+      ready: r.ready,
+      selfCheckPassed,
+      info,
+      device: activePredictor().device,
+      mode,
+      latenciesMs: latencies.values(),
+      baselineP95Ms: breakers.control.baselineP95Ms(),
+      requests: { ...counts },
+      matrix: matrix.toStatus(),
+      stats: activePredictor().predictor.stats(),
+      breaker: { state: breakerState, trips: breakers.control.trips + breakers.treatment.trips, treatmentState: breakers.treatment.state },
+      ...(gpu ? { gpu } : {}),
+      ...(r.ready ? {} : { message: r.reason }),
+    });
+  };
+
+  await selfCheck();
+  log.info({ model: config.model.name, digest: info.digest, verified: info.verified, ready: readiness().ready }, 'sidecar app created');
+
+  return {
+    app,
+    metrics,
+    breakers,
+    limiter,
+    applyConfig,
+    config: () => config,
+    selfCheck,
+    readiness,
+    sampleResources,
+    mode: () => mode,
+    buildReport,
+    start: () => {
+      started = true;
+      breakers.start();
+      sampleResources();
+      restartSampler();
+    },
+    close: () => {
+      started = false;
+      breakers.stop();
+      if (sampleTimer) clearInterval(sampleTimer);
+    },
+  };
+}
+
+function toSidecarError(err: unknown): SidecarError {
+  if (err instanceof SidecarError) return err;
+  const type = (err as { type?: unknown } | null)?.type;
+  if (type === 'entity.too.large') return new SidecarError('payload_too_large', 'request body too large', { cause: err });
+  if (type === 'entity.parse.failed') return new SidecarError('malformed_json', 'malformed JSON body', { cause: err });
+  if (type === 'encoding.unsupported' || type === 'charset.unsupported') return new SidecarError('bad_request', 'unsupported body encoding', { cause: err });
+  const status = (err as { status?: unknown } | null)?.status;
+  if (typeof status === 'number' && status >= 400 && status < 500) return new SidecarError('bad_request', 'bad request', { cause: err, httpStatus: status });
+  return new SidecarError('internal', 'internal error', { cause: err });
+}
+
+/** Writes a file's bytes as base64 to the response, streaming in 3-byte-aligned chunks. */
+async function pipeBase64(path: string, res: Response): Promise<void> {
+  let carry: Buffer = Buffer.alloc(0);
+  for await (const chunk of createReadStream(path, { highWaterMark: 3 * 64 * 1024 })) {
+    const buf = carry.length > 0 ? Buffer.concat([carry, chunk as Buffer]) : (chunk as Buffer);
+    const usable = buf.length - (buf.length % 3);
+    if (!res.write(buf.subarray(0, usable).toString('base64'))) await new Promise((r) => res.once('drain', r));
+    carry = buf.subarray(usable);
+  }
+  if (carry.length > 0) res.write(carry.toString('base64'));
+}

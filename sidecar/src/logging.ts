@@ -1,0 +1,124 @@
+// pino JSON logs that meet CHECKLIST 3.3: timestamp (ISO 8601), level (DEBUG/INFO/WARN/ERROR),
+// service, trace_id (32 lower-case hex), semantic tags @log.kind, @span.id, @error.cause.
+// Every line passes through a validating sink: a record that fails the schema goes to the
+// dead-letter sink (with the reason), never silently dropped.
+
+import { randomBytes } from 'node:crypto';
+import { Ajv } from 'ajv';
+import pino, { type Logger } from 'pino';
+
+export type { Logger };
+
+export const logRecordSchema = {
+  type: 'object',
+  required: ['timestamp', 'level', 'service', 'trace_id', 'message'],
+  properties: {
+    timestamp: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$' },
+    level: { enum: ['DEBUG', 'INFO', 'WARN', 'ERROR'] },
+    service: { type: 'string', minLength: 1 },
+    trace_id: { type: 'string', pattern: '^[0-9a-f]{32}$' },
+    message: { type: 'string' },
+    '@log.kind': { enum: ['access', 'event', 'audit'] },
+    '@span.id': { type: 'string', pattern: '^[0-9a-f]{16}$' },
+    '@error.cause': { type: 'string' },
+  },
+} as const;
+
+const ajv = new Ajv({ allErrors: false, strict: false });
+export const validateLogRecord = ajv.compile(logRecordSchema);
+
+export interface LineSink {
+  write(line: string): void;
+}
+
+/** Where schema-valid and dead-letter lines go, and a hook to count dead letters. */
+export interface LogSinks {
+  out: LineSink;
+  deadLetter: LineSink;
+  onDeadLetter?: (reason: string) => void;
+}
+
+/** The stream pino writes to: validates each line and routes it. */
+export class ValidatingLogStream {
+  validLines = 0;
+  deadLetters = 0;
+  constructor(private readonly sinks: LogSinks) {}
+
+  write(chunk: string): void {
+    // pino writes whole lines; be tolerant of several in one chunk.
+    for (const line of chunk.split('\n')) {
+      if (line.length === 0) continue;
+      let reason: string | undefined;
+      try {
+        const record: unknown = JSON.parse(line);
+        if (!validateLogRecord(record)) {
+          const e = validateLogRecord.errors?.[0];
+          reason = `${e?.instancePath || '(root)'} ${e?.message ?? 'invalid'}`;
+        }
+      } catch (err) {
+        reason = `not JSON: ${(err as Error).message}`;
+      }
+      if (reason === undefined) {
+        this.validLines++;
+        this.sinks.out.write(`${line}\n`);
+      } else {
+        this.deadLetters++;
+        this.sinks.onDeadLetter?.(reason);
+        this.sinks.deadLetter.write(`${JSON.stringify({ dead_letter_reason: reason, record: line })}\n`);
+      }
+    }
+  }
+}
+
+const LEVELS: Record<string, string> = { trace: 'DEBUG', debug: 'DEBUG', info: 'INFO', warn: 'WARN', error: 'ERROR', fatal: 'ERROR' };
+
+export interface SidecarLoggers {
+  /** Process-level events; carries the process's boot trace id. */
+  event: Logger;
+  /** A logger bound to one request's trace and span. */
+  forRequest(traceId: string, spanId: string): Logger;
+  /** The underlying logger (no trace binding): for children that bind their own trace_id. */
+  root: Logger;
+  stream: ValidatingLogStream;
+  setLevel(level: 'debug' | 'info' | 'warn' | 'error'): void;
+}
+
+export function newTraceId(): string {
+  return randomBytes(16).toString('hex');
+}
+
+export function createLoggers(options: { service: string; level?: string; sinks: LogSinks }): SidecarLoggers {
+  const stream = new ValidatingLogStream(options.sinks);
+  const root = pino(
+    {
+      level: options.level ?? 'info',
+      base: { service: options.service },
+      messageKey: 'message',
+      timestamp: () => `,"timestamp":"${new Date().toISOString()}"`,
+      formatters: { level: (label) => ({ level: LEVELS[label] ?? 'INFO' }) },
+      redact: { paths: ['authorization', 'headers.authorization', 'token', 'key'], censor: '[redacted]' },
+    },
+    stream,
+  );
+  const bootTraceId = newTraceId();
+  const event = root.child({ trace_id: bootTraceId, '@log.kind': 'event' });
+  return {
+    root,
+    event,
+    stream,
+    forRequest: (traceId, spanId) => root.child({ trace_id: traceId, '@span.id': spanId }),
+    setLevel: (level) => {
+      root.level = level;
+      event.level = level;
+    },
+  };
+}
+
+/** Sinks writing to stdout (valid) and stderr (dead letters), as a pod does. */
+export function processSinks(onDeadLetter?: (reason: string) => void): LogSinks {
+  return {
+    out: { write: (l) => void process.stdout.write(l) },
+    deadLetter: { write: (l) => void process.stderr.write(l) },
+    ...(onDeadLetter ? { onDeadLetter } : {}),
+  };
+}

@@ -1,0 +1,283 @@
+// paddle-sidecar: CLI flags + environment -> createApp(...) -> HTTPS server, /metrics server,
+// config hot reload, audit shipping, pod reports, graceful shutdown.
+//
+// Flags (environment in brackets; defaults from crds/src/pod-contract.ts):
+//   --model-dir DIR          model directory                                   (/models/model)
+//   --model-name NAME        model name when the config file lacks it          [PADDLE_MODEL_NAME]
+//   --model-format F         auto|pdmodel|pir                                  [PADDLE_MODEL_FORMAT]
+//   --backend B              builtin|paddle                                    [PADDLE_BACKEND]
+//   --device D               cpu|gpu                                           [PADDLE_DEVICE]
+//   --gpu-device-id N        GPU index (0)
+//   --cpu-threads N          math threads per predictor                        [PADDLE_CPU_THREADS]
+//   --max-memory-mb N        predictor memory ceiling                          [PADDLE_MAX_MEMORY_MB]
+//   --paddle-library-path P  Paddle Inference C library (backend=paddle)
+//   --public-key FILE        PEM key to verify signature.json                  (/etc/paddle/verify/public.pem)
+//   --require-signature B    true|false                                        [PADDLE_REQUIRE_SIGNATURE] (true)
+//   --config FILE            SidecarConfig JSON, hot-reloaded                  (/etc/paddle/config/config.json)
+//   --host H --port N        serving address                                   (0.0.0.0, 8443)
+//   --metrics-port N         plain-HTTP /metrics port, 0 disables              (9090)
+//   --tls-cert/--tls-key/--tls-ca FILE   certificate files                     (/etc/paddle/tls/...)
+//   --mtls                   require client certificates signed by --tls-ca
+//   --no-tls                 serve plain HTTP (development only)
+//   --encryption-key-file F  AES-256 key for /v1/encrypt_input                 (/etc/paddle/encryption/key, if present)
+//   --body-limit BYTES       request body limit                                (1048576)
+//   --rate-limit-keys N      limiter state bound (LRU entries)                 (10000)
+//   --dead-letter-file F     where schema-failing log records go               (stderr)
+
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { ENV, PATHS, PORTS } from '../../crds/src/pod-contract.js';
+import type { Device } from '../../crds/src/types.js';
+import { createApp, SIDECAR_NAME, type AuditSink } from './app.js';
+import { AuditShipper, type AuditEvent } from './audit.js';
+import { type SidecarConfig, defaultSidecarConfig } from './config.js';
+import { readConfigFile, watchConfigFile } from './config-reloader.js';
+import { createResourceSampler } from './degradation.js';
+import { describeCause } from './errors.js';
+import { readEncryptionKey } from './input-crypto.js';
+import { createLoggers, processSinks, type LogSinks } from './logging.js';
+import { PodReportPatcher } from './pod-report.js';
+import type { GpuTelemetryLike, PredictorLike } from './predictor.js';
+import { createSidecarServer } from './server.js';
+import { createTracerProvider } from './tracing.js';
+
+interface NativeModule {
+  Predictor: { load(o: Record<string, unknown>): Promise<PredictorLike> };
+  gpuTelemetry?: () => GpuTelemetryLike;
+}
+
+function parseBool(v: string | undefined, fallback: boolean): boolean {
+  if (v === undefined || v === '') return fallback;
+  if (/^(true|1|yes)$/i.test(v)) return true;
+  if (/^(false|0|no)$/i.test(v)) return false;
+  throw new Error(`expected true or false, got ${JSON.stringify(v)}`);
+}
+
+function parseIntFlag(name: string, v: string | undefined, fallback: number): number {
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      'model-dir': { type: 'string', default: PATHS.modelDir },
+      'model-name': { type: 'string' },
+      'model-format': { type: 'string' },
+      backend: { type: 'string' },
+      device: { type: 'string' },
+      'gpu-device-id': { type: 'string' },
+      'cpu-threads': { type: 'string' },
+      'max-memory-mb': { type: 'string' },
+      'paddle-library-path': { type: 'string' },
+      'public-key': { type: 'string', default: PATHS.publicKey },
+      'require-signature': { type: 'string' },
+      config: { type: 'string', default: PATHS.configFile },
+      host: { type: 'string', default: '0.0.0.0' },
+      port: { type: 'string' },
+      'metrics-port': { type: 'string' },
+      'tls-cert': { type: 'string', default: PATHS.tlsCert },
+      'tls-key': { type: 'string', default: PATHS.tlsKey },
+      'tls-ca': { type: 'string', default: PATHS.tlsCa },
+      mtls: { type: 'boolean', default: false },
+      'no-tls': { type: 'boolean', default: false },
+      'encryption-key-file': { type: 'string', default: PATHS.encryptionKeyFile },
+      'body-limit': { type: 'string' },
+      'rate-limit-keys': { type: 'string' },
+      'dead-letter-file': { type: 'string' },
+    },
+    strict: true,
+  });
+  const env = process.env;
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'paddle_sidecar_' });
+
+  const deadLetterHook = { count: (): void => undefined };
+  const baseSinks = processSinks(() => deadLetterHook.count());
+  const sinks: LogSinks = values['dead-letter-file']
+    ? { ...baseSinks, deadLetter: createWriteStream(values['dead-letter-file'], { flags: 'a' }) }
+    : baseSinks;
+  const loggers = createLoggers({ service: SIDECAR_NAME, sinks });
+  const log = loggers.event;
+
+  // Config: the file when present (and valid), else defaults for the flag/env model name.
+  const configPath = values.config;
+  let config: SidecarConfig;
+  const modelNameFallback = values['model-name'] ?? env[ENV.modelName] ?? 'model';
+  if (existsSync(configPath)) {
+    const r = readConfigFile(configPath);
+    if (!r.ok) throw new Error(r.error);
+    config = r.config;
+  } else {
+    log.warn({ path: configPath }, 'config file not found: running with defaults and auth disabled');
+    config = defaultSidecarConfig(modelNameFallback);
+  }
+  loggers.setLevel(config.logLevel);
+
+  const device = (values.device ?? env[ENV.device] ?? 'cpu') as Device;
+  if (device !== 'cpu' && device !== 'gpu') throw new Error(`--device must be cpu or gpu, got ${JSON.stringify(device)}`);
+  const requireSignature = parseBool(values['require-signature'] ?? env[ENV.requireSignature], true);
+  const publicKeyPem = existsSync(values['public-key']) ? readFileSync(values['public-key'], 'utf8') : undefined;
+  if (requireSignature && !publicKeyPem) throw new Error(`signature required but public key ${values['public-key']} is missing`);
+
+  // The addon's public entry (native/lib/index.ts). Imported by a computed specifier so the
+  // sidecar type-checks on its own; PredictorLike is the contract it must meet.
+  const nativeEntry = '../../native/lib/index.js';
+  const native = (await import(nativeEntry)) as NativeModule;
+  const loadOptions = {
+    modelDir: values['model-dir'],
+    format: values['model-format'] ?? env[ENV.modelFormat] ?? 'auto',
+    backend: values.backend ?? env[ENV.backend] ?? 'builtin',
+    requireSignature,
+    ...(publicKeyPem ? { publicKeyPem } : {}),
+    cpuThreads: parseIntFlag('cpu-threads', values['cpu-threads'] ?? env[ENV.cpuThreads], 1),
+    maxMemoryMB: parseIntFlag('max-memory-mb', values['max-memory-mb'] ?? env[ENV.maxMemoryMB], 2048),
+    gpuDeviceId: parseIntFlag('gpu-device-id', values['gpu-device-id'], 0),
+    ...(values['paddle-library-path'] ? { paddleLibraryPath: values['paddle-library-path'] } : {}),
+  };
+  const predictor = await native.Predictor.load({ ...loadOptions, device });
+  const cpuPredictor = device === 'gpu' ? await native.Predictor.load({ ...loadOptions, device: 'cpu' }) : undefined;
+  const mi = predictor.info();
+  log.info({ digest: mi.digest, verified: mi.verified, keyId: mi.keyId ?? null, backend: mi.backend, backendVersion: mi.backendVersion }, 'model loaded');
+
+  const tracerProvider = createTracerProvider({ serviceName: SIDECAR_NAME, ...(config.otlp ? { otlpEndpoint: config.otlp.endpoint } : {}) });
+
+  // Audit: a sink that forwards to the shipper of the current config (rebuilt when it changes).
+  let shipper: AuditShipper | undefined;
+  let shipperKey = '';
+  const buildShipper = (c: SidecarConfig, onDepth: (n: number) => void, onDropped: () => void, onSent: () => void): void => {
+    const key = JSON.stringify(c.audit ?? null);
+    if (key === shipperKey) return;
+    const old = shipper;
+    shipper = undefined;
+    shipperKey = key;
+    if (old) void old.close();
+    if (!c.audit) return;
+    const a = c.audit;
+    const protocol = a.protocol ?? 'tls';
+    shipper = new AuditShipper({
+      protocol,
+      host: a.host,
+      port: a.port ?? (protocol === 'tls' ? 6514 : 514),
+      ...(a.caFile && existsSync(a.caFile) ? { ca: readFileSync(a.caFile) } : existsSync(PATHS.auditCaFile) ? { ca: readFileSync(PATHS.auditCaFile) } : {}),
+      appName: a.appName ?? SIDECAR_NAME,
+      bufferRecords: a.bufferRecords ?? 10000,
+      onDepth,
+      onDropped,
+      onSent,
+      onConnectionError: (err) => log.warn({ '@error.cause': describeCause(err) }, 'audit receiver connection failed'),
+    });
+  };
+  const audit: AuditSink = { record: (e: AuditEvent) => shipper?.record(e) ?? -1 };
+
+  const keyPath = values['encryption-key-file'];
+  const encryptionKey = (): Buffer | undefined => (existsSync(keyPath) ? readEncryptionKey(keyPath) : undefined);
+
+  const sidecar = await createApp({
+    config,
+    predictor,
+    ...(cpuPredictor ? { cpuPredictor } : {}),
+    registry,
+    loggers,
+    tracer: tracerProvider.getTracer(SIDECAR_NAME),
+    device,
+    modelDir: values['model-dir'],
+    encryptionKey,
+    audit,
+    resourceSampler: createResourceSampler(native.gpuTelemetry, loadOptions.gpuDeviceId),
+    ...(native.gpuTelemetry ? { gpuTelemetry: native.gpuTelemetry } : {}),
+    bodyLimitBytes: parseIntFlag('body-limit', values['body-limit'], 1024 * 1024),
+    rateLimiterMaxKeys: parseIntFlag('rate-limit-keys', values['rate-limit-keys'], 10000) || 10000,
+    allowUnverified: !requireSignature,
+  });
+  const m = sidecar.metrics;
+  deadLetterHook.count = () => m.logDeadLetters.inc();
+  const auditHooks = [(n: number) => m.auditBufferDepth.set(n), () => m.auditDropped.inc(), () => m.auditSent.inc()] as const;
+  buildShipper(config, ...auditHooks);
+  sidecar.start();
+
+  const reloader = existsSync(configPath)
+    ? watchConfigFile(
+        configPath,
+        async (c) => {
+          await sidecar.applyConfig(c);
+          buildShipper(c, ...auditHooks);
+        },
+        (outcome) => {
+          if (outcome.ok) {
+            m.configReloads.inc({ result: 'applied' });
+            log.info({ path: configPath }, 'config reloaded');
+          } else {
+            m.configReloads.inc({ result: 'rejected' });
+            log.error({ path: configPath, '@error.cause': outcome.error }, 'config rejected; keeping the last good config');
+          }
+        },
+      )
+    : undefined;
+
+  const tls = values['no-tls']
+    ? undefined
+    : { certFile: values['tls-cert'], keyFile: values['tls-key'], ...(existsSync(values['tls-ca']) ? { caFile: values['tls-ca'] } : {}), mutual: values.mtls };
+  const serving = createSidecarServer({
+    handler: sidecar.app,
+    ...(tls ? { tls } : {}),
+    onTlsReload: (r) => (r.ok ? log.info({}, 'TLS certificate reloaded') : log.error({ '@error.cause': r.error }, 'TLS certificate reload failed; keeping the old one')),
+  });
+  const port = await serving.listen(parseIntFlag('port', values.port, PORTS.serving), values.host);
+  log.info({ port, tls: Boolean(tls), mtls: Boolean(tls?.mutual) }, 'serving');
+
+  const metricsPort = parseIntFlag('metrics-port', values['metrics-port'], PORTS.metrics);
+  const metricsServer = metricsPort > 0 ? createSidecarServer({ handler: sidecar.app }) : undefined;
+  if (metricsServer) await metricsServer.listen(metricsPort, values.host);
+
+  // Pod report: only when the downward API says which pod and PaddleService this is.
+  let reportTimer: NodeJS.Timeout | undefined;
+  const podName = env[ENV.podName];
+  const namespace = env[ENV.podNamespace];
+  const serviceName = env[ENV.serviceName];
+  if (podName && namespace && serviceName) {
+    const patcher = new PodReportPatcher(PodReportPatcher.kubeConfigFromEnvironment(), { podName, namespace, serviceName });
+    const tick = async (): Promise<void> => {
+      try {
+        await patcher.patch(sidecar.buildReport());
+        m.reportPatches.inc({ result: 'ok' });
+      } catch (err) {
+        m.reportPatches.inc({ result: 'error' });
+        log.warn({ '@error.cause': describeCause(err) }, 'pod report patch failed');
+      }
+      reportTimer = setTimeout(() => void tick(), sidecar.config().reportIntervalSeconds * 1000);
+    };
+    void tick();
+  } else {
+    log.info({}, 'not in a cluster (POD_NAME/POD_NAMESPACE/PADDLESERVICE_NAME unset): pod reports off');
+  }
+
+  let stopping = false;
+  const shutdown = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down: draining connections');
+    if (reportTimer) clearTimeout(reportTimer);
+    reloader?.close();
+    await Promise.race([Promise.all([serving.close(), metricsServer?.close()]), new Promise((r) => setTimeout(r, 10000))]);
+    sidecar.close();
+    await shipper?.close(3000);
+    await tracerProvider.shutdown().catch(() => undefined);
+    predictor.dispose();
+    cpuPredictor?.dispose();
+    log.info({}, 'stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(
+    `${JSON.stringify({ timestamp: new Date().toISOString(), level: 'ERROR', service: SIDECAR_NAME, trace_id: '0'.repeat(31) + '1', '@log.kind': 'event', '@error.cause': describeCause(err), message: 'sidecar failed to start' })}\n`,
+  );
+  process.exit(1);
+});

@@ -1,0 +1,63 @@
+// The observation matrix M[S, D, L] (CHECKLIST 3.2): S = GPU memory bucket, D = latency bucket
+// (latencyBucketMs wide), L = sequence-length bucket from the configured edges. Each inference
+// adds one count. Sparse: a Map from the packed cell index to its count.
+
+import type { MatrixStatus } from '../../crds/src/types.js';
+import type { SidecarConfig } from './config.js';
+
+export type MatrixConfig = SidecarConfig['matrix'];
+
+/** L bucket: the number of edges <= seqLen (0 = below the first edge). */
+export function seqLenBucket(seqLen: number, edges: readonly number[]): number {
+  let l = 0;
+  while (l < edges.length && seqLen >= (edges[l] ?? Infinity)) l++;
+  return l;
+}
+
+/** A stable label for the L bucket, e.g. "lt128", "128-256", "ge4096". */
+export function seqLenBucketLabel(l: number, edges: readonly number[]): string {
+  if (edges.length === 0) return 'all';
+  if (l === 0) return `lt${edges[0]}`;
+  if (l >= edges.length) return `ge${edges[edges.length - 1]}`;
+  return `${edges[l - 1]}-${edges[l]}`;
+}
+
+export class ObservationMatrix {
+  private cells = new Map<string, number>();
+  total = 0;
+  constructor(private config: MatrixConfig) {}
+
+  /** A new layout resets the counts (cells of different layouts cannot be added). */
+  setConfig(c: MatrixConfig): void {
+    if (JSON.stringify(c) === JSON.stringify(this.config)) return;
+    this.config = c;
+    this.cells.clear();
+    this.total = 0;
+  }
+
+  add(gpuMemoryBytes: number, latencyMs: number, seqLen: number): void {
+    const c = this.config;
+    const s = Math.min(c.gpuMemoryBuckets - 1, Math.floor(gpuMemoryBytes / (c.gpuMemoryBucketMB * 1024 * 1024)));
+    const d = Math.min(c.latencyBuckets - 1, Math.floor(latencyMs / c.latencyBucketMs));
+    const l = seqLenBucket(seqLen, c.seqLenEdges);
+    const key = `${Math.max(0, s)},${Math.max(0, d)},${l}`;
+    this.cells.set(key, (this.cells.get(key) ?? 0) + 1);
+    this.total++;
+  }
+
+  toStatus(): MatrixStatus {
+    const cells = [...this.cells.entries()]
+      .map(([k, count]) => {
+        const [s, d, l] = k.split(',').map(Number);
+        return { s: s ?? 0, d: d ?? 0, l: l ?? 0, count };
+      })
+      .sort((a, b) => a.s - b.s || a.d - b.d || a.l - b.l);
+    return {
+      gpuMemoryBucketMB: this.config.gpuMemoryBucketMB,
+      latencyBucketMs: this.config.latencyBucketMs,
+      seqLenEdges: [...this.config.seqLenEdges],
+      total: this.total,
+      cells,
+    };
+  }
+}

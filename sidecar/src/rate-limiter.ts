@@ -1,0 +1,56 @@
+// Per-(subject, domain) token buckets at the policy's calls per minute. State is bounded: at
+// most `maxKeys` buckets live in an LRU (a Map in recency order); the least recently used is
+// evicted first, so a flood of distinct tokens cannot exhaust memory.
+
+import { type Clock, systemClock } from './clock.js';
+
+interface Bucket {
+  tokens: number;
+  updatedAt: number;
+}
+
+export type RateDecision = { ok: true; remaining: number } | { ok: false; retryAfterSeconds: number };
+
+export class RateLimiter {
+  private readonly buckets = new Map<string, Bucket>();
+  evictions = 0;
+
+  constructor(
+    readonly maxKeys: number = 10000,
+    private readonly clock: Clock = systemClock,
+  ) {
+    if (!Number.isInteger(maxKeys) || maxKeys < 1) throw new RangeError('maxKeys must be a positive integer');
+  }
+
+  get size(): number {
+    return this.buckets.size;
+  }
+
+  /** Takes one call for (subject, domain) at `callsPerMinute` (burst = one minute's worth). */
+  take(subject: string, domain: string, callsPerMinute: number): RateDecision {
+    const key = `${domain}\u0000${subject}`;
+    const now = this.clock.now();
+    const perMs = callsPerMinute / 60000;
+    let bucket = this.buckets.get(key);
+    if (bucket) {
+      this.buckets.delete(key); // re-insert below: most recently used goes last
+      bucket.tokens = Math.min(callsPerMinute, bucket.tokens + (now - bucket.updatedAt) * perMs);
+      bucket.updatedAt = now;
+    } else {
+      bucket = { tokens: callsPerMinute, updatedAt: now };
+      while (this.buckets.size >= this.maxKeys) {
+        const oldest = this.buckets.keys().next();
+        if (oldest.done) break;
+        this.buckets.delete(oldest.value);
+        this.evictions++;
+      }
+    }
+    this.buckets.set(key, bucket);
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      return { ok: true, remaining: Math.floor(bucket.tokens) };
+    }
+    const waitMs = (1 - bucket.tokens) / perMs;
+    return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) };
+  }
+}
