@@ -1,0 +1,543 @@
+// Node-API surface of the native predictor: one Predictor ObjectWrap per loaded model.
+// load() and run() return Promises and do their work on libuv worker threads; inputs are
+// copied on the JS thread before the worker starts; no Napi calls happen off the JS thread.
+#include <cblas.h>
+#include <napi.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <type_traits>
+
+#include "errors.h"
+#include "model_io.h"
+#include "nvml.h"
+
+namespace paddle_native {
+
+namespace {
+
+constexpr const char* kBackendVersion = "builtin-0.1.0";
+
+// Per-environment state (worker threads each get their own).
+struct AddonData {
+  Napi::FunctionReference predictor_ctor;
+};
+
+// ---- marshalling table: dtype <-> typed array, in one place ---------------------------------
+static_assert(sizeof(float) == 4, "float32");
+static_assert(sizeof(int32_t) == 4 && sizeof(int64_t) == 8, "ints");
+
+bool DTypeFromString(const std::string& s, DType* out) {
+  if (s == "float32") { *out = DType::kFloat32; return true; }
+  if (s == "int64") { *out = DType::kInt64; return true; }
+  if (s == "int32") { *out = DType::kInt32; return true; }
+  return false;
+}
+
+napi_typedarray_type TypedArrayFor(DType t) {
+  switch (t) {
+    case DType::kInt64: return napi_bigint64_array;
+    case DType::kInt32: return napi_int32_array;
+    default: return napi_float32_array;
+  }
+}
+
+// Outputs of other element types are widened/narrowed to the three public dtypes.
+HostTensor ToPublic(HostTensor t) {
+  if (t.dtype == DType::kFloat32 || t.dtype == DType::kInt64 || t.dtype == DType::kInt32) return t;
+  HostTensor o;
+  o.shape = t.shape;
+  size_t n = t.bytes.size() / std::max<size_t>(DTypeSize(t.dtype), 1);
+  if (t.dtype == DType::kFloat64) {
+    o.dtype = DType::kFloat32;
+    o.bytes.resize(n * 4);
+    for (size_t i = 0; i < n; ++i) reinterpret_cast<float*>(o.bytes.data())[i] = static_cast<float>(reinterpret_cast<const double*>(t.bytes.data())[i]);
+  } else {  // bool, int8, uint8, int16 -> int32
+    o.dtype = DType::kInt32;
+    o.bytes.resize(n * 4);
+    for (size_t i = 0; i < n; ++i) {
+      int32_t v = 0;
+      if (t.dtype == DType::kInt8) v = reinterpret_cast<const int8_t*>(t.bytes.data())[i];
+      else if (t.dtype == DType::kInt16) v = reinterpret_cast<const int16_t*>(t.bytes.data())[i];
+      else v = t.bytes[i];
+      reinterpret_cast<int32_t*>(o.bytes.data())[i] = v;
+    }
+  }
+  return o;
+}
+
+Napi::Error MakeError(Napi::Env env, const std::string& code, const std::string& message) {
+  Napi::Error e = Napi::Error::New(env, message);
+  e.Value().Set("code", code);
+  return e;
+}
+
+Napi::Array ShapeToJs(Napi::Env env, const Shape& s) {
+  Napi::Array a = Napi::Array::New(env, s.size());
+  for (size_t i = 0; i < s.size(); ++i) a.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(s[i])));
+  return a;
+}
+
+Napi::Array SpecsToJs(Napi::Env env, const std::vector<TensorSpec>& specs) {
+  Napi::Array a = Napi::Array::New(env, specs.size());
+  for (size_t i = 0; i < specs.size(); ++i) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", specs[i].name);
+    DType pub = specs[i].dtype == DType::kFloat64 ? DType::kFloat32
+                : (specs[i].dtype == DType::kFloat32 || specs[i].dtype == DType::kInt64) ? specs[i].dtype
+                                                                                          : DType::kInt32;
+    o.Set("dtype", DTypeName(pub));
+    o.Set("shape", ShapeToJs(env, specs[i].shape));
+    a.Set(static_cast<uint32_t>(i), o);
+  }
+  return a;
+}
+
+Napi::Value TensorToJs(Napi::Env env, const HostTensor& t) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("dtype", DTypeName(t.dtype));
+  o.Set("shape", ShapeToJs(env, t.shape));
+  size_t es = DTypeSize(t.dtype);
+  size_t n = t.bytes.size() / es;
+  Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, t.bytes.size());
+  if (!t.bytes.empty()) std::memcpy(buf.Data(), t.bytes.data(), t.bytes.size());
+  napi_value arr;
+  napi_status st = napi_create_typedarray(env, TypedArrayFor(t.dtype), n, buf, 0, &arr);
+  if (st != napi_ok) throw Napi::Error::New(env, "could not create the output typed array");
+  o.Set("data", Napi::Value(env, arr));
+  return o;
+}
+
+// Shared, mutex-protected run statistics.
+struct Stats {
+  std::mutex mu;
+  uint64_t runs = 0, failures = 0;
+  bool has_last = false;
+  RunTimes last;
+  std::map<std::string, double> cumulative;
+};
+
+// ---- Predictor -----------------------------------------------------------------------------
+
+class Predictor : public Napi::ObjectWrap<Predictor> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Predictor",
+                       {StaticMethod<&Predictor::Load>("load"), InstanceMethod<&Predictor::Run>("run"),
+                        InstanceMethod<&Predictor::Inputs>("inputs"), InstanceMethod<&Predictor::Outputs>("outputs"),
+                        InstanceMethod<&Predictor::Info>("info"), InstanceMethod<&Predictor::GetStats>("stats"),
+                        InstanceMethod<&Predictor::Dispose>("dispose")});
+  }
+
+  explicit Predictor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Predictor>(info) {
+    if (info.Length() != 1 || !info[0].IsExternal()) {
+      throw Napi::TypeError::New(info.Env(), "Predictor cannot be constructed directly; use Predictor.load(options)");
+    }
+    auto* holder = info[0].As<Napi::External<std::shared_ptr<LoadedModel>>>().Data();
+    model_ = *holder;
+    stats_ = std::make_shared<Stats>();
+    initialized_ = true;
+  }
+
+  static Napi::Value Load(const Napi::CallbackInfo& info);
+  Napi::Value Run(const Napi::CallbackInfo& info);
+  Napi::Value Inputs(const Napi::CallbackInfo& info) {
+    Guard(info.Env());
+    return SpecsToJs(info.Env(), model_->executor->Inputs());
+  }
+  Napi::Value Outputs(const Napi::CallbackInfo& info) {
+    Guard(info.Env());
+    return SpecsToJs(info.Env(), model_->executor->Outputs());
+  }
+  Napi::Value Info(const Napi::CallbackInfo& info);
+  Napi::Value GetStats(const Napi::CallbackInfo& info);
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+
+  void RunFinished() { in_flight_--; }
+
+ private:
+  void Guard(Napi::Env env) const {
+    if (!initialized_) throw MakeError(env, "ERR_NOT_INITIALIZED", "predictor is not initialised");
+    if (disposed_) throw MakeError(env, "ERR_DISPOSED", "predictor was disposed");
+  }
+
+  bool initialized_ = false;
+  bool disposed_ = false;
+  std::atomic<int> in_flight_{0};
+  std::shared_ptr<LoadedModel> model_;
+  std::shared_ptr<Stats> stats_;
+};
+
+class LoadWorker : public Napi::AsyncWorker {
+ public:
+  LoadWorker(Napi::Env env, LoadOptions options, int threads)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), options_(std::move(options)), threads_(threads) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      // OpenBLAS keeps one process-wide thread count: the last loaded predictor's cpuThreads wins.
+      openblas_set_num_threads(threads_);
+      model_ = LoadModel(options_);
+    } catch (const PaddleError& e) {
+      code_ = ErrorCodeName(e.code());
+      type_error_ = e.code() == ErrorCode::kArgument;
+      SetError(e.what());
+    } catch (const std::exception& e) {
+      code_ = "ERR_INTERNAL";
+      SetError(std::string("model load failed: ") + e.what());
+    } catch (...) {
+      code_ = "ERR_INTERNAL";
+      SetError("model load failed with an unknown exception");
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    try {
+      auto* data = env.GetInstanceData<AddonData>();
+      std::shared_ptr<LoadedModel> shared(std::move(model_));
+      auto ext = Napi::External<std::shared_ptr<LoadedModel>>::New(env, &shared);
+      Napi::Object obj = data->predictor_ctor.New({ext});
+      deferred_.Resolve(obj);
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    } catch (const std::exception& e) {
+      deferred_.Reject(MakeError(env, "ERR_INTERNAL", e.what()).Value());
+    }
+  }
+
+  void OnError(const Napi::Error& e) override {
+    Napi::Env env = Env();
+    Napi::Error out = type_error_ ? Napi::TypeError::New(env, e.Message()) : Napi::Error::New(env, e.Message());
+    out.Value().Set("code", code_);
+    deferred_.Reject(out.Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  LoadOptions options_;
+  int threads_;
+  std::unique_ptr<LoadedModel> model_;
+  std::string code_ = "ERR_INTERNAL";
+  bool type_error_ = false;
+};
+
+class RunWorker : public Napi::AsyncWorker {
+ public:
+  RunWorker(Napi::Env env, Napi::Object self, Predictor* owner, std::shared_ptr<LoadedModel> model, std::shared_ptr<Stats> stats,
+            std::vector<std::pair<std::string, HostTensor>> inputs)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), owner_(owner), model_(std::move(model)),
+        stats_(std::move(stats)), inputs_(std::move(inputs)) {
+    self_ref_ = Napi::Persistent(self);  // keeps the wrapper alive while the run is in flight
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      outputs_ = model_->executor->Run(inputs_, &times_);
+      ok_ = true;
+    } catch (const PaddleError& e) {
+      code_ = ErrorCodeName(e.code());
+      type_error_ = e.code() == ErrorCode::kArgument;
+      range_error_ = e.code() == ErrorCode::kShape;
+      SetError(e.what());
+    } catch (const std::exception& e) {
+      code_ = "ERR_INTERNAL";
+      SetError(std::string("run failed: ") + e.what());
+    } catch (...) {
+      code_ = "ERR_INTERNAL";
+      SetError("run failed with an unknown exception");
+    }
+    std::lock_guard<std::mutex> lock(stats_->mu);
+    stats_->runs++;
+    if (!ok_) {
+      stats_->failures++;
+    } else {
+      stats_->has_last = true;
+      stats_->last = times_;
+      for (const auto& kv : times_.op_ms) stats_->cumulative[kv.first] += kv.second;
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    owner_->RunFinished();
+    try {
+      Napi::Object out = Napi::Object::New(env);
+      const auto& specs = model_->executor->Outputs();
+      for (size_t i = 0; i < outputs_.size() && i < specs.size(); ++i) out.Set(specs[i].name, TensorToJs(env, ToPublic(std::move(outputs_[i]))));
+      deferred_.Resolve(out);
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    } catch (const std::exception& e) {
+      deferred_.Reject(MakeError(env, "ERR_INTERNAL", e.what()).Value());
+    }
+  }
+
+  void OnError(const Napi::Error& e) override {
+    Napi::Env env = Env();
+    owner_->RunFinished();
+    Napi::Error out = type_error_ ? Napi::TypeError::New(env, e.Message()) : Napi::Error::New(env, e.Message());
+    out.Value().Set("code", code_);
+    deferred_.Reject(out.Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference self_ref_;
+  Predictor* owner_;
+  std::shared_ptr<LoadedModel> model_;
+  std::shared_ptr<Stats> stats_;
+  std::vector<std::pair<std::string, HostTensor>> inputs_;
+  std::vector<HostTensor> outputs_;
+  RunTimes times_;
+  bool ok_ = false;
+  std::string code_ = "ERR_INTERNAL";
+  bool type_error_ = false;
+  bool range_error_ = false;
+};
+
+// ---- argument parsing ------------------------------------------------------------------------
+
+std::string OptString(const Napi::Object& o, const char* key, const std::string& def) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return def;
+  if (!v.IsString()) throw Napi::TypeError::New(o.Env(), std::string("options.") + key + " must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+double OptNumber(const Napi::Object& o, const char* key, double def, double lo, double hi) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return def;
+  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("options.") + key + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= lo && d <= hi) || d != static_cast<double>(static_cast<int64_t>(d))) {
+    throw Napi::RangeError::New(o.Env(), std::string("options.") + key + " must be an integer in [" + std::to_string(static_cast<int64_t>(lo)) + ", " +
+                                              std::to_string(static_cast<int64_t>(hi)) + "]");
+  }
+  return d;
+}
+
+Napi::Value Predictor::Load(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "Predictor.load(options) needs an options object");
+    Napi::Object o = info[0].As<Napi::Object>();
+    LoadOptions opts;
+    Napi::Value dir = o.Get("modelDir");
+    if (!dir.IsString() || dir.As<Napi::String>().Utf8Value().empty()) throw Napi::TypeError::New(env, "options.modelDir must be a non-empty string");
+    opts.model_dir = dir.As<Napi::String>().Utf8Value();
+    opts.format = OptString(o, "format", "auto");
+    if (opts.format != "auto" && opts.format != "pdmodel" && opts.format != "pir") throw Napi::TypeError::New(env, "options.format must be auto, pdmodel or pir");
+    std::string backend = OptString(o, "backend", "builtin");
+    if (backend != "builtin" && backend != "paddle") throw Napi::TypeError::New(env, "options.backend must be builtin or paddle");
+    std::string device = OptString(o, "device", "cpu");
+    if (device != "cpu" && device != "gpu") throw Napi::TypeError::New(env, "options.device must be cpu or gpu");
+    opts.public_key_pem = OptString(o, "publicKeyPem", "");
+    Napi::Value req = o.Get("requireSignature");
+    if (!req.IsUndefined() && !req.IsBoolean()) throw Napi::TypeError::New(env, "options.requireSignature must be a boolean");
+    opts.require_signature = req.IsUndefined() ? true : req.As<Napi::Boolean>().Value();
+    int threads = static_cast<int>(OptNumber(o, "cpuThreads", 1, 1, 256));
+    opts.max_memory_mb = static_cast<uint64_t>(OptNumber(o, "maxMemoryMB", 2048, 1, 1 << 20));
+    if (backend == "paddle") {
+      throw MakeError(env, "ERR_NOT_IMPLEMENTED", "backend \"paddle\" (Paddle Inference C API via dlopen) is not implemented in this build; use backend \"builtin\"");
+    }
+    if (device == "gpu") {
+      throw MakeError(env, "ERR_NOT_IMPLEMENTED", "device \"gpu\" needs the paddle backend, which is not implemented in this build");
+    }
+    auto* worker = new LoadWorker(env, std::move(opts), threads);
+    Napi::Promise p = worker->Promise();
+    worker->Queue();
+    return p;
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw MakeError(env, "ERR_INTERNAL", e.what());
+  }
+}
+
+Napi::Value Predictor::Run(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Guard(env);
+  try {
+    if (info.Length() < 1 || !info[0].IsObject() || info[0].IsArray()) throw Napi::TypeError::New(env, "run(inputs) needs an object of named tensors");
+    Napi::Object in = info[0].As<Napi::Object>();
+    Napi::Array keys = in.GetPropertyNames();
+    std::vector<std::pair<std::string, HostTensor>> inputs;
+    for (uint32_t i = 0; i < keys.Length(); ++i) {
+      std::string name = keys.Get(i).As<Napi::String>().Utf8Value();
+      Napi::Value tv = in.Get(name);
+      if (!tv.IsObject()) throw Napi::TypeError::New(env, "input \"" + name + "\" must be a tensor {dtype, shape, data}");
+      Napi::Object t = tv.As<Napi::Object>();
+      Napi::Value dt = t.Get("dtype");
+      HostTensor host;
+      if (!dt.IsString() || !DTypeFromString(dt.As<Napi::String>().Utf8Value(), &host.dtype)) {
+        throw Napi::TypeError::New(env, "input \"" + name + "\": dtype must be float32, int64 or int32");
+      }
+      Napi::Value sv = t.Get("shape");
+      if (!sv.IsArray()) throw Napi::TypeError::New(env, "input \"" + name + "\": shape must be an array of integers");
+      Napi::Array sa = sv.As<Napi::Array>();
+      if (sa.Length() > static_cast<uint32_t>(kMaxRank)) throw Napi::RangeError::New(env, "input \"" + name + "\": rank above 8");
+      int64_t numel = 1;
+      for (uint32_t k = 0; k < sa.Length(); ++k) {
+        Napi::Value d = sa.Get(k);
+        if (!d.IsNumber()) throw Napi::TypeError::New(env, "input \"" + name + "\": shape must be an array of integers");
+        double dd = d.As<Napi::Number>().DoubleValue();
+        if (!(dd >= 0 && dd <= static_cast<double>(kMaxTensorElements)) || dd != static_cast<double>(static_cast<int64_t>(dd))) {
+          throw Napi::RangeError::New(env, "input \"" + name + "\": shape entries must be integers in [0, 2^31]");
+        }
+        host.shape.push_back(static_cast<int64_t>(dd));
+        numel *= host.shape.back();
+        if (numel > kMaxTensorElements) throw Napi::RangeError::New(env, "input \"" + name + "\": more than 2^31 elements");
+      }
+      Napi::Value data = t.Get("data");
+      if (!data.IsTypedArray()) throw Napi::TypeError::New(env, "input \"" + name + "\": data must be a typed array");
+      Napi::TypedArray ta = data.As<Napi::TypedArray>();
+      if (ta.TypedArrayType() != TypedArrayFor(host.dtype)) {
+        throw Napi::TypeError::New(env, "input \"" + name + "\": dtype " + DTypeName(host.dtype) + " needs a " +
+                                            (host.dtype == DType::kInt64 ? "BigInt64Array" : host.dtype == DType::kInt32 ? "Int32Array" : "Float32Array"));
+      }
+      if (static_cast<int64_t>(ta.ElementLength()) != numel) {
+        throw Napi::RangeError::New(env, "input \"" + name + "\": shape " + ShapeString(host.shape) + " needs " + std::to_string(numel) +
+                                             " elements, data has " + std::to_string(ta.ElementLength()));
+      }
+      const uint8_t* src = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+      host.bytes.assign(src, src + ta.ByteLength());  // copied on the JS thread
+      inputs.emplace_back(std::move(name), std::move(host));
+    }
+    in_flight_++;
+    auto* worker = new RunWorker(env, Value(), this, model_, stats_, std::move(inputs));
+    Napi::Promise p = worker->Promise();
+    worker->Queue();
+    return p;
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw MakeError(env, "ERR_INTERNAL", e.what());
+  }
+}
+
+Napi::Value Predictor::Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Guard(env);
+  const auto& v = model_->verification;
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("format", model_->format);
+  o.Set("backend", "builtin");
+  o.Set("backendVersion", kBackendVersion);
+  o.Set("verified", v.verified);
+  if (v.verified) {
+    o.Set("algorithm", v.algorithm);
+    if (!v.key_id.empty()) o.Set("keyId", v.key_id);
+    o.Set("verifiedAt", v.verified_at);
+  }
+  o.Set("digest", v.digest);
+  o.Set("parameterBytes", static_cast<double>(model_->executor->ParameterBytes()));
+  Napi::Object ops = Napi::Object::New(env);
+  for (const auto& kv : model_->executor->OpCounts()) ops.Set(kv.first, kv.second);
+  o.Set("opCounts", ops);
+  return o;
+}
+
+Napi::Value Predictor::GetStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Guard(env);
+  Napi::Object o = Napi::Object::New(env);
+  std::lock_guard<std::mutex> lock(stats_->mu);
+  o.Set("runs", static_cast<double>(stats_->runs));
+  o.Set("failures", static_cast<double>(stats_->failures));
+  auto times_obj = [&](const std::map<std::string, double>& m) {
+    Napi::Object t = Napi::Object::New(env);
+    for (const auto& kv : m) t.Set(kv.first, kv.second);
+    return t;
+  };
+  if (stats_->has_last) {
+    Napi::Object last = Napi::Object::New(env);
+    last.Set("latencyMs", stats_->last.latency_ms);
+    last.Set("opTimesMs", times_obj(stats_->last.op_ms));
+    o.Set("lastRun", last);
+  }
+  o.Set("opTimesMs", times_obj(stats_->cumulative));
+  Napi::Object mem = Napi::Object::New(env);
+  mem.Set("arenaBytes", static_cast<double>(model_->executor->ArenaBytes()));
+  mem.Set("parameterBytes", static_cast<double>(model_->executor->ParameterBytes()));
+  o.Set("memory", mem);
+  return o;
+}
+
+// dispose() refuses (throws ERR_BUSY) while runs are in flight; the caller awaits them first.
+Napi::Value Predictor::Dispose(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (disposed_) return env.Undefined();  // idempotent
+  int n = in_flight_.load();
+  if (n > 0) throw MakeError(env, "ERR_BUSY", "dispose() refused: " + std::to_string(n) + " run(s) in flight; await them first");
+  model_.reset();
+  disposed_ = true;
+  return env.Undefined();
+}
+
+Napi::Value GpuTelemetryJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    std::string lib = "libnvidia-ml.so.1";
+    if (info.Length() > 0 && info[0].IsString()) lib = info[0].As<Napi::String>().Utf8Value();
+    GpuTelemetry t = ReadGpuTelemetry(lib);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("available", t.available);
+    if (!t.available) {
+      o.Set("reason", t.reason);
+      return o;
+    }
+    o.Set("driverVersion", t.driver_version);
+    Napi::Array devs = Napi::Array::New(env, t.devices.size());
+    for (size_t i = 0; i < t.devices.size(); ++i) {
+      Napi::Object d = Napi::Object::New(env);
+      d.Set("index", t.devices[i].index);
+      d.Set("name", t.devices[i].name);
+      d.Set("memoryUsedBytes", static_cast<double>(t.devices[i].memory_used));
+      d.Set("memoryTotalBytes", static_cast<double>(t.devices[i].memory_total));
+      d.Set("utilizationGpu", t.devices[i].utilization_gpu);
+      devs.Set(static_cast<uint32_t>(i), d);
+    }
+    o.Set("devices", devs);
+    o.Set("processMemoryBytes", static_cast<double>(t.process_memory));
+    return o;
+  } catch (const std::exception& e) {
+    throw MakeError(env, "ERR_INTERNAL", e.what());
+  }
+}
+
+Napi::Value SupportedOpsJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto& table = KernelTable();
+  Napi::Array a = Napi::Array::New(env);
+  uint32_t i = 0;
+  a.Set(i++, "feed");
+  a.Set(i++, "fetch");
+  for (const auto& kv : table) a.Set(i++, kv.first);
+  return a;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  Napi::Function ctor = Predictor::Define(env);
+  data->predictor_ctor = Napi::Persistent(ctor);
+  env.SetInstanceData<AddonData>(data);
+  exports.Set("Predictor", ctor);
+  exports.Set("gpuTelemetry", Napi::Function::New(env, GpuTelemetryJs, "gpuTelemetry"));
+  exports.Set("supportedOps", Napi::Function::New(env, SupportedOpsJs, "supportedOps"));
+  exports.Set("backendVersion", Napi::String::New(env, kBackendVersion));
+  return exports;
+}
+
+}  // namespace
+
+}  // namespace paddle_native
+
+static Napi::Object InitPaddleNative(Napi::Env env, Napi::Object exports) { return paddle_native::Init(env, exports); }
+
+NODE_API_MODULE(NODE_GYP_MODULE_NAME, InitPaddleNative)

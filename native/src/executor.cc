@@ -1,0 +1,415 @@
+#include "executor.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "errors.h"
+
+namespace paddle_native {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+
+// Ops that carry no computation in an inference program.
+bool IsFeed(const std::string& t) { return t == "feed"; }
+bool IsFetch(const std::string& t) { return t == "fetch" || t == "fetch_v2"; }
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Workspace
+
+Workspace::~Workspace() { owner_->Release(reserved_); }
+
+void Workspace::Grow(std::vector<uint8_t>* buf, size_t bytes, const std::string& what) {
+  // Buffers only grow; their size is their high-water mark, so steady-state runs allocate nothing.
+  if (buf->size() >= bytes) return;
+  uint64_t extra = bytes - buf->size();
+  owner_->Reserve(extra);  // throws MemoryLimitError naming the limit
+  try {
+    std::vector<uint8_t> fresh(bytes);
+    buf->swap(fresh);
+  } catch (const std::bad_alloc&) {
+    owner_->Release(extra);
+    throw PaddleError(ErrorCode::kMemoryLimit, what + ": out of host memory allocating " + std::to_string(bytes) + " bytes");
+  }
+  reserved_ += extra;
+}
+
+Value& Workspace::Allocate(int idx, DType dtype, const Shape& shape, const std::string& what) {
+  int64_t numel = CheckedNumel(shape, what);
+  size_t bytes = static_cast<size_t>(numel) * DTypeSize(dtype);
+  auto& buf = buffers_[static_cast<size_t>(idx)];
+  Grow(&buf, std::max<size_t>(bytes, 8), what);
+  Value& v = values_[static_cast<size_t>(idx)];
+  v.dtype = dtype;
+  v.shape = shape;
+  v.data = buf.data();
+  v.defined = true;
+  return v;
+}
+
+float* Workspace::Scratch(size_t floats, const std::string& what) {
+  Grow(&scratch_, floats * sizeof(float), what);
+  return reinterpret_cast<float*>(scratch_.data());
+}
+
+// ---------------------------------------------------------------------------------------------
+// OpContext
+
+int OpContext::Index(const std::vector<std::pair<std::string, std::vector<int>>>* table, const char* slot, size_t i) const {
+  for (const auto& s : *table) {
+    if (s.first == slot) return i < s.second.size() ? s.second[i] : -1;
+  }
+  return -1;
+}
+
+size_t OpContext::InputCount(const char* slot) const {
+  for (const auto& s : *in_) {
+    if (s.first == slot) return s.second.size();
+  }
+  return 0;
+}
+
+size_t OpContext::OutputCount(const char* slot) const {
+  for (const auto& s : *out_) {
+    if (s.first == slot) return s.second.size();
+  }
+  return 0;
+}
+
+bool OpContext::HasInput(const char* slot, size_t i) const {
+  int idx = Index(in_, slot, i);
+  return idx >= 0 && ws_->At(idx).defined;
+}
+
+bool OpContext::HasOutput(const char* slot, size_t i) const { return Index(out_, slot, i) >= 0; }
+
+const Value& OpContext::In(const char* slot, size_t i) const {
+  int idx = Index(in_, slot, i);
+  if (idx < 0) Fail(std::string("missing input ") + slot + "[" + std::to_string(i) + "]");
+  const Value& v = ws_->At(idx);
+  if (!v.defined) Fail(std::string("input ") + slot + " (" + ex_->var_names_[static_cast<size_t>(idx)] + ") has no value");
+  return v;
+}
+
+Value& OpContext::Out(const char* slot, size_t i, DType dtype, const Shape& shape) {
+  int idx = Index(out_, slot, i);
+  if (idx < 0) Fail(std::string("missing output ") + slot + "[" + std::to_string(i) + "]");
+  return ws_->Allocate(idx, dtype, shape, op_->type + " output " + ex_->var_names_[static_cast<size_t>(idx)]);
+}
+
+int64_t OpContext::Int(const char* name, int64_t def) const {
+  auto it = op_->attrs.find(name);
+  if (it == op_->attrs.end()) return def;
+  if (it->second.kind == Attr::Kind::kFloat) return static_cast<int64_t>(it->second.f);
+  return it->second.i;
+}
+
+double OpContext::Float(const char* name, double def) const {
+  auto it = op_->attrs.find(name);
+  if (it == op_->attrs.end()) return def;
+  if (it->second.kind == Attr::Kind::kInt || it->second.kind == Attr::Kind::kBool) return static_cast<double>(it->second.i);
+  return it->second.f;
+}
+
+bool OpContext::Bool(const char* name, bool def) const {
+  auto it = op_->attrs.find(name);
+  if (it == op_->attrs.end()) return def;
+  return it->second.i != 0;
+}
+
+std::string OpContext::Str(const char* name, const std::string& def) const {
+  auto it = op_->attrs.find(name);
+  return it == op_->attrs.end() ? def : it->second.s;
+}
+
+std::vector<int64_t> OpContext::Ints(const char* name) const {
+  auto it = op_->attrs.find(name);
+  if (it == op_->attrs.end()) return {};
+  if (it->second.kind == Attr::Kind::kInt) return {it->second.i};
+  if (it->second.kind == Attr::Kind::kFloats) {
+    std::vector<int64_t> out;
+    for (double d : it->second.floats) out.push_back(static_cast<int64_t>(d));
+    return out;
+  }
+  return it->second.ints;
+}
+
+std::vector<double> OpContext::Floats(const char* name) const {
+  auto it = op_->attrs.find(name);
+  if (it == op_->attrs.end()) return {};
+  if (it->second.kind == Attr::Kind::kInts) return std::vector<double>(it->second.ints.begin(), it->second.ints.end());
+  return it->second.floats;
+}
+
+void OpContext::Fail(const std::string& what) const { throw ShapeErr("op " + op_->type + ": " + what); }
+
+// ---------------------------------------------------------------------------------------------
+// Executor
+
+Executor::Executor(Program program, std::vector<std::string> param_names, std::vector<HostTensor> params,
+                   uint64_t memory_limit_bytes, const std::string& model_file)
+    : program_(std::move(program)), params_(std::move(params)), memory_limit_(memory_limit_bytes) {
+  for (const auto& v : program_.vars) {
+    if (var_index_.emplace(v.name, static_cast<int>(var_names_.size())).second) var_names_.push_back(v.name);
+  }
+  auto index_of = [&](const std::string& name, const OpDesc& op) {
+    auto it = var_index_.find(name);
+    if (it != var_index_.end()) return it->second;
+    // Some exporters omit VarDescs for temporaries; give them a slot.
+    (void)op;
+    int idx = static_cast<int>(var_names_.size());
+    var_index_.emplace(name, idx);
+    var_names_.push_back(name);
+    return idx;
+  };
+  std::vector<bool> defined(var_names_.size(), false);
+  auto mark = [&](int idx) {
+    if (static_cast<size_t>(idx) >= defined.size()) defined.resize(static_cast<size_t>(idx) + 1, false);
+    defined[static_cast<size_t>(idx)] = true;
+  };
+  for (size_t i = 0; i < param_names.size(); ++i) {
+    auto it = var_index_.find(param_names[i]);
+    if (it == var_index_.end()) throw FormatError(model_file, 0, "parameter \"" + param_names[i] + "\" is not a program variable");
+    param_var_.push_back(it->second);
+    parameter_bytes_ += params_[i].bytes.size();
+    mark(it->second);
+  }
+  if (memory_limit_ && parameter_bytes_ > memory_limit_) {
+    throw PaddleError(ErrorCode::kMemoryLimit, "parameters need " + std::to_string(parameter_bytes_) +
+                                                   " bytes, above maxMemoryMB (" + std::to_string(memory_limit_ >> 20) + " MiB)");
+  }
+  const auto& table = KernelTable();
+  std::map<int, int> fetch_cols;
+  std::map<int, int> feed_cols;
+  for (const auto& op : program_.ops) {
+    if (IsFeed(op.type)) {
+      const auto* out = op.Output("Out");
+      if (!out || out->size() != 1) throw FormatError(model_file, op.offset, "feed op without one Out");
+      auto col = op.attrs.count("col") ? op.attrs.at("col").i : static_cast<int64_t>(feed_cols.size());
+      int idx = index_of((*out)[0], op);
+      if (!feed_cols.emplace(static_cast<int>(col), idx).second) throw FormatError(model_file, op.offset, "two feeds with col " + std::to_string(col));
+      mark(idx);
+      continue;
+    }
+    if (IsFetch(op.type)) {
+      const auto* in = op.Input("X");
+      if (!in || in->size() != 1) throw FormatError(model_file, op.offset, "fetch op without one X");
+      auto col = op.attrs.count("col") ? op.attrs.at("col").i : static_cast<int64_t>(fetch_cols.size());
+      int idx = index_of((*in)[0], op);
+      if (static_cast<size_t>(idx) >= defined.size() || !defined[static_cast<size_t>(idx)]) {
+        throw FormatError(model_file, op.offset, "fetch of \"" + (*in)[0] + "\" which no earlier op produces");
+      }
+      if (!fetch_cols.emplace(static_cast<int>(col), idx).second) throw FormatError(model_file, op.offset, "two fetches with col " + std::to_string(col));
+      continue;
+    }
+    auto k = table.find(op.type);
+    if (k == table.end()) {
+      throw PaddleError(ErrorCode::kUnsupportedOp, "unsupported op \"" + op.type + "\" in " + model_file +
+                                                       " (builtin backend supports: " + SupportedOpList() + ")");
+    }
+    CompiledOp c{&op, k->second, {}, {}};
+    for (const auto& slot : op.inputs) {
+      std::vector<int> idxs;
+      for (const auto& name : slot.second) {
+        int idx = index_of(name, op);
+        if (static_cast<size_t>(idx) >= defined.size() || !defined[static_cast<size_t>(idx)]) {
+          throw FormatError(model_file, op.offset, "op " + op.type + " reads \"" + name + "\" which is neither a parameter, an input nor produced by an earlier op");
+        }
+        idxs.push_back(idx);
+      }
+      c.in.emplace_back(slot.first, std::move(idxs));
+    }
+    for (const auto& slot : op.outputs) {
+      std::vector<int> idxs;
+      for (const auto& name : slot.second) {
+        int idx = index_of(name, op);
+        idxs.push_back(idx);
+        // Outputs written in place onto parameters (batch_norm's MeanOut) are never computed.
+        bool is_param = std::find(param_var_.begin(), param_var_.end(), idx) != param_var_.end();
+        if (is_param) idxs.back() = -1;
+        else mark(idx);
+      }
+      c.out.emplace_back(slot.first, std::move(idxs));
+    }
+    ops_.push_back(std::move(c));
+  }
+  if (feed_cols.empty()) throw FormatError(model_file, 0, "program has no feed ops (inputs)");
+  if (fetch_cols.empty()) throw FormatError(model_file, 0, "program has no fetch ops (outputs)");
+  for (const auto& f : feed_cols) feeds_.emplace_back(f.second, f.first);
+  for (const auto& f : fetch_cols) fetches_.push_back(f.second);
+  for (const auto& f : feeds_) {
+    const VarDesc* v = program_.FindVar(var_names_[static_cast<size_t>(f.first)]);
+    if (!v || !v->is_tensor) throw FormatError(model_file, 0, "feed target \"" + var_names_[static_cast<size_t>(f.first)] + "\" has no tensor VarDesc");
+    if (v->dtype != DType::kFloat32 && v->dtype != DType::kInt64 && v->dtype != DType::kInt32) {
+      throw FormatError(model_file, 0, "input \"" + v->name + "\" has type " + DTypeName(v->dtype) + " (supported: float32, int64, int32)");
+    }
+    if (v->dims.empty() || v->dims.size() > static_cast<size_t>(kMaxRank)) {
+      throw FormatError(model_file, 0, "input \"" + v->name + "\" has unsupported rank " + std::to_string(v->dims.size()));
+    }
+    for (int64_t d : v->dims) {
+      if (d < -1 || d > kMaxTensorElements) throw FormatError(model_file, 0, "input \"" + v->name + "\" has absurd dims " + ShapeString(v->dims));
+    }
+    inputs_.push_back(TensorSpec{v->name, v->dtype, v->dims});
+  }
+  InferSignature(model_file);
+}
+
+int Executor::VarIndex(const std::string& name) const {
+  auto it = var_index_.find(name);
+  return it == var_index_.end() ? -1 : it->second;
+}
+
+std::map<std::string, int> Executor::OpCounts() const {
+  std::map<std::string, int> counts;
+  for (const auto& op : program_.ops) counts[op.type]++;
+  return counts;
+}
+
+void Executor::Reserve(uint64_t bytes) {
+  uint64_t now = arena_bytes_.fetch_add(bytes) + bytes;
+  if (memory_limit_ && now + parameter_bytes_ > memory_limit_) {
+    arena_bytes_ -= bytes;
+    throw PaddleError(ErrorCode::kMemoryLimit, "working memory would reach " + std::to_string(now + parameter_bytes_) +
+                                                   " bytes (parameters " + std::to_string(parameter_bytes_) +
+                                                   " + arena), above maxMemoryMB (" + std::to_string(memory_limit_ >> 20) + " MiB)");
+  }
+}
+
+// Static shape inference: run the program on zero-filled inputs with every dynamic dim set to
+// 1, then to 2; output dims that differ between the two are dynamic (-1). This also proves at
+// load that every op accepts the shapes it will see, and sizes the first workspace.
+void Executor::InferSignature(const std::string& model_file) {
+  std::vector<std::vector<HostTensor>> probes;
+  for (int64_t dyn : {1, 2}) {
+    std::vector<std::pair<std::string, HostTensor>> in;
+    for (const auto& spec : inputs_) {
+      HostTensor t;
+      t.dtype = spec.dtype;
+      for (int64_t d : spec.shape) t.shape.push_back(d < 0 ? dyn : d);
+      t.bytes.assign(static_cast<size_t>(CheckedNumel(t.shape, "input " + spec.name)) * DTypeSize(t.dtype), 0);
+      in.emplace_back(spec.name, std::move(t));
+    }
+    RunTimes times;
+    probes.push_back(Run(in, &times));
+  }
+  for (size_t i = 0; i < fetches_.size(); ++i) {
+    const auto& a = probes[0][i];
+    const auto& b = probes[1][i];
+    TensorSpec spec{var_names_[static_cast<size_t>(fetches_[i])], a.dtype, a.shape};
+    if (a.shape.size() == b.shape.size()) {
+      for (size_t d = 0; d < a.shape.size(); ++d) {
+        if (a.shape[d] != b.shape[d]) spec.shape[d] = -1;
+      }
+    } else {
+      throw FormatError(model_file, 0, "output \"" + spec.name + "\" changes rank with the batch size");
+    }
+    outputs_.push_back(spec);
+  }
+}
+
+std::unique_ptr<Workspace> Executor::Acquire() {
+  {
+    std::lock_guard<std::mutex> lock(pool_mutex_);
+    if (!pool_.empty()) {
+      auto ws = std::move(pool_.back());
+      pool_.pop_back();
+      return ws;
+    }
+  }
+  auto ws = std::make_unique<Workspace>(this, var_names_.size());
+  for (size_t i = 0; i < params_.size(); ++i) {
+    Value& v = ws->At(param_var_[i]);
+    v.dtype = params_[i].dtype;
+    v.shape = params_[i].shape;
+    v.data = params_[i].bytes.data();
+    v.defined = true;
+  }
+  return ws;
+}
+
+void Executor::Give(std::unique_ptr<Workspace> ws) {
+  std::lock_guard<std::mutex> lock(pool_mutex_);
+  pool_.push_back(std::move(ws));
+}
+
+std::vector<HostTensor> Executor::Run(const std::vector<std::pair<std::string, HostTensor>>& inputs, RunTimes* times) {
+  auto ws = Acquire();
+  std::vector<HostTensor> out;
+  try {
+    out = RunIn(ws.get(), inputs, times);
+  } catch (...) {
+    Give(std::move(ws));
+    throw;
+  }
+  Give(std::move(ws));
+  return out;
+}
+
+std::vector<HostTensor> Executor::RunIn(Workspace* ws, const std::vector<std::pair<std::string, HostTensor>>& inputs, RunTimes* times) {
+  auto start = Clock::now();
+  // Clear every non-parameter value from the previous run (buffers stay).
+  std::vector<bool> is_param(var_names_.size(), false);
+  for (int p : param_var_) is_param[static_cast<size_t>(p)] = true;
+  for (size_t i = 0; i < var_names_.size(); ++i) {
+    if (!is_param[i]) ws->At(static_cast<int>(i)).defined = false;
+  }
+  for (const auto& given : inputs) {
+    bool known = false;
+    for (const auto& spec : inputs_) known = known || spec.name == given.first;
+    if (!known) {
+      std::string names;
+      for (const auto& spec : inputs_) names += (names.empty() ? "" : ", ") + spec.name;
+      throw PaddleError(ErrorCode::kArgument, "unknown input \"" + given.first + "\" (model inputs: " + names + ")");
+    }
+  }
+  for (size_t k = 0; k < inputs_.size(); ++k) {
+    const auto& spec = inputs_[k];
+    const HostTensor* t = nullptr;
+    for (const auto& given : inputs) {
+      if (given.first == spec.name) t = &given.second;
+    }
+    if (!t) throw PaddleError(ErrorCode::kArgument, "missing input \"" + spec.name + "\"");
+    if (t->dtype != spec.dtype) {
+      throw PaddleError(ErrorCode::kArgument, "input \"" + spec.name + "\" must be " + DTypeName(spec.dtype) + ", got " + DTypeName(t->dtype));
+    }
+    if (t->shape.size() != spec.shape.size()) {
+      throw ShapeErr("input \"" + spec.name + "\" must have rank " + std::to_string(spec.shape.size()) + " " +
+                     ShapeString(spec.shape) + ", got " + ShapeString(t->shape));
+    }
+    for (size_t d = 0; d < spec.shape.size(); ++d) {
+      if ((spec.shape[d] >= 0 && t->shape[d] != spec.shape[d]) || t->shape[d] <= 0) {
+        throw ShapeErr("input \"" + spec.name + "\" has shape " + ShapeString(t->shape) + ", expected " + ShapeString(spec.shape) +
+                       " (-1 = any size >= 1)");
+      }
+    }
+    size_t expect = static_cast<size_t>(CheckedNumel(t->shape, "input " + spec.name)) * DTypeSize(t->dtype);
+    if (t->bytes.size() != expect) {
+      throw ShapeErr("input \"" + spec.name + "\" has " + std::to_string(t->bytes.size()) + " bytes of data, shape " +
+                     ShapeString(t->shape) + " needs " + std::to_string(expect));
+    }
+    Value& v = ws->Allocate(feeds_[k].first, t->dtype, t->shape, "input " + spec.name);
+    std::memcpy(v.data, t->bytes.data(), t->bytes.size());
+  }
+  for (const auto& c : ops_) {
+    auto op_start = Clock::now();
+    OpContext ctx(this, ws, c.op, &c.in, &c.out);
+    c.fn(ctx);
+    if (times) times->op_ms[c.op->type] += std::chrono::duration<double, std::milli>(Clock::now() - op_start).count();
+  }
+  std::vector<HostTensor> out;
+  for (int idx : fetches_) {
+    const Value& v = ws->At(idx);
+    if (!v.defined) throw ShapeErr("output \"" + var_names_[static_cast<size_t>(idx)] + "\" was not computed");
+    HostTensor t;
+    t.dtype = v.dtype;
+    t.shape = v.shape;
+    const uint8_t* p = static_cast<const uint8_t*>(v.data);
+    t.bytes.assign(p, p + static_cast<size_t>(v.Numel()) * DTypeSize(v.dtype));
+    out.push_back(std::move(t));
+  }
+  if (times) times->latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  return out;
+}
+
+}  // namespace paddle_native

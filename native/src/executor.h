@@ -1,0 +1,159 @@
+// The builtin CPU executor: compiles a Program into a list of kernels, infers shapes at load
+// (dynamic batch / sequence dims stay -1), and runs with per-run workspaces taken from a pool,
+// so concurrent runs never share mutable state and buffers are reused across runs.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "program.h"
+
+namespace paddle_native {
+
+// A view of one variable's current value during a run.
+struct Value {
+  DType dtype = DType::kFloat32;
+  Shape shape;
+  void* data = nullptr;
+  bool defined = false;
+  int64_t Numel() const {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    return n;
+  }
+  template <typename T> T* As() const { return static_cast<T*>(data); }
+};
+
+class Workspace;
+class OpContext;
+using KernelFn = void (*)(OpContext&);
+
+// Kernel table: op type -> function. Kernels live in kernels.cc.
+const std::map<std::string, KernelFn>& KernelTable();
+std::string SupportedOpList();
+
+struct TensorSpec {
+  std::string name;
+  DType dtype;
+  Shape shape;  // -1 = dynamic
+};
+
+struct RunTimes {
+  double latency_ms = 0;
+  std::map<std::string, double> op_ms;
+};
+
+class Executor {
+ public:
+  // Takes ownership of the program and its parameters (same order as `param_names`).
+  Executor(Program program, std::vector<std::string> param_names, std::vector<HostTensor> params,
+           uint64_t memory_limit_bytes, const std::string& model_file);
+
+  const std::vector<TensorSpec>& Inputs() const { return inputs_; }
+  const std::vector<TensorSpec>& Outputs() const { return outputs_; }
+  uint64_t ParameterBytes() const { return parameter_bytes_; }
+  uint64_t ArenaBytes() const { return arena_bytes_.load(); }
+  std::map<std::string, int> OpCounts() const;
+
+  // Runs once; inputs are matched by name. Thread-safe.
+  std::vector<HostTensor> Run(const std::vector<std::pair<std::string, HostTensor>>& inputs, RunTimes* times);
+
+  // Memory accounting used by workspaces.
+  void Reserve(uint64_t bytes);
+  void Release(uint64_t bytes) { arena_bytes_ -= bytes; }
+
+ private:
+  friend class OpContext;
+  struct CompiledOp {
+    const OpDesc* op;
+    KernelFn fn;
+    std::vector<std::pair<std::string, std::vector<int>>> in;   // slot -> var indices (-1 = absent)
+    std::vector<std::pair<std::string, std::vector<int>>> out;
+  };
+  int VarIndex(const std::string& name) const;
+  std::unique_ptr<Workspace> Acquire();
+  void Give(std::unique_ptr<Workspace> ws);
+  std::vector<HostTensor> RunIn(Workspace* ws, const std::vector<std::pair<std::string, HostTensor>>& inputs, RunTimes* times);
+  void InferSignature(const std::string& model_file);
+
+  Program program_;
+  std::vector<std::string> var_names_;
+  std::map<std::string, int> var_index_;
+  std::vector<HostTensor> params_;
+  std::vector<int> param_var_;  // var index per param
+  std::vector<CompiledOp> ops_;
+  std::vector<std::pair<int, int>> feeds_;   // (feed var idx, col)
+  std::vector<int> fetches_;                 // var idx per fetch column
+  std::vector<TensorSpec> inputs_, outputs_;
+  uint64_t parameter_bytes_ = 0;
+  uint64_t memory_limit_;
+  std::atomic<uint64_t> arena_bytes_{0};
+  std::mutex pool_mutex_;
+  std::vector<std::unique_ptr<Workspace>> pool_;
+};
+
+// Per-run state: one value per variable and growable buffers that persist across runs.
+class Workspace {
+ public:
+  explicit Workspace(Executor* owner, size_t vars) : owner_(owner), values_(vars), buffers_(vars) {}
+  ~Workspace();
+  Value& At(int idx) { return values_[static_cast<size_t>(idx)]; }
+  // Makes var `idx` a fresh tensor of the given type and shape in this workspace's buffer.
+  Value& Allocate(int idx, DType dtype, const Shape& shape, const std::string& what);
+  // Scratch memory for kernels (im2col etc.), reused across runs.
+  float* Scratch(size_t floats, const std::string& what);
+  void Reset();
+
+ private:
+  friend class Executor;
+  void Grow(std::vector<uint8_t>* buf, size_t bytes, const std::string& what);
+  Executor* owner_;
+  std::vector<Value> values_;
+  std::vector<std::vector<uint8_t>> buffers_;
+  std::vector<uint8_t> scratch_;
+  uint64_t reserved_ = 0;
+};
+
+class OpContext {
+ public:
+  OpContext(Executor* ex, Workspace* ws, const OpDesc* op, const std::vector<std::pair<std::string, std::vector<int>>>* in,
+            const std::vector<std::pair<std::string, std::vector<int>>>* out)
+      : ex_(ex), ws_(ws), op_(op), in_(in), out_(out) {}
+
+  const OpDesc& Op() const { return *op_; }
+  size_t InputCount(const char* slot) const;
+  bool HasInput(const char* slot, size_t i = 0) const;
+  const Value& In(const char* slot, size_t i = 0) const;
+  size_t OutputCount(const char* slot) const;
+  bool HasOutput(const char* slot, size_t i = 0) const;
+  Value& Out(const char* slot, size_t i, DType dtype, const Shape& shape);
+  Value& Out(const char* slot, DType dtype, const Shape& shape) { return Out(slot, 0, dtype, shape); }
+  float* Scratch(size_t floats) { return ws_->Scratch(floats, op_->type); }
+
+  bool HasAttr(const char* name) const { return op_->attrs.count(name) != 0; }
+  int64_t Int(const char* name, int64_t def) const;
+  double Float(const char* name, double def) const;
+  bool Bool(const char* name, bool def) const;
+  std::string Str(const char* name, const std::string& def) const;
+  std::vector<int64_t> Ints(const char* name) const;
+  std::vector<double> Floats(const char* name) const;
+
+  [[noreturn]] void Fail(const std::string& what) const;  // ShapeError naming the op
+
+ private:
+  int Index(const std::vector<std::pair<std::string, std::vector<int>>>* table, const char* slot, size_t i) const;
+  Executor* ex_;
+  Workspace* ws_;
+  const OpDesc* op_;
+  const std::vector<std::pair<std::string, std::vector<int>>>* in_;
+  const std::vector<std::pair<std::string, std::vector<int>>>* out_;
+};
+
+}  // namespace paddle_native
