@@ -96,6 +96,7 @@ class TestIssuer {
   }
 
   async start(): Promise<void> {
+    // Certificates first: #informers[0] is the Certificate cache.
     for (const kind of Object.keys(PLURALS) as Kind[]) {
       const plural = PLURALS[kind];
       const informer = makeInformer<CertManagerObject>(
@@ -103,7 +104,11 @@ class TestIssuer {
         `/apis/${GROUP}/${VERSION}/${plural}`,
         () => this.#custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural }) as Promise<KubernetesListObject<CertManagerObject>>,
       );
-      const onObject = (obj: CertManagerObject) => this.enqueue(`${kind}/${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`);
+      const onObject = (obj: CertManagerObject) => {
+        this.enqueue(`${kind}/${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`);
+        // A new or changed issuer may unblock Certificates waiting for it.
+        if (kind !== 'Certificate') for (const c of this.#informers[0]?.list() ?? []) onResync(this, c);
+      };
       informer.on('add', onObject);
       informer.on('update', onObject);
       informer.on('error', (err: unknown) => {

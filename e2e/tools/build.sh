@@ -76,9 +76,7 @@ build_etcd() {
   if up_to_date "$ETCD_BIN" "$stamp"; then log "etcd $ETCD_VERSION: cached in $ETCD_BIN"; return; fi
   log "building etcd $ETCD_VERSION into $ETCD_BIN (first build takes a few minutes)"
   local tmp; tmp="$(mktemp -d "$BIN_ROOT/.build-etcd.XXXXXX")"
-  (cd "$mod" && go build -p "$jobs" -trimpath \
-    -ldflags "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=$ETCD_VERSION" \
-    -o "$tmp/etcd" go.etcd.io/etcd/server/v3)
+  (cd "$mod" && go build -p "$jobs" -trimpath -ldflags "-s -w" -o "$tmp/etcd" go.etcd.io/etcd/server/v3)
   finish "$tmp" "$ETCD_BIN" "$stamp"
   log "etcd $ETCD_VERSION: built"
 }
