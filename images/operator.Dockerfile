@@ -1,0 +1,36 @@
+# syntax=docker/dockerfile:1
+# The operator image: the compiled TypeScript controller and its production npm packages on a
+# distroless Node.js runtime (no shell, no package manager), running as uid 65532.
+#
+# Build from the repository root:
+#   docker build -f images/operator.Dockerfile -t paddle-operator:0.1.0 .
+
+ARG NODE_VERSION=20
+
+# ---- build: the same make target CI runs (make build-ts), then drop dev packages ----
+FROM node:${NODE_VERSION}-bookworm AS build
+WORKDIR /src
+ENV CI=true
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund && mkdir -p node_modules && touch node_modules/.installed
+COPY Makefile tsconfig.json tsconfig.build.json ./
+COPY mk/ mk/
+COPY crds/ crds/
+COPY operator/ operator/
+COPY sidecar/ sidecar/
+COPY native/lib/ native/lib/
+COPY e2e/src/ e2e/src/
+RUN make build-ts && npm prune --omit=dev --no-audit --no-fund
+
+# ---- runtime ----
+FROM gcr.io/distroless/nodejs${NODE_VERSION}-debian12:nonroot
+WORKDIR /app
+ENV NODE_ENV=production
+COPY --from=build /src/package.json ./package.json
+COPY --from=build /src/node_modules/ ./node_modules/
+COPY --from=build /src/dist/crds/ ./dist/crds/
+COPY --from=build /src/dist/operator/ ./dist/operator/
+USER 65532:65532
+# The metrics and health ports the chart's values default to.
+EXPOSE 8080 8081
+ENTRYPOINT ["/nodejs/bin/node", "dist/operator/src/main.js"]
