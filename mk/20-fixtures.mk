@@ -1,7 +1,8 @@
 # native/fixtures/: models made by real Paddle, Paddle's outputs, test-only signing keys.
 #   make fixtures              regenerate every model, output and signature (not part of test)
 #   make test-fixtures         checks on the committed fixtures: Python stdlib + openssl only
-#   make test-fixtures-oracle  re-run the pinned Paddle on the committed models and compare
+#   make test-fixtures-oracle  signer tests, then re-run the pinned Paddle on the committed
+#                              models and compare with the committed outputs
 # Paddle lives in a venv under $(CACHE_DIR), keyed by the hash of requirements.txt.
 .PHONY: fixtures fixtures-venv test-fixtures test-fixtures-oracle
 
@@ -48,5 +49,6 @@ test-fixtures: ## fixture checks without Paddle (layout, cases, pdiparams record
 	$(fixtures_system_tools)
 	python3 -m unittest $(FIXTURES_DIR)/test_fixtures.py
 
-test-fixtures-oracle: $(FIXTURES_STAMP) ## re-run the pinned Paddle on the committed fixtures and compare
+test-fixtures-oracle: $(FIXTURES_STAMP) ## signer tests + re-run the pinned Paddle on the committed fixtures
+	$(FIXTURES_PY) -m unittest $(FIXTURES_DIR)/test_sign_model.py
 	$(FIXTURES_PY) $(FIXTURES_DIR)/oracle_check.py
