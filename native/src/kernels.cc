@@ -392,7 +392,13 @@ void DropoutK(OpContext& ctx) {
   if (impl == "upscale_in_train") {
     if (o.data != x.data) std::memmove(o.data, px, static_cast<size_t>(n) * 4);
   } else {
-    float keep = 1.f - static_cast<float>(ctx.Float("dropout_prob", 0.5));
+    double p = ctx.Float("dropout_prob", 0.5);
+    if (ctx.HasInput("P")) {
+      const Value& pv = ctx.In("P");
+      if (pv.dtype != DType::kFloat32 || pv.Numel() != 1) ctx.Fail("P must be one float32 value");
+      p = pv.As<float>()[0];
+    }
+    float keep = 1.f - static_cast<float>(p);
     for (int64_t i = 0; i < n; ++i) o.As<float>()[i] = px[i] * keep;
   }
 }
@@ -654,7 +660,7 @@ void Pool2dK(OpContext& ctx) {
   std::string type = ctx.Str("pooling_type", "max");
   if (type != "max" && type != "avg") ctx.Fail("pooling_type must be max or avg, got " + type);
   bool is_max = type == "max";
-  auto ks = IntsFrom(ctx, "ksize", nullptr, nullptr);
+  auto ks = IntsFrom(ctx, "ksize", "KSize", nullptr);
   if (ks.size() == 1) ks.push_back(ks[0]);
   bool global = ctx.Bool("global_pooling", false);
   bool adaptive = ctx.Bool("adaptive", false);
@@ -878,7 +884,7 @@ void Unsqueeze2K(OpContext& ctx) {
 
 void Squeeze2K(OpContext& ctx) {
   Value x = ctx.In("X");
-  auto axes = ctx.Ints("axes");
+  auto axes = IntsFrom(ctx, "axes", "AxesTensor", nullptr);
   size_t r = x.shape.size();
   std::vector<bool> drop(r, false);
   if (axes.empty()) {
@@ -1160,8 +1166,14 @@ void FillConstantK(OpContext& ctx) {
 
 void ShapeK(OpContext& ctx) {
   Value x = ctx.In("Input");
-  Value& o = ctx.Out("Out", DType::kInt32, {static_cast<int64_t>(x.shape.size())});
-  for (size_t i = 0; i < x.shape.size(); ++i) o.As<int32_t>()[i] = static_cast<int32_t>(x.shape[i]);
+  Shape xs = x.shape;
+  if (ctx.Bool("out_int64", false)) {  // PIR shape64
+    Value& o = ctx.Out("Out", DType::kInt64, {static_cast<int64_t>(xs.size())});
+    for (size_t i = 0; i < xs.size(); ++i) o.As<int64_t>()[i] = xs[i];
+    return;
+  }
+  Value& o = ctx.Out("Out", DType::kInt32, {static_cast<int64_t>(xs.size())});
+  for (size_t i = 0; i < xs.size(); ++i) o.As<int32_t>()[i] = static_cast<int32_t>(xs[i]);
 }
 
 void LookupTableV2K(OpContext& ctx) {
@@ -1223,6 +1235,62 @@ void ReduceK(OpContext& ctx, bool mean) {
 void ReduceMeanK(OpContext& c) { ReduceK(c, true); }
 void ReduceSumK(OpContext& c) { ReduceK(c, false); }
 
+double ScalarOf(OpContext& ctx, const char* slot) {
+  const Value& v = ctx.In(slot);
+  if (v.Numel() != 1) ctx.Fail(std::string(slot) + " must hold one value, has shape " + ShapeString(v.shape));
+  switch (v.dtype) {
+    case DType::kFloat32: return v.As<float>()[0];
+    case DType::kFloat64: return v.As<double>()[0];
+    case DType::kInt64: return static_cast<double>(v.As<int64_t>()[0]);
+    case DType::kInt32: return v.As<int32_t>()[0];
+    default: ctx.Fail(std::string(slot) + " has unsupported dtype " + DTypeName(v.dtype));
+  }
+}
+
+void RangeK(OpContext& ctx) {
+  DType t = ctx.In("Start").dtype;
+  if (ctx.HasAttr("dtype")) t = AttrDType(ctx, "dtype", t);
+  double start = ScalarOf(ctx, "Start"), end = ScalarOf(ctx, "End"), step = ScalarOf(ctx, "Step");
+  if (step == 0 || !std::isfinite(start) || !std::isfinite(end) || !std::isfinite(step)) ctx.Fail("step must be non-zero and bounds finite");
+  double count = std::ceil((end - start) / step);
+  if (count < 0) count = 0;
+  if (count > static_cast<double>(kMaxTensorElements)) ctx.Fail("range of " + std::to_string(count) + " elements is too large");
+  int64_t n = static_cast<int64_t>(count);
+  Value& o = ctx.Out("Out", t, {n});
+  for (int64_t i = 0; i < n; ++i) {
+    double v = start + static_cast<double>(i) * step;
+    switch (t) {
+      case DType::kFloat32: o.As<float>()[i] = static_cast<float>(v); break;
+      case DType::kFloat64: o.As<double>()[i] = v; break;
+      case DType::kInt64: o.As<int64_t>()[i] = static_cast<int64_t>(v); break;
+      case DType::kInt32: o.As<int32_t>()[i] = static_cast<int32_t>(v); break;
+      default: ctx.Fail("unsupported range dtype");
+    }
+  }
+}
+
+void AssignValueK(OpContext& ctx) {
+  DType t = AttrDType(ctx, "dtype", DType::kFloat32);
+  auto shape = ctx.Ints("shape");
+  Value& o = ctx.Out("Out", t, Shape(shape.begin(), shape.end()));
+  int64_t n = o.Numel();
+  auto ints = ctx.HasAttr("int64_values") ? ctx.Ints("int64_values") : ctx.Ints("int32_values");
+  auto floats = ctx.Floats("fp32_values");
+  bool use_floats = !ctx.HasAttr("int64_values") && !ctx.HasAttr("int32_values");
+  size_t have = use_floats ? floats.size() : ints.size();
+  if (static_cast<int64_t>(have) != n) ctx.Fail("has " + std::to_string(have) + " values for shape " + ShapeString(o.shape));
+  for (int64_t i = 0; i < n; ++i) {
+    double v = use_floats ? floats[static_cast<size_t>(i)] : static_cast<double>(ints[static_cast<size_t>(i)]);
+    switch (t) {
+      case DType::kFloat32: o.As<float>()[i] = static_cast<float>(v); break;
+      case DType::kInt64: o.As<int64_t>()[i] = use_floats ? static_cast<int64_t>(v) : ints[static_cast<size_t>(i)]; break;
+      case DType::kInt32: o.As<int32_t>()[i] = static_cast<int32_t>(v); break;
+      case DType::kBool: o.As<uint8_t>()[i] = v != 0; break;
+      default: ctx.Fail("unsupported dtype");
+    }
+  }
+}
+
 }  // namespace
 
 const std::map<std::string, KernelFn>& KernelTable() {
@@ -1243,6 +1311,7 @@ const std::map<std::string, KernelFn>& KernelTable() {
       {"unsqueeze2", Unsqueeze2K}, {"squeeze2", Squeeze2K}, {"concat", ConcatK}, {"split", SplitK}, {"slice", SliceK},
       {"cast", CastK}, {"fill_constant", FillConstantK}, {"shape", ShapeK}, {"lookup_table_v2", LookupTableV2K},
       {"lookup_table", LookupTableV2K}, {"reduce_mean", ReduceMeanK}, {"reduce_sum", ReduceSumK},
+      {"range", RangeK}, {"assign_value", AssignValueK},
   };
   return table;
 }

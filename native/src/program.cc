@@ -392,8 +392,3 @@ std::vector<HostTensor> ParsePdiparams(const uint8_t* data, size_t size, const s
 
 }  // namespace paddle_native
 
-namespace paddle_native {
-Program ParsePirJson(const uint8_t*, size_t, const std::string& file, std::vector<std::string>*) {
-  throw PaddleError(ErrorCode::kNotImplemented, file + ": the PIR (model.json) parser is not implemented yet");
-}
-}  // namespace paddle_native
