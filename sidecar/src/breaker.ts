@@ -71,7 +71,8 @@ export class CircuitBreaker {
   private nextProbeAt = 0;
   private probeTimer: unknown;
   private windowTimer: unknown;
-  private stopped = true;
+  private stopped = false;
+  private windowsRunning = false;
   /** Delays (ms) of every probe scheduled since the last trip: visible for tests and reports. */
   readonly probeDelaysMs: number[] = [];
   lastTripReason = '';
@@ -99,14 +100,17 @@ export class CircuitBreaker {
     return this.config.baselineP95Ms ?? this.baseline.mean();
   }
 
+  /** Starts the sampling-window timer (the failure-count rule and probes need no start). */
   start(): void {
-    if (!this.stopped) return;
+    if (this.windowsRunning) return;
     this.stopped = false;
+    this.windowsRunning = true;
     this.scheduleWindow();
   }
 
   stop(): void {
     this.stopped = true;
+    this.windowsRunning = false;
     this.clock.clearTimeout(this.windowTimer);
     this.clock.clearTimeout(this.probeTimer);
   }
@@ -115,7 +119,7 @@ export class CircuitBreaker {
   setConfig(config: BreakerConfig): void {
     const windowChanged = config.windowSeconds !== this.config.windowSeconds;
     this.config = config;
-    if (windowChanged && !this.stopped) {
+    if (windowChanged && this.windowsRunning) {
       this.clock.clearTimeout(this.windowTimer);
       this.scheduleWindow();
     }
@@ -188,7 +192,7 @@ export class CircuitBreaker {
   }
 
   private scheduleWindow(): void {
-    if (this.stopped) return;
+    if (!this.windowsRunning) return;
     this.windowTimer = this.clock.setTimeout(() => {
       this.closeWindow();
       this.scheduleWindow();
