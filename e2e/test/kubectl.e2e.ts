@@ -1,5 +1,5 @@
 // What a user sees through kubectl: printer columns, explain, the scale subresource.
-import { loadYaml, type V1CustomResourceDefinition, type V1JSONSchemaProps } from '@kubernetes/client-node';
+import { load } from 'js-yaml';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,8 +10,17 @@ const MINIMAL = join(REPO_ROOT, 'examples', 'minimal.yaml');
 
 const squash = (s: string) => s.replace(/\s+/g, ' ').trim();
 
-function localCrd(): V1CustomResourceDefinition {
-  return loadYaml(readFileSync(CRD_FILE, 'utf8')) as V1CustomResourceDefinition;
+interface SchemaProps {
+  description?: string;
+  properties?: Record<string, SchemaProps>;
+}
+interface LocalCrd {
+  spec: { versions: { storage: boolean; additionalPrinterColumns?: { name: string; priority?: number }[]; schema: { openAPIV3Schema: SchemaProps } }[] };
+}
+
+/** The committed CRD, as plain YAML (wire field names). */
+function localCrd(): LocalCrd {
+  return load(readFileSync(CRD_FILE, 'utf8')) as LocalCrd;
 }
 
 describe('kubectl and PaddleService', () => {
@@ -23,7 +32,7 @@ describe('kubectl and PaddleService', () => {
 
   async function createMinimal(): Promise<string> {
     await kubectl(['apply', '-n', ns.name, '-f', MINIMAL]);
-    return (loadYaml(readFileSync(MINIMAL, 'utf8')) as { metadata: { name: string } }).metadata.name;
+    return (load(readFileSync(MINIMAL, 'utf8')) as { metadata: { name: string } }).metadata.name;
   }
 
   it('kubectl get psvc prints the printer columns', async () => {
@@ -39,7 +48,7 @@ describe('kubectl and PaddleService', () => {
   });
 
   it('kubectl explain psvc.spec.runtime prints our descriptions', async () => {
-    const runtime = localCrd().spec.versions.find((v) => v.storage)?.schema?.openAPIV3Schema?.properties?.spec?.properties?.runtime as V1JSONSchemaProps | undefined;
+    const runtime = localCrd().spec.versions.find((v) => v.storage)?.schema.openAPIV3Schema.properties?.spec?.properties?.runtime;
     assert.ok(runtime?.description, 'spec.runtime has a description in the CRD');
     const fields = Object.entries(runtime.properties ?? {}).filter(([, p]) => p.description);
     assert.ok(fields.length > 0, 'spec.runtime fields have descriptions');
