@@ -1,0 +1,214 @@
+// Unit and property tests of the pure parts: config parser, OIP codec, rate limiter, matrix,
+// pod report, log schema routing, RFC 5424 formatting. Random input never crashes a parser:
+// it either parses or raises the one clear error type.
+
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { buildAuditMessage, escapeSdValue, formatRfc5424, frameOctetCounted } from '../src/audit.js';
+import { defaultSidecarConfig, parseSidecarConfig } from '../src/config.js';
+import { computeServingMode, gpuWatermark, parseCpuMaxCores, parseCpuStatUsageUsec } from '../src/degradation.js';
+import { SidecarError } from '../src/errors.js';
+import { createLoggers } from '../src/logging.js';
+import { ObservationMatrix, seqLenBucket, seqLenBucketLabel } from '../src/matrix.js';
+import { parseInferRequest, sequenceLength } from '../src/oip.js';
+import { buildPodReport, buildReportPatch, computeOpProfile } from '../src/pod-report.js';
+import { RateLimiter } from '../src/rate-limiter.js';
+import { ManualClock } from './helpers/manual-clock.js';
+
+const INPUTS = [{ name: 'x', dtype: 'float32' as const, shape: [-1, 4] }, { name: 'ids', dtype: 'int64' as const, shape: [-1, -1] }];
+const OUTPUTS = [{ name: 'y', dtype: 'float32' as const, shape: [-1, 2] }];
+
+describe('config parser', () => {
+  it('fills the checklist defaults', () => {
+    const c = defaultSidecarConfig('m');
+    assert.deepEqual(c.auth.policies.map((p) => [p.path, p.domain, p.callsPerMinute]), [
+      ['/v1/predict', 'model_inference', 60],
+      ['/v1/encrypt_input', 'data_protection', 20],
+      ['/v1/export_model', 'model_admin', 5],
+    ]);
+    assert.equal(c.breaker.latencyMultiplier, 1.8);
+    assert.equal(c.breaker.errorRateThreshold, 0.05);
+    assert.equal(c.breaker.consecutiveWindows, 3);
+    assert.equal(c.breaker.windowSeconds, 10);
+    assert.equal(c.breaker.failureThreshold, 10);
+    assert.equal(c.breaker.treatmentFailureThreshold, 5);
+    assert.deepEqual(c.breaker.recovery, { initialDelaySeconds: 1, maxDelaySeconds: 60, maxBackoffAttempts: 5, jitter: 0.1, requiredPasses: 2, passLatencyMs: 200, probeTimeoutMs: 500 });
+    assert.equal(c.degradation.cpuShedWatermark, 0.95);
+    assert.equal(c.degradation.gpuFallbackWatermark, 0.9);
+    assert.equal(c.matrix.latencyBucketMs, 5);
+  });
+  it('rejects bad files with a message naming the field', () => {
+    const cases: [string, RegExp][] = [
+      ['nope', /not valid JSON/],
+      ['{"version":2,"model":{"name":"m"}}', /\/version/],
+      ['{"version":1,"model":{"name":"../etc"}}', /\/model\/name/],
+      ['{"version":1,"model":{"name":"m"},"cors":{"allowedOrigins":["*"]}}', /allowedOrigins/],
+      ['{"version":1,"model":{"name":"m"},"auth":{"enabled":true}}', /jwksFile or hmacSecretFile/],
+      ['{"version":1,"model":{"name":"m"},"auth":{"enabled":false},"matrix":{"seqLenEdges":[256,128]}}', /strictly increasing/],
+      ['{"version":1,"model":{"name":"m"},"auth":{"enabled":false},"breaker":{"errorRateThreshold":2}}', /errorRateThreshold/],
+      ['{"version":1,"model":{"name":"m"},"extra":1}', /additional properties/],
+    ];
+    for (const [text, re] of cases) {
+      const r = parseSidecarConfig(text);
+      assert.equal(r.ok, false, text);
+      assert.match(r.ok ? '' : r.error, re);
+    }
+  });
+  it('never throws on random input (property)', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.json(), fc.jsonValue().map((v) => JSON.stringify({ version: 1, model: { name: 'm' }, auth: v }))), (text) => {
+        const r = parseSidecarConfig(text);
+        assert.ok(r.ok || r.error.length > 0);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('OIP v2 codec', () => {
+  const good = { inputs: [{ name: 'x', shape: [2, 4], datatype: 'FP32', data: [1, 2, 3, 4, 5, 6, 7, 8] }, { name: 'ids', shape: [2, 3], datatype: 'INT64', data: [[1, 2, 3], [4, 5, '9007199254740993']] }] };
+  it('parses flat and nested data, INT64 as numbers or strings', () => {
+    const r = parseInferRequest(good, INPUTS, OUTPUTS);
+    assert.deepEqual(r.inputs.x?.shape, [2, 4]);
+    assert.ok(r.inputs.ids?.data instanceof BigInt64Array);
+    assert.equal((r.inputs.ids?.data as BigInt64Array)[5], 9007199254740993n);
+    assert.equal(sequenceLength(r.inputs), 4);
+  });
+  it('random bodies either parse or raise a bad_request SidecarError (property)', () => {
+    const tensor = fc.record({
+      name: fc.oneof(fc.constant('x'), fc.constant('ids'), fc.string()),
+      shape: fc.oneof(fc.array(fc.integer({ min: -2, max: 5 }), { maxLength: 3 }), fc.jsonValue()),
+      datatype: fc.oneof(fc.constantFrom('FP32', 'INT64', 'INT32', 'BYTES'), fc.string()),
+      data: fc.oneof(fc.array(fc.oneof(fc.double(), fc.integer(), fc.string())), fc.jsonValue()),
+    });
+    fc.assert(
+      fc.property(fc.oneof(fc.jsonValue(), fc.record({ inputs: fc.array(tensor, { maxLength: 3 }), outputs: fc.option(fc.jsonValue()) })), (body) => {
+        try {
+          parseInferRequest(body, INPUTS, OUTPUTS);
+        } catch (err) {
+          assert.ok(err instanceof SidecarError, String(err));
+          assert.equal(err.httpStatus, 400);
+          assert.ok(err.message.length > 0);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
+
+describe('rate limiter', () => {
+  it('allows callsPerMinute, then 429 with the wait; refills over time', async () => {
+    const clock = new ManualClock();
+    const l = new RateLimiter(100, clock);
+    for (let i = 0; i < 5; i++) assert.equal(l.take('a', 'model_admin', 5).ok, true);
+    const denied = l.take('a', 'model_admin', 5);
+    assert.equal(denied.ok, false);
+    assert.equal(denied.ok ? 0 : denied.retryAfterSeconds, 12, 'one call per 12 s at 5/min');
+    assert.equal(l.take('a', 'model_inference', 60).ok, true, 'domains are separate buckets');
+    await clock.advance(12000);
+    assert.equal(l.take('a', 'model_admin', 5).ok, true);
+  });
+  it('keeps at most maxKeys buckets under a flood of distinct subjects', () => {
+    const l = new RateLimiter(1000);
+    for (let i = 0; i < 50000; i++) l.take(`subject-${i}`, 'model_inference', 60);
+    assert.equal(l.size, 1000);
+    assert.equal(l.evictions, 49000);
+  });
+});
+
+describe('matrix, degradation tree, pod report', () => {
+  it('buckets S, D, L as configured', () => {
+    const edges = [128, 256, 512];
+    assert.deepEqual([1, 127, 128, 255, 256, 511, 512, 9999].map((s) => seqLenBucket(s, edges)), [0, 0, 1, 1, 2, 2, 3, 3]);
+    assert.deepEqual([0, 1, 2, 3].map((l) => seqLenBucketLabel(l, edges)), ['lt128', '128-256', '256-512', 'ge512']);
+    const m = new ObservationMatrix({ gpuMemoryBucketMB: 1024, gpuMemoryBuckets: 4, latencyBucketMs: 5, latencyBuckets: 10, seqLenEdges: edges });
+    m.add(0, 4.9, 100);
+    m.add(0, 4.9, 100);
+    m.add(1.5 * 1024 ** 3, 12, 300);
+    m.add(99 * 1024 ** 3, 9999, 5000);
+    const st = m.toStatus();
+    assert.equal(st.total, 4);
+    assert.deepEqual(st.cells, [
+      { s: 0, d: 0, l: 0, count: 2 },
+      { s: 1, d: 2, l: 2, count: 1 },
+      { s: 3, d: 9, l: 3, count: 1 },
+    ]);
+  });
+  it('degradation tree: shed > cpu-fallback > normal', () => {
+    const d = defaultSidecarConfig('m').degradation;
+    assert.equal(computeServingMode({ cpu: 0.96, gpu: 0.95 }, d), 'shed');
+    assert.equal(computeServingMode({ cpu: 0.85, gpu: 0.95 }, d), 'cpu-fallback');
+    assert.equal(computeServingMode({ cpu: 0.5, gpu: 0.91 }, d), 'cpu-fallback');
+    assert.equal(computeServingMode({ cpu: 0.5, gpu: 0.5 }, d), 'normal');
+    assert.equal(computeServingMode({ cpu: 0.5, gpu: undefined }, d), 'normal');
+    assert.equal(parseCpuStatUsageUsec('usage_usec 123456\nuser_usec 1\n'), 123456);
+    assert.equal(parseCpuMaxCores('max 100000'), undefined);
+    assert.equal(parseCpuMaxCores('250000 100000'), 2.5);
+    assert.deepEqual(gpuWatermark({ available: false, reason: 'no NVML' }), { gpu: undefined });
+    const g = gpuWatermark({ available: true, driverVersion: '550', processMemoryBytes: 1, devices: [{ index: 0, name: 'H100', memoryUsedBytes: 70, memoryTotalBytes: 100, utilizationGpu: 93 }] });
+    assert.equal(g.gpu, 0.93);
+  });
+  it('pod report: quantiles, op profile shares, merge-patch body for this pod only', () => {
+    const rep = buildPodReport({
+      now: new Date('2026-01-01T00:00:00Z'),
+      ready: true,
+      selfCheckPassed: true,
+      info: { format: 'pdmodel', backend: 'builtin', backendVersion: '1', verified: true, digest: 'abc', parameterBytes: 1 },
+      device: 'gpu',
+      mode: 'normal',
+      latenciesMs: Array.from({ length: 100 }, (_, i) => i + 1),
+      baselineP95Ms: 90,
+      requests: { total: 100, errors: 1 },
+      matrix: { gpuMemoryBucketMB: 1024, latencyBucketMs: 5, seqLenEdges: [], total: 0, cells: [] },
+      stats: { runs: 1, failures: 0, opTimesMs: { matmul: 30, relu: 10 }, memory: { arenaBytes: 0, parameterBytes: 0 } },
+      breaker: { state: 'closed', trips: 0, treatmentState: 'closed' },
+    });
+    assert.deepEqual(rep.latency, { samples: 100, p50Ms: 50, p95Ms: 95, p99Ms: 99, baselineP95Ms: 90 });
+    assert.deepEqual(computeOpProfile({ matmul: 30, relu: 10 }), [{ op: 'matmul', totalMs: 30, share: 0.75 }, { op: 'relu', totalMs: 10, share: 0.25 }]);
+    assert.deepEqual(Object.keys(buildReportPatch('pod-a', rep).status.podReports), ['pod-a']);
+  });
+});
+
+describe('log schema routing', () => {
+  it('valid records go out; a record failing the schema goes to the dead-letter sink with the reason', () => {
+    const out: string[] = [];
+    const dead: string[] = [];
+    let counted = 0;
+    const l = createLoggers({ service: 's', sinks: { out: { write: (x) => void out.push(x) }, deadLetter: { write: (x) => void dead.push(x) }, onDeadLetter: () => counted++ } });
+    l.event.info({ a: 1 }, 'ok');
+    l.event.warn({ '@error.cause': 'x' }, 'warned');
+    l.forRequest('a'.repeat(32), 'b'.repeat(16)).info({ '@log.kind': 'access' }, 'req');
+    l.forRequest('not-hex', 'b'.repeat(16)).info('bad trace');
+    l.root.info('no trace id at all');
+    l.event.info({ '@log.kind': 'gossip' }, 'bad kind');
+    assert.equal(out.length, 3);
+    assert.equal(dead.length, 3);
+    assert.equal(counted, 3);
+    assert.match(dead[0] ?? '', /trace_id/);
+    const rec = JSON.parse(out[1] ?? '{}') as Record<string, unknown>;
+    assert.equal(rec.level, 'WARN');
+    assert.match(String(rec.timestamp), /^\d{4}-\d\d-\d\dT/);
+  });
+});
+
+describe('RFC 5424 audit formatting', () => {
+  it('formats header, structured data with escapes, and octet-counted frames', () => {
+    const msg = formatRfc5424({
+      facility: 13,
+      severity: 5,
+      timestamp: new Date('2026-01-02T03:04:05.678Z'),
+      hostname: 'pod-1',
+      appName: 'paddle-sidecar',
+      procId: '42',
+      msgId: 'predict',
+      structuredData: [{ id: 'audit@32473', params: { subject: 'a"b]c\\d' } }],
+      message: 'hi',
+    });
+    assert.equal(msg, '<109>1 2026-01-02T03:04:05.678Z pod-1 paddle-sidecar 42 predict [audit@32473 subject="a\\"b\\]c\\\\d"] \uFEFFhi');
+    assert.equal(escapeSdValue(']'), '\\]');
+    const framed = frameOctetCounted('héllo');
+    assert.equal(framed.toString('utf8'), '6 héllo');
+    const audit = buildAuditMessage({ action: 'predict', outcome: 'success', decision: 'allow', subject: 'u', path: '/v1/predict', status: 200, modelDigest: 'd', group: 'treatment', envId: 'gray-v2', traceId: 't', requestId: 'r' }, 7, 'paddle-sidecar', new Date(0), 'h');
+    assert.match(audit, /\[audit@32473 action="predict" outcome="success" decision="allow" subject="u" path="\/v1\/predict" status="200" modelDigest="d" group="treatment" envId="gray-v2" traceId="t" requestId="r"\]\[meta sequenceId="7"\]/);
+  });
+});
