@@ -1,0 +1,56 @@
+// Writing children: server-side apply with the one field manager, skipped when the live object
+// (from the informer cache) already has everything we want. "Everything we want" is checked
+// two ways: the spec-hash annotation (the desired object changed) and a subset comparison of
+// the desired fields against the live object (someone hand-edited a field we own). A no-op
+// resync therefore makes no API calls at all.
+
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { ANNOTATIONS, FIELD_MANAGER, hashOf } from './builders/common.js';
+import type { KubeClient } from './kube-client.js';
+import { objectPath } from './kube-client.js';
+import { CHILD_RESOURCES, isChildKind } from './resources.js';
+
+/** True when every field of `want` is present with an equal value in `have` (arrays: same length). */
+export function isSubset(want: unknown, have: unknown): boolean {
+  if (want === undefined) return true;
+  if (Array.isArray(want)) {
+    if (!Array.isArray(have) || have.length !== want.length) return false;
+    return want.every((w, i) => isSubset(w, have[i]));
+  }
+  if (typeof want === 'object' && want !== null) {
+    if (typeof have !== 'object' || have === null || Array.isArray(have)) return false;
+    const h = have as Record<string, unknown>;
+    return Object.entries(want).every(([k, v]) => isSubset(v, h[k]));
+  }
+  return want === have;
+}
+
+/** The desired object stamped with the hash of its own content. */
+export function withSpecHash<T extends KubernetesObject>(desired: T): T {
+  const hash = hashOf(desired);
+  return {
+    ...desired,
+    metadata: { ...desired.metadata, annotations: { ...(desired.metadata?.annotations ?? {}), [ANNOTATIONS.specHash]: hash } },
+  };
+}
+
+export type ApplyReason = 'missing' | 'changed' | 'drifted';
+
+/** Why `desired` (already stamped) must be applied over `live`, or undefined when it need not. */
+export function applyReason(desired: KubernetesObject, live: KubernetesObject | undefined): ApplyReason | undefined {
+  if (!live) return 'missing';
+  if (live.metadata?.annotations?.[ANNOTATIONS.specHash] !== desired.metadata?.annotations?.[ANNOTATIONS.specHash]) return 'changed';
+  const { metadata: _m, ...wantBody } = desired as KubernetesObject & Record<string, unknown>;
+  const wantMeta = { labels: desired.metadata?.labels, ownerReferences: desired.metadata?.ownerReferences };
+  if (!isSubset(wantBody, live) || !isSubset(wantMeta, live.metadata)) return 'drifted';
+  return undefined;
+}
+
+export async function applyChild<T extends KubernetesObject>(client: KubeClient, desired: T): Promise<T> {
+  const kind = desired.kind;
+  if (!isChildKind(kind)) throw new Error(`not a child kind: ${kind}`);
+  const name = desired.metadata?.name;
+  if (!name) throw new Error(`${kind} without a name`);
+  const path = objectPath(CHILD_RESOURCES[kind], desired.metadata?.namespace, name);
+  return client.apply(path, desired, FIELD_MANAGER);
+}

@@ -1,0 +1,195 @@
+// The controller: informers feed keys into the work queue; N workers reconcile; a periodic
+// resync re-enqueues every PaddleService; failures are retried with per-key backoff.
+
+import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
+import { KIND, type PaddleService } from '../../crds/src/index.js';
+import { LABELS, MANAGED_SELECTOR, type OperatorConfig } from './builders/common.js';
+import { realClock, type Clock, type TimerHandle } from './clock.js';
+import { classifyError, describeError } from './errors.js';
+import type { EventRecorder } from './events.js';
+import { ResilientInformer } from './informers.js';
+import type { KubeClient } from './kube-client.js';
+import type { OperatorMetrics } from './metrics.js';
+import { Reconciler, type Cache, type ReconcileLogger } from './reconciler.js';
+import { CHILD_RESOURCES, RESOURCES, type ChildKind } from './resources.js';
+import { WorkQueue } from './work-queue.js';
+
+export interface ControllerOptions {
+  client: KubeClient;
+  config: OperatorConfig;
+  events: EventRecorder;
+  metrics: OperatorMetrics;
+  log: ReconcileLogger;
+  workers: number;
+  resyncMs: number;
+  clock?: Clock;
+}
+
+export function keyOf(obj: { metadata?: { name?: string; namespace?: string } }): string {
+  return `${obj.metadata?.namespace ?? 'default'}/${obj.metadata?.name ?? ''}`;
+}
+
+/** The PaddleService key that owns a child (controller owner reference), if any. */
+export function ownerKeyOf(obj: KubernetesObject): string | undefined {
+  const ref = obj.metadata?.ownerReferences?.find((r) => r.kind === KIND && r.controller === true);
+  return ref ? `${obj.metadata?.namespace ?? 'default'}/${ref.name}` : undefined;
+}
+
+export class Controller {
+  readonly queue: WorkQueue;
+  readonly reconciler: Reconciler;
+  readonly #opts: ControllerOptions;
+  readonly #clock: Clock;
+  readonly #psInformer: ResilientInformer<KubernetesObject>;
+  readonly #podInformer: ResilientInformer<V1Pod>;
+  readonly #childInformers: Record<ChildKind, ResilientInformer<KubernetesObject>>;
+  #workers: Promise<void>[] = [];
+  #resyncTimer: TimerHandle | undefined;
+  #running = false;
+
+  constructor(opts: ControllerOptions) {
+    this.#opts = opts;
+    this.#clock = opts.clock ?? realClock;
+    const { client, log, metrics } = opts;
+    this.queue = new WorkQueue({ clock: this.#clock, onDepthChange: (d) => metrics.queueDepth.set(d) });
+    const enqueue = (key: string | undefined) => {
+      if (key) this.queue.add(key);
+    };
+    const restarts = (resource: string) => () => metrics.informerRestarts.inc({ resource });
+
+    this.#psInformer = new ResilientInformer<KubernetesObject>({
+      name: 'paddleservices',
+      client,
+      resource: RESOURCES.paddleService,
+      onEvent: (ps) => enqueue(keyOf(ps)),
+      log,
+      clock: this.#clock,
+      onRestart: restarts('paddleservices'),
+    });
+    this.#podInformer = new ResilientInformer<V1Pod>({
+      name: 'pods',
+      client,
+      resource: RESOURCES.pod,
+      labelSelector: MANAGED_SELECTOR,
+      // Pods belong to ReplicaSets; the instance label names the PaddleService.
+      onEvent: (pod) => {
+        const instance = pod.metadata?.labels?.[LABELS.instance];
+        if (instance) enqueue(`${pod.metadata?.namespace ?? 'default'}/${instance}`);
+      },
+      log,
+      clock: this.#clock,
+      onRestart: restarts('pods'),
+    });
+    const children = {} as Record<ChildKind, ResilientInformer<KubernetesObject>>;
+    for (const kind of Object.keys(CHILD_RESOURCES) as ChildKind[]) {
+      const resource = CHILD_RESOURCES[kind];
+      children[kind] = new ResilientInformer<KubernetesObject>({
+        name: resource.plural,
+        client,
+        resource,
+        labelSelector: MANAGED_SELECTOR,
+        onEvent: (obj) => enqueue(ownerKeyOf(obj)),
+        log,
+        clock: this.#clock,
+        onRestart: restarts(resource.plural),
+        // cert-manager may be absent: keep checking, but calmly.
+        ...(kind === 'Certificate' ? { backoff: { baseMs: 1_000, maxMs: 60_000 } } : {}),
+      });
+    }
+    this.#childInformers = children;
+
+    const certs = children.Certificate;
+    this.reconciler = new Reconciler({
+      client,
+      config: opts.config,
+      clock: this.#clock,
+      events: opts.events,
+      metrics,
+      log,
+      caches: {
+        paddleServices: this.#psInformer.cache as unknown as Cache<PaddleService>,
+        children: Object.fromEntries(Object.entries(children).map(([k, inf]) => [k, inf.cache])) as Record<ChildKind, ResilientInformer<KubernetesObject>['cache']>,
+        pods: this.#podInformer.cache,
+        podsSynced: () => this.#podInformer.synced,
+        certificatesAvailable: () => certs.lastErrorStatus !== 404,
+      },
+    });
+  }
+
+  /** Every informer has loaded its first list (cert-manager's may be absent: then it is not waited for). */
+  get synced(): boolean {
+    const children = Object.entries(this.#childInformers).every(([kind, inf]) => inf.synced || (kind === 'Certificate' && inf.lastErrorStatus === 404));
+    return this.#psInformer.synced && this.#podInformer.synced && children;
+  }
+
+  get running(): boolean {
+    return this.#running;
+  }
+
+  async start(): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
+    const informers = [this.#podInformer, ...Object.values(this.#childInformers)];
+    await Promise.all(informers.map((i) => i.start()));
+    // Children first, so the first reconciles see the existing children and write nothing.
+    await this.#waitFor(() => informers.every((i) => i.synced || (i === this.#childInformers.Certificate && i.lastErrorStatus === 404)), 30_000);
+    await this.#psInformer.start();
+    for (let i = 0; i < this.#opts.workers; i++) this.#workers.push(this.#work());
+    this.#scheduleResync();
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    if (this.#resyncTimer !== undefined) this.#clock.clearTimer(this.#resyncTimer);
+    this.queue.shutdown();
+    await Promise.all([this.#psInformer, this.#podInformer, ...Object.values(this.#childInformers)].map((i) => i.stop()));
+    await Promise.allSettled(this.#workers);
+    this.#workers = [];
+  }
+
+  #scheduleResync(): void {
+    this.#resyncTimer = this.#clock.setTimer(() => {
+      if (!this.#running) return;
+      const all = this.#psInformer.cache.list();
+      this.#opts.metrics.managedServices.set(all.length);
+      for (const ps of all) this.queue.add(keyOf(ps));
+      this.#scheduleResync();
+    }, this.#opts.resyncMs);
+  }
+
+  async #waitFor(cond: () => boolean, timeoutMs: number): Promise<void> {
+    const deadline = this.#clock.now() + timeoutMs;
+    while (!cond() && this.#clock.now() < deadline && this.#running) await this.#clock.sleep(50);
+  }
+
+  async #work(): Promise<void> {
+    const { metrics, log } = this.#opts;
+    for (;;) {
+      const key = await this.queue.get();
+      if (key === undefined) return;
+      const end = metrics.reconcileDuration.startTimer();
+      let result = 'success';
+      try {
+        const r = await this.reconciler.reconcile(key);
+        result = r.result;
+        if (r.backoff) {
+          const delay = this.queue.addRateLimited(key);
+          log.info({ key, result, retryInMs: delay }, 'reconcile blocked; checking again later');
+        } else {
+          this.queue.forget(key);
+          if (r.requeueAfterMs !== undefined) this.queue.addAfter(key, r.requeueAfterMs);
+        }
+      } catch (err) {
+        const cls = classifyError(err);
+        result = 'error';
+        const delay = this.queue.addRateLimited(key);
+        log.warn({ key, err: describeError(err), class: cls, retryInMs: delay, failures: this.queue.failures(key) }, 'reconcile failed; retrying');
+      } finally {
+        end({ result });
+        metrics.reconcileTotal.inc({ result });
+        this.queue.done(key);
+      }
+    }
+  }
+}

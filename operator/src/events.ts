@@ -1,0 +1,59 @@
+// Kubernetes Events (core/v1) on a PaddleService for significant transitions. Callers record
+// only on transitions (Ready flips, a new blocking reason, a scale step), so a PaddleService
+// stuck on one problem produces one Event, not one per reconcile.
+
+import { randomBytes } from 'node:crypto';
+import type { PaddleService } from '../../crds/src/index.js';
+import type { KubeClient } from './kube-client.js';
+import { collectionPath } from './kube-client.js';
+import { RESOURCES } from './resources.js';
+
+export type EventType = 'Normal' | 'Warning';
+
+export interface EventRecorder {
+  record(ps: PaddleService, type: EventType, reason: string, message: string): Promise<void>;
+}
+
+export class KubeEventRecorder implements EventRecorder {
+  constructor(
+    private readonly client: KubeClient,
+    private readonly component: string,
+    private readonly instance: string,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  async record(ps: PaddleService, type: EventType, reason: string, message: string): Promise<void> {
+    const ns = ps.metadata.namespace ?? 'default';
+    const now = new Date().toISOString();
+    const event = {
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { name: `${ps.metadata.name}.${Date.now().toString(16)}${randomBytes(2).toString('hex')}`, namespace: ns },
+      involvedObject: {
+        apiVersion: ps.apiVersion,
+        kind: ps.kind,
+        name: ps.metadata.name,
+        namespace: ns,
+        uid: ps.metadata.uid,
+        resourceVersion: ps.metadata.resourceVersion,
+      },
+      type,
+      reason,
+      message: message.slice(0, 1024),
+      source: { component: this.component },
+      reportingComponent: this.component,
+      reportingInstance: this.instance,
+      action: reason,
+      firstTimestamp: now,
+      lastTimestamp: now,
+      eventTime: null,
+      count: 1,
+    };
+    try {
+      await this.client.create(collectionPath(RESOURCES.event, ns), event);
+    } catch (err) {
+      // An Event that cannot be written must never fail a reconcile.
+      this.onError(err);
+    }
+  }
+}

@@ -1,0 +1,105 @@
+// Informers (client-node 2.x makeInformer) that never give up: client-node stops an informer on
+// a list or watch error and emits `error`; we restart it after a per-informer exponential
+// backoff (reset once it connects again). Events only enqueue keys (level-triggered).
+
+import { makeInformer, type Informer, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
+import { computeBackoffDelay } from './backoff.js';
+import { realClock, type Clock, type TimerHandle } from './clock.js';
+import { describeError, httpStatusOf } from './errors.js';
+import { collectionPath, type KubeClient, type ResourceRef } from './kube-client.js';
+
+export interface InformerLogger {
+  warn(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+}
+
+export interface ResilientInformerOptions<T extends KubernetesObject> {
+  name: string;
+  client: KubeClient;
+  resource: ResourceRef;
+  labelSelector?: string;
+  /** Called for every add/update/delete with the object. */
+  onEvent: (obj: T) => void;
+  log: InformerLogger;
+  clock?: Clock;
+  onRestart?: () => void;
+  backoff?: { baseMs: number; maxMs: number };
+}
+
+export class ResilientInformer<T extends KubernetesObject> {
+  readonly name: string;
+  readonly #opts: ResilientInformerOptions<T>;
+  readonly #informer: Informer<T> & ObjectCache<T>;
+  readonly #clock: Clock;
+  #failures = 0;
+  #synced = false;
+  #stopped = true;
+  #restartTimer: TimerHandle | undefined;
+  /** HTTP status of the last failure (404: the API is not installed, e.g. cert-manager). */
+  lastErrorStatus: number | undefined;
+
+  constructor(opts: ResilientInformerOptions<T>) {
+    this.name = opts.name;
+    this.#opts = opts;
+    this.#clock = opts.clock ?? realClock;
+    const path = collectionPath(opts.resource);
+    const listFn = async () => {
+      const list = await opts.client.list<T>(path, { query: { labelSelector: opts.labelSelector } });
+      // The informer fills its cache right after this promise settles; mark synced after that.
+      setImmediate(() => {
+        this.#synced = true;
+        this.lastErrorStatus = undefined;
+      });
+      return { ...list, metadata: list.metadata ?? {} } as never;
+    };
+    this.#informer = makeInformer<T>(opts.client.kubeConfig, path, listFn, opts.labelSelector);
+    this.#informer.on('add', opts.onEvent);
+    this.#informer.on('update', opts.onEvent);
+    this.#informer.on('delete', opts.onEvent);
+    this.#informer.on('connect', () => {
+      this.#failures = 0;
+    });
+    this.#informer.on('error', (err: unknown) => this.#onError(err));
+  }
+
+  get cache(): ObjectCache<T> {
+    return this.#informer;
+  }
+
+  /** The first list has been loaded into the cache. */
+  get synced(): boolean {
+    return this.#synced;
+  }
+
+  async start(): Promise<void> {
+    this.#stopped = false;
+    try {
+      await this.#informer.start();
+    } catch (err) {
+      this.#onError(err);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#restartTimer !== undefined) this.#clock.clearTimer(this.#restartTimer);
+    this.#restartTimer = undefined;
+    await this.#informer.stop();
+  }
+
+  #onError(err: unknown): void {
+    if (this.#stopped) return;
+    this.#failures++;
+    this.lastErrorStatus = httpStatusOf(err);
+    const { baseMs, maxMs } = this.#opts.backoff ?? { baseMs: 500, maxMs: 30_000 };
+    const delay = computeBackoffDelay(this.#failures, { baseMs, maxMs, jitter: 0.2 });
+    this.#opts.log.warn({ informer: this.name, err: describeError(err), retryInMs: delay, failures: this.#failures }, 'informer failed; restarting');
+    this.#opts.onRestart?.();
+    if (this.#restartTimer !== undefined) this.#clock.clearTimer(this.#restartTimer);
+    this.#restartTimer = this.#clock.setTimer(() => {
+      this.#restartTimer = undefined;
+      if (this.#stopped) return;
+      this.#informer.start().catch((e: unknown) => this.#onError(e));
+    }, delay);
+  }
+}

@@ -1,0 +1,309 @@
+// One reconcile of one PaddleService: gather (informer caches) -> compute (pure builders and
+// status) -> apply (only what differs) -> status (only when it changed). Level-triggered: the
+// key is all it gets; it never asks what event caused it.
+
+import type { KubernetesObject, V1Deployment, V1Pod } from '@kubernetes/client-node';
+import {
+  formatValidationErrors,
+  validatePaddleService,
+  type PaddleService,
+  type SidecarConfig,
+} from '../../crds/src/index.js';
+import { applyChild, applyReason, withSpecHash } from './apply.js';
+import { computeDesiredReplicas, computePublishedBaseline } from './autoscale.js';
+import {
+  buildChildren,
+  childNames,
+  CONFIG_FILE_KEY,
+  resolvePaddleService,
+  selectorLabels,
+  serviceUrl,
+  type OperatorConfig,
+} from './builders/index.js';
+import type { Clock } from './clock.js';
+import { classifyError, describeError, InvalidSpecError, isNotFound } from './errors.js';
+import type { EventRecorder } from './events.js';
+import type { KubeClient } from './kube-client.js';
+import { objectPath } from './kube-client.js';
+import type { OperatorMetrics } from './metrics.js';
+import { RESOURCES, type ChildKind } from './resources.js';
+import { computeStatus, computeStatusPatch, readyOf, type Blocker, type CertificateLike } from './status/compute-status.js';
+import { foldReports, staleAfterMs } from './status/fleet.js';
+
+export interface Cache<T> {
+  get(name: string, namespace?: string): T | undefined;
+  list(namespace?: string): ReadonlyArray<T>;
+}
+
+export interface ReconcilerCaches {
+  paddleServices: Cache<PaddleService>;
+  children: Record<ChildKind, Cache<KubernetesObject>>;
+  pods: Cache<V1Pod>;
+  podsSynced: () => boolean;
+  /** False while the cert-manager Certificate API answers 404 (not installed). */
+  certificatesAvailable: () => boolean;
+}
+
+export interface ReconcileLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}
+
+export interface ReconcileResult {
+  /** Re-run after this long even if nothing changes (window ends, reports go stale). */
+  requeueAfterMs?: number;
+  /** Re-run with the key's exponential backoff (a condition that only polling can clear). */
+  backoff?: boolean;
+  result: 'success' | 'invalid' | 'blocked';
+}
+
+interface KeyState {
+  belowSince?: number;
+  /** uid/generation -> validation outcome, so an unchanged spec is validated once. */
+  validated?: { token: string; error?: string };
+  /** Secret existence checked at (ms) and result; re-checked at most every SECRET_TTL_MS. */
+  secretCheck?: { token: string; at: number; exists: boolean };
+}
+
+const SECRET_TTL_MS = 60_000;
+
+export interface ReconcilerDeps {
+  client: KubeClient;
+  caches: ReconcilerCaches;
+  config: OperatorConfig;
+  clock: Clock;
+  events: EventRecorder;
+  metrics?: OperatorMetrics;
+  log: ReconcileLogger;
+}
+
+export function splitKey(key: string): { namespace: string; name: string } {
+  const i = key.indexOf('/');
+  return i < 0 ? { namespace: 'default', name: key } : { namespace: key.slice(0, i), name: key.slice(i + 1) };
+}
+
+export class Reconciler {
+  readonly #d: ReconcilerDeps;
+  readonly #state = new Map<string, KeyState>();
+
+  constructor(deps: ReconcilerDeps) {
+    this.#d = deps;
+  }
+
+  async reconcile(key: string): Promise<ReconcileResult> {
+    const { namespace, name } = splitKey(key);
+    const { caches, clock } = this.#d;
+    const raw = caches.paddleServices.get(name, namespace);
+    if (!raw) {
+      // Deleted: the children go by owner references (garbage collector); forget our state.
+      this.#state.delete(key);
+      return { result: 'success' };
+    }
+    if (raw.metadata.deletionTimestamp) return { result: 'success' };
+    const state = this.#state.get(key) ?? {};
+    this.#state.set(key, state);
+    const now = clock.now();
+
+    // 1. Validate (the API server did already; this is the second line, and covers semantics).
+    const token = `${raw.metadata.uid}/${raw.metadata.generation}`;
+    if (state.validated?.token !== token) {
+      const v = validatePaddleService({ apiVersion: raw.apiVersion, kind: raw.kind, metadata: raw.metadata, spec: raw.spec });
+      state.validated = { token, ...(v.valid ? {} : { error: formatValidationErrors(v.errors) }) };
+    }
+    const ps = resolvePaddleService(raw);
+    const names = childNames(name);
+    const deployment = caches.children.Deployment.get(names.deployment, namespace) as V1Deployment | undefined;
+    const livePods = caches.podsSynced() ? this.#livePods(ps) : undefined;
+    const fleet = foldReports({ reports: raw.status?.podReports, livePods, now, spec: ps.spec });
+
+    let blocker: Blocker | undefined;
+    if (state.validated.error) blocker = { reason: 'InvalidSpec', message: state.validated.error };
+
+    // 2. Replicas: autoscaling from the fleet view, or spec.replicas.
+    const current = raw.status?.autoscaling?.desiredReplicas ?? deployment?.spec?.replicas ?? ps.spec.replicas ?? 1;
+    const decision = computeDesiredReplicas({
+      spec: ps.spec,
+      current,
+      ...(fleet.latency?.p95Ms !== undefined ? { p95Ms: fleet.latency.p95Ms } : {}),
+      ...(fleet.gpuMemoryUtilization !== undefined ? { gpuMemoryUtilization: fleet.gpuMemoryUtilization } : {}),
+      now,
+      ...(state.belowSince !== undefined ? { belowSince: state.belowSince } : {}),
+    });
+    if (decision.belowSince !== undefined) state.belowSince = decision.belowSince;
+    else delete state.belowSince;
+    const desiredReplicas = decision.replicas;
+
+    // 3. Breaker tuning: publish the fleet baseline (with hysteresis) into the ConfigMap.
+    const liveConfigMap = caches.children.ConfigMap.get(names.configMap, namespace) as (KubernetesObject & { data?: Record<string, string> }) | undefined;
+    const published = publishedBaseline(liveConfigMap);
+    const baseline = computePublishedBaseline(published, fleet.latency?.baselineP95Ms);
+
+    // 4. Children.
+    let certificateWanted = ps.spec.tls?.enabled !== false;
+    if (!blocker) {
+      try {
+        const { objects } = buildChildren(ps, this.#d.config, {
+          replicas: desiredReplicas,
+          ...(baseline !== undefined ? { tuning: { baselineP95Ms: baseline } } : {}),
+        });
+        for (const obj of objects) {
+          if (obj.kind === 'Certificate' && !caches.certificatesAvailable()) continue;
+          await this.#applyIfNeeded(key, obj);
+        }
+      } catch (err) {
+        if (err instanceof InvalidSpecError) blocker = { reason: 'InvalidSpec', message: err.message };
+        else if (classifyError(err) === 'permanent') blocker = { reason: 'ApplyFailed', message: describeError(err) };
+        else throw err;
+      }
+    }
+    if (blocker?.reason === 'InvalidSpec') certificateWanted = certificateWanted && !!caches.children.Certificate.get(names.certificate, namespace);
+
+    // 5. The public key Secret must exist (checked at most once a minute while it does).
+    let secretMissing = false;
+    const keyRef = ps.spec.model.verification?.required !== false ? ps.spec.model.verification?.publicKeySecretRef : undefined;
+    if (!blocker && keyRef) {
+      const secretToken = `${namespace}/${keyRef.name}`;
+      const cached = state.secretCheck;
+      const fresh = cached && cached.token === secretToken && cached.exists && now - cached.at < SECRET_TTL_MS;
+      if (!fresh) {
+        const exists = await this.#secretExists(namespace, keyRef.name);
+        state.secretCheck = { token: secretToken, at: now, exists };
+      }
+      if (!state.secretCheck?.exists) {
+        secretMissing = true;
+        blocker = {
+          reason: 'PublicKeySecretMissing',
+          message: `Secret ${namespace}/${keyRef.name} with the model-signing public key does not exist; pods cannot verify the model`,
+        };
+      }
+    }
+
+    // 6. Status.
+    const certificate = caches.children.Certificate.get(names.certificate, namespace) as CertificateLike | undefined;
+    const thresholdsBaseline = baseline;
+    const breaker = ps.spec.breaker ?? {};
+    const status = computeStatus({
+      ps: raw,
+      now,
+      desiredReplicas,
+      ...(deployment ? { deployment } : {}),
+      certificate: certificateWanted
+        ? { wanted: true, ...(certificate ? { object: certificate } : {}), ...(caches.certificatesAvailable() ? {} : { crdMissing: true }) }
+        : { wanted: false },
+      fleet,
+      ...(blocker ? { blocker } : {}),
+      url: serviceUrl(ps, this.#d.config.clusterDomain),
+      selector: Object.entries(selectorLabels(ps))
+        .map(([k, v]) => `${k}=${v}`)
+        .join(','),
+      autoscaling: {
+        desiredReplicas,
+        reason: decision.reason,
+        ...(desiredReplicas !== current
+          ? { lastScaleTime: new Date(now).toISOString() }
+          : raw.status?.autoscaling?.lastScaleTime
+            ? { lastScaleTime: raw.status.autoscaling.lastScaleTime }
+            : {}),
+      },
+      breakerThresholds: {
+        ...(thresholdsBaseline !== undefined ? { p95Ms: Math.round(thresholdsBaseline * (breaker.latencyMultiplier ?? 1.8) * 10) / 10 } : {}),
+        ...(breaker.errorRateThreshold !== undefined ? { errorRate: breaker.errorRateThreshold } : {}),
+        ...(breaker.consecutiveWindows !== undefined ? { consecutiveWindows: breaker.consecutiveWindows } : {}),
+        ...(breaker.failureThreshold !== undefined ? { failureThreshold: breaker.failureThreshold } : {}),
+        ...(breaker.treatmentFailureThreshold !== undefined ? { treatmentFailureThreshold: breaker.treatmentFailureThreshold } : {}),
+      },
+      ...(baseline !== published && baseline !== undefined
+        ? { breakerTunedAt: new Date(now).toISOString() }
+        : raw.status?.breaker?.tunedAt
+          ? { breakerTunedAt: raw.status.breaker.tunedAt }
+          : {}),
+    });
+    const patch = computeStatusPatch(raw.status, status, fleet.pruned.map((p) => p.pod));
+    if (patch) {
+      await this.#d.client.mergePatch(objectPath(RESOURCES.paddleService, namespace, name, 'status'), patch);
+      this.#d.log.debug({ key, fields: Object.keys(patch.status) }, 'status updated');
+    }
+
+    // 7. Events on transitions only.
+    const before = readyOf(raw.status?.conditions);
+    const after = readyOf(status.conditions);
+    if (after && (before?.status !== after.status || before?.reason !== after.reason)) {
+      const msg = status.conditions?.find((c) => c.type === 'Ready')?.message ?? '';
+      await this.#d.events.record(raw, after.status === 'True' ? 'Normal' : 'Warning', after.status === 'True' ? 'Ready' : after.reason, msg);
+    }
+    if (desiredReplicas !== current && !blocker) {
+      await this.#d.events.record(raw, 'Normal', desiredReplicas > current ? 'ScaledUp' : 'ScaledDown', decision.reason);
+    }
+    if (baseline !== undefined && baseline !== published && !blocker) {
+      await this.#d.events.record(raw, 'Normal', 'BreakerTuned', `fleet baseline P95 ${baseline} ms published to the pods`);
+    }
+
+    // 8. When to look again without an event.
+    const waits: number[] = [];
+    if (decision.recheckAfterMs !== undefined) waits.push(decision.recheckAfterMs);
+    const staleMs = staleAfterMs(ps.spec);
+    for (const pod of fleet.reporting) {
+      const at = Date.parse(raw.status?.podReports?.[pod]?.reportedAt ?? '');
+      if (Number.isFinite(at)) waits.push(Math.max(1_000, at + staleMs - now + 1_000));
+    }
+    const result: ReconcileResult = { result: blocker ? (blocker.reason === 'InvalidSpec' ? 'invalid' : 'blocked') : 'success' };
+    if (waits.length > 0) result.requeueAfterMs = Math.min(...waits);
+    // A missing Secret or a refused apply clears only by polling: back off per key.
+    if (secretMissing || blocker?.reason === 'ApplyFailed') result.backoff = true;
+    return result;
+  }
+
+  /** Forgets per-key state (the key left the cache). */
+  forget(key: string): void {
+    this.#state.delete(key);
+  }
+
+  async #applyIfNeeded(key: string, desiredRaw: KubernetesObject): Promise<void> {
+    const desired = withSpecHash(desiredRaw);
+    const kind = desired.kind as ChildKind;
+    const live = this.#d.caches.children[kind].get(desired.metadata?.name ?? '', desired.metadata?.namespace);
+    const why = applyReason(desired, live);
+    if (!why) return;
+    try {
+      await applyChild(this.#d.client, desired);
+      this.#d.log.info({ key, kind, name: desired.metadata?.name, why }, 'applied child');
+    } catch (err) {
+      this.#d.metrics?.applyErrors.inc({ kind, class: classifyError(err) });
+      throw err;
+    }
+  }
+
+  #livePods(ps: PaddleService): ReadonlySet<string> {
+    const sel = selectorLabels(ps);
+    const pods = this.#d.caches.pods.list(ps.metadata.namespace);
+    return new Set(
+      pods
+        .filter((p) => Object.entries(sel).every(([k, v]) => p.metadata?.labels?.[k] === v) && !p.metadata?.deletionTimestamp)
+        .map((p) => p.metadata?.name ?? ''),
+    );
+  }
+
+  async #secretExists(namespace: string, name: string): Promise<boolean> {
+    try {
+      await this.#d.client.get(objectPath(RESOURCES.secret, namespace, name));
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+}
+
+function publishedBaseline(cm: (KubernetesObject & { data?: Record<string, string> }) | undefined): number | undefined {
+  const text = cm?.data?.[CONFIG_FILE_KEY];
+  if (!text) return undefined;
+  try {
+    const cfg = JSON.parse(text) as Partial<SidecarConfig>;
+    const b = cfg.breaker?.baselineP95Ms;
+    return typeof b === 'number' ? b : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
