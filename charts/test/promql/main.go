@@ -1,9 +1,10 @@
 // promql-check parses alerting-rule expressions with Prometheus's own PromQL parser.
 //
 // Input (stdin): a JSON array of {"name": "...", "expr": "...", "for": "5m"}.
-// Output (stdout): a JSON array of {"name", "type", "metrics", "error"}, one per input rule,
-// where "metrics" lists every metric name the expression selects and "type" is the
-// expression's value type (an alert must yield an instant vector).
+// Output (stdout): a JSON array of {"name", "type", "metrics", "labels", "error"}, one per
+// input rule, where "metrics" lists every metric name the expression selects, "labels" every
+// label name it matches on or groups by (selectors, by/without, on/ignoring), and "type" is
+// the expression's value type (an alert must yield an instant vector).
 // Exit status: 0 when every rule parsed, 1 when any did not, 2 on bad input.
 package main
 
@@ -27,11 +28,12 @@ type result struct {
 	Name    string   `json:"name"`
 	Type    string   `json:"type,omitempty"`
 	Metrics []string `json:"metrics"`
+	Labels  []string `json:"labels"`
 	Error   string   `json:"error,omitempty"`
 }
 
 func check(r rule) result {
-	out := result{Name: r.Name, Metrics: []string{}}
+	out := result{Name: r.Name, Metrics: []string{}, Labels: []string{}}
 	if r.For != "" {
 		if _, err := model.ParseDuration(r.For); err != nil {
 			out.Error = fmt.Sprintf("for: %v", err)
@@ -45,25 +47,49 @@ func check(r rule) result {
 	}
 	out.Type = string(expr.Type())
 	seen := map[string]bool{}
+	labels := map[string]bool{}
 	parser.Inspect(expr, func(node parser.Node, _ []parser.Node) error {
-		if vs, ok := node.(*parser.VectorSelector); ok {
-			name := vs.Name
-			for _, m := range vs.LabelMatchers {
+		switch n := node.(type) {
+		case *parser.VectorSelector:
+			name := n.Name
+			for _, m := range n.LabelMatchers {
 				if m.Name == model.MetricNameLabel {
 					name = m.Value
+				} else {
+					labels[m.Name] = true
 				}
 			}
 			if name != "" {
 				seen[name] = true
 			}
+		case *parser.AggregateExpr:
+			for _, l := range n.Grouping {
+				labels[l] = true
+			}
+		case *parser.BinaryExpr:
+			if n.VectorMatching != nil {
+				for _, l := range n.VectorMatching.MatchingLabels {
+					labels[l] = true
+				}
+				for _, l := range n.VectorMatching.Include {
+					labels[l] = true
+				}
+			}
 		}
 		return nil
 	})
-	for name := range seen {
-		out.Metrics = append(out.Metrics, name)
-	}
-	sort.Strings(out.Metrics)
+	out.Metrics = sortedKeys(seen)
+	out.Labels = sortedKeys(labels)
 	return out
+}
+
+func sortedKeys(m map[string]bool) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func main() {
