@@ -1,0 +1,149 @@
+// Public surface of the native predictor (the sidecar codes against exactly this).
+import { binding, type RawPredictor } from './binding.js';
+import { toPaddleError } from './errors.js';
+
+export {
+  PaddleError,
+  ModelVerificationError,
+  ModelFormatError,
+  UnsupportedOpError,
+  ShapeError,
+  MemoryLimitError,
+} from './errors.js';
+export { addonCandidates, loadBinding } from './binding.js';
+
+export type DType = 'float32' | 'int64' | 'int32';
+export type TypedData = Float32Array | BigInt64Array | Int32Array;
+export interface Tensor {
+  dtype: DType;
+  shape: number[];
+  data: TypedData;
+}
+export interface TensorInfo {
+  name: string;
+  dtype: DType;
+  shape: number[] /* -1 = dynamic */;
+}
+export interface LoadOptions {
+  modelDir: string;
+  format?: 'auto' | 'pdmodel' | 'pir';
+  backend?: 'builtin' | 'paddle';
+  publicKeyPem?: string;
+  requireSignature?: boolean /* default true */;
+  cpuThreads?: number /* 1 */;
+  maxMemoryMB?: number /* 2048 */;
+  device?: 'cpu' | 'gpu';
+  gpuDeviceId?: number;
+  paddleLibraryPath?: string;
+}
+export interface ModelInfo {
+  format: 'pdmodel' | 'pir';
+  backend: 'builtin' | 'paddle';
+  backendVersion: string;
+  verified: boolean;
+  algorithm?: string;
+  keyId?: string;
+  digest: string /* sha256 hex of the manifest */;
+  verifiedAt?: string;
+  parameterBytes: number;
+}
+export interface RunStats {
+  latencyMs: number;
+  opTimesMs: Record<string, number>;
+}
+export interface PredictorStats {
+  runs: number;
+  failures: number;
+  lastRun?: RunStats;
+  opTimesMs: Record<string, number> /* cumulative */;
+  memory: { arenaBytes: number; parameterBytes: number };
+}
+export type GpuTelemetry =
+  | { available: false; reason: string }
+  | {
+      available: true;
+      driverVersion: string;
+      devices: { index: number; name: string; memoryUsedBytes: number; memoryTotalBytes: number; utilizationGpu: number }[];
+      processMemoryBytes: number;
+    };
+
+/**
+ * A loaded, verified model. `run()` computes on a worker thread; concurrent runs are safe.
+ * `dispose()` throws (code ERR_BUSY) while runs are in flight; after dispose every method
+ * throws (code ERR_DISPOSED).
+ */
+export class Predictor {
+  readonly #native: RawPredictor;
+
+  private constructor(native: RawPredictor) {
+    this.#native = native;
+  }
+
+  static async load(options: LoadOptions): Promise<Predictor> {
+    if (options === null || typeof options !== 'object') throw new TypeError('Predictor.load(options) needs an options object');
+    try {
+      return new Predictor(await binding().Predictor.load(options));
+    } catch (err) {
+      throw toPaddleError(err);
+    }
+  }
+
+  async run(inputs: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+    try {
+      return (await this.#native.run(inputs)) as Record<string, Tensor>;
+    } catch (err) {
+      throw toPaddleError(err);
+    }
+  }
+
+  inputs(): TensorInfo[] {
+    return this.#call(() => this.#native.inputs());
+  }
+
+  outputs(): TensorInfo[] {
+    return this.#call(() => this.#native.outputs());
+  }
+
+  info(): ModelInfo {
+    const { opCounts: _opCounts, ...info } = this.#call(() => this.#native.info());
+    return info;
+  }
+
+  /** How many ops of each type the program holds (for `paddle-model inspect`). */
+  opCounts(): Record<string, number> {
+    return this.#call(() => this.#native.info().opCounts);
+  }
+
+  stats(): PredictorStats {
+    return this.#call(() => this.#native.stats());
+  }
+
+  dispose(): void {
+    this.#call(() => this.#native.dispose());
+  }
+
+  #call<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw toPaddleError(err);
+    }
+  }
+}
+
+/** GPU telemetry from NVML (dlopen); `{ available: false, reason }` where there is none. */
+export function gpuTelemetry(): GpuTelemetry {
+  const raw = binding().gpuTelemetry();
+  if (!raw.available) return { available: false, reason: raw.reason ?? 'unknown' };
+  return {
+    available: true,
+    driverVersion: raw.driverVersion ?? '',
+    devices: raw.devices ?? [],
+    processMemoryBytes: raw.processMemoryBytes ?? 0,
+  };
+}
+
+/** Op types the builtin backend executes. */
+export function supportedOps(): string[] {
+  return binding().supportedOps();
+}

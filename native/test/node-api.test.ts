@@ -1,0 +1,161 @@
+// The Node-API surface: argument checking, lifecycle guards, concurrency, stats, loader.
+import assert from 'node:assert/strict';
+import {
+  PaddleError,
+  Predictor,
+  ShapeError,
+  addonCandidates,
+  gpuTelemetry,
+  loadBinding,
+  supportedOps,
+  type Tensor,
+} from '../lib/index.js';
+import { key, loadCases, maxAbsDiff, modelDir } from './fixtures.js';
+
+const RSA_PUB = key('rsa2048', 'pub');
+
+describe('Node API', function () {
+  let p: Predictor;
+  const { cases } = loadCases('mlp');
+  const b1 = cases.find((c) => c.id === 'b1')!;
+  const b4 = cases.find((c) => c.id === 'b4')!;
+  beforeEach(async () => {
+    p = await Predictor.load({ modelDir: modelDir('mlp', 'legacy'), publicKeyPem: RSA_PUB });
+  });
+  afterEach(() => {
+    try {
+      p.dispose();
+    } catch {
+      // already disposed or busy in a failed test
+    }
+  });
+
+  it('describes inputs and outputs with -1 for dynamic dims', () => {
+    assert.deepEqual(p.inputs(), [{ name: 'x', dtype: 'float32', shape: [-1, 64] }]);
+    assert.deepEqual(p.outputs(), [{ name: 'softmax_0.tmp_0', dtype: 'float32', shape: [-1, 10] }]);
+    assert.equal(p.info().format, 'pdmodel');
+    assert.equal(p.info().backend, 'builtin');
+    assert.equal(p.info().parameterBytes, (256 + 64 * 256 + 256 + 256 * 256 + 10 + 256 * 10) * 4);
+  });
+
+  it('rejects bad load options with TypeError / RangeError', async () => {
+    await assert.rejects(Predictor.load(undefined as never), TypeError);
+    await assert.rejects(Predictor.load({} as never), /modelDir must be a non-empty string/);
+    await assert.rejects(Predictor.load({ modelDir: 'x', format: 'onnx' as never }), TypeError);
+    await assert.rejects(Predictor.load({ modelDir: 'x', requireSignature: 'no' as never }), TypeError);
+    await assert.rejects(Predictor.load({ modelDir: 'x', cpuThreads: 0 }), RangeError);
+    await assert.rejects(Predictor.load({ modelDir: 'x', maxMemoryMB: 1.5 }), RangeError);
+  });
+
+  it('says clearly that the paddle backend and GPU device are not implemented', async () => {
+    await assert.rejects(
+      Predictor.load({ modelDir: modelDir('mlp', 'legacy'), publicKeyPem: RSA_PUB, backend: 'paddle' }),
+      (err: unknown) => err instanceof PaddleError && err.code === 'ERR_NOT_IMPLEMENTED',
+    );
+  });
+
+  it('rejects bad run arguments with TypeError, bad shapes with RangeError / ShapeError', async () => {
+    const x = b1.inputs.x as Tensor;
+    await assert.rejects(p.run(undefined as never), TypeError);
+    await assert.rejects(p.run({ x: 5 } as never), TypeError);
+    await assert.rejects(p.run({ x: { ...x, dtype: 'float16' } } as never), /dtype must be float32, int64 or int32/);
+    await assert.rejects(p.run({ x: { ...x, data: [1, 2] } } as never), /data must be a typed array/);
+    await assert.rejects(p.run({ x: { ...x, data: new Int32Array(64) } }), /needs a Float32Array/);
+    await assert.rejects(p.run({ x: { ...x, dtype: 'int32', data: new Int32Array(64) } }), (e: unknown) => e instanceof TypeError && /must be float32, got int32/.test((e as Error).message));
+    await assert.rejects(p.run({ x: { ...x, shape: [2, 64] } }), (e: unknown) => e instanceof RangeError && /needs 128 elements, data has 64/.test(e.message));
+    await assert.rejects(p.run({ x: { ...x, shape: [1, -64] } }), RangeError);
+    await assert.rejects(p.run({ x: { dtype: 'float32', shape: [1, 63], data: new Float32Array(63) } }), ShapeError);
+    await assert.rejects(p.run({}), /missing input "x"/);
+    await assert.rejects(p.run({ x, y: x }), /unknown input "y"/);
+    assert.equal(p.stats().failures, 4); // the ones that reached the executor
+  });
+
+  it('throws on use after dispose', async () => {
+    p.dispose();
+    const disposed = (e: unknown) => e instanceof PaddleError && e.code === 'ERR_DISPOSED';
+    await assert.rejects(p.run(b1.inputs), disposed);
+    assert.throws(() => p.inputs(), disposed);
+    assert.throws(() => p.info(), disposed);
+    assert.throws(() => p.stats(), disposed);
+    p.dispose(); // idempotent
+  });
+
+  it('refuses dispose while a run is in flight; the run still completes', async () => {
+    const running = p.run(b4.inputs);
+    assert.throws(() => p.dispose(), (e: unknown) => e instanceof PaddleError && e.code === 'ERR_BUSY');
+    const out = await running;
+    const got = out['softmax_0.tmp_0'];
+    assert.ok(got);
+    assert.ok(maxAbsDiff(got.data, (b4.outputs.legacy[0] as Tensor).data) <= 1e-4);
+    p.dispose();
+    assert.throws(() => p.outputs(), /disposed/);
+  });
+
+  it('gives correct results for 100 concurrent runs of mixed batch sizes', async () => {
+    const runs = Array.from({ length: 100 }, (_, i) => (i % 3 === 0 ? b4 : b1));
+    const results = await Promise.all(runs.map((c) => p.run(c.inputs)));
+    results.forEach((out, i) => {
+      const ref = (runs[i] as typeof b1).outputs.legacy[0] as Tensor;
+      const got = out['softmax_0.tmp_0'];
+      assert.ok(got);
+      assert.deepEqual(got.shape, ref.shape);
+      assert.ok(maxAbsDiff(got.data, ref.data) <= 1e-4, `run ${i}`);
+    });
+    const stats = p.stats();
+    assert.equal(stats.runs, 100);
+    assert.equal(stats.failures, 0);
+    assert.ok(stats.lastRun && stats.lastRun.latencyMs > 0);
+    assert.ok((stats.opTimesMs.matmul_v2 ?? 0) > 0);
+    assert.ok(stats.memory.arenaBytes > 0);
+    assert.equal(stats.memory.parameterBytes, p.info().parameterBytes);
+  });
+
+  it('returns int64 inputs/outputs as BigInt64Array and handles dynamic sequence length', async () => {
+    const t = await Predictor.load({ modelDir: modelDir('transformer', 'pir'), publicKeyPem: RSA_PUB });
+    try {
+      assert.deepEqual(t.inputs(), [{ name: 'tokens', dtype: 'int64', shape: [-1, -1] }]);
+      assert.deepEqual(
+        t.outputs().map((o) => o.shape),
+        [
+          [-1, -1, 128],
+          [-1, 128],
+        ],
+      );
+      const out = await t.run({ tokens: { dtype: 'int64', shape: [2, 5], data: new BigInt64Array(10).fill(3n) } });
+      assert.deepEqual(out.fetch_name_0?.shape, [2, 5, 128]);
+      assert.ok(out.fetch_name_0?.data instanceof Float32Array);
+      await assert.rejects(
+        t.run({ tokens: { dtype: 'int64', shape: [1, 2], data: new BigInt64Array([1n, 1n << 40n]) } }),
+        (e: unknown) => e instanceof ShapeError && /outside the table/.test(e.message),
+      );
+    } finally {
+      t.dispose();
+    }
+  });
+
+  it('reports GPU telemetry or a clean reason', () => {
+    const t = gpuTelemetry();
+    if (t.available) {
+      assert.ok(t.devices.length > 0);
+      for (const d of t.devices) assert.ok(d.memoryTotalBytes > 0 && d.memoryUsedBytes <= d.memoryTotalBytes);
+    } else {
+      assert.match(t.reason, /NVML|GPU/);
+    }
+  });
+
+  it('lists supported ops', () => {
+    const ops = supportedOps();
+    for (const op of ['matmul_v2', 'conv2d', 'layer_norm', 'lookup_table_v2', 'pool2d', 'slice']) assert.ok(ops.includes(op), op);
+  });
+
+  it('the loader names every place it looked in one message', () => {
+    assert.throws(
+      () => loadBinding(['/nonexistent/a/paddle_native.node', '/nonexistent/b/paddle_native.node']),
+      (e: unknown) => e instanceof Error && /a\/paddle_native\.node: not found\n\s+\/nonexistent\/b\/paddle_native\.node: not found/.test(e.message),
+    );
+    const list = addonCandidates({ PADDLE_NATIVE_ADDON: '/opt/x.node' });
+    assert.equal(list[0], '/opt/x.node');
+    assert.ok(list.some((c) => c.endsWith('build/Release/paddle_native.node')));
+    assert.ok(list.some((c) => c.endsWith('build/Debug/paddle_native.node')));
+  });
+});
