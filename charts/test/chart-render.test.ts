@@ -119,7 +119,7 @@ describe('chart defaults', () => {
   it('scopes the Lease Role to the Lease the operator is told to use', () => {
     const role = as<V1Role>(only(objects, 'Role'));
     assert.equal(role.metadata?.namespace, arg(deployment, 'lease-namespace'));
-    const named = role.rules.find((r) => r.resourceNames);
+    const named = role.rules?.find((r) => r.resourceNames);
     assert.deepEqual(named?.resourceNames, [arg(deployment, 'lease-name')]);
   });
 

@@ -47,11 +47,12 @@ async function exportedSeries(): Promise<Map<string, Set<string>>> {
   const operator = new OperatorMetrics(new Registry(), false);
   const out = new Map<string, Set<string>>();
   for (const registry of [sidecar, operator.registry]) {
-    for (const m of registry.getMetricsAsArray()) {
-      const name = (m as unknown as { name: string }).name;
+    for (const json of await registry.getMetricsAsJSON()) {
+      const name = json.name;
       // prom-client keeps the declared label names on the metric object (not in its typings).
-      const labels = new Set((m as unknown as { labelNames?: string[] }).labelNames ?? []);
-      const type = (await m.get()).type as string;
+      const metric = registry.getSingleMetric(name) as unknown as { labelNames?: string[] } | undefined;
+      const labels = new Set(metric?.labelNames ?? []);
+      const type = String(json.type);
       if (type === 'histogram') {
         out.set(`${name}_bucket`, new Set([...labels, 'le']));
         out.set(`${name}_sum`, labels);
