@@ -46,7 +46,7 @@ export function applyReason(desired: KubernetesObject, live: KubernetesObject | 
   return undefined;
 }
 
-export async function applyChild<T extends KubernetesObject>(client: KubeClient, desired: T): Promise<T> {
+export async function applyChild<T extends KubernetesObject>(client: Pick<KubeClient, 'apply'>, desired: T): Promise<T> {
   const kind = desired.kind;
   if (!isChildKind(kind)) throw new Error(`not a child kind: ${kind}`);
   const name = desired.metadata?.name;

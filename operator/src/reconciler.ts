@@ -68,8 +68,11 @@ interface KeyState {
 
 const SECRET_TTL_MS = 60_000;
 
+/** The API calls a reconcile makes (KubeClient in production; an in-process fake in unit tests). */
+export type ReconcileApi = Pick<KubeClient, 'get' | 'apply' | 'mergePatch'>;
+
 export interface ReconcilerDeps {
-  client: KubeClient;
+  client: ReconcileApi;
   caches: ReconcilerCaches;
   config: OperatorConfig;
   clock: Clock;

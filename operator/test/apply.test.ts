@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { applyReason, isSubset, withSpecHash } from '../src/apply.js';
+import { ANNOTATIONS } from '../src/builders/index.js';
+
+describe('apply: when to write', () => {
+  const table: Array<[string, unknown, unknown, boolean]> = [
+    ['equal scalars', 1, 1, true],
+    ['different scalars', '1', 1, false],
+    ['server-added fields are ignored', { a: 1 }, { a: 1, b: 2 }, true],
+    ['missing field', { a: 1, b: 2 }, { a: 1 }, false],
+    ['nested', { a: { b: [{ c: 1 }] } }, { a: { b: [{ c: 1, d: 2 }], e: 3 } }, true],
+    ['array length differs', { a: [1, 2] }, { a: [1] }, false],
+    ['array element differs', { a: [1, 2] }, { a: [1, 3] }, false],
+    ['object vs array', { a: {} }, { a: [] }, false],
+  ];
+  for (const [name, want, have, expected] of table) {
+    it(`isSubset: ${name} -> ${expected}`, () => assert.equal(isSubset(want, have), expected));
+  }
+
+  const desired = withSpecHash({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'x', namespace: 'ns', labels: { a: 'b' } },
+    data: { k: 'v' },
+  } as KubernetesObject);
+
+  it('stamps a stable hash', () => {
+    const again = withSpecHash({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'ns', labels: { a: 'b' } }, data: { k: 'v' } } as KubernetesObject);
+    assert.equal(desired.metadata?.annotations?.[ANNOTATIONS.specHash], again.metadata?.annotations?.[ANNOTATIONS.specHash]);
+    assert.match(desired.metadata?.annotations?.[ANNOTATIONS.specHash] ?? '', /^[0-9a-f]{16}$/);
+  });
+
+  it('missing -> apply; identical live (plus server fields) -> skip', () => {
+    assert.equal(applyReason(desired, undefined), 'missing');
+    const live = structuredClone(desired) as KubernetesObject & { data: Record<string, string> };
+    live.metadata = { ...live.metadata, resourceVersion: '7', uid: 'u', managedFields: [] } as typeof live.metadata;
+    assert.equal(applyReason(desired, live), undefined);
+  });
+
+  it('spec changed (hash differs) -> changed; hand edit of an owned field -> drifted', () => {
+    const live = structuredClone(desired) as KubernetesObject & { data: Record<string, string> };
+    live.metadata!.annotations![ANNOTATIONS.specHash] = 'old';
+    assert.equal(applyReason(desired, live), 'changed');
+    const edited = structuredClone(desired) as KubernetesObject & { data: Record<string, string> };
+    edited.data.k = 'hand-edited';
+    assert.equal(applyReason(desired, edited), 'drifted');
+    const relabeled = structuredClone(desired);
+    relabeled.metadata!.labels = {};
+    assert.equal(applyReason(desired, relabeled), 'drifted');
+  });
+});

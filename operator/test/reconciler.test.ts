@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict';
+import { ApiException, type KubernetesObject, type V1Deployment } from '@kubernetes/client-node';
+import type { Condition, PaddleService } from '../../crds/src/index.js';
+import { DEFAULT_OPERATOR_CONFIG } from '../src/builders/index.js';
+import type { EventRecorder } from '../src/events.js';
+import { Reconciler } from '../src/reconciler.js';
+import { FakeApi } from './fake-api.js';
+import { FakeClock } from './fake-clock.js';
+import { loadExample } from './fixtures.js';
+import { NOW, report } from './reports.js';
+
+const quiet = { info: () => undefined, warn: () => undefined, debug: () => undefined };
+
+function setup(ps: PaddleService) {
+  const api = new FakeApi();
+  const clock = new FakeClock(NOW);
+  const events: Array<{ type: string; reason: string; message: string }> = [];
+  const recorder: EventRecorder = { record: async (_ps, type, reason, message) => void events.push({ type, reason, message }) };
+  api.put(ps as unknown as KubernetesObject);
+  api.put({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'model-signing-key', namespace: 'ml' } });
+  const reconciler = new Reconciler({ client: api, caches: api.caches(), config: DEFAULT_OPERATOR_CONFIG, clock, events: recorder, log: quiet });
+  const key = `${ps.metadata.namespace}/${ps.metadata.name}`;
+  const status = () => (api.find('PaddleService', 'ml', ps.metadata.name ?? '') as unknown as PaddleService).status;
+  const ready = (): Condition | undefined => status()?.conditions?.find((c) => c.type === 'Ready');
+  return { api, clock, events, reconciler, key, status, ready };
+}
+
+function raw(file: string): PaddleService {
+  const ps = loadExample(file);
+  return { ...ps, apiVersion: 'serving.paddle.io/v1alpha1', kind: 'PaddleService' };
+}
+
+/** Stands in for the Deployment controller + kubelets: marks the Deployment fully available. */
+function markAvailable(api: FakeApi, name: string): void {
+  const d = api.find('Deployment', 'ml', name) as V1Deployment;
+  const n = d.spec?.replicas ?? 0;
+  api.objects.set(FakeApi.key('Deployment', 'ml', name), {
+    ...d,
+    status: { replicas: n, readyReplicas: n, availableReplicas: n, conditions: [{ type: 'Available', status: 'True' }] },
+  } as KubernetesObject);
+}
+
+function addPods(api: FakeApi, instance: string, names: string[]): void {
+  for (const name of names) {
+    api.put({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'ml', labels: { 'app.kubernetes.io/name': 'paddle-service', 'app.kubernetes.io/instance': instance } } });
+  }
+}
+
+describe('Reconciler (in-process fake of our client)', () => {
+  it('first pass applies every child with SSA; a second pass with nothing changed writes nothing', async () => {
+    const t = setup(raw('minimal.yaml'));
+    const r1 = await t.reconciler.reconcile(t.key);
+    assert.equal(r1.result, 'success');
+    const applied = t.api.calls.filter((c) => c.verb === 'apply').map((c) => (c.body as KubernetesObject).kind);
+    assert.deepEqual(applied, ['ServiceAccount', 'Role', 'RoleBinding', 'ConfigMap', 'Certificate', 'Service', 'Deployment', 'PodDisruptionBudget']);
+    assert.equal(t.ready()?.status, 'False');
+    assert.equal(t.ready()?.reason, 'DeploymentUnavailable');
+
+    // The second pass sees the Deployment it created (Available: DeploymentMissing -> ReplicasUnavailable).
+    await t.reconciler.reconcile(t.key);
+    const before = t.api.writes();
+    const n = t.api.calls.length;
+    await t.reconciler.reconcile(t.key);
+    assert.equal(t.api.writes(), before, `no-op reconcile: zero writes, got ${JSON.stringify(t.api.calls.slice(n))}`);
+  });
+
+  it('a hand edit of an owned field is restored, and only that object is re-applied', async () => {
+    const t = setup(raw('gpu.yaml'));
+    await t.reconciler.reconcile(t.key);
+    const d = t.api.find('Deployment', 'ml', 'ernie-encoder') as V1Deployment;
+    const edited = structuredClone(d);
+    delete edited.spec?.template.spec?.containers[0]?.resources?.limits?.['nvidia.com/gpu'];
+    t.api.objects.set(FakeApi.key('Deployment', 'ml', 'ernie-encoder'), edited as KubernetesObject);
+    const before = t.api.calls.length;
+    await t.reconciler.reconcile(t.key);
+    const reapplied = t.api.calls.slice(before).filter((c) => c.verb === 'apply');
+    assert.deepEqual(reapplied.map((c) => (c.body as KubernetesObject).kind), ['Deployment']);
+    const restored = t.api.find('Deployment', 'ml', 'ernie-encoder') as V1Deployment;
+    assert.equal(restored.spec?.template.spec?.containers[0]?.resources?.limits?.['nvidia.com/gpu'], '1');
+  });
+
+  it('invalid spec: Ready=False/InvalidSpec, one Warning Event, no children, no requeue, no hot loop', async () => {
+    const bad = raw('minimal.yaml');
+    bad.spec.model.source = { pvc: { claimName: 'a' }, configMap: { name: 'b' } };
+    const t = setup(bad);
+    const r = await t.reconciler.reconcile(t.key);
+    assert.equal(r.result, 'invalid');
+    assert.equal(r.backoff, undefined);
+    assert.equal(r.requeueAfterMs, undefined);
+    assert.equal(t.api.calls.filter((c) => c.verb === 'apply').length, 0);
+    assert.equal(t.ready()?.reason, 'InvalidSpec');
+    assert.match(t.ready()?.message ?? '', /model\.source/);
+    assert.deepEqual(t.events.map((e) => `${e.type}/${e.reason}`), ['Warning/InvalidSpec']);
+    const writes = t.api.writes();
+    for (let i = 0; i < 5; i++) await t.reconciler.reconcile(t.key);
+    assert.equal(t.api.writes(), writes, 'repeated reconciles of the same bad spec write nothing');
+    assert.equal(t.events.length, 1, 'one Event, not one per reconcile');
+  });
+
+  it('missing public-key Secret: Ready=False/PublicKeySecretMissing, Event once, backoff requested', async () => {
+    const t = setup(raw('minimal.yaml'));
+    t.api.objects.delete(FakeApi.key('Secret', 'ml', 'model-signing-key'));
+    const r = await t.reconciler.reconcile(t.key);
+    assert.equal(r.result, 'blocked');
+    assert.equal(r.backoff, true);
+    assert.equal(t.ready()?.reason, 'PublicKeySecretMissing');
+    assert.match(t.ready()?.message ?? '', /ml\/model-signing-key/);
+    await t.reconciler.reconcile(t.key);
+    assert.equal(t.events.filter((e) => e.reason === 'PublicKeySecretMissing').length, 1);
+    // The Secret appears: the next reconcile clears the blocker.
+    t.api.put({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'model-signing-key', namespace: 'ml' } });
+    const r2 = await t.reconciler.reconcile(t.key);
+    assert.equal(r2.backoff, undefined);
+    assert.notEqual(t.ready()?.reason, 'PublicKeySecretMissing');
+  });
+
+  it('Ready=True with an available Deployment, a Ready Certificate and verified reports; prunes gone pods', async () => {
+    const t = setup(raw('minimal.yaml'));
+    await t.reconciler.reconcile(t.key);
+    markAvailable(t.api, 'mnist-mlp');
+    const cert = t.api.find('Certificate', 'ml', 'mnist-mlp') as KubernetesObject;
+    t.api.objects.set(FakeApi.key('Certificate', 'ml', 'mnist-mlp'), { ...cert, status: { conditions: [{ type: 'Ready', status: 'True', reason: 'Ready' }] } } as KubernetesObject);
+    addPods(t.api, 'mnist-mlp', ['mnist-mlp-a']);
+    const ps = t.api.find('PaddleService', 'ml', 'mnist-mlp') as unknown as PaddleService;
+    ps.status = { ...ps.status, podReports: { 'mnist-mlp-a': report({ device: 'cpu' }), 'mnist-mlp-gone': report({ device: 'cpu' }) } };
+    const r = await t.reconciler.reconcile(t.key);
+    assert.equal(t.ready()?.status, 'True', t.ready()?.message);
+    assert.deepEqual(Object.keys(t.status()?.podReports ?? {}), ['mnist-mlp-a'], 'the gone pod report was pruned');
+    assert.equal(t.status()?.replicasSummary, '1/1');
+    assert.ok(r.requeueAfterMs !== undefined && r.requeueAfterMs > 0, 'comes back when the report would go stale');
+    assert.ok(t.events.some((e) => e.type === 'Normal' && e.reason === 'Ready'));
+  });
+
+  it('autoscaling: P95 above target scales the Deployment up and says why', async () => {
+    const t = setup(raw('gpu.yaml'));
+    t.api.put({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'model-signing-key', namespace: 'ml' } });
+    await t.reconciler.reconcile(t.key);
+    assert.equal((t.api.find('Deployment', 'ml', 'ernie-encoder') as V1Deployment).spec?.replicas, 2, 'minReplicas');
+    addPods(t.api, 'ernie-encoder', ['a', 'b']);
+    const ps = t.api.find('PaddleService', 'ml', 'ernie-encoder') as unknown as PaddleService;
+    const slow = { latency: { p50Ms: 60, p95Ms: 100, p99Ms: 150, baselineP95Ms: 40, samples: 50 } };
+    ps.status = { ...ps.status, podReports: { a: report(slow), b: report(slow) } };
+    await t.reconciler.reconcile(t.key);
+    assert.equal((t.api.find('Deployment', 'ml', 'ernie-encoder') as V1Deployment).spec?.replicas, 4);
+    assert.equal(t.status()?.autoscaling?.desiredReplicas, 4);
+    assert.match(t.status()?.autoscaling?.reason ?? '', /scaled up from 2/);
+    assert.ok(t.events.some((e) => e.reason === 'ScaledUp'));
+    // The fleet baseline went to the ConfigMap (breaker tuning).
+    const cm = t.api.find('ConfigMap', 'ml', 'ernie-encoder-config') as KubernetesObject & { data: Record<string, string> };
+    assert.equal(JSON.parse(cm.data['config.json'] ?? '{}').breaker.baselineP95Ms, 40);
+    assert.equal(t.status()?.breaker?.thresholds?.p95Ms, 72);
+  });
+
+  it('a transient error propagates (the controller requeues with backoff)', async () => {
+    const t = setup(raw('minimal.yaml'));
+    t.api.failNext = { verb: 'apply', error: new ApiException(503, 'unavailable', '{}', {}) };
+    await assert.rejects(t.reconciler.reconcile(t.key), (e: unknown) => e instanceof ApiException && e.code === 503);
+  });
+
+  it('a permanent apply error becomes Ready=False/ApplyFailed with backoff, not a crash', async () => {
+    const t = setup(raw('minimal.yaml'));
+    t.api.failNext = { verb: 'apply', error: new ApiException(403, 'forbidden', JSON.stringify({ message: 'roles is forbidden' }), {}) };
+    const r = await t.reconciler.reconcile(t.key);
+    assert.equal(r.backoff, true);
+    assert.equal(t.ready()?.reason, 'ApplyFailed');
+    assert.match(t.ready()?.message ?? '', /403/);
+  });
+
+  it('a deleted PaddleService is a no-op', async () => {
+    const t = setup(raw('minimal.yaml'));
+    t.api.objects.delete(FakeApi.key('PaddleService', 'ml', 'mnist-mlp'));
+    assert.deepEqual(await t.reconciler.reconcile(t.key), { result: 'success' });
+    assert.equal(t.api.calls.length, 0);
+  });
+});
