@@ -1,0 +1,94 @@
+// A real rsyslogd (Debian package rsyslog + rsyslog-gnutls) in the foreground with its own
+// config: imtcp over TLS (gtls driver, RFC 5425) on a loopback port, and imudp; every received
+// message is appended raw (%rawmsg%) to a file the test reads.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const RSYSLOGD = ['/usr/sbin/rsyslogd', '/sbin/rsyslogd'].find((p) => existsSync(p));
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export class Rsyslog {
+  private proc: ChildProcess | undefined;
+  readonly dir = mkdtempSync(join(tmpdir(), 'sidecar-rsyslog-'));
+  readonly outFile = join(this.dir, 'received.log');
+  stderr = '';
+
+  constructor(
+    readonly tlsPort: number,
+    readonly udpPort: number,
+    tls: { ca: string; cert: string; key: string },
+  ) {
+    mkdirSync(join(this.dir, 'work'));
+    writeFileSync(
+      join(this.dir, 'rsyslog.conf'),
+      [
+        `global(workDirectory="${this.dir}/work" defaultNetstreamDriverCAFile="${tls.ca}" defaultNetstreamDriverCertFile="${tls.cert}" defaultNetstreamDriverKeyFile="${tls.key}")`,
+        'module(load="imtcp" streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon")',
+        'module(load="imudp")',
+        `input(type="imtcp" port="${tlsPort}" address="127.0.0.1")`,
+        `input(type="imudp" port="${udpPort}" address="127.0.0.1")`,
+        'template(name="raw" type="string" string="%rawmsg%\\n")',
+        `action(type="omfile" file="${this.outFile}" template="raw" flushOnTXEnd="on" asyncWriting="off")`,
+        '',
+      ].join('\n'),
+    );
+  }
+
+  /** Starts rsyslogd and waits until its TLS port accepts connections. */
+  async start(): Promise<void> {
+    if (!RSYSLOGD) throw new Error('rsyslogd is not installed (apt-get install rsyslog rsyslog-gnutls)');
+    this.proc = spawn(RSYSLOGD, ['-n', '-f', join(this.dir, 'rsyslog.conf'), '-i', join(this.dir, 'rsyslog.pid')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.proc.stderr?.on('data', (d: Buffer) => (this.stderr += d.toString()));
+    const deadline = Date.now() + 10000;
+    while (Date.now() < deadline) {
+      if (this.proc.exitCode !== null) throw new Error(`rsyslogd exited ${this.proc.exitCode}: ${this.stderr}`);
+      if (await canConnect(this.tlsPort)) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`rsyslogd did not listen on ${this.tlsPort}: ${this.stderr}`);
+  }
+
+  /** Stops rsyslogd (SIGTERM: it flushes its queues) and waits for the exit. */
+  async stop(): Promise<void> {
+    const p = this.proc;
+    this.proc = undefined;
+    if (!p || p.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      p.once('exit', () => resolve());
+      p.kill('SIGTERM');
+    });
+  }
+
+  lines(): string[] {
+    if (!existsSync(this.outFile)) return [];
+    return readFileSync(this.outFile, 'utf8').split('\n').filter((l) => l.length > 0);
+  }
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    import('node:net').then(({ connect }) => {
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    }, () => resolve(false));
+  });
+}
