@@ -31,3 +31,10 @@ test-native: build-native ## unit tests of the native predictor (parity, tamperi
 
 clean-native:
 	rm -rf build .fuzz-out
+
+# Benchmarks: builtin vs paddle.inference (the fixtures' pinned Paddle venv, mk/20-fixtures.mk)
+# and load+verify of a 200 MB parameters file vs sha256sum. Prints figures only.
+bench-native: build-native fixtures-venv ## benchmark the native predictor against paddle.inference
+	PADDLE_PYTHON=$(FIXTURES_PY) npx tsx bench/native/bench.ts
+
+bench: bench-native
