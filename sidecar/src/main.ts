@@ -27,6 +27,7 @@
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Registry, collectDefaultMetrics } from 'prom-client';
+import { gpuTelemetry, Predictor, type LoadOptions } from '../../native/lib/index.js';
 import { ENV, PATHS, PORTS } from '../../crds/src/pod-contract.js';
 import type { Device } from '../../crds/src/types.js';
 import { createApp, SIDECAR_NAME, type AuditSink } from './app.js';
@@ -43,7 +44,7 @@ import { createSidecarServer } from './server.js';
 import { createTracerProvider } from './tracing.js';
 
 interface NativeModule {
-  Predictor: { load(o: Record<string, unknown>): Promise<PredictorLike> };
+  Predictor: { load(o: LoadOptions): Promise<PredictorLike> };
   gpuTelemetry?: () => GpuTelemetryLike;
 }
 
@@ -123,14 +124,16 @@ async function main(): Promise<void> {
   const publicKeyPem = existsSync(values['public-key']) ? readFileSync(values['public-key'], 'utf8') : undefined;
   if (requireSignature && !publicKeyPem) throw new Error(`signature required but public key ${values['public-key']} is missing`);
 
-  // The addon's public entry (native/lib/index.ts). Imported by a computed specifier so the
-  // sidecar type-checks on its own; PredictorLike is the contract it must meet.
-  const nativeEntry = '../../native/lib/index.js';
-  const native = (await import(nativeEntry)) as NativeModule;
+  // The addon's public entry; the typed view below checks that it meets PredictorLike.
+  const native: NativeModule = { Predictor, gpuTelemetry };
+  const format = values['model-format'] ?? env[ENV.modelFormat] ?? 'auto';
+  if (format !== 'auto' && format !== 'pdmodel' && format !== 'pir') throw new Error(`--model-format must be auto, pdmodel or pir, got ${JSON.stringify(format)}`);
+  const backend = values.backend ?? env[ENV.backend] ?? 'builtin';
+  if (backend !== 'builtin' && backend !== 'paddle') throw new Error(`--backend must be builtin or paddle, got ${JSON.stringify(backend)}`);
   const loadOptions = {
     modelDir: values['model-dir'],
-    format: values['model-format'] ?? env[ENV.modelFormat] ?? 'auto',
-    backend: values.backend ?? env[ENV.backend] ?? 'builtin',
+    format: format as NonNullable<LoadOptions['format']>,
+    backend: backend as NonNullable<LoadOptions['backend']>,
     requireSignature,
     ...(publicKeyPem ? { publicKeyPem } : {}),
     cpuThreads: parseIntFlag('cpu-threads', values['cpu-threads'] ?? env[ENV.cpuThreads], 1),
