@@ -1,0 +1,237 @@
+// Helpers for the operator's e2e suites (e2e/test/operator-*.e2e.ts): run the real operator as
+// a child process against the local control plane, read its /metrics, load examples adapted
+// to the e2e cluster, write synthetic pod reports the way the sidecar does (merge patch on the
+// status subresource), and restart kube-apiserver.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { load } from 'js-yaml';
+import type { PaddleService, PodReport } from '../../../crds/src/index.js';
+import { CLUSTER_DIR, REPO_ROOT, kubeconfigPath, waitFor, type Clients } from '../../../e2e/src/index.js';
+
+export const E2E_ISSUER = { name: 'paddle-e2e-ca', kind: 'ClusterIssuer' as const, group: 'cert-manager.io' };
+
+export interface OperatorProcess {
+  child: ChildProcess;
+  port: number;
+  identity: string;
+  logs: string[];
+  metrics(): Promise<string>;
+  /** Sum of a counter/gauge over the series matching every given label. */
+  metric(name: string, labels?: Record<string, string>): Promise<number>;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export interface StartOptions {
+  identity: string;
+  leaseName: string;
+  leaseNamespace?: string;
+  extraArgs?: string[];
+}
+
+/** Starts `operator/src/main.ts` with tsx; resolves once its ops server listens. */
+export async function startOperator(opts: StartOptions): Promise<OperatorProcess> {
+  const args = [
+    '--import',
+    'tsx',
+    join(REPO_ROOT, 'operator/src/main.ts'),
+    '--kubeconfig',
+    kubeconfigPath(),
+    '--ops-port',
+    '0',
+    '--identity',
+    opts.identity,
+    '--lease-name',
+    opts.leaseName,
+    '--lease-namespace',
+    opts.leaseNamespace ?? 'default',
+    '--lease-duration-seconds',
+    '6',
+    '--renew-deadline-seconds',
+    '4',
+    '--retry-period-seconds',
+    '1',
+    '--resync-seconds',
+    '30',
+    ...(opts.extraArgs ?? []),
+  ];
+  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const logs: string[] = [];
+  let port = 0;
+  const onLine = (line: string) => {
+    if (!line) return;
+    logs.push(line);
+    if (logs.length > 2000) logs.shift();
+    if (process.env.E2E_OPERATOR_LOGS) console.error(`[${opts.identity}] ${line}`);
+    try {
+      const rec = JSON.parse(line) as { msg?: string; port?: number };
+      if (rec.msg?.startsWith('ops server listening') && rec.port) port = rec.port;
+    } catch {
+      // not JSON (stderr text)
+    }
+  };
+  let buf = '';
+  const feed = (d: Buffer) => {
+    buf += d.toString('utf8');
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      onLine(buf.slice(0, i));
+      buf = buf.slice(i + 1);
+    }
+  };
+  child.stdout?.on('data', feed);
+  child.stderr?.on('data', feed);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+
+  await waitFor(() => ({ done: port > 0 || child.exitCode !== null, seen: logs.slice(-5) }), 60_000, `operator ${opts.identity} to listen`);
+  if (child.exitCode !== null) throw new Error(`operator ${opts.identity} exited with ${child.exitCode}: ${logs.slice(-10).join('\n')}`);
+
+  const base = `http://127.0.0.1:${port}`;
+  const metrics = async () => (await fetch(`${base}/metrics`)).text();
+  return {
+    child,
+    port,
+    identity: opts.identity,
+    logs,
+    metrics,
+    metric: async (name, labels = {}) => sumMetric(await metrics(), name, labels),
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Sums the samples of `name` whose labels include `labels`, from Prometheus text. */
+export function sumMetric(text: string, name: string, labels: Record<string, string>): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})?\s+(\S+)/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = new Map<string, string>();
+    for (const pair of (m[3] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) have.set(pair[1] ?? '', pair[2] ?? '');
+    if (Object.entries(labels).every(([k, v]) => have.get(k) === v)) sum += Number(m[4]);
+  }
+  return sum;
+}
+
+/** An example PaddleService adapted to the e2e cluster (issuer, no node-pool selector). */
+export function e2eExample(file: string, name: string, mutate: (ps: PaddleService) => void = () => undefined): PaddleService {
+  const ps = load(readFileSync(join(REPO_ROOT, 'examples', file), 'utf8')) as PaddleService;
+  ps.metadata = { name };
+  if (ps.spec.tls?.enabled !== false) ps.spec.tls = { ...ps.spec.tls, issuerRef: E2E_ISSUER };
+  if (ps.spec.resources?.nodeSelector) delete ps.spec.resources.nodeSelector['node-pool'];
+  if (ps.spec.resources?.affinity) delete ps.spec.resources.affinity;
+  mutate(ps);
+  return ps;
+}
+
+export async function createSigningKeySecret(clients: Clients, namespace: string, name = 'model-signing-key'): Promise<void> {
+  await clients.core.createNamespacedSecret({
+    namespace,
+    body: { metadata: { name }, stringData: { 'public.pem': '-----BEGIN PUBLIC KEY-----\n(e2e placeholder: no sidecar verifies it)\n-----END PUBLIC KEY-----\n' } },
+  });
+}
+
+export async function getPaddleService(clients: Clients, namespace: string, name: string): Promise<PaddleService> {
+  return (await clients.custom.getNamespacedCustomObject({ group: 'serving.paddle.io', version: 'v1alpha1', namespace, plural: 'paddleservices', name })) as PaddleService;
+}
+
+export async function createPaddleService(clients: Clients, namespace: string, ps: PaddleService): Promise<PaddleService> {
+  return (await clients.custom.createNamespacedCustomObject({
+    group: 'serving.paddle.io',
+    version: 'v1alpha1',
+    namespace,
+    plural: 'paddleservices',
+    body: { ...ps, apiVersion: 'serving.paddle.io/v1alpha1', kind: 'PaddleService' },
+  })) as PaddleService;
+}
+
+/** A merge patch, as kubectl patch --type merge does (spec edits by a user). */
+export async function mergePatchPaddleService(clients: Clients, namespace: string, name: string, patch: object, subresource?: 'status'): Promise<void> {
+  const { setHeaderOptions } = await import('@kubernetes/client-node');
+  const params = { group: 'serving.paddle.io', version: 'v1alpha1', namespace, plural: 'paddleservices', name, body: patch };
+  const opts = setHeaderOptions('Content-Type', 'application/merge-patch+json');
+  if (subresource === 'status') await clients.custom.patchNamespacedCustomObjectStatus(params, opts);
+  else await clients.custom.patchNamespacedCustomObject(params, opts);
+}
+
+/** A pod report as the sidecar writes it. */
+export function syntheticReport(over: Partial<PodReport> = {}): PodReport {
+  return {
+    reportedAt: new Date().toISOString(),
+    ready: true,
+    selfCheckPassed: true,
+    model: { digest: 'sha256:e2e0', keyId: 'e2e-key', algorithm: 'Ed25519', verified: true, verifiedAt: new Date().toISOString(), backend: 'builtin', backendVersion: '1' },
+    device: 'gpu',
+    mode: 'normal',
+    latency: { p50Ms: 8, p95Ms: 12, p99Ms: 20, baselineP95Ms: 11, samples: 200 },
+    requests: { total: 200, errors: 0 },
+    matrix: { gpuMemoryBucketMB: 1024, latencyBucketMs: 5, seqLenEdges: [128, 256, 512, 1024, 2048, 4096], total: 200, cells: [{ s: 1, d: 2, l: 0, count: 200 }] },
+    opProfile: [
+      { op: 'matmul', totalMs: 900 },
+      { op: 'softmax', totalMs: 120 },
+    ],
+    breaker: { state: 'closed', trips: 0 },
+    gpu: { memoryUsedBytes: 20 * 2 ** 30, memoryTotalBytes: 80 * 2 ** 30 },
+    ...over,
+  };
+}
+
+/** Writes a report for every current pod of the service (status merge patch, like the sidecar). */
+export async function reportFromAllPods(clients: Clients, namespace: string, name: string, over: Partial<PodReport> = {}): Promise<string[]> {
+  const pods = (await clients.core.listNamespacedPod({ namespace, labelSelector: `app.kubernetes.io/instance=${name}` })).items.filter((p) => !p.metadata?.deletionTimestamp);
+  const names = pods.map((p) => p.metadata?.name ?? '');
+  const reports = Object.fromEntries(names.map((n) => [n, syntheticReport(over)]));
+  await mergePatchPaddleService(clients, namespace, name, { status: { podReports: reports } }, 'status');
+  return names;
+}
+
+// ---- kube-apiserver restart (the cluster scripts start it as its own session leader) -------
+
+function startTime(pid: number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+  return fields[19] ?? '';
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Stops kube-apiserver, keeps it down for `downMs`, and starts it again with the same command
+ * line, recording the new PID in the cluster's pid file (same "pid starttime" format) so
+ * `make cluster-down` still stops it.
+ */
+export async function restartApiServer(downMs: number): Promise<void> {
+  const pidFile = join(CLUSTER_DIR, 'pids', 'kube-apiserver.pid');
+  const [pidText] = readFileSync(pidFile, 'utf8').trim().split(/\s+/);
+  const pid = Number(pidText);
+  const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
+  const [bin, ...args] = argv;
+  if (!bin) throw new Error('kube-apiserver command line not readable');
+  process.kill(-pid, 'SIGTERM');
+  const deadline = Date.now() + 20_000;
+  while (alive(pid) && Date.now() < deadline) await sleep(100);
+  if (alive(pid)) process.kill(-pid, 'SIGKILL');
+  await sleep(downMs);
+  const log = openSync(join(CLUSTER_DIR, 'logs', 'kube-apiserver.log'), 'a');
+  const child = spawn(bin, args, { detached: true, stdio: ['ignore', log, log] });
+  closeSync(log);
+  child.unref();
+  const newPid = child.pid;
+  if (!newPid) throw new Error('kube-apiserver did not start');
+  writeFileSync(pidFile, `${newPid} ${startTime(newPid)}\n`);
+}
