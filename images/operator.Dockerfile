@@ -31,6 +31,6 @@ COPY --from=build /src/node_modules/ ./node_modules/
 COPY --from=build /src/dist/crds/ ./dist/crds/
 COPY --from=build /src/dist/operator/ ./dist/operator/
 USER 65532:65532
-# The metrics and health ports the chart's values default to.
-EXPOSE 8080 8081
+# The ops port (/healthz, /readyz, /metrics) the operator and the chart default to.
+EXPOSE 8080
 ENTRYPOINT ["/nodejs/bin/node", "dist/operator/src/main.js"]

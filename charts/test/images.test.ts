@@ -1,0 +1,110 @@
+// The operator and sidecar Dockerfiles. No container engine runs here, so this checks what can
+// be checked without one: multi-stage, non-root runtime matching what the chart and the
+// operator ask for, build steps that are the project's own make targets, sources that exist
+// and are not excluded from the build context, and a runtime stage that copies exactly the
+// outputs those make targets produce (make build-ts is run to prove it).
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import yaml from 'js-yaml';
+import { RUN_AS_USER } from '../../operator/src/builders/deployment.js';
+import { PORTS } from '../../crds/src/index.js';
+import { CHART_DIR, REPO_ROOT } from './lib/chart.js';
+import { copyOf, makeTargets, parseDockerfile, type Stage } from './lib/dockerfile.js';
+
+const values = yaml.load(readFileSync(join(CHART_DIR, 'values.yaml'), 'utf8')) as { podSecurityContext: { runAsUser: number }; operator: { opsPort: number } };
+const dockerignore = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8')
+  .split('\n')
+  .map((l) => l.trim())
+  .filter((l) => l && !l.startsWith('#'));
+
+function make(args: string[]): { code: number; out: string } {
+  const r = spawnSync('make', ['--no-print-directory', ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 600_000 });
+  return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
+}
+
+const images = [
+  { file: 'operator.Dockerfile', user: String(values.podSecurityContext.runAsUser), ports: [values.operator.opsPort] },
+  { file: 'sidecar.Dockerfile', user: String(RUN_AS_USER), ports: [PORTS.serving, PORTS.metrics] },
+];
+
+describe('images', () => {
+  it('.dockerignore keeps local installs, build outputs, cluster state and VCS metadata out of the context', () => {
+    for (const p of ['.git', 'node_modules', 'dist', 'build', 'e2e/.cluster']) assert.ok(dockerignore.includes(p), p);
+  });
+
+  for (const image of images) {
+    describe(image.file, () => {
+      const { stages } = parseDockerfile(readFileSync(join(REPO_ROOT, 'images', image.file), 'utf8'));
+      const runtime = stages[stages.length - 1] as Stage;
+      const builders = stages.slice(0, -1);
+
+      it('is multi-stage: a named build stage and a runtime stage', () => {
+        assert.ok(stages.length >= 2);
+        assert.ok(builders.every((s) => s.name), 'build stages are named');
+      });
+
+      it(`runs as the non-root uid ${image.user} the chart / operator expects, and sets an entrypoint`, () => {
+        const users = runtime.instructions.filter((i) => i.op === 'USER');
+        assert.equal(users.length, 1);
+        assert.equal(users[0]?.args.split(':')[0], image.user);
+        assert.notEqual(image.user, '0');
+        assert.ok(runtime.instructions.some((i) => i.op === 'ENTRYPOINT'));
+      });
+
+      it('builds with the project\'s own make targets, which exist', () => {
+        const targets = builders.flatMap((s) => s.instructions.filter((i) => i.op === 'RUN').flatMap((i) => makeTargets(i.args)));
+        assert.ok(targets.length > 0, 'the build stage runs make');
+        for (const t of targets) {
+          const r = make(['-n', t]);
+          assert.equal(r.code, 0, `make -n ${t}: ${r.out.slice(-500)}`);
+        }
+      });
+
+      it('copies only sources that exist and that .dockerignore lets through', () => {
+        for (const s of builders) {
+          for (const ins of s.instructions.filter((i) => i.op === 'COPY')) {
+            const c = copyOf(ins);
+            if (c.from) continue;
+            for (const src of c.sources) {
+              const path = src.replace(/\/$/, '');
+              assert.ok(existsSync(join(REPO_ROOT, path)), `COPY ${src} (line ${ins.line}): not in the repository`);
+              assert.ok(!dockerignore.some((p) => path === p || path.startsWith(`${p}/`)), `COPY ${src}: excluded by .dockerignore`);
+            }
+          }
+        }
+      });
+
+      it('exposes the ports the chart and the pod contract use', () => {
+        const exposed = runtime.instructions.filter((i) => i.op === 'EXPOSE').flatMap((i) => i.args.split(/\s+/).map(Number));
+        assert.deepEqual(exposed.sort(), [...image.ports].sort());
+      });
+    });
+  }
+
+  it('make build-ts produces what the runtime stages copy from the build stage, entrypoints included', function () {
+    this.timeout(600_000);
+    const r = make(['build-ts']);
+    assert.equal(r.code, 0, r.out.slice(-2000));
+    const nativeMk = readFileSync(join(REPO_ROOT, 'mk', '30-native.mk'), 'utf8');
+    const addon = /^NATIVE_ADDON := (\S+)$/m.exec(nativeMk)?.[1];
+    for (const image of images) {
+      const { stages } = parseDockerfile(readFileSync(join(REPO_ROOT, 'images', image.file), 'utf8'));
+      const runtime = stages[stages.length - 1] as Stage;
+      for (const ins of runtime.instructions.filter((i) => i.op === 'COPY')) {
+        const c = copyOf(ins);
+        for (const src of c.sources) {
+          const rel = src.replace(/^\/src\//, '').replace(/\/$/, '');
+          if (rel === 'node_modules' || rel === 'package.json') continue; // npm ci + prune in the build stage
+          if (addon && rel === addon) continue; // make build-native's output, named in mk/30-native.mk
+          assert.ok(existsSync(join(REPO_ROOT, rel)), `${image.file}: COPY ${src} but make build-ts did not produce ${rel}`);
+        }
+        if (c.sources.some((s) => s.includes('paddle_native.node'))) assert.equal(c.sources[0]?.replace(/^\/src\//, ''), addon, 'the addon path is make build-native\'s');
+      }
+      const entry = runtime.instructions.find((i) => i.op === 'ENTRYPOINT')?.args ?? '';
+      const script = (JSON.parse(entry) as string[]).find((a) => a.endsWith('.js'));
+      assert.ok(script && existsSync(join(REPO_ROOT, script)), `${image.file}: entrypoint ${script ?? '?'} was not built`);
+    }
+  });
+});

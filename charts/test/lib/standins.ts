@@ -1,0 +1,30 @@
+// The monitoring.coreos.com test stand-in CRDs (charts/test/fixtures): installed for a suite
+// when the cluster has no such CRDs, removed again afterwards.
+import { readFileSync } from 'node:fs';
+import yaml from 'js-yaml';
+import { MONITORING_STANDIN_CRDS } from './chart.js';
+
+type Kubectl = (args: string[], options?: { input?: string; allowFailure?: boolean; timeoutMs?: number }) => Promise<{ code: number; stdout: string; stderr: string }>;
+
+function standinNames(): string[] {
+  return (yaml.loadAll(readFileSync(MONITORING_STANDIN_CRDS, 'utf8')) as { metadata: { name: string } }[]).map((d) => d.metadata.name);
+}
+
+/** Installs the stand-ins that are missing; returns the names it installed (to remove later). */
+export async function installMonitoringStandins(kubectl: Kubectl): Promise<string[]> {
+  const installed: string[] = [];
+  for (const name of standinNames()) {
+    const r = await kubectl(['get', 'crd', name, '-o', 'name'], { allowFailure: true });
+    if (r.code !== 0) installed.push(name);
+  }
+  if (installed.length > 0) {
+    const docs = (yaml.loadAll(readFileSync(MONITORING_STANDIN_CRDS, 'utf8')) as { metadata: { name: string } }[]).filter((d) => installed.includes(d.metadata.name));
+    await kubectl(['apply', '--server-side', '-f', '-'], { input: docs.map((d) => yaml.dump(d)).join('---\n') });
+    await kubectl(['wait', '--for', 'condition=Established', '--timeout', '60s', ...installed.map((n) => `crd/${n}`)]);
+  }
+  return installed;
+}
+
+export async function removeMonitoringStandins(kubectl: Kubectl, names: string[]): Promise<void> {
+  if (names.length > 0) await kubectl(['delete', 'crd', '--ignore-not-found', '--wait=false', ...names]);
+}
