@@ -1,0 +1,136 @@
+// Operator benchmark on the local control plane: create N PaddleServices at once and measure
+//   - seconds until every one has all its children and a status (observedGeneration 1),
+//   - API writes per PaddleService during a no-op resync (target: 0),
+//   - operator RSS (target: <= 200 MB),
+// with a reference measured in the same run: the time the API server takes to accept the N
+// PaddleService creates themselves (the floor no operator can beat), and the issue's targets.
+//
+// The PaddleServices are CPU, TLS off, verification off and replicas 0: the figure is the
+// operator's work (8 children + status each), not the scheduler's or kwok's with 1000 pods.
+//
+// Usage: npx tsx bench/operator/converge.ts [N ...]   (default: 200 1000)
+
+import { readFileSync } from 'node:fs';
+import type { PaddleService } from '../../crds/src/index.js';
+import { createTestNamespace, deleteTestNamespace, makeClients, type Clients } from '../../e2e/src/index.js';
+import { startOperator, type OperatorProcess } from '../../operator/test/e2e/harness.js';
+
+const TARGET_CONVERGE_S_1000 = 60;
+const TARGET_RSS_MB = 200;
+const RESYNC_S = 10;
+
+function spec(name: string): PaddleService {
+  return {
+    apiVersion: 'serving.paddle.io/v1alpha1',
+    kind: 'PaddleService',
+    metadata: { name },
+    spec: {
+      replicas: 0,
+      model: { name: 'mlp', source: { configMap: { name: 'tiny-model' } }, verification: { required: false } },
+      runtime: { device: 'cpu' },
+      tls: { enabled: false },
+      auth: { enabled: false },
+    },
+  };
+}
+
+function rssMb(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return { rss: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) };
+}
+
+async function pool<T>(items: T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < items.length) {
+        const item = items[next++] as T;
+        await fn(item);
+      }
+    }),
+  );
+}
+
+const CHILD_LISTS: Array<[string, (c: Clients, ns: string) => Promise<number>]> = [
+  ['deployments', async (c, ns) => (await c.apps.listNamespacedDeployment({ namespace: ns })).items.length],
+  ['services', async (c, ns) => (await c.core.listNamespacedService({ namespace: ns })).items.length],
+  ['configmaps', async (c, ns) => (await c.core.listNamespacedConfigMap({ namespace: ns, labelSelector: 'app.kubernetes.io/managed-by=paddle-operator' })).items.length],
+  ['serviceaccounts', async (c, ns) => (await c.core.listNamespacedServiceAccount({ namespace: ns, labelSelector: 'app.kubernetes.io/managed-by=paddle-operator' })).items.length],
+];
+
+async function runOnce(clients: Clients, op: OperatorProcess, n: number): Promise<void> {
+  const ns = await createTestNamespace(clients, `bench-op-${n}`);
+  try {
+    const names = Array.from({ length: n }, (_, i) => `psvc-${i}`);
+    const writes0 = await writes(op);
+    const t0 = performance.now();
+    await pool(names, 32, async (name) => {
+      await clients.custom.createNamespacedCustomObject({ group: 'serving.paddle.io', version: 'v1alpha1', namespace: ns, plural: 'paddleservices', body: spec(name) });
+    });
+    const createdS = (performance.now() - t0) / 1000;
+
+    let convergedS = 0;
+    let peakRss = 0;
+    for (;;) {
+      peakRss = Math.max(peakRss, rssMb(op.child.pid ?? 0).rss);
+      const list = (await clients.custom.listNamespacedCustomObject({ group: 'serving.paddle.io', version: 'v1alpha1', namespace: ns, plural: 'paddleservices' })) as { items: PaddleService[] };
+      const withStatus = list.items.filter((p) => p.status?.observedGeneration === 1).length;
+      let children = true;
+      if (withStatus === n) {
+        for (const [, count] of CHILD_LISTS) if ((await count(clients, ns)) < n) children = false;
+      }
+      if (withStatus === n && children) {
+        convergedS = (performance.now() - t0) / 1000;
+        break;
+      }
+      if (performance.now() - t0 > 600_000) throw new Error(`not converged after 600 s: ${withStatus}/${n} with status`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const writesToConverge = (await writes(op)) - writes0;
+
+    // Steady state: wait out two resync periods and count writes.
+    await new Promise((r) => setTimeout(r, 3_000));
+    const steady0 = await writes(op);
+    const reconciles0 = await op.metric('paddle_operator_reconcile_total');
+    await new Promise((r) => setTimeout(r, 2 * RESYNC_S * 1000 + 2_000));
+    const steadyWrites = (await writes(op)) - steady0;
+    const resyncReconciles = (await op.metric('paddle_operator_reconcile_total')) - reconciles0;
+    const mem = rssMb(op.child.pid ?? 0);
+
+    console.log(`\n== ${n} PaddleServices ==`);
+    console.log(`reference: API server accepted the ${n} creates in ${createdS.toFixed(1)} s`);
+    console.log(`converge : every PaddleService with 8 children + status in ${convergedS.toFixed(1)} s (${(convergedS / createdS).toFixed(2)}x the create time)`);
+    if (n === 1000) console.log(`           target <= ${TARGET_CONVERGE_S_1000} s on 2 cores: ${(convergedS / TARGET_CONVERGE_S_1000).toFixed(2)}x of target`);
+    console.log(`writes   : ${writesToConverge} to converge (${(writesToConverge / n).toFixed(1)} per PaddleService: 8 applies + status)`);
+    console.log(`no-op    : ${steadyWrites} writes over ${resyncReconciles} resync reconciles (${(steadyWrites / n).toFixed(3)} per PaddleService; target 0)`);
+    console.log(`RSS      : ${mem.rss} MB now, ${Math.max(peakRss, mem.peak)} MB peak (target <= ${TARGET_RSS_MB} MB: ${(Math.max(peakRss, mem.peak) / TARGET_RSS_MB).toFixed(2)}x)`);
+  } finally {
+    await deleteTestNamespace(clients, ns);
+  }
+}
+
+async function writes(op: OperatorProcess): Promise<number> {
+  let sum = 0;
+  for (const verb of ['apply', 'patch', 'create', 'update', 'delete']) sum += await op.metric('paddle_operator_api_requests_total', { verb });
+  return sum;
+}
+
+async function main(): Promise<void> {
+  const sizes = process.argv.slice(2).map(Number).filter((x) => x > 0);
+  const clients = makeClients();
+  for (const n of sizes.length > 0 ? sizes : [200, 1000]) {
+    // A fresh operator per size, so RSS and write counts are per run.
+    const op = await startOperator({ identity: `bench-${n}`, leaseName: `bench-operator-${n}`, extraArgs: ['--resync-seconds', String(RESYNC_S), '--log-level', 'warn'] });
+    try {
+      await runOnce(clients, op, n);
+    } finally {
+      await op.stop();
+    }
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
