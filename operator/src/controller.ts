@@ -36,7 +36,8 @@ export function ownerKeyOf(obj: KubernetesObject): string | undefined {
 }
 
 export class Controller {
-  readonly queue: WorkQueue;
+  /** Replaced on every start(): a queue is shut down for good when leadership is lost. */
+  queue: WorkQueue;
   readonly reconciler: Reconciler;
   readonly #opts: ControllerOptions;
   readonly #clock: Clock;
@@ -51,7 +52,7 @@ export class Controller {
     this.#opts = opts;
     this.#clock = opts.clock ?? realClock;
     const { client, log, metrics } = opts;
-    this.queue = new WorkQueue({ clock: this.#clock, onDepthChange: (d) => metrics.queueDepth.set(d) });
+    this.queue = this.#newQueue();
     const enqueue = (key: string | undefined) => {
       if (key) this.queue.add(key);
     };
@@ -126,9 +127,15 @@ export class Controller {
     return this.#running;
   }
 
+  #newQueue(): WorkQueue {
+    const { metrics } = this.#opts;
+    return new WorkQueue({ clock: this.#clock, onDepthChange: (d) => metrics.queueDepth.set(d) });
+  }
+
   async start(): Promise<void> {
     if (this.#running) return;
     this.#running = true;
+    if (this.queue.shuttingDown) this.queue = this.#newQueue();
     const informers = [this.#podInformer, ...Object.values(this.#childInformers)];
     await Promise.all(informers.map((i) => i.start()));
     // Children first, so the first reconciles see the existing children and write nothing.
@@ -165,8 +172,9 @@ export class Controller {
 
   async #work(): Promise<void> {
     const { metrics, log } = this.#opts;
+    const queue = this.queue;
     for (;;) {
-      const key = await this.queue.get();
+      const key = await queue.get();
       if (key === undefined) return;
       const end = metrics.reconcileDuration.startTimer();
       let result = 'success';
@@ -174,21 +182,21 @@ export class Controller {
         const r = await this.reconciler.reconcile(key);
         result = r.result;
         if (r.backoff) {
-          const delay = this.queue.addRateLimited(key);
+          const delay = queue.addRateLimited(key);
           log.info({ key, result, retryInMs: delay }, 'reconcile blocked; checking again later');
         } else {
-          this.queue.forget(key);
-          if (r.requeueAfterMs !== undefined) this.queue.addAfter(key, r.requeueAfterMs);
+          queue.forget(key);
+          if (r.requeueAfterMs !== undefined) queue.addAfter(key, r.requeueAfterMs);
         }
       } catch (err) {
         const cls = classifyError(err);
         result = 'error';
-        const delay = this.queue.addRateLimited(key);
-        log.warn({ key, err: describeError(err), class: cls, retryInMs: delay, failures: this.queue.failures(key) }, 'reconcile failed; retrying');
+        const delay = queue.addRateLimited(key);
+        log.warn({ key, err: describeError(err), class: cls, retryInMs: delay, failures: queue.failures(key) }, 'reconcile failed; retrying');
       } finally {
         end({ result });
         metrics.reconcileTotal.inc({ result });
-        this.queue.done(key);
+        queue.done(key);
       }
     }
   }
