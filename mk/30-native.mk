@@ -1,6 +1,6 @@
 # native/: the C++ predictor addon (cmake-js, node-addon-api, OpenBLAS; OpenSSL from node).
 # Every target sets up what it misses (apt packages, the build) and is fast when done.
-.PHONY: build-native test-native bench-native fuzz-native clean-native native-deps
+.PHONY: build-native test-native bench-native fuzz-native fuzz-deps clean-native native-deps
 
 NATIVE_ADDON := build/Release/paddle_native.node
 NATIVE_SOURCES := $(wildcard native/src/*.cc native/src/*.h) CMakeLists.txt
@@ -38,3 +38,40 @@ bench-native: build-native fixtures-venv ## benchmark the native predictor again
 	PADDLE_PYTHON=$(FIXTURES_PY) npx tsx bench/native/bench.ts
 
 bench: bench-native
+
+# libFuzzer harnesses, one per parser (native/fuzz/*.cc), each run for FUZZ_SECONDS on a
+# scratch copy of its committed seed corpus (native/fuzz/corpus/<name>/). They link the
+# system libcrypto (libssl-dev) since they run outside node.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := pdmodel pdiparams pir signature
+FUZZ_BIN := build/fuzz
+FUZZ_CORE := $(filter-out native/src/addon.cc native/src/nvml.cc,$(wildcard native/src/*.cc))
+FUZZ_CXX ?= clang++
+
+fuzz-deps: native-deps
+	@command -v $(FUZZ_CXX) >/dev/null && echo 'extern "C" int LLVMFuzzerTestOneInput(const char*, unsigned long) { return 0; }' | \
+	  $(FUZZ_CXX) -x c++ -fsanitize=fuzzer -o /dev/null - 2>/dev/null || { \
+	  echo "==> installing clang + libFuzzer runtime"; (apt-get update -qq || true); \
+	  $(APT_INSTALL) clang libclang-rt-dev 2>/dev/null || $(APT_INSTALL) clang libclang-rt-14-dev; }
+	@[ -e /usr/include/openssl/evp.h ] || $(APT_INSTALL) libssl-dev
+
+FUZZ_FLAGS := -std=c++17 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+FUZZ_OBJS := $(patsubst native/src/%.cc,$(FUZZ_BIN)/obj/%.o,$(FUZZ_CORE))
+
+$(FUZZ_BIN)/obj/%.o: native/src/%.cc $(wildcard native/src/*.h) | fuzz-deps
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) $$(pkg-config --cflags openblas) -c -o $@ $<
+
+$(FUZZ_BIN)/fuzz_%: native/fuzz/fuzz_%.cc $(FUZZ_OBJS) | fuzz-deps
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $$(pkg-config --libs openblas) -lcrypto
+
+fuzz-native: $(addprefix $(FUZZ_BIN)/fuzz_,$(FUZZ_TARGETS)) ## run each native parser fuzzer for FUZZ_SECONDS (default 60)
+	@for t in $(FUZZ_TARGETS); do \
+	  rm -rf .fuzz-out/$$t && mkdir -p .fuzz-out/$$t && cp native/fuzz/corpus/$$t/* .fuzz-out/$$t/; \
+	  echo "==> fuzz_$$t for $(FUZZ_SECONDS)s"; \
+	  $(FUZZ_BIN)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -max_len=65536 -timeout=10 \
+	    -artifact_prefix=.fuzz-out/$$t- .fuzz-out/$$t 2>&1 | grep -E "^(Done|#[0-9]+.*DONE)|ERROR|SUMMARY|stat::number_of_executed_units" || true; \
+	  if ls .fuzz-out/$$t-crash-* .fuzz-out/$$t-leak-* .fuzz-out/$$t-timeout-* >/dev/null 2>&1; then echo "fuzz_$$t found a failure: see .fuzz-out/"; exit 1; fi; \
+	done
+
+fuzz: fuzz-native

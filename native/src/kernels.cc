@@ -1021,7 +1021,7 @@ void SplitK(OpContext& ctx) {
   size_t r = x.shape.size();
   axis = NormAxis(ctx, axis, r);
   int64_t dim = x.shape[static_cast<size_t>(axis)];
-  auto sections = IntsFrom(ctx, "sections", nullptr, "SectionsTensorList");
+  auto sections = IntsFrom(ctx, "sections", "SectionsTensor", "SectionsTensorList");
   int64_t num = ctx.Int("num", 0);
   size_t outs = ctx.OutputCount("Out");
   if (sections.empty()) {

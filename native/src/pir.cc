@@ -167,6 +167,34 @@ void Out(PirContext& c, const PirOp& p, OpDesc* op, size_t i, const char* slot) 
   op->outputs.emplace_back(slot, std::vector<std::string>{DeclareResult(c, *p.results[i])});
 }
 
+// A result of vector type (0.t_vec): one var per element, remembered for builtin.split.
+void VectorOut(PirContext& c, const PirOp& p, OpDesc* op, const char* slot) {
+  if (p.results.size() != 1) c.Fail(*p.json, "pd_op." + p.name + " must have one vector result");
+  const JsonValue& result = *p.results[0];
+  int64_t id = ValueId(c, result);
+  if (id == 0 || c.names.count(id)) c.Fail(result, "bad or duplicate vector result id");
+  const JsonValue* tt = result.Find("TT");
+  const JsonValue* tag = tt ? tt->Find("#") : nullptr;
+  const JsonValue* elems = tt ? tt->Find("D") : nullptr;
+  if (!tag || !tag->IsString() || tag->text != "0.t_vec" || !elems || !elems->IsArray() || elems->items.empty() || elems->items.size() > 4096) {
+    c.Fail(result, "pd_op." + p.name + " result must be a non-empty vector type");
+  }
+  std::vector<std::string> names;
+  for (size_t i = 0; i < elems->items.size(); ++i) {
+    std::string name = "%" + std::to_string(id) + "." + std::to_string(i);
+    if (c.declared.insert(name).second) {
+      VarDesc var;
+      var.name = name;
+      var.is_tensor = true;
+      c.program->vars.push_back(var);
+    }
+    names.push_back(name);
+  }
+  c.names[id] = "%vector" + std::to_string(id);
+  c.vectors[id] = names;
+  op->outputs.emplace_back(slot, names);
+}
+
 void CopyAttr(const PirOp& p, OpDesc* op, const char* from, const char* to) {
   auto it = p.attrs.find(from);
   if (it != p.attrs.end()) op->attrs[to] = it->second;
@@ -329,6 +357,17 @@ const std::map<std::string, Translator>& PirTable() {
          op->type = "cast"; In(c, p, op, 0, "X"); Out(c, p, op, 0, "Out");
          CopyAttr(p, op, "dtype", "out_dtype");
        }},
+      {"split_with_num", [](PirContext& c, const PirOp& p, OpDesc* op) {
+         op->type = "split";
+         In(c, p, op, 0, "X"); In(c, p, op, 1, "AxisTensor");
+         VectorOut(c, p, op, "Out");
+         CopyAttr(p, op, "num", "num");
+       }},
+      {"split", [](PirContext& c, const PirOp& p, OpDesc* op) {
+         op->type = "split";
+         In(c, p, op, 0, "X"); In(c, p, op, 1, "SectionsTensor"); In(c, p, op, 2, "AxisTensor");
+         VectorOut(c, p, op, "Out");
+       }},
       {"mean", [](PirContext& c, const PirOp& p, OpDesc* op) {
          op->type = "reduce_mean"; In(c, p, op, 0, "X"); Out(c, p, op, 0, "Out");
          CopyAttr(p, op, "axis", "dim"); CopyAttr(p, op, "keepdim", "keep_dim");
@@ -361,7 +400,7 @@ void TranslateBatchNorm(PirContext& c, const PirOp& p, OpDesc* op) {
 }  // namespace
 
 std::string PirSupportedOpList() {
-  std::string out = "builtin.parameter (p), builtin.combine, pd_op.data, pd_op.fetch";
+  std::string out = "builtin.parameter (p), builtin.combine, builtin.split, pd_op.data, pd_op.fetch";
   for (const auto& kv : PirTable()) out += ", pd_op." + kv.first;
   return out;
 }
@@ -424,6 +463,17 @@ Program ParsePirJson(const uint8_t* data, size_t size, const std::string& file, 
       int64_t id = ValueId(c, *p.results[0]);
       c.vectors[id] = names;
       c.names[id] = "%vector" + std::to_string(id);
+      continue;
+    }
+    if (dialect == "0" && p.name == "split") {  // builtin.split: unpack a vector into values
+      if (p.operands.size() != 1) c.Fail(jop, "builtin.split must have one operand");
+      auto vec = c.vectors.find(ValueId(c, *p.operands[0]));
+      if (vec == c.vectors.end() || vec->second.size() != p.results.size()) c.Fail(jop, "builtin.split of a value that is not a vector of matching size");
+      for (size_t i = 0; i < p.results.size(); ++i) {
+        int64_t id = ValueId(c, *p.results[i]);
+        if (id == 0 || c.names.count(id)) c.Fail(*p.results[i], "bad or duplicate result id");
+        c.names[id] = vec->second[i];
+      }
       continue;
     }
     if (dialect != "1") {

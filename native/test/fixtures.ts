@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { Tensor } from '../lib/index.js';
 
 export const FIXTURES = resolve(dirname(fileURLToPath(import.meta.url)), '../fixtures');
-export const MODELS = ['mlp', 'cnn', 'transformer'] as const;
+export const MODELS = ['mlp', 'cnn', 'transformer', 'opset'] as const;
 export const FORMATS = ['legacy', 'pir'] as const;
 export type ModelName = (typeof MODELS)[number];
 export type FormatName = (typeof FORMATS)[number];
