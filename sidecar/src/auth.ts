@@ -57,10 +57,21 @@ export function scopeDomains(payload: JWTPayload): Set<string> {
   return new Set();
 }
 
+/**
+ * Verified tokens are cached by their exact text (signature included, so a forged token never
+ * hits) until their expiry; the cache is bounded and cleared whenever the keys or the auth
+ * config change. Signature checks cost far more than the rest of the request path.
+ */
+const CACHE_MAX = 10000;
+
 export class TokenVerifier {
   private keys: KeyMaterial = {};
   private cfg: AuthConfig;
-  constructor(cfg: AuthConfig) {
+  private readonly cache = new Map<string, { principal: Principal; expMs: number }>();
+  constructor(
+    cfg: AuthConfig,
+    private readonly now: () => number = Date.now,
+  ) {
     this.cfg = cfg;
   }
 
@@ -69,6 +80,7 @@ export class TokenVerifier {
     const keys = cfg.enabled ? await loadKeyMaterial(cfg) : {};
     this.cfg = cfg;
     this.keys = keys;
+    this.cache.clear();
   }
 
   async verify(authorization: string | undefined): Promise<Principal> {
@@ -76,6 +88,11 @@ export class TokenVerifier {
     const m = /^Bearer ([A-Za-z0-9_\-.]+)$/.exec(authorization);
     if (!m?.[1]) throw new SidecarError('unauthenticated', 'malformed Authorization header');
     const token = m[1];
+    const cached = this.cache.get(token);
+    if (cached) {
+      if (this.now() < cached.expMs) return cached.principal;
+      this.cache.delete(token);
+    }
     const options = {
       clockTolerance: this.cfg.clockSkewSeconds,
       requiredClaims: ['exp', 'sub'],
@@ -96,7 +113,16 @@ export class TokenVerifier {
       if (err instanceof SidecarError) throw err;
       throw new SidecarError('unauthenticated', `invalid token: ${describeJoseError(err)}`, { cause: err });
     }
-    return { subject: payload.sub ?? '', domains: scopeDomains(payload) };
+    const principal = { subject: payload.sub ?? '', domains: scopeDomains(payload) };
+    if (typeof payload.exp === 'number') {
+      if (this.cache.size >= CACHE_MAX) {
+        const oldest = this.cache.keys().next();
+        if (!oldest.done) this.cache.delete(oldest.value);
+      }
+      // Cached until the token's own expiry (no skew granted to cache hits).
+      this.cache.set(token, { principal, expMs: payload.exp * 1000 });
+    }
+    return principal;
   }
 }
 

@@ -1,0 +1,164 @@
+// Sidecar overhead benchmark (issue 5): the full request chain (request id + trace context +
+// dyeing, CORS, body limit, JWT HS256, authz, rate limiter, allow-list, degradation, breaker,
+// metrics, matrix, spans, schema-checked access logs) against a bare node:http server calling
+// the SAME predictor instance (real addon, MLP fixture), measured in the same run on loopback.
+//
+// Prints figures and ratios; never asserts timings. Targets from the issue: >= 0.8x bare
+// throughput, <= 0.3 ms added p50. Both servers use plain HTTP so the difference is the chain
+// itself (a third row shows the chain over HTTPS for reference).
+//
+//   npx tsx bench/sidecar/bench.ts [--duration 8] [--connections 8]
+
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse, Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { SignJWT } from 'jose';
+import { Registry } from 'prom-client';
+import { Predictor } from '../../native/lib/index.js';
+import { createApp } from '../../sidecar/src/app.js';
+import { parseSidecarConfig } from '../../sidecar/src/config.js';
+import { createLoggers } from '../../sidecar/src/logging.js';
+import { createSidecarServer } from '../../sidecar/src/server.js';
+import { createTracerProvider } from '../../sidecar/src/tracing.js';
+import { createPki } from '../../sidecar/test/helpers/pki.js';
+
+const { values } = parseArgs({ options: { duration: { type: 'string', default: '8' }, connections: { type: 'string', default: '8' }, sequential: { type: 'string', default: '2000' } } });
+const DURATION = Number(values.duration);
+const CONNECTIONS = Number(values.connections);
+const SEQUENTIAL = Number(values.sequential);
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const MODEL_DIR = join(ROOT, 'native/fixtures/models/mlp/legacy');
+const predictor = await Predictor.load({ modelDir: MODEL_DIR, publicKeyPem: readFileSync(join(ROOT, 'native/fixtures/keys/test-only-rsa2048.pub.pem'), 'utf8'), cpuThreads: 1 });
+
+const body = JSON.stringify({ inputs: [{ name: 'x', shape: [1, 64], datatype: 'FP32', data: Array.from({ length: 64 }, (_, i) => ((i % 13) - 6) / 10) }] });
+
+// ---- bare reference: parse JSON, build the tensor, run, answer JSON.
+const bare = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    void (async () => {
+      try {
+        const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { inputs: { name: string; shape: number[]; data: number[] }[] };
+        const inp = parsed.inputs[0];
+        if (!inp) throw new Error('no input');
+        const out = await predictor.run({ [inp.name]: { dtype: 'float32', shape: inp.shape, data: Float32Array.from(inp.data) } });
+        const outputs = Object.entries(out).map(([name, t]) => ({ name, shape: t.shape, datatype: 'FP32', data: Array.from(t.data as Float32Array) }));
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ model_name: 'mlp', outputs }));
+      } catch (err) {
+        res.statusCode = 500;
+        res.end(JSON.stringify({ error: String(err) }));
+      }
+    })();
+  });
+});
+bare.keepAliveTimeout = 65000;
+await new Promise<void>((r) => bare.listen(0, '127.0.0.1', () => r()));
+const barePort = (bare.address() as AddressInfo).port;
+
+// ---- full chain: the real app with auth on.
+const dir = mkdtempSync(join(tmpdir(), 'sidecar-bench-'));
+const secret = randomBytes(32);
+writeFileSync(join(dir, 'hmac.key'), secret);
+const cfg = parseSidecarConfig(
+  JSON.stringify({
+    version: 1,
+    model: { name: 'mlp' },
+    auth: { enabled: true, issuer: 'bench', audience: 'bench', hmacSecretFile: join(dir, 'hmac.key'), policies: [{ path: '/v1/predict', domain: 'model_inference', callsPerMinute: 1000000 }] },
+    cors: { allowedOrigins: ['https://console.example.com'] },
+  }),
+);
+if (!cfg.ok) throw new Error(cfg.error);
+let logLines = 0;
+const loggers = createLoggers({ service: 'paddle-sidecar', sinks: { out: { write: () => void logLines++ }, deadLetter: { write: () => undefined } } });
+const provider = createTracerProvider({ serviceName: 'bench' });
+const sidecar = await createApp({ config: cfg.config, predictor, registry: new Registry(), loggers, tracer: provider.getTracer('bench'), device: 'cpu' });
+sidecar.start();
+const chain = createSidecarServer({ handler: sidecar.app });
+const chainPort = await chain.listen(0, '127.0.0.1');
+const pki = createPki();
+const chainTls = createSidecarServer({ handler: sidecar.app, tls: { certFile: pki.serverCert, keyFile: pki.serverKey, mutual: false } });
+const chainTlsPort = await chainTls.listen(0, '127.0.0.1');
+const token = await new SignJWT({ scope: 'model_inference' }).setProtectedHeader({ alg: 'HS256' }).setSubject('bench').setIssuer('bench').setAudience('bench').setExpirationTime('1h').sign(secret);
+
+interface Row {
+  name: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  seqP50: number;
+  seqP99: number;
+  non2xx: number;
+}
+
+async function cannon(url: string, headers: Record<string, string>): Promise<autocannon.Result> {
+  return autocannon({ url, method: 'POST', body, headers: { 'content-type': 'application/json', ...headers }, connections: CONNECTIONS, duration: DURATION });
+}
+
+/** Sequential requests over one keep-alive connection, timed with hrtime (sub-ms resolution). */
+async function sequential(url: string, headers: Record<string, string>, tls: boolean): Promise<{ p50: number; p99: number }> {
+  const agent = tls ? new HttpsAgent({ keepAlive: true, maxSockets: 1, ca: readFileSync(pki.caCert) }) : new HttpAgent({ keepAlive: true, maxSockets: 1 });
+  const once = (): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const t0 = process.hrtime.bigint();
+      const req = (tls ? httpsRequest : httpRequest)(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', ...headers } }, (res) => {
+        res.resume();
+        res.on('end', () => (res.statusCode === 200 ? resolve(Number(process.hrtime.bigint() - t0) / 1e6) : reject(new Error(`HTTP ${res.statusCode}`))));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  for (let i = 0; i < 200; i++) await once(); // warm-up
+  const xs: number[] = [];
+  for (let i = 0; i < SEQUENTIAL; i++) xs.push(await once());
+  agent.destroy();
+  xs.sort((a, b) => a - b);
+  return { p50: xs[Math.floor(xs.length * 0.5)] ?? 0, p99: xs[Math.floor(xs.length * 0.99)] ?? 0 };
+}
+
+async function measure(name: string, url: string, headers: Record<string, string>, tls = false): Promise<Row> {
+  const seq = await sequential(url, headers, tls);
+  const r = await cannon(url.replace('https://localhost', 'https://127.0.0.1'), headers);
+  return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, seqP50: seq.p50, seqP99: seq.p99, non2xx: r.non2xx };
+}
+
+const auth = { authorization: `Bearer ${token}`, 'x-env-id': 'bench', 'x-test-group': 'control' };
+process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0'; // autocannon's HTTPS row only (self-made test CA)
+const rows: Row[] = [];
+rows.push(await measure('bare node:http', `http://127.0.0.1:${barePort}/`, {}));
+rows.push(await measure('sidecar full chain (HTTP)', `http://127.0.0.1:${chainPort}/v2/models/mlp/infer`, auth));
+rows.push(await measure('sidecar full chain (HTTPS)', `https://localhost:${chainTlsPort}/v2/models/mlp/infer`, auth, true));
+
+const f = (n: number, d = 3): string => n.toFixed(d);
+console.log(`\nsidecar overhead on the MLP fixture, batch 1, loopback; autocannon ${CONNECTIONS} connections x ${DURATION}s; sequential ${SEQUENTIAL} requests on one connection`);
+console.log('| server | req/s | ac p50 ms | ac p99 ms | seq p50 ms | seq p99 ms | non-2xx |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+for (const r of rows) console.log(`| ${r.name} | ${f(r.rps, 0)} | ${r.p50} | ${r.p99} | ${f(r.seqP50)} | ${f(r.seqP99)} | ${r.non2xx} |`);
+const [b, c] = rows;
+if (b && c) {
+  console.log(`\nthroughput ratio chain/bare: ${f(c.rps / b.rps, 2)}x (target >= 0.8x)`);
+  console.log(`added p50 (sequential, hrtime): ${f(c.seqP50 - b.seqP50)} ms (target <= 0.3 ms); added p99: ${f(c.seqP99 - b.seqP99)} ms`);
+  console.log(`added p50/p99 under load (autocannon, ms resolution): ${c.p50 - b.p50} / ${c.p99 - b.p99} ms`);
+}
+console.log(`access log lines validated during the run: ${logLines}`);
+
+sidecar.close();
+await Promise.all([chain.close(), chainTls.close(), new Promise((r) => bare.close(r))]);
+await provider.shutdown();
+// autocannon stops mid-request: let the last runs finish before disposing.
+for (let i = 0; i < 50; i++) {
+  try {
+    predictor.dispose();
+    break;
+  } catch {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
