@@ -9,7 +9,8 @@
 #                          test-e2e` runs them with the other e2e suites
 #   make chart-sync-crds   copy crds/*.yaml into the chart (helm reads only files inside it)
 #   make chart-package     helm package into dist/charts/
-.PHONY: test-chart test-chart-e2e chart-lint chart-tools chart-sync-crds chart-package
+#   make chart-docs        regenerate the README parameters table from values.yaml
+.PHONY: test-chart test-chart-e2e chart-lint chart-tools chart-sync-crds chart-package chart-docs
 
 TEST_TARGETS += test-chart
 
@@ -57,3 +58,6 @@ test-chart-e2e: $(NPM_STAMP) $(CHART_HELM) ## the chart's e2e suites only, again
 chart-package: $(CHART_HELM) ## package the chart into dist/charts/
 	mkdir -p dist/charts
 	$(CHART_HELM) package $(CHART_DIR) -d dist/charts
+
+chart-docs: $(NPM_STAMP) ## regenerate the parameters table of the chart's README from values.yaml
+	npx tsx charts/scripts/values-table.ts --write

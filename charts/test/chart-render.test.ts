@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { V1ClusterRoleBinding, V1Deployment, V1PodDisruptionBudget, V1Role, V1Service } from '@kubernetes/client-node';
-import yaml from 'js-yaml';
+import * as yaml from 'js-yaml';
 import { buildDeployment, DEFAULT_OPERATOR_CONFIG, resolvePaddleService } from '../../operator/src/builders/index.js';
 import type { PaddleService } from '../../crds/src/index.js';
 import { parseOptions } from '../../operator/src/main.js';

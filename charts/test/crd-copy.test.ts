@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import yaml from 'js-yaml';
+import * as yaml from 'js-yaml';
 import { CHART_DIR, REPO_ROOT, only, render } from './lib/chart.js';
 
 const CRD_FILE = 'serving.paddle.io_paddleservices.yaml';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import yaml from 'js-yaml';
+import * as yaml from 'js-yaml';
 import { RUN_AS_USER } from '../../operator/src/builders/deployment.js';
 import { PORTS } from '../../crds/src/index.js';
 import { CHART_DIR, REPO_ROOT } from './lib/chart.js';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { V1ClusterRole, V1Role } from '@kubernetes/client-node';
-import yaml from 'js-yaml';
+import * as yaml from 'js-yaml';
 import type { PaddleService } from '../../crds/src/index.js';
 import { buildRole, resolvePaddleService } from '../../operator/src/builders/index.js';
 import { CHILD_RESOURCES, RESOURCES } from '../../operator/src/resources.js';

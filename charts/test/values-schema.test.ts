@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
-import yaml from 'js-yaml';
+import * as yaml from 'js-yaml';
 import { ALL_OPTIONS_VALUES, CHART_DIR, helm, kubeVersion, readJson } from './lib/chart.js';
 import { commentAbove, keyPaths, uncommentOptionalKeys } from './lib/values-file.js';
 

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { V1ClusterRole, V1Deployment, V1Role } from '@kubernetes/client-node';
-import yaml from 'js-yaml';
+import * as yaml from 'js-yaml';
 import { CHART_DIR, REPO_ROOT, helm, only, parseManifests, type RenderedObject } from '../../charts/test/lib/chart.js';
 import { allows, flatten, key, type PolicyRule } from '../../charts/test/lib/rbac.js';
 import { startRecordingProxy, type RecordingProxy } from '../../charts/test/lib/recording-proxy.js';

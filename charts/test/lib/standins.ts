@@ -1,7 +1,7 @@
 // The monitoring.coreos.com test stand-in CRDs (charts/test/fixtures): installed for a suite
 // when the cluster has no such CRDs, removed again afterwards.
 import { readFileSync } from 'node:fs';
-import yaml from 'js-yaml';
+import * as yaml from 'js-yaml';
 import { MONITORING_STANDIN_CRDS } from './chart.js';
 
 type Kubectl = (args: string[], options?: { input?: string; allowFailure?: boolean; timeoutMs?: number }) => Promise<{ code: number; stdout: string; stderr: string }>;
