@@ -107,4 +107,17 @@ describe('images', () => {
       assert.ok(script && existsSync(join(REPO_ROOT, script)), `${image.file}: entrypoint ${script ?? '?'} was not built`);
     }
   });
+
+  it('the built entrypoints load their whole module graph under plain node and parse their flags', function () {
+    this.timeout(120_000);
+    // An unknown flag makes each program stop right after loading every module: a module that
+    // does not load (e.g. a default import that ESM does not provide) fails here, not in a pod.
+    const run = (script: string) => spawnSync(process.execPath, [script, '--no-such-flag'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
+    const op = run('dist/operator/src/main.js');
+    assert.equal(op.status, 2, `operator: ${op.stderr.slice(-1500)}`);
+    assert.match(op.stderr, /unknown flag --no-such-flag/);
+    const sidecar = run('dist/sidecar/src/main.js');
+    assert.match(`${sidecar.stdout}${sidecar.stderr}`, /Unknown option '--no-such-flag'/, `sidecar: ${sidecar.stderr.slice(-1500)}`);
+    assert.notEqual(sidecar.status, 0);
+  });
 });
