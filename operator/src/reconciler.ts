@@ -12,6 +12,7 @@ import {
 import { applyChild, applyReason, withSpecHash } from './apply.js';
 import { computeDesiredReplicas, computePublishedBaseline } from './autoscale.js';
 import {
+  ANNOTATIONS,
   buildChildren,
   childNames,
   CONFIG_FILE_KEY,
@@ -68,6 +69,16 @@ interface KeyState {
 
 const SECRET_TTL_MS = 60_000;
 
+/**
+ * Whether the cached object is older than one we wrote (the watch has not delivered our write
+ * yet). resourceVersions are opaque by contract; they are etcd revisions in practice, and when
+ * either is not a number this answers false (no skipping, just a harmless extra write).
+ */
+export function cacheIsBehind(cachedRv: string | undefined, writtenRv: string | undefined): boolean {
+  if (!cachedRv || !writtenRv || !/^\d+$/.test(cachedRv) || !/^\d+$/.test(writtenRv)) return false;
+  return BigInt(cachedRv) < BigInt(writtenRv);
+}
+
 /** The API calls a reconcile makes (KubeClient in production; an in-process fake in unit tests). */
 export type ReconcileApi = Pick<KubeClient, 'get' | 'apply' | 'mergePatch'>;
 
@@ -89,6 +100,8 @@ export function splitKey(key: string): { namespace: string; name: string } {
 export class Reconciler {
   readonly #d: ReconcilerDeps;
   readonly #state = new Map<string, KeyState>();
+  /** kind/ns/name -> what we last applied (spec hash) and the resourceVersion it produced. */
+  readonly #written = new Map<string, { hash: string; rv: string }>();
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
@@ -100,7 +113,7 @@ export class Reconciler {
     const raw = caches.paddleServices.get(name, namespace);
     if (!raw) {
       // Deleted: the children go by owner references (garbage collector); forget our state.
-      this.#state.delete(key);
+      this.forget(key);
       return { result: 'success' };
     }
     if (raw.metadata.deletionTimestamp) return { result: 'success' };
@@ -223,8 +236,11 @@ export class Reconciler {
           : {}),
     });
     const patch = computeStatusPatch(raw.status, status, fleet.pruned.map((p) => p.pod));
-    if (patch) {
-      await this.#d.client.mergePatch(objectPath(RESOURCES.paddleService, namespace, name, 'status'), patch);
+    const statusKey = `PaddleService/${key}`;
+    const statusBehind = cacheIsBehind(raw.metadata.resourceVersion, this.#written.get(statusKey)?.rv);
+    if (patch && !statusBehind) {
+      const written = await this.#d.client.mergePatch<PaddleService>(objectPath(RESOURCES.paddleService, namespace, name, 'status'), patch);
+      if (written?.metadata?.resourceVersion) this.#written.set(statusKey, { hash: '', rv: written.metadata.resourceVersion });
       this.#d.log.debug({ key, fields: Object.keys(patch.status) }, 'status updated');
     }
 
@@ -260,6 +276,8 @@ export class Reconciler {
   /** Forgets per-key state (the key left the cache). */
   forget(key: string): void {
     this.#state.delete(key);
+    const { namespace, name } = splitKey(key);
+    for (const k of this.#written.keys()) if (k.includes(`/${namespace}/${name}`)) this.#written.delete(k);
   }
 
   async #applyIfNeeded(key: string, desiredRaw: KubernetesObject): Promise<void> {
@@ -268,8 +286,14 @@ export class Reconciler {
     const live = this.#d.caches.children[kind].get(desired.metadata?.name ?? '', desired.metadata?.namespace);
     const why = applyReason(desired, live);
     if (!why) return;
+    const objKey = `${kind}/${desired.metadata?.namespace}/${desired.metadata?.name}`;
+    const hash = desired.metadata?.annotations?.[ANNOTATIONS.specHash] ?? '';
+    const mine = this.#written.get(objKey);
+    // Our own write of this very content has not reached the cache yet: its event will come.
+    if (why === 'changed' && mine?.hash === hash && cacheIsBehind(live?.metadata?.resourceVersion, mine.rv)) return;
     try {
-      await applyChild(this.#d.client, desired);
+      const written = await applyChild(this.#d.client, desired);
+      if (written?.metadata?.resourceVersion) this.#written.set(objKey, { hash, rv: written.metadata.resourceVersion });
       this.#d.log.info({ key, kind, name: desired.metadata?.name, why }, 'applied child');
     } catch (err) {
       this.#d.metrics?.applyErrors.inc({ kind, class: classifyError(err) });

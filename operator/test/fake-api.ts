@@ -76,7 +76,7 @@ export class FakeApi implements ReconcileApi {
     this.calls.push({ verb: 'apply', path, body: obj });
     this.#maybeFail('apply');
     this.put(obj);
-    return obj;
+    return structuredClone(this.find(obj.kind ?? '', obj.metadata?.namespace ?? 'default', obj.metadata?.name ?? '')) as T;
   }
 
   async mergePatch<T>(path: string, body: unknown): Promise<T> {
@@ -87,7 +87,7 @@ export class FakeApi implements ReconcileApi {
     if (!ps) throw new ApiException(404, 'not found', '{}', {});
     const merged = mergePatch(ps, body) as KubernetesObject;
     this.put(merged);
-    return merged as T;
+    return structuredClone(this.find('PaddleService', namespace, name)) as T;
   }
 
   caches(podsSynced = true): ReconcilerCaches {

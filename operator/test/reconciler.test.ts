@@ -3,7 +3,7 @@ import { ApiException, type KubernetesObject, type V1Deployment } from '@kuberne
 import type { Condition, PaddleService } from '../../crds/src/index.js';
 import { DEFAULT_OPERATOR_CONFIG } from '../src/builders/index.js';
 import type { EventRecorder } from '../src/events.js';
-import { Reconciler } from '../src/reconciler.js';
+import { cacheIsBehind, Reconciler } from '../src/reconciler.js';
 import { FakeApi } from './fake-api.js';
 import { FakeClock } from './fake-clock.js';
 import { loadExample } from './fixtures.js';
@@ -165,6 +165,34 @@ describe('Reconciler (in-process fake of our client)', () => {
     assert.equal(t.ready()?.reason, 'ApplyFailed');
     assert.match(t.ready()?.message ?? '', /403/);
   });
+
+  it('a cache that has not caught up with our own writes does not cause a second write', async () => {
+    const t = setup(raw('minimal.yaml'));
+    await t.reconciler.reconcile(t.key);
+    await t.reconciler.reconcile(t.key);
+    // Roll the cached Deployment back to an older version with another spec hash, as a lagging
+    // watch would show it after a spec change we just applied.
+    const key = FakeApi.key('Deployment', 'ml', 'mnist-mlp');
+    const d = t.api.objects.get(key) as KubernetesObject;
+    const stale = structuredClone(d);
+    stale.metadata = { ...stale.metadata, resourceVersion: '1', annotations: { ...stale.metadata?.annotations, 'serving.paddle.io/spec-hash': 'older' } };
+    t.api.objects.set(key, stale);
+    const before = t.api.calls.filter((c) => c.verb === 'apply').length;
+    await t.reconciler.reconcile(t.key);
+    assert.equal(t.api.calls.filter((c) => c.verb === 'apply').length, before, 'no re-apply while the cache is behind our write');
+  });
+
+  const rvTable: Array<[string | undefined, string | undefined, boolean]> = [
+    ['5', '7', true],
+    ['7', '7', false],
+    ['9', '7', false],
+    ['10', '9', false],
+    [undefined, '7', false],
+    ['abc', '7', false],
+  ];
+  for (const [cached, written, expected] of rvTable) {
+    it(`cacheIsBehind(${cached}, ${written}) = ${expected}`, () => assert.equal(cacheIsBehind(cached, written), expected));
+  }
 
   it('a deleted PaddleService is a no-op', async () => {
     const t = setup(raw('minimal.yaml'));
