@@ -150,7 +150,7 @@ export const sidecarConfigSchema = {
       properties: {
         gpuMemoryBucketMB: { ...positiveInt, default: 1024 },
         gpuMemoryBuckets: { ...positiveInt, maximum: 1024, default: 80 },
-        latencyBucketMs: { ...positive, default: 5 },
+        latencyBucketMs: { ...positiveInt, default: 5 },
         latencyBuckets: { ...positiveInt, maximum: 10000, default: 200 },
         seqLenEdges: {
           type: 'array',
@@ -209,6 +209,10 @@ function checkConfigSemantics(c: SidecarConfig): string | undefined {
     if (seen.has(p.path)) return `/auth/policies has path ${p.path} twice`;
     seen.add(p.path);
   }
+  if (c.breaker.treatmentFailureThreshold > c.breaker.failureThreshold) {
+    return '/breaker/treatmentFailureThreshold must not be greater than failureThreshold (the treatment breaker is the stricter one)';
+  }
+  if (c.breaker.latencyMultiplier <= 1) return '/breaker/latencyMultiplier must be greater than 1';
   if (c.breaker.recovery.maxDelaySeconds < c.breaker.recovery.initialDelaySeconds) {
     return '/breaker/recovery/maxDelaySeconds must be >= initialDelaySeconds';
   }

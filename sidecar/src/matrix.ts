@@ -45,8 +45,14 @@ export class ObservationMatrix {
     this.total++;
   }
 
-  toStatus(): MatrixStatus {
-    const cells = [...this.cells.entries()]
+  /**
+   * The sparse status form. At most `maxCells` cells (the most frequent) are listed so the
+   * report stays far below the API server's object size limit; `total` always counts all.
+   */
+  toStatus(maxCells = 2000): MatrixStatus {
+    let entries = [...this.cells.entries()];
+    if (entries.length > maxCells) entries = entries.sort((a, b) => b[1] - a[1]).slice(0, maxCells);
+    const cells = entries
       .map(([k, count]) => {
         const [s, d, l] = k.split(',').map(Number);
         return { s: s ?? 0, d: d ?? 0, l: l ?? 0, count };
