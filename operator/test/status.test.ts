@@ -235,3 +235,20 @@ describe('status', () => {
     });
   });
 });
+
+describe('status fits the CRD status schema (nothing the API server would prune)', () => {
+  it('a full status validates against the CRD', async () => {
+    const { validatePaddleService } = await import('../../crds/src/index.js');
+    const s = computeStatus({
+      ...inputs({ fleet: fold({ 'p-1': report(), 'p-2': report({ breaker: { state: 'open', trips: 1 } }) }, ['p-1', 'p-2']) }),
+      autoscaling: { desiredReplicas: 2, reason: 'why', lastScaleTime: new Date(NOW).toISOString() },
+      breakerThresholds: { p95Ms: 20, errorRate: 0.05, consecutiveWindows: 3, failureThreshold: 10, treatmentFailureThreshold: 5 },
+      breakerTunedAt: new Date(NOW).toISOString(),
+      url: 'https://x.ml.svc.cluster.local:8443',
+      selector: 'a=b',
+    });
+    const obj = { apiVersion: 'serving.paddle.io/v1alpha1', kind: 'PaddleService', metadata: { name: 'x', namespace: 'ml' }, spec: gpu.spec, status: { ...s, podReports: { 'p-1': report() } } };
+    const v = validatePaddleService(obj);
+    assert.deepEqual(v.errors, []);
+  });
+});
