@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import yaml from 'js-yaml';
+import { load } from 'js-yaml';
 
 export const CRD_FILE_NAME = 'serving.paddle.io_paddleservices.yaml';
 
@@ -58,7 +58,7 @@ let cached: CustomResourceDefinition | undefined;
 
 export function loadCrd(): CustomResourceDefinition {
   if (!cached) {
-    const doc = yaml.load(readFileSync(crdPath(), 'utf8')) as CustomResourceDefinition;
+    const doc = load(readFileSync(crdPath(), 'utf8')) as CustomResourceDefinition;
     if (doc?.kind !== 'CustomResourceDefinition') throw new Error(`${crdPath()} is not a CustomResourceDefinition`);
     cached = doc;
   }

@@ -1,6 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import yaml from 'js-yaml';
+import { load, loadAll } from 'js-yaml';
 
 export const EXAMPLES_DIR = new URL('../../examples/', import.meta.url).pathname;
 
@@ -11,7 +11,7 @@ export interface InvalidExample {
 }
 
 export function loadYamlDocs(file: string): unknown[] {
-  return yaml.loadAll(readFileSync(file, 'utf8')).filter((d) => d !== null && d !== undefined);
+  return loadAll(readFileSync(file, 'utf8')).filter((d) => d !== null && d !== undefined);
 }
 
 export function invalidExamples(): InvalidExample[] {
@@ -23,6 +23,6 @@ export function invalidExamples(): InvalidExample[] {
       const text = readFileSync(join(dir, f), 'utf8');
       const match = /^# expect: (.+)$/m.exec(text);
       if (!match?.[1]) throw new Error(`${f}: first line must be '# expect: <message>'`);
-      return { file: f, expect: match[1], doc: yaml.load(text) };
+      return { file: f, expect: match[1], doc: load(text) };
     });
 }
