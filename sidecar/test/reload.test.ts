@@ -57,7 +57,7 @@ describe('config hot reload', function () {
       // New policy: /v1/predict now needs a different domain, and a tighter breaker.
       const next = structuredClone(good) as { auth: { policies: { path: string; domain: string }[] }; breaker?: unknown };
       next.auth.policies = next.auth.policies.map((p) => (p.path === '/v1/predict' ? { ...p, domain: 'premium_inference' } : p));
-      next.breaker = { failureThreshold: 4 };
+      next.breaker = { failureThreshold: 4, treatmentFailureThreshold: 2 };
       kube.swap(JSON.stringify(next));
       await waitFor(1);
       assert.equal(outcomes[0]?.ok, true, JSON.stringify(outcomes[0]));
