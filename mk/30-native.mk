@@ -3,7 +3,7 @@
 .PHONY: build-native test-native bench-native fuzz-native fuzz-deps clean-native native-deps
 
 NATIVE_ADDON := build/Release/paddle_native.node
-NATIVE_SOURCES := $(wildcard native/src/*.cc native/src/*.h) CMakeLists.txt
+NATIVE_SOURCES := $(wildcard native/src/*.cc native/src/*.h native/test-double/*.cc) CMakeLists.txt
 NODE_DIR := $(shell node -p "require('path').resolve(process.execPath, '../..')" 2>/dev/null)
 APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
 

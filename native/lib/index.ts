@@ -35,6 +35,8 @@ export interface LoadOptions {
   device?: 'cpu' | 'gpu';
   gpuDeviceId?: number;
   paddleLibraryPath?: string;
+  /** backend "paddle": the Paddle Inference version this image is built for (default 3.0.0). */
+  paddleVersion?: string;
 }
 export interface ModelInfo {
   format: 'pdmodel' | 'pir';

@@ -19,8 +19,6 @@ namespace paddle_native {
 
 namespace {
 
-constexpr const char* kBackendVersion = "builtin-0.1.0";
-
 // Per-environment state (worker threads each get their own).
 struct AddonData {
   Napi::FunctionReference predictor_ctor;
@@ -146,11 +144,11 @@ class Predictor : public Napi::ObjectWrap<Predictor> {
   Napi::Value Run(const Napi::CallbackInfo& info);
   Napi::Value Inputs(const Napi::CallbackInfo& info) {
     Guard(info.Env());
-    return SpecsToJs(info.Env(), model_->executor->Inputs());
+    return SpecsToJs(info.Env(), model_->engine->Inputs());
   }
   Napi::Value Outputs(const Napi::CallbackInfo& info) {
     Guard(info.Env());
-    return SpecsToJs(info.Env(), model_->executor->Outputs());
+    return SpecsToJs(info.Env(), model_->engine->Outputs());
   }
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value GetStats(const Napi::CallbackInfo& info);
@@ -238,7 +236,7 @@ class RunWorker : public Napi::AsyncWorker {
 
   void Execute() override {
     try {
-      outputs_ = model_->executor->Run(inputs_, &times_);
+      outputs_ = model_->engine->Run(inputs_, &times_);
       ok_ = true;
     } catch (const PaddleError& e) {
       code_ = ErrorCodeName(e.code());
@@ -268,7 +266,7 @@ class RunWorker : public Napi::AsyncWorker {
     owner_->RunFinished();
     try {
       Napi::Object out = Napi::Object::New(env);
-      const auto& specs = model_->executor->Outputs();
+      const auto& specs = model_->engine->Outputs();
       for (size_t i = 0; i < outputs_.size() && i < specs.size(); ++i) out.Set(specs[i].name, TensorToJs(env, ToPublic(std::move(outputs_[i]))));
       deferred_.Resolve(out);
     } catch (const Napi::Error& e) {
@@ -343,11 +341,14 @@ Napi::Value Predictor::Load(const Napi::CallbackInfo& info) {
     opts.require_signature = req.IsUndefined() ? true : req.As<Napi::Boolean>().Value();
     int threads = static_cast<int>(OptNumber(o, "cpuThreads", 1, 1, 256));
     opts.max_memory_mb = static_cast<uint64_t>(OptNumber(o, "maxMemoryMB", 2048, 1, 1 << 20));
-    if (backend == "paddle") {
-      throw MakeError(env, "ERR_NOT_IMPLEMENTED", "backend \"paddle\" (Paddle Inference C API via dlopen) is not implemented in this build; use backend \"builtin\"");
-    }
-    if (device == "gpu") {
-      throw MakeError(env, "ERR_NOT_IMPLEMENTED", "device \"gpu\" needs the paddle backend, which is not implemented in this build");
+    opts.backend = backend;
+    opts.cpu_threads = threads;
+    opts.paddle_library = OptString(o, "paddleLibraryPath", "");
+    opts.paddle_version = OptString(o, "paddleVersion", "");
+    opts.gpu_device_id = static_cast<int>(OptNumber(o, "gpuDeviceId", 0, 0, 1024));
+    opts.use_gpu = device == "gpu";
+    if (opts.use_gpu && backend != "paddle") {
+      throw Napi::TypeError::New(env, "options.device \"gpu\" needs backend \"paddle\" (the builtin backend is CPU only)");
     }
     auto* worker = new LoadWorker(env, std::move(opts), threads);
     Napi::Promise p = worker->Promise();
@@ -427,8 +428,8 @@ Napi::Value Predictor::Info(const Napi::CallbackInfo& info) {
   const auto& v = model_->verification;
   Napi::Object o = Napi::Object::New(env);
   o.Set("format", model_->format);
-  o.Set("backend", "builtin");
-  o.Set("backendVersion", kBackendVersion);
+  o.Set("backend", model_->engine->Backend());
+  o.Set("backendVersion", model_->engine->BackendVersion());
   o.Set("verified", v.verified);
   if (v.verified) {
     o.Set("algorithm", v.algorithm);
@@ -436,9 +437,9 @@ Napi::Value Predictor::Info(const Napi::CallbackInfo& info) {
     o.Set("verifiedAt", v.verified_at);
   }
   o.Set("digest", v.digest);
-  o.Set("parameterBytes", static_cast<double>(model_->executor->ParameterBytes()));
+  o.Set("parameterBytes", static_cast<double>(model_->engine->ParameterBytes()));
   Napi::Object ops = Napi::Object::New(env);
-  for (const auto& kv : model_->executor->OpCounts()) ops.Set(kv.first, kv.second);
+  for (const auto& kv : model_->engine->OpCounts()) ops.Set(kv.first, kv.second);
   o.Set("opCounts", ops);
   return o;
 }
@@ -463,8 +464,8 @@ Napi::Value Predictor::GetStats(const Napi::CallbackInfo& info) {
   }
   o.Set("opTimesMs", times_obj(stats_->cumulative));
   Napi::Object mem = Napi::Object::New(env);
-  mem.Set("arenaBytes", static_cast<double>(model_->executor->ArenaBytes()));
-  mem.Set("parameterBytes", static_cast<double>(model_->executor->ParameterBytes()));
+  mem.Set("arenaBytes", static_cast<double>(model_->engine->ArenaBytes()));
+  mem.Set("parameterBytes", static_cast<double>(model_->engine->ParameterBytes()));
   o.Set("memory", mem);
   return o;
 }
@@ -530,7 +531,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Predictor", ctor);
   exports.Set("gpuTelemetry", Napi::Function::New(env, GpuTelemetryJs, "gpuTelemetry"));
   exports.Set("supportedOps", Napi::Function::New(env, SupportedOpsJs, "supportedOps"));
-  exports.Set("backendVersion", Napi::String::New(env, kBackendVersion));
+  exports.Set("backendVersion", Napi::String::New(env, kBuiltinVersion));
   return exports;
 }
 

@@ -101,7 +101,7 @@ Value& OpContext::Out(const char* slot, size_t i, DType dtype, const Shape& shap
 int64_t OpContext::Int(const char* name, int64_t def) const {
   auto it = op_->attrs.find(name);
   if (it == op_->attrs.end()) return def;
-  if (it->second.kind == Attr::Kind::kFloat) return static_cast<int64_t>(it->second.f);
+  if (it->second.kind == Attr::Kind::kFloat) return SaturatingInt64(it->second.f);
   return it->second.i;
 }
 
@@ -129,7 +129,7 @@ std::vector<int64_t> OpContext::Ints(const char* name) const {
   if (it->second.kind == Attr::Kind::kInt) return {it->second.i};
   if (it->second.kind == Attr::Kind::kFloats) {
     std::vector<int64_t> out;
-    for (double d : it->second.floats) out.push_back(static_cast<int64_t>(d));
+    for (double d : it->second.floats) out.push_back(SaturatingInt64(d));
     return out;
   }
   return it->second.ints;

@@ -50,20 +50,37 @@ struct RunTimes {
   std::map<std::string, double> op_ms;
 };
 
-class Executor {
+// What a loaded model runs on: the builtin executor or Paddle Inference (paddle_backend.cc).
+class Engine {
+ public:
+  virtual ~Engine() = default;
+  virtual const std::vector<TensorSpec>& Inputs() const = 0;
+  virtual const std::vector<TensorSpec>& Outputs() const = 0;
+  virtual uint64_t ParameterBytes() const = 0;
+  virtual uint64_t ArenaBytes() const = 0;
+  virtual std::map<std::string, int> OpCounts() const = 0;
+  virtual std::string Backend() const = 0;
+  virtual std::string BackendVersion() const = 0;
+  // Runs once; inputs are matched by name. Thread-safe.
+  virtual std::vector<HostTensor> Run(const std::vector<std::pair<std::string, HostTensor>>& inputs, RunTimes* times) = 0;
+};
+
+constexpr const char* kBuiltinVersion = "builtin-0.1.0";
+
+class Executor : public Engine {
  public:
   // Takes ownership of the program and its parameters (same order as `param_names`).
   Executor(Program program, std::vector<std::string> param_names, std::vector<HostTensor> params,
            uint64_t memory_limit_bytes, const std::string& model_file);
 
-  const std::vector<TensorSpec>& Inputs() const { return inputs_; }
-  const std::vector<TensorSpec>& Outputs() const { return outputs_; }
-  uint64_t ParameterBytes() const { return parameter_bytes_; }
-  uint64_t ArenaBytes() const { return arena_bytes_.load(); }
-  std::map<std::string, int> OpCounts() const;
-
-  // Runs once; inputs are matched by name. Thread-safe.
-  std::vector<HostTensor> Run(const std::vector<std::pair<std::string, HostTensor>>& inputs, RunTimes* times);
+  const std::vector<TensorSpec>& Inputs() const override { return inputs_; }
+  const std::vector<TensorSpec>& Outputs() const override { return outputs_; }
+  uint64_t ParameterBytes() const override { return parameter_bytes_; }
+  uint64_t ArenaBytes() const override { return arena_bytes_.load(); }
+  std::map<std::string, int> OpCounts() const override;
+  std::string Backend() const override { return "builtin"; }
+  std::string BackendVersion() const override { return kBuiltinVersion; }
+  std::vector<HostTensor> Run(const std::vector<std::pair<std::string, HostTensor>>& inputs, RunTimes* times) override;
 
   // Memory accounting used by workspaces.
   void Reserve(uint64_t bytes);

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <initializer_list>
 #include <numeric>
 
 #include "errors.h"
@@ -40,7 +41,7 @@ std::vector<int64_t> ReadInts(OpContext& ctx, const Value& v) {
     for (size_t i = 0; i < out.size(); ++i) out[i] = p[i];
   } else if (v.dtype == DType::kFloat32) {
     const float* p = v.As<float>();
-    for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<int64_t>(p[i]);
+    for (size_t i = 0; i < out.size(); ++i) out[i] = SaturatingInt64(p[i]);
   } else {
     ctx.Fail(std::string("expected an integer tensor, got ") + DTypeName(v.dtype));
   }
@@ -375,8 +376,8 @@ void ScaleK(OpContext& ctx) {
     for (int64_t i = 0; i < n; ++i) {
       double v = after ? scale * static_cast<double>(vals[static_cast<size_t>(i)]) + bias
                        : scale * (static_cast<double>(vals[static_cast<size_t>(i)]) + bias);
-      if (x.dtype == DType::kInt64) o.As<int64_t>()[i] = static_cast<int64_t>(v);
-      else o.As<int32_t>()[i] = static_cast<int32_t>(v);
+      if (x.dtype == DType::kInt64) o.As<int64_t>()[i] = SaturatingInt64(v);
+      else o.As<int32_t>()[i] = SaturatingInt32(v);
     }
   } else {
     ctx.Fail(std::string("unsupported dtype ") + DTypeName(x.dtype));
@@ -524,6 +525,15 @@ void FcK(OpContext& ctx) {
 // ---------------------------------------------------------------------------------------------
 // convolution and pooling (NCHW)
 
+// Strides, dilations, paddings and kernel sizes above this are refused (no overflow in size math).
+constexpr int64_t kMaxWindowParam = int64_t{1} << 24;
+
+void CheckWindowParams(OpContext& ctx, std::initializer_list<int64_t> values) {
+  for (int64_t v : values) {
+    if (v < 1 || v > kMaxWindowParam) ctx.Fail("stride/dilation/kernel size " + std::to_string(v) + " out of range [1, 2^24]");
+  }
+}
+
 struct Window {
   int64_t k, stride, dilation, pad0, pad1, out;
 };
@@ -555,7 +565,7 @@ void ResolvePadding(OpContext& ctx, const std::string& algo, const std::vector<i
     }
   }
   for (Window* win : {h, w}) {
-    if (win->pad0 < 0 || win->pad1 < 0) ctx.Fail("negative padding");
+    if (win->pad0 < 0 || win->pad1 < 0 || win->pad0 > kMaxWindowParam || win->pad1 > kMaxWindowParam) ctx.Fail("padding out of range");
   }
 }
 
@@ -599,7 +609,7 @@ void Conv2dK(OpContext& ctx) {
   auto dil = ctx.Ints("dilations");
   Window wh{f.shape[2], strides.size() > 0 ? strides[0] : 1, dil.size() > 0 ? dil[0] : 1, 0, 0, 0};
   Window ww{f.shape[3], strides.size() > 1 ? strides[1] : wh.stride, dil.size() > 1 ? dil[1] : wh.dilation, 0, 0, 0};
-  if (wh.stride < 1 || ww.stride < 1 || wh.dilation < 1 || ww.dilation < 1) ctx.Fail("strides and dilations must be >= 1");
+  CheckWindowParams(ctx, {wh.stride, ww.stride, wh.dilation, ww.dilation, wh.k, ww.k});
   ResolvePadding(ctx, ctx.Str("padding_algorithm", "EXPLICIT"), ctx.Ints("paddings"), H, W, &wh, &ww);
   for (auto [win, in] : {std::pair<Window*, int64_t>{&wh, H}, {&ww, W}}) {
     int64_t span = win->dilation * (win->k - 1) + 1;
@@ -668,10 +678,11 @@ void Pool2dK(OpContext& ctx) {
   bool exclusive = ctx.Bool("exclusive", true);
   auto strides = ctx.Ints("strides");
   if (global) { ks = {H, W}; adaptive = false; }
-  if (ks.size() != 2 || ks[0] < 1 || ks[1] < 1) ctx.Fail("ksize must have 2 positive values");
+  if (ks.size() != 2) ctx.Fail("ksize must have 2 values");
+  CheckWindowParams(ctx, {ks[0], ks[1]});
   Window wh{ks[0], strides.size() > 0 ? strides[0] : 1, 1, 0, 0, 0};
   Window ww{ks[1], strides.size() > 1 ? strides[1] : wh.stride, 1, 0, 0, 0};
-  if (wh.stride < 1 || ww.stride < 1) ctx.Fail("strides must be >= 1");
+  CheckWindowParams(ctx, {wh.stride, ww.stride, wh.k, ww.k});
   if (!global && !adaptive) ResolvePadding(ctx, ctx.Str("padding_algorithm", "EXPLICIT"), ctx.Ints("paddings"), H, W, &wh, &ww);
   if (adaptive) {
     wh.out = ks[0];
@@ -1032,7 +1043,7 @@ void SplitK(OpContext& ctx) {
     int64_t known = 0, unknown = -1;
     for (size_t i = 0; i < sections.size(); ++i) {
       if (sections[i] == -1) { if (unknown >= 0) ctx.Fail("two -1 sections"); unknown = static_cast<int64_t>(i); }
-      else if (sections[i] < 0) ctx.Fail("negative section");
+      else if (sections[i] < 0 || sections[i] > dim) ctx.Fail("section " + std::to_string(sections[i]) + " out of range for dim " + std::to_string(dim));
       else known += sections[i];
     }
     if (unknown >= 0) sections[static_cast<size_t>(unknown)] = dim - known;
@@ -1096,6 +1107,9 @@ void CastLoop(const void* src, void* dst, int64_t n) {
   D* d = static_cast<D*>(dst);
   for (int64_t i = 0; i < n; ++i) {
     if constexpr (std::is_same<D, uint8_t>::value) d[i] = s[i] != 0;
+    else if constexpr (std::is_floating_point<S>::value && std::is_same<D, int64_t>::value) d[i] = SaturatingInt64(s[i]);
+    else if constexpr (std::is_floating_point<S>::value && std::is_same<D, int32_t>::value) d[i] = SaturatingInt32(s[i]);
+    else if constexpr (std::is_same<S, double>::value && std::is_same<D, float>::value) d[i] = static_cast<D>(s[i]);
     else d[i] = static_cast<D>(s[i]);
   }
 }
@@ -1157,8 +1171,8 @@ void FillConstantK(OpContext& ctx) {
   switch (t) {
     case DType::kFloat32: std::fill(o.As<float>(), o.As<float>() + n, static_cast<float>(value)); break;
     case DType::kFloat64: std::fill(o.As<double>(), o.As<double>() + n, value); break;
-    case DType::kInt64: std::fill(o.As<int64_t>(), o.As<int64_t>() + n, static_cast<int64_t>(value)); break;
-    case DType::kInt32: std::fill(o.As<int32_t>(), o.As<int32_t>() + n, static_cast<int32_t>(value)); break;
+    case DType::kInt64: std::fill(o.As<int64_t>(), o.As<int64_t>() + n, SaturatingInt64(value)); break;
+    case DType::kInt32: std::fill(o.As<int32_t>(), o.As<int32_t>() + n, SaturatingInt32(value)); break;
     case DType::kBool: std::fill(o.As<uint8_t>(), o.As<uint8_t>() + n, static_cast<uint8_t>(value != 0)); break;
     default: ctx.Fail("unsupported dtype");
   }
@@ -1262,8 +1276,8 @@ void RangeK(OpContext& ctx) {
     switch (t) {
       case DType::kFloat32: o.As<float>()[i] = static_cast<float>(v); break;
       case DType::kFloat64: o.As<double>()[i] = v; break;
-      case DType::kInt64: o.As<int64_t>()[i] = static_cast<int64_t>(v); break;
-      case DType::kInt32: o.As<int32_t>()[i] = static_cast<int32_t>(v); break;
+      case DType::kInt64: o.As<int64_t>()[i] = SaturatingInt64(v); break;
+      case DType::kInt32: o.As<int32_t>()[i] = SaturatingInt32(v); break;
       default: ctx.Fail("unsupported range dtype");
     }
   }
@@ -1283,8 +1297,8 @@ void AssignValueK(OpContext& ctx) {
     double v = use_floats ? floats[static_cast<size_t>(i)] : static_cast<double>(ints[static_cast<size_t>(i)]);
     switch (t) {
       case DType::kFloat32: o.As<float>()[i] = static_cast<float>(v); break;
-      case DType::kInt64: o.As<int64_t>()[i] = use_floats ? static_cast<int64_t>(v) : ints[static_cast<size_t>(i)]; break;
-      case DType::kInt32: o.As<int32_t>()[i] = static_cast<int32_t>(v); break;
+      case DType::kInt64: o.As<int64_t>()[i] = use_floats ? SaturatingInt64(v) : ints[static_cast<size_t>(i)]; break;
+      case DType::kInt32: o.As<int32_t>()[i] = SaturatingInt32(v); break;
       case DType::kBool: o.As<uint8_t>()[i] = v != 0; break;
       default: ctx.Fail("unsupported dtype");
     }

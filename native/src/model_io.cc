@@ -10,6 +10,7 @@
 #include <map>
 
 #include "errors.h"
+#include "paddle_backend.h"
 #include "verify.h"
 
 namespace paddle_native {
@@ -120,6 +121,15 @@ std::unique_ptr<LoadedModel> LoadModel(const LoadOptions& options) {
 
   // Parse from the same bytes that were hashed.
   const auto& model_bytes = bytes[model_name];
+  if (options.backend == "paddle") {
+    // Paddle Inference gets the verified bytes from memory (PD_ConfigSetModelBuffer), never a
+    // second read of the files.
+    static const std::vector<uint8_t> kNoParams;
+    const auto& params_bytes = bytes.count(kParams) ? bytes[kParams] : kNoParams;
+    loaded->engine = CreatePaddleEngine(options, format, model_bytes, params_bytes);
+    return loaded;
+  }
+  if (options.backend != "builtin") throw PaddleError(ErrorCode::kArgument, "backend must be builtin or paddle, got \"" + options.backend + "\"");
   Program program;
   std::vector<std::string> param_names;
   if (format == "pdmodel") {
@@ -140,7 +150,7 @@ std::unique_ptr<LoadedModel> LoadModel(const LoadOptions& options) {
     params = ParsePdiparams(pbytes.data(), pbytes.size(), kParams, expected);
     std::vector<uint8_t>().swap(pbytes);  // release the file copy; tensors own their data now
   }
-  loaded->executor = std::make_unique<Executor>(std::move(program), std::move(param_names), std::move(params), limit, model_name);
+  loaded->engine = std::make_unique<Executor>(std::move(program), std::move(param_names), std::move(params), limit, model_name);
   return loaded;
 }
 

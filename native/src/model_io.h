@@ -17,6 +17,13 @@ struct LoadOptions {
   std::string public_key_pem;
   bool require_signature = true;
   uint64_t max_memory_mb = 2048;
+  // backend "paddle": Paddle Inference C API via dlopen (paddle_backend.h)
+  std::string backend = "builtin";
+  std::string paddle_library;      // empty: $PADDLE_INFERENCE_LIB, then libpaddle_inference_c.so
+  std::string paddle_version;      // expected version; empty: kPaddleVersionBuiltFor
+  bool use_gpu = false;
+  int gpu_device_id = 0;
+  int cpu_threads = 1;
 };
 
 struct VerificationInfo {
@@ -30,7 +37,7 @@ struct VerificationInfo {
 struct LoadedModel {
   std::string format;  // pdmodel | pir
   VerificationInfo verification;
-  std::unique_ptr<Executor> executor;
+  std::unique_ptr<Engine> engine;
 };
 
 // Reads a whole regular file; refuses files larger than `limit` bytes (MemoryLimitError).

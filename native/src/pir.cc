@@ -104,7 +104,7 @@ Attr ConvertAttr(PirContext& c, const JsonValue& at) {
     a.kind = Attr::Kind::kInt; a.i = d->integer; a.f = static_cast<double>(d->integer);
   } else if (t == "0.a_f32" || t == "0.a_f64") {
     if (!d->IsNumber()) c.Fail(*d, "number attribute expected");
-    a.kind = Attr::Kind::kFloat; a.f = d->number; a.i = static_cast<int64_t>(d->number);
+    a.kind = Attr::Kind::kFloat; a.f = d->number; a.i = SaturatingInt64(d->number);
   } else if (t == "0.a_str") {
     if (!d->IsString()) c.Fail(*d, "string attribute expected");
     a.kind = Attr::Kind::kString; a.s = d->text;

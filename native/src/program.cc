@@ -185,7 +185,7 @@ void ParseScalar(WireReader r, Attr* a) {
   }
   if (type == 3) a->kind = Attr::Kind::kFloat;
   else { a->kind = Attr::Kind::kInt; a->f = static_cast<double>(a->i); }
-  if (type == 3) a->i = static_cast<int64_t>(a->f);
+  if (type == 3) a->i = SaturatingInt64(a->f);
 }
 
 void ParseAttr(WireReader r, std::map<std::string, Attr>* attrs) {
@@ -236,7 +236,7 @@ void ParseAttr(WireReader r, std::map<std::string, Attr>* attrs) {
   Attr a;
   switch (type) {
     case 0: a.kind = Attr::Kind::kInt; a.i = i32; a.f = static_cast<double>(i32); break;
-    case 1: a.kind = Attr::Kind::kFloat; a.f = f; a.i = static_cast<int64_t>(f); break;
+    case 1: a.kind = Attr::Kind::kFloat; a.f = f; a.i = SaturatingInt64(f); break;
     case 2: a.kind = Attr::Kind::kString; a.s = s; break;
     case 3: a.kind = Attr::Kind::kInts; a.ints = ints; break;
     case 4: a.kind = Attr::Kind::kFloats; a.floats = floats; break;
@@ -250,7 +250,7 @@ void ParseAttr(WireReader r, std::map<std::string, Attr>* attrs) {
     case 12: a.kind = Attr::Kind::kFloats; a.floats = float64s; break;
     case 13: a.kind = Attr::Kind::kString; a.s = var_name; break;
     case 14: a.kind = Attr::Kind::kStrings; a.strings = vars_name; break;
-    case 15: a.kind = Attr::Kind::kFloat; a.f = f64; a.i = static_cast<int64_t>(f64); break;
+    case 15: a.kind = Attr::Kind::kFloat; a.f = f64; a.i = SaturatingInt64(f64); break;
     case 16: a = scalar; break;
     case 17: a.kind = Attr::Kind::kFloats; a.floats = scalars; break;
     default: r.Fail("attribute \"" + name + "\" has unknown type " + std::to_string(type));

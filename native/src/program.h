@@ -78,6 +78,20 @@ std::vector<HostTensor> ParsePdiparams(const uint8_t* data, size_t size, const s
 // pdiparams file.
 Program ParsePirJson(const uint8_t* data, size_t size, const std::string& file, std::vector<std::string>* param_names);
 
+// Float -> integer conversions that never hit C++ undefined behaviour (NaN -> 0, saturating).
+inline int64_t SaturatingInt64(double v) {
+  if (v != v) return 0;
+  if (v >= 9.2233720368547748e18) return INT64_MAX;
+  if (v <= -9.2233720368547758e18) return INT64_MIN;
+  return static_cast<int64_t>(v);
+}
+inline int32_t SaturatingInt32(double v) {
+  if (v != v) return 0;
+  if (v >= 2147483647.0) return INT32_MAX;
+  if (v <= -2147483648.0) return INT32_MIN;
+  return static_cast<int32_t>(v);
+}
+
 // Largest number of elements one tensor may declare (2^31): anything larger is an absurd dim.
 constexpr int64_t kMaxTensorElements = int64_t{1} << 31;
 constexpr int kMaxRank = 8;
