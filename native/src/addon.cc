@@ -73,6 +73,20 @@ Napi::Error MakeError(Napi::Env env, const std::string& code, const std::string&
   return e;
 }
 
+// Runs a synchronous entry point: C++ exceptions become JS errors, never a crash.
+template <typename Fn>
+Napi::Value Guarded(Napi::Env env, Fn fn) {
+  try {
+    return fn();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const PaddleError& e) {
+    throw MakeError(env, ErrorCodeName(e.code()), e.what());
+  } catch (const std::exception& e) {
+    throw MakeError(env, "ERR_INTERNAL", e.what());
+  }
+}
+
 Napi::Array ShapeToJs(Napi::Env env, const Shape& s) {
   Napi::Array a = Napi::Array::New(env, s.size());
   for (size_t i = 0; i < s.size(); ++i) a.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(s[i])));
@@ -143,15 +157,21 @@ class Predictor : public Napi::ObjectWrap<Predictor> {
   static Napi::Value Load(const Napi::CallbackInfo& info);
   Napi::Value Run(const Napi::CallbackInfo& info);
   Napi::Value Inputs(const Napi::CallbackInfo& info) {
-    Guard(info.Env());
-    return SpecsToJs(info.Env(), model_->engine->Inputs());
+    return Guarded(info.Env(), [&]() -> Napi::Value {
+      Guard(info.Env());
+      return SpecsToJs(info.Env(), model_->engine->Inputs());
+    });
   }
   Napi::Value Outputs(const Napi::CallbackInfo& info) {
-    Guard(info.Env());
-    return SpecsToJs(info.Env(), model_->engine->Outputs());
+    return Guarded(info.Env(), [&]() -> Napi::Value {
+      Guard(info.Env());
+      return SpecsToJs(info.Env(), model_->engine->Outputs());
+    });
   }
   Napi::Value Info(const Napi::CallbackInfo& info);
+  Napi::Value InfoImpl(Napi::Env env);
   Napi::Value GetStats(const Napi::CallbackInfo& info);
+  Napi::Value StatsImpl(Napi::Env env);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
 
   void RunFinished() { in_flight_--; }
@@ -423,7 +443,10 @@ Napi::Value Predictor::Run(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Predictor::Info(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+  return Guarded(info.Env(), [&]() { return InfoImpl(info.Env()); });
+}
+
+Napi::Value Predictor::InfoImpl(Napi::Env env) {
   Guard(env);
   const auto& v = model_->verification;
   Napi::Object o = Napi::Object::New(env);
@@ -445,7 +468,10 @@ Napi::Value Predictor::Info(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Predictor::GetStats(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+  return Guarded(info.Env(), [&]() { return StatsImpl(info.Env()); });
+}
+
+Napi::Value Predictor::StatsImpl(Napi::Env env) {
   Guard(env);
   Napi::Object o = Napi::Object::New(env);
   std::lock_guard<std::mutex> lock(stats_->mu);
