@@ -1,0 +1,161 @@
+// Single-op programs with hand-computed expectations, for op behaviours the Paddle fixtures
+// do not exercise (Paddle-documented semantics: exclusive pooling, 0-D slices, axis
+// broadcasting, padding_idx, str_value, ...).
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Predictor, ShapeError, type Tensor } from '../lib/index.js';
+import { buildParams, buildProgram, writeModel, type OpSpec, type VarSpec } from './program-builder.js';
+
+interface Param {
+  name: string;
+  dims: number[];
+  values: number[];
+}
+
+async function runOne(
+  vars: VarSpec[],
+  ops: OpSpec[],
+  feeds: string[],
+  fetches: string[],
+  inputs: Record<string, Tensor>,
+  params: Param[] = [],
+): Promise<Record<string, Tensor>> {
+  const root = mkdtempSync(join(tmpdir(), 'paddle-native-op-'));
+  try {
+    const sorted = [...params].sort((a, b) => (a.name < b.name ? -1 : 1));
+    const allVars = [...vars, ...params.map((p) => ({ name: p.name, dims: p.dims, persistable: true }))];
+    writeModel(
+      root,
+      buildProgram(allVars, ops, feeds, fetches),
+      params.length ? buildParams(sorted.map((p) => ({ dtype: 'float32', dims: p.dims, data: Buffer.from(Float32Array.from(p.values).buffer) }))) : undefined,
+    );
+    const p = await Predictor.load({ modelDir: root, requireSignature: false });
+    try {
+      return await p.run(inputs);
+    } finally {
+      p.dispose();
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+const f32 = (shape: number[], values: number[]): Tensor => ({ dtype: 'float32', shape, data: Float32Array.from(values) });
+const close = (got: Tensor | undefined, shape: number[], want: number[]) => {
+  assert.ok(got);
+  assert.deepEqual(got.shape, shape);
+  assert.deepEqual(
+    Array.from(got.data as Float32Array, (v) => Math.round(Number(v) * 1e5) / 1e5),
+    want.map((v) => Math.round(v * 1e5) / 1e5),
+  );
+};
+const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+
+describe('builtin ops (single-op programs)', function () {
+  it('pool2d avg: exclusive divides by the valid count, non-exclusive by the window', async () => {
+    for (const exclusive of [true, false]) {
+      const out = await runOne(
+        [{ name: 'x', dims: [-1, 1, 3, 3] }, { name: 'y', dims: [-1, 1, 4, 4] }],
+        [{ type: 'pool2d', inputs: { X: ['x'] }, outputs: { Out: ['y'] }, attrs: { pooling_type: 'avg', ksize: [2, 2], strides: [1, 1], paddings: [1, 1], exclusive } }],
+        ['x'],
+        ['y'],
+        { x: f32([1, 1, 3, 3], range(9)) },
+      );
+      const y = out.y!;
+      assert.deepEqual(y.shape, [1, 1, 4, 4]);
+      assert.equal(y.data[0], exclusive ? 1 : 0.25);
+      assert.equal(y.data[5], (1 + 2 + 4 + 5) / 4);
+    }
+  });
+
+  it('slice with decrease_axis on every axis gives a 0-D tensor', async () => {
+    const out = await runOne(
+      [{ name: 'x', dims: [-1, 3] }, { name: 'y', dims: [] }],
+      [{ type: 'slice', inputs: { Input: ['x'] }, outputs: { Out: ['y'] }, attrs: { axes: [0, 1], starts: [0, -1], ends: [1, 10000], decrease_axis: [0, 1] } }],
+      ['x'],
+      ['y'],
+      { x: f32([2, 3], range(6)) },
+    );
+    close(out.y, [], [3]);
+  });
+
+  it('elementwise_add aligns Y at `axis` (Paddle broadcasting)', async () => {
+    const out = await runOne(
+      [{ name: 'x', dims: [-1, 3, 2] }, { name: 'z', dims: [-1, 3, 2] }],
+      [{ type: 'elementwise_add', inputs: { X: ['x'], Y: ['b'] }, outputs: { Out: ['z'] }, attrs: { axis: 1 } }],
+      ['x'],
+      ['z'],
+      { x: f32([1, 3, 2], [0, 0, 0, 0, 0, 0]) },
+      [{ name: 'b', dims: [3], values: [10, 20, 30] }],
+    );
+    close(out.z, [1, 3, 2], [10, 10, 20, 20, 30, 30]);
+  });
+
+  it('matmul (v1) honours transpose_X and alpha', async () => {
+    const out = await runOne(
+      [{ name: 'x', dims: [2, 2] }, { name: 'y', dims: [2, 2] }],
+      [{ type: 'matmul', inputs: { X: ['x'], Y: ['w'] }, outputs: { Out: ['y'] }, attrs: { transpose_X: true, alpha: { float: 2 } } }],
+      ['x'],
+      ['y'],
+      { x: f32([2, 2], [1, 2, 3, 4]) },
+      [{ name: 'w', dims: [2, 2], values: [1, 0, 0, 1] }],
+    );
+    close(out.y, [2, 2], [2, 6, 4, 8]);
+  });
+
+  it('lookup_table_v2 zeroes padding_idx rows; fill_constant reads str_value', async () => {
+    const out = await runOne(
+      [{ name: 'ids', dtype: 'int64', dims: [-1] }, { name: 'e', dims: [-1, 2] }, { name: 'c', dims: [2, 2] }],
+      [
+        { type: 'lookup_table_v2', inputs: { Ids: ['ids'], W: ['table'] }, outputs: { Out: ['e'] }, attrs: { padding_idx: { long: 1 } } },
+        { type: 'fill_constant', inputs: {}, outputs: { Out: ['c'] }, attrs: { shape: [2, 2], value: { float: 0 }, str_value: '1.5', dtype: 5 } },
+      ],
+      ['ids'],
+      ['e', 'c'],
+      { ids: { dtype: 'int64', shape: [3], data: BigInt64Array.from([2n, 1n, 0n]) } },
+      [{ name: 'table', dims: [3, 2], values: [1, 2, 3, 4, 5, 6] }],
+    );
+    close(out.e, [3, 2], [5, 6, 0, 0, 1, 2]);
+    close(out.c, [2, 2], [1.5, 1.5, 1.5, 1.5]);
+  });
+
+  it('split with a -1 section, reduce_mean, and less_than (bool -> int32)', async () => {
+    const out = await runOne(
+      [
+        { name: 'x', dims: [-1, 4] },
+        { name: 'a', dims: [-1, 3] },
+        { name: 'b', dims: [-1, 1] },
+        { name: 'm', dims: [-1] },
+        { name: 'lt', dtype: 'bool', dims: [-1, 3] },
+      ],
+      [
+        { type: 'split', inputs: { X: ['x'] }, outputs: { Out: ['a', 'b'] }, attrs: { axis: 1, sections: [-1, 1], num: 0 } },
+        { type: 'reduce_mean', inputs: { X: ['a'] }, outputs: { Out: ['m'] }, attrs: { dim: [1], keep_dim: false, reduce_all: false } },
+        { type: 'less_than', inputs: { X: ['a'], Y: ['b'] }, outputs: { Out: ['lt'] }, attrs: { axis: -1 } },
+      ],
+      ['x'],
+      ['a', 'b', 'm', 'lt'],
+      { x: f32([2, 4], [1, 5, 3, 4, 8, 6, 7, 2]) },
+    );
+    close(out.a, [2, 3], [1, 5, 3, 8, 6, 7]);
+    close(out.b, [2, 1], [4, 2]);
+    close(out.m, [2], [3, 7]);
+    assert.equal(out.lt?.dtype, 'int32');
+    assert.deepEqual(Array.from(out.lt!.data as Int32Array), [1, 0, 1, 0, 0, 0]);
+  });
+
+  it('a reshape that cannot apply is a ShapeError at load (static shape inference)', async () => {
+    await assert.rejects(
+      runOne(
+        [{ name: 'x', dims: [-1, 3] }, { name: 'y', dims: [-1, 4] }],
+        [{ type: 'reshape2', inputs: { X: ['x'] }, outputs: { Out: ['y'] }, attrs: { shape: [-1, 4] } }],
+        ['x'],
+        ['y'],
+        { x: f32([1, 3], [1, 2, 3]) },
+      ),
+      (e: unknown) => e instanceof ShapeError && /op reshape2: cannot reshape \[1, 3\] to \[-1, 4\]/.test(e.message),
+    );
+  });
+});
