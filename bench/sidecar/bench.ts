@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import express from 'express';
 import { SignJWT } from 'jose';
 import { Registry } from 'prom-client';
 import { Predictor } from '../../native/lib/index.js';
@@ -64,6 +65,20 @@ bare.keepAliveTimeout = 65000;
 await new Promise<void>((r) => bare.listen(0, '127.0.0.1', () => r()));
 const barePort = (bare.address() as AddressInfo).port;
 
+// ---- second reference: the same bare handler inside a minimal express app (json parser + one
+// route), to show how much of the chain's cost is the framework itself.
+const ex = express();
+ex.use(express.json({ limit: 1024 * 1024 }));
+ex.post('/infer', async (req, res) => {
+  const parsed = req.body as { inputs: { name: string; shape: number[]; data: number[] }[] };
+  const inp = parsed.inputs[0];
+  if (!inp) throw new Error('no input');
+  const out = await predictor.run({ [inp.name]: { dtype: 'float32', shape: inp.shape, data: Float32Array.from(inp.data) } });
+  res.json({ model_name: 'mlp', outputs: Object.entries(out).map(([name, t]) => ({ name, shape: t.shape, datatype: 'FP32', data: Array.from(t.data as Float32Array) })) });
+});
+const bareExpress = createSidecarServer({ handler: ex });
+const bareExpressPort = await bareExpress.listen(0, '127.0.0.1');
+
 // ---- full chain: the real app with auth on.
 const dir = mkdtempSync(join(tmpdir(), 'sidecar-bench-'));
 const secret = randomBytes(32);
@@ -99,8 +114,8 @@ interface Row {
   non2xx: number;
 }
 
-async function cannon(url: string, headers: Record<string, string>): Promise<autocannon.Result> {
-  return autocannon({ url, method: 'POST', body, headers: { 'content-type': 'application/json', ...headers }, connections: CONNECTIONS, duration: DURATION });
+async function cannon(url: string, headers: Record<string, string>, duration = DURATION): Promise<autocannon.Result> {
+  return autocannon({ url, method: 'POST', body, headers: { 'content-type': 'application/json', ...headers }, connections: CONNECTIONS, duration });
 }
 
 /** Sequential requests over one keep-alive connection, timed with hrtime (sub-ms resolution). */
@@ -116,7 +131,7 @@ async function sequential(url: string, headers: Record<string, string>, tls: boo
       req.on('error', reject);
       req.end(body);
     });
-  for (let i = 0; i < 200; i++) await once(); // warm-up
+  for (let i = 0; i < 300; i++) await once(); // warm-up
   const xs: number[] = [];
   for (let i = 0; i < SEQUENTIAL; i++) xs.push(await once());
   agent.destroy();
@@ -125,6 +140,8 @@ async function sequential(url: string, headers: Record<string, string>, tls: boo
 }
 
 async function measure(name: string, url: string, headers: Record<string, string>, tls = false): Promise<Row> {
+  // Warm-up under load first, so the JIT has compiled this server's path before any figure.
+  await cannon(url.replace('https://localhost', 'https://127.0.0.1'), headers, 2);
   const seq = await sequential(url, headers, tls);
   const r = await cannon(url.replace('https://localhost', 'https://127.0.0.1'), headers);
   return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, seqP50: seq.p50, seqP99: seq.p99, non2xx: r.non2xx };
@@ -134,6 +151,7 @@ const auth = { authorization: `Bearer ${token}`, 'x-env-id': 'bench', 'x-test-gr
 process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0'; // autocannon's HTTPS row only (self-made test CA)
 const rows: Row[] = [];
 rows.push(await measure('bare node:http', `http://127.0.0.1:${barePort}/`, {}));
+rows.push(await measure('bare express (json + 1 route)', `http://127.0.0.1:${bareExpressPort}/infer`, {}));
 rows.push(await measure('sidecar full chain (HTTP)', `http://127.0.0.1:${chainPort}/v2/models/mlp/infer`, auth));
 rows.push(await measure('sidecar full chain (HTTPS)', `https://localhost:${chainTlsPort}/v2/models/mlp/infer`, auth, true));
 
@@ -142,16 +160,18 @@ console.log(`\nsidecar overhead on the MLP fixture, batch 1, loopback; autocanno
 console.log('| server | req/s | ac p50 ms | ac p99 ms | seq p50 ms | seq p99 ms | non-2xx |');
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const r of rows) console.log(`| ${r.name} | ${f(r.rps, 0)} | ${r.p50} | ${r.p99} | ${f(r.seqP50)} | ${f(r.seqP99)} | ${r.non2xx} |`);
-const [b, c] = rows;
-if (b && c) {
+const [b, e, c] = rows;
+if (b && e && c) {
   console.log(`\nthroughput ratio chain/bare: ${f(c.rps / b.rps, 2)}x (target >= 0.8x)`);
   console.log(`added p50 (sequential, hrtime): ${f(c.seqP50 - b.seqP50)} ms (target <= 0.3 ms); added p99: ${f(c.seqP99 - b.seqP99)} ms`);
   console.log(`added p50/p99 under load (autocannon, ms resolution): ${c.p50 - b.p50} / ${c.p99 - b.p99} ms`);
+  console.log(`of which the framework alone (bare express vs bare node:http): throughput ${f(e.rps / b.rps, 2)}x, seq p50 +${f(e.seqP50 - b.seqP50)} ms`);
+  console.log(`the sidecar's own chain over bare express: throughput ${f(c.rps / e.rps, 2)}x, seq p50 +${f(c.seqP50 - e.seqP50)} ms`);
 }
 console.log(`access log lines validated during the run: ${logLines}`);
 
 sidecar.close();
-await Promise.all([chain.close(), chainTls.close(), new Promise((r) => bare.close(r))]);
+await Promise.all([chain.close(), chainTls.close(), bareExpress.close(), new Promise((r) => bare.close(r))]);
 await provider.shutdown();
 // autocannon stops mid-request: let the last runs finish before disposing.
 for (let i = 0; i < 50; i++) {

@@ -71,7 +71,8 @@ interface RequestState {
   spanId: string;
   span: Span;
   ctx: Context;
-  log: Logger;
+  /** Created on first use (most requests only write the access line, through the root logger). */
+  logger?: Logger;
   envId: string;
   group: TestGroup;
   principal?: Principal;
@@ -85,6 +86,11 @@ const PUBLIC_HEADERS = 'X-Request-Id, X-Env-Id, X-Test-Group, traceparent, trace
 const ALLOWED_REQUEST_HEADERS = 'Authorization, Content-Type, X-Request-Id, X-Env-Id, X-Test-Group, traceparent, tracestate';
 const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,128}$/;
 const ENV_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
+
+function requestLog(st: RequestState, loggers: SidecarLoggers): Logger {
+  st.logger ??= loggers.forRequest(st.traceId, st.spanId);
+  return st.logger;
+}
 
 function state(res: Response): RequestState {
   return res.locals.sidecar as RequestState;
@@ -267,7 +273,6 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
       spanId: sc.spanId,
       span,
       ctx,
-      log: deps.loggers.forRequest(sc.traceId, sc.spanId),
       envId,
       group,
       started,
@@ -284,8 +289,10 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
       if (code >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: st.failureReason ?? `HTTP ${code}` });
       span.end();
       metrics.requests.inc({ model: config.model.name, path: route, code: String(code) });
-      st.log.info(
+      deps.loggers.root.info(
         {
+          trace_id: st.traceId,
+          '@span.id': st.spanId,
           '@log.kind': 'access',
           method: req.method,
           path: route,
@@ -552,7 +559,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     const st = res.locals.sidecar as RequestState | undefined;
     if (st) {
       st.failureReason = `${e.code}: ${describeCause(e.cause ?? e)}`;
-      if (e.httpStatus >= 500) st.log.error({ '@log.kind': 'event', code: e.code, '@error.cause': describeCause(e) }, 'request failed');
+      if (e.httpStatus >= 500) requestLog(st, deps.loggers).error({ '@log.kind': 'event', code: e.code, '@error.cause': describeCause(e) }, 'request failed');
       if (st.policyPath) recordAudit(res, st.policyPath.replace(/^\/v[12]\//, '').replace(/\W+/g, '_'), e.httpStatus, e.code);
     }
     if (e.httpStatus >= 400 && e.code !== 'inference_failed') metrics.failures.inc({ model: config.model.name, reason: e.code });

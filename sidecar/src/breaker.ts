@@ -42,6 +42,8 @@ export interface BreakerOptions extends BreakerEvents {
 export type Admission = { ok: true } | { ok: false; retryAfterSeconds: number };
 
 const BASELINE_WINDOWS = 30;
+/** Latency samples kept per window (reservoir sampling beyond this); counts stay exact. */
+const WINDOW_SAMPLES = 4096;
 
 /** The recovery delay in ms for a given attempt (pure; `r` in [0,1) supplies the jitter). */
 export function computeProbeDelayMs(recovery: BreakerConfig['recovery'], attempt: number, r: number): number {
@@ -63,6 +65,7 @@ export class CircuitBreaker {
   private tripsValue = 0;
   private windowLatencies: number[] = [];
   private windowFailures = 0;
+  private windowCount = 0;
   private badWindows = 0;
   private consecutiveFailures = 0;
   private readonly baseline = new SampleRing(BASELINE_WINDOWS);
@@ -134,7 +137,12 @@ export class CircuitBreaker {
   /** Records one finished request (only called for requests the breaker admitted). */
   record(latencyMs: number, ok: boolean): void {
     if (this.stateValue !== 'closed') return;
-    this.windowLatencies.push(latencyMs);
+    this.windowCount++;
+    if (this.windowLatencies.length < WINDOW_SAMPLES) this.windowLatencies.push(latencyMs);
+    else {
+      const slot = Math.floor(this.random() * this.windowCount);
+      if (slot < WINDOW_SAMPLES) this.windowLatencies[slot] = latencyMs;
+    }
     if (ok) {
       this.consecutiveFailures = 0;
       return;
@@ -150,11 +158,13 @@ export class CircuitBreaker {
   closeWindow(): void {
     const latencies = this.windowLatencies;
     const failures = this.windowFailures;
+    const count = this.windowCount;
     this.windowLatencies = [];
     this.windowFailures = 0;
-    if (this.stateValue !== 'closed' || latencies.length === 0) return;
+    this.windowCount = 0;
+    if (this.stateValue !== 'closed' || count === 0) return;
     const p95 = quantile(latencies, 0.95) ?? 0;
-    const errorRate = failures / latencies.length;
+    const errorRate = failures / count;
     const baseline = this.baselineP95Ms();
     const bad =
       baseline !== undefined && p95 > this.config.latencyMultiplier * baseline && errorRate >= this.config.errorRateThreshold;
