@@ -71,6 +71,9 @@ export function addonCandidates(env: NodeJS.ProcessEnv = process.env): string[] 
 
 /** Loads the first candidate that exists and loads; throws ONE error listing every attempt. */
 export function loadBinding(candidates: string[] = addonCandidates()): Binding {
+  // OpenBLAS starts one thread per core when it is loaded unless told otherwise; predictors
+  // default to 1 math thread (CHECKLIST 1.4), and cpuThreads raises it per load.
+  process.env.OPENBLAS_NUM_THREADS ??= '1';
   const require = createRequire(import.meta.url);
   const attempts: string[] = [];
   for (const path of candidates) {

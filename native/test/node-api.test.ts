@@ -1,5 +1,6 @@
 // The Node-API surface: argument checking, lifecycle guards, concurrency, stats, loader.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import {
   PaddleError,
   Predictor,
@@ -135,6 +136,21 @@ describe('Node API', function () {
     } else {
       assert.match(t.reason, /NVML|GPU/);
     }
+  });
+
+  it('loading the addon starts no math threads beyond the default of 1 (CHECKLIST 1.4)', () => {
+    const script = `
+      import { readdirSync } from 'node:fs';
+      const { loadBinding } = await import(${JSON.stringify(new URL('../lib/binding.ts', import.meta.url).href)});
+      const before = readdirSync('/proc/self/task').length;
+      loadBinding();
+      console.log(JSON.stringify({ before, after: readdirSync('/proc/self/task').length }));`;
+    const env = { ...process.env };
+    delete env.OPENBLAS_NUM_THREADS;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', env });
+    assert.equal(r.status, 0, r.stderr);
+    const { before, after } = JSON.parse(r.stdout.trim()) as { before: number; after: number };
+    assert.equal(after, before);
   });
 
   it('lists supported ops', () => {
