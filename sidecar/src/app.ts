@@ -229,12 +229,29 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
   };
 
   const recordAudit = (res: Response, action: string, status: number, reason?: string): void => {
-    if (!deps.audit) return;
     const st = state(res);
+    const decision = status === 401 || status === 403 || status === 429 ? 'deny' : 'allow';
+    // The same event as a log line (@log.kind audit), whether or not a syslog target is set.
+    deps.loggers.root.info(
+      {
+        trace_id: st.traceId,
+        '@span.id': st.spanId,
+        '@log.kind': 'audit',
+        action,
+        decision,
+        status,
+        subject: st.principal?.subject ?? '-',
+        env_id: st.envId,
+        test_group: st.group,
+        ...(reason ? { '@error.cause': reason } : {}),
+      },
+      'audit event',
+    );
+    if (!deps.audit) return;
     deps.audit.record({
       action,
       outcome: status < 400 ? 'success' : 'failure',
-      decision: status === 401 || status === 403 || status === 429 ? 'deny' : 'allow',
+      decision,
       subject: st.principal?.subject ?? '-',
       path: st.policyPath ?? '-',
       status,

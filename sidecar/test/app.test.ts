@@ -291,6 +291,8 @@ describe('sidecar app over HTTPS', function () {
     it('every log line emitted validates against the schema', () => {
       assert.ok(validLogLines.length > 10);
       for (const l of validLogLines) assert.ok(validateLogRecord(JSON.parse(l)), l);
+      const kinds = new Set(validLogLines.map((l) => (JSON.parse(l) as Record<string, unknown>)['@log.kind']));
+      assert.deepEqual([...kinds].sort(), ['access', 'audit', 'event']);
       assert.deepEqual(deadLetters, []);
     });
   });
