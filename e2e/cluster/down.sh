@@ -6,6 +6,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
+lock_cluster
 keep_data=false
 [ "${1:-}" = "--keep-data" ] && keep_data=true
 

@@ -37,3 +37,16 @@ recorded_pid() {
 
 # group_alive <pgid>: whether any process is left in the process group.
 group_alive() { kill -0 -- "-$1" 2>/dev/null; }
+
+# lock_cluster: one cluster-up/cluster-down at a time for this cluster directory (helpers that
+# share a working tree may call them together). Nested calls (up.sh -> down.sh) skip it.
+lock_cluster() {
+  [ -n "${E2E_CLUSTER_LOCKED:-}" ] && return 0
+  mkdir -p "$CLUSTER_DIR"
+  exec 9> "$CLUSTER_DIR/.lock"
+  if ! flock -n 9; then
+    say "another cluster-up/cluster-down is running for $CLUSTER_DIR; waiting for it"
+    flock 9
+  fi
+  export E2E_CLUSTER_LOCKED=1
+}

@@ -39,7 +39,9 @@ describe('PaddleService CRD', () => {
   });
   const ns = useTestNamespace(() => clients, 'crd');
 
-  it('is Established with accepted names and a structural schema', async () => {
+  it('is accepted by the API server, Established, with accepted names and a structural schema', async () => {
+    // cluster-up installs it too; applying here surfaces the API server's refusal, if any.
+    await kubectl(['apply', '--server-side', '--force-conflicts', '-f', CRD_FILE]);
     const ext = clients.kc.makeApiClient(ApiextensionsV1Api);
     const crd = await waitForValue<V1CustomResourceDefinition>(
       () => ext.readCustomResourceDefinition({ name: CRD_NAME }),
