@@ -37,15 +37,53 @@ void Workspace::Grow(std::vector<uint8_t>* buf, size_t bytes, const std::string&
 
 Value& Workspace::Allocate(int idx, DType dtype, const Shape& shape, const std::string& what) {
   int64_t numel = CheckedNumel(shape, what);
-  size_t bytes = static_cast<size_t>(numel) * DTypeSize(dtype);
-  auto& buf = buffers_[static_cast<size_t>(idx)];
-  Grow(&buf, std::max<size_t>(bytes, 8), what);
+  size_t bytes = std::max<size_t>(static_cast<size_t>(numel) * DTypeSize(dtype), 8);
+  int& slab = slab_of_[static_cast<size_t>(idx)];
+  if (slab >= 0 && values_[static_cast<size_t>(idx)].defined) {
+    // Overwriting a live value (an in-place op may still be reading it): take a fresh slab and
+    // release the old one after the op.
+    pending_free_.push_back(slab);
+    slab = -1;
+  }
+  if (slab < 0) {
+    // Best fit among free slabs; else grow the largest free one; else a new slab.
+    int best = -1, largest = -1;
+    for (size_t k = 0; k < free_slabs_.size(); ++k) {
+      size_t sz = slabs_[static_cast<size_t>(free_slabs_[k])].size();
+      if (sz >= bytes && (best < 0 || sz < slabs_[static_cast<size_t>(free_slabs_[static_cast<size_t>(best)])].size())) best = static_cast<int>(k);
+      if (largest < 0 || sz > slabs_[static_cast<size_t>(free_slabs_[static_cast<size_t>(largest)])].size()) largest = static_cast<int>(k);
+    }
+    int pick = best >= 0 ? best : largest;
+    if (pick >= 0) {
+      slab = free_slabs_[static_cast<size_t>(pick)];
+      free_slabs_.erase(free_slabs_.begin() + pick);
+    } else {
+      slab = static_cast<int>(slabs_.size());
+      slabs_.emplace_back();
+    }
+  }
+  auto& buf = slabs_[static_cast<size_t>(slab)];
+  Grow(&buf, bytes, what);
   Value& v = values_[static_cast<size_t>(idx)];
   v.dtype = dtype;
   v.shape = shape;
   v.data = buf.data();
   v.defined = true;
   return v;
+}
+
+void Workspace::Free(int idx) {
+  int& slab = slab_of_[static_cast<size_t>(idx)];
+  if (slab >= 0) {
+    free_slabs_.push_back(slab);
+    slab = -1;
+  }
+  values_[static_cast<size_t>(idx)].defined = false;
+}
+
+void Workspace::FlushPending() {
+  free_slabs_.insert(free_slabs_.end(), pending_free_.begin(), pending_free_.end());
+  pending_free_.clear();
 }
 
 float* Workspace::Scratch(size_t floats, const std::string& what) {
@@ -252,6 +290,23 @@ Executor::Executor(Program program, std::vector<std::string> param_names, std::v
     }
     inputs_.push_back(TensorSpec{v->name, v->dtype, v->dims});
   }
+  // Liveness: a var dies after its last reader; outputs nobody reads die after their writer.
+  // Parameters and fetched vars never die.
+  std::vector<int> last_use(var_names_.size(), -1);
+  std::vector<bool> pinned(var_names_.size(), false);
+  for (int p : param_var_) pinned[static_cast<size_t>(p)] = true;
+  for (int f : fetches_) pinned[static_cast<size_t>(f)] = true;
+  for (size_t i = 0; i < ops_.size(); ++i) {
+    for (const auto& slot : ops_[i].in)
+      for (int idx : slot.second) last_use[static_cast<size_t>(idx)] = static_cast<int>(i);
+    for (const auto& slot : ops_[i].out)
+      for (int idx : slot.second)
+        if (idx >= 0) last_use[static_cast<size_t>(idx)] = std::max(last_use[static_cast<size_t>(idx)], static_cast<int>(i));
+  }
+  dead_after_.assign(ops_.size(), {});
+  for (size_t v = 0; v < var_names_.size(); ++v) {
+    if (!pinned[v] && last_use[v] >= 0) dead_after_[static_cast<size_t>(last_use[v])].push_back(static_cast<int>(v));
+  }
   InferSignature(model_file);
 }
 
@@ -354,6 +409,7 @@ std::vector<HostTensor> Executor::RunIn(Workspace* ws, const std::vector<std::pa
   for (size_t i = 0; i < var_names_.size(); ++i) {
     if (!is_param[i]) ws->At(static_cast<int>(i)).defined = false;
   }
+  ws->FlushPending();  // after a failed run
   for (const auto& given : inputs) {
     bool known = false;
     for (const auto& spec : inputs_) known = known || spec.name == given.first;
@@ -391,10 +447,13 @@ std::vector<HostTensor> Executor::RunIn(Workspace* ws, const std::vector<std::pa
     Value& v = ws->Allocate(feeds_[k].first, t->dtype, t->shape, "input " + spec.name);
     std::memcpy(v.data, t->bytes.data(), t->bytes.size());
   }
-  for (const auto& c : ops_) {
+  for (size_t i = 0; i < ops_.size(); ++i) {
+    const auto& c = ops_[i];
     auto op_start = Clock::now();
     OpContext ctx(this, ws, c.op, &c.in, &c.out);
     c.fn(ctx);
+    ws->FlushPending();
+    for (int dead : dead_after_[i]) ws->Free(dead);
     if (times) times->op_ms[c.op->type] += std::chrono::duration<double, std::milli>(Clock::now() - op_start).count();
   }
   std::vector<HostTensor> out;

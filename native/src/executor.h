@@ -106,6 +106,7 @@ class Executor : public Engine {
   std::vector<HostTensor> params_;
   std::vector<int> param_var_;  // var index per param
   std::vector<CompiledOp> ops_;
+  std::vector<std::vector<int>> dead_after_;  // per op: vars whose last reader it is
   std::vector<std::pair<int, int>> feeds_;   // (feed var idx, col)
   std::vector<int> fetches_;                 // var idx per fetch column
   std::vector<TensorSpec> inputs_, outputs_;
@@ -116,14 +117,21 @@ class Executor : public Engine {
   std::vector<std::unique_ptr<Workspace>> pool_;
 };
 
-// Per-run state: one value per variable and growable buffers that persist across runs.
+// Per-run state: one value per variable, backed by slabs that persist across runs. A variable
+// holds a slab from the op that writes it until its last reader has run (liveness computed at
+// load), then the slab returns to the free list for later outputs; slabs only grow, so
+// steady-state runs allocate nothing.
 class Workspace {
  public:
-  explicit Workspace(Executor* owner, size_t vars) : owner_(owner), values_(vars), buffers_(vars) {}
+  explicit Workspace(Executor* owner, size_t vars) : owner_(owner), values_(vars), slab_of_(vars, -1) {}
   ~Workspace();
   Value& At(int idx) { return values_[static_cast<size_t>(idx)]; }
-  // Makes var `idx` a fresh tensor of the given type and shape in this workspace's buffer.
+  // Makes var `idx` a fresh tensor of the given type and shape in a slab of this workspace.
   Value& Allocate(int idx, DType dtype, const Shape& shape, const std::string& what);
+  // Var `idx` is dead: its slab may be reused.
+  void Free(int idx);
+  // Slabs detached from overwritten vars during an op become free once the op has finished.
+  void FlushPending();
   // Scratch memory for kernels (im2col etc.), reused across runs.
   float* Scratch(size_t floats, const std::string& what);
   void Reset();
@@ -133,7 +141,10 @@ class Workspace {
   void Grow(std::vector<uint8_t>* buf, size_t bytes, const std::string& what);
   Executor* owner_;
   std::vector<Value> values_;
-  std::vector<std::vector<uint8_t>> buffers_;
+  std::vector<std::vector<uint8_t>> slabs_;
+  std::vector<int> slab_of_;     // var -> slab, -1 = none
+  std::vector<int> free_slabs_;
+  std::vector<int> pending_free_;
   std::vector<uint8_t> scratch_;
   uint64_t reserved_ = 0;
 };
