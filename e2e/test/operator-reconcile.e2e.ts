@@ -71,7 +71,7 @@ describe('operator: reconcile on the local control plane', function () {
     const d = (await clients.apps.readNamespacedDeployment({ namespace: ns.name, name: 'ernie' })) as V1Deployment;
     const c = d.spec?.template.spec?.containers[0];
     assert.equal(c?.resources?.limits?.['nvidia.com/gpu'], '1');
-    assert.equal(c?.resources?.limits?.memory, '8192Mi');
+    assert.equal(c?.resources?.limits?.memory, '8Gi', 'maxMemoryMB 8192, as the API server stores it');
     assert.equal(d.spec?.template.spec?.nodeSelector?.['nvidia.com/gpu.product'], 'NVIDIA-A100-SXM4-80GB');
     assert.equal(d.spec?.replicas, 2, 'autoscaling minReplicas');
 
@@ -116,9 +116,9 @@ describe('operator: reconcile on the local control plane', function () {
     const env = (d: V1Deployment, name: string) => d.spec?.template.spec?.containers[0]?.env?.find((e) => e.name === name)?.value;
     const updated = await waitForValue(
       () => clients.apps.readNamespacedDeployment({ namespace: ns.name, name: 'mnist' }),
-      (d) => env(d, 'PADDLE_CPU_THREADS') === '3' && d.spec?.template.spec?.containers[0]?.resources?.limits?.memory === '1024Mi',
+      (d) => env(d, 'PADDLE_CPU_THREADS') === '3' && d.spec?.template.spec?.containers[0]?.resources?.limits?.memory === '1Gi',
       60_000,
-      'Deployment with 3 threads and 1024Mi',
+      'Deployment with 3 threads and 1Gi',
     );
     assert.equal(env(updated, 'OMP_NUM_THREADS'), '3');
     await waitForValue(() => getPaddleService(clients, ns.name, 'mnist'), (ps) => ps.status?.observedGeneration === 2, 60_000, 'observedGeneration 2');
@@ -128,7 +128,7 @@ describe('operator: reconcile on the local control plane', function () {
       JSON.stringify([{ op: 'replace', path: '/spec/template/spec/containers/0/resources/limits/memory', value: '9Gi' }, { op: 'replace', path: '/spec/replicas', value: 3 }])]);
     await waitForValue(
       () => clients.apps.readNamespacedDeployment({ namespace: ns.name, name: 'mnist' }),
-      (d) => d.spec?.template.spec?.containers[0]?.resources?.limits?.memory === '1024Mi' && d.spec?.replicas === 1,
+      (d) => d.spec?.template.spec?.containers[0]?.resources?.limits?.memory === '1Gi' && d.spec?.replicas === 1,
       60_000,
       'the hand edit to be reverted',
     );

@@ -8,10 +8,19 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { ANNOTATIONS, FIELD_MANAGER, hashOf } from './builders/common.js';
 import type { KubeClient } from './kube-client.js';
 import { objectPath } from './kube-client.js';
+import { sameQuantity } from './quantity.js';
 import { CHILD_RESOURCES, isChildKind } from './resources.js';
 
-/** True when every field of `want` is present with an equal value in `have` (arrays: same length). */
-export function isSubset(want: unknown, have: unknown): boolean {
+/** Keys whose string values are resource quantities (the API server rewrites them canonically). */
+const QUANTITY_PARENTS = new Set(['limits', 'requests']);
+const QUANTITY_KEYS = new Set(['sizeLimit']);
+
+/**
+ * True when every field of `want` is present with an equal value in `have` (arrays: same
+ * length, element-wise). Quantities under resources limits/requests and sizeLimit compare by
+ * value ("8192Mi" equals "8Gi").
+ */
+export function isSubset(want: unknown, have: unknown, quantity = false): boolean {
   if (want === undefined) return true;
   if (Array.isArray(want)) {
     if (!Array.isArray(have) || have.length !== want.length) return false;
@@ -20,8 +29,16 @@ export function isSubset(want: unknown, have: unknown): boolean {
   if (typeof want === 'object' && want !== null) {
     if (typeof have !== 'object' || have === null || Array.isArray(have)) return false;
     const h = have as Record<string, unknown>;
-    return Object.entries(want).every(([k, v]) => isSubset(v, h[k]));
+    return Object.entries(want).every(([k, v]) => {
+      if (QUANTITY_PARENTS.has(k) && typeof v === 'object' && v !== null && !Array.isArray(v)) {
+        const hv = h[k];
+        if (typeof hv !== 'object' || hv === null) return false;
+        return Object.entries(v).every(([rk, rv]) => isSubset(rv, (hv as Record<string, unknown>)[rk], true));
+      }
+      return isSubset(v, h[k], QUANTITY_KEYS.has(k));
+    });
   }
+  if (quantity && typeof want === 'string' && typeof have === 'string') return sameQuantity(want, have);
   return want === have;
 }
 

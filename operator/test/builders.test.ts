@@ -127,8 +127,10 @@ describe('builders', () => {
     });
 
     const memTable: Array<[string, number | undefined, string]> = [
-      ['default 2048 MB', undefined, '2048Mi'],
-      ['8192 MB', 8192, '8192Mi'],
+      // The API server stores quantities canonically (8192Mi reads back as 8Gi): write that form.
+      ['default 2048 MB', undefined, '2Gi'],
+      ['8192 MB', 8192, '8Gi'],
+      ['3000 MB', 3000, '3000Mi'],
       ['64 MB', 64, '64Mi'],
     ];
     for (const [name, mb, expected] of memTable) {

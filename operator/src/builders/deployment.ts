@@ -9,6 +9,7 @@ import { InvalidSpecError } from '../errors.js';
 import { ANNOTATIONS, childMeta, childNames, nameOf, selectorLabels, commonLabels, type OperatorConfig } from './common.js';
 import { CONFIG_FILE_KEY } from './config-map.js';
 import { must } from './resolved.js';
+import { formatMebibytes } from '../quantity.js';
 
 export const CONTAINER_NAME = 'sidecar';
 export const GPU_PRODUCT_LABEL = 'nvidia.com/gpu.product';
@@ -140,7 +141,7 @@ function buildProbes(ps: PaddleService): { liveness: V1Probe; readiness: V1Probe
 function buildResources(ps: PaddleService): { requests: Record<string, string>; limits: Record<string, string> } {
   const rt = must(ps.spec.runtime, 'spec.runtime');
   const res = ps.spec.resources ?? {};
-  const memLimit = `${must(rt.maxMemoryMB, 'spec.runtime.maxMemoryMB')}Mi`;
+  const memLimit = formatMebibytes(must(rt.maxMemoryMB, 'spec.runtime.maxMemoryMB'));
   const requests: Record<string, string> = {
     cpu: res.requests?.cpu ?? String(must(rt.cpuThreads, 'spec.runtime.cpuThreads')),
     memory: res.requests?.memory ?? memLimit,
