@@ -511,6 +511,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
 
   app.post('/v2/models/:name/infer', protect('/v2/models/{model}/infer'), checkModel, async (req, res) => {
     await inferFromBody(res, req.body);
+    recordAudit(res, 'infer', 200);
   });
 
   app.post('/v1/predict', protect('/v1/predict'), async (req, res) => {

@@ -1,0 +1,78 @@
+// The real process: `sidecar/src/main.ts` with CLI flags and a config file, over HTTPS with the
+// real addon; every stdout line is schema-valid JSON; SIGTERM drains and exits 0; bad flags exit
+// 1 with one clear error line.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { validateLogRecord } from '../src/logging.js';
+import { pki } from './helpers/harness.js';
+import { request } from './helpers/http.js';
+import { MLP_DIR, nativeAvailable, RSA_PUB } from './helpers/predictors.js';
+
+const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
+const MAIN = join(ROOT, 'sidecar/src/main.ts');
+
+function run(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env: { ...process.env, POD_NAME: '', POD_NAMESPACE: '', PADDLESERVICE_NAME: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = { stdout: '', stderr: '' };
+  child.stdout.on('data', (d: Buffer) => (out.stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out.stderr += d.toString()));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return { child, out, exited };
+}
+
+describe('paddle-sidecar process (main.ts)', function () {
+  this.timeout(90000);
+  it('serves HTTPS with the real addon, logs schema-valid JSON, drains on SIGTERM', async function () {
+    if (!nativeAvailable()) this.skip();
+    const p = pki();
+    const dir = mkdtempSync(join(tmpdir(), 'sidecar-main-'));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ version: 1, model: { name: 'mlp' }, auth: { enabled: false } }));
+    const { child, out, exited } = run([
+      '--model-dir', MLP_DIR, '--public-key', RSA_PUB, '--config', join(dir, 'config.json'),
+      '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0',
+      '--tls-cert', p.serverCert, '--tls-key', p.serverKey, '--tls-ca', p.caCert,
+    ]);
+    try {
+      const deadline = Date.now() + 60000;
+      let port = 0;
+      while (!port && Date.now() < deadline) {
+        const m = /"port":(\d+)[^\n]*"message":"serving"/.exec(out.stdout);
+        if (m?.[1]) port = Number(m[1]);
+        else await new Promise((r) => setTimeout(r, 100));
+        if (child.exitCode !== null) break;
+      }
+      assert.ok(port > 0, `no serving line:\n${out.stdout}\n${out.stderr}`);
+      const ready = await request(`https://localhost:${port}/v2/health/ready`, { ca: p.caCert });
+      assert.equal(ready.status, 200, ready.text);
+      const infer = await request(`https://localhost:${port}/v2/models/mlp/infer`, {
+        ca: p.caCert,
+        body: { inputs: [{ name: 'x', shape: [1, 64], datatype: 'FP32', data: new Array(64).fill(0.25) }] },
+      });
+      assert.equal(infer.status, 200, infer.text);
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+      const lines = out.stdout.split('\n').filter((l) => l.length > 0);
+      for (const l of lines) assert.ok(validateLogRecord(JSON.parse(l)), l);
+      assert.ok(lines.some((l) => l.includes('"message":"model loaded"') && l.includes('"verified":true')));
+      assert.ok(lines.some((l) => l.includes('"message":"stopped"')));
+      assert.equal(out.stderr.trim(), '', 'no dead letters');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  it('a bad flag or a missing public key exits 1 with one clear JSON error line', async () => {
+    const bad = run(['--device', 'tpu', '--config', '/nonexistent']);
+    assert.equal(await bad.exited, 1);
+    assert.match(bad.out.stderr, /--device must be cpu or gpu, got \\"tpu\\"/);
+    const noKey = run(['--public-key', '/nonexistent/key.pem', '--config', '/nonexistent', '--model-dir', MLP_DIR]);
+    assert.equal(await noKey.exited, 1);
+    assert.match(noKey.out.stderr, /signature required but public key \/nonexistent\/key.pem is missing/);
+    for (const l of `${bad.out.stderr}${noKey.out.stderr}`.split('\n').filter((x) => x.startsWith('{'))) assert.ok(validateLogRecord(JSON.parse(l)), l);
+  });
+});
