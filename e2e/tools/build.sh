@@ -119,6 +119,9 @@ build_helm() {
 
 main() {
   mkdir -p "$BIN_ROOT"
+  # One builder at a time per cache (several working trees may share it).
+  exec 8> "$BIN_ROOT/.build.lock"
+  flock -n 8 || { log "another build holds $BIN_ROOT/.build.lock; waiting"; flock 8; }
   case "${1:-all}" in
     all) build_etcd; build_kwok; build_helm; build_kubernetes ;;
     kubernetes|etcd|kwok|helm) "build_$1" ;;
