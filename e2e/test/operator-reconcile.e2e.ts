@@ -162,7 +162,13 @@ describe('operator: reconcile on the local control plane', function () {
 
   it('missing public-key Secret: Ready=False with reason and one Event, and few API calls while missing', async () => {
     await createPaddleService(clients, ns.name, e2eExample('minimal.yaml', 'nokey'));
-    const ps = await waitForValue(() => getPaddleService(clients, ns.name, 'nokey'), (p) => condition(p, 'Ready')?.reason === 'PublicKeySecretMissing', 60_000, 'Ready=False/PublicKeySecretMissing');
+    // Let the rest settle (Certificate issued, pods Running) so only the blocker remains.
+    const ps = await waitForValue(
+      () => getPaddleService(clients, ns.name, 'nokey'),
+      (p) => condition(p, 'Ready')?.reason === 'PublicKeySecretMissing' && condition(p, 'CertificateReady')?.status === 'True' && condition(p, 'Available')?.status === 'True',
+      60_000,
+      'Ready=False/PublicKeySecretMissing with the rest settled',
+    );
     assert.equal(condition(ps, 'Ready')?.status, 'False');
     assert.match(condition(ps, 'Ready')?.message ?? '', new RegExp(`${ns.name}/model-signing-key`));
 
@@ -171,7 +177,8 @@ describe('operator: reconcile on the local control plane', function () {
     await new Promise((r) => setTimeout(r, 20_000));
     const gets = (await op.metric('paddle_operator_api_requests_total', { verb: 'get', resource: 'secrets' })) - gets0;
     const writes = (await op.metric('paddle_operator_api_requests_total', { resource: 'paddleservices/status' })) - writes0;
-    // Backoff doubles from 0.5 s: at most ~6 checks in 20 s, and no status writes (nothing changed).
+    // Backoff doubles from 0.5 s (capped at 60 s) and this suite resyncs every 5 s: a handful of
+    // checks in 20 s, and no status writes (nothing changed).
     assert.ok(gets <= 8, `secret GETs in 20 s while missing: ${gets}`);
     assert.equal(writes, 0, 'no status writes while nothing changes');
     const events = (await clients.core.listNamespacedEvent({ namespace: ns.name, fieldSelector: 'involvedObject.name=nokey' })).items;

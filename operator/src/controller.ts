@@ -25,6 +25,9 @@ export interface ControllerOptions {
   clock?: Clock;
 }
 
+/** Longest wait between checks of a PaddleService blocked on, e.g., a missing Secret. */
+export const BLOCKED_RECHECK_MAX_MS = 60_000;
+
 export function keyOf(obj: { metadata?: { name?: string; namespace?: string } }): string {
   return `${obj.metadata?.namespace ?? 'default'}/${obj.metadata?.name ?? ''}`;
 }
@@ -182,7 +185,9 @@ export class Controller {
         const r = await this.reconciler.reconcile(key);
         result = r.result;
         if (r.backoff) {
-          const delay = queue.addRateLimited(key);
+          // Blocked on something outside our objects (a missing Secret): poll, calmly, but
+          // notice a fix within a minute.
+          const delay = queue.addRateLimited(key, BLOCKED_RECHECK_MAX_MS);
           log.info({ key, result, retryInMs: delay }, 'reconcile blocked; checking again later');
         } else {
           queue.forget(key);

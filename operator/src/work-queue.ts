@@ -86,9 +86,9 @@ export class WorkQueue {
     this.#delayed.set(key, { at, timer });
   }
 
-  /** Requeues `key` after its next backoff delay; returns that delay. */
-  addRateLimited(key: string): number {
-    const delay = this.#backoff.next(key);
+  /** Requeues `key` after its next backoff delay (optionally capped); returns that delay. */
+  addRateLimited(key: string, capMs = Infinity): number {
+    const delay = Math.min(capMs, this.#backoff.next(key));
     this.addAfter(key, delay);
     return delay;
   }

@@ -101,6 +101,13 @@ describe('WorkQueue', () => {
     assert.equal(q.addRateLimited('a'), 100);
   });
 
+  it('a capped rate-limited retry waits at most the cap', async () => {
+    const { q } = newQueue();
+    for (let i = 0; i < 5; i++) q.addRateLimited('a');
+    assert.equal(q.addRateLimited('a', 250), 250);
+    assert.equal(q.failures('a'), 6, 'the failure count still grows');
+  });
+
   it('reports depth changes', async () => {
     const { q, depths } = newQueue();
     q.add('a');

@@ -128,6 +128,9 @@ export function e2eExample(file: string, name: string, mutate: (ps: PaddleServic
   if (ps.spec.tls?.enabled !== false) ps.spec.tls = { ...ps.spec.tls, issuerRef: E2E_ISSUER };
   if (ps.spec.resources?.nodeSelector) delete ps.spec.resources.nodeSelector['node-pool'];
   if (ps.spec.resources?.affinity) delete ps.spec.resources.affinity;
+  // No PersistentVolumes here: a PVC source would keep the pods Pending. kwok mounts nothing,
+  // so a ConfigMap source schedules and runs.
+  if (ps.spec.model.source.pvc) ps.spec.model.source = { configMap: { name: `${name}-model` } };
   mutate(ps);
   return ps;
 }
