@@ -71,7 +71,7 @@ fuzz-native: $(addprefix $(FUZZ_BIN)/fuzz_,$(FUZZ_TARGETS)) ## run each native p
 	  echo "==> fuzz_$$t for $(FUZZ_SECONDS)s"; \
 	  $(FUZZ_BIN)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -max_len=65536 -timeout=10 \
 	    -artifact_prefix=.fuzz-out/$$t- .fuzz-out/$$t 2>&1 | grep -E "^(Done|#[0-9]+.*DONE)|ERROR|SUMMARY|stat::number_of_executed_units" || true; \
-	  if ls .fuzz-out/$$t-crash-* .fuzz-out/$$t-leak-* .fuzz-out/$$t-timeout-* >/dev/null 2>&1; then echo "fuzz_$$t found a failure: see .fuzz-out/"; exit 1; fi; \
+	  if [ -n "$$(find .fuzz-out -maxdepth 1 -type f -name "$$t-*")" ]; then echo "fuzz_$$t found a failure: see .fuzz-out/$$t-*"; exit 1; fi; \
 	done
 
 fuzz: fuzz-native

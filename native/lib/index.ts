@@ -133,9 +133,12 @@ export class Predictor {
   }
 }
 
-/** GPU telemetry from NVML (dlopen); `{ available: false, reason }` where there is none. */
+/**
+ * GPU telemetry from NVML (dlopen of libnvidia-ml.so.1, or $PADDLE_NVML_LIBRARY);
+ * `{ available: false, reason }` where there is none.
+ */
 export function gpuTelemetry(): GpuTelemetry {
-  const raw = binding().gpuTelemetry();
+  const raw = binding().gpuTelemetry(process.env.PADDLE_NVML_LIBRARY || undefined);
   if (!raw.available) return { available: false, reason: raw.reason ?? 'unknown' };
   return {
     available: true,

@@ -511,7 +511,10 @@ Napi::Value GpuTelemetryJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   try {
     std::string lib = "libnvidia-ml.so.1";
-    if (info.Length() > 0 && info[0].IsString()) lib = info[0].As<Napi::String>().Utf8Value();
+    if (info.Length() > 0 && !info[0].IsUndefined()) {
+      if (!info[0].IsString()) throw Napi::TypeError::New(env, "gpuTelemetry(library?) takes a library path string");
+      lib = info[0].As<Napi::String>().Utf8Value();
+    }
     GpuTelemetry t = ReadGpuTelemetry(lib);
     Napi::Object o = Napi::Object::New(env);
     o.Set("available", t.available);

@@ -445,7 +445,7 @@ std::vector<HostTensor> Executor::RunIn(Workspace* ws, const std::vector<std::pa
                      ShapeString(t->shape) + " needs " + std::to_string(expect));
     }
     Value& v = ws->Allocate(feeds_[k].first, t->dtype, t->shape, "input " + spec.name);
-    std::memcpy(v.data, t->bytes.data(), t->bytes.size());
+    if (!t->bytes.empty()) std::memcpy(v.data, t->bytes.data(), t->bytes.size());
   }
   for (size_t i = 0; i < ops_.size(); ++i) {
     const auto& c = ops_[i];

@@ -34,6 +34,7 @@ int64_t NormAxis(OpContext& ctx, int64_t axis, size_t rank, const char* what = "
 
 std::vector<int64_t> ReadInts(OpContext& ctx, const Value& v) {
   std::vector<int64_t> out(static_cast<size_t>(v.Numel()));
+  if (out.empty()) return out;
   if (v.dtype == DType::kInt64) {
     std::memcpy(out.data(), v.data, out.size() * 8);
   } else if (v.dtype == DType::kInt32) {

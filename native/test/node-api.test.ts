@@ -153,6 +153,32 @@ describe('Node API', function () {
     assert.equal(after, before);
   });
 
+  it('marshals NVML telemetry (through the NVML test double) and reports init failures cleanly', () => {
+    const lib = new URL('../../build/Release/libnvml_double.so', import.meta.url).pathname;
+    process.env.PADDLE_NVML_LIBRARY = lib;
+    try {
+      const t = gpuTelemetry();
+      assert.ok(t.available);
+      assert.equal(t.driverVersion, '999.99-test-double');
+      assert.deepEqual(t.devices, [
+        { index: 0, name: 'Test Double GPU 0', memoryUsedBytes: 3 * 2 ** 30, memoryTotalBytes: 80 * 2 ** 30, utilizationGpu: 42 },
+        { index: 1, name: 'Test Double GPU 1', memoryUsedBytes: 0, memoryTotalBytes: 80 * 2 ** 30, utilizationGpu: 0 },
+      ]);
+      assert.equal(t.processMemoryBytes, 512 * 2 ** 20); // only this pid's entry
+      process.env.NVML_DOUBLE_FAIL_INIT = '1';
+      const down = gpuTelemetry();
+      assert.equal(down.available, false);
+      assert.match(down.available ? '' : down.reason, /nvmlInit_v2 failed: Driver Not Loaded \(code 9\)/);
+      process.env.PADDLE_NVML_LIBRARY = '/nonexistent/libnvidia-ml.so.1';
+      const missing = gpuTelemetry();
+      assert.equal(missing.available, false);
+      assert.match(missing.available ? '' : missing.reason, /NVML not loadable \(\/nonexistent\/libnvidia-ml\.so\.1\)/);
+    } finally {
+      delete process.env.PADDLE_NVML_LIBRARY;
+      delete process.env.NVML_DOUBLE_FAIL_INIT;
+    }
+  });
+
   it('lists supported ops', () => {
     const ops = supportedOps();
     for (const op of ['matmul_v2', 'conv2d', 'layer_norm', 'lookup_table_v2', 'pool2d', 'slice']) assert.ok(ops.includes(op), op);
