@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { buildAuditMessage, escapeSdValue, formatRfc5424, frameOctetCounted } from '../src/audit.js';
 import { defaultSidecarConfig, parseSidecarConfig } from '../src/config.js';
-import { computeServingMode, gpuWatermark, parseCpuMaxCores, parseCpuStatUsageUsec } from '../src/degradation.js';
+import { TokenVerifier } from '../src/auth.js';
+import { computeServingMode, CpuSampler, gpuWatermark, parseCpuMaxCores, parseCpuStatUsageUsec } from '../src/degradation.js';
 import { SidecarError } from '../src/errors.js';
 import { createLoggers } from '../src/logging.js';
 import { ObservationMatrix, seqLenBucket, seqLenBucketLabel } from '../src/matrix.js';
@@ -210,5 +211,38 @@ describe('RFC 5424 audit formatting', () => {
     assert.equal(framed.toString('utf8'), '6 héllo');
     const audit = buildAuditMessage({ action: 'predict', outcome: 'success', decision: 'allow', subject: 'u', path: '/v1/predict', status: 200, modelDigest: 'd', group: 'treatment', envId: 'gray-v2', traceId: 't', requestId: 'r' }, 7, 'paddle-sidecar', new Date(0), 'h');
     assert.match(audit, /\[audit@32473 action="predict" outcome="success" decision="allow" subject="u" path="\/v1\/predict" status="200" modelDigest="d" group="treatment" envId="gray-v2" traceId="t" requestId="r"\]\[meta sequenceId="7"\]/);
+  });
+});
+
+describe('more properties', () => {
+  it('any subject/path/reason text yields a well-formed RFC 5424 SD element', () => {
+    const sdElement = /\[audit@32473(?: [^\s\]=" ]+="(?:[^"\\]|\\.)*")+\]\[meta sequenceId="\d+"\]/;
+    fc.assert(
+      fc.property(fc.string(), fc.string(), fc.string(), (subject, path, reason) => {
+        const m = buildAuditMessage({ action: 'predict', outcome: 'failure', decision: 'deny', subject, path, status: 403, modelDigest: 'd', group: 'control', envId: '', traceId: 't', requestId: 'r', reason }, 1, 'app', new Date(0), 'h');
+        assert.match(m, /^<108>1 1970-01-01T00:00:00.000Z h app \d+ predict /);
+        assert.match(m, sdElement);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+  it('the token verifier answers random Authorization headers with 401 only', async () => {
+    const v = new TokenVerifier({ ...defaultSidecarConfig('m').auth, enabled: true });
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.string(), fc.string().map((s) => `Bearer ${s}`), fc.base64String().map((s) => `Bearer ${s}.${s}.${s}`)), async (header) => {
+        await assert.rejects(v.verify(header), (err: unknown) => err instanceof SidecarError && err.httpStatus === 401);
+      }),
+      { numRuns: 500 },
+    );
+  });
+  it('the CPU sampler reports a utilization in [0, 1] from cgroup v2 or the process', async () => {
+    const s = new CpuSampler();
+    assert.ok(s.source === 'cgroup' || s.source === 'process');
+    s.sample();
+    const end = Date.now() + 50;
+    let x = 0;
+    while (Date.now() < end) x += Math.sqrt(x + 1);
+    const u = s.sample();
+    assert.ok(u > 0 && u <= 1, `utilization ${u} (${x > 0 ? 'busy' : ''})`);
   });
 });

@@ -1,15 +1,14 @@
 // Predictors for the sidecar tests.
 //
 // `loadMlpPredictor()` loads the REAL native predictor (native/lib/index.ts) with the signed MLP
-// fixture as soon as the addon's public entry exists in the tree; until then (the addon is being
-// built in parallel) it returns `InProcessMlp`, an in-process stand-in with the fixture's exact
-// input/output contract, and says so on stderr. The stand-in is ours, not the addon: tests that
-// exercise the addon's behaviour belong to native/test.
+// fixture (legacy format, RSA test key): every integration test of the app uses it.
 //
-// `ScriptedPredictor` is a fake of our own whose latency and failures a test scripts (breaker).
+// `InProcessMlp` is an in-process fake of our own with the fixture's input/output contract, and
+// `ScriptedPredictor` extends it so a test can script latency and failures (breaker, readiness).
 
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { Predictor } from '../../../native/lib/index.js';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ModelInfoLike, PredictorLike, PredictorStatsLike, Tensor, TensorInfo } from '../../src/predictor.js';
@@ -17,7 +16,6 @@ import type { ModelInfoLike, PredictorLike, PredictorStatsLike, Tensor, TensorIn
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const MLP_DIR = join(ROOT, 'native/fixtures/models/mlp/legacy');
 export const RSA_PUB = join(ROOT, 'native/fixtures/keys/test-only-rsa2048.pub.pem');
-const NATIVE_ENTRY = join(ROOT, 'native/lib/index.ts');
 
 export const MLP_INPUT = 'x';
 export const MLP_OUTPUT = 'softmax_0.tmp_0';
@@ -45,7 +43,7 @@ export class InProcessMlp implements PredictorLike {
     return [{ name: MLP_OUTPUT, dtype: 'float32', shape: [-1, MLP_CLASSES] }];
   }
   info(): ModelInfoLike {
-    return { format: 'pdmodel', backend: 'builtin', backendVersion: 'in-process-stand-in', verified: true, digest: this.meta.digest, keyId: this.meta.keyId, algorithm: this.meta.algorithm, verifiedAt: new Date(0).toISOString(), parameterBytes: 0 };
+    return { format: 'pdmodel', backend: 'builtin', backendVersion: 'in-process-fake', verified: true, digest: this.meta.digest, keyId: this.meta.keyId, algorithm: this.meta.algorithm, verifiedAt: new Date(0).toISOString(), parameterBytes: 0 };
   }
   stats(): PredictorStatsLike {
     return { runs: this.runs, failures: this.failures, opTimesMs: { matmul_v2: 0.02 * this.runs, softmax: 0.005 * this.runs }, memory: { arenaBytes: 0, parameterBytes: 0 } };
@@ -77,20 +75,9 @@ export class InProcessMlp implements PredictorLike {
   }
 }
 
-export const nativeAvailable = (): boolean => existsSync(NATIVE_ENTRY);
-
-let warned = false;
+/** The real native predictor (the addon must be built: make test-sidecar depends on build-native). */
 export async function loadMlpPredictor(): Promise<PredictorLike> {
-  if (nativeAvailable()) {
-    const entry = '../../../native/lib/index.js';
-    const native = (await import(entry)) as { Predictor: { load(o: Record<string, unknown>): Promise<PredictorLike> } };
-    return native.Predictor.load({ modelDir: MLP_DIR, publicKeyPem: readFileSync(RSA_PUB, 'utf8'), requireSignature: true, cpuThreads: 1 });
-  }
-  if (!warned) {
-    warned = true;
-    process.stderr.write('NOTE: native/lib/index.ts is not in the tree yet: sidecar tests use the in-process MLP stand-in\n');
-  }
-  return new InProcessMlp();
+  return Predictor.load({ modelDir: MLP_DIR, publicKeyPem: readFileSync(RSA_PUB, 'utf8'), requireSignature: true, cpuThreads: 1 });
 }
 
 /** A predictor whose behaviour the test scripts: latency, failures, counting. */
