@@ -57,6 +57,7 @@ fuzz-deps: native-deps
 
 FUZZ_FLAGS := -std=c++17 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
 FUZZ_OBJS := $(patsubst native/src/%.cc,$(FUZZ_BIN)/obj/%.o,$(FUZZ_CORE))
+.SECONDARY: $(FUZZ_OBJS)
 
 $(FUZZ_BIN)/obj/%.o: native/src/%.cc $(wildcard native/src/*.h) | fuzz-deps
 	@mkdir -p $(dir $@)
