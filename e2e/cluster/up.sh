@@ -145,7 +145,22 @@ status:
 N
 }
 
+# need_tools: the host tools the scripts use; installed with apt-get when missing (CI runs as root).
+need_tools() {
+  local missing=()
+  command -v openssl >/dev/null || missing+=(openssl)
+  command -v curl >/dev/null || missing+=(curl)
+  command -v python3 >/dev/null || missing+=(python3)
+  { command -v setsid && command -v flock; } >/dev/null || missing+=(util-linux)
+  command -v go >/dev/null || { echo "[e2e-cluster] Go 1.26 is needed to build the control plane (go not found)" >&2; exit 1; }
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "installing missing packages: ${missing[*]}"
+  command -v apt-get >/dev/null && [ "$(id -u)" = 0 ] || { echo "[e2e-cluster] please install: ${missing[*]}" >&2; exit 1; }
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
 main() {
+  need_tools
   lock_cluster
   mkdir -p "$PID_DIR" "$LOG_DIR"
   if is_up; then
