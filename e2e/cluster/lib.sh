@@ -35,8 +35,12 @@ recorded_pid() {
   echo "$pid"
 }
 
-# group_alive <pgid>: whether any process is left in the process group.
-group_alive() { kill -0 -- "-$1" 2>/dev/null; }
+# group_alive <pgid>: whether any live (non-zombie) process is left in the process group.
+# Exited components are re-parented to PID 1, which may reap them late; zombies count as gone.
+group_alive() {
+  kill -0 -- "-$1" 2>/dev/null || return 1
+  ps -e -o pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { found = 1 } END { exit !found }'
+}
 
 # lock_cluster: one cluster-up/cluster-down at a time for this cluster directory (helpers that
 # share a working tree may call them together). Nested calls (up.sh -> down.sh) skip it.
