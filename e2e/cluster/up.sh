@@ -169,6 +169,9 @@ main() {
     exit 0
   fi
   # Leftovers of a cluster that is partly down: stop what is left, start afresh.
+  if compgen -G "$PID_DIR/*.pid" >/dev/null; then
+    say "found a partly running e2e cluster; stopping what is left and starting afresh"
+  fi
   "$E2E_DIR/cluster/down.sh" >/dev/null
 
   local t0=$SECONDS
