@@ -31,6 +31,7 @@ import { buildProbeInputs, type GpuTelemetryLike, type PredictorLike, type Tenso
 import { SampleRing } from './quantiles.js';
 import { RateLimiter } from './rate-limiter.js';
 import { extractTraceContext, injectTraceContext } from './tracing.js';
+import { watchFiles, type FileWatchHandle } from './file-watch.js';
 
 export const SIDECAR_NAME = 'paddle-sidecar';
 export const SIDECAR_VERSION = '0.1.0';
@@ -63,6 +64,10 @@ export interface AppDeps {
   rateLimiterMaxKeys?: number;
   /** The model was loaded with signature checking explicitly off (requireSignature=false). */
   allowUnverified?: boolean;
+  /** Re-read the JWKS / HMAC files when they change (default true once started). */
+  watchKeyFiles?: boolean;
+  /** Poll interval of the key-file watcher (ms), a fallback for file systems without inotify. */
+  keyPollMs?: number;
 }
 
 interface RequestState {
@@ -130,6 +135,21 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
   const metrics = createMetrics(deps.registry);
   const verifier = new TokenVerifier(config.auth);
   await verifier.reload(config.auth);
+  // Key files (JWKS / HMAC secret) are re-read when they change (Secret rotation), not only when
+  // the config file changes; a failed read keeps the previous keys.
+  let keyWatcher: FileWatchHandle | undefined;
+  const watchKeyFiles = (): void => {
+    keyWatcher?.close();
+    keyWatcher = undefined;
+    const files = [config.auth.jwksFile, config.auth.hmacSecretFile].filter((f): f is string => typeof f === 'string');
+    if (!config.auth.enabled || files.length === 0 || deps.watchKeyFiles === false) return;
+    keyWatcher = watchFiles(files, () => {
+      verifier.reload(config.auth).then(
+        () => log.info({ files }, 'token keys reloaded'),
+        (err: unknown) => log.error({ files, '@error.cause': describeCause(err) }, 'token key reload failed; keeping the previous keys'),
+      );
+    }, { debounceMs: 100, pollMs: deps.keyPollMs ?? 2000 });
+  };
   const limiter = new RateLimiter(deps.rateLimiterMaxKeys ?? 10000, clock);
   const matrix = new ObservationMatrix(config.matrix);
   const latencies = new SampleRing(10000);
@@ -596,6 +616,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     matrix.setConfig(next.matrix);
     deps.loggers.setLevel(next.logLevel);
     restartSampler();
+    if (started) watchKeyFiles();
   };
 
   const restartSampler = (): void => {
@@ -649,11 +670,13 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     start: () => {
       started = true;
       breakers.start();
+      watchKeyFiles();
       sampleResources();
       restartSampler();
     },
     close: () => {
       started = false;
+      keyWatcher?.close();
       breakers.stop();
       if (sampleTimer) clearInterval(sampleTimer);
     },

@@ -41,6 +41,7 @@ import { createLoggers, processSinks, type LogSinks } from './logging.js';
 import { PodReportPatcher } from './pod-report.js';
 import type { GpuTelemetryLike, PredictorLike } from './predictor.js';
 import { createSidecarServer } from './server.js';
+import { watchFiles } from './file-watch.js';
 import { createTracerProvider } from './tracing.js';
 
 interface NativeModule {
@@ -176,8 +177,19 @@ async function main(): Promise<void> {
   };
   const audit: AuditSink = { record: (e: AuditEvent) => shipper?.record(e) ?? -1 };
 
+  // The AES key is read once and re-read when its file changes (Secret rotation).
   const keyPath = values['encryption-key-file'];
-  const encryptionKey = (): Buffer | undefined => (existsSync(keyPath) ? readEncryptionKey(keyPath) : undefined);
+  let encKey: Buffer | undefined;
+  const loadEncryptionKey = (): void => {
+    try {
+      encKey = existsSync(keyPath) ? readEncryptionKey(keyPath) : undefined;
+    } catch (err) {
+      log.error({ '@error.cause': describeCause(err) }, 'encryption key unreadable; keeping the previous key');
+    }
+  };
+  loadEncryptionKey();
+  const encKeyWatcher = watchFiles([keyPath], loadEncryptionKey);
+  const encryptionKey = (): Buffer | undefined => encKey;
 
   const sidecar = await createApp({
     config,
@@ -265,6 +277,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'shutting down: draining connections');
     if (reportTimer) clearTimeout(reportTimer);
     reloader?.close();
+    encKeyWatcher.close();
     await Promise.race([Promise.all([serving.close(), metricsServer?.close()]), new Promise((r) => setTimeout(r, 10000))]);
     sidecar.close();
     await shipper?.close(3000);

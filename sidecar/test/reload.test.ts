@@ -2,8 +2,10 @@
 // invalid file is rejected with a log line and the last good config stays.
 
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { SignJWT } from 'jose';
 import { watchConfigFile, type ReloadOutcome } from '../src/config-reloader.js';
 import { baseConfig, deadLetters, mlpBody, pki, startHarness, validLogLines } from './helpers/harness.js';
 import { request } from './helpers/http.js';
@@ -86,6 +88,42 @@ describe('config hot reload', function () {
       assert.equal(await predict(), 200);
     } finally {
       reloader.close();
+      await h.close();
+    }
+    assert.deepEqual(deadLetters, []);
+  });
+});
+
+describe('token key rotation', function () {
+  this.timeout(20000);
+  it('a rotated HMAC secret file is picked up without a config change; old tokens stop working', async () => {
+    const h = await startHarness({ predictor: await loadMlpPredictor(), deps: { keyPollMs: 200 } });
+    try {
+      const ca = pki().caCert;
+      const oldToken = await h.token('model_inference', { sub: 'rotating' });
+      const call = (token: string) => request(`${h.url}/v1/predict`, { ca, body: mlpBody(1), headers: { authorization: `Bearer ${token}` } });
+      assert.equal((await call(oldToken)).status, 200);
+      const newSecret = randomBytes(32);
+      writeFileSync(join(h.dir, 'hmac.key.tmp'), newSecret);
+      renameSync(join(h.dir, 'hmac.key.tmp'), join(h.dir, 'hmac.key'));
+      const newToken = await new SignJWT({ scope: 'model_inference' })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject('rotating')
+        .setIssuer('https://issuer.test')
+        .setAudience('paddle-sidecar-test')
+        .setExpirationTime('5m')
+        .sign(newSecret);
+      const deadline = Date.now() + 8000;
+      let status = 0;
+      while (Date.now() < deadline) {
+        status = (await call(newToken)).status;
+        if (status === 200) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(status, 200, 'the new key is in force');
+      assert.equal((await call(oldToken)).status, 401, 'the old key (and its cached tokens) are gone');
+      assert.ok(validLogLines.some((l) => l.includes('token keys reloaded')));
+    } finally {
       await h.close();
     }
     assert.deepEqual(deadLetters, []);
