@@ -65,6 +65,14 @@ describe('Node API', function () {
     assert.equal(p.stats().failures, 4); // the ones that reached the executor
   });
 
+  it('reads typed-array views at their byte offset', async () => {
+    const x = b1.inputs.x as Tensor;
+    const backing = new Float32Array(64 * 3);
+    backing.set(x.data as Float32Array, 64);
+    const out = await p.run({ x: { dtype: 'float32', shape: [1, 64], data: backing.subarray(64, 128) } });
+    assert.ok(maxAbsDiff(out['softmax_0.tmp_0']!.data, (b1.outputs.legacy[0] as Tensor).data) <= 1e-4);
+  });
+
   it('throws on use after dispose', async () => {
     p.dispose();
     const disposed = (e: unknown) => e instanceof PaddleError && e.code === 'ERR_DISPOSED';
