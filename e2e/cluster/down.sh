@@ -4,6 +4,7 @@
 # (children included) is signalled: TERM, then KILL after a grace period. Safe to run twice.
 # Usage: down.sh [--keep-data]
 set -euo pipefail
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 lock_cluster

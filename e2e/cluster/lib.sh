@@ -1,4 +1,5 @@
-# Shared by up.sh and down.sh (sourced). Paths and process bookkeeping of the e2e cluster.
+# shellcheck shell=bash disable=SC2034  # variables are used by the scripts that source this
+# Shared by up.sh, down.sh and status.sh (sourced). Paths and process bookkeeping of the e2e cluster.
 E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 REPO_ROOT="$(cd "$E2E_DIR/.." && pwd)"
 CLUSTER_DIR="${E2E_CLUSTER_DIR:-$E2E_DIR/.cluster}"
@@ -6,9 +7,9 @@ PID_DIR="$CLUSTER_DIR/pids"
 LOG_DIR="$CLUSTER_DIR/logs"
 PKI_DIR="$CLUSTER_DIR/pki"
 KUBECONFIG_FILE="$CLUSTER_DIR/kubeconfig"
-# shellcheck source=/dev/null
+# shellcheck source=../tools/versions.env
 . "$E2E_DIR/tools/versions.env"
-# shellcheck source=/dev/null
+# shellcheck source=../tools/paths.sh
 . "$E2E_DIR/tools/paths.sh"
 
 # Components in start order; down.sh stops them in reverse.
@@ -19,11 +20,11 @@ say() { echo "[e2e-cluster] $*"; }
 # start_time <pid>: the kernel's start time of a process (field 22 of /proc/<pid>/stat), so a
 # recorded PID is never confused with an unrelated process that later reused the number.
 start_time() {
-  local stat
+  local stat fields
   stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
   stat="${stat##*) }"            # drop "pid (comm) ", comm may contain spaces
-  set -- $stat                   # now $1 is field 3 (state)
-  echo "${20}"                   # field 22
+  read -ra fields <<< "$stat"    # fields[0] is field 3 (state)
+  echo "${fields[19]}"           # field 22
 }
 
 # recorded_pid <name>: prints the PID of a component if its recorded process is still alive.

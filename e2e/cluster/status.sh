@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Exit 0 when the e2e cluster is running (every recorded process alive, API server ready).
 set -euo pipefail
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 for c in $COMPONENTS; do
   pid="$(recorded_pid "$c")" || { say "$c is not running"; exit 1; }

@@ -7,6 +7,7 @@
 # Environment: E2E_GPU_NODES (3), E2E_GPUS_PER_NODE (8), E2E_GPU_PRODUCT
 # (NVIDIA-A100-SXM4-80GB), E2E_CLUSTER_DIR (e2e/.cluster).
 set -euo pipefail
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 GPU_NODES="${E2E_GPU_NODES:-3}"
@@ -44,6 +45,7 @@ PY
 start() {
   local name="$1"; shift
   say "starting $name"
+  # shellcheck disable=SC2016  # $$, $0 and $@ belong to the inner shell
   setsid bash -c 'echo $$ > "$0"; exec "$@"' "$PID_DIR/$name.pid.tmp" "$@" \
     > "$LOG_DIR/$name.log" 2>&1 < /dev/null 9>&- &   # 9>&-: components must not hold the cluster lock
   local pid="" i
@@ -155,7 +157,9 @@ need_tools() {
   command -v go >/dev/null || { echo "[e2e-cluster] Go 1.26 is needed to build the control plane (go not found)" >&2; exit 1; }
   [ ${#missing[@]} -eq 0 ] && return 0
   say "installing missing packages: ${missing[*]}"
-  command -v apt-get >/dev/null && [ "$(id -u)" = 0 ] || { echo "[e2e-cluster] please install: ${missing[*]}" >&2; exit 1; }
+  if ! command -v apt-get >/dev/null || [ "$(id -u)" != 0 ]; then
+    echo "[e2e-cluster] please install: ${missing[*]}" >&2; exit 1
+  fi
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 

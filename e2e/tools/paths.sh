@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # variables are used by the scripts that source this
 # Sourced by the e2e scripts after versions.env: where the pinned binaries live.
 BIN_ROOT="${PADDLE_OPERATOR_CACHE:-$HOME/.cache/paddle-operator}/bin"
 K8S_BIN="$BIN_ROOT/kubernetes-$KUBERNETES_VERSION"
