@@ -238,23 +238,25 @@ export class Reconciler {
     const patch = computeStatusPatch(raw.status, status, fleet.pruned.map((p) => p.pod));
     const statusKey = `PaddleService/${key}`;
     const statusBehind = cacheIsBehind(raw.metadata.resourceVersion, this.#written.get(statusKey)?.rv);
-    if (patch && !statusBehind) {
+    const wroteStatus = patch !== undefined && !statusBehind;
+    if (wroteStatus) {
       const written = await this.#d.client.mergePatch<PaddleService>(objectPath(RESOURCES.paddleService, namespace, name, 'status'), patch);
       if (written?.metadata?.resourceVersion) this.#written.set(statusKey, { hash: '', rv: written.metadata.resourceVersion });
       this.#d.log.debug({ key, fields: Object.keys(patch.status) }, 'status updated');
     }
 
-    // 7. Events on transitions only.
+    // 7. Events on transitions only, and only with the status write that records the transition
+    // (a reconcile on a cache that has not seen our last write would otherwise repeat them).
     const before = readyOf(raw.status?.conditions);
     const after = readyOf(status.conditions);
-    if (after && (before?.status !== after.status || before?.reason !== after.reason)) {
+    if (wroteStatus && after && (before?.status !== after.status || before?.reason !== after.reason)) {
       const msg = status.conditions?.find((c) => c.type === 'Ready')?.message ?? '';
       await this.#d.events.record(raw, after.status === 'True' ? 'Normal' : 'Warning', after.status === 'True' ? 'Ready' : after.reason, msg);
     }
-    if (desiredReplicas !== current && !blocker) {
+    if (wroteStatus && desiredReplicas !== current && !blocker) {
       await this.#d.events.record(raw, 'Normal', desiredReplicas > current ? 'ScaledUp' : 'ScaledDown', decision.reason);
     }
-    if (baseline !== undefined && baseline !== published && !blocker) {
+    if (wroteStatus && baseline !== undefined && baseline !== published && !blocker) {
       await this.#d.events.record(raw, 'Normal', 'BreakerTuned', `fleet baseline P95 ${baseline} ms published to the pods`);
     }
 
