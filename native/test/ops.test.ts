@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Predictor, ShapeError, type Tensor } from '../lib/index.js';
+import { MemoryLimitError, Predictor, ShapeError, type Tensor } from '../lib/index.js';
 import { buildParams, buildProgram, writeModel, type OpSpec, type VarSpec } from './program-builder.js';
 
 interface Param {
@@ -21,6 +21,7 @@ async function runOne(
   fetches: string[],
   inputs: Record<string, Tensor>,
   params: Param[] = [],
+  maxMemoryMB?: number,
 ): Promise<Record<string, Tensor>> {
   const root = mkdtempSync(join(tmpdir(), 'paddle-native-op-'));
   try {
@@ -31,7 +32,7 @@ async function runOne(
       buildProgram(allVars, ops, feeds, fetches),
       params.length ? buildParams(sorted.map((p) => ({ dtype: 'float32', dims: p.dims, data: Buffer.from(Float32Array.from(p.values).buffer) }))) : undefined,
     );
-    const p = await Predictor.load({ modelDir: root, requireSignature: false });
+    const p = await Predictor.load({ modelDir: root, requireSignature: false, ...(maxMemoryMB ? { maxMemoryMB } : {}) });
     try {
       return await p.run(inputs);
     } finally {
@@ -144,6 +145,21 @@ describe('builtin ops (single-op programs)', function () {
     close(out.m, [2], [3, 7]);
     assert.equal(out.lt?.dtype, 'int32');
     assert.deepEqual(Array.from(out.lt!.data as Int32Array), [1, 0, 1, 0, 0, 0]);
+  });
+
+  it('a program whose working memory exceeds maxMemoryMB fails at load, before allocating', async () => {
+    const fill = (shape: number[]) =>
+      runOne(
+        [{ name: 'x', dims: [-1, 1] }, { name: 'c', dims: shape }],
+        [{ type: 'fill_constant', inputs: {}, outputs: { Out: ['c'] }, attrs: { shape, value: { float: 1 }, dtype: 5 } }],
+        ['x'],
+        ['c'],
+        { x: f32([1, 1], [0]) },
+        [],
+        64,
+      );
+    await assert.rejects(fill([20000, 20000]), (e: unknown) => e instanceof MemoryLimitError && /above maxMemoryMB \(64 MiB\)/.test(e.message));
+    await assert.rejects(fill([100000, 100000]), (e: unknown) => e instanceof ShapeError && /more than 2\^31 elements/.test(e.message));
   });
 
   it('a reshape that cannot apply is a ShapeError at load (static shape inference)', async () => {
