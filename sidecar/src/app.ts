@@ -32,6 +32,7 @@ import { SampleRing } from './quantiles.js';
 import { RateLimiter } from './rate-limiter.js';
 import { extractTraceContext, injectTraceContext } from './tracing.js';
 import { watchFiles, type FileWatchHandle } from './file-watch.js';
+import { jsonBody } from './json-body.js';
 
 export const SIDECAR_NAME = 'paddle-sidecar';
 export const SIDECAR_VERSION = '0.1.0';
@@ -368,7 +369,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
   });
 
   // 3. body limit + JSON parsing (POST only; the error middleware maps 413 and 400)
-  app.use(express.json({ limit: deps.bodyLimitBytes ?? 1024 * 1024, type: () => true, strict: true }));
+  app.use(jsonBody(deps.bodyLimitBytes ?? 1024 * 1024));
 
   // 4-6. authn -> authz -> rate limit, for the paths with a policy.
   const protect =

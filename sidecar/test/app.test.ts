@@ -110,8 +110,16 @@ describe('sidecar app over HTTPS', function () {
       assert.equal(malformed.status, 400);
       assert.deepEqual(malformed.json, { error: 'malformed JSON body' });
       const big = await request(`${h.url}/v1/predict`, { ca: ca(), rawBody: JSON.stringify({ pad: 'x'.repeat(1100 * 1024) }), headers: auth });
-      assert.equal(big.status, 413);
+      assert.equal(big.status, 413, 'chunked body over the limit');
       assert.deepEqual(big.json, { error: 'request body too large' });
+      const declared = JSON.stringify({ pad: 'x'.repeat(1100 * 1024) });
+      const big2 = await request(`${h.url}/v1/predict`, { ca: ca(), rawBody: declared, headers: { ...auth, 'content-length': String(Buffer.byteLength(declared)) } });
+      assert.equal(big2.status, 413, 'declared Content-Length over the limit');
+      const gz = await request(`${h.url}/v1/predict`, { ca: ca(), rawBody: '{}', headers: { ...auth, 'content-encoding': 'gzip' } });
+      assert.equal(gz.status, 415);
+      assert.match((gz.json as { error: string }).error, /content encoding "gzip" is not supported/);
+      const scalar = await request(`${h.url}/v1/predict`, { ca: ca(), rawBody: '42', headers: auth });
+      assert.equal(scalar.status, 400);
     });
   });
 
