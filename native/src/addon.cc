@@ -430,9 +430,9 @@ Napi::Value Predictor::Run(const Napi::CallbackInfo& info) {
       host.bytes.assign(src, src + ta.ByteLength());  // copied on the JS thread
       inputs.emplace_back(std::move(name), std::move(host));
     }
-    in_flight_++;
     auto* worker = new RunWorker(env, Value(), this, model_, stats_, std::move(inputs));
     Napi::Promise p = worker->Promise();
+    in_flight_++;  // decremented in OnOK/OnError, on the JS thread
     worker->Queue();
     return p;
   } catch (const Napi::Error&) {

@@ -106,6 +106,26 @@ describe('builtin ops (single-op programs)', function () {
     close(out.y, [2, 2], [2, 6, 4, 8]);
   });
 
+  it('mul flattens at x_num_col_dims; fc adds the bias and applies relu', async () => {
+    const out = await runOne(
+      [{ name: 'x', dims: [-1, 2, 3] }, { name: 'm', dims: [-1, 2, 2] }, { name: 'f', dims: [-1, 2] }],
+      [
+        { type: 'mul', inputs: { X: ['x'], Y: ['w'] }, outputs: { Out: ['m'] }, attrs: { x_num_col_dims: 2, y_num_col_dims: 1 } },
+        { type: 'fc', inputs: { Input: ['x'], W: ['w6'], Bias: ['b'] }, outputs: { Out: ['f'] }, attrs: { in_num_col_dims: 1, activation_type: 'relu' } },
+      ],
+      ['x'],
+      ['m', 'f'],
+      { x: f32([1, 2, 3], [1, 2, 3, 4, 5, 6]) },
+      [
+        { name: 'w', dims: [3, 2], values: [1, 0, 0, 1, 1, 1] },
+        { name: 'w6', dims: [6, 2], values: [1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1] },
+        { name: 'b', dims: [2], values: [0.5, 0.5] },
+      ],
+    );
+    close(out.m, [1, 2, 2], [4, 5, 10, 11]);
+    close(out.f, [1, 2], [21.5, 0]);
+  });
+
   it('lookup_table_v2 zeroes padding_idx rows; fill_constant reads str_value', async () => {
     const out = await runOne(
       [{ name: 'ids', dtype: 'int64', dims: [-1] }, { name: 'e', dims: [-1, 2] }, { name: 'c', dims: [2, 2] }],
