@@ -3,4 +3,4 @@
 UNIT_TEST_TARGETS += test-crds
 
 test-crds: $(NPM_STAMP) ## unit tests of the PaddleService API
-	$(MOCHA) 'crds/test/**/*.test.ts'
+	$(MOCHA) --timeout=30000 'crds/test/**/*.test.ts'

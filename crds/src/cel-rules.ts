@@ -49,7 +49,7 @@ export const CEL_RULES: readonly CelRule[] = [
   ),
   rule<Obj>(
     ['spec', 'model', 'verification'],
-    '!self.required || has(self.publicKeySecretRef)',
+    '!has(self.required) || !self.required || has(self.publicKeySecretRef)',
     'model.verification.required is true, so model.verification.publicKeySecretRef must name the Secret holding the public key',
     (self) => self.required !== true || has(self, 'publicKeySecretRef'),
   ),
@@ -61,14 +61,19 @@ export const CEL_RULES: readonly CelRule[] = [
   ),
   rule<Obj>(
     ['spec', 'tls'],
-    '!self.enabled || has(self.issuerRef)',
+    '!has(self.enabled) || !self.enabled || has(self.issuerRef)',
     'tls.enabled is true, so tls.issuerRef must name a cert-manager Issuer or ClusterIssuer',
     (self) => self.enabled !== true || has(self, 'issuerRef'),
   ),
-  rule<Obj>(['spec', 'tls'], 'self.enabled || !self.mutual', 'tls.mutual needs tls.enabled', (self) => self.enabled === true || self.mutual !== true),
+  rule<Obj>(
+    ['spec', 'tls'],
+    '!has(self.mutual) || !self.mutual || !has(self.enabled) || self.enabled',
+    'tls.mutual needs tls.enabled',
+    (self) => self.mutual !== true || !has(self, 'enabled') || self.enabled === true,
+  ),
   rule<Obj>(
     ['spec', 'auth'],
-    '!self.enabled || has(self.jwksSecretRef) != has(self.hmacSecretRef)',
+    '!has(self.enabled) || !self.enabled || has(self.jwksSecretRef) != has(self.hmacSecretRef)',
     'auth.enabled is true, so set exactly one of auth.jwksSecretRef or auth.hmacSecretRef',
     (self) => self.enabled !== true || has(self, 'jwksSecretRef') !== has(self, 'hmacSecretRef'),
   ),
@@ -104,27 +109,28 @@ export const CEL_RULES: readonly CelRule[] = [
   ),
   rule<Obj>(
     ['spec', 'breaker'],
-    'self.latencyMultiplier > 1.0',
+    '!has(self.latencyMultiplier) || self.latencyMultiplier > 1.0',
     'breaker.latencyMultiplier must be greater than 1',
-    (self) => (self.latencyMultiplier as number) > 1,
+    (self) => !has(self, 'latencyMultiplier') || (self.latencyMultiplier as number) > 1,
   ),
   rule<Obj>(
     ['spec', 'breaker'],
-    'self.treatmentFailureThreshold <= self.failureThreshold',
+    '!has(self.treatmentFailureThreshold) || !has(self.failureThreshold) || self.treatmentFailureThreshold <= self.failureThreshold',
     "breaker.treatmentFailureThreshold must not be greater than breaker.failureThreshold (the treatment group's breaker is the stricter one)",
-    (self) => (self.treatmentFailureThreshold as number) <= (self.failureThreshold as number),
+    (self) =>
+      !has(self, 'treatmentFailureThreshold') || !has(self, 'failureThreshold') || (self.treatmentFailureThreshold as number) <= (self.failureThreshold as number),
   ),
   rule<Obj>(
     ['spec', 'breaker', 'recovery'],
-    'self.initialDelaySeconds <= self.maxDelaySeconds',
+    '!has(self.initialDelaySeconds) || !has(self.maxDelaySeconds) || self.initialDelaySeconds <= self.maxDelaySeconds',
     'breaker.recovery.initialDelaySeconds must not be greater than maxDelaySeconds',
-    (self) => (self.initialDelaySeconds as number) <= (self.maxDelaySeconds as number),
+    (self) => !has(self, 'initialDelaySeconds') || !has(self, 'maxDelaySeconds') || (self.initialDelaySeconds as number) <= (self.maxDelaySeconds as number),
   ),
   rule<Obj>(
     ['spec', 'breaker', 'recovery'],
-    'self.passLatencyMs <= self.probeTimeoutMs',
+    '!has(self.passLatencyMs) || !has(self.probeTimeoutMs) || self.passLatencyMs <= self.probeTimeoutMs',
     'breaker.recovery.passLatencyMs must not be greater than probeTimeoutMs',
-    (self) => (self.passLatencyMs as number) <= (self.probeTimeoutMs as number),
+    (self) => !has(self, 'passLatencyMs') || !has(self, 'probeTimeoutMs') || (self.passLatencyMs as number) <= (self.probeTimeoutMs as number),
   ),
   rule<number[]>(
     ['spec', 'observability', 'matrix', 'seqLenEdges'],
