@@ -19,10 +19,10 @@ const rules = (clusterRole.rules ?? []) as PolicyRule[];
 const granted = flatten(rules);
 
 describe('chart RBAC vs the operator', () => {
-  it('every child kind the operator applies and watches: list, watch and patch (server-side apply), nothing else', () => {
+  it('every child kind the operator applies and watches: list, watch, and create + patch (server-side apply), nothing else', () => {
     for (const [kind, ref] of Object.entries(CHILD_RESOURCES)) {
       const verbs = granted.filter((p) => p.group === ref.group && p.resource === ref.plural).map((p) => p.verb).sort();
-      assert.deepEqual(verbs, ['list', 'patch', 'watch'], `${kind} (${ref.group || 'core'}/${ref.plural})`);
+      assert.deepEqual(verbs, ['create', 'list', 'patch', 'watch'], `${kind} (${ref.group || 'core'}/${ref.plural})`);
     }
   });
 

@@ -72,7 +72,7 @@ describe('the operator with exactly the chart\'s RBAC', function () {
     writeFileSync(kubeconfig, yaml.dump({
       apiVersion: 'v1',
       kind: 'Config',
-      clusters: [{ name: 'via-proxy', cluster: { server: proxy.url } }],
+      clusters: [{ name: 'via-proxy', cluster: { server: proxy.url, 'certificate-authority-data': Buffer.from(proxy.caPem).toString('base64') } }],
       users: [{ name: serviceAccount, user: { token } }],
       contexts: [{ name: 'operator', context: { cluster: 'via-proxy', user: serviceAccount } }],
       'current-context': 'operator',
@@ -95,6 +95,8 @@ describe('the operator with exactly the chart\'s RBAC', function () {
     const p = proxy;
     await waitFor(async () => {
       if (operator?.exitCode !== null) throw new Error(`the operator exited (${String(operator?.exitCode)}):\n${operatorLog.slice(-3000)}`);
+      const refused = p.calls.filter((c) => c.status === 401 || c.status === 403);
+      if (refused.length > 0) throw new Error(`the API server refused the operator: ${refused.map((c) => `${c.method} ${c.path} -> ${c.status}`).join('; ')}`);
       const ps = await kubectl(['get', 'psvc', '-n', workloads, 'mnist-mlp', '-o', 'json']);
       const status = (JSON.parse(ps.stdout) as { status?: { observedGeneration?: number; conditions?: { type: string }[] } }).status;
       const dep = await kubectl(['get', 'deployment', '-n', workloads, 'mnist-mlp', '-o', 'name'], { allowFailure: true });

@@ -9,7 +9,12 @@ import { kubectl, makeClients, useTestNamespace, type Clients } from '../src/ind
 const PSS_LABELS = ['pod-security.kubernetes.io/enforce=restricted', 'pod-security.kubernetes.io/warn=restricted', 'pod-security.kubernetes.io/audit=restricted'];
 
 async function dryRun(manifests: string, namespace: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return kubectl(['apply', '--dry-run=server', '--validate=strict', '-n', namespace, '-f', '-'], { input: manifests, allowFailure: true });
+  // Server-side apply, as helm 3 and GitOps tools write: the API server validates every object
+  // (strict field validation) and runs admission, Pod Security included, without persisting.
+  return kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=chart-dry-run', '--dry-run=server', '--validate=strict', '-n', namespace, '-f', '-'], {
+    input: manifests,
+    allowFailure: true,
+  });
 }
 
 describe('chart manifests validated by the API server (server-side dry-run)', function () {
