@@ -29,7 +29,8 @@ import { createSidecarServer } from '../../sidecar/src/server.js';
 import { createTracerProvider } from '../../sidecar/src/tracing.js';
 import { createPki } from '../../sidecar/test/helpers/pki.js';
 
-const { values } = parseArgs({ options: { duration: { type: 'string', default: '8' }, connections: { type: 'string', default: '8' }, sequential: { type: 'string', default: '2000' } } });
+const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, connections: { type: 'string', default: '8' }, sequential: { type: 'string', default: '1500' }, rounds: { type: 'string', default: '3' } } });
+const ROUNDS = Number(values.rounds);
 const DURATION = Number(values.duration);
 const CONNECTIONS = Number(values.connections);
 const SEQUENTIAL = Number(values.sequential);
@@ -149,14 +150,40 @@ async function measure(name: string, url: string, headers: Record<string, string
 
 const auth = { authorization: `Bearer ${token}`, 'x-env-id': 'bench', 'x-test-group': 'control' };
 process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0'; // autocannon's HTTPS row only (self-made test CA)
-const rows: Row[] = [];
-rows.push(await measure('bare node:http', `http://127.0.0.1:${barePort}/`, {}));
-rows.push(await measure('bare express (json + 1 route)', `http://127.0.0.1:${bareExpressPort}/infer`, {}));
-rows.push(await measure('sidecar full chain (HTTP)', `http://127.0.0.1:${chainPort}/v2/models/mlp/infer`, auth));
-rows.push(await measure('sidecar full chain (HTTPS)', `https://localhost:${chainTlsPort}/v2/models/mlp/infer`, auth, true));
+// Rounds interleave the servers (A B C D, A B C D, ...) and each figure is the median over the
+// rounds, so a burst of load from elsewhere on the machine does not land on one server only.
+const targets: [string, string, Record<string, string>, boolean][] = [
+  ['bare node:http', `http://127.0.0.1:${barePort}/`, {}, false],
+  ['bare express (json + 1 route)', `http://127.0.0.1:${bareExpressPort}/infer`, {}, false],
+  ['sidecar full chain (HTTP)', `http://127.0.0.1:${chainPort}/v2/models/mlp/infer`, auth, false],
+  ['sidecar full chain (HTTPS)', `https://localhost:${chainTlsPort}/v2/models/mlp/infer`, auth, true],
+];
+const samples = new Map<string, Row[]>();
+for (let round = 0; round < ROUNDS; round++) {
+  for (const [name, url, headers, tls] of targets) {
+    const r = await measure(name, url, headers, tls);
+    samples.set(name, [...(samples.get(name) ?? []), r]);
+  }
+}
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? 0;
+};
+const rows: Row[] = targets.map(([name]) => {
+  const rs = samples.get(name) ?? [];
+  return {
+    name,
+    rps: median(rs.map((r) => r.rps)),
+    p50: median(rs.map((r) => r.p50)),
+    p99: median(rs.map((r) => r.p99)),
+    seqP50: median(rs.map((r) => r.seqP50)),
+    seqP99: median(rs.map((r) => r.seqP99)),
+    non2xx: rs.reduce((a, r) => a + r.non2xx, 0),
+  };
+});
 
 const f = (n: number, d = 3): string => n.toFixed(d);
-console.log(`\nsidecar overhead on the MLP fixture, batch 1, loopback; autocannon ${CONNECTIONS} connections x ${DURATION}s; sequential ${SEQUENTIAL} requests on one connection`);
+console.log(`\nsidecar overhead on the MLP fixture, batch 1, loopback; medians of ${ROUNDS} interleaved rounds; autocannon ${CONNECTIONS} connections x ${DURATION}s; sequential ${SEQUENTIAL} requests on one connection`);
 console.log('| server | req/s | ac p50 ms | ac p99 ms | seq p50 ms | seq p99 ms | non-2xx |');
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const r of rows) console.log(`| ${r.name} | ${f(r.rps, 0)} | ${r.p50} | ${r.p99} | ${f(r.seqP50)} | ${f(r.seqP99)} | ${r.non2xx} |`);
