@@ -317,7 +317,10 @@ int Executor::VarIndex(const std::string& name) const {
 
 std::map<std::string, int> Executor::OpCounts() const {
   std::map<std::string, int> counts;
-  for (const auto& op : program_.ops) counts[op.type]++;
+  for (const auto& op : program_.ops) {
+    if (op.source_type == "-") continue;
+    counts[op.source_type.empty() ? op.type : op.source_type]++;
+  }
   return counts;
 }
 

@@ -481,6 +481,7 @@ Program ParsePirJson(const uint8_t* data, size_t size, const std::string& file, 
     }
     OpDesc op;
     op.offset = jop.offset;
+    op.source_type = "pd_op." + p.name;
     if (p.name == "data") {
       auto n = p.attrs.find("name");
       if (n == p.attrs.end() || n->second.s.empty() || p.results.size() != 1) c.Fail(jop, "pd_op.data without a name");
@@ -501,6 +502,7 @@ Program ParsePirJson(const uint8_t* data, size_t size, const std::string& file, 
       OpDesc assign;
       assign.type = "assign";
       assign.offset = jop.offset;
+      assign.source_type = "-";
       assign.inputs.emplace_back("X", std::vector<std::string>{src});
       if (!c.declared.insert(n->second.s).second) c.Fail(jop, "duplicate fetch name " + n->second.s);
       VarDesc var;

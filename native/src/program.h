@@ -39,6 +39,9 @@ struct OpDesc {
   std::vector<std::pair<std::string, std::vector<std::string>>> outputs;
   std::map<std::string, Attr> attrs;
   uint64_t offset = 0;  // where this op starts in its file (for error messages)
+  // PIR: the op's own name (e.g. "pd_op.matmul") for inspection; "-" marks ops the translator
+  // adds itself. Empty for legacy programs.
+  std::string source_type;
 
   const std::vector<std::string>* Input(const std::string& slot) const;
   const std::vector<std::string>* Output(const std::string& slot) const;

@@ -59,6 +59,13 @@ describe('paddle-model CLI', function () {
     assert.equal(doc.verified, true);
   });
 
+  it('inspect names PIR ops as PIR does', async () => {
+    const r = await cli(['inspect', '--key', keyPath('rsa2048', 'pub'), join(FIXTURES, 'models', 'mlp', 'pir')]);
+    assert.equal(r.code, 0, r.err);
+    const ops = JSON.parse(r.out).ops as Record<string, number>;
+    assert.deepEqual(ops, { 'pd_op.add': 3, 'pd_op.data': 1, 'pd_op.fetch': 1, 'pd_op.gelu': 1, 'pd_op.matmul': 3, 'pd_op.relu': 1, 'pd_op.softmax': 1 });
+  });
+
   it('run prints outputs that match Paddle', async () => {
     const { cases } = loadCases('mlp');
     const c = cases[0]!;
