@@ -63,14 +63,14 @@ export class Rsyslog {
     throw new Error(`rsyslogd did not listen on ${this.tlsPort}: ${this.stderr}`);
   }
 
-  /** Stops rsyslogd (SIGTERM: it flushes its queues) and waits for the exit. */
-  async stop(): Promise<void> {
+  /** Stops rsyslogd (SIGTERM: it flushes its queues; SIGKILL: a crash) and waits for the exit. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     const p = this.proc;
     this.proc = undefined;
     if (!p || p.exitCode !== null) return;
     await new Promise<void>((resolve) => {
       p.once('exit', () => resolve());
-      p.kill('SIGTERM');
+      p.kill(signal);
     });
   }
 
