@@ -8,6 +8,8 @@
 ARG NODE_VERSION=20
 
 # ---- build: the same make targets CI runs (make build-native build-ts) ----
+# (build-native also builds the test doubles CMakeLists.txt declares; only the addon is copied
+# into the runtime stage.)
 FROM node:${NODE_VERSION}-bookworm AS build
 WORKDIR /src
 ENV CI=true
@@ -22,6 +24,7 @@ COPY crds/ crds/
 COPY operator/ operator/
 COPY sidecar/ sidecar/
 COPY native/src/ native/src/
+COPY native/test-double/ native/test-double/
 COPY native/lib/ native/lib/
 COPY e2e/src/ e2e/src/
 RUN make build-native build-ts && npm prune --omit=dev --no-audit --no-fund

@@ -76,6 +76,24 @@ describe('images', () => {
         }
       });
 
+      it('copies every source the make targets it runs compile', () => {
+        const copied = builders.flatMap((s) => s.instructions.filter((i) => i.op === 'COPY').map(copyOf).filter((c) => !c.from).flatMap((c) => c.sources));
+        const covered = (file: string): boolean => copied.map((src) => src.replace(/\/$/, '')).some((src) => file === src || file.startsWith(`${src}/`));
+        const targets = builders.flatMap((s) => s.instructions.filter((i) => i.op === 'RUN').flatMap((i) => makeTargets(i.args)));
+        const needed: string[] = [];
+        if (targets.includes('build-ts')) {
+          const tsconfig = JSON.parse(readFileSync(join(REPO_ROOT, 'tsconfig.build.json'), 'utf8')) as { include: string[] };
+          needed.push(...tsconfig.include.map((g) => g.replace(/\/\*\*.*$/, '')), 'tsconfig.json', 'tsconfig.build.json');
+        }
+        if (targets.includes('build-native')) {
+          const r = make(['--eval', 'print-native-sources: ; @echo $(NATIVE_SOURCES)', 'print-native-sources']);
+          assert.equal(r.code, 0, r.out);
+          needed.push(...r.out.trim().split(/\s+/));
+        }
+        assert.ok(needed.length > 0);
+        assert.deepEqual(needed.filter((f) => !covered(f)), [], `${image.file}: the build stage does not copy these`);
+      });
+
       it('exposes the ports the chart and the pod contract use', () => {
         const exposed = runtime.instructions.filter((i) => i.op === 'EXPOSE').flatMap((i) => i.args.split(/\s+/).map(Number));
         assert.deepEqual(exposed.sort(), [...image.ports].sort());
