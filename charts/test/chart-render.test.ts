@@ -218,6 +218,27 @@ describe('chart refuses unsafe combinations', () => {
     assert.match(fails(['metrics.serviceMonitor.enabled=true', 'metrics.service.enabled=false']), /metrics\.service\.enabled/);
   });
 
+  it('an existing ServiceAccount: none rendered, the pods and both bindings use the named one', () => {
+    const objects = render({ set: { 'serviceAccount.create': false, 'serviceAccount.name': 'platform-operator' } });
+    assert.equal(objects.filter((o) => o.kind === 'ServiceAccount').length, 0);
+    assert.equal(as<V1Deployment>(only(objects, 'Deployment')).spec?.template.spec?.serviceAccountName, 'platform-operator');
+    for (const kind of ['ClusterRoleBinding', 'RoleBinding']) {
+      assert.equal((only(objects, kind) as RenderedObject & V1ClusterRoleBinding).subjects?.[0]?.name, 'platform-operator', kind);
+    }
+  });
+
+  it('rbac.create=false renders no RBAC objects', () => {
+    const objects = render({ set: { 'rbac.create': false } });
+    assert.deepEqual(objects.filter((o) => o.apiVersion.startsWith('rbac.authorization.k8s.io/')).map((o) => o.kind), []);
+  });
+
+  it('namespaceOverride moves every namespaced object', () => {
+    const objects = render({ set: { namespaceOverride: 'ml-platform' } });
+    const namespaced = objects.filter((o) => !['CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding'].includes(o.kind));
+    assert.ok(namespaced.length >= 5);
+    for (const o of namespaced) assert.equal(o.metadata.namespace, 'ml-platform', `${o.kind}/${o.metadata.name}`);
+  });
+
   it('one replica with leader election off renders, without a PodDisruptionBudget or Lease Role', () => {
     const objects = render({ set: { replicaCount: 1, 'leaderElection.enabled': false } });
     assert.equal(objects.filter((o) => o.kind === 'PodDisruptionBudget' || o.kind === 'Role').length, 0);
