@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Predictor, type Tensor } from '../../native/lib/index.js';
+import { buildParams, buildProgram, writeModel } from '../../native/test/program-builder.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const FIXTURES = join(ROOT, 'native/fixtures');
@@ -74,60 +75,17 @@ function benchPaddle(model: string, batch: number): number | null {
 }
 
 // ---- synthetic 200 MB model for load + verify ---------------------------------------------
-function varint(v: number): Buffer {
-  const out: number[] = [];
-  let x = BigInt.asUintN(64, BigInt(v));
-  do {
-    let b = Number(x & 0x7fn);
-    x >>= 7n;
-    if (x > 0n) b |= 0x80;
-    out.push(b);
-  } while (x > 0n);
-  return Buffer.from(out);
-}
-const field = (n: number, wt: number) => varint((n << 3) | wt);
-const vint = (n: number, v: number) => Buffer.concat([field(n, 0), varint(v)]);
-const bytesField = (n: number, b: Buffer | string) => {
-  const buf = typeof b === 'string' ? Buffer.from(b) : b;
-  return Buffer.concat([field(n, 2), varint(buf.length), buf]);
-};
-const tensorDesc = (dims: number[]) => Buffer.concat([vint(1, 5), ...dims.map((d) => vint(2, d))]);
-function varDesc(name: string, type: number, dims: number[] | null, persistable: boolean): Buffer {
-  const vt = Buffer.concat([vint(1, type), ...(dims ? [bytesField(3, bytesField(1, tensorDesc(dims)))] : [])]);
-  return Buffer.concat([bytesField(1, name), bytesField(2, vt), vint(3, persistable ? 1 : 0)]);
-}
-function opDesc(type: string, ins: [string, string][], outs: [string, string][], attrs: Buffer[]): Buffer {
-  const slot = (n: number, [p, a]: [string, string]) => bytesField(n, Buffer.concat([bytesField(1, p), bytesField(2, a)]));
-  return Buffer.concat([...ins.map((s) => slot(1, s)), ...outs.map((s) => slot(2, s)), bytesField(3, type), ...attrs.map((a) => bytesField(4, a))]);
-}
-function floatAttr(name: string, v: number): Buffer {
-  const f = Buffer.alloc(4);
-  f.writeFloatLE(v);
-  return Buffer.concat([bytesField(1, name), vint(2, 1), field(4, 5), f]);
-}
-const intAttr = (name: string, v: number) => Buffer.concat([bytesField(1, name), vint(2, 0), vint(3, v)]);
-
 function writeBigModel(dir: string, paramBytes: number): string {
   const n = Math.floor(paramBytes / 4);
-  const block = Buffer.concat([
-    vint(1, 0),
-    vint(2, -1),
-    bytesField(3, varDesc('feed', 9, null, true)),
-    bytesField(3, varDesc('fetch', 10, null, true)),
-    bytesField(3, varDesc('x', 7, [-1, 4], false)),
-    bytesField(3, varDesc('w', 7, [n], true)),
-    bytesField(3, varDesc('y', 7, [-1, 4], false)),
-    bytesField(4, opDesc('feed', [['X', 'feed']], [['Out', 'x']], [intAttr('col', 0)])),
-    bytesField(4, opDesc('scale', [['X', 'x']], [['Out', 'y']], [floatAttr('scale', 2)])),
-    bytesField(4, opDesc('fetch', [['X', 'y']], [['Out', 'fetch']], [intAttr('col', 0)])),
-  ]);
-  writeFileSync(join(dir, 'model.pdmodel'), bytesField(1, block));
-  const desc = tensorDesc([n]);
-  const header = Buffer.alloc(4 + 8 + 4 + 4);
-  header.writeInt32LE(desc.length, 16);
+  const program = buildProgram(
+    [{ name: 'x', dims: [-1, 4] }, { name: 'w', dims: [n], persistable: true }, { name: 'y', dims: [-1, 4] }],
+    [{ type: 'scale', inputs: { X: ['x'] }, outputs: { Out: ['y'] }, attrs: { scale: { float: 2 } } }],
+    ['x'],
+    ['y'],
+  );
   const data = Buffer.allocUnsafe(n * 4);
   randomFillSync(data);
-  writeFileSync(join(dir, 'model.pdiparams'), Buffer.concat([header, desc, data]));
+  writeModel(dir, program, buildParams([{ dtype: 'float32', dims: [n], data }]));
   const files: Record<string, string> = {};
   for (const name of ['model.pdiparams', 'model.pdmodel']) {
     const r = spawnSync('sha256sum', [join(dir, name)], { encoding: 'utf8' });
