@@ -86,6 +86,8 @@ interface RequestState {
   domain?: string;
   started: bigint;
   failureReason?: string;
+  /** Set once the request reached the predictor: labels of the duration histogram. */
+  inference?: { device: Device; seqLenBucket: string };
 }
 
 const PUBLIC_HEADERS = 'X-Request-Id, X-Env-Id, X-Test-Group, traceparent, tracestate, Retry-After';
@@ -327,6 +329,13 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
       if (code >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: st.failureReason ?? `HTTP ${code}` });
       span.end();
       metrics.requests.inc({ model: config.model.name, path: route, code: String(code) });
+      if (st.inference) {
+        // Arrival to response, for every request that reached the predictor (any outcome).
+        metrics.requestDuration.observe(
+          { model: config.model.name, device: st.inference.device, code: String(code), seq_len_bucket: st.inference.seqLenBucket },
+          sinceMs(started) / 1000,
+        );
+      }
       deps.loggers.root.info(
         {
           trace_id: st.traceId,
@@ -431,7 +440,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     const child = deps.tracer.startSpan('predictor.run', { kind: SpanKind.INTERNAL, attributes: { 'model.name': config.model.name, 'paddle.device': device, 'paddle.seq_len': seqLen } }, st.ctx);
     metrics.inflight.inc();
     const started = process.hrtime.bigint();
-    let code = '200';
+    st.inference = { device, seqLenBucket: lBucket };
     try {
       const out = await predictor.run(inputs);
       const ms = sinceMs(started);
@@ -443,10 +452,8 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
       const ms = sinceMs(started);
       const name = err instanceof Error ? err.name : '';
       if (name === 'ShapeError' || name === 'TypeError' || name === 'RangeError') {
-        code = '400';
         throw new SidecarError('bad_request', `input rejected by the model: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
       }
-      code = '500';
       breaker.record(ms, false);
       counts.errors++;
       metrics.failures.inc({ model: config.model.name, reason: 'predictor' });
@@ -455,9 +462,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
       backgroundSelfCheck();
       throw new SidecarError('inference_failed', 'inference failed', { cause: err });
     } finally {
-      const seconds = sinceMs(started) / 1000;
       metrics.inflight.dec();
-      metrics.requestDuration.observe({ model: config.model.name, device, code, seq_len_bucket: lBucket }, seconds);
       counts.total++;
       child.end();
     }

@@ -197,6 +197,9 @@ describe('circuit breaker through the app (scripted predictor)', function () {
       const metrics = await request(`${h.url}/metrics`, { ca });
       assert.match(metrics.text, /paddle_breaker_trips_total\{group="control"\} 1/);
       assert.match(metrics.text, /paddle_breaker_trips_total\{group="treatment"\} 1/);
+      assert.match(metrics.text, /paddle_request_duration_seconds_count\{[^}]*code="500"[^}]*\} 5/, 'failed inferences are in the duration histogram');
+      assert.match(metrics.text, /paddle_request_failures_total\{model="mlp",reason="predictor"\} 5/);
+      assert.match(metrics.text, /paddle_request_failures_total\{model="mlp",reason="breaker_open"\} [2-9]/);
     } finally {
       await h.close();
     }
