@@ -57,7 +57,8 @@ export type ApplyReason = 'missing' | 'changed' | 'drifted';
 export function applyReason(desired: KubernetesObject, live: KubernetesObject | undefined): ApplyReason | undefined {
   if (!live) return 'missing';
   if (live.metadata?.annotations?.[ANNOTATIONS.specHash] !== desired.metadata?.annotations?.[ANNOTATIONS.specHash]) return 'changed';
-  const { metadata: _m, ...wantBody } = desired as KubernetesObject & Record<string, unknown>;
+  // apiVersion/kind identify the object; they are not content (and list items may lack them).
+  const { metadata: _m, apiVersion: _a, kind: _k, ...wantBody } = desired as KubernetesObject & Record<string, unknown>;
   const wantMeta = { labels: desired.metadata?.labels, ownerReferences: desired.metadata?.ownerReferences };
   if (!isSubset(wantBody, live) || !isSubset(wantMeta, live.metadata)) return 'drifted';
   return undefined;

@@ -45,6 +45,13 @@ export class ResilientInformer<T extends KubernetesObject> {
     const path = collectionPath(opts.resource);
     const listFn = async () => {
       const list = await opts.client.list<T>(path, { query: { labelSelector: opts.labelSelector } });
+      // List items carry no apiVersion/kind (watch events do): restore them so every cached
+      // object has the same shape whichever way it arrived.
+      const itemKind = list.kind?.replace(/List$/, '');
+      for (const item of list.items) {
+        if (!item.apiVersion && list.apiVersion) item.apiVersion = list.apiVersion;
+        if (!item.kind && itemKind) item.kind = itemKind;
+      }
       // The informer fills its cache right after this promise settles; mark synced after that.
       setImmediate(() => {
         this.#synced = true;

@@ -296,7 +296,7 @@ export class Reconciler {
     try {
       const written = await applyChild(this.#d.client, desired);
       if (written?.metadata?.resourceVersion) this.#written.set(objKey, { hash, rv: written.metadata.resourceVersion });
-      this.#d.log.info({ key, kind, name: desired.metadata?.name, why }, 'applied child');
+      this.#d.log.debug({ key, kind, name: desired.metadata?.name, why }, 'applied child');
     } catch (err) {
       this.#d.metrics?.applyErrors.inc({ kind, class: classifyError(err) });
       throw err;

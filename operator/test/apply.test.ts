@@ -38,6 +38,11 @@ describe('apply: when to write', () => {
     assert.equal(applyReason(desired, live), undefined);
   });
 
+  it('a live object from a LIST (no apiVersion/kind) is not drift', () => {
+    const { apiVersion: _a, kind: _k, ...fromList } = structuredClone(desired) as KubernetesObject & Record<string, unknown>;
+    assert.equal(applyReason(desired, fromList as KubernetesObject), undefined);
+  });
+
   it('spec changed (hash differs) -> changed; hand edit of an owned field -> drifted', () => {
     const live = structuredClone(desired) as KubernetesObject & { data: Record<string, string> };
     live.metadata!.annotations![ANNOTATIONS.specHash] = 'old';

@@ -85,7 +85,12 @@ export async function startOperator(opts: StartOptions): Promise<OperatorProcess
   child.stderr?.on('data', feed);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
 
-  await waitFor(() => ({ done: port > 0 || child.exitCode !== null, seen: logs.slice(-5) }), 60_000, `operator ${opts.identity} to listen`);
+  try {
+    await waitFor(() => ({ done: port > 0 || child.exitCode !== null, seen: logs.slice(-5) }), 60_000, `operator ${opts.identity} to listen`);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
   if (child.exitCode !== null) throw new Error(`operator ${opts.identity} exited with ${child.exitCode}: ${logs.slice(-10).join('\n')}`);
 
   const base = `http://127.0.0.1:${port}`;
