@@ -58,7 +58,7 @@ describe('sidecar pod report on the API server', function () {
     const a = new PodReportPatcher(kc, { namespace: ns.name, serviceName: 'svc', podName: 'svc-pod-a' });
     const b = new PodReportPatcher(kc, { namespace: ns.name, serviceName: 'svc', podName: 'svc-pod-b' });
     await a.patch(sampleReport(20, 3));
-    await b.patch(sampleReport(40, 1));
+    await b.patch({ ...sampleReport(40, 1), device: 'gpu', mode: 'cpu-fallback', gpu: { memoryUsedBytes: 71_000_000_000, memoryTotalBytes: 80_000_000_000, utilization: 0.93 } });
     await a.patch(sampleReport(25, 4)); // a's second report replaces only a's entry
     const got = await readStatus(clients, ns.name, 'svc');
     const reports = got.status?.podReports ?? {};
@@ -66,6 +66,8 @@ describe('sidecar pod report on the API server', function () {
     assert.equal(reports['svc-pod-a']?.matrix.total, 4);
     assert.equal(reports['svc-pod-a']?.matrix.cells.length, 4);
     assert.equal(reports['svc-pod-b']?.latency.p95Ms, 40);
+    assert.equal(reports['svc-pod-b']?.gpu?.memoryUsedBytes, 71_000_000_000);
+    assert.equal(reports['svc-pod-b']?.mode, 'cpu-fallback');
     assert.equal(reports['svc-pod-a']?.latency.p95Ms, 25);
     assert.deepEqual(reports['svc-pod-a']?.opProfile.map((o) => o.op), ['matmul_v2', 'relu']);
     assert.equal(reports['svc-pod-a']?.model.digest, 'a'.repeat(64));
