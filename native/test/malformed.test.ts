@@ -153,6 +153,25 @@ describe('malformed model input', function () {
     await rejectsWith(load(dir), UnsupportedOpError, /unsupported op "pd_op\.frobnicate" .*pd_op\.matmul/);
   });
 
+  it('dangling references -> ModelFormatError (PIR operand before definition, legacy op reading nothing)', async () => {
+    let dir = scratch('mlp', 'pir');
+    const path = join(dir, 'model.json');
+    const doc = JSON.parse(readFileSync(path, 'utf8'));
+    const ops = doc.program.regions[0].blocks[0].ops as { '#': string; I?: { '%': number }[] }[];
+    const relu = ops.find((o) => o['#'] === '1.relu')!;
+    relu.I = [{ '%': 999999 }];
+    writeFileSync(path, JSON.stringify(doc));
+    await rejectsWith(load(dir), ModelFormatError, /operand %999999 is used before it is defined/);
+    dir = scratch('mlp', 'legacy');
+    const pdmodel = join(dir, 'model.pdmodel');
+    const bytes = readFileSync(pdmodel);
+    const at = bytes.lastIndexOf(Buffer.from('relu_0.tmp_0'));
+    assert.ok(at >= 0);
+    bytes.write('relu_9', at, 'latin1'); // the last mention: the op that reads relu's output
+    writeFileSync(pdmodel, bytes);
+    await rejectsWith(load(dir), ModelFormatError, /op matmul_v2 reads "relu_9\.tmp_0" which is neither a parameter, an input nor produced by an earlier op/);
+  });
+
   it('maxMemoryMB below the parameters -> MemoryLimitError before loading', async () => {
     await rejectsWith(
       Predictor.load({ modelDir: modelDir('transformer', 'legacy'), requireSignature: false, maxMemoryMB: 1 }),
