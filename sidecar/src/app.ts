@@ -412,11 +412,17 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
       }
     };
 
-  // 7. model allow-list: only the configured name; nothing from the request reaches the disk.
+  // 7. model allow-list: only the configured name (and version "1" where the OIP path names a
+  // version); nothing from the request reaches the disk.
   const checkModel = (req: Request, _res: Response, next: NextFunction): void => {
     const name = req.params.name;
     if (name !== config.model.name) {
       next(new SidecarError('model_not_found', `model ${JSON.stringify(String(name).slice(0, 64))} is not served here`));
+      return;
+    }
+    const version = req.params.version;
+    if (version !== undefined && version !== MODEL_VERSION) {
+      next(new SidecarError('model_not_found', `model ${config.model.name} has no version ${JSON.stringify(String(version).slice(0, 32))}`));
       return;
     }
     next();
@@ -502,7 +508,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
   app.get('/v2', (_req, res) => {
     res.json({ name: SIDECAR_NAME, version: SIDECAR_VERSION, extensions: [] });
   });
-  app.get('/v2/models/:name', checkModel, (_req, res) => {
+  app.get(['/v2/models/:name', '/v2/models/:name/versions/:version'], checkModel, (_req, res) => {
     const { predictor } = activePredictor();
     res.json({
       name: config.model.name,
@@ -512,7 +518,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
       outputs: tensorMetadata(predictor.outputs()),
     });
   });
-  app.get('/v2/models/:name/ready', checkModel, (_req, res) => {
+  app.get(['/v2/models/:name/ready', '/v2/models/:name/versions/:version/ready'], checkModel, (_req, res) => {
     const r = readiness();
     if (r.ready) res.json({ name: config.model.name, ready: true });
     else res.status(503).json({ error: `not ready: ${r.reason}`, name: config.model.name, ready: false });
@@ -535,7 +541,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     res.json(buildInferResponse(config.model.name, MODEL_VERSION, parsed.id, outputs, parsed.outputs));
   };
 
-  app.post('/v2/models/:name/infer', protect('/v2/models/{model}/infer'), checkModel, async (req, res) => {
+  app.post(['/v2/models/:name/infer', '/v2/models/:name/versions/:version/infer'], protect('/v2/models/{model}/infer'), checkModel, async (req, res) => {
     await inferFromBody(res, req.body);
     recordAudit(res, 'infer', 200);
   });

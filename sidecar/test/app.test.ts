@@ -49,6 +49,11 @@ describe('sidecar app over HTTPS', function () {
       assert.equal(m.status, 200);
       assert.deepEqual((m.json as { inputs: unknown }).inputs, [{ name: 'x', datatype: 'FP32', shape: [-1, 64] }]);
       assert.equal((await get(`/v2/models/${MODEL}/ready`)).status, 200);
+      assert.equal((await get(`/v2/models/${MODEL}/versions/1`)).status, 200);
+      assert.equal((await get(`/v2/models/${MODEL}/versions/1/ready`)).status, 200);
+      const v2 = await get(`/v2/models/${MODEL}/versions/2/ready`);
+      assert.equal(v2.status, 404);
+      assert.match((v2.json as { error: string }).error, /has no version "2"/);
       const other = await get('/v2/models/resnet/ready');
       assert.equal(other.status, 404);
       assert.match((other.json as { error: string }).error, /not served here/);
@@ -80,6 +85,11 @@ describe('sidecar app over HTTPS', function () {
       const r = await post(`/v2/models/${MODEL}/infer`, { inputs: [{ name: 'x', shape: [1, 64], datatype: 'FP32', data: [flat] }], outputs: [{ name: MLP_OUTPUT }] }, await bearer('model_inference'));
       assert.equal(r.status, 200, r.text);
       assert.equal((r.json as { outputs: { name: string }[] }).outputs[0]?.name, MLP_OUTPUT);
+    });
+    it('the versioned OIP path (/versions/1/infer) is served too', async () => {
+      const r = await post(`/v2/models/${MODEL}/versions/1/infer`, mlpBody(1), await bearer('model_inference'));
+      assert.equal(r.status, 200, r.text);
+      assert.equal((r.json as { model_version: string }).model_version, '1');
     });
     it('/v1/predict answers with the same body format', async () => {
       const r = await post('/v1/predict', mlpBody(1), await bearer('model_inference', { alg: 'RS256' }));
