@@ -83,8 +83,8 @@ for _ in $(seq 1 60); do
   sleep 1
 done
 
-step "sending inference requests (20/s) to https://$NAME.$NS.svc:18443 (resolved to the local sidecar)"
-npx tsx examples/demo/load.ts "https://127.0.0.1:18443" "$WORK/ca.crt" "$NAME.$NS.svc" 20 &
+step "sending inference requests (10/s) to https://$NAME.$NS.svc:18443 (resolved to the local sidecar)"
+npx tsx examples/demo/load.ts "https://127.0.0.1:18443" "$WORK/ca.crt" "$NAME.$NS.svc" 10 &
 PIDS+=($!)
 
 step "watching the PaddleService (Ctrl-C to stop and tear everything down)"
