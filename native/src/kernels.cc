@@ -623,24 +623,32 @@ void Conv2dK(OpContext& ctx) {
   int64_t kdim = ICg * wh.k * ww.k, hw = OH * OW;
   bool pointwise = wh.k == 1 && ww.k == 1 && wh.stride == 1 && ww.stride == 1 && wh.pad0 == 0 && wh.pad1 == 0 &&
                    ww.pad0 == 0 && ww.pad1 == 0;
-  if (ICg == 1 && OCg == 1 && groups > 1) {  // depthwise: direct loops
+  if (ICg == 1 && OCg == 1 && groups > 1) {  // depthwise: per tap, a scaled shifted row added to each output row
     for (int64_t n = 0; n < N; ++n) {
       for (int64_t c = 0; c < C; ++c) {
         const float* img = px + (n * C + c) * H * W;
         const float* ker = pf + c * wh.k * ww.k;
         float* dst = po + (n * OC + c) * hw;
-        for (int64_t oh = 0; oh < OH; ++oh) {
-          for (int64_t ow = 0; ow < OW; ++ow) {
-            float acc = 0.f;
-            for (int64_t kh = 0; kh < wh.k; ++kh) {
+        std::fill(dst, dst + hw, 0.f);
+        for (int64_t kh = 0; kh < wh.k; ++kh) {
+          for (int64_t kw = 0; kw < ww.k; ++kw) {
+            const float wv = ker[kh * ww.k + kw];
+            const int64_t off = kw * ww.dilation - ww.pad0;  // iw = ow * stride + off
+            // output columns whose input column lies inside [0, W)
+            int64_t lo = off >= 0 ? 0 : (-off + ww.stride - 1) / ww.stride;
+            int64_t hi = W - 1 - off < 0 ? 0 : std::min(OW, (W - 1 - off) / ww.stride + 1);
+            if (lo >= hi) continue;
+            for (int64_t oh = 0; oh < OH; ++oh) {
               int64_t ih = oh * wh.stride - wh.pad0 + kh * wh.dilation;
               if (ih < 0 || ih >= H) continue;
-              for (int64_t kw = 0; kw < ww.k; ++kw) {
-                int64_t iw = ow * ww.stride - ww.pad0 + kw * ww.dilation;
-                if (iw >= 0 && iw < W) acc += ker[kh * ww.k + kw] * img[ih * W + iw];
+              const float* srow = img + ih * W;  // input column of ow: ow * stride + off, in [0, W)
+              float* drow = dst + oh * OW;
+              if (ww.stride == 1) {
+                for (int64_t ow = lo; ow < hi; ++ow) drow[ow] += wv * srow[ow + off];
+              } else {
+                for (int64_t ow = lo; ow < hi; ++ow) drow[ow] += wv * srow[ow * ww.stride + off];
               }
             }
-            dst[oh * OW + ow] = acc;
           }
         }
       }

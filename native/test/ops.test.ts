@@ -71,6 +71,37 @@ describe('builtin ops (single-op programs)', function () {
     }
   });
 
+  it('depthwise_conv2d with stride 2 + padding, and with dilation 2 (direct-loop path)', async () => {
+    const x = f32([1, 2, 5, 5], range(50));
+    const taps = (k: number[][]) => k.flat();
+    const center = [[0, 0, 0], [0, 1, 0], [0, 0, 0]];
+    const cases: { attrs: Record<string, number[]>; filter: number[]; shape: number[]; want: number[] }[] = [
+      {
+        attrs: { strides: [2, 2], paddings: [1, 1], dilations: [1, 1] },
+        filter: [...taps([[1, 1, 1], [1, 1, 1], [1, 1, 1]]), ...taps(center)],
+        shape: [1, 2, 3, 3],
+        want: [16, 33, 28, 69, 117, 87, 76, 123, 88, 26, 28, 30, 36, 38, 40, 46, 48, 50],
+      },
+      {
+        attrs: { strides: [1, 1], paddings: [2, 2], dilations: [2, 2] },
+        filter: [...taps([[1, 0, 2], [0, 0, 0], [3, 0, 4]]), ...taps(center)],
+        shape: [1, 2, 5, 5],
+        want: [52, 56, 93, 36, 39, 72, 76, 128, 51, 54, 98, 104, 174, 68, 72, 16, 18, 26, 7, 8, 26, 28, 41, 12, 13, ...range(25).map((v) => v + 25)],
+      },
+    ];
+    for (const c of cases) {
+      const out = await runOne(
+        [{ name: 'x', dims: [-1, 2, 5, 5] }, { name: 'y', dims: [-1, 2, -1, -1] }],
+        [{ type: 'depthwise_conv2d', inputs: { Input: ['x'], Filter: ['k'] }, outputs: { Output: ['y'] }, attrs: { ...c.attrs, groups: 2 } }],
+        ['x'],
+        ['y'],
+        { x },
+        [{ name: 'k', dims: [2, 1, 3, 3], values: c.filter }],
+      );
+      close(out.y, c.shape, c.want);
+    }
+  });
+
   it('slice with decrease_axis on every axis gives a 0-D tensor', async () => {
     const out = await runOne(
       [{ name: 'x', dims: [-1, 3] }, { name: 'y', dims: [] }],
