@@ -10,7 +10,7 @@ run-operator: $(NPM_STAMP) ## run the operator against $$KUBECONFIG (default: th
 
 # Needs the local control plane: starts it when none runs and stops it only if it started it.
 bench: bench-operator
-bench-operator: $(NPM_STAMP) ## operator: 200 and 1000 PaddleServices (converge time, no-op writes, RSS)
+bench-operator: $(NPM_STAMP) build-ts ## operator: 200 and 1000 PaddleServices (converge time, no-op writes, RSS)
 	@started=false; \
 	if ! $(E2E_ENV) e2e/cluster/status.sh >/dev/null 2>&1; then \
 	  $(E2E_ENV) e2e/cluster/up.sh; started=true; fi; \

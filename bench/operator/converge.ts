@@ -8,7 +8,7 @@
 // The PaddleServices are CPU, TLS off, verification off and replicas 0: the figure is the
 // operator's work (8 children + status each), not the scheduler's or kwok's with 1000 pods.
 //
-// Usage: npx tsx bench/operator/converge.ts [N ...]   (default: 200 1000)
+// Usage: make build-ts && npx tsx bench/operator/converge.ts [N ...]   (default: 200 1000)
 
 import { readFileSync } from 'node:fs';
 import type { PaddleService } from '../../crds/src/index.js';
@@ -18,6 +18,8 @@ import { startOperator, type OperatorProcess } from '../../operator/test/e2e/har
 const TARGET_CONVERGE_S_1000 = 60;
 const TARGET_RSS_MB = 200;
 const RESYNC_S = 10;
+/** Node flags for the operator process (as the chart would set them); BENCH_OPERATOR_NODE_ARGS overrides. */
+const NODE_ARGS = (process.env.BENCH_OPERATOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 function spec(name: string): PaddleService {
   return {
@@ -89,12 +91,25 @@ async function runOnce(clients: Clients, op: OperatorProcess, n: number): Promis
     }
     const writesToConverge = (await writes(op)) - writes0;
 
-    // Steady state: wait out two resync periods and count writes.
+    // Settle: every PaddleService Ready (replicas 0: the Deployments are trivially available)
+    // and the work queue empty; then count writes over two resync periods.
+    const settleStart = performance.now();
+    for (;;) {
+      const list = (await clients.custom.listNamespacedCustomObject({ group: 'serving.paddle.io', version: 'v1alpha1', namespace: ns, plural: 'paddleservices' })) as { items: PaddleService[] };
+      const ready = list.items.filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length;
+      const depth = await op.metric('paddle_operator_workqueue_depth');
+      if (ready === n && depth === 0) break;
+      if (performance.now() - settleStart > 300_000) throw new Error(`not settled after 300 s: ${ready}/${n} Ready, queue depth ${depth}`);
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+    const settledS = (performance.now() - t0) / 1000;
     await new Promise((r) => setTimeout(r, 3_000));
+    const steadyText0 = await op.metrics();
     const steady0 = await writes(op);
     const reconciles0 = await op.metric('paddle_operator_reconcile_total');
     await new Promise((r) => setTimeout(r, 2 * RESYNC_S * 1000 + 2_000));
     const steadyWrites = (await writes(op)) - steady0;
+    const steadyDetail = writeBreakdown(steadyText0, await op.metrics());
     const resyncReconciles = (await op.metric('paddle_operator_reconcile_total')) - reconciles0;
     const mem = rssMb(op.child.pid ?? 0);
 
@@ -103,17 +118,36 @@ async function runOnce(clients: Clients, op: OperatorProcess, n: number): Promis
     console.log(`converge : every PaddleService with 8 children + status in ${convergedS.toFixed(1)} s (${(convergedS / createdS).toFixed(2)}x the create time)`);
     if (n === 1000) console.log(`           target <= ${TARGET_CONVERGE_S_1000} s on 2 cores: ${(convergedS / TARGET_CONVERGE_S_1000).toFixed(2)}x of target`);
     console.log(`writes   : ${writesToConverge} to converge (${(writesToConverge / n).toFixed(1)} per PaddleService: 8 applies + status)`);
-    console.log(`no-op    : ${steadyWrites} writes over ${resyncReconciles} resync reconciles (${(steadyWrites / n).toFixed(3)} per PaddleService; target 0)`);
-    console.log(`RSS      : ${mem.rss} MB now, ${Math.max(peakRss, mem.peak)} MB peak (target <= ${TARGET_RSS_MB} MB: ${(Math.max(peakRss, mem.peak) / TARGET_RSS_MB).toFixed(2)}x)`);
+    console.log(`settled  : every PaddleService Ready=True and the queue empty at ${settledS.toFixed(1)} s`);
+    console.log(`no-op    : ${steadyWrites} writes over ${resyncReconciles} resync reconciles (${(steadyWrites / n).toFixed(3)} per PaddleService; target 0)${steadyDetail ? ` [${steadyDetail}]` : ''}`);
+    const mb = async (name: string) => Math.round((await op.metric(name)) / 2 ** 20);
+    const heap = `V8 heap used ${await mb('paddle_operator_nodejs_heap_size_used_bytes')} MB of ${await mb('paddle_operator_nodejs_heap_size_total_bytes')} MB, external ${await mb('paddle_operator_nodejs_external_memory_bytes')} MB`;
+    console.log(`RSS      : ${mem.rss} MB now, ${Math.max(peakRss, mem.peak)} MB peak (target <= ${TARGET_RSS_MB} MB: ${(Math.max(peakRss, mem.peak) / TARGET_RSS_MB).toFixed(2)}x); ${heap}; node flags: ${NODE_ARGS.join(' ') || 'none'}`);
   } finally {
     await deleteTestNamespace(clients, ns);
   }
 }
 
+/** "verb resource +n" for every write series that grew between two scrapes. */
+function writeBreakdown(before: string, after: string): string {
+  const series = (text: string) =>
+    new Map(
+      text
+        .split('\n')
+        .filter((l) => l.startsWith('paddle_operator_api_requests_total{') && !/verb="(get|list)"/.test(l) && !/resource="leases"/.test(l))
+        .map((l) => [l.slice(0, l.lastIndexOf(' ')), Number(l.slice(l.lastIndexOf(' ') + 1))] as [string, number]),
+    );
+  const a = series(before);
+  const out: string[] = [];
+  for (const [k, v] of series(after)) if (v > (a.get(k) ?? 0)) out.push(`${k.replace('paddle_operator_api_requests_total', '')} +${v - (a.get(k) ?? 0)}`);
+  return out.join(', ');
+}
+
+/** Writes for PaddleServices (lease renewals of leader election are not per-PaddleService work). */
 async function writes(op: OperatorProcess): Promise<number> {
   let sum = 0;
   for (const verb of ['apply', 'patch', 'create', 'update', 'delete']) sum += await op.metric('paddle_operator_api_requests_total', { verb });
-  return sum;
+  return sum - (await op.metric('paddle_operator_api_requests_total', { verb: 'update', resource: 'leases' })) - (await op.metric('paddle_operator_api_requests_total', { verb: 'create', resource: 'leases' }));
 }
 
 async function main(): Promise<void> {
@@ -121,7 +155,8 @@ async function main(): Promise<void> {
   const clients = makeClients();
   for (const n of sizes.length > 0 ? sizes : [200, 1000]) {
     // A fresh operator per size, so RSS and write counts are per run.
-    const op = await startOperator({ identity: `bench-${n}`, leaseName: `bench-operator-${n}`, extraArgs: ['--resync-seconds', String(RESYNC_S), '--log-level', 'warn'] });
+    // The compiled operator (`make build-ts`), as the image runs it: RSS without tsx's compiler.
+    const op = await startOperator({ identity: `bench-${n}`, leaseName: `bench-operator-${n}`, compiled: true, nodeArgs: NODE_ARGS, extraArgs: ['--resync-seconds', String(RESYNC_S)] });
     try {
       await runOnce(clients, op, n);
     } finally {
