@@ -18,8 +18,8 @@ import { startOperator, type OperatorProcess } from '../../operator/test/e2e/har
 const TARGET_CONVERGE_S_1000 = 60;
 const TARGET_RSS_MB = 200;
 const RESYNC_S = 10;
-/** Node flags for the operator process (as the chart would set them); BENCH_OPERATOR_NODE_ARGS overrides. */
-const NODE_ARGS = (process.env.BENCH_OPERATOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
+/** Node flags for the operator process (what the chart should set: NODE_OPTIONS=--max-old-space-size=128); BENCH_OPERATOR_NODE_ARGS overrides. */
+const NODE_ARGS = (process.env.BENCH_OPERATOR_NODE_ARGS ?? '--max-old-space-size=128').split(' ').filter(Boolean);
 
 function spec(name: string): PaddleService {
   return {
