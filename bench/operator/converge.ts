@@ -86,8 +86,9 @@ async function runOnce(clients: Clients, op: OperatorProcess, n: number): Promis
         convergedS = (performance.now() - t0) / 1000;
         break;
       }
-      if (performance.now() - t0 > 600_000) throw new Error(`not converged after 600 s: ${withStatus}/${n} with status`);
-      await new Promise((r) => setTimeout(r, 500));
+      if (performance.now() - t0 > 900_000) throw new Error(`not converged after 900 s: ${withStatus}/${n} with status`);
+      // Listing N PaddleServices is itself load on the API server: poll every 2 s.
+      await new Promise((r) => setTimeout(r, 2_000));
     }
     const writesToConverge = (await writes(op)) - writes0;
 

@@ -49,6 +49,7 @@ export class ResilientInformer<T extends KubernetesObject> {
       // object has the same shape whichever way it arrived.
       const itemKind = list.kind?.replace(/List$/, '');
       for (const item of list.items) {
+        if (item.metadata?.managedFields) delete item.metadata.managedFields;
         if (!item.apiVersion && list.apiVersion) item.apiVersion = list.apiVersion;
         if (!item.kind && itemKind) item.kind = itemKind;
       }
@@ -60,8 +61,14 @@ export class ResilientInformer<T extends KubernetesObject> {
       return { ...list, metadata: list.metadata ?? {} } as never;
     };
     this.#informer = makeInformer<T>(opts.client.kubeConfig, path, listFn, opts.labelSelector);
-    this.#informer.on('add', opts.onEvent);
-    this.#informer.on('update', opts.onEvent);
+    // The cache holds the very object passed to these callbacks: dropping managedFields here
+    // keeps it out of memory (it is often most of an object's size and the operator never reads it).
+    const onEvent = (obj: T) => {
+      if (obj.metadata?.managedFields) delete obj.metadata.managedFields;
+      opts.onEvent(obj);
+    };
+    this.#informer.on('add', onEvent);
+    this.#informer.on('update', onEvent);
     this.#informer.on('delete', opts.onEvent);
     this.#informer.on('connect', () => {
       this.#failures = 0;
