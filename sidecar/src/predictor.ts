@@ -2,59 +2,17 @@
 // with this shape (dependency injection): main.ts passes the real `Predictor` from
 // native/lib/index.ts; unit tests may pass an in-process fake of our own making.
 
-export type DType = 'float32' | 'int64' | 'int32';
-export type TypedData = Float32Array | BigInt64Array | Int32Array;
+import type { DType, GpuTelemetry, ModelInfo, Predictor, PredictorStats, Tensor, TensorInfo, TypedData } from '../../native/lib/index.js';
 
-export interface Tensor {
-  dtype: DType;
-  shape: number[];
-  data: TypedData;
-}
+// Type-only imports: the shapes are the native surface's own, so they cannot drift, and
+// importing them loads no addon.
+export type { DType, Tensor, TensorInfo, TypedData };
+export type ModelInfoLike = ModelInfo;
+export type PredictorStatsLike = PredictorStats;
+export type GpuTelemetryLike = GpuTelemetry;
 
-export interface TensorInfo {
-  name: string;
-  dtype: DType;
-  /** -1 marks a dynamic dimension. */
-  shape: number[];
-}
-
-export interface ModelInfoLike {
-  format: 'pdmodel' | 'pir';
-  backend: 'builtin' | 'paddle';
-  backendVersion: string;
-  verified: boolean;
-  algorithm?: string;
-  keyId?: string;
-  digest: string;
-  verifiedAt?: string;
-  parameterBytes: number;
-}
-
-export interface PredictorStatsLike {
-  runs: number;
-  failures: number;
-  lastRun?: { latencyMs: number; opTimesMs: Record<string, number> };
-  opTimesMs: Record<string, number>;
-  memory: { arenaBytes: number; parameterBytes: number };
-}
-
-export type GpuTelemetryLike =
-  | { available: false; reason: string }
-  | {
-      available: true;
-      driverVersion: string;
-      devices: { index: number; name: string; memoryUsedBytes: number; memoryTotalBytes: number; utilizationGpu: number }[];
-      processMemoryBytes: number;
-    };
-
-export interface PredictorLike {
-  run(inputs: Record<string, Tensor>): Promise<Record<string, Tensor>>;
-  inputs(): TensorInfo[];
-  outputs(): TensorInfo[];
-  info(): ModelInfoLike;
-  stats(): PredictorStatsLike;
-  dispose(): void;
-}
+/** The part of the native `Predictor` the app calls. */
+export type PredictorLike = Pick<Predictor, 'run' | 'inputs' | 'outputs' | 'info' | 'stats' | 'dispose'>;
 
 /** Builds a typed array of the given dtype and length, filled with `value`. */
 export function filledTypedArray(dtype: DType, length: number, value: number): TypedData {
