@@ -39,7 +39,8 @@ function randomInputs(p: Predictor, batch: number): Record<string, Tensor> {
   return out;
 }
 
-interface Row { model: string; batch: number; computeMs: number; e2eMs: number; paddleMs: number | null }
+interface PaddleTimes { runMs: number; e2eMs: number }
+interface Row { model: string; batch: number; computeMs: number; e2eMs: number; paddle: PaddleTimes | null }
 
 async function benchBuiltin(model: string, batch: number): Promise<{ computeMs: number; e2eMs: number }> {
   const p = await Predictor.load({ modelDir: join(FIXTURES, 'models', model, 'legacy'), publicKeyPem: RSA_PUB, cpuThreads: 1 });
@@ -57,7 +58,7 @@ async function benchBuiltin(model: string, batch: number): Promise<{ computeMs: 
   return { computeMs: median(compute), e2eMs: median(e2e) };
 }
 
-function benchPaddle(model: string, batch: number): number | null {
+function benchPaddle(model: string, batch: number): PaddleTimes | null {
   const python = process.env.PADDLE_PYTHON;
   if (!python) return null;
   const r = spawnSync(
@@ -71,7 +72,8 @@ function benchPaddle(model: string, batch: number): number | null {
     console.error(`paddle_bench failed for ${model} b${batch}: ${r.stderr.slice(-500)}`);
     return null;
   }
-  return (JSON.parse(line) as { medianMs: number }).medianMs;
+  const parsed = JSON.parse(line) as { medianMs: number; endToEndMedianMs: number };
+  return { runMs: parsed.medianMs, e2eMs: parsed.endToEndMedianMs };
 }
 
 // ---- synthetic 200 MB model for load + verify ---------------------------------------------
@@ -129,16 +131,21 @@ async function main(): Promise<void> {
   for (const model of ['mlp', 'cnn', 'transformer']) {
     for (const batch of [1, 8]) {
       const b = await benchBuiltin(model, batch);
-      rows.push({ model, batch, ...b, paddleMs: benchPaddle(model, batch) });
+      rows.push({ model, batch, ...b, paddle: benchPaddle(model, batch) });
     }
   }
   console.log(`\nmedian latency, 1 thread, ${ITERS} runs after ${WARMUP} warm-up (transformer seq ${SEQ}); legacy format`);
-  console.log('builtin compute = C++ executor time (stats.lastRun); end-to-end = await run() from JS');
-  console.log('| model | batch | builtin compute ms | builtin end-to-end ms | paddle.inference ms | ratio compute/paddle | ratio e2e/paddle |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- |');
+  console.log('compute: builtin C++ executor time (stats.lastRun) vs paddle.inference run() alone');
+  console.log('end-to-end: await run() from JS (copies + worker hop) vs copy_from_cpu + run + copy_to_cpu from Python');
+  console.log('| model | batch | builtin compute ms | paddle run() ms | compute ratio | builtin e2e ms | paddle e2e ms | e2e ratio |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  const ms = (x: number | undefined): string => (x === undefined ? 'n/a (no PADDLE_PYTHON)' : x.toFixed(3));
+  const ratio = (x: number, ref: number | undefined): string => (ref ? `${(x / ref).toFixed(2)}x` : 'n/a');
   for (const r of rows) {
-    const ratio = (x: number) => (r.paddleMs ? `${(x / r.paddleMs).toFixed(2)}x` : 'n/a');
-    console.log(`| ${r.model} | ${r.batch} | ${r.computeMs.toFixed(3)} | ${r.e2eMs.toFixed(3)} | ${r.paddleMs?.toFixed(3) ?? 'n/a (no PADDLE_PYTHON)'} | ${ratio(r.computeMs)} | ${ratio(r.e2eMs)} |`);
+    console.log(
+      `| ${r.model} | ${r.batch} | ${r.computeMs.toFixed(3)} | ${ms(r.paddle?.runMs)} | ${ratio(r.computeMs, r.paddle?.runMs)} ` +
+        `| ${r.e2eMs.toFixed(3)} | ${ms(r.paddle?.e2eMs)} | ${ratio(r.e2eMs, r.paddle?.e2eMs)} |`,
+    );
   }
   await benchLoad();
 }
