@@ -9,6 +9,11 @@
 // operator's work (8 children + status each), not the scheduler's or kwok's with 1000 pods.
 //
 // Usage: make build-ts && npx tsx bench/operator/converge.ts [N ...]   (default: 200 1000)
+//
+// Known limit (2026-11-25): the e2e cluster runs kube-apiserver with
+// --service-cluster-ip-range 10.0.0.0/24, so at most ~250 Services can exist; beyond that every
+// Service apply gets HTTP 500 (IP range full), the operator retries it with backoff, and the
+// 1000 run cannot converge. It needs a larger range (e.g. a /16) in e2e/cluster/up.sh.
 
 import { readFileSync } from 'node:fs';
 import type { PaddleService } from '../../crds/src/index.js';
