@@ -25,7 +25,7 @@ test-e2e-unit: $(NPM_STAMP) ## unit tests of the e2e scaffolding and test issuer
 	$(MOCHA) 'e2e/test/**/*.test.ts'
 
 # Brings the cluster up when none runs, runs the suites, and brings it down only if it started it.
-test-e2e: $(NPM_STAMP) ## run the e2e suites against the local cluster
+test-e2e: $(NPM_STAMP) build-native ## run the e2e suites against the local cluster (the sidecar suites run the real addon)
 	@started=false; \
 	if ! $(E2E_ENV) e2e/cluster/status.sh >/dev/null 2>&1; then \
 	  $(E2E_ENV) e2e/cluster/up.sh; started=true; \
