@@ -21,10 +21,11 @@ gover="$(go env GOVERSION)"
 
 log() { echo "[e2e-tools] $*"; }
 
-# stamp_of <version> [files...]: a fingerprint of what a directory was built from.
+# stamp_of <version> [files...]: a fingerprint of what a directory was built from (file
+# contents only, not their paths, so every clone of the repo shares one cache).
 stamp_of() {
   local v="$1"; shift
-  { echo "$v $gover"; for f in "$@"; do sha256sum "$f"; done; } | sha256sum | cut -d' ' -f1
+  { echo "$v $gover"; for f in "$@"; do sha256sum < "$f"; done; } | sha256sum | cut -d' ' -f1
 }
 
 # up_to_date <dir> <stamp>
