@@ -337,29 +337,37 @@ void Executor::Reserve(uint64_t bytes) {
 // Static shape inference: run the program on zero-filled inputs with every dynamic dim set to
 // 1, then to 2; output dims that differ between the two are dynamic (-1). This also proves at
 // load that every op accepts the shapes it will see, and sizes the first workspace.
+std::vector<std::pair<std::string, HostTensor>> ZeroProbeInputs(const std::vector<TensorSpec>& inputs, int64_t dyn) {
+  std::vector<std::pair<std::string, HostTensor>> in;
+  for (const auto& spec : inputs) {
+    HostTensor t;
+    t.dtype = spec.dtype;
+    for (int64_t d : spec.shape) t.shape.push_back(d < 0 ? dyn : d);
+    t.bytes.assign(static_cast<size_t>(CheckedNumel(t.shape, "input " + spec.name)) * DTypeSize(t.dtype), 0);
+    in.emplace_back(spec.name, std::move(t));
+  }
+  return in;
+}
+
+bool MergeProbeShape(TensorSpec& spec, const Shape& other) {
+  if (spec.shape.size() != other.size()) return false;
+  for (size_t d = 0; d < other.size(); ++d) {
+    if (spec.shape[d] != other[d]) spec.shape[d] = -1;
+  }
+  return true;
+}
+
 void Executor::InferSignature(const std::string& model_file) {
   std::vector<std::vector<HostTensor>> probes;
   for (int64_t dyn : {1, 2}) {
-    std::vector<std::pair<std::string, HostTensor>> in;
-    for (const auto& spec : inputs_) {
-      HostTensor t;
-      t.dtype = spec.dtype;
-      for (int64_t d : spec.shape) t.shape.push_back(d < 0 ? dyn : d);
-      t.bytes.assign(static_cast<size_t>(CheckedNumel(t.shape, "input " + spec.name)) * DTypeSize(t.dtype), 0);
-      in.emplace_back(spec.name, std::move(t));
-    }
     RunTimes times;
-    probes.push_back(Run(in, &times));
+    probes.push_back(Run(ZeroProbeInputs(inputs_, dyn), &times));
   }
   for (size_t i = 0; i < fetches_.size(); ++i) {
     const auto& a = probes[0][i];
     const auto& b = probes[1][i];
     TensorSpec spec{var_names_[static_cast<size_t>(fetches_[i])], a.dtype, a.shape};
-    if (a.shape.size() == b.shape.size()) {
-      for (size_t d = 0; d < a.shape.size(); ++d) {
-        if (a.shape[d] != b.shape[d]) spec.shape[d] = -1;
-      }
-    } else {
+    if (!MergeProbeShape(spec, b.shape)) {
       throw FormatError(model_file, 0, "output \"" + spec.name + "\" changes rank with the batch size");
     }
     outputs_.push_back(spec);

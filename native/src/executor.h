@@ -45,6 +45,12 @@ struct TensorSpec {
   Shape shape;  // -1 = dynamic
 };
 
+// Signature probing, shared by both engines: zero-filled inputs with every dynamic (-1) dim
+// set to `dyn`; then MergeProbeShape marks the dims of `spec` that differ in `other` as -1
+// (returns false when the two probes disagree on the rank).
+std::vector<std::pair<std::string, HostTensor>> ZeroProbeInputs(const std::vector<TensorSpec>& inputs, int64_t dyn);
+bool MergeProbeShape(TensorSpec& spec, const Shape& other);
+
 struct RunTimes {
   double latency_ms = 0;
   std::map<std::string, double> op_ms;

@@ -299,23 +299,11 @@ class PaddleEngine : public Engine {
   void InferOutputs() {
     std::vector<std::vector<HostTensor>> probes;
     for (int64_t dyn : {1, 2}) {
-      std::vector<std::pair<std::string, HostTensor>> in;
-      for (const auto& spec : inputs_) {
-        HostTensor t;
-        t.dtype = spec.dtype;
-        for (int64_t d : spec.shape) t.shape.push_back(d < 0 ? dyn : d);
-        t.bytes.assign(static_cast<size_t>(CheckedNumel(t.shape, "input " + spec.name)) * DTypeSize(t.dtype), 0);
-        in.emplace_back(spec.name, std::move(t));
-      }
-      probes.push_back(RunOn(main_, in));
+      probes.push_back(RunOn(main_, ZeroProbeInputs(inputs_, dyn)));
     }
     for (size_t i = 0; i < output_names_.size(); ++i) {
       TensorSpec spec{output_names_[i], probes[0][i].dtype, probes[0][i].shape};
-      if (probes[1][i].shape.size() == spec.shape.size()) {
-        for (size_t d = 0; d < spec.shape.size(); ++d) {
-          if (probes[1][i].shape[d] != spec.shape[d]) spec.shape[d] = -1;
-        }
-      }
+      MergeProbeShape(spec, probes[1][i].shape);  // a rank change keeps the first probe's shape
       outputs_.push_back(spec);
     }
   }
