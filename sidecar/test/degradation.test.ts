@@ -2,7 +2,6 @@
 // a failing predictor, and the token cache.
 
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +9,7 @@ import { SignJWT } from 'jose';
 import { TokenVerifier } from '../src/auth.js';
 import { defaultSidecarConfig } from '../src/config.js';
 import type { ResourceSample } from '../src/degradation.js';
-import { deadLetters, MODEL, mlpBody, pki, startHarness } from './helpers/harness.js';
+import { deadLetters, MODEL, mlpBody, newHmacSecret, pki, startHarness } from './helpers/harness.js';
 import { request } from './helpers/http.js';
 import { InProcessMlp, loadMlpPredictor, ScriptedPredictor } from './helpers/predictors.js';
 
@@ -108,7 +107,7 @@ describe('readiness', function () {
 describe('token cache', () => {
   it('serves a verified token from cache only until its expiry, and forgets on key reload', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sidecar-tok-'));
-    const secret = randomBytes(32);
+    const secret = newHmacSecret();
     writeFileSync(join(dir, 'k'), secret);
     let now = Date.now();
     const cfg = { ...defaultSidecarConfig('m').auth, enabled: true, clockSkewSeconds: 0, hmacSecretFile: join(dir, 'k') };
@@ -121,7 +120,7 @@ describe('token cache', () => {
     now = exp * 1000 + 1; // the cache entry is expired: falls through to jose (which still sees a valid clock)
     assert.equal((await v.verify(`Bearer ${tok}`)).subject, 's');
     // Key rotation: the cached principal must not survive.
-    writeFileSync(join(dir, 'k'), randomBytes(32));
+    writeFileSync(join(dir, 'k'), newHmacSecret());
     await v.reload(cfg);
     await assert.rejects(v.verify(`Bearer ${tok}`), /signature verification failed/);
   });

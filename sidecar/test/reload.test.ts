@@ -2,12 +2,11 @@
 // invalid file is rejected with a log line and the last good config stays.
 
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { watchConfigFile, type ReloadOutcome } from '../src/config-reloader.js';
-import { baseConfig, deadLetters, mlpBody, pki, startHarness, validLogLines } from './helpers/harness.js';
+import { baseConfig, deadLetters, mlpBody, newHmacSecret, pki, startHarness, validLogLines } from './helpers/harness.js';
 import { request } from './helpers/http.js';
 import { loadMlpPredictor } from './helpers/predictors.js';
 
@@ -103,7 +102,7 @@ describe('token key rotation', function () {
       const oldToken = await h.token('model_inference', { sub: 'rotating' });
       const call = (token: string) => request(`${h.url}/v1/predict`, { ca, body: mlpBody(1), headers: { authorization: `Bearer ${token}` } });
       assert.equal((await call(oldToken)).status, 200);
-      const newSecret = randomBytes(32);
+      const newSecret = newHmacSecret();
       writeFileSync(join(h.dir, 'hmac.key.tmp'), newSecret);
       renameSync(join(h.dir, 'hmac.key.tmp'), join(h.dir, 'hmac.key'));
       const newToken = await new SignJWT({ scope: 'model_inference' })

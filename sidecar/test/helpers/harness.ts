@@ -91,9 +91,18 @@ export function baseConfig(dir: string, extra: Record<string, unknown> = {}): Re
   };
 }
 
+/**
+ * A random HS256 secret as a Secret would hold it: 64 base64url characters. Raw random bytes
+ * would sometimes end in CR or LF, which the sidecar strips as a trailing newline, leaving 31
+ * bytes and a refused key: a 1-in-128 flaky start.
+ */
+export function newHmacSecret(): Buffer {
+  return Buffer.from(randomBytes(48).toString('base64url'));
+}
+
 export async function startHarness(o: HarnessOptions): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'sidecar-test-'));
-  const hmacSecret = randomBytes(32);
+  const hmacSecret = newHmacSecret();
   writeFileSync(join(dir, 'hmac.key'), hmacSecret);
   const rsa = await generateKeyPair('RS256', { extractable: true });
   const ec = await generateKeyPair('ES256', { extractable: true });
