@@ -1,5 +1,5 @@
 // Public surface of the native predictor (the sidecar codes against exactly this).
-import { binding, type RawPredictor } from './binding.js';
+import { binding, type RawDType, type RawModelInfo, type RawPredictor, type RawStats, type RawTensor, type RawTensorInfo } from './binding.js';
 import { toPaddleError } from './errors.js';
 
 export {
@@ -12,18 +12,13 @@ export {
 } from './errors.js';
 export { addonCandidates, loadBinding } from './binding.js';
 
-export type DType = 'float32' | 'int64' | 'int32';
-export type TypedData = Float32Array | BigInt64Array | Int32Array;
-export interface Tensor {
-  dtype: DType;
-  shape: number[];
-  data: TypedData;
-}
-export interface TensorInfo {
-  name: string;
-  dtype: DType;
-  shape: number[] /* -1 = dynamic */;
-}
+// The tensor, model-info and stats shapes are the addon's own (binding.ts declares them once);
+// the public names below are those shapes, so the two cannot drift apart.
+export type DType = RawDType;
+export type TypedData = RawTensor['data'];
+export type Tensor = RawTensor;
+/** shape: -1 marks a dynamic dimension. */
+export type TensorInfo = RawTensorInfo;
 export interface LoadOptions {
   modelDir: string;
   format?: 'auto' | 'pdmodel' | 'pir';
@@ -38,28 +33,11 @@ export interface LoadOptions {
   /** backend "paddle": the Paddle Inference version this image is built for (default 3.0.0). */
   paddleVersion?: string;
 }
-export interface ModelInfo {
-  format: 'pdmodel' | 'pir';
-  backend: 'builtin' | 'paddle';
-  backendVersion: string;
-  verified: boolean;
-  algorithm?: string;
-  keyId?: string;
-  digest: string /* sha256 hex of the manifest */;
-  verifiedAt?: string;
-  parameterBytes: number;
-}
-export interface RunStats {
-  latencyMs: number;
-  opTimesMs: Record<string, number>;
-}
-export interface PredictorStats {
-  runs: number;
-  failures: number;
-  lastRun?: RunStats;
-  opTimesMs: Record<string, number> /* cumulative */;
-  memory: { arenaBytes: number; parameterBytes: number };
-}
+/** digest: sha256 hex of the signed manifest. */
+export type ModelInfo = Omit<RawModelInfo, 'opCounts'>;
+export type RunStats = NonNullable<RawStats['lastRun']>;
+/** opTimesMs is cumulative over all runs. */
+export type PredictorStats = RawStats;
 export type GpuTelemetry =
   | { available: false; reason: string }
   | {
