@@ -73,8 +73,10 @@ function paddleService(): PaddleService {
       auth: {
         enabled: false,
         policies: [
-          { path: `/v2/models/${NAME}/infer`, domain: 'model_inference', callsPerMinute: 60_000 },
-          { path: '/v1/predict', domain: 'model_inference', callsPerMinute: 60 },
+          // The sidecar names OIP inference by its route; were this policy not applied, the
+          // requests below would share /v1/predict's 5 per minute and get 429.
+          { path: '/v2/models/{model}/infer', domain: 'model_inference', callsPerMinute: 60_000 },
+          { path: '/v1/predict', domain: 'model_inference', callsPerMinute: 5 },
         ],
       },
       observability: { reportIntervalSeconds: 1, matrix: { seqLenEdges: SEQ_LEN_EDGES } },
