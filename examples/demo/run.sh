@@ -23,7 +23,18 @@ cleanup() {
   rm -rf "$WORK"
   echo "done."
 }
-trap cleanup EXIT INT TERM
+# A trap that returns lets the script go on where it was (the watch loop, against a cluster that
+# is gone): on a signal, tear down and exit.
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 143' TERM
+
+# The last lines of a log, to say why a step failed.
+fail() {
+  echo "$1; last lines of $2:"
+  tail -20 "$2"
+  exit 1
+}
 
 step "local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok GPU nodes, test issuer)"
 if ! e2e/cluster/status.sh >/dev/null 2>&1; then STARTED_CLUSTER=true; fi
@@ -33,11 +44,11 @@ make --no-print-directory cluster-up
 export KUBECONFIG KUBECTL
 k() { "$KUBECTL" "$@"; }
 
-step "native predictor addon (built once)"
+step "native predictor addon (built once: a few minutes on the first run)"
 make --no-print-directory build-native >/dev/null
 
 step "starting the operator (logs: $WORK/operator.log)"
-npx tsx operator/src/main.ts --kubeconfig "$KUBECONFIG" --no-leader-elect --ops-port 0 >"$WORK/operator.log" 2>&1 &
+node --import tsx operator/src/main.ts --kubeconfig "$KUBECONFIG" --no-leader-elect --ops-port 0 >"$WORK/operator.log" 2>&1 &
 PIDS+=($!)
 
 step "namespace $NS: the signing public key (Secret) and the model files (ConfigMap)"
@@ -57,7 +68,8 @@ for _ in $(seq 1 120); do
   [ -n "$POD" ] && [ "$(k -n "$NS" get pod "$POD" -o jsonpath='{.status.phase}')" = Running ] && break
   sleep 1
 done
-[ -n "${POD:-}" ] || { echo "no model pod appeared; operator log:"; tail -20 "$WORK/operator.log"; exit 1; }
+[ -n "${POD:-}" ] || fail "no model pod appeared" "$WORK/operator.log"
+[ "$(k -n "$NS" get pod "$POD" -o jsonpath='{.status.phase}')" = Running ] || fail "model pod $POD is not Running" "$WORK/operator.log"
 k -n "$NS" get deploy,svc,cm,sa,role,rolebinding,pdb,certificate -l app.kubernetes.io/instance=$NAME
 echo "model pod: $POD (kwok runs no containers: a real sidecar process plays this pod below)"
 
@@ -66,25 +78,39 @@ for _ in $(seq 1 60); do
   k -n "$NS" get secret "$NAME-tls" >/dev/null 2>&1 && break
   sleep 1
 done
+k -n "$NS" get secret "$NAME-tls" >/dev/null || fail "the test issuer wrote no Secret $NAME-tls" e2e/.cluster/logs/test-issuer.log
 for f in tls.crt tls.key ca.crt; do
   k -n "$NS" get secret "$NAME-tls" -o "jsonpath={.data.${f//./\\.}}" | base64 -d >"$WORK/$f"
 done
 k -n "$NS" get configmap "$NAME-config" -o 'jsonpath={.data.config\.json}' >"$WORK/config.json"
 
-step "starting the sidecar as pod $POD: verifies the signed model, serves HTTPS on 127.0.0.1:18443, reports status"
+step "starting the sidecar as pod $POD: verifies the signed model, serves HTTPS on a free loopback port, reports status"
 POD_NAME="$POD" POD_NAMESPACE="$NS" PADDLESERVICE_NAME="$NAME" \
-  npx tsx sidecar/src/main.ts --host 127.0.0.1 --port 18443 --metrics-port 0 \
+  node --import tsx sidecar/src/main.ts --host 127.0.0.1 --port 0 --metrics-port 0 \
   --model-dir native/fixtures/models/mlp/legacy --model-name mlp --model-format pdmodel \
   --public-key native/fixtures/keys/test-only-rsa2048.pub.pem --config "$WORK/config.json" \
   --tls-cert "$WORK/tls.crt" --tls-key "$WORK/tls.key" --tls-ca "$WORK/ca.crt" >"$WORK/sidecar.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 1 60); do
-  curl -sf --cacert "$WORK/ca.crt" --resolve "$NAME.$NS.svc:18443:127.0.0.1" "https://$NAME.$NS.svc:18443/v2/health/ready" >/dev/null && break
+SIDECAR=$!
+PIDS+=("$SIDECAR")
+# The port the OS picked, from the sidecar's "serving" log line.
+PORT=""
+for _ in $(seq 1 120); do
+  PORT="$(grep '"message":"serving"' "$WORK/sidecar.log" 2>/dev/null | grep -o '"port":[0-9]*' | head -1 | cut -d: -f2 || true)"
+  [ -n "$PORT" ] && break
+  kill -0 "$SIDECAR" 2>/dev/null || fail "the sidecar exited" "$WORK/sidecar.log"
   sleep 1
 done
+[ -n "$PORT" ] || fail "the sidecar did not start serving" "$WORK/sidecar.log"
+READY=false
+for _ in $(seq 1 60); do
+  if curl -sf --cacert "$WORK/ca.crt" --resolve "$NAME.$NS.svc:$PORT:127.0.0.1" "https://$NAME.$NS.svc:$PORT/v2/health/ready" >/dev/null; then READY=true; break; fi
+  sleep 1
+done
+[ "$READY" = true ] || fail "the sidecar is not ready" "$WORK/sidecar.log"
+grep '"message":"model loaded"' "$WORK/sidecar.log" | grep -o '"digest":"[0-9a-f]*","verified":[a-z]*' | sed 's/^/model loaded: /' || true
 
-step "sending inference requests (10/s) to https://$NAME.$NS.svc:18443 (resolved to the local sidecar)"
-npx tsx examples/demo/load.ts "https://127.0.0.1:18443" "$WORK/ca.crt" "$NAME.$NS.svc" 10 &
+step "sending inference requests (10/s) to https://$NAME.$NS.svc:$PORT (resolved to the local sidecar)"
+node --import tsx examples/demo/load.ts "https://127.0.0.1:$PORT" "$WORK/ca.crt" "$NAME.$NS.svc" 10 &
 PIDS+=($!)
 
 step "watching the PaddleService (Ctrl-C to stop and tear everything down)"
