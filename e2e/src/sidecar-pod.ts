@@ -1,15 +1,14 @@
 // A real sidecar process playing one (kwok) model pod. kwok runs no containers, so this does on
-// loopback what the kubelet would do for the pod's one container: read the pod from the API,
+// loopback what the kubelet would do for the pod's one container: read the pod from the API;
 // materialize its Secret / ConfigMap / projected / emptyDir volumes into a scratch directory
 // (waiting, as the kubelet does, until the Secrets and ConfigMaps exist; the ServiceAccount
-// token is a TokenRequest bound to the pod), resolve its env (the downward API's metadata.name /
-// metadata.namespace), hand it that mounted token and CA as its in-cluster credentials (in a
-// kubeconfig pointing at the loopback API server), and start
-// sidecar/src/main.ts with the container's own args plus the flags that point the contract's
-// in-container paths at the scratch copies. The one thing that is not read from the API is the
-// model directory: a model volume (PVC, image, ConfigMap) is whatever the caller passes, since
-// no kubelet mounts it here. The serving port is picked by the OS (--port 0) and read from the
-// sidecar's "serving" log line.
+// token is a TokenRequest bound to the pod); resolve its env (the downward API's metadata.name /
+// metadata.namespace); hand it that mounted token and CA as its in-cluster credentials (in a
+// kubeconfig pointing at the loopback API server); and start sidecar/src/main.ts with the
+// container's own args plus the flags that point the contract's in-container paths at the
+// scratch copies. The one thing not read from the API is the model directory: no kubelet mounts
+// the model volume (PVC, image, ConfigMap) here, so the caller names it. The serving port is
+// picked by the OS (--port 0) and read from the sidecar's "serving" log line.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
