@@ -42,6 +42,15 @@ export const ENV = {
   paddleVersion: 'PADDLE_EXPECTED_VERSION',
 } as const;
 
+/**
+ * Command-line flags of the sidecar that the operator sets from the spec (the container's args).
+ * TLS on is the sidecar's default; these switch it off or make client certificates mandatory.
+ */
+export const SIDECAR_ARGS = {
+  noTls: '--no-tls',
+  mutualTls: '--mtls',
+} as const;
+
 /** Health and serving paths the probes and Services point at. */
 export const HTTP_PATHS = {
   live: '/v2/health/live',

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { V1Container, V1Deployment, V1Volume } from '@kubernetes/client-node';
-import { ENV, HTTP_PATHS, PATHS, PORTS, type PaddleService, type SidecarConfig } from '../../crds/src/index.js';
+import { ENV, HTTP_PATHS, PATHS, PORTS, SIDECAR_ARGS, type PaddleService, type SidecarConfig } from '../../crds/src/index.js';
 import {
   ANNOTATIONS,
   buildCertificate,
@@ -220,6 +220,17 @@ describe('builders', () => {
       assert.equal(volume(deploy(off), 'verify-key'), undefined);
       assert.equal(envOf(container(deploy(off)), ENV.requireSignature), 'false');
     });
+
+    const tlsArgsTable: Array<[string, (p: PaddleService) => void, string[]]> = [
+      ['TLS (the sidecar default)', () => undefined, []],
+      ['mutual TLS', (p) => (p.spec.tls = { ...p.spec.tls, mutual: true }), [SIDECAR_ARGS.mutualTls]],
+      ['plain HTTP', (p) => (p.spec.tls = { enabled: false }), [SIDECAR_ARGS.noTls]],
+    ];
+    for (const [name, mutate, args] of tlsArgsTable) {
+      it(`sidecar TLS mode from spec.tls as container args: ${name}`, () => {
+        assert.deepEqual(container(deploy(variant('minimal.yaml', mutate))).args, args);
+      });
+    }
 
     const probeTable: Array<[string, (p: PaddleService) => void, string, string]> = [
       ['TLS', () => undefined, 'https', 'HTTPS'],

@@ -4,7 +4,7 @@
 // below the ready capacity.
 
 import type { V1Affinity, V1Container, V1Deployment, V1EnvVar, V1Probe, V1Toleration, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
-import { ENV, HTTP_PATHS, PATHS, PORTS, type PaddleService } from '../../../crds/src/index.js';
+import { ENV, HTTP_PATHS, PATHS, PORTS, SIDECAR_ARGS, type PaddleService } from '../../../crds/src/index.js';
 import { InvalidSpecError } from '../errors.js';
 import { ANNOTATIONS, childMeta, childNames, nameOf, selectorLabels, commonLabels, type OperatorConfig } from './common.js';
 import { CONFIG_FILE_KEY } from './config-map.js';
@@ -169,6 +169,13 @@ function buildTolerations(ps: PaddleService): V1Toleration[] {
   return out;
 }
 
+/** The sidecar's TLS mode from spec.tls: on by default, off, or mutual (client certificates required). */
+function buildArgs(ps: PaddleService): string[] {
+  if (ps.spec.tls?.enabled === false) return [SIDECAR_ARGS.noTls];
+  if (ps.spec.tls?.mutual === true) return [SIDECAR_ARGS.mutualTls];
+  return [];
+}
+
 export function buildDeployment(ps: PaddleService, cfg: OperatorConfig, inputs: DeploymentInputs): V1Deployment {
   const rt = must(ps.spec.runtime, 'spec.runtime');
   const names = childNames(nameOf(ps));
@@ -188,6 +195,7 @@ export function buildDeployment(ps: PaddleService, cfg: OperatorConfig, inputs: 
       { name: tlsOn ? 'https' : 'http', containerPort: PORTS.serving, protocol: 'TCP' },
       { name: 'metrics', containerPort: PORTS.metrics, protocol: 'TCP' },
     ],
+    args: buildArgs(ps),
     env: buildEnv(ps),
     resources: buildResources(ps),
     volumeMounts: mounts,
