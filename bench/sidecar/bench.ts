@@ -98,10 +98,10 @@ const loggers = createLoggers({ service: 'paddle-sidecar', sinks: { out: { write
 const provider = createTracerProvider({ serviceName: 'bench' });
 const sidecar = await createApp({ config: cfg.config, predictor, registry: new Registry(), loggers, tracer: provider.getTracer('bench'), device: 'cpu' });
 sidecar.start();
-const chain = createSidecarServer({ handler: sidecar.app });
+const chain = createSidecarServer({ handler: sidecar.handler });
 const chainPort = await chain.listen(0, '127.0.0.1');
 const pki = createPki();
-const chainTls = createSidecarServer({ handler: sidecar.app, tls: { certFile: pki.serverCert, keyFile: pki.serverKey, mutual: false } });
+const chainTls = createSidecarServer({ handler: sidecar.handler, tls: { certFile: pki.serverCert, keyFile: pki.serverKey, mutual: false } });
 const chainTlsPort = await chainTls.listen(0, '127.0.0.1');
 const token = await new SignJWT({ scope: 'model_inference' }).setProtectedHeader({ alg: 'HS256' }).setSubject('bench').setIssuer('bench').setAudience('bench').setExpirationTime('1h').sign(secret);
 

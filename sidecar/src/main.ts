@@ -237,7 +237,7 @@ async function main(): Promise<void> {
     ? undefined
     : { certFile: values['tls-cert'], keyFile: values['tls-key'], ...(existsSync(values['tls-ca']) ? { caFile: values['tls-ca'] } : {}), mutual: values.mtls };
   const serving = createSidecarServer({
-    handler: sidecar.app,
+    handler: sidecar.handler,
     ...(tls ? { tls } : {}),
     onTlsReload: (r) => (r.ok ? log.info({}, 'TLS certificate reloaded') : log.error({ '@error.cause': r.error }, 'TLS certificate reload failed; keeping the old one')),
   });
@@ -245,7 +245,7 @@ async function main(): Promise<void> {
   log.info({ port, tls: Boolean(tls), mtls: Boolean(tls?.mutual) }, 'serving');
 
   const metricsPort = parseIntFlag('metrics-port', values['metrics-port'], PORTS.metrics);
-  const metricsServer = metricsPort > 0 ? createSidecarServer({ handler: sidecar.app }) : undefined;
+  const metricsServer = metricsPort > 0 ? createSidecarServer({ handler: sidecar.handler }) : undefined;
   if (metricsServer) await metricsServer.listen(metricsPort, values.host);
 
   // Pod report: only when the downward API says which pod and PaddleService this is.

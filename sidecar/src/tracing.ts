@@ -29,6 +29,13 @@ export function extractTraceContext(headers: IncomingHttpHeaders): Context {
   return propagator.extract(ROOT_CONTEXT, headers, headerGetter);
 }
 
+/** Sets the headers (traceparent, tracestate) that carry `ctx` onward on a response. */
+export function setTraceHeaders(ctx: Context, res: { setHeader(name: string, value: string): unknown }): void {
+  propagator.inject(ctx, res, headerSetter);
+}
+
+const headerSetter = { set: (r: { setHeader(name: string, value: string): unknown }, k: string, v: string): void => void r.setHeader(k, v) };
+
 /** The headers (traceparent, tracestate) that carry `ctx` onward. */
 export function injectTraceContext(ctx: Context): Record<string, string> {
   const carrier: Record<string, string> = {};
