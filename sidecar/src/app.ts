@@ -154,6 +154,8 @@ export interface SidecarApp {
   handler: RequestListener;
   /** The express app alone (every endpoint; the same chain steps as the dispatcher). */
   app: express.Express;
+  /** Requests `handler` served on the dispatcher vs handed to express (tests, diagnostics). */
+  dispatched: { fast: number; express: number };
   metrics: SidecarMetrics;
   breakers: GroupBreakers;
   limiter: RateLimiter;
@@ -709,6 +711,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
   // Only canonical paths are taken here (exact case, no trailing slash, no percent-escapes in
   // the model segment); anything else (HEAD, OPTIONS, odd spellings) goes to express, which runs
   // the same steps, so a path is never treated differently by the two.
+  const dispatched = { fast: 0, express: 0 };
   const handler: RequestListener = (req, res) => {
     const url = req.url ?? '';
     const q = url.indexOf('?');
@@ -723,10 +726,12 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
       if (path === '/v2/health/ready') return fastGet(req, res, path, '/v2/health/ready', readyRoute);
       if (path === '/healthz') return fastGet(req, res, path, '/healthz', healthzRoute);
     }
+    dispatched.express++;
     app(req, res);
   };
 
   const fastGet = (req: IncomingMessage, res: ServerResponse, path: string, route: string, run: (res: ServerResponse) => void | Promise<void>): void => {
+    dispatched.fast++;
     try {
       const st = begin(req, res, path);
       if (!cors(req, res)) return;
@@ -747,6 +752,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     name: string | undefined,
     version: string | undefined,
   ): Promise<void> => {
+    dispatched.fast++;
     try {
       const st = begin(req, res, path);
       if (!cors(req, res)) return;
@@ -817,6 +823,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
   return {
     handler,
     app,
+    dispatched,
     metrics,
     breakers,
     limiter,
