@@ -25,10 +25,10 @@ import { describeCause, SidecarError } from './errors.js';
 import { decryptInput, encryptInput } from './input-crypto.js';
 import type { Logger, SidecarLoggers } from './logging.js';
 import { ObservationMatrix, seqLenBucket, seqLenBucketLabel } from './matrix.js';
-import { BREAKER_STATE_VALUE, createMetrics, type SidecarMetrics } from './metrics.js';
+import { BREAKER_STATE_VALUE, cachedChildren, createMetrics, type SidecarMetrics } from './metrics.js';
 import { buildInferResponse, parseInferRequest, sequenceLength, tensorMetadata } from './oip.js';
 import { buildPodReport } from './pod-report.js';
-import { buildProbeInputs, type GpuTelemetryLike, type PredictorLike, type Tensor } from './predictor.js';
+import { buildProbeInputs, type GpuTelemetryLike, type PredictorLike, type Tensor, type TensorInfo } from './predictor.js';
 import { SampleRing } from './quantiles.js';
 import { RateLimiter } from './rate-limiter.js';
 import { extractTraceContext, setTraceHeaders } from './tracing.js';
@@ -178,6 +178,8 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
   const clock = deps.clock ?? systemClock;
   const log = deps.loggers.event;
   const metrics = createMetrics(deps.registry);
+  const requestsChild = cachedChildren((...v: string[]) => metrics.requests.labels(...v));
+  const durationChild = cachedChildren((...v: string[]) => metrics.requestDuration.labels(...v));
   const verifier = new TokenVerifier(config.auth);
   await verifier.reload(config.auth);
   // Key files (JWKS / HMAC secret) are re-read when they change (Secret rotation), not only when
@@ -210,6 +212,17 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
 
   const activePredictor = (): { predictor: PredictorLike; device: Device } =>
     mode === 'cpu-fallback' && deps.cpuPredictor ? { predictor: deps.cpuPredictor, device: 'cpu' } : { predictor: deps.predictor, device: deps.device };
+
+  // A loaded model's inputs and outputs do not change: read them from the addon once per predictor.
+  const ioCache = new Map<PredictorLike, { inputs: TensorInfo[]; outputs: TensorInfo[] }>();
+  const io = (p: PredictorLike): { inputs: TensorInfo[]; outputs: TensorInfo[] } => {
+    let c = ioCache.get(p);
+    if (!c) {
+      c = { inputs: p.inputs(), outputs: p.outputs() };
+      ioCache.set(p, c);
+    }
+    return c;
+  };
 
   const selfCheck = (): Promise<ProbeResult & { error?: string }> => {
     if (selfCheckInFlight) return selfCheckInFlight;
@@ -341,19 +354,26 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     const incomingId = headerValue(headers['x-request-id']);
     const requestId = incomingId && REQUEST_ID_RE.test(incomingId) ? incomingId : randomUUID();
     const parent = extractTraceContext(headers);
-    const span = deps.tracer.startSpan(`${method} ${path.startsWith('/v2/models/') ? '/v2/models/{model}' : path}`, {
-      kind: SpanKind.SERVER,
-      attributes: { 'http.request.method': method, 'url.path': path, 'model.name': config.model.name, 'request.id': requestId },
-    }, parent);
-    const ctx = trace.setSpan(parent, span);
-    const sc = span.spanContext();
     const envHeader = headerValue(headers['x-env-id']);
     const envId = envHeader && ENV_ID_RE.test(envHeader) ? envHeader : (config.canary.envId ?? '');
     const explicit = groupFromHeader(headerValue(headers['x-test-group']));
     // Without a header: a provisional assignment by client address; authorize() re-assigns by
     // the verified token subject once there is one.
-    const group: TestGroup = explicit ?? assignGroup(`ip:${req.socket.remoteAddress ?? 'unknown'}`, config.canary.treatmentPercent);
-    span.setAttributes({ 'paddle.env_id': envId, 'paddle.test_group': group });
+    const percent = config.canary.treatmentPercent;
+    const group: TestGroup = explicit ?? (percent ? assignGroup(`ip:${req.socket.remoteAddress ?? 'unknown'}`, percent) : 'control');
+    const span = deps.tracer.startSpan(`${method} ${path.startsWith('/v2/models/') ? '/v2/models/{model}' : path}`, {
+      kind: SpanKind.SERVER,
+      attributes: {
+        'http.request.method': method,
+        'url.path': path,
+        'model.name': config.model.name,
+        'request.id': requestId,
+        'paddle.env_id': envId,
+        'paddle.test_group': group,
+      },
+    }, parent);
+    const ctx = trace.setSpan(parent, span);
+    const sc = span.spanContext();
     const st: RequestState = {
       requestId,
       traceId: sc.traceId,
@@ -384,11 +404,11 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     span.end();
     const model = config.model.name;
     const codeLabel = String(code);
-    metrics.requests.labels(model, route, codeLabel).inc();
+    requestsChild(model, route, codeLabel).inc();
     const ms = sinceMs(st.started);
     if (st.inference) {
       // Arrival to response, for every request that reached the predictor (any outcome).
-      metrics.requestDuration.labels(model, st.inference.device, codeLabel, st.inference.seqLenBucket).observe(ms / 1000);
+      durationChild(model, st.inference.device, codeLabel, st.inference.seqLenBucket).observe(ms / 1000);
     }
     const line: Record<string, unknown> = {
       trace_id: st.traceId,
@@ -576,8 +596,8 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
   };
 
   const inferFromBody = async (res: ServerResponse, body: unknown): Promise<void> => {
-    const { predictor } = activePredictor();
-    const parsed = parseInferRequest(body, predictor.inputs(), predictor.outputs());
+    const model = io(activePredictor().predictor);
+    const parsed = parseInferRequest(body, model.inputs, model.outputs);
     const outputs = await runInference(state(res), parsed.inputs);
     sendJson(res, 200, buildInferResponse(config.model.name, MODEL_VERSION, parsed.id, outputs, parsed.outputs));
   };

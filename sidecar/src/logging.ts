@@ -45,27 +45,33 @@ export class ValidatingLogStream {
   constructor(private readonly sinks: LogSinks) {}
 
   write(chunk: string): void {
-    // pino writes whole lines; be tolerant of several in one chunk.
-    for (const line of chunk.split('\n')) {
-      if (line.length === 0) continue;
-      let reason: string | undefined;
-      try {
-        const record: unknown = JSON.parse(line);
-        if (!validateLogRecord(record)) {
-          const e = validateLogRecord.errors?.[0];
-          reason = `${e?.instancePath || '(root)'} ${e?.message ?? 'invalid'}`;
-        }
-      } catch (err) {
-        reason = `not JSON: ${(err as Error).message}`;
+    // pino writes one whole line per call; be tolerant of several in one chunk.
+    const nl = chunk.indexOf('\n');
+    if (nl === chunk.length - 1) this.writeLine(chunk.slice(0, nl), chunk);
+    else if (nl < 0) this.writeLine(chunk, `${chunk}\n`);
+    else for (const line of chunk.split('\n')) this.writeLine(line, `${line}\n`);
+  }
+
+  /** `line` without its newline, `out` with it. */
+  private writeLine(line: string, out: string): void {
+    if (line.length === 0) return;
+    let reason: string | undefined;
+    try {
+      const record: unknown = JSON.parse(line);
+      if (!validateLogRecord(record)) {
+        const e = validateLogRecord.errors?.[0];
+        reason = `${e?.instancePath || '(root)'} ${e?.message ?? 'invalid'}`;
       }
-      if (reason === undefined) {
-        this.validLines++;
-        this.sinks.out.write(`${line}\n`);
-      } else {
-        this.deadLetters++;
-        this.sinks.onDeadLetter?.(reason);
-        this.sinks.deadLetter.write(`${JSON.stringify({ dead_letter_reason: reason, record: line })}\n`);
-      }
+    } catch (err) {
+      reason = `not JSON: ${(err as Error).message}`;
+    }
+    if (reason === undefined) {
+      this.validLines++;
+      this.sinks.out.write(out);
+    } else {
+      this.deadLetters++;
+      this.sinks.onDeadLetter?.(reason);
+      this.sinks.deadLetter.write(`${JSON.stringify({ dead_letter_reason: reason, record: line })}\n`);
     }
   }
 }
@@ -87,6 +93,19 @@ export function newTraceId(): string {
   return randomBytes(16).toString('hex');
 }
 
+// Date#toISOString costs more than the rest of a log line's serialisation: lines written in the
+// same millisecond share one string.
+let lastStampMs = -1;
+let lastStamp = '';
+function isoTimestamp(): string {
+  const now = Date.now();
+  if (now !== lastStampMs) {
+    lastStampMs = now;
+    lastStamp = `,"timestamp":"${new Date(now).toISOString()}"`;
+  }
+  return lastStamp;
+}
+
 export function createLoggers(options: { service: string; level?: string; sinks: LogSinks }): SidecarLoggers {
   const stream = new ValidatingLogStream(options.sinks);
   const root = pino(
@@ -94,7 +113,7 @@ export function createLoggers(options: { service: string; level?: string; sinks:
       level: options.level ?? 'info',
       base: { service: options.service },
       messageKey: 'message',
-      timestamp: () => `,"timestamp":"${new Date().toISOString()}"`,
+      timestamp: isoTimestamp,
       formatters: { level: (label) => ({ level: LEVELS[label] ?? 'INFO' }) },
       redact: { paths: ['authorization', 'headers.authorization', 'token', 'key'], censor: '[redacted]' },
     },
