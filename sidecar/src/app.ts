@@ -323,7 +323,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
       test_group: st.group,
     };
     if (reason) line['@error.cause'] = reason;
-    deps.loggers.root.info(line, 'audit event');
+    deps.loggers.info(line, 'audit event');
     if (!deps.audit) return;
     const event: AuditEvent = {
       action,
@@ -424,7 +424,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     };
     if (st.principal) line.subject = st.principal.subject;
     if (st.failureReason) line['@error.cause'] = st.failureReason;
-    deps.loggers.root.info(line, 'request served');
+    deps.loggers.info(line, 'request served');
   };
 
   // 2. CORS allow-list (never "*"). Returns false when the response is complete (preflight).
