@@ -33,7 +33,7 @@ import { SampleRing } from './quantiles.js';
 import { RateLimiter } from './rate-limiter.js';
 import { extractTraceContext, setTraceHeaders } from './tracing.js';
 import { watchFiles, type FileWatchHandle } from './file-watch.js';
-import { hasBody, readJsonBody } from './json-body.js';
+import { jsonBody, readJsonBody } from './json-body.js';
 import { assignGroup, groupFromHeader } from './canary.js';
 
 export const SIDECAR_NAME = 'paddle-sidecar';
@@ -633,16 +633,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     begin(req, res, req.path);
     if (cors(req, res)) next();
   });
-  app.use((req: Request, _res: Response, next: NextFunction) => {
-    if (!hasBody(req.method)) return next();
-    readJsonBody(req, bodyLimit).then(
-      (body) => {
-        req.body = body;
-        next();
-      },
-      (err: unknown) => next(err),
-    );
-  });
+  app.use(jsonBody(bodyLimit));
   const protect =
     (policyPath: string) =>
     (req: Request, res: Response, next: NextFunction): void => {
