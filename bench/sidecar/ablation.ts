@@ -31,7 +31,8 @@ const predictor = await Predictor.load({
   cpuThreads: 1,
 });
 const dir = mkdtempSync(join(tmpdir(), 'sidecar-ablation-'));
-const secret = randomBytes(32);
+// Text, as a Secret holds it: raw random bytes ending in CR/LF would be trimmed below 32 bytes.
+const secret = Buffer.from(randomBytes(48).toString('base64url'));
 writeFileSync(join(dir, 'hmac.key'), secret);
 const config = (auth: boolean): SidecarConfig => {
   const c = parseSidecarConfig(

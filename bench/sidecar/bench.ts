@@ -88,7 +88,8 @@ const bareExpressPort = await bareExpress.listen(0, '127.0.0.1');
 
 // ---- full chain: the real app with auth on.
 const dir = mkdtempSync(join(tmpdir(), 'sidecar-bench-'));
-const secret = randomBytes(32);
+// Text, as a Secret holds it: raw random bytes ending in CR/LF would be trimmed below 32 bytes.
+const secret = Buffer.from(randomBytes(48).toString('base64url'));
 writeFileSync(join(dir, 'hmac.key'), secret);
 const cfg = parseSidecarConfig(
   JSON.stringify({
