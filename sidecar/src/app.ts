@@ -11,6 +11,7 @@ import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Context, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Registry } from 'prom-client';
 import type { BreakerState, Device, PodReport, ServingMode } from '../../crds/src/types.js';
@@ -24,15 +25,16 @@ import { describeCause, SidecarError } from './errors.js';
 import { decryptInput, encryptInput } from './input-crypto.js';
 import type { Logger, SidecarLoggers } from './logging.js';
 import { ObservationMatrix, seqLenBucket, seqLenBucketLabel } from './matrix.js';
-import { BREAKER_STATE_VALUE, createMetrics, type SidecarMetrics } from './metrics.js';
+import { BREAKER_STATE_VALUE, cachedChildren, createMetrics, type SidecarMetrics } from './metrics.js';
 import { buildInferResponse, parseInferRequest, sequenceLength, tensorMetadata } from './oip.js';
 import { buildPodReport } from './pod-report.js';
-import { buildProbeInputs, type GpuTelemetryLike, type PredictorLike, type Tensor } from './predictor.js';
+import { buildProbeInputs, type GpuTelemetryLike, type PredictorLike, type Tensor, type TensorInfo } from './predictor.js';
 import { SampleRing } from './quantiles.js';
 import { RateLimiter } from './rate-limiter.js';
-import { extractTraceContext, injectTraceContext } from './tracing.js';
+import { extractTraceContext, setTraceHeaders } from './tracing.js';
 import { watchFiles, type FileWatchHandle } from './file-watch.js';
-import { jsonBody } from './json-body.js';
+import { jsonBody, readJsonBody } from './json-body.js';
+import { assignGroup, groupFromHeader } from './canary.js';
 
 export const SIDECAR_NAME = 'paddle-sidecar';
 export const SIDECAR_VERSION = '0.1.0';
@@ -81,10 +83,15 @@ interface RequestState {
   logger?: Logger;
   envId: string;
   group: TestGroup;
+  /** The group came from canary.treatmentPercent (no X-Test-Group header), not from the caller. */
+  groupAssigned: boolean;
+  /** Route pattern for metrics and the access log (set by the route that matched). */
+  route?: string;
   principal?: Principal;
   policyPath?: string;
   domain?: string;
   started: bigint;
+  res: ServerResponse;
   failureReason?: string;
   /** Set once the request reached the predictor: labels of the duration histogram. */
   inference?: { device: Device; seqLenBucket: string };
@@ -92,6 +99,12 @@ interface RequestState {
 
 const PUBLIC_HEADERS = 'X-Request-Id, X-Env-Id, X-Test-Group, traceparent, tracestate, Retry-After';
 const ALLOWED_REQUEST_HEADERS = 'Authorization, Content-Type, X-Request-Id, X-Env-Id, X-Test-Group, traceparent, tracestate';
+// Route labels (metrics, access log) and the policy path that guards OIP inference.
+const INFER_ROUTE = '/v2/models/:name/infer';
+const INFER_POLICY = '/v2/models/{model}/infer';
+const PREDICT_ROUTE = '/v1/predict';
+/** The canonical OIP infer paths the dispatcher takes (anything else goes to express). */
+const FAST_INFER_RE = /^\/v2\/models\/([^/%]+)(?:\/versions\/([^/%]+))?\/infer$/;
 const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,128}$/;
 const ENV_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -100,8 +113,32 @@ function requestLog(st: RequestState, loggers: SidecarLoggers): Logger {
   return st.logger;
 }
 
-function state(res: Response): RequestState {
-  return res.locals.sidecar as RequestState;
+// The per-request state lives on the response object itself (express's `res` is the same
+// ServerResponse), so the chain steps below work on plain node:http objects.
+const STATE = Symbol('paddle.sidecar.request');
+type StatefulResponse = ServerResponse & { [STATE]?: RequestState };
+
+function state(res: ServerResponse): RequestState {
+  const st = (res as StatefulResponse)[STATE];
+  if (!st) throw new Error('request state missing: begin() did not run');
+  return st;
+}
+
+/** Writes a JSON response exactly as express's res.json does (same headers, same bytes). */
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(text));
+  res.end(text);
+}
+
+/** The route label of an express route (array routes count under their first pattern). */
+function expressRoute(req: IncomingMessage): string | undefined {
+  const p = (req as { route?: { path?: unknown } }).route?.path;
+  if (typeof p === 'string') return p;
+  if (Array.isArray(p) && typeof p[0] === 'string') return p[0];
+  return undefined;
 }
 
 function sinceMs(start: bigint): number {
@@ -113,7 +150,12 @@ function headerValue(v: string | string[] | undefined): string | undefined {
 }
 
 export interface SidecarApp {
+  /** The node:http(s) request listener: hot paths on the lean dispatcher, the rest to `app`. */
+  handler: RequestListener;
+  /** The express app alone (every endpoint; the same chain steps as the dispatcher). */
   app: express.Express;
+  /** Requests `handler` served on the dispatcher vs handed to express (tests, diagnostics). */
+  dispatched: { fast: number; express: number };
   metrics: SidecarMetrics;
   breakers: GroupBreakers;
   limiter: RateLimiter;
@@ -136,6 +178,8 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
   const clock = deps.clock ?? systemClock;
   const log = deps.loggers.event;
   const metrics = createMetrics(deps.registry);
+  const requestsChild = cachedChildren((...v: string[]) => metrics.requests.labels(...v));
+  const durationChild = cachedChildren((...v: string[]) => metrics.requestDuration.labels(...v));
   const verifier = new TokenVerifier(config.auth);
   await verifier.reload(config.auth);
   // Key files (JWKS / HMAC secret) are re-read when they change (Secret rotation), not only when
@@ -168,6 +212,17 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
 
   const activePredictor = (): { predictor: PredictorLike; device: Device } =>
     mode === 'cpu-fallback' && deps.cpuPredictor ? { predictor: deps.cpuPredictor, device: 'cpu' } : { predictor: deps.predictor, device: deps.device };
+
+  // A loaded model's inputs and outputs do not change: read them from the addon once per predictor.
+  const ioCache = new Map<PredictorLike, { inputs: TensorInfo[]; outputs: TensorInfo[] }>();
+  const io = (p: PredictorLike): { inputs: TensorInfo[]; outputs: TensorInfo[] } => {
+    let c = ioCache.get(p);
+    if (!c) {
+      c = { inputs: p.inputs(), outputs: p.outputs() };
+      ioCache.set(p, c);
+    }
+    return c;
+  };
 
   const selfCheck = (): Promise<ProbeResult & { error?: string }> => {
     if (selfCheckInFlight) return selfCheckInFlight;
@@ -248,34 +303,33 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
 
   const policyFor = (path: string): SidecarConfig['auth']['policies'][number] | undefined => {
     const policies = config.auth.policies;
-    return policies.find((p) => p.path === path) ?? (path === '/v2/models/{model}/infer' ? policies.find((p) => p.path === '/v1/predict') : undefined);
+    return policies.find((p) => p.path === path) ?? (path === INFER_POLICY ? policies.find((p) => p.path === '/v1/predict') : undefined);
   };
 
-  const recordAudit = (res: Response, action: string, status: number, reason?: string): void => {
+  const recordAudit = (res: ServerResponse, action: string, status: number, reason?: string): void => {
     const st = state(res);
     const decision = status === 401 || status === 403 || status === 429 ? 'deny' : 'allow';
+    const subject = st.principal?.subject ?? '-';
     // The same event as a log line (@log.kind audit), whether or not a syslog target is set.
-    deps.loggers.root.info(
-      {
-        trace_id: st.traceId,
-        '@span.id': st.spanId,
-        '@log.kind': 'audit',
-        action,
-        decision,
-        status,
-        subject: st.principal?.subject ?? '-',
-        env_id: st.envId,
-        test_group: st.group,
-        ...(reason ? { '@error.cause': reason } : {}),
-      },
-      'audit event',
-    );
+    const line: Record<string, unknown> = {
+      trace_id: st.traceId,
+      '@span.id': st.spanId,
+      '@log.kind': 'audit',
+      action,
+      decision,
+      status,
+      subject,
+      env_id: st.envId,
+      test_group: st.group,
+    };
+    if (reason) line['@error.cause'] = reason;
+    deps.loggers.info(line, 'audit event');
     if (!deps.audit) return;
-    deps.audit.record({
+    const event: AuditEvent = {
       action,
       outcome: status < 400 ? 'success' : 'failure',
       decision,
-      subject: st.principal?.subject ?? '-',
+      subject,
       path: st.policyPath ?? '-',
       status,
       modelDigest: info.digest,
@@ -283,30 +337,43 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
       envId: st.envId,
       traceId: st.traceId,
       requestId: st.requestId,
-      ...(reason ? { reason } : {}),
-    });
+    };
+    if (reason) event.reason = reason;
+    deps.audit.record(event);
   };
 
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('etag', false);
+  // ---- the protection chain, as plain steps over node:http objects. Both the lean dispatcher
+  // (hot paths) and the express app (everything) run exactly these functions, in this order.
 
-  // 1. request id + W3C trace context + dyeing headers
-  app.use((req: Request, res: Response, next: NextFunction) => {
+  // 1. request id + W3C trace context + dyeing headers; the finish hook writes metrics, the
+  // span end and the access log.
+  const begin = (req: IncomingMessage, res: ServerResponse, path: string): RequestState => {
     const started = process.hrtime.bigint();
-    const incomingId = headerValue(req.headers['x-request-id']);
+    const method = req.method ?? 'GET';
+    const headers = req.headers;
+    const incomingId = headerValue(headers['x-request-id']);
     const requestId = incomingId && REQUEST_ID_RE.test(incomingId) ? incomingId : randomUUID();
-    const parent = extractTraceContext(req.headers);
-    const span = deps.tracer.startSpan(`${req.method} ${req.path.startsWith('/v2/models/') ? '/v2/models/{model}' : req.path}`, {
+    const parent = extractTraceContext(headers);
+    const envHeader = headerValue(headers['x-env-id']);
+    const envId = envHeader && ENV_ID_RE.test(envHeader) ? envHeader : (config.canary.envId ?? '');
+    const explicit = groupFromHeader(headerValue(headers['x-test-group']));
+    // Without a header: a provisional assignment by client address; authorize() re-assigns by
+    // the verified token subject once there is one.
+    const percent = config.canary.treatmentPercent;
+    const group: TestGroup = explicit ?? (percent ? assignGroup(`ip:${req.socket.remoteAddress ?? 'unknown'}`, percent) : 'control');
+    const span = deps.tracer.startSpan(`${method} ${path.startsWith('/v2/models/') ? '/v2/models/{model}' : path}`, {
       kind: SpanKind.SERVER,
-      attributes: { 'http.request.method': req.method, 'url.path': req.path, 'model.name': config.model.name, 'request.id': requestId },
+      attributes: {
+        'http.request.method': method,
+        'url.path': path,
+        'model.name': config.model.name,
+        'request.id': requestId,
+        'paddle.env_id': envId,
+        'paddle.test_group': group,
+      },
     }, parent);
     const ctx = trace.setSpan(parent, span);
     const sc = span.spanContext();
-    const envHeader = headerValue(req.headers['x-env-id']);
-    const envId = envHeader && ENV_ID_RE.test(envHeader) ? envHeader : (config.canary.envId ?? '');
-    const group: TestGroup = headerValue(req.headers['x-test-group'])?.toLowerCase() === 'treatment' ? 'treatment' : 'control';
-    span.setAttributes({ 'paddle.env_id': envId, 'paddle.test_group': group });
     const st: RequestState = {
       requestId,
       traceId: sc.traceId,
@@ -315,55 +382,56 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
       ctx,
       envId,
       group,
+      groupAssigned: explicit === undefined,
       started,
+      res,
     };
-    res.locals.sidecar = st;
+    (res as StatefulResponse)[STATE] = st;
     res.setHeader('X-Request-Id', requestId);
-    for (const [k, v] of Object.entries(injectTraceContext(ctx))) res.setHeader(k, v);
+    setTraceHeaders(ctx, res);
     if (envId) res.setHeader('X-Env-Id', envId);
     res.setHeader('X-Test-Group', group);
-    res.on('finish', () => {
-      const code = res.statusCode;
-      const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
-      span.setAttribute('http.response.status_code', code);
-      if (code >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: st.failureReason ?? `HTTP ${code}` });
-      span.end();
-      metrics.requests.inc({ model: config.model.name, path: route, code: String(code) });
-      if (st.inference) {
-        // Arrival to response, for every request that reached the predictor (any outcome).
-        metrics.requestDuration.observe(
-          { model: config.model.name, device: st.inference.device, code: String(code), seq_len_bucket: st.inference.seqLenBucket },
-          sinceMs(started) / 1000,
-        );
-      }
-      deps.loggers.root.info(
-        {
-          trace_id: st.traceId,
-          '@span.id': st.spanId,
-          '@log.kind': 'access',
-          method: req.method,
-          path: route,
-          status: code,
-          duration_ms: Math.round(sinceMs(started) * 1000) / 1000,
-          request_id: requestId,
-          env_id: envId,
-          test_group: group,
-          ...(st.principal ? { subject: st.principal.subject } : {}),
-          ...(st.failureReason ? { '@error.cause': st.failureReason } : {}),
-        },
-        'request served',
-      );
-    });
-    next();
-  });
+    res.on('finish', () => finish(req, res, st, method));
+    return st;
+  };
 
-  // 2. CORS allow-list (never "*")
-  app.use((req: Request, res: Response, next: NextFunction) => {
-    const origin = headerValue(req.headers.origin);
-    if (origin === undefined) return next();
-    if (!config.cors.allowedOrigins.includes(origin)) {
-      return next(new SidecarError('origin_not_allowed', 'origin not allowed'));
+  const finish = (req: IncomingMessage, res: ServerResponse, st: RequestState, method: string): void => {
+    const code = res.statusCode;
+    const route = st.route ?? expressRoute(req) ?? 'unmatched';
+    const span = st.span;
+    span.setAttribute('http.response.status_code', code);
+    if (code >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: st.failureReason ?? `HTTP ${code}` });
+    span.end();
+    const model = config.model.name;
+    const codeLabel = String(code);
+    requestsChild(model, route, codeLabel).inc();
+    const ms = sinceMs(st.started);
+    if (st.inference) {
+      // Arrival to response, for every request that reached the predictor (any outcome).
+      durationChild(model, st.inference.device, codeLabel, st.inference.seqLenBucket).observe(ms / 1000);
     }
+    const line: Record<string, unknown> = {
+      trace_id: st.traceId,
+      '@span.id': st.spanId,
+      '@log.kind': 'access',
+      method,
+      path: route,
+      status: code,
+      duration_ms: Math.round(ms * 1000) / 1000,
+      request_id: st.requestId,
+      env_id: st.envId,
+      test_group: st.group,
+    };
+    if (st.principal) line.subject = st.principal.subject;
+    if (st.failureReason) line['@error.cause'] = st.failureReason;
+    deps.loggers.info(line, 'request served');
+  };
+
+  // 2. CORS allow-list (never "*"). Returns false when the response is complete (preflight).
+  const cors = (req: IncomingMessage, res: ServerResponse): boolean => {
+    const origin = headerValue(req.headers.origin);
+    if (origin === undefined) return true;
+    if (!config.cors.allowedOrigins.includes(origin)) throw new SidecarError('origin_not_allowed', 'origin not allowed');
     res.setHeader('Access-Control-Allow-Origin', origin);
     res.setHeader('Vary', 'Origin');
     res.setHeader('Access-Control-Expose-Headers', PUBLIC_HEADERS);
@@ -371,66 +439,81 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
       res.setHeader('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
       res.setHeader('Access-Control-Allow-Headers', ALLOWED_REQUEST_HEADERS);
       res.setHeader('Access-Control-Max-Age', '600');
-      res.status(204).end();
-      return;
+      res.statusCode = 204;
+      res.end();
+      return false;
     }
-    next();
-  });
+    return true;
+  };
 
-  // 3. body limit + JSON parsing (POST only; the error middleware maps 413 and 400)
-  app.use(jsonBody(deps.bodyLimitBytes ?? 1024 * 1024));
+  // 3. body limit + JSON parsing: readJsonBody (json-body.ts), POST/PUT/PATCH only.
+  const bodyLimit = deps.bodyLimitBytes ?? 1024 * 1024;
 
   // 4-6. authn -> authz -> rate limit, for the paths with a policy.
-  const protect =
-    (policyPath: string) =>
-    async (req: Request, res: Response, next: NextFunction): Promise<void> => {
-      const st = state(res);
-      st.policyPath = policyPath;
-      const policy = policyFor(policyPath);
-      if (!policy) return next();
-      st.domain = policy.domain;
-      try {
-        if (config.auth.enabled) {
-          st.principal = await verifier.verify(headerValue(req.headers.authorization));
-          if (!st.principal.domains.has(policy.domain)) {
-            throw new SidecarError('forbidden', 'insufficient permissions');
-          }
-        } else {
-          st.principal = { subject: `ip:${req.socket.remoteAddress ?? 'unknown'}`, domains: new Set([policy.domain]) };
-        }
-        const decision = limiter.take(st.principal.subject, policy.domain, policy.callsPerMinute);
-        if (!decision.ok) {
-          metrics.rateLimited.inc({ domain: policy.domain });
-          throw new SidecarError('rate_limited', `rate limit of ${policy.callsPerMinute} calls per minute exceeded for ${policy.domain}`, {
-            retryAfterSeconds: decision.retryAfterSeconds,
-          });
-        }
-        st.span.setAttributes({ 'enduser.id': st.principal.subject, 'paddle.domain': policy.domain });
-        next();
-      } catch (err) {
-        next(err);
+  const authorize = async (req: IncomingMessage, st: RequestState, policyPath: string): Promise<void> => {
+    st.policyPath = policyPath;
+    const policy = policyFor(policyPath);
+    if (!policy) return;
+    st.domain = policy.domain;
+    if (config.auth.enabled) {
+      st.principal = await verifier.verify(headerValue(req.headers.authorization));
+      if (!st.principal.domains.has(policy.domain)) {
+        throw new SidecarError('forbidden', 'insufficient permissions');
       }
-    };
+    } else {
+      st.principal = { subject: `ip:${req.socket.remoteAddress ?? 'unknown'}`, domains: new Set([policy.domain]) };
+    }
+    const decision = limiter.take(st.principal.subject, policy.domain, policy.callsPerMinute);
+    if (!decision.ok) {
+      metrics.rateLimited.labels(policy.domain).inc();
+      throw new SidecarError('rate_limited', `rate limit of ${policy.callsPerMinute} calls per minute exceeded for ${policy.domain}`, {
+        retryAfterSeconds: decision.retryAfterSeconds,
+      });
+    }
+    st.span.setAttributes({ 'enduser.id': st.principal.subject, 'paddle.domain': policy.domain });
+    // Canary: a caller without an X-Test-Group header is bucketed by its (verified) subject.
+    if (st.groupAssigned) setGroup(st, assignGroup(st.principal.subject, config.canary.treatmentPercent));
+  };
+
+  const setGroup = (st: RequestState, group: TestGroup): void => {
+    if (group === st.group) return;
+    st.group = group;
+    st.span.setAttribute('paddle.test_group', group);
+    const res = st.res;
+    if (!res.headersSent) res.setHeader('X-Test-Group', group);
+  };
 
   // 7. model allow-list: only the configured name (and version "1" where the OIP path names a
   // version); nothing from the request reaches the disk.
-  const checkModel = (req: Request, _res: Response, next: NextFunction): void => {
-    const name = req.params.name;
+  const checkModel = (name: unknown, version: unknown): void => {
     if (name !== config.model.name) {
-      next(new SidecarError('model_not_found', `model ${JSON.stringify(String(name).slice(0, 64))} is not served here`));
-      return;
+      throw new SidecarError('model_not_found', `model ${JSON.stringify(String(name).slice(0, 64))} is not served here`);
     }
-    const version = req.params.version;
     if (version !== undefined && version !== MODEL_VERSION) {
-      next(new SidecarError('model_not_found', `model ${config.model.name} has no version ${JSON.stringify(String(version).slice(0, 32))}`));
+      throw new SidecarError('model_not_found', `model ${config.model.name} has no version ${JSON.stringify(String(version).slice(0, 32))}`);
+    }
+  };
+
+  // The one error handler (express's error middleware and the dispatcher both call it).
+  const fail = (err: unknown, res: ServerResponse): void => {
+    const e = toSidecarError(err);
+    const st = (res as StatefulResponse)[STATE];
+    if (st) {
+      st.failureReason = `${e.code}: ${describeCause(e.cause ?? e)}`;
+      if (e.httpStatus >= 500) requestLog(st, deps.loggers).error({ '@log.kind': 'event', code: e.code, '@error.cause': describeCause(e) }, 'request failed');
+      if (st.policyPath) recordAudit(res, st.policyPath.replace(/^\/v[12]\//, '').replace(/\W+/g, '_'), e.httpStatus, e.code);
+    }
+    if (e.httpStatus >= 400 && e.code !== 'inference_failed') metrics.failures.labels(config.model.name, e.code).inc();
+    if (res.headersSent) {
+      res.destroy(e);
       return;
     }
-    next();
+    if (e.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(e.retryAfterSeconds));
+    sendJson(res, e.httpStatus, { error: e.message });
   };
 
   // 8-10. degradation tree -> breaker -> predictor, with metrics/matrix/span.
-  const runInference = async (res: Response, inputs: Record<string, Tensor>): Promise<Record<string, Tensor>> => {
-    const st = state(res);
+  const runInference = async (st: RequestState, inputs: Record<string, Tensor>): Promise<Record<string, Tensor>> => {
     if (mode === 'shed') {
       metrics.shed.inc();
       throw new SidecarError('shed', 'server is shedding load', { retryAfterSeconds: config.degradation.retryAfterSeconds });
@@ -462,7 +545,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
       }
       breaker.record(ms, false);
       counts.errors++;
-      metrics.failures.inc({ model: config.model.name, reason: 'predictor' });
+      metrics.failures.labels(config.model.name, 'predictor').inc();
       child.recordException(err as Error);
       child.setStatus({ code: SpanStatusCode.ERROR, message: describeCause(err) });
       backgroundSelfCheck();
@@ -487,11 +570,12 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     void selfCheck();
   };
 
-  // ---- routes: health and metadata (public)
-  app.get('/v2/health/live', (_req, res) => {
-    res.json({ live: true });
-  });
-  app.get('/v2/health/ready', (_req, res) => {
+
+  // ---- route handlers (shared by the dispatcher and express)
+  const liveRoute = (res: ServerResponse): void => {
+    sendJson(res, 200, { live: true });
+  };
+  const readyRoute = (res: ServerResponse): void => {
     const r = readiness();
     const details = {
       ready: r.ready,
@@ -502,52 +586,27 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
       device: activePredictor().device,
       breaker: { control: breakers.control.state, treatment: breakers.treatment.state },
     };
-    if (r.ready) res.json(details);
-    else res.status(503).json({ error: `not ready: ${r.reason}`, ...details });
-  });
-  app.get('/v2', (_req, res) => {
-    res.json({ name: SIDECAR_NAME, version: SIDECAR_VERSION, extensions: [] });
-  });
-  app.get(['/v2/models/:name', '/v2/models/:name/versions/:version'], checkModel, (_req, res) => {
-    const { predictor } = activePredictor();
-    res.json({
-      name: config.model.name,
-      versions: [MODEL_VERSION],
-      platform: `paddle_${info.format}`,
-      inputs: tensorMetadata(predictor.inputs()),
-      outputs: tensorMetadata(predictor.outputs()),
-    });
-  });
-  app.get(['/v2/models/:name/ready', '/v2/models/:name/versions/:version/ready'], checkModel, (_req, res) => {
-    const r = readiness();
-    if (r.ready) res.json({ name: config.model.name, ready: true });
-    else res.status(503).json({ error: `not ready: ${r.reason}`, name: config.model.name, ready: false });
-  });
-  app.get('/healthz', async (_req, res) => {
+    if (r.ready) sendJson(res, 200, details);
+    else sendJson(res, 503, { error: `not ready: ${r.reason}`, ...details });
+  };
+  const healthzRoute = async (res: ServerResponse): Promise<void> => {
     const r = await selfCheck();
-    if (r.ok) res.json({ status: 'ok', latencyMs: Math.round(r.latencyMs * 1000) / 1000 });
-    else res.status(503).json({ error: `self-check failed: ${r.error ?? 'unknown'}` });
-  });
-  app.get('/metrics', async (_req, res) => {
-    res.setHeader('Content-Type', deps.registry.contentType);
-    res.send(await deps.registry.metrics());
-  });
-
-  // ---- inference
-  const inferFromBody = async (res: Response, body: unknown): Promise<void> => {
-    const { predictor } = activePredictor();
-    const parsed = parseInferRequest(body, predictor.inputs(), predictor.outputs());
-    const outputs = await runInference(res, parsed.inputs);
-    res.json(buildInferResponse(config.model.name, MODEL_VERSION, parsed.id, outputs, parsed.outputs));
+    if (r.ok) sendJson(res, 200, { status: 'ok', latencyMs: Math.round(r.latencyMs * 1000) / 1000 });
+    else sendJson(res, 503, { error: `self-check failed: ${r.error ?? 'unknown'}` });
   };
 
-  app.post(['/v2/models/:name/infer', '/v2/models/:name/versions/:version/infer'], protect('/v2/models/{model}/infer'), checkModel, async (req, res) => {
-    await inferFromBody(res, req.body);
+  const inferFromBody = async (res: ServerResponse, body: unknown): Promise<void> => {
+    const model = io(activePredictor().predictor);
+    const parsed = parseInferRequest(body, model.inputs, model.outputs);
+    const outputs = await runInference(state(res), parsed.inputs);
+    sendJson(res, 200, buildInferResponse(config.model.name, MODEL_VERSION, parsed.id, outputs, parsed.outputs));
+  };
+  const inferRoute = async (res: ServerResponse, body: unknown): Promise<void> => {
+    await inferFromBody(res, body);
     recordAudit(res, 'infer', 200);
-  });
-
-  app.post('/v1/predict', protect('/v1/predict'), async (req, res) => {
-    let body: unknown = req.body;
+  };
+  const predictRoute = async (res: ServerResponse, input: unknown): Promise<void> => {
+    let body = input;
     if (typeof body === 'object' && body !== null && 'model_name' in body && (body as { model_name: unknown }).model_name !== config.model.name) {
       throw new SidecarError('model_not_found', 'model_name is not the model served here');
     }
@@ -563,13 +622,64 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     }
     await inferFromBody(res, body);
     recordAudit(res, 'predict', 200);
+  };
+
+  // ---- the express app: every endpoint, the chain steps above as middleware.
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    begin(req, res, req.path);
+    if (cors(req, res)) next();
   });
+  app.use(jsonBody(bodyLimit));
+  const protect =
+    (policyPath: string) =>
+    (req: Request, res: Response, next: NextFunction): void => {
+      authorize(req, state(res), policyPath).then(() => next(), (err: unknown) => next(err));
+    };
+  const modelParams = (req: Request, _res: Response, next: NextFunction): void => {
+    checkModel(req.params.name, req.params.version);
+    next();
+  };
+
+  // ---- routes: health and metadata (public)
+  app.get('/v2/health/live', (_req, res) => liveRoute(res));
+  app.get('/v2/health/ready', (_req, res) => readyRoute(res));
+  app.get('/v2', (_req, res) => {
+    sendJson(res, 200, { name: SIDECAR_NAME, version: SIDECAR_VERSION, extensions: [] });
+  });
+  app.get(['/v2/models/:name', '/v2/models/:name/versions/:version'], modelParams, (_req, res) => {
+    const { predictor } = activePredictor();
+    sendJson(res, 200, {
+      name: config.model.name,
+      versions: [MODEL_VERSION],
+      platform: `paddle_${info.format}`,
+      inputs: tensorMetadata(predictor.inputs()),
+      outputs: tensorMetadata(predictor.outputs()),
+    });
+  });
+  app.get(['/v2/models/:name/ready', '/v2/models/:name/versions/:version/ready'], modelParams, (_req, res) => {
+    const r = readiness();
+    if (r.ready) sendJson(res, 200, { name: config.model.name, ready: true });
+    else sendJson(res, 503, { error: `not ready: ${r.reason}`, name: config.model.name, ready: false });
+  });
+  app.get('/healthz', (_req, res) => healthzRoute(res));
+  app.get('/metrics', async (_req, res) => {
+    res.setHeader('Content-Type', deps.registry.contentType);
+    res.send(await deps.registry.metrics());
+  });
+
+  // ---- inference
+  app.post([INFER_ROUTE, '/v2/models/:name/versions/:version/infer'], protect(INFER_POLICY), modelParams, (req, res) => inferRoute(res, req.body));
+  app.post(PREDICT_ROUTE, protect(PREDICT_ROUTE), (req, res) => predictRoute(res, req.body));
 
   app.post('/v1/encrypt_input', protect('/v1/encrypt_input'), (req, res) => {
     const key = deps.encryptionKey?.();
     if (!key) throw new SidecarError('not_configured', 'input encryption is not configured');
     if (typeof req.body !== 'object' || req.body === null) throw new SidecarError('bad_request', 'request body must be a JSON object or array');
-    res.json({ encrypted_input: encryptInput(key, config.model.name, Buffer.from(JSON.stringify(req.body), 'utf8')) });
+    sendJson(res, 200, { encrypted_input: encryptInput(key, config.model.name, Buffer.from(JSON.stringify(req.body), 'utf8')) });
     recordAudit(res, 'encrypt_input', 200);
   });
 
@@ -605,21 +715,75 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
 
   // The one error middleware.
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const e = toSidecarError(err);
-    const st = res.locals.sidecar as RequestState | undefined;
-    if (st) {
-      st.failureReason = `${e.code}: ${describeCause(e.cause ?? e)}`;
-      if (e.httpStatus >= 500) requestLog(st, deps.loggers).error({ '@log.kind': 'event', code: e.code, '@error.cause': describeCause(e) }, 'request failed');
-      if (st.policyPath) recordAudit(res, st.policyPath.replace(/^\/v[12]\//, '').replace(/\W+/g, '_'), e.httpStatus, e.code);
-    }
-    if (e.httpStatus >= 400 && e.code !== 'inference_failed') metrics.failures.inc({ model: config.model.name, reason: e.code });
-    if (res.headersSent) {
-      res.destroy(e);
-      return;
-    }
-    if (e.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(e.retryAfterSeconds));
-    res.status(e.httpStatus).json({ error: e.message });
+    fail(err, res);
   });
+
+  // ---- the lean dispatcher: the hot paths straight on node:http, everything else to express.
+  // Only canonical paths are taken here (exact case, no trailing slash, no percent-escapes in
+  // the model segment); anything else (HEAD, OPTIONS, odd spellings) goes to express, which runs
+  // the same steps, so a path is never treated differently by the two.
+  const dispatched = { fast: 0, express: 0 };
+  const handler: RequestListener = (req, res) => {
+    const url = req.url ?? '';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    const method = req.method;
+    if (method === 'POST') {
+      if (path === PREDICT_ROUTE) return void fastPost(req, res, path, PREDICT_ROUTE, PREDICT_ROUTE, undefined, undefined);
+      const m = FAST_INFER_RE.exec(path);
+      if (m) return void fastPost(req, res, path, INFER_ROUTE, INFER_POLICY, m[1], m[2]);
+    } else if (method === 'GET') {
+      if (path === '/v2/health/live') return fastGet(req, res, path, '/v2/health/live', liveRoute);
+      if (path === '/v2/health/ready') return fastGet(req, res, path, '/v2/health/ready', readyRoute);
+      if (path === '/healthz') return fastGet(req, res, path, '/healthz', healthzRoute);
+    }
+    dispatched.express++;
+    app(req, res);
+  };
+
+  const fastGet = (req: IncomingMessage, res: ServerResponse, path: string, route: string, run: (res: ServerResponse) => void | Promise<void>): void => {
+    dispatched.fast++;
+    try {
+      const st = begin(req, res, path);
+      if (!cors(req, res)) return;
+      st.route = route; // as express: app-level steps (begin, CORS) fail as 'unmatched'
+      const p = run(res);
+      if (p) p.catch((err: unknown) => fail(err, res));
+    } catch (err) {
+      fail(err, res);
+    }
+  };
+
+  const fastPost = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    route: string,
+    policyPath: string,
+    name: string | undefined,
+    version: string | undefined,
+  ): Promise<void> => {
+    dispatched.fast++;
+    try {
+      const st = begin(req, res, path);
+      if (!cors(req, res)) return;
+      const body = await readJsonBody(req, bodyLimit);
+      st.route = route; // as express: app-level steps (begin, CORS, body) fail as 'unmatched'
+      await authorize(req, st, policyPath);
+      if (route === INFER_ROUTE) {
+        checkModel(name, version);
+        await inferRoute(res, body);
+      } else {
+        await predictRoute(res, body);
+      }
+    } catch (err) {
+      try {
+        fail(err, res);
+      } catch {
+        res.destroy();
+      }
+    }
+  };
 
   const applyConfig = async (next: SidecarConfig): Promise<void> => {
     await verifier.reload(next.auth); // throws on unreadable key files: the old config stays
@@ -668,7 +832,9 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
   log.info({ model: config.model.name, digest: info.digest, verified: info.verified, ready: readiness().ready }, 'sidecar app created');
 
   return {
+    handler,
     app,
+    dispatched,
     metrics,
     breakers,
     limiter,

@@ -1,63 +1,84 @@
 // Request body reading for the sidecar: the byte limit is enforced while reading (a declared
 // Content-Length over the limit is refused before reading anything), the body must be JSON
 // (an object or array at the top), and compressed bodies are refused. Errors are SidecarErrors
-// (413 / 400 / 415), handled by the one error middleware.
+// (413 / 400 / 415). One reader (`readJsonBody`, over a plain IncomingMessage) serves both the
+// fast dispatcher and the express middleware (`jsonBody`), so the two cannot drift.
 
+import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import { SidecarError } from './errors.js';
 
 const METHODS_WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);
 
-export function jsonBody(limitBytes: number) {
-  return (req: Request, _res: Response, next: NextFunction): void => {
-    if (!METHODS_WITH_BODY.has(req.method)) return next();
+export function hasBody(method: string | undefined): boolean {
+  return method !== undefined && METHODS_WITH_BODY.has(method);
+}
+
+/** Reads and parses the JSON body; resolves `undefined` for an empty body. */
+export function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
     const encoding = req.headers['content-encoding'];
     if (encoding !== undefined && encoding !== 'identity') {
-      next(new SidecarError('bad_request', `content encoding ${JSON.stringify(encoding.slice(0, 32))} is not supported`, { httpStatus: 415 }));
+      req.resume();
+      reject(new SidecarError('bad_request', `content encoding ${JSON.stringify(encoding.slice(0, 32))} is not supported`, { httpStatus: 415 }));
       return;
     }
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > limitBytes) {
       req.resume();
-      next(new SidecarError('payload_too_large', 'request body too large'));
+      reject(new SidecarError('payload_too_large', 'request body too large'));
       return;
     }
-    const chunks: Buffer[] = [];
+    let first: Buffer | undefined;
+    let chunks: Buffer[] | undefined;
     let size = 0;
     let failed = false;
     const fail = (err: SidecarError): void => {
       if (failed) return;
       failed = true;
-      req.removeAllListeners('data');
+      req.removeListener('data', onData);
       req.resume(); // discard the rest; the response goes out now
-      next(err);
+      reject(err);
     };
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > limitBytes) fail(new SidecarError('payload_too_large', 'request body too large'));
-      else chunks.push(chunk);
-    });
+      else if (first === undefined) first = chunk;
+      else (chunks ??= [first]).push(chunk);
+    };
+    req.on('data', onData);
     req.on('error', (err) => fail(new SidecarError('bad_request', 'request body could not be read', { cause: err })));
     req.on('end', () => {
       if (failed) return;
-      if (size === 0) {
-        req.body = undefined;
-        next();
+      if (size === 0 || first === undefined) {
+        resolve(undefined);
         return;
       }
-      const text = (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size)).toString('utf8');
-      const first = text.trimStart()[0];
-      if (first !== '{' && first !== '[') {
+      const text = (chunks ? Buffer.concat(chunks, size) : first).toString('utf8');
+      const c = text.trimStart()[0];
+      if (c !== '{' && c !== '[') {
         fail(new SidecarError('malformed_json', 'malformed JSON body'));
         return;
       }
       try {
-        req.body = JSON.parse(text) as unknown;
+        resolve(JSON.parse(text) as unknown);
       } catch (err) {
         fail(new SidecarError('malformed_json', 'malformed JSON body', { cause: err }));
-        return;
       }
-      next();
     });
+  });
+}
+
+/** The express middleware form: sets `req.body` (POST/PUT/PATCH only). */
+export function jsonBody(limitBytes: number) {
+  return (req: Request, _res: Response, next: NextFunction): void => {
+    if (!hasBody(req.method)) return next();
+    readJsonBody(req, limitBytes).then(
+      (body) => {
+        req.body = body;
+        next();
+      },
+      (err: unknown) => next(err),
+    );
   };
 }

@@ -42,7 +42,7 @@ import { PodReportPatcher } from './pod-report.js';
 import type { GpuTelemetryLike, PredictorLike } from './predictor.js';
 import { createSidecarServer } from './server.js';
 import { watchFiles } from './file-watch.js';
-import { createTracerProvider } from './tracing.js';
+import { ReloadableTracing } from './tracing.js';
 
 interface NativeModule {
   Predictor: { load(o: LoadOptions): Promise<PredictorLike> };
@@ -147,7 +147,7 @@ async function main(): Promise<void> {
   const mi = predictor.info();
   log.info({ digest: mi.digest, verified: mi.verified, keyId: mi.keyId ?? null, backend: mi.backend, backendVersion: mi.backendVersion }, 'model loaded');
 
-  const tracerProvider = createTracerProvider({ serviceName: SIDECAR_NAME, ...(config.otlp ? { otlpEndpoint: config.otlp.endpoint } : {}) });
+  const tracing = new ReloadableTracing({ serviceName: SIDECAR_NAME, ...(config.otlp ? { otlpEndpoint: config.otlp.endpoint } : {}) });
 
   // Audit: a sink that forwards to the shipper of the current config (rebuilt when it changes).
   let shipper: AuditShipper | undefined;
@@ -197,7 +197,7 @@ async function main(): Promise<void> {
     ...(cpuPredictor ? { cpuPredictor } : {}),
     registry,
     loggers,
-    tracer: tracerProvider.getTracer(SIDECAR_NAME),
+    tracer: tracing.tracer,
     device,
     modelDir: values['model-dir'],
     encryptionKey,
@@ -220,6 +220,7 @@ async function main(): Promise<void> {
         async (c) => {
           await sidecar.applyConfig(c);
           buildShipper(c, ...auditHooks);
+          if (tracing.apply(c.otlp?.endpoint)) log.info({ otlpEndpoint: c.otlp?.endpoint ?? null }, 'trace exporter replaced');
         },
         (outcome) => {
           if (outcome.ok) {
@@ -237,7 +238,7 @@ async function main(): Promise<void> {
     ? undefined
     : { certFile: values['tls-cert'], keyFile: values['tls-key'], ...(existsSync(values['tls-ca']) ? { caFile: values['tls-ca'] } : {}), mutual: values.mtls };
   const serving = createSidecarServer({
-    handler: sidecar.app,
+    handler: sidecar.handler,
     ...(tls ? { tls } : {}),
     onTlsReload: (r) => (r.ok ? log.info({}, 'TLS certificate reloaded') : log.error({ '@error.cause': r.error }, 'TLS certificate reload failed; keeping the old one')),
   });
@@ -245,7 +246,7 @@ async function main(): Promise<void> {
   log.info({ port, tls: Boolean(tls), mtls: Boolean(tls?.mutual) }, 'serving');
 
   const metricsPort = parseIntFlag('metrics-port', values['metrics-port'], PORTS.metrics);
-  const metricsServer = metricsPort > 0 ? createSidecarServer({ handler: sidecar.app }) : undefined;
+  const metricsServer = metricsPort > 0 ? createSidecarServer({ handler: sidecar.handler }) : undefined;
   if (metricsServer) await metricsServer.listen(metricsPort, values.host);
 
   // Pod report: only when the downward API says which pod and PaddleService this is.
@@ -281,7 +282,7 @@ async function main(): Promise<void> {
     await Promise.race([Promise.all([serving.close(), metricsServer?.close()]), new Promise((r) => setTimeout(r, 10000))]);
     sidecar.close();
     await shipper?.close(3000);
-    await tracerProvider.shutdown().catch(() => undefined);
+    await tracing.shutdown();
     predictor.dispose();
     cpuPredictor?.dispose();
     log.info({}, 'stopped');

@@ -57,3 +57,21 @@ export function createMetrics(registry: Registry): SidecarMetrics {
     reportPatches: new Counter({ name: 'paddle_pod_report_patches_total', help: 'Pod report patches by result', labelNames: ['result'], registers }),
   };
 }
+
+/**
+ * A labelled metric's children cached per label tuple: prom-client's `labels(...)` builds a
+ * labels object and a bound child on every call. The cache is bounded (label tuples of the hot
+ * paths are few: model x route x code); past the bound children are built per call as before.
+ */
+export function cachedChildren<T>(labels: (...values: string[]) => T, max = 4096): (...values: string[]) => T {
+  const cache = new Map<string, T>();
+  return (...values: string[]): T => {
+    const key = values.join('\u0000');
+    let child = cache.get(key);
+    if (child === undefined) {
+      child = labels(...values);
+      if (cache.size < max) cache.set(key, child);
+    }
+    return child;
+  };
+}

@@ -45,6 +45,21 @@ function flatten(data: unknown, out: unknown[], depth: number): void {
   }
 }
 
+/** The data as one flat array: flat arrays as they are (no copy), nested ones flattened. */
+function flatData(data: unknown): unknown[] {
+  if (Array.isArray(data)) {
+    let nested = false;
+    for (let i = 0; i < data.length && !nested; i++) nested = Array.isArray(data[i]);
+    if (!nested) {
+      if (data.length > MAX_ELEMENTS) throw bad('data has too many elements');
+      return data as unknown[];
+    }
+  }
+  const out: unknown[] = [];
+  flatten(data, out, 1);
+  return out;
+}
+
 function toTypedData(name: string, dtype: DType, values: unknown[]): TypedData {
   switch (dtype) {
     case 'float32': {
@@ -125,8 +140,7 @@ export function parseInferRequest(body: unknown, modelInputs: TensorInfo[], mode
     const count = shape.reduce((a, b) => a * b, 1);
     if (count > MAX_ELEMENTS) throw bad(`input ${name}: too many elements`);
     if (raw.data === undefined) throw bad(`input ${name}: data is missing`);
-    const flat: unknown[] = [];
-    flatten(raw.data, flat, 1);
+    const flat = flatData(raw.data);
     if (flat.length !== count) throw bad(`input ${name}: data has ${flat.length} elements, shape needs ${count}`);
     result[name] = { dtype, shape, data: toTypedData(name, dtype, flat) };
   });

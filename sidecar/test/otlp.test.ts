@@ -4,7 +4,23 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createTracerProvider } from '../src/tracing.js';
+import { createTracerProvider, ReloadableTracing } from '../src/tracing.js';
+
+/** A stand-in collector: records the request paths and bodies it receives. */
+async function startCollector(): Promise<{ url: string; bodies: string[]; close(): void }> {
+  const bodies: string[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (req.url === '/v1/traces') bodies.push(Buffer.concat(chunks).toString('utf8'));
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{}');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, bodies, close: () => server.close() };
+}
 
 describe('OTLP export', function () {
   this.timeout(20000);
@@ -37,6 +53,45 @@ describe('OTLP export', function () {
     } finally {
       await provider.shutdown();
       collector.close();
+    }
+  });
+
+  it('a reloaded endpoint takes effect without a restart; the old exporter is flushed and shut down', async () => {
+    const a = await startCollector();
+    const b = await startCollector();
+    const tracing = new ReloadableTracing({ serviceName: 'paddle-sidecar-otlp-reload', drainMs: 10 });
+    const spanOn = (name: string): string => {
+      const span = tracing.tracer.startSpan(name);
+      span.end();
+      return span.spanContext().traceId;
+    };
+    try {
+      spanOn('before any endpoint');
+      assert.equal(tracing.apply(undefined), false, 'unchanged config: nothing to do');
+      assert.equal(tracing.apply(a.url), true);
+      const toA = spanOn('to collector A');
+      // A span still open when the endpoint changes ends on (and is exported by) the old provider.
+      const open = tracing.tracer.startSpan('open across the reload');
+      assert.equal(tracing.apply(b.url), true);
+      open.end();
+      const toB = spanOn('to collector B');
+      await tracing.forceFlush();
+      // The retired provider exports on its shutdown, after the drain: poll (a busy CI machine).
+      const deadline = Date.now() + 10000;
+      while (!a.bodies.some((x) => x.includes(open.spanContext().traceId)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+      assert.ok(a.bodies.some((x) => x.includes(toA)), 'A got its span');
+      assert.ok(a.bodies.some((x) => x.includes(open.spanContext().traceId)), 'the open span ended on A');
+      assert.ok(b.bodies.some((x) => x.includes(toB)), 'B got the span after the reload');
+      assert.ok(!b.bodies.some((x) => x.includes(toA)), 'nothing of A went to B');
+      assert.equal(tracing.apply(undefined), true, 'export off again');
+      const nowhere = spanOn('not exported');
+      await tracing.forceFlush();
+      await new Promise((r) => setTimeout(r, 100));
+      assert.ok(![...a.bodies, ...b.bodies].some((x) => x.includes(nowhere)));
+    } finally {
+      await tracing.shutdown();
+      a.close();
+      b.close();
     }
   });
 });

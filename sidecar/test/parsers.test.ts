@@ -190,6 +190,28 @@ describe('log schema routing', () => {
     assert.equal(rec.level, 'WARN');
     assert.match(String(rec.timestamp), /^\d{4}-\d\d-\d\dT/);
   });
+  it('the hot-path writer (loggers.info) gives the same record as pino, the same schema check and level gate', () => {
+    const out: string[] = [];
+    const dead: string[] = [];
+    let counted = 0;
+    const l = createLoggers({ service: 's', sinks: { out: { write: (x) => void out.push(x) }, deadLetter: { write: (x) => void dead.push(x) }, onDeadLetter: () => counted++ } });
+    const fields = { trace_id: 'a'.repeat(32), '@span.id': 'b'.repeat(16), '@log.kind': 'access', status: 200 };
+    l.root.info({ ...fields }, 'served');
+    l.info({ ...fields }, 'served');
+    assert.equal(out.length, 2);
+    const [viaPino, direct] = out.map((x) => JSON.parse(x) as Record<string, unknown>);
+    assert.ok(viaPino && direct && out.every((x) => x.endsWith('\n')));
+    assert.deepEqual({ ...direct, timestamp: 'T' }, { ...viaPino, timestamp: 'T' });
+    l.info({ trace_id: 'not-hex', '@log.kind': 'access' }, 'bad');
+    l.info({ trace_id: 'a'.repeat(32), '@log.kind': 'gossip' }, 'bad kind');
+    assert.equal(dead.length, 2);
+    assert.equal(counted, 2);
+    assert.match(dead[0] ?? '', /trace_id/);
+    assert.equal((JSON.parse(dead[1] ?? '{}') as { record: string }).record.includes('gossip'), true);
+    l.setLevel('warn');
+    l.info({ ...fields }, 'below the level');
+    assert.equal(out.length, 2);
+  });
 });
 
 describe('RFC 5424 audit formatting', () => {

@@ -144,7 +144,7 @@ export async function startHarness(o: HarnessOptions): Promise<Harness> {
   const p = pki();
   const tlsMode = o.tls ?? 'tls';
   const server = createSidecarServer({
-    handler: sidecar.app,
+    handler: sidecar.handler,
     ...(tlsMode === 'none' ? {} : { tls: { certFile: p.serverCert, keyFile: p.serverKey, caFile: p.caCert, mutual: tlsMode === 'mtls' } }),
   });
   const port = await server.listen(0, '127.0.0.1');
