@@ -8,6 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SIDECAR_ARGS } from '../../crds/src/index.js';
 import { validateLogRecord } from '../src/logging.js';
 import { pki } from './helpers/harness.js';
 import { request } from './helpers/http.js';
@@ -25,6 +26,17 @@ function run(args: string[], env: Record<string, string> = {}) {
   return { child, out, exited };
 }
 
+/** The serving port from the process's "serving" log line (fails when the process exits first). */
+async function servingPort(child: ReturnType<typeof run>['child'], out: ReturnType<typeof run>['out']): Promise<number> {
+  const deadline = Date.now() + 60000;
+  while (Date.now() < deadline && child.exitCode === null) {
+    const m = /"port":(\d+)[^\n]*"message":"serving"/.exec(out.stdout);
+    if (m?.[1]) return Number(m[1]);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`no serving line:\n${out.stdout}\n${out.stderr}`);
+}
+
 describe('paddle-sidecar process (main.ts)', function () {
   this.timeout(90000);
   it('serves HTTPS with the real addon, logs schema-valid JSON, drains on SIGTERM', async () => {
@@ -37,15 +49,7 @@ describe('paddle-sidecar process (main.ts)', function () {
       '--tls-cert', p.serverCert, '--tls-key', p.serverKey, '--tls-ca', p.caCert,
     ]);
     try {
-      const deadline = Date.now() + 60000;
-      let port = 0;
-      while (!port && Date.now() < deadline) {
-        const m = /"port":(\d+)[^\n]*"message":"serving"/.exec(out.stdout);
-        if (m?.[1]) port = Number(m[1]);
-        else await new Promise((r) => setTimeout(r, 100));
-        if (child.exitCode !== null) break;
-      }
-      assert.ok(port > 0, `no serving line:\n${out.stdout}\n${out.stderr}`);
+      const port = await servingPort(child, out);
       const ready = await request(`https://localhost:${port}/v2/health/ready`, { ca: p.caCert });
       assert.equal(ready.status, 200, ready.text);
       const infer = await request(`https://localhost:${port}/v2/models/mlp/infer`, {
@@ -62,6 +66,26 @@ describe('paddle-sidecar process (main.ts)', function () {
       assert.equal(out.stderr.trim(), '', 'no dead letters');
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  // The operator's Deployment sets these args from spec.tls (SIDECAR_ARGS in the pod contract).
+  it('the pod-contract TLS args: --no-tls serves plain HTTP without TLS files; --mtls refuses a client without a certificate', async () => {
+    const p = pki();
+    const dir = mkdtempSync(join(tmpdir(), 'sidecar-main-'));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ version: 1, model: { name: 'mlp' }, auth: { enabled: false } }));
+    const common = ['--model-dir', MLP_DIR, '--public-key', RSA_PUB, '--config', join(dir, 'config.json'), '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0'];
+    const plain = run([...common, SIDECAR_ARGS.noTls, '--tls-cert', join(dir, 'absent.crt'), '--tls-key', join(dir, 'absent.key')]);
+    const mutual = run([...common, SIDECAR_ARGS.mutualTls, '--tls-cert', p.serverCert, '--tls-key', p.serverKey, '--tls-ca', p.caCert]);
+    try {
+      const plainPort = await servingPort(plain.child, plain.out);
+      assert.equal((await request(`http://127.0.0.1:${plainPort}/v2/health/ready`)).status, 200);
+      const mutualPort = await servingPort(mutual.child, mutual.out);
+      await assert.rejects(request(`https://localhost:${mutualPort}/v2/health/ready`, { ca: p.caCert }), 'no client certificate: refused');
+      const withCert = await request(`https://localhost:${mutualPort}/v2/health/ready`, { ca: p.caCert, cert: p.clientCert, key: p.clientKey });
+      assert.equal(withCert.status, 200, withCert.text);
+    } finally {
+      for (const c of [plain.child, mutual.child]) if (c.exitCode === null) c.kill('SIGKILL');
     }
   });
 
