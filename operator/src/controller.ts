@@ -156,6 +156,7 @@ export class Controller {
     await Promise.all([this.#psInformer, this.#podInformer, ...Object.values(this.#childInformers)].map((i) => i.stop()));
     await Promise.allSettled(this.#workers);
     this.#workers = [];
+    this.#opts.metrics.clearConditions();
   }
 
   #scheduleResync(): void {

@@ -114,6 +114,7 @@ export class Reconciler {
     if (!raw) {
       // Deleted: the children go by owner references (garbage collector); forget our state.
       this.forget(key);
+      this.#d.metrics?.forgetConditions(namespace, name);
       return { result: 'success' };
     }
     if (raw.metadata.deletionTimestamp) return { result: 'success' };
@@ -235,6 +236,7 @@ export class Reconciler {
           ? { breakerTunedAt: raw.status.breaker.tunedAt }
           : {}),
     });
+    this.#d.metrics?.setConditions(namespace, name, status.conditions);
     const patch = computeStatusPatch(raw.status, status, fleet.pruned.map((p) => p.pod));
     const statusKey = `PaddleService/${key}`;
     const statusBehind = cacheIsBehind(raw.metadata.resourceVersion, this.#written.get(statusKey)?.rv);
