@@ -17,6 +17,10 @@ export class OperatorMetrics {
   readonly queueDepth: Gauge;
   readonly applyErrors: Counter<'kind' | 'class'>;
   readonly apiRequests: Counter<'verb' | 'resource' | 'code'>;
+  readonly apiRequestDuration: Histogram<'verb'>;
+  readonly apiRequestsInFlight: Gauge;
+  /** Read at every scrape into apiRequestsInFlight (the client's count). */
+  apiInFlight: () => number = () => 0;
   readonly informerRestarts: Counter<'resource'>;
   readonly isLeader: Gauge;
   readonly managedServices: Gauge;
@@ -54,6 +58,22 @@ export class OperatorMetrics {
       help: 'API server requests made by the operator (informer watches excluded), by verb, resource and HTTP code.',
       labelNames: ['verb', 'resource', 'code'],
       registers,
+    });
+    this.apiRequestDuration = new Histogram({
+      name: 'paddle_operator_api_request_duration_seconds',
+      help: 'API server request latency seen by the operator (informer watches excluded), by verb.',
+      labelNames: ['verb'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    const inFlight = () => this.apiInFlight();
+    this.apiRequestsInFlight = new Gauge({
+      name: 'paddle_operator_api_requests_in_flight',
+      help: 'API server requests sent and not yet answered (informer watches excluded).',
+      registers,
+      collect() {
+        this.set(inFlight());
+      },
     });
     this.informerRestarts = new Counter({
       name: 'paddle_operator_informer_restarts_total',
