@@ -164,10 +164,14 @@ export class Reconciler {
           replicas: desiredReplicas,
           ...(baseline !== undefined ? { tuning: { baselineP95Ms: baseline } } : {}),
         });
-        for (const obj of objects) {
-          if (obj.kind === 'Certificate' && !caches.certificatesAvailable()) continue;
-          await this.#applyIfNeeded(key, obj);
-        }
+        // Concurrently: no child needs another to exist first (a Deployment whose
+        // ServiceAccount is a moment late only delays its pods, and the next reconcile is
+        // level-triggered anyway). Every apply is waited for, so a failed one never runs on
+        // into the next reconcile of this key; the first failure in build order wins.
+        const wanted = objects.filter((obj) => obj.kind !== 'Certificate' || caches.certificatesAvailable());
+        const settled = await Promise.allSettled(wanted.map((obj) => this.#applyIfNeeded(key, obj)));
+        const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
       } catch (err) {
         if (err instanceof InvalidSpecError) blocker = { reason: 'InvalidSpec', message: err.message };
         else if (classifyError(err) === 'permanent') blocker = { reason: 'ApplyFailed', message: describeError(err) };
