@@ -69,6 +69,9 @@ interface KeyState {
 
 const SECRET_TTL_MS = 60_000;
 
+/** Ready=False reasons of a PaddleService on its way up (see computeStatus), not problems. */
+const STARTING_REASONS: ReadonlySet<string> = new Set(['DeploymentUnavailable', 'CertificateNotReady', 'AwaitingVerifiedPods']);
+
 /**
  * Whether the cached object is older than one we wrote (the watch has not delivered our write
  * yet). resourceVersions are opaque by contract; they are etcd revisions in practice, and when
@@ -253,9 +256,12 @@ export class Reconciler {
 
     // 7. Events on transitions only, and only with the status write that records the transition
     // (a reconcile on a cache that has not seen our last write would otherwise repeat them).
+    // A new PaddleService starts Ready=False while its children come up: that first status is
+    // no news, so it gets no Warning (a problem reason, e.g. InvalidSpec, still gets one).
     const before = readyOf(raw.status?.conditions);
     const after = readyOf(status.conditions);
-    if (wroteStatus && after && (before?.status !== after.status || before?.reason !== after.reason)) {
+    const startingUp = before === undefined && after?.status === 'False' && STARTING_REASONS.has(after.reason);
+    if (wroteStatus && after && !startingUp && (before?.status !== after.status || before?.reason !== after.reason)) {
       const msg = status.conditions?.find((c) => c.type === 'Ready')?.message ?? '';
       await this.#d.events.record(raw, after.status === 'True' ? 'Normal' : 'Warning', after.status === 'True' ? 'Ready' : after.reason, msg);
     }

@@ -55,6 +55,7 @@ describe('Reconciler (in-process fake of our client)', () => {
     assert.deepEqual(applied, ['ServiceAccount', 'Role', 'RoleBinding', 'ConfigMap', 'Certificate', 'Service', 'Deployment', 'PodDisruptionBudget']);
     assert.equal(t.ready()?.status, 'False');
     assert.equal(t.ready()?.reason, 'DeploymentUnavailable');
+    assert.deepEqual(t.events, [], 'a new PaddleService coming up is no Warning');
 
     // The second pass sees the Deployment it created (Available: DeploymentMissing -> ReplicasUnavailable).
     await t.reconciler.reconcile(t.key);
