@@ -159,7 +159,9 @@ export class Reconciler {
     const published = publishedBaseline(liveConfigMap);
     const baseline = computePublishedBaseline(published, fleet.latency?.baselineP95Ms);
 
-    // 4. Children.
+    // 4. Children. What the API server answered to our applies is newer than the cache (whose
+    // watch has not delivered it yet, and whose echo of it will not trigger a reconcile).
+    const written: Partial<Record<ChildKind, KubernetesObject>> = {};
     let certificateWanted = ps.spec.tls?.enabled !== false;
     if (!blocker) {
       try {
@@ -175,6 +177,7 @@ export class Reconciler {
         const settled = await Promise.allSettled(wanted.map((obj) => this.#applyIfNeeded(key, obj)));
         const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
         if (failed) throw failed.reason;
+        for (const r of settled) if (r.status === 'fulfilled' && r.value?.kind) written[r.value.kind as ChildKind] = r.value;
       } catch (err) {
         if (err instanceof InvalidSpecError) blocker = { reason: 'InvalidSpec', message: err.message };
         else if (classifyError(err) === 'permanent') blocker = { reason: 'ApplyFailed', message: describeError(err) };
@@ -204,14 +207,15 @@ export class Reconciler {
     }
 
     // 6. Status.
-    const certificate = caches.children.Certificate.get(names.certificate, namespace) as CertificateLike | undefined;
+    const certificate = (written.Certificate ?? caches.children.Certificate.get(names.certificate, namespace)) as CertificateLike | undefined;
+    const deploymentNow = (written.Deployment as V1Deployment | undefined) ?? deployment;
     const thresholdsBaseline = baseline;
     const breaker = ps.spec.breaker ?? {};
     const status = computeStatus({
       ps: raw,
       now,
       desiredReplicas,
-      ...(deployment ? { deployment } : {}),
+      ...(deploymentNow ? { deployment: deploymentNow } : {}),
       certificate: certificateWanted
         ? { wanted: true, ...(certificate ? { object: certificate } : {}), ...(caches.certificatesAvailable() ? {} : { crdMissing: true }) }
         : { wanted: false },
@@ -287,6 +291,16 @@ export class Reconciler {
     return result;
   }
 
+  /**
+   * Whether `obj` is exactly the version our own last write of it produced (a child we applied,
+   * or a PaddleService whose status we patched): its watch event needs no reconcile.
+   */
+  isOwnWrite(obj: KubernetesObject): boolean {
+    const rv = obj.metadata?.resourceVersion;
+    if (!rv) return false;
+    return this.#written.get(`${obj.kind ?? ''}/${obj.metadata?.namespace ?? 'default'}/${obj.metadata?.name ?? ''}`)?.rv === rv;
+  }
+
   /** Forgets per-key state (the key left the cache). */
   forget(key: string): void {
     this.#state.delete(key);
@@ -294,21 +308,23 @@ export class Reconciler {
     for (const k of this.#written.keys()) if (k.includes(`/${namespace}/${name}`)) this.#written.delete(k);
   }
 
-  async #applyIfNeeded(key: string, desiredRaw: KubernetesObject): Promise<void> {
+  /** Applies `desiredRaw` unless the cache shows it in place; answers what the API server wrote, if anything. */
+  async #applyIfNeeded(key: string, desiredRaw: KubernetesObject): Promise<KubernetesObject | undefined> {
     const desired = withSpecHash(desiredRaw);
     const kind = desired.kind as ChildKind;
     const live = this.#d.caches.children[kind].get(desired.metadata?.name ?? '', desired.metadata?.namespace);
     const why = applyReason(desired, live);
-    if (!why) return;
+    if (!why) return undefined;
     const objKey = `${kind}/${desired.metadata?.namespace}/${desired.metadata?.name}`;
     const hash = desired.metadata?.annotations?.[ANNOTATIONS.specHash] ?? '';
     const mine = this.#written.get(objKey);
     // Our own write of this very content has not reached the cache yet: its event will come.
-    if (why === 'changed' && mine?.hash === hash && cacheIsBehind(live?.metadata?.resourceVersion, mine.rv)) return;
+    if (why === 'changed' && mine?.hash === hash && cacheIsBehind(live?.metadata?.resourceVersion, mine.rv)) return undefined;
     try {
       const written = await applyChild(this.#d.client, desired);
       if (written?.metadata?.resourceVersion) this.#written.set(objKey, { hash, rv: written.metadata.resourceVersion });
       this.#d.log.debug({ key, kind, name: desired.metadata?.name, why }, 'applied child');
+      return written;
     } catch (err) {
       this.#d.metrics?.applyErrors.inc({ kind, class: classifyError(err) });
       throw err;
