@@ -22,8 +22,10 @@ import { startOperator, sumMetric, type OperatorProcess } from '../../operator/t
 const TARGET_CONVERGE_S_1000 = 60;
 const TARGET_RSS_MB = 200;
 const RESYNC_S = 10;
-/** Node flags for the operator process (what the chart should set: NODE_OPTIONS=--max-old-space-size=128); BENCH_OPERATOR_NODE_ARGS overrides. */
-const NODE_ARGS = (process.env.BENCH_OPERATOR_NODE_ARGS ?? '--max-old-space-size=128').split(' ').filter(Boolean);
+/** Node flags for the operator process (what the chart sets: operator.nodeOptions); BENCH_OPERATOR_NODE_ARGS overrides. */
+const NODE_ARGS = (process.env.BENCH_OPERATOR_NODE_ARGS ?? '--max-old-space-size=128 --max-semi-space-size=8').split(' ').filter(Boolean);
+/** glibc malloc arenas of the operator process (the chart's operator.mallocArenaMax); the environment's MALLOC_ARENA_MAX overrides. */
+const MALLOC_ARENA_MAX = process.env.MALLOC_ARENA_MAX ?? '2';
 
 function spec(name: string): PaddleService {
   return {
@@ -232,7 +234,7 @@ async function runOnce(clients: Clients, op: OperatorProcess, n: number): Promis
     const heap = `V8 heap used ${await mb('paddle_operator_nodejs_heap_size_used_bytes')} MB of ${await mb('paddle_operator_nodejs_heap_size_total_bytes')} MB, external ${await mb('paddle_operator_nodejs_external_memory_bytes')} MB`;
     for (const line of profileLines) console.log(line);
     console.log(`load     : 1-min load average ${load0.toFixed(2)} before the creates, ${load1.toFixed(2)} at convergence (2 cores)`);
-    console.log(`RSS      : ${mem.rss} MB now, ${Math.max(peakRss, mem.peak)} MB peak (target <= ${TARGET_RSS_MB} MB: ${(Math.max(peakRss, mem.peak) / TARGET_RSS_MB).toFixed(2)}x); ${heap}; node flags: ${NODE_ARGS.join(' ') || 'none'}`);
+    console.log(`RSS      : ${mem.rss} MB now, ${Math.max(peakRss, mem.peak)} MB peak (target <= ${TARGET_RSS_MB} MB: ${(Math.max(peakRss, mem.peak) / TARGET_RSS_MB).toFixed(2)}x); ${heap}; node flags: ${NODE_ARGS.join(' ') || 'none'}, MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX}`);
   } finally {
     await deleteTestNamespace(clients, ns);
   }
@@ -262,6 +264,8 @@ async function writes(op: OperatorProcess): Promise<number> {
 
 async function main(): Promise<void> {
   const sizes = process.argv.slice(2).map(Number).filter((x) => x > 0);
+  // The operator process inherits this environment.
+  process.env.MALLOC_ARENA_MAX = MALLOC_ARENA_MAX;
   const clients = makeClients();
   for (const n of sizes.length > 0 ? sizes : [200, 1000]) {
     // Before the operator starts: its first lists would otherwise load the objects being deleted.
