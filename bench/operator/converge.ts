@@ -10,21 +10,22 @@
 //
 // Usage: make build-ts && npx tsx bench/operator/converge.ts [N ...]   (default: 200 1000)
 //
-// Known limit (2026-11-25): the e2e cluster runs kube-apiserver with
-// --service-cluster-ip-range 10.0.0.0/24, so at most ~250 Services can exist; beyond that every
-// Service apply gets HTTP 500 (IP range full), the operator retries it with backoff, and the
-// 1000 run cannot converge. It needs a larger range (e.g. a /16) in e2e/cluster/up.sh.
+// The e2e cluster's --service-cluster-ip-range is a /16, so 1000 Services fit.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import type { PaddleService } from '../../crds/src/index.js';
-import { createTestNamespace, deleteTestNamespace, makeClients, type Clients } from '../../e2e/src/index.js';
-import { startOperator, type OperatorProcess } from '../../operator/test/e2e/harness.js';
+import { CLUSTER_DIR, createTestNamespace, deleteTestNamespace, makeClients, type Clients } from '../../e2e/src/index.js';
+import { startOperator, sumMetric, type OperatorProcess } from '../../operator/test/e2e/harness.js';
 
 const TARGET_CONVERGE_S_1000 = 60;
 const TARGET_RSS_MB = 200;
 const RESYNC_S = 10;
-/** Node flags for the operator process (what the chart should set: NODE_OPTIONS=--max-old-space-size=128); BENCH_OPERATOR_NODE_ARGS overrides. */
-const NODE_ARGS = (process.env.BENCH_OPERATOR_NODE_ARGS ?? '--max-old-space-size=128').split(' ').filter(Boolean);
+/** Node flags for the operator process (what the chart sets: operator.nodeOptions); BENCH_OPERATOR_NODE_ARGS overrides. */
+const NODE_ARGS = (process.env.BENCH_OPERATOR_NODE_ARGS ?? '--max-old-space-size=128 --max-semi-space-size=8').split(' ').filter(Boolean);
+/** glibc malloc arenas of the operator process (the chart's operator.mallocArenaMax); the environment's MALLOC_ARENA_MAX overrides. */
+const MALLOC_ARENA_MAX = process.env.MALLOC_ARENA_MAX ?? '2';
 
 function spec(name: string): PaddleService {
   return {
@@ -47,6 +48,87 @@ function rssMb(pid: number): { rss: number; peak: number } {
   return { rss: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) };
 }
 
+/** CPU seconds (user + system) a process has used so far; 0 when it is gone. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of /proc/<pid>/stat (clock ticks, 100 per second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** The local control plane's processes (e2e/.cluster/pids/<name>.pid: "pid starttime"). */
+function clusterPids(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const name of ['kube-apiserver', 'etcd', 'kube-controller-manager', 'kube-scheduler', 'kwok']) {
+    const f = join(CLUSTER_DIR, 'pids', `${name}.pid`);
+    if (existsSync(f)) out[name] = Number(readFileSync(f, 'utf8').trim().split(/\s+/)[0]);
+  }
+  return out;
+}
+
+/**
+ * Where the converge time goes: CPU seconds of the operator and of each control-plane process
+ * over the window, the operator's work queue and in-flight API requests sampled every second,
+ * and its API latency by verb (histogram sum / count over the window).
+ */
+class ConvergeProfile {
+  readonly #pids: Record<string, number>;
+  readonly #cpu0: Record<string, number>;
+  readonly #t0 = performance.now();
+  #text0 = '';
+  readonly depth: number[] = [];
+  readonly inFlight: number[] = [];
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(op: OperatorProcess) {
+    this.#pids = { operator: op.child.pid ?? 0, ...clusterPids() };
+    this.#cpu0 = Object.fromEntries(Object.entries(this.#pids).map(([k, pid]) => [k, cpuSeconds(pid)]));
+    void op.metrics().then((t) => (this.#text0 = t));
+    let busy = false;
+    this.#timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      op
+        .metrics()
+        .then((text) => {
+          this.depth.push(sumMetric(text, 'paddle_operator_workqueue_depth', {}));
+          this.inFlight.push(sumMetric(text, 'paddle_operator_api_requests_in_flight', {}));
+        })
+        .catch(() => undefined)
+        .finally(() => (busy = false));
+    }, 1_000);
+  }
+
+  async finish(op: OperatorProcess, n: number): Promise<string[]> {
+    if (this.#timer) clearInterval(this.#timer);
+    const wall = (performance.now() - this.#t0) / 1000;
+    const text = await op.metrics();
+    const delta = (name: string, labels: Record<string, string> = {}) => sumMetric(text, name, labels) - sumMetric(this.#text0, name, labels);
+    const cpu = Object.entries(this.#pids).map(([k, pid]) => {
+      const used = cpuSeconds(pid) - (this.#cpu0[k] ?? 0);
+      return `${k} ${used.toFixed(1)} s (${((100 * used) / wall).toFixed(0)}%)`;
+    });
+    const latency = ['apply', 'patch', 'get', 'list', 'create']
+      .map((verb) => {
+        const count = delta('paddle_operator_api_request_duration_seconds_count', { verb });
+        const sum = delta('paddle_operator_api_request_duration_seconds_sum', { verb });
+        return count > 0 ? `${verb} ${count} x ${((1000 * sum) / count).toFixed(0)} ms` : '';
+      })
+      .filter(Boolean);
+    const reconciles = delta('paddle_operator_reconcile_total');
+    const stats = (xs: number[]) => (xs.length ? `mean ${(xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(1)}, max ${Math.max(...xs)}` : 'n/a');
+    return [
+      `cpu      : over ${wall.toFixed(1)} s wall (2 cores = 200%): ${cpu.join(', ')}`,
+      `api      : mean latency ${latency.join(', ')}; in flight ${stats(this.inFlight)}`,
+      `queue    : depth ${stats(this.depth)}; ${reconciles} reconciles (${(reconciles / n).toFixed(1)} per PaddleService)`,
+    ];
+  }
+}
+
 async function pool<T>(items: T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   await Promise.all(
@@ -66,16 +148,36 @@ const CHILD_LISTS: Array<[string, (c: Clients, ns: string) => Promise<number>]> 
   ['serviceaccounts', async (c, ns) => (await c.core.listNamespacedServiceAccount({ namespace: ns, labelSelector: 'app.kubernetes.io/managed-by=paddle-operator' })).items.length],
 ];
 
+/**
+ * Waits until no namespace of an earlier run is still being deleted: the namespace controller
+ * and the garbage collector deleting thousands of objects load the same API server and etcd,
+ * and a run that overlaps them measures that too. Returns the seconds waited.
+ */
+async function waitForEarlierRuns(clients: Clients): Promise<number> {
+  const t0 = performance.now();
+  for (;;) {
+    const left = (await clients.core.listNamespace()).items.filter((n) => n.metadata?.name?.startsWith('bench-op-'));
+    if (left.length === 0) return (performance.now() - t0) / 1000;
+    if (performance.now() - t0 > 900_000) throw new Error(`namespaces of an earlier run still exist after 900 s: ${left.map((n) => n.metadata?.name).join(', ')}`);
+    await new Promise((r) => setTimeout(r, 2_000));
+  }
+}
+
 async function runOnce(clients: Clients, op: OperatorProcess, n: number): Promise<void> {
   const ns = await createTestNamespace(clients, `bench-op-${n}`);
   try {
     const names = Array.from({ length: n }, (_, i) => `psvc-${i}`);
     const writes0 = await writes(op);
+    const load0 = loadavg()[0] ?? 0;
+    const profile = new ConvergeProfile(op);
+    const apiserverPid = clusterPids()['kube-apiserver'] ?? 0;
+    const apiserverCpu0 = cpuSeconds(apiserverPid);
     const t0 = performance.now();
     await pool(names, 32, async (name) => {
       await clients.custom.createNamespacedCustomObject({ group: 'serving.paddle.io', version: 'v1alpha1', namespace: ns, plural: 'paddleservices', body: spec(name) });
     });
     const createdS = (performance.now() - t0) / 1000;
+    const createCpuMs = ((cpuSeconds(apiserverPid) - apiserverCpu0) * 1000) / n;
 
     let convergedS = 0;
     let peakRss = 0;
@@ -96,6 +198,8 @@ async function runOnce(clients: Clients, op: OperatorProcess, n: number): Promis
       await new Promise((r) => setTimeout(r, 2_000));
     }
     const writesToConverge = (await writes(op)) - writes0;
+    const profileLines = await profile.finish(op, n);
+    const load1 = loadavg()[0] ?? 0;
 
     // Settle: every PaddleService Ready (replicas 0: the Deployments are trivially available)
     // and the work queue empty; then count writes over two resync periods.
@@ -120,7 +224,7 @@ async function runOnce(clients: Clients, op: OperatorProcess, n: number): Promis
     const mem = rssMb(op.child.pid ?? 0);
 
     console.log(`\n== ${n} PaddleServices ==`);
-    console.log(`reference: API server accepted the ${n} creates in ${createdS.toFixed(1)} s`);
+    console.log(`reference: API server accepted the ${n} creates in ${createdS.toFixed(1)} s (kube-apiserver CPU ${createCpuMs.toFixed(1)} ms per create, operator already watching)`);
     console.log(`converge : every PaddleService with 8 children + status in ${convergedS.toFixed(1)} s (${(convergedS / createdS).toFixed(2)}x the create time)`);
     if (n === 1000) console.log(`           target <= ${TARGET_CONVERGE_S_1000} s on 2 cores: ${(convergedS / TARGET_CONVERGE_S_1000).toFixed(2)}x of target`);
     console.log(`writes   : ${writesToConverge} to converge (${(writesToConverge / n).toFixed(1)} per PaddleService: 8 applies + status)`);
@@ -128,7 +232,9 @@ async function runOnce(clients: Clients, op: OperatorProcess, n: number): Promis
     console.log(`no-op    : ${steadyWrites} writes over ${resyncReconciles} resync reconciles (${(steadyWrites / n).toFixed(3)} per PaddleService; target 0)${steadyDetail ? ` [${steadyDetail}]` : ''}`);
     const mb = async (name: string) => Math.round((await op.metric(name)) / 2 ** 20);
     const heap = `V8 heap used ${await mb('paddle_operator_nodejs_heap_size_used_bytes')} MB of ${await mb('paddle_operator_nodejs_heap_size_total_bytes')} MB, external ${await mb('paddle_operator_nodejs_external_memory_bytes')} MB`;
-    console.log(`RSS      : ${mem.rss} MB now, ${Math.max(peakRss, mem.peak)} MB peak (target <= ${TARGET_RSS_MB} MB: ${(Math.max(peakRss, mem.peak) / TARGET_RSS_MB).toFixed(2)}x); ${heap}; node flags: ${NODE_ARGS.join(' ') || 'none'}`);
+    for (const line of profileLines) console.log(line);
+    console.log(`load     : 1-min load average ${load0.toFixed(2)} before the creates, ${load1.toFixed(2)} at convergence (2 cores)`);
+    console.log(`RSS      : ${mem.rss} MB now, ${Math.max(peakRss, mem.peak)} MB peak (target <= ${TARGET_RSS_MB} MB: ${(Math.max(peakRss, mem.peak) / TARGET_RSS_MB).toFixed(2)}x); ${heap}; node flags: ${NODE_ARGS.join(' ') || 'none'}, MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX}`);
   } finally {
     await deleteTestNamespace(clients, ns);
   }
@@ -158,8 +264,13 @@ async function writes(op: OperatorProcess): Promise<number> {
 
 async function main(): Promise<void> {
   const sizes = process.argv.slice(2).map(Number).filter((x) => x > 0);
+  // The operator process inherits this environment.
+  process.env.MALLOC_ARENA_MAX = MALLOC_ARENA_MAX;
   const clients = makeClients();
   for (const n of sizes.length > 0 ? sizes : [200, 1000]) {
+    // Before the operator starts: its first lists would otherwise load the objects being deleted.
+    const waitedS = await waitForEarlierRuns(clients);
+    if (waitedS > 1) console.log(`(waited ${waitedS.toFixed(0)} s for the namespace of an earlier run to be deleted)`);
     // A fresh operator per size, so RSS and write counts are per run.
     // The compiled operator (`make build-ts`), as the image runs it: RSS without tsx's compiler.
     const op = await startOperator({ identity: `bench-${n}`, leaseName: `bench-operator-${n}`, compiled: true, nodeArgs: NODE_ARGS, extraArgs: ['--resync-seconds', String(RESYNC_S)] });

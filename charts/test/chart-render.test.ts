@@ -78,6 +78,12 @@ describe('chart defaults', () => {
     assert.deepEqual([opts.leaseDurationSeconds, opts.renewDeadlineSeconds, opts.retryPeriodSeconds], [15, 10, 2]);
   });
 
+  it('bounds the operator\'s memory: V8 heap flags (NODE_OPTIONS) and 2 malloc arenas (what bench/operator measures)', () => {
+    const env = new Map((container(deployment).env ?? []).map((e) => [e.name, e.value]));
+    assert.equal(env.get('NODE_OPTIONS'), '--max-old-space-size=128 --max-semi-space-size=8');
+    assert.equal(env.get('MALLOC_ARENA_MAX'), '2');
+  });
+
   it('sets CPU and memory requests and a memory limit', () => {
     const r = container(deployment).resources;
     assert.ok(r?.requests?.cpu && r.requests.memory && r.limits?.memory, JSON.stringify(r));
@@ -147,6 +153,15 @@ describe('chart with every option set', () => {
     assert.equal(opts.opsPort, 9443);
     assert.equal(opts.logLevel, 'debug');
     assert.equal(opts.leaseName, 'paddle-operator-lock');
+  });
+
+  it('passes the Node.js flags, malloc arenas and extra environment, each once', () => {
+    const env = container(deployment).env ?? [];
+    const byName = new Map(env.map((e) => [e.name, e.value]));
+    assert.equal(byName.get('NODE_OPTIONS'), '--max-old-space-size=384');
+    assert.equal(byName.get('MALLOC_ARENA_MAX'), '4');
+    assert.equal(byName.get('TZ'), 'UTC');
+    assert.equal(byName.size, env.length, 'no variable twice (server-side apply refuses duplicate keys)');
   });
 
   it('pins images by digest and passes the operator settings', () => {

@@ -69,13 +69,14 @@ describe('chart PrometheusRule', () => {
   const defaults = rulesOf(render({ set: { 'metrics.prometheusRule.enabled': true } }));
   const allOptions = rulesOf(render({ valuesFiles: [ALL_OPTIONS_VALUES] }));
 
-  it('has the five alerts: 5xx ratio, breaker open, P95 over target, model not verified, reconcile errors', () => {
+  it('has the six alerts: 5xx ratio, breaker open, P95 over target, model not ready, model verification failed, reconcile errors', () => {
     assert.deepEqual(defaults.map((r) => r.alert).sort(), [
       'PaddleOperatorReconcileErrors',
       'PaddleServiceBreakerOpen',
       'PaddleServiceHighErrorRate',
       'PaddleServiceLatencyP95High',
       'PaddleServiceModelNotReady',
+      'PaddleServiceModelVerificationFailed',
     ]);
     for (const r of defaults) {
       assert.ok(r.labels.severity, `${r.alert}: severity`);
@@ -131,6 +132,16 @@ describe('chart PrometheusRule', () => {
   it('"breaker open" compares with the value the sidecar exports for open', () => {
     const rule = defaults.find((r) => r.alert === 'PaddleServiceBreakerOpen') as Rule;
     assert.match(rule.expr, new RegExp(`paddle_breaker_state\\) == ${BREAKER_STATE_VALUE.open}$`));
+  });
+
+  it('"model verification failed" reads the operator\'s ModelVerified condition gauge, not when verification is disabled', () => {
+    const rule = defaults.find((r) => r.alert === 'PaddleServiceModelVerificationFailed') as Rule;
+    assert.match(rule.expr, /paddle_operator_paddleservice_condition\{condition="ModelVerified", reason!="VerificationDisabled"\}/);
+    assert.match(rule.expr, /\) == 0$/);
+    assert.equal(rule.for, '5m');
+    const all = allOptions.find((r) => r.alert === 'PaddleServiceModelVerificationFailed') as Rule;
+    assert.equal(all.for, '15m');
+    assert.equal(all.labels.severity, 'warning');
   });
 
   it('P95 is computed from the request duration histogram against the target in seconds', () => {

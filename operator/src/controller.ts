@@ -65,7 +65,12 @@ export class Controller {
       name: 'paddleservices',
       client,
       resource: RESOURCES.paddleService,
-      onEvent: (ps) => enqueue(keyOf(ps)),
+      // The echo of our own status write brings nothing new: the reconcile that wrote it
+      // already acted on everything else it saw.
+      onEvent: (ps, type) => {
+        if (type !== 'delete' && this.reconciler.isOwnWrite(ps)) return;
+        enqueue(keyOf(ps));
+      },
       log,
       clock: this.#clock,
       onRestart: restarts('paddleservices'),
@@ -92,7 +97,12 @@ export class Controller {
         client,
         resource,
         labelSelector: MANAGED_SELECTOR,
-        onEvent: (obj) => enqueue(ownerKeyOf(obj)),
+        // Our own applies come back as watch events: those need no reconcile (changes by
+        // anyone else, e.g. the Deployment controller's status, and every delete do).
+        onEvent: (obj, type) => {
+          if (type !== 'delete' && this.reconciler.isOwnWrite(obj)) return;
+          enqueue(ownerKeyOf(obj));
+        },
         log,
         clock: this.#clock,
         onRestart: restarts(resource.plural),
@@ -156,6 +166,7 @@ export class Controller {
     await Promise.all([this.#psInformer, this.#podInformer, ...Object.values(this.#childInformers)].map((i) => i.stop()));
     await Promise.allSettled(this.#workers);
     this.#workers = [];
+    this.#opts.metrics.clearConditions();
   }
 
   #scheduleResync(): void {

@@ -13,13 +13,15 @@ export interface InformerLogger {
   info(obj: object, msg: string): void;
 }
 
+export type InformerEventType = 'add' | 'update' | 'delete';
+
 export interface ResilientInformerOptions<T extends KubernetesObject> {
   name: string;
   client: KubeClient;
   resource: ResourceRef;
   labelSelector?: string;
-  /** Called for every add/update/delete with the object. */
-  onEvent: (obj: T) => void;
+  /** Called for every add/update/delete with the object and which it was. */
+  onEvent: (obj: T, type: InformerEventType) => void;
   log: InformerLogger;
   clock?: Clock;
   onRestart?: () => void;
@@ -63,13 +65,18 @@ export class ResilientInformer<T extends KubernetesObject> {
     this.#informer = makeInformer<T>(opts.client.kubeConfig, path, listFn, opts.labelSelector);
     // The cache holds the very object passed to these callbacks: dropping managedFields here
     // keeps it out of memory (it is often most of an object's size and the operator never reads it).
-    const onEvent = (obj: T) => {
+    const strip = (obj: T) => {
       if (obj.metadata?.managedFields) delete obj.metadata.managedFields;
-      opts.onEvent(obj);
     };
-    this.#informer.on('add', onEvent);
-    this.#informer.on('update', onEvent);
-    this.#informer.on('delete', opts.onEvent);
+    this.#informer.on('add', (obj) => {
+      strip(obj);
+      opts.onEvent(obj, 'add');
+    });
+    this.#informer.on('update', (obj) => {
+      strip(obj);
+      opts.onEvent(obj, 'update');
+    });
+    this.#informer.on('delete', (obj) => opts.onEvent(obj, 'delete'));
     this.#informer.on('connect', () => {
       this.#failures = 0;
     });

@@ -1,9 +1,15 @@
-// The operator's one door to the API server: a small JSON client over client-node's
-// authenticated transport (KubeConfig auth, TLS and the undici dispatcher it configures).
+// The operator's one door to the API server: a small JSON client authenticated by the
+// KubeConfig (TLS material, bearer tokens, exec/auth-provider plugins through client-node).
+// Requests go over ONE keep-alive connection pool (node:https Agent) built once from the
+// kubeconfig: client-node's own transport builds a fresh undici dispatcher for every request,
+// so every call paid a new TCP + TLS handshake (CPU on both ends) and left an idle pool behind.
+// A kubeconfig with a proxy keeps client-node's transport.
 // Objects travel as plain JSON, exactly as the API server sends them (the informer caches and
 // the subset comparison in apply.ts rely on that), and every call is counted by verb, so the
 // benchmark and the e2e suites can check how many writes a reconcile makes.
 
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions as HttpsRequestOptions } from 'node:https';
 import {
   ApiException,
   HttpMethod,
@@ -24,7 +30,8 @@ export interface RequestOptions {
 export type Verb = 'get' | 'list' | 'create' | 'apply' | 'patch' | 'update' | 'delete';
 
 export interface CallObserver {
-  (verb: Verb, resource: string, status: number | 'error'): void;
+  /** One finished call: its HTTP status and how long it took (headers to the whole body read). */
+  (verb: Verb, resource: string, status: number | 'error', seconds: number): void;
 }
 
 export interface KubernetesList<T> {
@@ -34,19 +41,49 @@ export interface KubernetesList<T> {
   items: T[];
 }
 
+export interface KubeClientOptions {
+  /** Most connections to the API server at once (requests beyond wait for a free one). */
+  maxConnections?: number;
+  /** A request whose socket stays silent this long fails (a network error: transient). */
+  idleTimeoutMs?: number;
+}
+
+export const DEFAULT_MAX_CONNECTIONS = 32;
+
+interface Response {
+  status: number;
+  headers: Record<string, string>;
+  text: string;
+}
+
 export class KubeClient {
   readonly #kc: KubeConfig;
   readonly #server: string;
   readonly #http = new IsomorphicFetchHttpLibrary();
+  readonly #maxConnections: number;
+  readonly #idleTimeoutMs: number;
+  /** The keep-alive pool, built on first use; null when client-node's transport is used (proxy). */
+  #agent: Promise<HttpAgent | null> | undefined;
   readonly #observers: CallObserver[] = [];
   /** Calls made, by verb (also exported as metrics through an observer). */
   readonly calls: Record<Verb, number> = { get: 0, list: 0, create: 0, apply: 0, patch: 0, update: 0, delete: 0 };
+  /** Calls sent and not yet answered. */
+  inFlight = 0;
 
-  constructor(kc: KubeConfig) {
+  constructor(kc: KubeConfig, opts: KubeClientOptions = {}) {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
     this.#kc = kc;
     this.#server = cluster.server.replace(/\/+$/, '');
+    this.#maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    this.#idleTimeoutMs = opts.idleTimeoutMs ?? 60_000;
+  }
+
+  /** Closes the pooled connections (the client stays usable: a later call opens new ones). */
+  close(): void {
+    const agent = this.#agent;
+    this.#agent = undefined;
+    void agent?.then((a) => a?.destroy());
   }
 
   get kubeConfig(): KubeConfig {
@@ -66,34 +103,97 @@ export class KubeClient {
   async request<T>(method: HttpMethod, path: string, verb: Verb, opts: RequestOptions = {}): Promise<T> {
     const url = new URL(this.#server + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-    const ctx = new RequestContext(url.toString(), method);
-    ctx.setHeaderParam('Accept', 'application/json');
-    if (opts.body !== undefined) {
-      ctx.setHeaderParam('Content-Type', opts.contentType ?? 'application/json');
-      ctx.setBody(JSON.stringify(opts.body));
-    }
-    if (opts.signal) ctx.setSignal(opts.signal);
-    await this.#kc.applySecurityAuthentication(ctx);
+    const body = opts.body !== undefined ? JSON.stringify(opts.body) : undefined;
     this.calls[verb]++;
     const resource = resourceOf(path);
     let status: number | 'error' = 'error';
+    const started = performance.now();
+    this.inFlight++;
     try {
-      const resp = await this.#http.send(ctx).toPromise();
-      status = resp.httpStatusCode;
-      const text = await resp.body.text();
-      if (resp.httpStatusCode >= 400) {
+      const agent = await (this.#agent ??= this.#makeAgent());
+      const resp = agent ? await this.#send(agent, method, url, body, opts) : await this.#sendViaClientNode(method, url, body, opts);
+      status = resp.status;
+      const text = resp.text;
+      if (resp.status >= 400) {
         let message = text.slice(0, 500);
         try {
           message = (JSON.parse(text) as { message?: string }).message ?? message;
         } catch {
           // not a Status object: keep the text
         }
-        throw new ApiException(resp.httpStatusCode, `${method} ${path}: HTTP ${resp.httpStatusCode}: ${message}`, text, resp.headers);
+        throw new ApiException(resp.status, `${method} ${path}: HTTP ${resp.status}: ${message}`, text, resp.headers);
       }
       return (text ? JSON.parse(text) : undefined) as T;
     } finally {
-      for (const o of this.#observers) o(verb, resource, status);
+      this.inFlight--;
+      const seconds = (performance.now() - started) / 1000;
+      for (const o of this.#observers) o(verb, resource, status, seconds);
     }
+  }
+
+  /** The pool for the kubeconfig's server and TLS material; null where a proxy is configured. */
+  async #makeAgent(): Promise<HttpAgent | null> {
+    const cluster = this.#kc.getCurrentCluster();
+    if (cluster?.proxyUrl) return null;
+    const tls: HttpsRequestOptions = {};
+    await this.#kc.applyToHTTPSOptions(tls);
+    const pool = { keepAlive: true, maxSockets: this.#maxConnections, maxFreeSockets: this.#maxConnections, scheduling: 'lifo' as const };
+    if (!this.#server.startsWith('https:')) return new HttpAgent(pool);
+    return new HttpsAgent({
+      ...pool,
+      ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
+      ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
+      ...(tls.key !== undefined ? { key: tls.key } : {}),
+      ...(tls.pfx !== undefined ? { pfx: tls.pfx } : {}),
+      ...(tls.passphrase !== undefined ? { passphrase: tls.passphrase } : {}),
+      ...(tls.rejectUnauthorized !== undefined ? { rejectUnauthorized: tls.rejectUnauthorized } : {}),
+      ...(tls.servername !== undefined ? { servername: tls.servername } : {}),
+    });
+  }
+
+  /** Request headers from the kubeconfig's auth (bearer tokens are re-read: they rotate). */
+  async #authHeaders(): Promise<OutgoingHttpHeaders> {
+    const o: HttpsRequestOptions = {};
+    await this.#kc.applyToHTTPSOptions(o);
+    return (o.headers ?? {}) as OutgoingHttpHeaders;
+  }
+
+  async #send(agent: HttpAgent, method: HttpMethod, url: URL, body: string | undefined, opts: RequestOptions): Promise<Response> {
+    const headers: OutgoingHttpHeaders = { ...(await this.#authHeaders()), Accept: 'application/json' };
+    if (body !== undefined) {
+      headers['Content-Type'] = opts.contentType ?? 'application/json';
+      headers['Content-Length'] = Buffer.byteLength(body);
+    }
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise<Response>((resolve, reject) => {
+      const req = send(url, { method, headers, agent, ...(opts.signal ? { signal: opts.signal } : {}) }, (res: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const out: Record<string, string> = {};
+          for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
+          resolve({ status: res.statusCode ?? 0, headers: out, text: Buffer.concat(chunks).toString('utf8') });
+        });
+      });
+      req.setTimeout(this.#idleTimeoutMs, () => req.destroy(Object.assign(new Error(`${method} ${url.pathname}: no answer for ${this.#idleTimeoutMs} ms`), { code: 'ETIMEDOUT' })));
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  /** client-node's own transport (used where the kubeconfig names a proxy). */
+  async #sendViaClientNode(method: HttpMethod, url: URL, body: string | undefined, opts: RequestOptions): Promise<Response> {
+    const ctx = new RequestContext(url.toString(), method);
+    ctx.setHeaderParam('Accept', 'application/json');
+    if (body !== undefined) {
+      ctx.setHeaderParam('Content-Type', opts.contentType ?? 'application/json');
+      ctx.setBody(body);
+    }
+    if (opts.signal) ctx.setSignal(opts.signal);
+    await this.#kc.applySecurityAuthentication(ctx);
+    const resp = await this.#http.send(ctx).toPromise();
+    return { status: resp.httpStatusCode, headers: resp.headers, text: await resp.body.text() };
   }
 
   get<T>(path: string, opts?: RequestOptions): Promise<T> {

@@ -114,7 +114,11 @@ export async function runOperator(opts: OperatorOptions): Promise<{ stop: () => 
   const log = pino({ level: opts.logLevel, base: { service: 'paddle-operator', identity: opts.identity } });
   const metrics = new OperatorMetrics();
   const client = new KubeClient(loadKubeConfig(opts.kubeconfig));
-  client.onCall((verb, resource, status) => metrics.apiRequests.inc({ verb, resource, code: String(status) }));
+  client.onCall((verb, resource, status, seconds) => {
+    metrics.apiRequests.inc({ verb, resource, code: String(status) });
+    metrics.apiRequestDuration.observe({ verb }, seconds);
+  });
+  metrics.apiInFlight = () => client.inFlight;
   const events = new KubeEventRecorder(client, 'paddle-operator', opts.identity, (err) => log.warn({ err: describeError(err) }, 'event not recorded'));
   const controller = new Controller({
     client,

@@ -1,6 +1,14 @@
 // The operator's Prometheus metrics, on an injected registry.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Condition } from '../../crds/src/index.js';
+
+/**
+ * Label names of the per-PaddleService condition gauge. Not `namespace`: Prometheus gives every
+ * scraped series the target's own `namespace` (the operator's), and with honorLabels off (the
+ * chart's default) a metric label of that name would be renamed to `exported_namespace`.
+ */
+export type ConditionLabel = 'paddleservice_namespace' | 'paddleservice' | 'condition' | 'reason';
 
 export class OperatorMetrics {
   readonly registry: Registry;
@@ -9,9 +17,17 @@ export class OperatorMetrics {
   readonly queueDepth: Gauge;
   readonly applyErrors: Counter<'kind' | 'class'>;
   readonly apiRequests: Counter<'verb' | 'resource' | 'code'>;
+  readonly apiRequestDuration: Histogram<'verb'>;
+  readonly apiRequestsInFlight: Gauge;
+  /** Read at every scrape into apiRequestsInFlight (the client's count). */
+  apiInFlight: () => number = () => 0;
   readonly informerRestarts: Counter<'resource'>;
   readonly isLeader: Gauge;
   readonly managedServices: Gauge;
+  /** 1 while a PaddleService's condition is True, 0 while False; no series when Unknown or absent. */
+  readonly paddleServiceCondition: Gauge<ConditionLabel>;
+  /** namespace/name -> condition type -> the reason its exported series carries. */
+  readonly #conditionReasons = new Map<string, Map<string, string>>();
 
   constructor(registry = new Registry(), withDefaults = true) {
     this.registry = registry;
@@ -43,6 +59,22 @@ export class OperatorMetrics {
       labelNames: ['verb', 'resource', 'code'],
       registers,
     });
+    this.apiRequestDuration = new Histogram({
+      name: 'paddle_operator_api_request_duration_seconds',
+      help: 'API server request latency seen by the operator (informer watches excluded), by verb.',
+      labelNames: ['verb'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    const inFlight = () => this.apiInFlight();
+    this.apiRequestsInFlight = new Gauge({
+      name: 'paddle_operator_api_requests_in_flight',
+      help: 'API server requests sent and not yet answered (informer watches excluded).',
+      registers,
+      collect() {
+        this.set(inFlight());
+      },
+    });
     this.informerRestarts = new Counter({
       name: 'paddle_operator_informer_restarts_total',
       help: 'Informer restarts after a watch or list error.',
@@ -51,5 +83,42 @@ export class OperatorMetrics {
     });
     this.isLeader = new Gauge({ name: 'paddle_operator_leader', help: '1 while this replica holds the leader lease.', registers });
     this.managedServices = new Gauge({ name: 'paddle_operator_paddleservices', help: 'PaddleServices in the informer cache.', registers });
+    this.paddleServiceCondition = new Gauge({
+      name: 'paddle_operator_paddleservice_condition',
+      help: 'Status conditions of each PaddleService as the operator computed them, with their reason: 1 True, 0 False (no series while Unknown).',
+      labelNames: ['paddleservice_namespace', 'paddleservice', 'condition', 'reason'],
+      registers,
+    });
+  }
+
+  /**
+   * Exports the conditions of one PaddleService; conditions Unknown or absent lose their series,
+   * and a changed reason replaces the series of the old one.
+   */
+  setConditions(namespace: string, name: string, conditions: readonly Pick<Condition, 'type' | 'status' | 'reason'>[] | undefined): void {
+    const key = `${namespace}/${name}`;
+    const previous = this.#conditionReasons.get(key);
+    const now = new Map<string, string>();
+    for (const c of conditions ?? []) {
+      if (c.status !== 'True' && c.status !== 'False') continue;
+      now.set(c.type, c.reason);
+      this.paddleServiceCondition.set({ paddleservice_namespace: namespace, paddleservice: name, condition: c.type, reason: c.reason }, c.status === 'True' ? 1 : 0);
+    }
+    for (const [type, reason] of previous ?? []) {
+      if (now.get(type) !== reason) this.paddleServiceCondition.remove({ paddleservice_namespace: namespace, paddleservice: name, condition: type, reason });
+    }
+    if (now.size > 0) this.#conditionReasons.set(key, now);
+    else this.#conditionReasons.delete(key);
+  }
+
+  /** Drops every condition series of one PaddleService (it was deleted). */
+  forgetConditions(namespace: string, name: string): void {
+    this.setConditions(namespace, name, undefined);
+  }
+
+  /** Drops every condition series (the controller stopped: a standby must not export stale values). */
+  clearConditions(): void {
+    this.paddleServiceCondition.reset();
+    this.#conditionReasons.clear();
   }
 }

@@ -69,6 +69,9 @@ interface KeyState {
 
 const SECRET_TTL_MS = 60_000;
 
+/** Ready=False reasons of a PaddleService on its way up (see computeStatus), not problems. */
+const STARTING_REASONS: ReadonlySet<string> = new Set(['DeploymentUnavailable', 'CertificateNotReady', 'AwaitingVerifiedPods']);
+
 /**
  * Whether the cached object is older than one we wrote (the watch has not delivered our write
  * yet). resourceVersions are opaque by contract; they are etcd revisions in practice, and when
@@ -114,6 +117,7 @@ export class Reconciler {
     if (!raw) {
       // Deleted: the children go by owner references (garbage collector); forget our state.
       this.forget(key);
+      this.#d.metrics?.forgetConditions(namespace, name);
       return { result: 'success' };
     }
     if (raw.metadata.deletionTimestamp) return { result: 'success' };
@@ -155,7 +159,9 @@ export class Reconciler {
     const published = publishedBaseline(liveConfigMap);
     const baseline = computePublishedBaseline(published, fleet.latency?.baselineP95Ms);
 
-    // 4. Children.
+    // 4. Children. What the API server answered to our applies is newer than the cache (whose
+    // watch has not delivered it yet, and whose echo of it will not trigger a reconcile).
+    const written: Partial<Record<ChildKind, KubernetesObject>> = {};
     let certificateWanted = ps.spec.tls?.enabled !== false;
     if (!blocker) {
       try {
@@ -163,10 +169,15 @@ export class Reconciler {
           replicas: desiredReplicas,
           ...(baseline !== undefined ? { tuning: { baselineP95Ms: baseline } } : {}),
         });
-        for (const obj of objects) {
-          if (obj.kind === 'Certificate' && !caches.certificatesAvailable()) continue;
-          await this.#applyIfNeeded(key, obj);
-        }
+        // Concurrently: no child needs another to exist first (a Deployment whose
+        // ServiceAccount is a moment late only delays its pods, and the next reconcile is
+        // level-triggered anyway). Every apply is waited for, so a failed one never runs on
+        // into the next reconcile of this key; the first failure in build order wins.
+        const wanted = objects.filter((obj) => obj.kind !== 'Certificate' || caches.certificatesAvailable());
+        const settled = await Promise.allSettled(wanted.map((obj) => this.#applyIfNeeded(key, obj)));
+        const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
+        for (const r of settled) if (r.status === 'fulfilled' && r.value?.kind) written[r.value.kind as ChildKind] = r.value;
       } catch (err) {
         if (err instanceof InvalidSpecError) blocker = { reason: 'InvalidSpec', message: err.message };
         else if (classifyError(err) === 'permanent') blocker = { reason: 'ApplyFailed', message: describeError(err) };
@@ -196,14 +207,15 @@ export class Reconciler {
     }
 
     // 6. Status.
-    const certificate = caches.children.Certificate.get(names.certificate, namespace) as CertificateLike | undefined;
+    const certificate = (written.Certificate ?? caches.children.Certificate.get(names.certificate, namespace)) as CertificateLike | undefined;
+    const deploymentNow = (written.Deployment as V1Deployment | undefined) ?? deployment;
     const thresholdsBaseline = baseline;
     const breaker = ps.spec.breaker ?? {};
     const status = computeStatus({
       ps: raw,
       now,
       desiredReplicas,
-      ...(deployment ? { deployment } : {}),
+      ...(deploymentNow ? { deployment: deploymentNow } : {}),
       certificate: certificateWanted
         ? { wanted: true, ...(certificate ? { object: certificate } : {}), ...(caches.certificatesAvailable() ? {} : { crdMissing: true }) }
         : { wanted: false },
@@ -235,6 +247,7 @@ export class Reconciler {
           ? { breakerTunedAt: raw.status.breaker.tunedAt }
           : {}),
     });
+    this.#d.metrics?.setConditions(namespace, name, status.conditions);
     const patch = computeStatusPatch(raw.status, status, fleet.pruned.map((p) => p.pod));
     const statusKey = `PaddleService/${key}`;
     const statusBehind = cacheIsBehind(raw.metadata.resourceVersion, this.#written.get(statusKey)?.rv);
@@ -247,9 +260,12 @@ export class Reconciler {
 
     // 7. Events on transitions only, and only with the status write that records the transition
     // (a reconcile on a cache that has not seen our last write would otherwise repeat them).
+    // A new PaddleService starts Ready=False while its children come up: that first status is
+    // no news, so it gets no Warning (a problem reason, e.g. InvalidSpec, still gets one).
     const before = readyOf(raw.status?.conditions);
     const after = readyOf(status.conditions);
-    if (wroteStatus && after && (before?.status !== after.status || before?.reason !== after.reason)) {
+    const startingUp = before === undefined && after?.status === 'False' && STARTING_REASONS.has(after.reason);
+    if (wroteStatus && after && !startingUp && (before?.status !== after.status || before?.reason !== after.reason)) {
       const msg = status.conditions?.find((c) => c.type === 'Ready')?.message ?? '';
       await this.#d.events.record(raw, after.status === 'True' ? 'Normal' : 'Warning', after.status === 'True' ? 'Ready' : after.reason, msg);
     }
@@ -275,6 +291,16 @@ export class Reconciler {
     return result;
   }
 
+  /**
+   * Whether `obj` is exactly the version our own last write of it produced (a child we applied,
+   * or a PaddleService whose status we patched): its watch event needs no reconcile.
+   */
+  isOwnWrite(obj: KubernetesObject): boolean {
+    const rv = obj.metadata?.resourceVersion;
+    if (!rv) return false;
+    return this.#written.get(`${obj.kind ?? ''}/${obj.metadata?.namespace ?? 'default'}/${obj.metadata?.name ?? ''}`)?.rv === rv;
+  }
+
   /** Forgets per-key state (the key left the cache). */
   forget(key: string): void {
     this.#state.delete(key);
@@ -282,21 +308,23 @@ export class Reconciler {
     for (const k of this.#written.keys()) if (k.includes(`/${namespace}/${name}`)) this.#written.delete(k);
   }
 
-  async #applyIfNeeded(key: string, desiredRaw: KubernetesObject): Promise<void> {
+  /** Applies `desiredRaw` unless the cache shows it in place; answers what the API server wrote, if anything. */
+  async #applyIfNeeded(key: string, desiredRaw: KubernetesObject): Promise<KubernetesObject | undefined> {
     const desired = withSpecHash(desiredRaw);
     const kind = desired.kind as ChildKind;
     const live = this.#d.caches.children[kind].get(desired.metadata?.name ?? '', desired.metadata?.namespace);
     const why = applyReason(desired, live);
-    if (!why) return;
+    if (!why) return undefined;
     const objKey = `${kind}/${desired.metadata?.namespace}/${desired.metadata?.name}`;
     const hash = desired.metadata?.annotations?.[ANNOTATIONS.specHash] ?? '';
     const mine = this.#written.get(objKey);
     // Our own write of this very content has not reached the cache yet: its event will come.
-    if (why === 'changed' && mine?.hash === hash && cacheIsBehind(live?.metadata?.resourceVersion, mine.rv)) return;
+    if (why === 'changed' && mine?.hash === hash && cacheIsBehind(live?.metadata?.resourceVersion, mine.rv)) return undefined;
     try {
       const written = await applyChild(this.#d.client, desired);
       if (written?.metadata?.resourceVersion) this.#written.set(objKey, { hash, rv: written.metadata.resourceVersion });
       this.#d.log.debug({ key, kind, name: desired.metadata?.name, why }, 'applied child');
+      return written;
     } catch (err) {
       this.#d.metrics?.applyErrors.inc({ kind, class: classifyError(err) });
       throw err;

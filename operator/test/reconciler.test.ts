@@ -55,6 +55,7 @@ describe('Reconciler (in-process fake of our client)', () => {
     assert.deepEqual(applied, ['ServiceAccount', 'Role', 'RoleBinding', 'ConfigMap', 'Certificate', 'Service', 'Deployment', 'PodDisruptionBudget']);
     assert.equal(t.ready()?.status, 'False');
     assert.equal(t.ready()?.reason, 'DeploymentUnavailable');
+    assert.deepEqual(t.events, [], 'a new PaddleService coming up is no Warning');
 
     // The second pass sees the Deployment it created (Available: DeploymentMissing -> ReplicasUnavailable).
     await t.reconciler.reconcile(t.key);
@@ -180,6 +181,27 @@ describe('Reconciler (in-process fake of our client)', () => {
     const before = t.api.calls.filter((c) => c.verb === 'apply').length;
     await t.reconciler.reconcile(t.key);
     assert.equal(t.api.calls.filter((c) => c.verb === 'apply').length, before, 'no re-apply while the cache is behind our write');
+  });
+
+  it('knows the echo of its own writes (children applied, status patched) from anyone else\'s change', async () => {
+    const t = setup(raw('minimal.yaml'));
+    await t.reconciler.reconcile(t.key);
+    const d = t.api.find('Deployment', 'ml', 'mnist-mlp') as KubernetesObject;
+    assert.equal(t.reconciler.isOwnWrite(d), true, 'the Deployment as we applied it');
+    const ps = t.api.find('PaddleService', 'ml', 'mnist-mlp') as KubernetesObject;
+    assert.equal(t.reconciler.isOwnWrite(ps), true, 'the PaddleService as our status patch left it');
+    // The Deployment controller writes status: a new resourceVersion, not ours.
+    markAvailable(t.api, 'mnist-mlp');
+    t.api.put(t.api.find('Deployment', 'ml', 'mnist-mlp') as KubernetesObject);
+    assert.equal(t.reconciler.isOwnWrite(t.api.find('Deployment', 'ml', 'mnist-mlp') as KubernetesObject), false);
+    assert.equal(t.reconciler.isOwnWrite({ ...d, metadata: { ...d.metadata, resourceVersion: undefined } } as KubernetesObject), false);
+  });
+
+  it('the first status already reflects the Deployment it just applied (not "missing")', async () => {
+    const t = setup(raw('minimal.yaml'));
+    await t.reconciler.reconcile(t.key);
+    const available = t.status()?.conditions?.find((c) => c.type === 'Available');
+    assert.equal(available?.reason, 'ReplicasUnavailable');
   });
 
   const rvTable: Array<[string | undefined, string | undefined, boolean]> = [
