@@ -204,7 +204,14 @@ describe('operator: reconcile on the local control plane', function () {
   it('a converged PaddleService: children applied once, and resyncs write nothing', async () => {
     await createSigningKeySecret(clients, ns.name);
     await createPaddleService(clients, ns.name, e2eExample('minimal.yaml', 'steady'));
-    await waitForValue(() => getPaddleService(clients, ns.name, 'steady'), (p) => condition(p, 'Available')?.status === 'True', 60_000, 'Available=True');
+    // Both asynchronous inputs settle first (the Deployment and the test issuer's Certificate):
+    // a status change they cause after the fingerprint is a real write, not a resync's.
+    await waitForValue(
+      () => getPaddleService(clients, ns.name, 'steady'),
+      (p) => condition(p, 'Available')?.status === 'True' && condition(p, 'CertificateReady')?.status === 'True',
+      60_000,
+      'Available=True and CertificateReady=True',
+    );
     const d = await clients.apps.readNamespacedDeployment({ namespace: ns.name, name: 'steady' });
     assert.equal(d.metadata?.generation, 1, 'the Deployment spec was written once');
     const before = await writeFingerprint(clients, ns.name, 'steady');
