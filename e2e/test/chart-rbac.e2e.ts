@@ -82,6 +82,13 @@ describe('the operator with exactly the chart\'s RBAC', function () {
     await kubectl(['create', 'secret', 'generic', 'model-signing-key', '-n', workloads, '--from-literal=public.pem=test-only-not-a-key']);
     await kubectl(['create', 'secret', 'generic', 'inference-tokens', '-n', workloads, '--from-literal=hmac.key=test-only-hmac']);
     await kubectl(['apply', '-n', workloads, '-f', join(REPO_ROOT, 'examples', 'minimal.yaml')]);
+    // A second one whose key Secret is missing: its PublicKeySecretMissing Warning is the Event
+    // that exercises the chart's `events: create` (a normal start-up records none).
+    const example = readFileSync(join(REPO_ROOT, 'examples', 'minimal.yaml'), 'utf8');
+    const noKey = example.replace('name: mnist-mlp\n', 'name: mnist-mlp-nokey\n').replace('name: model-signing-key', 'name: absent-signing-key');
+    assert.ok(noKey.includes('mnist-mlp-nokey') && noKey.includes('absent-signing-key'), 'the example still has the fields this test renames');
+    writeFileSync(join(tmp, 'nokey.yaml'), noKey);
+    await kubectl(['apply', '-n', workloads, '-f', join(tmp, 'nokey.yaml')]);
 
     // The operator as the chart runs it (its rendered args), on this machine: the pod's
     // downward-API environment by hand, the kubeconfig of the ServiceAccount, any free port.

@@ -46,7 +46,15 @@ describe('operator: resilience', function () {
       }, (d) => d !== undefined && threads(d) === '2', 90_000, 'the pending spec change to converge');
 
       // Changes made after the restart are picked up too (watches re-established).
-      await mergePatchPaddleService(clients, ns.name, 'survivor', { spec: { runtime: { cpuThreads: 4 } } });
+      // The restarted server answers 503 until its CRD paths are installed: a user retries.
+      await waitFor(async () => {
+        try {
+          await mergePatchPaddleService(clients, ns.name, 'survivor', { spec: { runtime: { cpuThreads: 4 } } });
+          return { done: true, seen: 'patched' };
+        } catch (e) {
+          return { done: false, seen: String(e).slice(0, 300) };
+        }
+      }, 60_000, 'the restarted API server to accept a spec patch');
       await waitForValue(() => clients.apps.readNamespacedDeployment({ namespace: ns.name, name: 'survivor' }), (d) => threads(d) === '4', 90_000, 'a change after the restart');
       assert.equal(op.child.exitCode, null);
       assert.ok((await op.metric('paddle_operator_informer_restarts_total')) >= 1, 'informers restarted after errors');
