@@ -57,7 +57,10 @@ describe('operator: resilience', function () {
       }, 60_000, 'the restarted API server to accept a spec patch');
       await waitForValue(() => clients.apps.readNamespacedDeployment({ namespace: ns.name, name: 'survivor' }), (d) => threads(d) === '4', 90_000, 'a change after the restart');
       assert.equal(op.child.exitCode, null);
-      assert.ok((await op.metric('paddle_operator_informer_restarts_total')) >= 1, 'informers restarted after errors');
+      // No assertion on paddle_operator_informer_restarts_total: a graceful API server shutdown
+      // may end the watches cleanly (client-node then re-lists without an error event), so
+      // whether the counter moves depends on timing. The change picked up above is what proves
+      // the watches were re-established.
     } finally {
       await op.stop();
     }
