@@ -6,79 +6,33 @@
 //   npx tsx bench/sidecar/ablation.ts [rounds]
 
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { trace } from '@opentelemetry/api';
-import { SignJWT } from 'jose';
 import { Registry } from 'prom-client';
-import { Predictor } from '../../native/lib/index.js';
 import { createApp } from '../../sidecar/src/app.js';
-import { parseSidecarConfig, type SidecarConfig } from '../../sidecar/src/config.js';
 import { createLoggers } from '../../sidecar/src/logging.js';
 import { createSidecarServer } from '../../sidecar/src/server.js';
 import { createTracerProvider } from '../../sidecar/src/tracing.js';
+import { bareInferHandler, benchAuth, benchConfig, INFER_BODY, loadMlpPredictor, ROOT } from './common.js';
 
 const ROUNDS = Number(process.argv[2] ?? 3);
-const ROOT = new URL('../../', import.meta.url).pathname;
 const CANNON = join(ROOT, 'node_modules/autocannon/autocannon.js');
-const predictor = await Predictor.load({
-  modelDir: join(ROOT, 'native/fixtures/models/mlp/legacy'),
-  publicKeyPem: readFileSync(join(ROOT, 'native/fixtures/keys/test-only-rsa2048.pub.pem'), 'utf8'),
-  cpuThreads: 1,
-});
-const dir = mkdtempSync(join(tmpdir(), 'sidecar-ablation-'));
-// Text, as a Secret holds it: raw random bytes ending in CR/LF would be trimmed below 32 bytes.
-const secret = Buffer.from(randomBytes(48).toString('base64url'));
-writeFileSync(join(dir, 'hmac.key'), secret);
-const config = (auth: boolean): SidecarConfig => {
-  const c = parseSidecarConfig(
-    JSON.stringify({
-      version: 1,
-      model: { name: 'mlp' },
-      auth: {
-        enabled: auth,
-        issuer: 'bench',
-        audience: 'bench',
-        ...(auth ? { hmacSecretFile: join(dir, 'hmac.key') } : {}),
-        policies: [{ path: '/v1/predict', domain: 'model_inference', callsPerMinute: 1000000 }],
-      },
-      cors: { allowedOrigins: ['https://console.example.com'] },
-    }),
-  );
-  if (!c.ok) throw new Error(c.error);
-  return c.config;
-};
+const predictor = await loadMlpPredictor();
+const creds = await benchAuth('sidecar-ablation-');
 const provider = createTracerProvider({ serviceName: 'bench' });
-const body = JSON.stringify({ inputs: [{ name: 'x', shape: [1, 64], datatype: 'FP32', data: Array.from({ length: 64 }, (_, i) => ((i % 13) - 6) / 10) }] });
+const body = INFER_BODY;
 
 // The same bare reference as bench.ts.
-const bareHandler = (req: IncomingMessage, res: ServerResponse): void => {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => {
-    void (async () => {
-      const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { inputs: { name: string; shape: number[]; data: number[] }[] };
-      const inp = parsed.inputs[0];
-      if (!inp) throw new Error('no input');
-      const out = await predictor.run({ [inp.name]: { dtype: 'float32', shape: inp.shape, data: Float32Array.from(inp.data) } });
-      const outputs = Object.entries(out).map(([name, t]) => ({ name, shape: t.shape, datatype: 'FP32', data: Array.from(t.data as Float32Array) }));
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ model_name: 'mlp', outputs }));
-    })();
-  });
-};
-const bare = createServer(bareHandler);
+const bare = createServer(bareInferHandler(predictor));
 await new Promise<void>((r) => bare.listen(0, '127.0.0.1', () => r()));
 const targets: [string, number][] = [['bare node:http', (bare.address() as AddressInfo).port]];
 
 const variant = async (name: string, o: { auth: boolean; level: string; noopTracer: boolean }): Promise<void> => {
   const loggers = createLoggers({ service: 'paddle-sidecar', level: o.level, sinks: { out: { write: () => undefined }, deadLetter: { write: () => undefined } } });
   const sidecar = await createApp({
-    config: config(o.auth),
+    config: benchConfig(creds, o.auth),
     predictor,
     registry: new Registry(),
     loggers,
@@ -94,7 +48,7 @@ await variant('no logs', { auth: true, level: 'warn', noopTracer: false });
 await variant('noop tracer', { auth: true, level: 'info', noopTracer: true });
 await variant('no auth', { auth: false, level: 'info', noopTracer: false });
 await variant('none of them', { auth: false, level: 'warn', noopTracer: true });
-const token = await new SignJWT({ scope: 'model_inference' }).setProtectedHeader({ alg: 'HS256' }).setSubject('bench').setIssuer('bench').setAudience('bench').setExpirationTime('1h').sign(secret);
+const { token } = creds;
 
 const rps = new Map<string, number[]>();
 const cpuUs = new Map<string, number[]>();

@@ -16,24 +16,20 @@
 //   npx tsx bench/sidecar/bench.ts [--duration 8] [--connections 8]
 
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse, Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createServer, Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import express from 'express';
-import { SignJWT } from 'jose';
 import { Registry } from 'prom-client';
-import { Predictor } from '../../native/lib/index.js';
 import { createApp } from '../../sidecar/src/app.js';
-import { parseSidecarConfig } from '../../sidecar/src/config.js';
 import { createLoggers } from '../../sidecar/src/logging.js';
 import { createSidecarServer } from '../../sidecar/src/server.js';
 import { createTracerProvider } from '../../sidecar/src/tracing.js';
 import { createPki } from '../../sidecar/test/helpers/pki.js';
+import { bareInferHandler, benchAuth, benchConfig, INFER_BODY, inferOnce, loadMlpPredictor, ROOT, type InferRequest } from './common.js';
 
 const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, connections: { type: 'string', default: '8' }, sequential: { type: 'string', default: '1500' }, rounds: { type: 'string', default: '3' } } });
 const ROUNDS = Number(values.rounds);
@@ -41,33 +37,11 @@ const DURATION = Number(values.duration);
 const CONNECTIONS = Number(values.connections);
 const SEQUENTIAL = Number(values.sequential);
 
-const ROOT = new URL('../../', import.meta.url).pathname;
-const MODEL_DIR = join(ROOT, 'native/fixtures/models/mlp/legacy');
-const predictor = await Predictor.load({ modelDir: MODEL_DIR, publicKeyPem: readFileSync(join(ROOT, 'native/fixtures/keys/test-only-rsa2048.pub.pem'), 'utf8'), cpuThreads: 1 });
-
-const body = JSON.stringify({ inputs: [{ name: 'x', shape: [1, 64], datatype: 'FP32', data: Array.from({ length: 64 }, (_, i) => ((i % 13) - 6) / 10) }] });
+const predictor = await loadMlpPredictor();
+const body = INFER_BODY;
 
 // ---- bare reference: parse JSON, build the tensor, run, answer JSON.
-const bare = createServer((req: IncomingMessage, res: ServerResponse) => {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => {
-    void (async () => {
-      try {
-        const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { inputs: { name: string; shape: number[]; data: number[] }[] };
-        const inp = parsed.inputs[0];
-        if (!inp) throw new Error('no input');
-        const out = await predictor.run({ [inp.name]: { dtype: 'float32', shape: inp.shape, data: Float32Array.from(inp.data) } });
-        const outputs = Object.entries(out).map(([name, t]) => ({ name, shape: t.shape, datatype: 'FP32', data: Array.from(t.data as Float32Array) }));
-        res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({ model_name: 'mlp', outputs }));
-      } catch (err) {
-        res.statusCode = 500;
-        res.end(JSON.stringify({ error: String(err) }));
-      }
-    })();
-  });
-});
+const bare = createServer(bareInferHandler(predictor));
 bare.keepAliveTimeout = 65000;
 await new Promise<void>((r) => bare.listen(0, '127.0.0.1', () => r()));
 const barePort = (bare.address() as AddressInfo).port;
@@ -77,33 +51,17 @@ const barePort = (bare.address() as AddressInfo).port;
 const ex = express();
 ex.use(express.json({ limit: 1024 * 1024 }));
 ex.post('/infer', async (req, res) => {
-  const parsed = req.body as { inputs: { name: string; shape: number[]; data: number[] }[] };
-  const inp = parsed.inputs[0];
-  if (!inp) throw new Error('no input');
-  const out = await predictor.run({ [inp.name]: { dtype: 'float32', shape: inp.shape, data: Float32Array.from(inp.data) } });
-  res.json({ model_name: 'mlp', outputs: Object.entries(out).map(([name, t]) => ({ name, shape: t.shape, datatype: 'FP32', data: Array.from(t.data as Float32Array) })) });
+  res.json(await inferOnce(predictor, req.body as InferRequest));
 });
 const bareExpress = createSidecarServer({ handler: ex });
 const bareExpressPort = await bareExpress.listen(0, '127.0.0.1');
 
 // ---- full chain: the real app with auth on.
-const dir = mkdtempSync(join(tmpdir(), 'sidecar-bench-'));
-// Text, as a Secret holds it: raw random bytes ending in CR/LF would be trimmed below 32 bytes.
-const secret = Buffer.from(randomBytes(48).toString('base64url'));
-writeFileSync(join(dir, 'hmac.key'), secret);
-const cfg = parseSidecarConfig(
-  JSON.stringify({
-    version: 1,
-    model: { name: 'mlp' },
-    auth: { enabled: true, issuer: 'bench', audience: 'bench', hmacSecretFile: join(dir, 'hmac.key'), policies: [{ path: '/v1/predict', domain: 'model_inference', callsPerMinute: 1000000 }] },
-    cors: { allowedOrigins: ['https://console.example.com'] },
-  }),
-);
-if (!cfg.ok) throw new Error(cfg.error);
+const benchCreds = await benchAuth('sidecar-bench-');
 let logLines = 0;
 const loggers = createLoggers({ service: 'paddle-sidecar', sinks: { out: { write: () => void logLines++ }, deadLetter: { write: () => undefined } } });
 const provider = createTracerProvider({ serviceName: 'bench' });
-const sidecar = await createApp({ config: cfg.config, predictor, registry: new Registry(), loggers, tracer: provider.getTracer('bench'), device: 'cpu' });
+const sidecar = await createApp({ config: benchConfig(benchCreds), predictor, registry: new Registry(), loggers, tracer: provider.getTracer('bench'), device: 'cpu' });
 sidecar.start();
 const chain = createSidecarServer({ handler: sidecar.handler });
 const chainPort = await chain.listen(0, '127.0.0.1');
@@ -112,7 +70,7 @@ const chainExpressPort = await chainExpress.listen(0, '127.0.0.1');
 const pki = createPki();
 const chainTls = createSidecarServer({ handler: sidecar.handler, tls: { certFile: pki.serverCert, keyFile: pki.serverKey, mutual: false } });
 const chainTlsPort = await chainTls.listen(0, '127.0.0.1');
-const token = await new SignJWT({ scope: 'model_inference' }).setProtectedHeader({ alg: 'HS256' }).setSubject('bench').setIssuer('bench').setAudience('bench').setExpirationTime('1h').sign(secret);
+const { token } = benchCreds;
 
 interface Row {
   name: string;

@@ -1,0 +1,99 @@
+// What the sidecar benchmark scripts (bench.ts, profile.ts, ablation.ts) share: the MLP
+// predictor, the request body, the bare node:http reference handler, the HS256 secret with its
+// token, and the full-chain config. One copy, so the scripts measure the same things.
+
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SignJWT } from 'jose';
+import { Predictor } from '../../native/lib/index.js';
+import { parseSidecarConfig, type SidecarConfig } from '../../sidecar/src/config.js';
+
+export const ROOT = new URL('../../', import.meta.url).pathname;
+
+/** The signed MLP fixture (legacy format), verified, one CPU thread. */
+export function loadMlpPredictor(): Promise<Predictor> {
+  return Predictor.load({
+    modelDir: join(ROOT, 'native/fixtures/models/mlp/legacy'),
+    publicKeyPem: readFileSync(join(ROOT, 'native/fixtures/keys/test-only-rsa2048.pub.pem'), 'utf8'),
+    cpuThreads: 1,
+  });
+}
+
+/** One batch-1 OIP v2 inference request for the MLP fixture. */
+export const INFER_BODY = JSON.stringify({ inputs: [{ name: 'x', shape: [1, 64], datatype: 'FP32', data: Array.from({ length: 64 }, (_, i) => ((i % 13) - 6) / 10) }] });
+
+/** The part of an OIP v2 request body the bare references read. */
+export interface InferRequest {
+  inputs: { name: string; shape: number[]; data: number[] }[];
+}
+
+/** Runs the first input of a parsed OIP v2 request and builds the OIP v2 response body. */
+export async function inferOnce(predictor: Predictor, parsed: InferRequest): Promise<{ model_name: string; outputs: unknown[] }> {
+  const inp = parsed.inputs[0];
+  if (!inp) throw new Error('no input');
+  const out = await predictor.run({ [inp.name]: { dtype: 'float32', shape: inp.shape, data: Float32Array.from(inp.data) } });
+  return { model_name: 'mlp', outputs: Object.entries(out).map(([name, t]) => ({ name, shape: t.shape, datatype: 'FP32', data: Array.from(t.data as Float32Array) })) };
+}
+
+/** The bare reference: read the body, parse JSON, run, answer JSON (500 on any error). */
+export function bareInferHandler(predictor: Predictor): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      void (async () => {
+        try {
+          const body = await inferOnce(predictor, JSON.parse(Buffer.concat(chunks).toString('utf8')) as InferRequest);
+          res.setHeader('content-type', 'application/json');
+          res.end(JSON.stringify(body));
+        } catch (err) {
+          res.statusCode = 500;
+          res.end(JSON.stringify({ error: String(err) }));
+        }
+      })();
+    });
+  };
+}
+
+export interface BenchAuth {
+  /** Directory holding the secret file. */
+  dir: string;
+  hmacFile: string;
+  secret: Buffer;
+  /** A valid HS256 token for the config below (subject `bench`, scope model_inference). */
+  token: string;
+}
+
+/** A fresh HS256 secret in a temp dir and a token signed with it. */
+export async function benchAuth(prefix: string): Promise<BenchAuth> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  // Text, as a Secret holds it: raw random bytes ending in CR/LF would be trimmed below 32 bytes.
+  const secret = Buffer.from(randomBytes(48).toString('base64url'));
+  const hmacFile = join(dir, 'hmac.key');
+  writeFileSync(hmacFile, secret);
+  const token = await new SignJWT({ scope: 'model_inference' }).setProtectedHeader({ alg: 'HS256' }).setSubject('bench').setIssuer('bench').setAudience('bench').setExpirationTime('1h').sign(secret);
+  return { dir, hmacFile, secret, token };
+}
+
+/** The full-chain config: auth (when on) with an effectively unlimited inference rate, and CORS. */
+export function benchConfig(auth: BenchAuth, authEnabled = true): SidecarConfig {
+  const c = parseSidecarConfig(
+    JSON.stringify({
+      version: 1,
+      model: { name: 'mlp' },
+      auth: {
+        enabled: authEnabled,
+        issuer: 'bench',
+        audience: 'bench',
+        ...(authEnabled ? { hmacSecretFile: auth.hmacFile } : {}),
+        policies: [{ path: '/v1/predict', domain: 'model_inference', callsPerMinute: 1000000 }],
+      },
+      cors: { allowedOrigins: ['https://console.example.com'] },
+    }),
+  );
+  if (!c.ok) throw new Error(c.error);
+  return c.config;
+}
