@@ -95,6 +95,11 @@ export interface ReconcilerDeps {
   log: ReconcileLogger;
 }
 
+/** The key of `#written`: one object we wrote, by kind, namespace and name. */
+function writtenKey(kind: string, namespace: string, name: string): string {
+  return `${kind}/${namespace}/${name}`;
+}
+
 export function splitKey(key: string): { namespace: string; name: string } {
   const i = key.indexOf('/');
   return i < 0 ? { namespace: 'default', name: key } : { namespace: key.slice(0, i), name: key.slice(i + 1) };
@@ -117,7 +122,6 @@ export class Reconciler {
     if (!raw) {
       // Deleted: the children go by owner references (garbage collector); forget our state.
       this.forget(key);
-      this.#d.metrics?.forgetConditions(namespace, name);
       return { result: 'success' };
     }
     if (raw.metadata.deletionTimestamp) return { result: 'success' };
@@ -249,7 +253,7 @@ export class Reconciler {
     });
     this.#d.metrics?.setConditions(namespace, name, status.conditions);
     const patch = computeStatusPatch(raw.status, status, fleet.pruned.map((p) => p.pod));
-    const statusKey = `PaddleService/${key}`;
+    const statusKey = writtenKey('PaddleService', namespace, name);
     const statusBehind = cacheIsBehind(raw.metadata.resourceVersion, this.#written.get(statusKey)?.rv);
     const wroteStatus = patch !== undefined && !statusBehind;
     if (wroteStatus) {
@@ -298,14 +302,15 @@ export class Reconciler {
   isOwnWrite(obj: KubernetesObject): boolean {
     const rv = obj.metadata?.resourceVersion;
     if (!rv) return false;
-    return this.#written.get(`${obj.kind ?? ''}/${obj.metadata?.namespace ?? 'default'}/${obj.metadata?.name ?? ''}`)?.rv === rv;
+    return this.#written.get(writtenKey(obj.kind ?? '', obj.metadata?.namespace ?? 'default', obj.metadata?.name ?? ''))?.rv === rv;
   }
 
-  /** Forgets per-key state (the key left the cache). */
+  /** Forgets per-key state (the key left the cache), its condition series included. */
   forget(key: string): void {
     this.#state.delete(key);
     const { namespace, name } = splitKey(key);
     for (const k of this.#written.keys()) if (k.includes(`/${namespace}/${name}`)) this.#written.delete(k);
+    this.#d.metrics?.forgetConditions(namespace, name);
   }
 
   /** Applies `desiredRaw` unless the cache shows it in place; answers what the API server wrote, if anything. */
@@ -315,7 +320,7 @@ export class Reconciler {
     const live = this.#d.caches.children[kind].get(desired.metadata?.name ?? '', desired.metadata?.namespace);
     const why = applyReason(desired, live);
     if (!why) return undefined;
-    const objKey = `${kind}/${desired.metadata?.namespace}/${desired.metadata?.name}`;
+    const objKey = writtenKey(kind, desired.metadata?.namespace ?? 'default', desired.metadata?.name ?? '');
     const hash = desired.metadata?.annotations?.[ANNOTATIONS.specHash] ?? '';
     const mine = this.#written.get(objKey);
     // Our own write of this very content has not reached the cache yet: its event will come.
