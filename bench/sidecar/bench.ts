@@ -13,7 +13,10 @@
 // column is this process's CPU time (user + system, every thread: the event loop, the
 // predictor's pool, GC) per request, which a busy machine distorts less than req/s.
 //
-//   npx tsx bench/sidecar/bench.ts [--duration 8] [--connections 8]
+//   npx tsx bench/sidecar/bench.ts [--duration 8] [--connections 8] [--rounds 3] [--quick]
+//
+// --quick measures only the two rows the targets compare (bare node:http, full chain over HTTP),
+// for trying a change; the full table is what a figure to report comes from.
 
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -31,7 +34,7 @@ import { createTracerProvider } from '../../sidecar/src/tracing.js';
 import { createPki } from '../../sidecar/test/helpers/pki.js';
 import { bareInferHandler, benchAuth, benchConfig, INFER_BODY, inferOnce, loadMlpPredictor, ROOT, type InferRequest } from './common.js';
 
-const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, connections: { type: 'string', default: '8' }, sequential: { type: 'string', default: '1500' }, rounds: { type: 'string', default: '3' } } });
+const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, connections: { type: 'string', default: '8' }, sequential: { type: 'string', default: '1500' }, rounds: { type: 'string', default: '3' }, quick: { type: 'boolean', default: false } } });
 const ROUNDS = Number(values.rounds);
 const DURATION = Number(values.duration);
 const CONNECTIONS = Number(values.connections);
@@ -143,9 +146,10 @@ const targets: [string, string, Record<string, string>, boolean][] = [
   ['sidecar chain via express only (HTTP)', `http://127.0.0.1:${chainExpressPort}/v2/models/mlp/infer`, auth, false],
   ['sidecar full chain (HTTPS)', `https://localhost:${chainTlsPort}/v2/models/mlp/infer`, auth, true],
 ];
+const measured = values.quick ? targets.filter(([name]) => name === 'bare node:http' || name === 'sidecar full chain (HTTP)') : targets;
 const samples = new Map<string, Row[]>();
 for (let round = 0; round < ROUNDS; round++) {
-  for (const [name, url, headers, tls] of targets) {
+  for (const [name, url, headers, tls] of measured) {
     const r = await measure(name, url, headers, tls);
     samples.set(name, [...(samples.get(name) ?? []), r]);
   }
@@ -154,7 +158,7 @@ const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)] ?? 0;
 };
-const rows: Row[] = targets.map(([name]) => {
+const rows: Row[] = measured.map(([name]) => {
   const rs = samples.get(name) ?? [];
   return {
     name,
@@ -173,12 +177,18 @@ console.log(`\nsidecar overhead on the MLP fixture, batch 1, loopback; medians o
 console.log('| server | req/s | ac p50 ms | ac p99 ms | seq p50 ms | seq p99 ms | cpu us/req | non-2xx |');
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const r of rows) console.log(`| ${r.name} | ${f(r.rps, 0)} | ${r.p50} | ${r.p99} | ${f(r.seqP50)} | ${f(r.seqP99)} | ${f(r.cpuUs, 0)} | ${r.non2xx} |`);
-const [b, e, c, x] = rows;
-if (b && e && c && x) {
+const row = (name: string): Row | undefined => rows.find((r) => r.name === name);
+const b = row('bare node:http');
+const c = row('sidecar full chain (HTTP)');
+if (b && c) {
   console.log(`\nthroughput ratio chain/bare: ${f(c.rps / b.rps, 2)}x (target >= 0.8x); cpu per request ratio bare/chain: ${f(b.cpuUs / c.cpuUs, 2)}x`);
-  console.log(`the chain through express only (the pre-dispatcher path): ${f(x.rps / b.rps, 2)}x bare, cpu ${f(b.cpuUs / x.cpuUs, 2)}x, seq p50 +${f(x.seqP50 - b.seqP50)} ms`);
   console.log(`added p50 (sequential, hrtime): ${f(c.seqP50 - b.seqP50)} ms (target <= 0.3 ms); added p99: ${f(c.seqP99 - b.seqP99)} ms`);
   console.log(`added p50/p99 under load (autocannon, ms resolution): ${c.p50 - b.p50} / ${c.p99 - b.p99} ms`);
+}
+const e = row('bare express (json + 1 route)');
+const x = row('sidecar chain via express only (HTTP)');
+if (b && e && x) {
+  console.log(`the chain through express only (the pre-dispatcher path): ${f(x.rps / b.rps, 2)}x bare, cpu ${f(b.cpuUs / x.cpuUs, 2)}x, seq p50 +${f(x.seqP50 - b.seqP50)} ms`);
   console.log(`for reference, bare express (json + 1 route) vs bare node:http: throughput ${f(e.rps / b.rps, 2)}x, cpu ${f(b.cpuUs / e.cpuUs, 2)}x, seq p50 +${f(e.seqP50 - b.seqP50)} ms`);
 }
 console.log(`access log lines validated during the run: ${logLines}`);

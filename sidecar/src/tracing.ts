@@ -8,7 +8,7 @@ import { type Context, ROOT_CONTEXT, type Span, type SpanOptions, type TextMapGe
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { AlwaysOffSampler, BasicTracerProvider, BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { IncomingHttpHeaders } from 'node:http';
 
@@ -18,7 +18,10 @@ export function createTracerProvider(o: { serviceName: string; otlpEndpoint?: st
     const url = `${o.otlpEndpoint.replace(/\/+$/, '')}/v1/traces`;
     processors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url })));
   }
-  return new BasicTracerProvider({ resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: o.serviceName }), spanProcessors: processors });
+  // Nothing receives spans without a processor: record none (spans stay non-recording, yet
+  // carry trace and span ids, so logs, audit records and the outgoing traceparent keep them).
+  const sampler = processors.length === 0 ? { sampler: new AlwaysOffSampler() } : {};
+  return new BasicTracerProvider({ resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: o.serviceName }), spanProcessors: processors, ...sampler });
 }
 
 /** A Tracer that forwards to whichever tracer is current (swapped on an otlp reload). */

@@ -95,3 +95,27 @@ describe('OTLP export', function () {
     }
   });
 });
+
+describe('tracing without an exporter', () => {
+  it('records no spans, yet keeps trace and span ids and the incoming trace', async () => {
+    const { extractTraceContext, injectTraceContext } = await import('../src/tracing.js');
+    const { trace } = await import('@opentelemetry/api');
+    const provider = createTracerProvider({ serviceName: 'no-exporter' });
+    const tracer = provider.getTracer('t');
+    const root = tracer.startSpan('root');
+    assert.equal(root.isRecording(), false);
+    assert.match(root.spanContext().traceId, /^[0-9a-f]{32}$/);
+    assert.notEqual(root.spanContext().traceId, '0'.repeat(32));
+    assert.match(root.spanContext().spanId, /^[0-9a-f]{16}$/);
+    // A caller's traceparent: the server span continues that trace with a span id of its own,
+    // and the outgoing traceparent names it.
+    const parent = extractTraceContext({ traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' });
+    const server = tracer.startSpan('server', {}, parent);
+    assert.equal(server.isRecording(), false);
+    assert.equal(server.spanContext().traceId, '0af7651916cd43dd8448eb211c80319c');
+    assert.notEqual(server.spanContext().spanId, 'b7ad6b7169203331');
+    const out = injectTraceContext(trace.setSpan(parent, server));
+    assert.match(out.traceparent ?? '', new RegExp(`^00-0af7651916cd43dd8448eb211c80319c-${server.spanContext().spanId}-0[01]$`));
+    await provider.shutdown();
+  });
+});
