@@ -93,9 +93,14 @@ interface RequestState {
   started: bigint;
   res: ServerResponse;
   failureReason?: string;
+  /** The connection closed before the response was complete (set by the close hook). */
+  clientClosed?: boolean;
   /** Set once the request reached the predictor: labels of the duration histogram. */
   inference?: { device: Device; seqLenBucket: string };
 }
+
+/** The status recorded for a request whose client went away before the answer was sent (nginx's convention). */
+export const CLIENT_CLOSED_STATUS = 499;
 
 const PUBLIC_HEADERS = 'X-Request-Id, X-Env-Id, X-Test-Group, traceparent, tracestate, Retry-After';
 const ALLOWED_REQUEST_HEADERS = 'Authorization, Content-Type, X-Request-Id, X-Env-Id, X-Test-Group, traceparent, tracestate';
@@ -306,8 +311,12 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     return policies.find((p) => p.path === path) ?? (path === INFER_POLICY ? policies.find((p) => p.path === '/v1/predict') : undefined);
   };
 
-  const recordAudit = (res: ServerResponse, action: string, status: number, reason?: string): void => {
+  const recordAudit = (res: ServerResponse, action: string, answered: number, why?: string): void => {
     const st = state(res);
+    // Allowed and computed, but the client had gone: the record says the answer was not delivered.
+    const gone = answered < 400 && st.clientClosed === true;
+    const status = gone ? CLIENT_CLOSED_STATUS : answered;
+    const reason = gone ? 'client_closed' : why;
     const decision = status === 401 || status === 403 || status === 429 ? 'deny' : 'allow';
     const subject = st.principal?.subject ?? '-';
     // The same event as a log line (@log.kind audit), whether or not a syslog target is set.
@@ -345,8 +354,8 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
   // ---- the protection chain, as plain steps over node:http objects. Both the lean dispatcher
   // (hot paths) and the express app (everything) run exactly these functions, in this order.
 
-  // 1. request id + W3C trace context + dyeing headers; the finish hook writes metrics, the
-  // span end and the access log.
+  // 1. request id + W3C trace context + dyeing headers; the close hook writes metrics, the
+  // span end and the access log (also for a client that left before its answer: status 499).
   const begin = (req: IncomingMessage, res: ServerResponse, path: string): RequestState => {
     const started = process.hrtime.bigint();
     const method = req.method ?? 'GET';
@@ -391,12 +400,17 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     setTraceHeaders(ctx, res);
     if (envId) res.setHeader('X-Env-Id', envId);
     res.setHeader('X-Test-Group', group);
-    res.on('finish', () => finish(req, res, st, method));
+    // 'close' comes once per response, after 'finish' when the answer went out, alone when the
+    // connection closed first.
+    res.once('close', () => finish(req, res, st, method));
     return st;
   };
 
   const finish = (req: IncomingMessage, res: ServerResponse, st: RequestState, method: string): void => {
-    const code = res.statusCode;
+    const answered = res.writableFinished;
+    st.clientClosed = !answered;
+    if (!answered) st.failureReason ??= `client_closed: the connection closed before the response was ${res.headersSent ? 'complete' : 'sent'}`;
+    const code = answered ? res.statusCode : CLIENT_CLOSED_STATUS;
     const route = st.route ?? expressRoute(req) ?? 'unmatched';
     const span = st.span;
     span.setAttribute('http.response.status_code', code);

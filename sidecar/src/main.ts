@@ -282,7 +282,7 @@ async function main(): Promise<void> {
     await Promise.race([Promise.all([serving.close(), metricsServer?.close()]), new Promise((r) => setTimeout(r, 10000))]);
     sidecar.close();
     await shipper?.close(3000);
-    await tracing.shutdown();
+    if (!(await tracing.shutdown(3000))) log.warn({ '@error.cause': `OTLP collector ${tracing.otlpEndpoint ?? ''} did not take the last spans within 3 s` }, 'stopped without flushing traces');
     predictor.dispose();
     cpuPredictor?.dispose();
     log.info({}, 'stopped');

@@ -81,8 +81,23 @@ export class ReloadableTracing {
     return this.provider.forceFlush();
   }
 
-  async shutdown(): Promise<void> {
-    await Promise.all([this.provider.shutdown().catch(() => undefined), ...this.retiring]);
+  /**
+   * Flushes and stops the provider(s). An unreachable collector would hold the process for the
+   * exporter's own timeouts and retries (tens of seconds of a pod's termination grace period),
+   * so this gives up after `timeoutMs`: resolves true when everything was flushed in time.
+   */
+  async shutdown(timeoutMs = 3000): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const flushed = Promise.all([this.provider.shutdown().catch(() => undefined), ...this.retiring]).then(() => true);
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+      timer.unref();
+    });
+    try {
+      return await Promise.race([flushed, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
 

@@ -119,3 +119,38 @@ describe('tracing without an exporter', () => {
     await provider.shutdown();
   });
 });
+
+describe('shutdown with a collector that never answers', function () {
+  this.timeout(20000);
+  it('gives up after the timeout instead of the exporter retries', async () => {
+    const { createServer: createTcpServer } = await import('node:net');
+    const held: import('node:net').Socket[] = [];
+    const silent = createTcpServer((s) => void held.push(s)); // accepts, reads nothing, never answers
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const port = (silent.address() as AddressInfo).port;
+    const tracing = new ReloadableTracing({ serviceName: 'paddle-sidecar-silent', otlpEndpoint: `http://127.0.0.1:${port}` });
+    try {
+      tracing.tracer.startSpan('unsent').end();
+      const t0 = Date.now();
+      const flushed = await tracing.shutdown(500);
+      const took = Date.now() - t0;
+      assert.equal(flushed, false, 'nothing could be flushed');
+      assert.ok(took < 5000, `shutdown took ${took} ms`);
+      assert.ok(held.length > 0, 'the exporter did try the collector');
+    } finally {
+      for (const s of held) s.destroy();
+      silent.close();
+    }
+  });
+  it('reports a completed flush as such', async () => {
+    const collector = await startCollector();
+    const tracing = new ReloadableTracing({ serviceName: 'paddle-sidecar-flush', otlpEndpoint: collector.url });
+    try {
+      tracing.tracer.startSpan('sent').end();
+      assert.equal(await tracing.shutdown(5000), true);
+      assert.ok(collector.bodies.some((b) => b.includes('sent')));
+    } finally {
+      collector.close();
+    }
+  });
+});

@@ -1,0 +1,59 @@
+// A client that goes away before its answer: the request is still accounted for. One access
+// line (status 499, the cause), the server span ended, the request counted under code 499, and
+// the process keeps serving.
+
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { deadLetters, MODEL, mlpBody, startHarness, validLogLines } from './helpers/harness.js';
+import { request } from './helpers/http.js';
+import { ScriptedPredictor } from './helpers/predictors.js';
+
+describe('client disconnects mid-request', function () {
+  this.timeout(30000);
+  it('writes the access line, ends the span and counts code 499', async () => {
+    const p = new ScriptedPredictor();
+    p.latencyMs = 300;
+    const h = await startHarness({ predictor: p, tls: 'none' });
+    try {
+      const token = await h.token('model_inference', { sub: 'leaver' });
+      const body = JSON.stringify(mlpBody(1));
+      const requestId = 'abandoned-request-1';
+      const before = p.calls; // the start-up self-check runs the predictor too
+      const sock = connect(h.port, '127.0.0.1');
+      await new Promise<void>((r) => sock.once('connect', () => r()));
+      sock.write(
+        `POST /v2/models/${MODEL}/infer HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n` +
+          `authorization: Bearer ${token}\r\nx-request-id: ${requestId}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+      // Gone while the predictor is still running.
+      const deadline = Date.now() + 5000;
+      while (p.calls === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(p.calls, before + 1, 'the request reached the predictor');
+      sock.destroy();
+      await new Promise((r) => setTimeout(r, 600));
+
+      const lines = validLogLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.request_id === requestId && l['@log.kind'] === 'access');
+      assert.equal(lines.length, 1, 'exactly one access line for the abandoned request');
+      const line = lines[0]!;
+      assert.equal(line.status, 499);
+      assert.equal(line.subject, 'leaver');
+      assert.match(String(line['@error.cause']), /client_closed/);
+      const span = h.spans.getFinishedSpans().find((s) => s.attributes['request.id'] === requestId && s.name.startsWith('POST'));
+      assert.ok(span, 'the server span ended');
+      assert.equal(span.attributes['http.response.status_code'], 499);
+      const audit = h.audits.find((a) => a.requestId === requestId);
+      assert.ok(audit, 'the audit record was written');
+      assert.equal(audit.status, 499);
+      assert.equal(audit.outcome, 'failure');
+      assert.equal(audit.reason, 'client_closed');
+      // Still serving, and the abandoned request is counted.
+      const ok = await request(`${h.url}/v2/models/${MODEL}/infer`, { body: mlpBody(1), headers: { authorization: `Bearer ${token}` } });
+      assert.equal(ok.status, 200, ok.text);
+      const metrics = await request(`${h.url}/metrics`);
+      assert.match(metrics.text, /paddle_requests_total\{[^}]*code="499"[^}]*\} 1/);
+    } finally {
+      await h.close();
+    }
+    assert.deepEqual(deadLetters, []);
+  });
+});
