@@ -189,38 +189,41 @@ class Predictor : public Napi::ObjectWrap<Predictor> {
   std::shared_ptr<Stats> stats_;
 };
 
-class LoadWorker : public Napi::AsyncWorker {
+// An AsyncWorker that settles a promise: Execute runs `Work()` on the pool and turns what it
+// throws into the error code and message the JS side rejects with (TypeError for bad arguments).
+class PromiseWorker : public Napi::AsyncWorker {
  public:
-  LoadWorker(Napi::Env env, LoadOptions options, int threads)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), options_(std::move(options)), threads_(threads) {}
+  explicit PromiseWorker(Napi::Env env, const char* what) : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), what_(what) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
 
-  void Execute() override {
+ protected:
+  virtual void Work() = 0;
+  virtual void Done(bool /*ok*/) {}
+
+  void Execute() final {
     try {
-      // OpenBLAS keeps one process-wide thread count: the last loaded predictor's cpuThreads wins.
-      openblas_set_num_threads(threads_);
-      model_ = LoadModel(options_);
+      Work();
     } catch (const PaddleError& e) {
       code_ = ErrorCodeName(e.code());
       type_error_ = e.code() == ErrorCode::kArgument;
       SetError(e.what());
     } catch (const std::exception& e) {
       code_ = "ERR_INTERNAL";
-      SetError(std::string("model load failed: ") + e.what());
+      SetError(std::string(what_) + " failed: " + e.what());
     } catch (...) {
       code_ = "ERR_INTERNAL";
-      SetError("model load failed with an unknown exception");
+      SetError(std::string(what_) + " failed with an unknown exception");
     }
+    Done(code_.empty());
   }
+
+  // Builds the resolved value on the JS thread; what it throws rejects the promise.
+  virtual Napi::Value Result(Napi::Env env) = 0;
 
   void OnOK() override {
     Napi::Env env = Env();
     try {
-      auto* data = env.GetInstanceData<AddonData>();
-      std::shared_ptr<LoadedModel> shared(std::move(model_));
-      auto ext = Napi::External<std::shared_ptr<LoadedModel>>::New(env, &shared);
-      Napi::Object obj = data->predictor_ctor.New({ext});
-      deferred_.Resolve(obj);
+      deferred_.Resolve(Result(env));
     } catch (const Napi::Error& e) {
       deferred_.Reject(e.Value());
     } catch (const std::exception& e) {
@@ -237,42 +240,49 @@ class LoadWorker : public Napi::AsyncWorker {
 
  private:
   Napi::Promise::Deferred deferred_;
-  LoadOptions options_;
-  int threads_;
-  std::unique_ptr<LoadedModel> model_;
-  std::string code_ = "ERR_INTERNAL";
+  const char* what_;
+  std::string code_;  // empty while no error was caught
   bool type_error_ = false;
 };
 
-class RunWorker : public Napi::AsyncWorker {
+class LoadWorker : public PromiseWorker {
+ public:
+  LoadWorker(Napi::Env env, LoadOptions options, int threads) : PromiseWorker(env, "model load"), options_(std::move(options)), threads_(threads) {}
+
+ private:
+  void Work() override {
+    // OpenBLAS keeps one process-wide thread count: the last loaded predictor's cpuThreads wins.
+    openblas_set_num_threads(threads_);
+    model_ = LoadModel(options_);
+  }
+
+  Napi::Value Result(Napi::Env env) override {
+    auto* data = env.GetInstanceData<AddonData>();
+    std::shared_ptr<LoadedModel> shared(std::move(model_));
+    auto ext = Napi::External<std::shared_ptr<LoadedModel>>::New(env, &shared);
+    return data->predictor_ctor.New({ext});
+  }
+
+  LoadOptions options_;
+  int threads_;
+  std::unique_ptr<LoadedModel> model_;
+};
+
+class RunWorker : public PromiseWorker {
  public:
   RunWorker(Napi::Env env, Napi::Object self, Predictor* owner, std::shared_ptr<LoadedModel> model, std::shared_ptr<Stats> stats,
             std::vector<std::pair<std::string, HostTensor>> inputs)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), owner_(owner), model_(std::move(model)),
-        stats_(std::move(stats)), inputs_(std::move(inputs)) {
+      : PromiseWorker(env, "run"), owner_(owner), model_(std::move(model)), stats_(std::move(stats)), inputs_(std::move(inputs)) {
     self_ref_ = Napi::Persistent(self);  // keeps the wrapper alive while the run is in flight
   }
-  Napi::Promise Promise() { return deferred_.Promise(); }
 
-  void Execute() override {
-    try {
-      outputs_ = model_->engine->Run(inputs_, &times_);
-      ok_ = true;
-    } catch (const PaddleError& e) {
-      code_ = ErrorCodeName(e.code());
-      type_error_ = e.code() == ErrorCode::kArgument;
-      range_error_ = e.code() == ErrorCode::kShape;
-      SetError(e.what());
-    } catch (const std::exception& e) {
-      code_ = "ERR_INTERNAL";
-      SetError(std::string("run failed: ") + e.what());
-    } catch (...) {
-      code_ = "ERR_INTERNAL";
-      SetError("run failed with an unknown exception");
-    }
+ private:
+  void Work() override { outputs_ = model_->engine->Run(inputs_, &times_); }
+
+  void Done(bool ok) override {
     std::lock_guard<std::mutex> lock(stats_->mu);
     stats_->runs++;
-    if (!ok_) {
+    if (!ok) {
       stats_->failures++;
     } else {
       stats_->has_last = true;
@@ -281,31 +291,23 @@ class RunWorker : public Napi::AsyncWorker {
     }
   }
 
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object out = Napi::Object::New(env);
+    const auto& specs = model_->engine->Outputs();
+    for (size_t i = 0; i < outputs_.size() && i < specs.size(); ++i) out.Set(specs[i].name, TensorToJs(env, ToPublic(std::move(outputs_[i]))));
+    return out;
+  }
+
   void OnOK() override {
-    Napi::Env env = Env();
     owner_->RunFinished();
-    try {
-      Napi::Object out = Napi::Object::New(env);
-      const auto& specs = model_->engine->Outputs();
-      for (size_t i = 0; i < outputs_.size() && i < specs.size(); ++i) out.Set(specs[i].name, TensorToJs(env, ToPublic(std::move(outputs_[i]))));
-      deferred_.Resolve(out);
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    } catch (const std::exception& e) {
-      deferred_.Reject(MakeError(env, "ERR_INTERNAL", e.what()).Value());
-    }
+    PromiseWorker::OnOK();
   }
 
   void OnError(const Napi::Error& e) override {
-    Napi::Env env = Env();
     owner_->RunFinished();
-    Napi::Error out = type_error_ ? Napi::TypeError::New(env, e.Message()) : Napi::Error::New(env, e.Message());
-    out.Value().Set("code", code_);
-    deferred_.Reject(out.Value());
+    PromiseWorker::OnError(e);
   }
 
- private:
-  Napi::Promise::Deferred deferred_;
   Napi::ObjectReference self_ref_;
   Predictor* owner_;
   std::shared_ptr<LoadedModel> model_;
@@ -313,10 +315,6 @@ class RunWorker : public Napi::AsyncWorker {
   std::vector<std::pair<std::string, HostTensor>> inputs_;
   std::vector<HostTensor> outputs_;
   RunTimes times_;
-  bool ok_ = false;
-  std::string code_ = "ERR_INTERNAL";
-  bool type_error_ = false;
-  bool range_error_ = false;
 };
 
 // ---- argument parsing ------------------------------------------------------------------------
