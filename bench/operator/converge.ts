@@ -167,7 +167,7 @@ async function runOnce(clients: Clients, op: OperatorProcess, n: number): Promis
   const ns = await createTestNamespace(clients, `bench-op-${n}`);
   try {
     const names = Array.from({ length: n }, (_, i) => `psvc-${i}`);
-    const writes0 = await writes(op);
+    const writesText0 = await op.metrics();
     const load0 = loadavg()[0] ?? 0;
     const profile = new ConvergeProfile(op);
     const apiserverPid = clusterPids()['kube-apiserver'] ?? 0;
@@ -197,7 +197,7 @@ async function runOnce(clients: Clients, op: OperatorProcess, n: number): Promis
       // Listing N PaddleServices is itself load on the API server: poll every 2 s.
       await new Promise((r) => setTimeout(r, 2_000));
     }
-    const writesToConverge = (await writes(op)) - writes0;
+    const writesToConverge = writesBetween(writesText0, await op.metrics()).total;
     const profileLines = await profile.finish(op, n);
     const load1 = loadavg()[0] ?? 0;
 
@@ -215,12 +215,10 @@ async function runOnce(clients: Clients, op: OperatorProcess, n: number): Promis
     const settledS = (performance.now() - t0) / 1000;
     await new Promise((r) => setTimeout(r, 3_000));
     const steadyText0 = await op.metrics();
-    const steady0 = await writes(op);
-    const reconciles0 = await op.metric('paddle_operator_reconcile_total');
     await new Promise((r) => setTimeout(r, 2 * RESYNC_S * 1000 + 2_000));
-    const steadyWrites = (await writes(op)) - steady0;
-    const steadyDetail = writeBreakdown(steadyText0, await op.metrics());
-    const resyncReconciles = (await op.metric('paddle_operator_reconcile_total')) - reconciles0;
+    const steadyText1 = await op.metrics();
+    const { total: steadyWrites, detail: steadyDetail } = writesBetween(steadyText0, steadyText1);
+    const resyncReconciles = sumMetric(steadyText1, 'paddle_operator_reconcile_total', {}) - sumMetric(steadyText0, 'paddle_operator_reconcile_total', {});
     const mem = rssMb(op.child.pid ?? 0);
 
     console.log(`\n== ${n} PaddleServices ==`);
@@ -240,26 +238,36 @@ async function runOnce(clients: Clients, op: OperatorProcess, n: number): Promis
   }
 }
 
-/** "verb resource +n" for every write series that grew between two scrapes. */
-function writeBreakdown(before: string, after: string): string {
-  const series = (text: string) =>
-    new Map(
-      text
-        .split('\n')
-        .filter((l) => l.startsWith('paddle_operator_api_requests_total{') && !/verb="(get|list)"/.test(l) && !/resource="leases"/.test(l))
-        .map((l) => [l.slice(0, l.lastIndexOf(' ')), Number(l.slice(l.lastIndexOf(' ') + 1))] as [string, number]),
-    );
-  const a = series(before);
-  const out: string[] = [];
-  for (const [k, v] of series(after)) if (v > (a.get(k) ?? 0)) out.push(`${k.replace('paddle_operator_api_requests_total', '')} +${v - (a.get(k) ?? 0)}`);
-  return out.join(', ');
+const WRITE_SERIES = 'paddle_operator_api_requests_total{';
+
+/**
+ * The write series (verb other than get/list, resource other than leases: lease renewals of
+ * leader election are not per-PaddleService work) of one scrape, by series.
+ */
+function writeSeries(text: string): Map<string, number> {
+  return new Map(
+    text
+      .split('\n')
+      .filter((l) => l.startsWith(WRITE_SERIES) && !/verb="(get|list)"/.test(l) && !/resource="leases"/.test(l))
+      .map((l) => [l.slice(0, l.lastIndexOf(' ')), Number(l.slice(l.lastIndexOf(' ') + 1))] as [string, number]),
+  );
 }
 
-/** Writes for PaddleServices (lease renewals of leader election are not per-PaddleService work). */
-async function writes(op: OperatorProcess): Promise<number> {
-  let sum = 0;
-  for (const verb of ['apply', 'patch', 'create', 'update', 'delete']) sum += await op.metric('paddle_operator_api_requests_total', { verb });
-  return sum - (await op.metric('paddle_operator_api_requests_total', { verb: 'update', resource: 'leases' })) - (await op.metric('paddle_operator_api_requests_total', { verb: 'create', resource: 'leases' }));
+/**
+ * Writes for PaddleServices between two scrapes, in total and as "verb resource +n" for every
+ * series that grew. Both from the same two scrapes: one scrape per reading, so a lease renewal
+ * between the reads of separate counters cannot skew the difference (it once read -1).
+ */
+function writesBetween(before: string, after: string): { total: number; detail: string } {
+  const a = writeSeries(before);
+  let total = 0;
+  const out: string[] = [];
+  for (const [k, v] of writeSeries(after)) {
+    const d = v - (a.get(k) ?? 0);
+    total += d;
+    if (d > 0) out.push(`${k.replace('paddle_operator_api_requests_total', '')} +${d}`);
+  }
+  return { total, detail: out.join(', ') };
 }
 
 async function main(): Promise<void> {
