@@ -37,9 +37,10 @@ $(NPM_STAMP): package.json package-lock.json
 
 build: $(NPM_STAMP) $(BUILD_TARGETS) build-ts ## build everything (addon, TypeScript)
 
-build-ts: $(NPM_STAMP) ## compile the TypeScript parts to dist/ (the CRD travels with crds/src)
+build-ts: $(NPM_STAMP) ## compile the TypeScript parts to dist/ (the CRD travels with crds/src; the operator also as one bundled module)
 	npx tsc -p tsconfig.build.json
 	mkdir -p dist/crds && cp crds/*.yaml dist/crds/
+	$(OPERATOR_BUNDLE_CMD)
 
 lint: $(NPM_STAMP) ## type-check and lint
 	npx tsc --noEmit -p tsconfig.json

@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
-# The operator image: the compiled TypeScript controller and its production npm packages on a
-# distroless Node.js runtime (no shell, no package manager), running as uid 65532.
+# The operator image: the TypeScript controller, bundled into one module (make build-ts; it loads
+# only the parts of its npm packages it uses, see mk/60-operator.mk), on a distroless Node.js
+# runtime (no shell, no package manager), running as uid 65532.
 #
 # Build from the repository root:
 #   docker build -f images/operator.Dockerfile -t paddle-operator:0.1.0 .
@@ -33,4 +34,4 @@ COPY --from=build /src/dist/operator/ ./dist/operator/
 USER 65532:65532
 # The ops port (/healthz, /readyz, /metrics) the operator and the chart default to.
 EXPOSE 8080
-ENTRYPOINT ["/nodejs/bin/node", "dist/operator/src/main.js"]
+ENTRYPOINT ["/nodejs/bin/node", "dist/operator/main.js"]

@@ -131,7 +131,7 @@ describe('images', () => {
     // An unknown flag makes each program stop right after loading every module: a module that
     // does not load (e.g. a default import that ESM does not provide) fails here, not in a pod.
     const run = (script: string, flag: string) => spawnSync(process.execPath, [script, flag], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
-    const op = run('dist/operator/src/main.js', '--no-such-flag=1');
+    const op = run('dist/operator/main.js', '--no-such-flag=1');
     assert.equal(op.status, 2, `operator: ${op.stderr.slice(-1500)}`);
     assert.match(op.stderr, /unknown flag --no-such-flag/);
     const sidecar = run('dist/sidecar/src/main.js', '--no-such-flag');

@@ -45,9 +45,12 @@ export interface CustomResourceDefinition {
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** Where the CRD file is: beside src/ in the repo, or copied next to the compiled output. */
+/**
+ * Where the CRD file is: beside src/ in the repo, or copied next to the compiled output
+ * (dist/crds/, a sibling of the bundled operator's dist/operator/ too).
+ */
 export function crdPath(): string {
-  const candidates = [join(here, '..', CRD_FILE_NAME), join(here, '..', '..', '..', 'crds', CRD_FILE_NAME)];
+  const candidates = [join(here, '..', CRD_FILE_NAME), join(here, '..', '..', '..', 'crds', CRD_FILE_NAME), join(here, '..', 'crds', CRD_FILE_NAME)];
   for (const candidate of candidates) {
     if (existsSync(candidate)) return candidate;
   }

@@ -5,7 +5,8 @@
 # A second run while the cluster is up reuses it. Stop it with down.sh (make cluster-down).
 #
 # Environment: E2E_GPU_NODES (3), E2E_GPUS_PER_NODE (8), E2E_GPU_PRODUCT
-# (NVIDIA-A100-SXM4-80GB), E2E_CLUSTER_DIR (e2e/.cluster).
+# (NVIDIA-A100-SXM4-80GB), E2E_CLUSTER_DIR (e2e/.cluster), E2E_APISERVER_PROFILING (false;
+# true serves /debug/pprof on the API server, e.g. to profile it under the operator bench).
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -211,7 +212,7 @@ main() {
     --service-account-key-file "$PKI_DIR/sa.pub" \
     --service-account-signing-key-file "$PKI_DIR/sa.key" \
     --service-cluster-ip-range 10.0.0.0/16 \
-    --allow-privileged=true --profiling=false
+    --allow-privileged=true --profiling="${E2E_APISERVER_PROFILING:-false}"
   wait_until 60 "kube-apiserver /readyz" curl -sf --cacert "$PKI_DIR/ca.crt" \
     --cert "$PKI_DIR/admin.crt" --key "$PKI_DIR/admin.key" "https://127.0.0.1:$API_PORT/readyz"
   alive kube-apiserver

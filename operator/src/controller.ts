@@ -4,6 +4,7 @@
 import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
 import { KIND, type PaddleService } from '../../crds/src/index.js';
 import { LABELS, MANAGED_SELECTOR, type OperatorConfig } from './builders/common.js';
+import { childForCache, podForCache } from './cache-transform.js';
 import { realClock, type Clock, type TimerHandle } from './clock.js';
 import { classifyError, describeError } from './errors.js';
 import type { EventRecorder } from './events.js';
@@ -80,6 +81,7 @@ export class Controller {
       client,
       resource: RESOURCES.pod,
       labelSelector: MANAGED_SELECTOR,
+      transform: podForCache,
       // Pods belong to ReplicaSets; the instance label names the PaddleService.
       onEvent: (pod) => {
         const instance = pod.metadata?.labels?.[LABELS.instance];
@@ -97,6 +99,7 @@ export class Controller {
         client,
         resource,
         labelSelector: MANAGED_SELECTOR,
+        transform: childForCache,
         // Our own applies come back as watch events: those need no reconcile (changes by
         // anyone else, e.g. the Deployment controller's status, and every delete do).
         onEvent: (obj, type) => {

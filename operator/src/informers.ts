@@ -1,9 +1,11 @@
-// Informers (client-node 2.x makeInformer) that never give up: client-node stops an informer on
+// Informers (client-node 2.x ListWatch) that never give up: client-node stops an informer on
 // a list or watch error and emits `error`; we restart it after a per-informer exponential
-// backoff (reset once it connects again). Events only enqueue keys (level-triggered).
+// backoff (reset once it connects again). Events only enqueue keys (level-triggered). Each
+// object passes through the informer's transform (cache-transform.ts) before it is cached.
 
-import { makeInformer, type Informer, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
+import { ListWatch, Watch, type KubeConfig, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
 import { computeBackoffDelay } from './backoff.js';
+import { withoutManagedFields, type CacheTransform } from './cache-transform.js';
 import { realClock, type Clock, type TimerHandle } from './clock.js';
 import { describeError, httpStatusOf } from './errors.js';
 import { collectionPath, type KubeClient, type ResourceRef } from './kube-client.js';
@@ -26,12 +28,36 @@ export interface ResilientInformerOptions<T extends KubernetesObject> {
   clock?: Clock;
   onRestart?: () => void;
   backoff?: { baseMs: number; maxMs: number };
+  /** What the cache keeps of each object (cache-transform.ts); default: all but managedFields. */
+  transform?: CacheTransform<T>;
+}
+
+/**
+ * client-node's Watch with each object of an ADDED/MODIFIED/DELETED event passed through
+ * `transform` before the ListWatch caches it (BOOKMARK and ERROR events go through as they are).
+ */
+class TransformingWatch<T extends KubernetesObject> extends Watch {
+  readonly #transform: CacheTransform<T>;
+
+  constructor(kc: KubeConfig, transform: CacheTransform<T>) {
+    super(kc);
+    this.#transform = transform;
+  }
+
+  override watch(...[path, query, callback, done]: Parameters<Watch['watch']>): ReturnType<Watch['watch']> {
+    return super.watch(
+      path,
+      query,
+      (phase, obj, raw) => callback(phase, phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED' ? this.#transform(obj as T) : obj, raw),
+      done,
+    );
+  }
 }
 
 export class ResilientInformer<T extends KubernetesObject> {
   readonly name: string;
   readonly #opts: ResilientInformerOptions<T>;
-  readonly #informer: Informer<T> & ObjectCache<T>;
+  readonly #informer: ListWatch<T>;
   readonly #clock: Clock;
   #failures = 0;
   #synced = false;
@@ -45,37 +71,27 @@ export class ResilientInformer<T extends KubernetesObject> {
     this.#opts = opts;
     this.#clock = opts.clock ?? realClock;
     const path = collectionPath(opts.resource);
+    const transform: CacheTransform<T> = opts.transform ?? withoutManagedFields;
     const listFn = async () => {
       const list = await opts.client.list<T>(path, { query: { labelSelector: opts.labelSelector } });
       // List items carry no apiVersion/kind (watch events do): restore them so every cached
       // object has the same shape whichever way it arrived.
       const itemKind = list.kind?.replace(/List$/, '');
-      for (const item of list.items) {
-        if (item.metadata?.managedFields) delete item.metadata.managedFields;
+      const items = list.items.map((item) => {
         if (!item.apiVersion && list.apiVersion) item.apiVersion = list.apiVersion;
         if (!item.kind && itemKind) item.kind = itemKind;
-      }
+        return transform(item);
+      });
       // The informer fills its cache right after this promise settles; mark synced after that.
       setImmediate(() => {
         this.#synced = true;
         this.lastErrorStatus = undefined;
       });
-      return { ...list, metadata: list.metadata ?? {} } as never;
+      return { ...list, items, metadata: list.metadata ?? {} } as never;
     };
-    this.#informer = makeInformer<T>(opts.client.kubeConfig, path, listFn, opts.labelSelector);
-    // The cache holds the very object passed to these callbacks: dropping managedFields here
-    // keeps it out of memory (it is often most of an object's size and the operator never reads it).
-    const strip = (obj: T) => {
-      if (obj.metadata?.managedFields) delete obj.metadata.managedFields;
-    };
-    this.#informer.on('add', (obj) => {
-      strip(obj);
-      opts.onEvent(obj, 'add');
-    });
-    this.#informer.on('update', (obj) => {
-      strip(obj);
-      opts.onEvent(obj, 'update');
-    });
+    this.#informer = new ListWatch<T>(path, new TransformingWatch<T>(opts.client.kubeConfig, transform), listFn, false, opts.labelSelector);
+    this.#informer.on('add', (obj) => opts.onEvent(obj, 'add'));
+    this.#informer.on('update', (obj) => opts.onEvent(obj, 'update'));
     this.#informer.on('delete', (obj) => opts.onEvent(obj, 'delete'));
     this.#informer.on('connect', () => {
       this.#failures = 0;

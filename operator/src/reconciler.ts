@@ -16,6 +16,7 @@ import {
   buildChildren,
   childNames,
   CONFIG_FILE_KEY,
+  type ChildNames,
   resolvePaddleService,
   selectorLabels,
   serviceUrl,
@@ -98,6 +99,30 @@ export interface ReconcilerDeps {
 /** The key of `#written`: one object we wrote, by kind, namespace and name. */
 function writtenKey(kind: string, namespace: string, name: string): string {
   return `${kind}/${namespace}/${name}`;
+}
+
+/** Which of childNames() each child kind is named by. */
+const CHILD_NAME_OF: Record<ChildKind, keyof ChildNames> = {
+  Deployment: 'deployment',
+  Service: 'service',
+  ConfigMap: 'configMap',
+  ServiceAccount: 'serviceAccount',
+  Role: 'role',
+  RoleBinding: 'roleBinding',
+  PodDisruptionBudget: 'pdb',
+  Certificate: 'certificate',
+};
+
+/**
+ * The `#written` keys one PaddleService can have: its own (status patch) and each child's.
+ * Exact keys, not a prefix or substring: `name` must not reach `name-2`'s (or `name-config`'s).
+ */
+export function ownWriteKeys(namespace: string, name: string): string[] {
+  const names = childNames(name);
+  return [
+    writtenKey('PaddleService', namespace, name),
+    ...(Object.keys(CHILD_NAME_OF) as ChildKind[]).map((kind) => writtenKey(kind, namespace, names[CHILD_NAME_OF[kind]])),
+  ];
 }
 
 export function splitKey(key: string): { namespace: string; name: string } {
@@ -309,7 +334,7 @@ export class Reconciler {
   forget(key: string): void {
     this.#state.delete(key);
     const { namespace, name } = splitKey(key);
-    for (const k of this.#written.keys()) if (k.includes(`/${namespace}/${name}`)) this.#written.delete(k);
+    for (const k of ownWriteKeys(namespace, name)) this.#written.delete(k);
     this.#d.metrics?.forgetConditions(namespace, name);
   }
 

@@ -197,6 +197,31 @@ describe('Reconciler (in-process fake of our client)', () => {
     assert.equal(t.reconciler.isOwnWrite({ ...d, metadata: { ...d.metadata, resourceVersion: undefined } } as KubernetesObject), false);
   });
 
+  it('forget(name) drops exactly name\'s own-write state, never name-2\'s', async () => {
+    const t = setup(raw('minimal.yaml'));
+    const other = raw('minimal.yaml');
+    other.metadata = { ...other.metadata, name: 'mnist-mlp-2', uid: 'uid-mnist-mlp-2' };
+    t.api.put(other as unknown as KubernetesObject);
+    await t.reconciler.reconcile(t.key);
+    await t.reconciler.reconcile('ml/mnist-mlp-2');
+    const own = (kind: string, name: string) => t.reconciler.isOwnWrite(t.api.find(kind, 'ml', name) as KubernetesObject);
+    const kinds: Array<[string, string]> = [
+      ['Deployment', ''],
+      ['ConfigMap', '-config'],
+      ['Role', '-status-reporter'],
+      ['PaddleService', ''],
+    ];
+    for (const [kind, suffix] of kinds) {
+      assert.equal(own(kind, `mnist-mlp${suffix}`), true, `${kind} mnist-mlp${suffix} before`);
+      assert.equal(own(kind, `mnist-mlp-2${suffix}`), true, `${kind} mnist-mlp-2${suffix} before`);
+    }
+    t.reconciler.forget(t.key);
+    for (const [kind, suffix] of kinds) {
+      assert.equal(own(kind, `mnist-mlp${suffix}`), false, `${kind} mnist-mlp${suffix} forgotten`);
+      assert.equal(own(kind, `mnist-mlp-2${suffix}`), true, `${kind} mnist-mlp-2${suffix} kept`);
+    }
+  });
+
   it('the first status already reflects the Deployment it just applied (not "missing")', async () => {
     const t = setup(raw('minimal.yaml'));
     await t.reconciler.reconcile(t.key);

@@ -29,7 +29,7 @@ export interface StartOptions {
   leaseName: string;
   leaseNamespace?: string;
   extraArgs?: string[];
-  /** Run the compiled operator (dist/operator/src/main.js, from `make build-ts`) instead of tsx. */
+  /** Run the built operator as the image does (the bundle dist/operator/main.js, from `make build-ts`) instead of tsx. */
   compiled?: boolean;
   /** Extra node flags (e.g. --max-old-space-size). */
   nodeArgs?: string[];
@@ -37,7 +37,7 @@ export interface StartOptions {
 
 /** Starts `operator/src/main.ts` with tsx; resolves once its ops server listens. */
 export async function startOperator(opts: StartOptions): Promise<OperatorProcess> {
-  const entry = opts.compiled ? [join(REPO_ROOT, 'dist/operator/src/main.js')] : ['--import', 'tsx', join(REPO_ROOT, 'operator/src/main.ts')];
+  const entry = opts.compiled ? [join(REPO_ROOT, 'dist/operator/main.js')] : ['--import', 'tsx', join(REPO_ROOT, 'operator/src/main.ts')];
   const args = [
     ...(opts.nodeArgs ?? []),
     ...entry,

@@ -1,0 +1,69 @@
+// What the informer caches keep of each object, applied once as it enters the cache (list items
+// and watch events alike). The readers of the caches, and what they read:
+//   - applyReason (apply.ts): a child's spec-hash annotation, labels and ownerReferences, and
+//     every field the builders set (anything outside metadata and status: spec, data, rules,
+//     subjects, ...), compared as a subset: server-added fields there are ignored, so they stay.
+//   - computeStatus: Deployment status (replicas, readyReplicas, availableReplicas, conditions)
+//     and the Certificate's Ready condition; the reconciler: the Deployment's spec.replicas and
+//     the ConfigMap's data.
+//   - the controller and reconciler bookkeeping: kind, name, namespace, resourceVersion
+//     (isOwnWrite, cacheIsBehind, client-node's cache), ownerReferences (ownerKeyOf).
+//   - pods: labels, deletionTimestamp and name (the fleet's live pod set, the event's owner).
+//   - PaddleServices: everything but managedFields (the reconciler reads spec, status, metadata).
+// Everything else (managedFields above all, creationTimestamp, other annotations, child status
+// nobody folds, a pod's spec and status) is dropped. The result is re-parsed from JSON: that
+// gives V8's compact layout, where deleting properties in place would leave dictionary-mode
+// objects that are larger than what they replaced.
+
+import type { KubernetesObject, V1ObjectMeta, V1Pod } from '@kubernetes/client-node';
+import { ANNOTATIONS } from './builders/common.js';
+import type { ChildKind } from './resources.js';
+
+export type CacheTransform<T extends KubernetesObject> = (obj: T) => T;
+
+/** The status fields of a child that something reads (none for the other kinds). */
+const CHILD_STATUS_FIELDS: Partial<Record<ChildKind, readonly string[]>> = {
+  Deployment: ['observedGeneration', 'replicas', 'updatedReplicas', 'readyReplicas', 'availableReplicas', 'unavailableReplicas', 'conditions'],
+  Certificate: ['conditions'],
+};
+
+function pick(obj: Record<string, unknown> | undefined, keys: readonly string[]): Record<string, unknown> | undefined {
+  if (!obj) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const k of keys) if (obj[k] !== undefined) out[k] = obj[k];
+  return out;
+}
+
+/** JSON round trip: the compact object layout (and no references into the original). */
+function compact<T>(obj: T): T {
+  return JSON.parse(JSON.stringify(obj)) as T;
+}
+
+/** Identity and ownership: what every cache's bookkeeping reads. */
+function identity(m: V1ObjectMeta | undefined): V1ObjectMeta {
+  const out = pick(m as Record<string, unknown> | undefined, ['name', 'namespace', 'uid', 'resourceVersion', 'generation', 'labels', 'ownerReferences', 'deletionTimestamp', 'finalizers']);
+  return (out ?? {}) as V1ObjectMeta;
+}
+
+/** A PaddleService (or any object read whole): everything but managedFields. */
+export function withoutManagedFields<T extends KubernetesObject>(obj: T): T {
+  if (!obj.metadata?.managedFields) return compact(obj);
+  const { managedFields: _mf, ...metadata } = obj.metadata;
+  return compact({ ...obj, metadata });
+}
+
+/** A child of a PaddleService: its content, identity, spec hash and the status fields folded into the PaddleService's. */
+export function childForCache(obj: KubernetesObject): KubernetesObject {
+  const { metadata, status, ...content } = obj as KubernetesObject & { status?: Record<string, unknown> };
+  const meta = identity(metadata);
+  const hash = metadata?.annotations?.[ANNOTATIONS.specHash];
+  if (hash !== undefined) meta.annotations = { [ANNOTATIONS.specHash]: hash };
+  const statusFields = CHILD_STATUS_FIELDS[obj.kind as ChildKind];
+  const kept = statusFields ? pick(status, statusFields) : undefined;
+  return compact({ ...content, metadata: meta, ...(kept ? { status: kept } : {}) });
+}
+
+/** A pod: who it is and whether it is going (the fleet counts live pods by name). */
+export function podForCache(pod: V1Pod): V1Pod {
+  return compact({ apiVersion: pod.apiVersion, kind: pod.kind, metadata: identity(pod.metadata) });
+}

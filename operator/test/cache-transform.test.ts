@@ -1,0 +1,164 @@
+import assert from 'node:assert/strict';
+import type { KubernetesObject, V1Deployment, V1Pod } from '@kubernetes/client-node';
+import { applyReason, withSpecHash } from '../src/apply.js';
+import { ANNOTATIONS, buildChildren, DEFAULT_OPERATOR_CONFIG } from '../src/builders/index.js';
+import { childForCache, podForCache, withoutManagedFields } from '../src/cache-transform.js';
+import { loadExample } from './fixtures.js';
+
+type Obj = KubernetesObject & Record<string, unknown>;
+
+/** The desired children of an example, stamped as the reconciler applies them. */
+function desiredChildren(file: string): Obj[] {
+  return buildChildren(loadExample(file), DEFAULT_OPERATOR_CONFIG, { replicas: 2 }).objects.map((o) => withSpecHash(o) as Obj);
+}
+
+/** `desired` as the API server answers it: server metadata, defaulted fields, status. */
+function asServed(desired: Obj, rv = '42'): Obj {
+  const live = structuredClone(desired);
+  live.metadata = {
+    ...live.metadata,
+    uid: `uid-${live.metadata?.name}`,
+    resourceVersion: rv,
+    generation: 3,
+    creationTimestamp: new Date('2026-01-01T00:00:00Z'),
+    annotations: { ...live.metadata?.annotations, 'deployment.kubernetes.io/revision': '2', 'kubectl.kubernetes.io/last-applied-configuration': '{"x":1}' },
+    managedFields: [{ manager: 'paddle-operator', operation: 'Apply', fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': {} } }],
+  };
+  if (live.kind === 'Deployment') {
+    const d = live as unknown as V1Deployment;
+    const spec = d.spec!;
+    spec.progressDeadlineSeconds = 600;
+    const pod = spec.template.spec!;
+    pod.dnsPolicy = 'ClusterFirst';
+    pod.schedulerName = 'default-scheduler';
+    for (const c of pod.containers) {
+      c.terminationMessagePath = '/dev/termination-log';
+      if (c.livenessProbe) c.livenessProbe.successThreshold = 1;
+    }
+    d.status = {
+      observedGeneration: 3,
+      replicas: 2,
+      updatedReplicas: 2,
+      readyReplicas: 1,
+      availableReplicas: 1,
+      unavailableReplicas: 1,
+      terminatingReplicas: 0,
+      collisionCount: 0,
+      conditions: [
+        { type: 'Available', status: 'False', reason: 'MinimumReplicasUnavailable', message: 'Deployment does not have minimum availability.' },
+        { type: 'Progressing', status: 'True', reason: 'ReplicaSetUpdated', message: 'progressing' },
+      ],
+    };
+  }
+  if (live.kind === 'Certificate') live.status = { conditions: [{ type: 'Ready', status: 'True', reason: 'Ready', message: 'issued' }], notAfter: '2027-01-01T00:00:00Z' };
+  if (live.kind === 'Service') live.status = { loadBalancer: {} };
+  return live;
+}
+
+describe('cache transforms (what the informer caches keep)', () => {
+  for (const file of ['minimal.yaml', 'gpu.yaml']) {
+    for (const desired of desiredChildren(file)) {
+      const what = `${file} ${desired.kind}`;
+
+      it(`${what}: the stripped object passes the drift check unchanged`, () => {
+        const cached = childForCache(asServed(desired));
+        assert.equal(applyReason(desired, cached), undefined);
+        assert.equal(cached.metadata?.managedFields, undefined);
+        assert.equal(cached.metadata?.creationTimestamp, undefined);
+        assert.deepEqual(cached.metadata?.annotations, { [ANNOTATIONS.specHash]: desired.metadata?.annotations?.[ANNOTATIONS.specHash] });
+        assert.equal(cached.metadata?.resourceVersion, '42');
+        assert.deepEqual(cached.metadata?.ownerReferences, desired.metadata?.ownerReferences);
+      });
+
+      it(`${what}: a hand edit of a compared field is still detected`, () => {
+        const edited = asServed(desired);
+        edited.metadata!.labels = { ...edited.metadata!.labels, 'app.kubernetes.io/instance': 'someone-else' };
+        assert.equal(applyReason(desired, childForCache(edited)), 'drifted', 'label');
+        const noOwner = asServed(desired);
+        noOwner.metadata!.ownerReferences = [];
+        assert.equal(applyReason(desired, childForCache(noOwner)), 'drifted', 'owner reference');
+        const rehashed = asServed(desired);
+        rehashed.metadata!.annotations = { ...rehashed.metadata!.annotations, [ANNOTATIONS.specHash]: 'other' };
+        assert.equal(applyReason(desired, childForCache(rehashed)), 'changed', 'spec hash');
+      });
+    }
+  }
+
+  it('Deployment: a hand-edited container field, replicas and a dropped limit are detected', () => {
+    const desired = desiredChildren('gpu.yaml').find((o) => o.kind === 'Deployment')!;
+    const edits: Array<[string, (d: V1Deployment) => void]> = [
+      ['image', (d) => void (d.spec!.template.spec!.containers[0]!.image = 'evil:latest')],
+      ['replicas', (d) => void (d.spec!.replicas = 7)],
+      ['gpu limit', (d) => void delete d.spec!.template.spec!.containers[0]!.resources!.limits!['nvidia.com/gpu']],
+      ['security context', (d) => void (d.spec!.template.spec!.securityContext!.runAsNonRoot = false)],
+    ];
+    for (const [name, edit] of edits) {
+      const live = asServed(desired) as unknown as V1Deployment;
+      edit(live);
+      assert.equal(applyReason(desired, childForCache(live as unknown as Obj)), 'drifted', name);
+    }
+  });
+
+  it('ConfigMap: a hand-edited config file is detected', () => {
+    const desired = desiredChildren('minimal.yaml').find((o) => o.kind === 'ConfigMap')!;
+    const live = asServed(desired) as Obj & { data: Record<string, string> };
+    const key = Object.keys(live.data)[0]!;
+    live.data[key] = `${live.data[key]} `;
+    assert.equal(applyReason(desired, childForCache(live)), 'drifted');
+  });
+
+  it('Deployment and Certificate keep the status fields the status folding reads; other kinds keep none', () => {
+    const children = desiredChildren('minimal.yaml');
+    const d = childForCache(asServed(children.find((o) => o.kind === 'Deployment')!)) as V1Deployment;
+    assert.deepEqual(Object.keys(d.status ?? {}).sort(), ['availableReplicas', 'conditions', 'observedGeneration', 'readyReplicas', 'replicas', 'unavailableReplicas', 'updatedReplicas']);
+    assert.equal(d.status?.readyReplicas, 1);
+    assert.equal(d.status?.conditions?.find((c) => c.type === 'Available')?.reason, 'MinimumReplicasUnavailable');
+    assert.equal(d.metadata?.generation, 3);
+    assert.equal(d.spec?.replicas, 2);
+    const cert = childForCache(asServed(children.find((o) => o.kind === 'Certificate')!)) as Obj & { status?: { conditions?: unknown[] } };
+    assert.deepEqual(cert.status, { conditions: [{ type: 'Ready', status: 'True', reason: 'Ready', message: 'issued' }] });
+    const svc = childForCache(asServed(children.find((o) => o.kind === 'Service')!));
+    assert.equal((svc as Obj).status, undefined);
+  });
+
+  it('pods keep their identity, labels and deletionTimestamp only', () => {
+    const pod: V1Pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: 'p-1',
+        namespace: 'ml',
+        uid: 'u1',
+        resourceVersion: '9',
+        labels: { 'app.kubernetes.io/instance': 'mnist-mlp' },
+        deletionTimestamp: new Date('2026-01-01T00:00:00Z'),
+        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'rs', uid: 'r1', controller: true }],
+        managedFields: [{ manager: 'kubelet' }],
+      },
+      spec: { containers: [{ name: 'c', image: 'i' }] },
+      status: { phase: 'Running', podIP: '10.0.0.1' },
+    };
+    const cached = podForCache(pod);
+    assert.deepEqual(cached, {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: 'p-1',
+        namespace: 'ml',
+        uid: 'u1',
+        resourceVersion: '9',
+        labels: { 'app.kubernetes.io/instance': 'mnist-mlp' },
+        deletionTimestamp: '2026-01-01T00:00:00.000Z',
+        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'rs', uid: 'r1', controller: true }],
+      },
+    });
+  });
+
+  it('a PaddleService loses only managedFields, and the cached copy shares nothing with the original', () => {
+    const ps = loadExample('gpu.yaml') as unknown as Obj;
+    const served = { ...structuredClone(ps), metadata: { ...structuredClone(ps.metadata), managedFields: [{ manager: 'kubectl' }] } } as Obj;
+    const cached = withoutManagedFields(served);
+    assert.deepEqual(cached, JSON.parse(JSON.stringify(ps)));
+    assert.notEqual(cached.spec, served.spec);
+  });
+});
