@@ -46,9 +46,36 @@ export interface OperatorOptions {
 }
 
 export class UsageError extends Error {}
+/** `--help` / `-h` was given: print `usage()` and exit 0. */
+export class HelpRequested extends Error {}
+
+/** Every flag: name, the env variable that sets it when the flag is absent, default, meaning. */
+const FLAGS: ReadonlyArray<readonly [flag: string, env: string, dflt: string, help: string]> = [
+  ['kubeconfig', 'KUBECONFIG', '~/.kube/config, else in-cluster', 'kubeconfig file to use'],
+  ['sidecar-image', 'PADDLE_SIDECAR_IMAGE', DEFAULT_OPERATOR_CONFIG.sidecarImage, 'sidecar image for PaddleServices that name none'],
+  ['cluster-domain', 'CLUSTER_DOMAIN', DEFAULT_OPERATOR_CONFIG.clusterDomain, "the cluster's DNS domain (certificate DNS names)"],
+  ['workers', 'OPERATOR_WORKERS', '4', 'concurrent reconciles'],
+  ['resync-seconds', 'OPERATOR_RESYNC_SECONDS', '300', 'every PaddleService is reconciled again after this long'],
+  ['ops-port', 'OPERATOR_OPS_PORT', '8080', '/healthz, /readyz and /metrics (0: any free port)'],
+  ['leader-elect', 'OPERATOR_LEADER_ELECT', 'true', 'take a coordination.k8s.io Lease before reconciling (--no-leader-elect: off)'],
+  ['lease-namespace', 'POD_NAMESPACE', 'paddle-operator-system', "the Lease's namespace"],
+  ['lease-name', 'OPERATOR_LEASE_NAME', 'paddle-operator-leader', "the Lease's name"],
+  ['lease-duration-seconds', 'OPERATOR_LEASE_DURATION_SECONDS', '15', 'a standby takes over this long after the leader stops renewing'],
+  ['renew-deadline-seconds', 'OPERATOR_RENEW_DEADLINE_SECONDS', '10', 'the leader gives up leading when it cannot renew within this'],
+  ['retry-period-seconds', 'OPERATOR_RETRY_PERIOD_SECONDS', '2', 'how often the Lease is renewed or tried'],
+  ['identity', 'POD_NAME', 'hostname-pid', 'holder identity written into the Lease'],
+  ['log-level', 'OPERATOR_LOG_LEVEL', 'info', 'debug, info, warn or error'],
+];
+
+/** The `--help` text. */
+export function usage(): string {
+  const rows = FLAGS.map(([flag, env, dflt, help]) => `  --${flag} VALUE\n      ${help}\n      env ${env}; default ${dflt}`);
+  return ['usage: paddle-operator [--flag VALUE | --flag=VALUE]...', '', 'Flags beat environment variables, which beat defaults.', '', ...rows, ''].join('\n');
+}
 
 /** Parses argv and env into options; throws UsageError with a clear message on bad input. */
 export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): OperatorOptions {
+  if (argv.includes('--help') || argv.includes('-h')) throw new HelpRequested();
   const flags = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
@@ -63,11 +90,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): OperatorOp
       i++;
     }
   }
-  const known = new Set([
-    'kubeconfig', 'sidecar-image', 'cluster-domain', 'workers', 'resync-seconds', 'ops-port', 'leader-elect', 'lease-namespace',
-    'lease-name', 'lease-duration-seconds', 'renew-deadline-seconds', 'retry-period-seconds', 'identity', 'log-level',
-  ]);
-  for (const f of flags.keys()) if (!known.has(f)) throw new UsageError(`unknown flag --${f}`);
+  const known = new Set(FLAGS.map(([flag]) => flag));
+  for (const f of flags.keys()) if (!known.has(f)) throw new UsageError(`unknown flag --${f} (--help lists them)`);
   const str = (flag: string, envName: string, dflt?: string) => flags.get(flag) ?? env[envName] ?? dflt;
   const int = (flag: string, envName: string, dflt: number, min: number) => {
     const raw = str(flag, envName);
@@ -184,6 +208,10 @@ async function main(): Promise<void> {
   try {
     opts = parseOptions(process.argv.slice(2), process.env);
   } catch (err) {
+    if (err instanceof HelpRequested) {
+      process.stdout.write(usage());
+      return;
+    }
     if (err instanceof UsageError) {
       console.error(`paddle-operator: ${err.message}`);
       process.exitCode = 2;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { Registry, Counter } from 'prom-client';
-import { parseOptions, UsageError } from '../src/main.js';
+import { HelpRequested, parseOptions, usage, UsageError } from '../src/main.js';
 import { createOpsServer } from '../src/server.js';
 import { resourceOf } from '../src/kube-client.js';
 
@@ -21,6 +21,26 @@ describe('operator options', () => {
     assert.equal(o.resyncSeconds, 30);
     assert.equal(o.leaderElect, false);
     assert.equal(o.config.sidecarImage, 'img:1');
+  });
+
+  it('--help / -h ask for the usage text, which names every flag the parser knows', () => {
+    assert.throws(() => parseOptions(['--workers', '2', '--help'], {}), HelpRequested);
+    assert.throws(() => parseOptions(['-h'], {}), HelpRequested);
+    const text = usage();
+    for (const flag of ['kubeconfig', 'sidecar-image', 'workers', 'resync-seconds', 'ops-port', 'leader-elect', 'lease-duration-seconds', 'log-level']) {
+      assert.match(text, new RegExp(`--${flag} VALUE`));
+      // and the parser accepts each listed flag
+      if (flag !== 'leader-elect' && flag !== 'kubeconfig') assert.doesNotThrow(() => parseOptions([`--${flag}`, flag === 'log-level' ? 'debug' : flag === 'sidecar-image' ? 'img:1' : '20'], {}));
+    }
+    const listed = [...text.matchAll(/^ {2}--([a-z-]+) VALUE$/gm)].map((m) => m[1]);
+    assert.equal(listed.length, 14);
+    for (const flag of listed) {
+      try {
+        parseOptions([`--${flag}=x`], {});
+      } catch (e) {
+        assert.ok(!(e instanceof UsageError && /unknown flag/.test(e.message)), `--${flag} is listed but unknown to the parser`);
+      }
+    }
   });
 
   const bad: Array<[string[], Record<string, string>, RegExp]> = [

@@ -63,36 +63,78 @@ function parseIntFlag(name: string, v: string | undefined, fallback: number): nu
   return n;
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      'model-dir': { type: 'string', default: PATHS.modelDir },
-      'model-name': { type: 'string' },
-      'model-format': { type: 'string' },
-      backend: { type: 'string' },
-      device: { type: 'string' },
-      'gpu-device-id': { type: 'string' },
-      'cpu-threads': { type: 'string' },
-      'max-memory-mb': { type: 'string' },
-      'paddle-library-path': { type: 'string' },
-      'public-key': { type: 'string', default: PATHS.publicKey },
-      'require-signature': { type: 'string' },
-      config: { type: 'string', default: PATHS.configFile },
-      host: { type: 'string', default: '0.0.0.0' },
-      port: { type: 'string' },
-      'metrics-port': { type: 'string' },
-      'tls-cert': { type: 'string', default: PATHS.tlsCert },
-      'tls-key': { type: 'string', default: PATHS.tlsKey },
-      'tls-ca': { type: 'string', default: PATHS.tlsCa },
-      mtls: { type: 'boolean', default: false },
-      'no-tls': { type: 'boolean', default: false },
-      'encryption-key-file': { type: 'string', default: PATHS.encryptionKeyFile },
-      'body-limit': { type: 'string' },
-      'rate-limit-keys': { type: 'string' },
-      'dead-letter-file': { type: 'string' },
-    },
-    strict: true,
+const OPTIONS = {
+  'model-dir': { type: 'string', default: PATHS.modelDir },
+  'model-name': { type: 'string' },
+  'model-format': { type: 'string' },
+  backend: { type: 'string' },
+  device: { type: 'string' },
+  'gpu-device-id': { type: 'string' },
+  'cpu-threads': { type: 'string' },
+  'max-memory-mb': { type: 'string' },
+  'paddle-library-path': { type: 'string' },
+  'public-key': { type: 'string', default: PATHS.publicKey },
+  'require-signature': { type: 'string' },
+  config: { type: 'string', default: PATHS.configFile },
+  host: { type: 'string', default: '0.0.0.0' },
+  port: { type: 'string' },
+  'metrics-port': { type: 'string' },
+  'tls-cert': { type: 'string', default: PATHS.tlsCert },
+  'tls-key': { type: 'string', default: PATHS.tlsKey },
+  'tls-ca': { type: 'string', default: PATHS.tlsCa },
+  mtls: { type: 'boolean', default: false },
+  'no-tls': { type: 'boolean', default: false },
+  'encryption-key-file': { type: 'string', default: PATHS.encryptionKeyFile },
+  'body-limit': { type: 'string' },
+  'rate-limit-keys': { type: 'string' },
+  'dead-letter-file': { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+/** One line per flag (the type makes a flag without a description a compile error). */
+const FLAG_HELP: Record<keyof typeof OPTIONS, string> = {
+  'model-dir': 'the model directory (verified before serving)',
+  'model-name': `the name served when no config file sets one (env ${ENV.modelName})`,
+  'model-format': `auto, pdmodel or pir (env ${ENV.modelFormat}; default auto)`,
+  backend: `builtin or paddle (env ${ENV.backend}; default builtin)`,
+  device: `cpu or gpu (env ${ENV.device}; default cpu)`,
+  'gpu-device-id': 'GPU ordinal (default 0)',
+  'cpu-threads': `predictor threads (env ${ENV.cpuThreads}; default 1)`,
+  'max-memory-mb': `predictor memory budget (env ${ENV.maxMemoryMB}; default 2048)`,
+  'paddle-library-path': 'the Paddle Inference C library, for backend paddle',
+  'public-key': 'PEM public key the model signature must verify against',
+  'require-signature': `true or false (env ${ENV.requireSignature}; default true)`,
+  config: 'the config file (the operator\'s ConfigMap); reloaded on change; absent: defaults, auth off',
+  host: 'address to listen on',
+  port: `serving port (default ${PORTS.serving})`,
+  'metrics-port': `/metrics port (default ${PORTS.metrics}; 0: off)`,
+  'tls-cert': 'serving certificate (re-read on change)',
+  'tls-key': 'its private key',
+  'tls-ca': 'CA of client certificates (for --mtls)',
+  mtls: 'require client certificates issued by --tls-ca',
+  'no-tls': 'serve plain HTTP',
+  'encryption-key-file': 'AES-256 key for /v1/encrypt_input (re-read on change)',
+  'body-limit': 'request body limit in bytes (default 1048576)',
+  'rate-limit-keys': 'most rate-limiter buckets kept (default 10000)',
+  'dead-letter-file': 'append log records that fail the schema here instead of stderr',
+  help: 'print this and exit',
+};
+
+/** The `--help` text. */
+export function usage(): string {
+  const rows = Object.entries(OPTIONS).map(([flag, o]) => {
+    const dflt = 'default' in o && typeof o.default === 'string' ? ` [${o.default}]` : '';
+    return `  --${flag}${o.type === 'string' ? ' VALUE' : ''}${dflt}\n      ${FLAG_HELP[flag as keyof typeof OPTIONS]}`;
   });
+  return [`usage: ${SIDECAR_NAME} [--flag VALUE]...`, '', ...rows, ''].join('\n');
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: OPTIONS, strict: true });
+  if (values.help) {
+    process.stdout.write(usage());
+    return;
+  }
   const env = process.env;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'paddle_sidecar_' });
@@ -293,8 +335,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  // node:util parseArgs' errors (unknown flag, missing value) get a pointer to --help.
+  const code = (err as { code?: unknown }).code;
+  const hint = typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS') ? ' (--help lists the flags)' : '';
   process.stderr.write(
-    `${JSON.stringify({ timestamp: new Date().toISOString(), level: 'ERROR', service: SIDECAR_NAME, trace_id: '0'.repeat(31) + '1', '@log.kind': 'event', '@error.cause': describeCause(err), message: 'sidecar failed to start' })}\n`,
+    `${JSON.stringify({ timestamp: new Date().toISOString(), level: 'ERROR', service: SIDECAR_NAME, trace_id: '0'.repeat(31) + '1', '@log.kind': 'event', '@error.cause': `${describeCause(err)}${hint}`, message: 'sidecar failed to start' })}\n`,
   );
   process.exit(1);
 });

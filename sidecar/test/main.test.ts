@@ -97,5 +97,14 @@ describe('paddle-sidecar process (main.ts)', function () {
     assert.equal(await noKey.exited, 1);
     assert.match(noKey.out.stderr, /signature required but public key \/nonexistent\/key.pem is missing/);
     for (const l of `${bad.out.stderr}${noKey.out.stderr}`.split('\n').filter((x) => x.startsWith('{'))) assert.ok(validateLogRecord(JSON.parse(l)), l);
+    const unknown = run(['--bogus-flag', 'x']);
+    assert.equal(await unknown.exited, 1);
+    assert.match(unknown.out.stderr, /Unknown option '--bogus-flag'.*--help lists the flags/);
+  });
+  it('--help prints every flag and exits 0 without loading anything', async () => {
+    const help = run(['--help']);
+    assert.equal(await help.exited, 0);
+    for (const flag of ['model-dir', 'public-key', 'config', 'port', 'metrics-port', 'tls-cert', 'mtls', 'no-tls', 'help']) assert.match(help.out.stdout, new RegExp(`^  --${flag}\\b`, 'm'));
+    assert.ok(!help.out.stdout.includes('model loaded'));
   });
 });
