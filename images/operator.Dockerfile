@@ -1,14 +1,14 @@
 # syntax=docker/dockerfile:1
-# The operator image: the TypeScript controller, bundled into one module (make build-ts; it loads
-# only the parts of its npm packages it uses, see mk/60-operator.mk), on a distroless Node.js
-# runtime (no shell, no package manager), running as uid 65532.
+# The operator image: the TypeScript controller, bundled with its npm packages into one module
+# (make build-ts; see mk/60-operator.mk), on a distroless Node.js runtime (no shell, no package
+# manager, no node_modules), running as uid 65532.
 #
 # Build from the repository root:
 #   docker build -f images/operator.Dockerfile -t paddle-operator:0.1.0 .
 
 ARG NODE_VERSION=20
 
-# ---- build: the same make target CI runs (make build-ts), then drop dev packages ----
+# ---- build: the same make target CI runs (make build-ts) ----
 FROM node:${NODE_VERSION}-bookworm AS build
 WORKDIR /src
 ENV CI=true
@@ -21,16 +21,16 @@ COPY operator/ operator/
 COPY sidecar/ sidecar/
 COPY native/lib/ native/lib/
 COPY e2e/src/ e2e/src/
-RUN make build-ts && npm prune --omit=dev --no-audit --no-fund
+RUN make build-ts
 
 # ---- runtime ----
 FROM gcr.io/distroless/nodejs${NODE_VERSION}-debian12:nonroot
 WORKDIR /app
 ENV NODE_ENV=production
+# package.json for "type": "module"; the bundle needs nothing from node_modules.
 COPY --from=build /src/package.json ./package.json
-COPY --from=build /src/node_modules/ ./node_modules/
 COPY --from=build /src/dist/crds/ ./dist/crds/
-COPY --from=build /src/dist/operator/ ./dist/operator/
+COPY --from=build /src/dist/operator/main.js ./dist/operator/main.js
 USER 65532:65532
 # The ops port (/healthz, /readyz, /metrics) the operator and the chart default to.
 EXPOSE 8080

@@ -5,7 +5,8 @@
 // outputs those make targets produce (make build-ts is run to prove it).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
 import { RUN_AS_USER } from '../../operator/src/builders/deployment.js';
@@ -134,6 +135,18 @@ describe('images', () => {
     const op = run('dist/operator/main.js', '--no-such-flag=1');
     assert.equal(op.status, 2, `operator: ${op.stderr.slice(-1500)}`);
     assert.match(op.stderr, /unknown flag --no-such-flag/);
+    // The operator image ships the bundle without node_modules: it must load on its own.
+    const alone = mkdtempSync(join(tmpdir(), 'operator-bundle-'));
+    try {
+      mkdirSync(join(alone, 'dist/operator'), { recursive: true });
+      copyFileSync(join(REPO_ROOT, 'dist/operator/main.js'), join(alone, 'dist/operator/main.js'));
+      copyFileSync(join(REPO_ROOT, 'package.json'), join(alone, 'package.json'));
+      const bundled = spawnSync(process.execPath, ['dist/operator/main.js', '--no-such-flag=1'], { cwd: alone, encoding: 'utf8', timeout: 60_000 });
+      assert.equal(bundled.status, 2, `operator bundle without node_modules: ${bundled.stderr.slice(-1500)}`);
+      assert.match(bundled.stderr, /unknown flag --no-such-flag/);
+    } finally {
+      rmSync(alone, { recursive: true, force: true });
+    }
     const sidecar = run('dist/sidecar/src/main.js', '--no-such-flag');
     assert.match(`${sidecar.stdout}${sidecar.stderr}`, /Unknown option '--no-such-flag'/, `sidecar: ${sidecar.stderr.slice(-1500)}`);
     assert.notEqual(sidecar.status, 0);
