@@ -14,8 +14,15 @@ function standinNames(): string[] {
 export async function installMonitoringStandins(kubectl: Kubectl): Promise<string[]> {
   const installed: string[] = [];
   for (const name of standinNames()) {
-    const r = await kubectl(['get', 'crd', name, '-o', 'name'], { allowFailure: true });
-    if (r.code !== 0) installed.push(name);
+    const r = await kubectl(['get', 'crd', name, '-o', 'jsonpath={.metadata.deletionTimestamp}'], { allowFailure: true });
+    if (r.code !== 0) {
+      installed.push(name);
+    } else if (r.stdout.trim() !== '') {
+      // Still terminating (an earlier suite removed it): objects of it cannot be created until it
+      // is gone, so wait for that and install it afresh.
+      await kubectl(['wait', '--for=delete', `crd/${name}`, '--timeout=120s'], { allowFailure: true, timeoutMs: 130_000 });
+      installed.push(name);
+    }
   }
   if (installed.length > 0) {
     const docs = (yaml.loadAll(readFileSync(MONITORING_STANDIN_CRDS, 'utf8')) as { metadata: { name: string } }[]).filter((d) => installed.includes(d.metadata.name));
@@ -26,5 +33,7 @@ export async function installMonitoringStandins(kubectl: Kubectl): Promise<strin
 }
 
 export async function removeMonitoringStandins(kubectl: Kubectl, names: string[]): Promise<void> {
-  if (names.length > 0) await kubectl(['delete', 'crd', '--ignore-not-found', '--wait=false', ...names]);
+  // Waits until they are gone, so the next suite finds either the CRDs or nothing, never a
+  // terminating CRD that refuses creates.
+  if (names.length > 0) await kubectl(['delete', 'crd', '--ignore-not-found', '--wait=true', '--timeout=120s', ...names], { timeoutMs: 130_000 });
 }
