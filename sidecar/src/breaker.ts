@@ -15,7 +15,7 @@
 
 import type { BreakerState } from '../../crds/src/types.js';
 import type { SidecarConfig } from './config.js';
-import { type Clock, systemClock } from './clock.js';
+import { type Clock, systemClock, within } from './clock.js';
 import { quantile, SampleRing } from './quantiles.js';
 
 export type BreakerConfig = SidecarConfig['breaker'];
@@ -222,18 +222,10 @@ export class CircuitBreaker {
     const { probeTimeoutMs, passLatencyMs, requiredPasses } = this.config.recovery;
     const started = this.clock.now();
     let result: ProbeResult;
-    let timer: unknown;
     try {
-      result = await Promise.race([
-        this.probe(probeTimeoutMs),
-        new Promise<ProbeResult>((resolve) => {
-          timer = this.clock.setTimeout(() => resolve({ ok: false, latencyMs: probeTimeoutMs }), probeTimeoutMs);
-        }),
-      ]);
+      result = await within(this.probe(probeTimeoutMs), probeTimeoutMs, { ok: false, latencyMs: probeTimeoutMs }, this.clock);
     } catch {
       result = { ok: false, latencyMs: this.clock.now() - started };
-    } finally {
-      this.clock.clearTimeout(timer);
     }
     if (this.stopped) return;
     const passed = result.ok && result.latencyMs < passLatencyMs;

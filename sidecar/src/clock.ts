@@ -16,3 +16,18 @@ export const systemClock: Clock = {
   },
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
 };
+
+/** What `work` resolves to, or `late` when it has not settled within `ms`; the timer is cleared either way. */
+export async function within<T>(work: Promise<T>, ms: number, late: T, clock: Clock = systemClock): Promise<T> {
+  let timer: unknown;
+  try {
+    return await Promise.race([
+      work,
+      new Promise<T>((resolve) => {
+        timer = clock.setTimeout(() => resolve(late), ms);
+      }),
+    ]);
+  } finally {
+    clock.clearTimeout(timer);
+  }
+}

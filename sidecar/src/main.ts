@@ -31,6 +31,7 @@ import { gpuTelemetry, Predictor, type LoadOptions } from '../../native/lib/inde
 import { ENV, PATHS, PORTS } from '../../crds/src/pod-contract.js';
 import type { Device } from '../../crds/src/types.js';
 import { createApp, SIDECAR_NAME, type AuditSink } from './app.js';
+import { within } from './clock.js';
 import { AuditShipper, type AuditEvent } from './audit.js';
 import { type SidecarConfig, defaultSidecarConfig } from './config.js';
 import { readConfigFile, watchConfigFile } from './config-reloader.js';
@@ -321,7 +322,7 @@ async function main(): Promise<void> {
     if (reportTimer) clearTimeout(reportTimer);
     reloader?.close();
     encKeyWatcher.close();
-    await Promise.race([Promise.all([serving.close(), metricsServer?.close()]), new Promise((r) => setTimeout(r, 10000))]);
+    await within(Promise.all([serving.close(), metricsServer?.close()]).then(() => true), 10_000, false);
     sidecar.close();
     await shipper?.close(3000);
     if (!(await tracing.shutdown(3000))) log.warn({ '@error.cause': `OTLP collector ${tracing.otlpEndpoint ?? ''} did not take the last spans within 3 s` }, 'stopped without flushing traces');

@@ -11,6 +11,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AlwaysOffSampler, BasicTracerProvider, BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { IncomingHttpHeaders } from 'node:http';
+import { within } from './clock.js';
 
 export function createTracerProvider(o: { serviceName: string; otlpEndpoint?: string | undefined; spanProcessors?: SpanProcessor[] | undefined }): BasicTracerProvider {
   const processors = [...(o.spanProcessors ?? [])];
@@ -86,18 +87,9 @@ export class ReloadableTracing {
    * exporter's own timeouts and retries (tens of seconds of a pod's termination grace period),
    * so this gives up after `timeoutMs`: resolves true when everything was flushed in time.
    */
-  async shutdown(timeoutMs = 3000): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
+  shutdown(timeoutMs = 3000): Promise<boolean> {
     const flushed = Promise.all([this.provider.shutdown().catch(() => undefined), ...this.retiring]).then(() => true);
-    const late = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), timeoutMs);
-      timer.unref();
-    });
-    try {
-      return await Promise.race([flushed, late]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return within(flushed, timeoutMs, false);
   }
 }
 
