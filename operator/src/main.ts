@@ -49,27 +49,38 @@ export class UsageError extends Error {}
 /** `--help` / `-h` was given: print `usage()` and exit 0. */
 export class HelpRequested extends Error {}
 
-/** Every flag: name, the env variable that sets it when the flag is absent, default, meaning. */
-const FLAGS: ReadonlyArray<readonly [flag: string, env: string, dflt: string, help: string]> = [
-  ['kubeconfig', 'KUBECONFIG', '~/.kube/config, else in-cluster', 'kubeconfig file to use'],
-  ['sidecar-image', 'PADDLE_SIDECAR_IMAGE', DEFAULT_OPERATOR_CONFIG.sidecarImage, 'sidecar image for PaddleServices that name none'],
-  ['cluster-domain', 'CLUSTER_DOMAIN', DEFAULT_OPERATOR_CONFIG.clusterDomain, "the cluster's DNS domain (certificate DNS names)"],
-  ['workers', 'OPERATOR_WORKERS', '4', 'concurrent reconciles'],
-  ['resync-seconds', 'OPERATOR_RESYNC_SECONDS', '300', 'every PaddleService is reconciled again after this long'],
-  ['ops-port', 'OPERATOR_OPS_PORT', '8080', '/healthz, /readyz and /metrics (0: any free port)'],
-  ['leader-elect', 'OPERATOR_LEADER_ELECT', 'true', 'take a coordination.k8s.io Lease before reconciling (--no-leader-elect: off)'],
-  ['lease-namespace', 'POD_NAMESPACE', 'paddle-operator-system', "the Lease's namespace"],
-  ['lease-name', 'OPERATOR_LEASE_NAME', 'paddle-operator-leader', "the Lease's name"],
-  ['lease-duration-seconds', 'OPERATOR_LEASE_DURATION_SECONDS', '15', 'a standby takes over this long after the leader stops renewing'],
-  ['renew-deadline-seconds', 'OPERATOR_RENEW_DEADLINE_SECONDS', '10', 'the leader gives up leading when it cannot renew within this'],
-  ['retry-period-seconds', 'OPERATOR_RETRY_PERIOD_SECONDS', '2', 'how often the Lease is renewed or tried'],
-  ['identity', 'POD_NAME', 'hostname-pid', 'holder identity written into the Lease'],
-  ['log-level', 'OPERATOR_LOG_LEVEL', 'info', 'debug, info, warn or error'],
-];
+interface FlagSpec {
+  /** The env variable read when the flag is absent. */
+  env: string;
+  /** The value used when neither is set (absent: none, or one computed at run time). */
+  dflt?: string;
+  /** What `--help` shows as the default when it is not `dflt` itself. */
+  shown?: string;
+  help: string;
+}
+
+/** Every flag: the parser reads env names and defaults from here, and `--help` prints it. */
+const FLAGS = {
+  kubeconfig: { env: 'KUBECONFIG', shown: '~/.kube/config, else in-cluster', help: 'kubeconfig file to use' },
+  'sidecar-image': { env: 'PADDLE_SIDECAR_IMAGE', dflt: DEFAULT_OPERATOR_CONFIG.sidecarImage, help: 'sidecar image for PaddleServices that name none' },
+  'cluster-domain': { env: 'CLUSTER_DOMAIN', dflt: DEFAULT_OPERATOR_CONFIG.clusterDomain, help: "the cluster's DNS domain (certificate DNS names)" },
+  workers: { env: 'OPERATOR_WORKERS', dflt: '4', help: 'concurrent reconciles' },
+  'resync-seconds': { env: 'OPERATOR_RESYNC_SECONDS', dflt: '300', help: 'every PaddleService is reconciled again after this long' },
+  'ops-port': { env: 'OPERATOR_OPS_PORT', dflt: '8080', help: '/healthz, /readyz and /metrics (0: any free port)' },
+  'leader-elect': { env: 'OPERATOR_LEADER_ELECT', dflt: 'true', help: 'take a coordination.k8s.io Lease before reconciling (--no-leader-elect: off)' },
+  'lease-namespace': { env: 'POD_NAMESPACE', dflt: 'paddle-operator-system', help: "the Lease's namespace" },
+  'lease-name': { env: 'OPERATOR_LEASE_NAME', dflt: 'paddle-operator-leader', help: "the Lease's name" },
+  'lease-duration-seconds': { env: 'OPERATOR_LEASE_DURATION_SECONDS', dflt: '15', help: 'a standby takes over this long after the leader stops renewing' },
+  'renew-deadline-seconds': { env: 'OPERATOR_RENEW_DEADLINE_SECONDS', dflt: '10', help: 'the leader gives up leading when it cannot renew within this' },
+  'retry-period-seconds': { env: 'OPERATOR_RETRY_PERIOD_SECONDS', dflt: '2', help: 'how often the Lease is renewed or tried' },
+  identity: { env: 'POD_NAME', shown: 'hostname-pid', help: 'holder identity written into the Lease' },
+  'log-level': { env: 'OPERATOR_LOG_LEVEL', dflt: 'info', help: 'debug, info, warn or error' },
+} satisfies Record<string, FlagSpec>;
+type Flag = keyof typeof FLAGS;
 
 /** The `--help` text. */
 export function usage(): string {
-  const rows = FLAGS.map(([flag, env, dflt, help]) => `  --${flag} VALUE\n      ${help}\n      env ${env}; default ${dflt}`);
+  const rows = Object.entries(FLAGS).map(([flag, f]: [string, FlagSpec]) => `  --${flag} VALUE\n      ${f.help}\n      env ${f.env}; default ${f.shown ?? f.dflt ?? 'none'}`);
   return ['usage: paddle-operator [--flag VALUE | --flag=VALUE]...', '', 'Flags beat environment variables, which beat defaults.', '', ...rows, ''].join('\n');
 }
 
@@ -90,35 +101,35 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): OperatorOp
       i++;
     }
   }
-  const known = new Set(FLAGS.map(([flag]) => flag));
-  for (const f of flags.keys()) if (!known.has(f)) throw new UsageError(`unknown flag --${f} (--help lists them)`);
-  const str = (flag: string, envName: string, dflt?: string) => flags.get(flag) ?? env[envName] ?? dflt;
-  const int = (flag: string, envName: string, dflt: number, min: number) => {
-    const raw = str(flag, envName);
-    if (raw === undefined || raw === '') return dflt;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min) throw new UsageError(`--${flag} (${envName}) must be an integer >= ${min}, got "${raw}"`);
+  for (const f of flags.keys()) if (!Object.hasOwn(FLAGS, f)) throw new UsageError(`unknown flag --${f} (--help lists them)`);
+  const spec = (flag: Flag): FlagSpec => FLAGS[flag];
+  const str = (flag: Flag): string | undefined => flags.get(flag) ?? env[spec(flag).env] ?? spec(flag).dflt;
+  const int = (flag: Flag, min: number): number => {
+    const raw = str(flag);
+    const n = Number(raw === undefined || raw === '' ? spec(flag).dflt : raw);
+    if (!Number.isInteger(n) || n < min) throw new UsageError(`--${flag} (${spec(flag).env}) must be an integer >= ${min}, got "${raw}"`);
     return n;
   };
-  const leaderElectRaw = str('leader-elect', 'OPERATOR_LEADER_ELECT', 'true');
-  if (leaderElectRaw !== 'true' && leaderElectRaw !== 'false') throw new UsageError(`OPERATOR_LEADER_ELECT must be true or false, got "${leaderElectRaw}"`);
+  const leaderElectRaw = str('leader-elect');
+  if (leaderElectRaw !== 'true' && leaderElectRaw !== 'false') throw new UsageError(`${FLAGS['leader-elect'].env} must be true or false, got "${leaderElectRaw}"`);
+  const kubeconfig = str('kubeconfig');
   const opts: OperatorOptions = {
-    ...(str('kubeconfig', 'KUBECONFIG') ? { kubeconfig: str('kubeconfig', 'KUBECONFIG') as string } : {}),
+    ...(kubeconfig ? { kubeconfig } : {}),
     config: {
-      sidecarImage: str('sidecar-image', 'PADDLE_SIDECAR_IMAGE', DEFAULT_OPERATOR_CONFIG.sidecarImage) as string,
-      clusterDomain: str('cluster-domain', 'CLUSTER_DOMAIN', DEFAULT_OPERATOR_CONFIG.clusterDomain) as string,
+      sidecarImage: str('sidecar-image') as string,
+      clusterDomain: str('cluster-domain') as string,
     },
-    workers: int('workers', 'OPERATOR_WORKERS', 4, 1),
-    resyncSeconds: int('resync-seconds', 'OPERATOR_RESYNC_SECONDS', 300, 1),
-    opsPort: int('ops-port', 'OPERATOR_OPS_PORT', 8080, 0),
+    workers: int('workers', 1),
+    resyncSeconds: int('resync-seconds', 1),
+    opsPort: int('ops-port', 0),
     leaderElect: leaderElectRaw === 'true',
-    leaseNamespace: str('lease-namespace', 'POD_NAMESPACE', 'paddle-operator-system') as string,
-    leaseName: str('lease-name', 'OPERATOR_LEASE_NAME', 'paddle-operator-leader') as string,
-    leaseDurationSeconds: int('lease-duration-seconds', 'OPERATOR_LEASE_DURATION_SECONDS', 15, 2),
-    renewDeadlineSeconds: int('renew-deadline-seconds', 'OPERATOR_RENEW_DEADLINE_SECONDS', 10, 1),
-    retryPeriodSeconds: int('retry-period-seconds', 'OPERATOR_RETRY_PERIOD_SECONDS', 2, 1),
-    identity: str('identity', 'POD_NAME', `${hostname()}-${process.pid}`) as string,
-    logLevel: str('log-level', 'OPERATOR_LOG_LEVEL', 'info') as string,
+    leaseNamespace: str('lease-namespace') as string,
+    leaseName: str('lease-name') as string,
+    leaseDurationSeconds: int('lease-duration-seconds', 2),
+    renewDeadlineSeconds: int('renew-deadline-seconds', 1),
+    retryPeriodSeconds: int('retry-period-seconds', 1),
+    identity: str('identity') ?? `${hostname()}-${process.pid}`,
+    logLevel: str('log-level') as string,
   };
   if (!(opts.retryPeriodSeconds < opts.renewDeadlineSeconds && opts.renewDeadlineSeconds < opts.leaseDurationSeconds)) {
     throw new UsageError('need retry-period < renew-deadline < lease-duration');

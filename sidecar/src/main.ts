@@ -92,19 +92,22 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
+/** Defaults of the flags whose value is parsed below (the help text prints these too). */
+const DEFAULTS = { modelFormat: 'auto', backend: 'builtin', device: 'cpu', gpuDeviceId: 0, cpuThreads: 1, maxMemoryMB: 2048, requireSignature: true, bodyLimitBytes: 1024 * 1024, rateLimitKeys: 10000 } as const;
+
 /** One line per flag (the type makes a flag without a description a compile error). */
 const FLAG_HELP: Record<keyof typeof OPTIONS, string> = {
   'model-dir': 'the model directory (verified before serving)',
   'model-name': `the name served when no config file sets one (env ${ENV.modelName})`,
-  'model-format': `auto, pdmodel or pir (env ${ENV.modelFormat}; default auto)`,
-  backend: `builtin or paddle (env ${ENV.backend}; default builtin)`,
-  device: `cpu or gpu (env ${ENV.device}; default cpu)`,
-  'gpu-device-id': 'GPU ordinal (default 0)',
-  'cpu-threads': `predictor threads (env ${ENV.cpuThreads}; default 1)`,
-  'max-memory-mb': `predictor memory budget (env ${ENV.maxMemoryMB}; default 2048)`,
+  'model-format': `auto, pdmodel or pir (env ${ENV.modelFormat}; default ${DEFAULTS.modelFormat})`,
+  backend: `builtin or paddle (env ${ENV.backend}; default ${DEFAULTS.backend})`,
+  device: `cpu or gpu (env ${ENV.device}; default ${DEFAULTS.device})`,
+  'gpu-device-id': `GPU ordinal (default ${DEFAULTS.gpuDeviceId})`,
+  'cpu-threads': `predictor threads (env ${ENV.cpuThreads}; default ${DEFAULTS.cpuThreads})`,
+  'max-memory-mb': `predictor memory budget (env ${ENV.maxMemoryMB}; default ${DEFAULTS.maxMemoryMB})`,
   'paddle-library-path': 'the Paddle Inference C library, for backend paddle',
   'public-key': 'PEM public key the model signature must verify against',
-  'require-signature': `true or false (env ${ENV.requireSignature}; default true)`,
+  'require-signature': `true or false (env ${ENV.requireSignature}; default ${DEFAULTS.requireSignature})`,
   config: 'the config file (the operator\'s ConfigMap); reloaded on change; absent: defaults, auth off',
   host: 'address to listen on',
   port: `serving port (default ${PORTS.serving})`,
@@ -115,8 +118,8 @@ const FLAG_HELP: Record<keyof typeof OPTIONS, string> = {
   mtls: 'require client certificates issued by --tls-ca',
   'no-tls': 'serve plain HTTP',
   'encryption-key-file': 'AES-256 key for /v1/encrypt_input (re-read on change)',
-  'body-limit': 'request body limit in bytes (default 1048576)',
-  'rate-limit-keys': 'most rate-limiter buckets kept (default 10000)',
+  'body-limit': `request body limit in bytes (default ${DEFAULTS.bodyLimitBytes})`,
+  'rate-limit-keys': `most rate-limiter buckets kept (default ${DEFAULTS.rateLimitKeys})`,
   'dead-letter-file': 'append log records that fail the schema here instead of stderr',
   help: 'print this and exit',
 };
@@ -162,17 +165,17 @@ async function main(): Promise<void> {
   }
   loggers.setLevel(config.logLevel);
 
-  const device = (values.device ?? env[ENV.device] ?? 'cpu') as Device;
+  const device = (values.device ?? env[ENV.device] ?? DEFAULTS.device) as Device;
   if (device !== 'cpu' && device !== 'gpu') throw new Error(`--device must be cpu or gpu, got ${JSON.stringify(device)}`);
-  const requireSignature = parseBool(values['require-signature'] ?? env[ENV.requireSignature], true);
+  const requireSignature = parseBool(values['require-signature'] ?? env[ENV.requireSignature], DEFAULTS.requireSignature);
   const publicKeyPem = existsSync(values['public-key']) ? readFileSync(values['public-key'], 'utf8') : undefined;
   if (requireSignature && !publicKeyPem) throw new Error(`signature required but public key ${values['public-key']} is missing`);
 
   // The addon's public entry; the typed view below checks that it meets PredictorLike.
   const native: NativeModule = { Predictor, gpuTelemetry };
-  const format = values['model-format'] ?? env[ENV.modelFormat] ?? 'auto';
+  const format = values['model-format'] ?? env[ENV.modelFormat] ?? DEFAULTS.modelFormat;
   if (format !== 'auto' && format !== 'pdmodel' && format !== 'pir') throw new Error(`--model-format must be auto, pdmodel or pir, got ${JSON.stringify(format)}`);
-  const backend = values.backend ?? env[ENV.backend] ?? 'builtin';
+  const backend = values.backend ?? env[ENV.backend] ?? DEFAULTS.backend;
   if (backend !== 'builtin' && backend !== 'paddle') throw new Error(`--backend must be builtin or paddle, got ${JSON.stringify(backend)}`);
   const loadOptions = {
     modelDir: values['model-dir'],
@@ -180,9 +183,9 @@ async function main(): Promise<void> {
     backend: backend as NonNullable<LoadOptions['backend']>,
     requireSignature,
     ...(publicKeyPem ? { publicKeyPem } : {}),
-    cpuThreads: parseIntFlag('cpu-threads', values['cpu-threads'] ?? env[ENV.cpuThreads], 1),
-    maxMemoryMB: parseIntFlag('max-memory-mb', values['max-memory-mb'] ?? env[ENV.maxMemoryMB], 2048),
-    gpuDeviceId: parseIntFlag('gpu-device-id', values['gpu-device-id'], 0),
+    cpuThreads: parseIntFlag('cpu-threads', values['cpu-threads'] ?? env[ENV.cpuThreads], DEFAULTS.cpuThreads),
+    maxMemoryMB: parseIntFlag('max-memory-mb', values['max-memory-mb'] ?? env[ENV.maxMemoryMB], DEFAULTS.maxMemoryMB),
+    gpuDeviceId: parseIntFlag('gpu-device-id', values['gpu-device-id'], DEFAULTS.gpuDeviceId),
     ...(values['paddle-library-path'] ? { paddleLibraryPath: values['paddle-library-path'] } : {}),
   };
   const predictor = await native.Predictor.load({ ...loadOptions, device });
@@ -247,8 +250,8 @@ async function main(): Promise<void> {
     audit,
     resourceSampler: createResourceSampler(native.gpuTelemetry, loadOptions.gpuDeviceId),
     ...(native.gpuTelemetry ? { gpuTelemetry: native.gpuTelemetry } : {}),
-    bodyLimitBytes: parseIntFlag('body-limit', values['body-limit'], 1024 * 1024),
-    rateLimiterMaxKeys: parseIntFlag('rate-limit-keys', values['rate-limit-keys'], 10000) || 10000,
+    bodyLimitBytes: parseIntFlag('body-limit', values['body-limit'], DEFAULTS.bodyLimitBytes),
+    rateLimiterMaxKeys: parseIntFlag('rate-limit-keys', values['rate-limit-keys'], DEFAULTS.rateLimitKeys) || DEFAULTS.rateLimitKeys,
     allowUnverified: !requireSignature,
   });
   const m = sidecar.metrics;
