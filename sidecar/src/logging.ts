@@ -58,26 +58,14 @@ export class ValidatingLogStream {
    * parsed back; a failing record goes to the dead-letter sink like any line.
    */
   writeRecord(record: Record<string, unknown>): void {
-    let reason: string | undefined;
-    let line: string | undefined;
+    let line: string;
     try {
       line = JSON.stringify(record);
-      if (!validateLogRecord(record)) {
-        const e = validateLogRecord.errors?.[0];
-        reason = `${e?.instancePath || '(root)'} ${e?.message ?? 'invalid'}`;
-      }
     } catch (err) {
-      reason = `not serialisable: ${(err as Error).message}`;
+      this.route(String(record), '', `not serialisable: ${(err as Error).message}`);
+      return;
     }
-    if (reason === undefined && line !== undefined) {
-      this.validLines++;
-      this.sinks.out.write(`${line}\n`);
-    } else {
-      this.deadLetters++;
-      const why = reason ?? 'invalid';
-      this.sinks.onDeadLetter?.(why);
-      this.sinks.deadLetter.write(`${JSON.stringify({ dead_letter_reason: why, record: line ?? String(record) })}\n`);
-    }
+    this.route(line, `${line}\n`, schemaFailure(record));
   }
 
   /** `line` without its newline, `out` with it. */
@@ -85,14 +73,15 @@ export class ValidatingLogStream {
     if (line.length === 0) return;
     let reason: string | undefined;
     try {
-      const record: unknown = JSON.parse(line);
-      if (!validateLogRecord(record)) {
-        const e = validateLogRecord.errors?.[0];
-        reason = `${e?.instancePath || '(root)'} ${e?.message ?? 'invalid'}`;
-      }
+      reason = schemaFailure(JSON.parse(line));
     } catch (err) {
       reason = `not JSON: ${(err as Error).message}`;
     }
+    this.route(line, out, reason);
+  }
+
+  /** A valid line (`reason` undefined) goes out as `out`; any other to the dead-letter sink with the reason. */
+  private route(line: string, out: string, reason: string | undefined): void {
     if (reason === undefined) {
       this.validLines++;
       this.sinks.out.write(out);
@@ -102,6 +91,13 @@ export class ValidatingLogStream {
       this.sinks.deadLetter.write(`${JSON.stringify({ dead_letter_reason: reason, record: line })}\n`);
     }
   }
+}
+
+/** Why `record` fails the log schema (its first error), or undefined when it passes. */
+function schemaFailure(record: unknown): string | undefined {
+  if (validateLogRecord(record)) return undefined;
+  const e = validateLogRecord.errors?.[0];
+  return `${e?.instancePath || '(root)'} ${e?.message ?? 'invalid'}`;
 }
 
 const LEVELS: Record<string, string> = { trace: 'DEBUG', debug: 'DEBUG', info: 'INFO', warn: 'WARN', error: 'ERROR', fatal: 'ERROR' };
