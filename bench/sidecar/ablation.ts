@@ -5,20 +5,17 @@
 //
 //   npx tsx bench/sidecar/ablation.ts [rounds]
 
-import { execFile } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { trace } from '@opentelemetry/api';
 import { Registry } from 'prom-client';
 import { createApp } from '../../sidecar/src/app.js';
 import { createLoggers } from '../../sidecar/src/logging.js';
 import { createSidecarServer } from '../../sidecar/src/server.js';
 import { createTracerProvider } from '../../sidecar/src/tracing.js';
-import { bareInferHandler, benchAuth, benchConfig, INFER_BODY, loadMlpPredictor, ROOT } from './common.js';
+import { bareInferHandler, benchAuth, benchConfig, cannon, INFER_BODY, loadMlpPredictor, median } from './common.js';
 
 const ROUNDS = Number(process.argv[2] ?? 3);
-const CANNON = join(ROOT, 'node_modules/autocannon/autocannon.js');
 const predictor = await loadMlpPredictor();
 const creds = await benchAuth('sidecar-ablation-');
 const provider = createTracerProvider({ serviceName: 'bench' });
@@ -56,17 +53,12 @@ const push = (m: Map<string, number[]>, k: string, v: number): void => void m.se
 for (let round = 0; round < ROUNDS; round++) {
   for (const [name, port] of targets) {
     const cpu0 = process.cpuUsage();
-    const args = ['-j', '-n', '-c', '8', '-d', '3', '-m', 'POST', '-H', 'content-type=application/json', '-H', `authorization=Bearer ${token}`, '-b', body];
-    const out = await new Promise<string>((resolve, reject) =>
-      execFile(process.execPath, [CANNON, ...args, `http://127.0.0.1:${port}/v2/models/mlp/infer`], { maxBuffer: 1 << 24 }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
-    );
+    const r = await cannon(`http://127.0.0.1:${port}/v2/models/mlp/infer`, { body, headers: { authorization: `Bearer ${token}` }, connections: 8, duration: 3 });
     const cpu = process.cpuUsage(cpu0);
-    const r = JSON.parse(out) as { requests: { average: number; total: number } };
     push(rps, name, r.requests.average);
     push(cpuUs, name, (cpu.user + cpu.system) / Math.max(1, r.requests.total));
   }
 }
-const median = (xs: number[]): number => [...xs].sort((a, c) => a - c)[Math.floor(xs.length / 2)] ?? 0;
 const bareCpu = median(cpuUs.get('bare node:http') ?? [1]);
 const bareRps = median(rps.get('bare node:http') ?? [1]);
 console.log(`medians of ${ROUNDS} interleaved rounds (autocannon 8 connections x 3 s, child process)`);

@@ -18,12 +18,10 @@
 // --quick measures only the two rows the targets compare (bare node:http, full chain over HTTP),
 // for trying a change; the full table is what a figure to report comes from.
 
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import express from 'express';
 import { Registry } from 'prom-client';
@@ -32,7 +30,7 @@ import { createLoggers } from '../../sidecar/src/logging.js';
 import { createSidecarServer } from '../../sidecar/src/server.js';
 import { createTracerProvider } from '../../sidecar/src/tracing.js';
 import { createPki } from '../../sidecar/test/helpers/pki.js';
-import { bareInferHandler, benchAuth, benchConfig, INFER_BODY, inferOnce, loadMlpPredictor, ROOT, type InferRequest } from './common.js';
+import { bareInferHandler, benchAuth, benchConfig, cannon, INFER_BODY, inferOnce, loadMlpPredictor, median, type InferRequest } from './common.js';
 
 const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, connections: { type: 'string', default: '8' }, sequential: { type: 'string', default: '1500' }, rounds: { type: 'string', default: '3' }, quick: { type: 'boolean', default: false } } });
 const ROUNDS = Number(values.rounds);
@@ -86,24 +84,6 @@ interface Row {
   cpuUs: number;
 }
 
-interface CannonResult {
-  requests: { average: number; total: number };
-  latency: { p50: number; p99: number };
-  non2xx: number;
-}
-
-const CANNON = join(ROOT, 'node_modules/autocannon/autocannon.js');
-async function cannon(url: string, headers: Record<string, string>, duration = DURATION): Promise<CannonResult> {
-  const args = ['-j', '-n', '-c', String(CONNECTIONS), '-d', String(duration), '-m', 'POST', '-b', body, '-H', 'content-type=application/json'];
-  for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}=${v}`);
-  args.push(url);
-  const out = await new Promise<string>((resolve, reject) =>
-    // NODE_TLS_REJECT_UNAUTHORIZED=0: the HTTPS row's self-made test CA, for autocannon only.
-    execFile(process.execPath, [CANNON, ...args], { maxBuffer: 1 << 24, env: { ...process.env, NODE_TLS_REJECT_UNAUTHORIZED: '0' } }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
-  );
-  return JSON.parse(out) as CannonResult;
-}
-
 /** Sequential requests over one keep-alive connection, timed with hrtime (sub-ms resolution). */
 async function sequential(url: string, headers: Record<string, string>, tls: boolean): Promise<{ p50: number; p99: number }> {
   const agent = tls ? new HttpsAgent({ keepAlive: true, maxSockets: 1, ca: readFileSync(pki.caCert) }) : new HttpAgent({ keepAlive: true, maxSockets: 1 });
@@ -127,10 +107,10 @@ async function sequential(url: string, headers: Record<string, string>, tls: boo
 
 async function measure(name: string, url: string, headers: Record<string, string>, tls = false): Promise<Row> {
   // Warm-up under load first, so the JIT has compiled this server's path before any figure.
-  await cannon(url.replace('https://localhost', 'https://127.0.0.1'), headers, 2);
+  await cannon(url.replace('https://localhost', 'https://127.0.0.1'), { body, headers, connections: CONNECTIONS, duration: 2 });
   const seq = await sequential(url, headers, tls);
   const cpu0 = process.cpuUsage();
-  const r = await cannon(url.replace('https://localhost', 'https://127.0.0.1'), headers);
+  const r = await cannon(url.replace('https://localhost', 'https://127.0.0.1'), { body, headers, connections: CONNECTIONS, duration: DURATION });
   const cpu = process.cpuUsage(cpu0);
   const cpuUs = r.requests.total > 0 ? (cpu.user + cpu.system) / r.requests.total : 0;
   return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, seqP50: seq.p50, seqP99: seq.p99, non2xx: r.non2xx, cpuUs };
@@ -154,10 +134,6 @@ for (let round = 0; round < ROUNDS; round++) {
     samples.set(name, [...(samples.get(name) ?? []), r]);
   }
 }
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? 0;
-};
 const rows: Row[] = measured.map(([name]) => {
   const rs = samples.get(name) ?? [];
   return {

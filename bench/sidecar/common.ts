@@ -2,6 +2,7 @@
 // predictor, the request body, the bare node:http reference handler, the HS256 secret with its
 // token, and the full-chain config. One copy, so the scripts measure the same things.
 
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -96,4 +97,34 @@ export function benchConfig(auth: BenchAuth, authEnabled = true): SidecarConfig 
   );
   if (!c.ok) throw new Error(c.error);
   return c.config;
+}
+
+/** What the scripts read of autocannon's JSON result. */
+export interface CannonResult {
+  requests: { average: number; total: number };
+  latency: { p50: number; p99: number };
+  non2xx: number;
+}
+
+const CANNON = join(ROOT, 'node_modules/autocannon/autocannon.js');
+
+/**
+ * autocannon in a child process (so the calling process's CPU time is its servers' alone):
+ * POSTs `body` as JSON to `url` with `headers` over `connections` for `duration` seconds.
+ */
+export async function cannon(url: string, o: { body: string; headers?: Record<string, string>; connections: number; duration: number }): Promise<CannonResult> {
+  const args = ['-j', '-n', '-c', String(o.connections), '-d', String(o.duration), '-m', 'POST', '-b', o.body, '-H', 'content-type=application/json'];
+  for (const [k, v] of Object.entries(o.headers ?? {})) args.push('-H', `${k}=${v}`);
+  args.push(url);
+  const out = await new Promise<string>((resolve, reject) =>
+    // NODE_TLS_REJECT_UNAUTHORIZED=0: bench.ts's HTTPS row uses a self-made test CA; autocannon only.
+    execFile(process.execPath, [CANNON, ...args], { maxBuffer: 1 << 24, env: { ...process.env, NODE_TLS_REJECT_UNAUTHORIZED: '0' } }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
+  );
+  return JSON.parse(out) as CannonResult;
+}
+
+/** The middle value (the upper one of an even count; 0 for none). */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? 0;
 }
