@@ -80,15 +80,16 @@ class ConvergeProfile {
   readonly #pids: Record<string, number>;
   readonly #cpu0: Record<string, number>;
   readonly #t0 = performance.now();
-  #text0 = '';
+  /** The operator's metrics at the start of the window (the same scrape the run's write count starts from). */
+  readonly #text0: string;
   readonly depth: number[] = [];
   readonly inFlight: number[] = [];
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(op: OperatorProcess) {
+  constructor(op: OperatorProcess, text0: string) {
     this.#pids = { operator: op.child.pid ?? 0, ...clusterPids() };
     this.#cpu0 = Object.fromEntries(Object.entries(this.#pids).map(([k, pid]) => [k, cpuSeconds(pid)]));
-    void op.metrics().then((t) => (this.#text0 = t));
+    this.#text0 = text0;
     let busy = false;
     this.#timer = setInterval(() => {
       if (busy) return;
@@ -217,7 +218,7 @@ async function runOnce(clients: Clients, op: OperatorProcess, n: number): Promis
     await watch.start();
     const writesText0 = await op.metrics();
     const load0 = loadavg()[0] ?? 0;
-    const profile = new ConvergeProfile(op);
+    const profile = new ConvergeProfile(op, writesText0);
     const apiserverPid = clusterPids()['kube-apiserver'] ?? 0;
     const apiserverCpu0 = cpuSeconds(apiserverPid);
     const t0 = performance.now();
