@@ -12,13 +12,14 @@ import { Registry } from 'prom-client';
 import { createApp } from '../../sidecar/src/app.js';
 import { createLoggers } from '../../sidecar/src/logging.js';
 import { createSidecarServer } from '../../sidecar/src/server.js';
-import { createTracerProvider } from '../../sidecar/src/tracing.js';
+import { ReloadableTracing } from '../../sidecar/src/tracing.js';
 import { bareInferHandler, benchAuth, benchConfig, cannon, INFER_BODY, loadMlpPredictor, median } from './common.js';
 
 const ROUNDS = Number(process.argv[2] ?? 3);
 const predictor = await loadMlpPredictor();
 const creds = await benchAuth('sidecar-ablation-');
-const provider = createTracerProvider({ serviceName: 'bench' });
+// What main.ts runs without an OTLP endpoint.
+const tracing = new ReloadableTracing({ serviceName: 'bench' });
 const body = INFER_BODY;
 
 // The same bare reference as bench.ts.
@@ -33,7 +34,7 @@ const variant = async (name: string, o: { auth: boolean; level: string; noopTrac
     predictor,
     registry: new Registry(),
     loggers,
-    tracer: o.noopTracer ? trace.getTracer('noop') : provider.getTracer('bench'),
+    tracer: o.noopTracer ? trace.getTracer('noop') : tracing.tracer,
     device: 'cpu',
   });
   sidecar.start();

@@ -28,7 +28,7 @@ import { Registry } from 'prom-client';
 import { createApp } from '../../sidecar/src/app.js';
 import { createLoggers } from '../../sidecar/src/logging.js';
 import { createSidecarServer } from '../../sidecar/src/server.js';
-import { createTracerProvider } from '../../sidecar/src/tracing.js';
+import { ReloadableTracing } from '../../sidecar/src/tracing.js';
 import { createPki } from '../../sidecar/test/helpers/pki.js';
 import { bareInferHandler, benchAuth, benchConfig, cannon, INFER_BODY, inferOnce, loadMlpPredictor, median, type InferRequest } from './common.js';
 
@@ -61,8 +61,9 @@ const bareExpressPort = await bareExpress.listen(0, '127.0.0.1');
 const benchCreds = await benchAuth('sidecar-bench-');
 let logLines = 0;
 const loggers = createLoggers({ service: 'paddle-sidecar', sinks: { out: { write: () => void logLines++ }, deadLetter: { write: () => undefined } } });
-const provider = createTracerProvider({ serviceName: 'bench' });
-const sidecar = await createApp({ config: benchConfig(benchCreds), predictor, registry: new Registry(), loggers, tracer: provider.getTracer('bench'), device: 'cpu' });
+// What main.ts runs without an OTLP endpoint.
+const tracing = new ReloadableTracing({ serviceName: 'bench' });
+const sidecar = await createApp({ config: benchConfig(benchCreds), predictor, registry: new Registry(), loggers, tracer: tracing.tracer, device: 'cpu' });
 sidecar.start();
 const chain = createSidecarServer({ handler: sidecar.handler });
 const chainPort = await chain.listen(0, '127.0.0.1');
@@ -171,7 +172,7 @@ console.log(`access log lines validated during the run: ${logLines}`);
 
 sidecar.close();
 await Promise.all([chain.close(), chainExpress.close(), chainTls.close(), bareExpress.close(), new Promise((r) => bare.close(r))]);
-await provider.shutdown();
+await tracing.shutdown();
 // autocannon stops mid-request: let the last runs finish before disposing.
 for (let i = 0; i < 50; i++) {
   try {

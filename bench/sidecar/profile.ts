@@ -13,15 +13,16 @@ import { Registry } from 'prom-client';
 import { createApp } from '../../sidecar/src/app.js';
 import { createLoggers } from '../../sidecar/src/logging.js';
 import { createSidecarServer } from '../../sidecar/src/server.js';
-import { createTracerProvider } from '../../sidecar/src/tracing.js';
+import { ReloadableTracing } from '../../sidecar/src/tracing.js';
 import { bareInferHandler, benchAuth, benchConfig, INFER_BODY, loadMlpPredictor } from './common.js';
 
 const { values } = parseArgs({ options: { duration: { type: 'string', default: '10' }, bare: { type: 'boolean', default: false } } });
 const predictor = await loadMlpPredictor();
 const creds = await benchAuth('sidecar-prof-');
 const loggers = createLoggers({ service: 'paddle-sidecar', sinks: { out: { write: () => undefined }, deadLetter: { write: () => undefined } } });
-const provider = createTracerProvider({ serviceName: 'bench' });
-const sidecar = await createApp({ config: benchConfig(creds), predictor, registry: new Registry(), loggers, tracer: provider.getTracer('bench'), device: 'cpu' });
+// What main.ts runs without an OTLP endpoint.
+const tracing = new ReloadableTracing({ serviceName: 'bench' });
+const sidecar = await createApp({ config: benchConfig(creds), predictor, registry: new Registry(), loggers, tracer: tracing.tracer, device: 'cpu' });
 sidecar.start();
 const server = createSidecarServer({ handler: values.bare ? bareInferHandler(predictor) : sidecar.handler });
 const port = await server.listen(0, '127.0.0.1');
@@ -37,4 +38,4 @@ const r = await autocannon({
 console.log(`req/s ${r.requests.average}, p50 ${r.latency.p50} ms, non-2xx ${r.non2xx}`);
 sidecar.close();
 await server.close();
-await provider.shutdown();
+await tracing.shutdown();

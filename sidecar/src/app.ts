@@ -25,7 +25,7 @@ import { describeCause, SidecarError } from './errors.js';
 import { decryptInput, encryptInput } from './input-crypto.js';
 import type { Logger, SidecarLoggers } from './logging.js';
 import { ObservationMatrix, seqLenBucket, seqLenBucketLabel } from './matrix.js';
-import { BREAKER_STATE_VALUE, cachedChildren, createMetrics, type SidecarMetrics } from './metrics.js';
+import { BREAKER_STATE_VALUE, createMetrics, type SidecarMetrics } from './metrics.js';
 import { buildInferResponse, parseInferRequest, sequenceLength, tensorMetadata } from './oip.js';
 import { buildPodReport } from './pod-report.js';
 import { buildProbeInputs, type GpuTelemetryLike, type PredictorLike, type Tensor, type TensorInfo } from './predictor.js';
@@ -150,6 +150,28 @@ function sinceMs(start: bigint): number {
   return Number(process.hrtime.bigint() - start) / 1e6;
 }
 
+/** Status codes as label strings, built once each. */
+const STATUS_LABELS = new Map<number, string>();
+function statusLabel(code: number): string {
+  let l = STATUS_LABELS.get(code);
+  if (l === undefined) {
+    l = String(code);
+    if (STATUS_LABELS.size < 1000) STATUS_LABELS.set(code, l);
+  }
+  return l;
+}
+
+/** The label of every sequence-length bucket of one edge list (index = bucket), built once per list. */
+const SEQ_LEN_LABELS = new WeakMap<readonly number[], string[]>();
+function seqLenLabels(edges: readonly number[]): string[] {
+  let labels = SEQ_LEN_LABELS.get(edges);
+  if (!labels) {
+    labels = Array.from({ length: edges.length + 1 }, (_, l) => seqLenBucketLabel(l, edges));
+    SEQ_LEN_LABELS.set(edges, labels);
+  }
+  return labels;
+}
+
 function headerValue(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
@@ -183,8 +205,6 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
   const clock = deps.clock ?? systemClock;
   const log = deps.loggers.event;
   const metrics = createMetrics(deps.registry);
-  const requestsChild = cachedChildren((...v: string[]) => metrics.requests.labels(...v));
-  const durationChild = cachedChildren((...v: string[]) => metrics.requestDuration.labels(...v));
   const verifier = new TokenVerifier(config.auth);
   await verifier.reload(config.auth);
   // Key files (JWKS / HMAC secret) are re-read when they change (Secret rotation), not only when
@@ -397,7 +417,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     };
     (res as StatefulResponse)[STATE] = st;
     res.setHeader('X-Request-Id', requestId);
-    setTraceHeaders(ctx, res);
+    setTraceHeaders(sc, res);
     if (envId) res.setHeader('X-Env-Id', envId);
     res.setHeader('X-Test-Group', group);
     // 'close' comes once per response, after 'finish' when the answer went out, alone when the
@@ -417,12 +437,12 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     if (code >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: st.failureReason ?? `HTTP ${code}` });
     span.end();
     const model = config.model.name;
-    const codeLabel = String(code);
-    requestsChild(model, route, codeLabel).inc();
+    const codeLabel = statusLabel(code);
+    metrics.requests.labels(model, route, codeLabel).inc();
     const ms = sinceMs(st.started);
     if (st.inference) {
       // Arrival to response, for every request that reached the predictor (any outcome).
-      durationChild(model, st.inference.device, codeLabel, st.inference.seqLenBucket).observe(ms / 1000);
+      metrics.requestDuration.labels(model, st.inference.device, codeLabel, st.inference.seqLenBucket).observe(ms / 1000);
     }
     const line: Record<string, unknown> = {
       trace_id: st.traceId,
@@ -539,7 +559,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     }
     const { predictor, device } = activePredictor();
     const seqLen = sequenceLength(inputs);
-    const lBucket = seqLenBucketLabel(seqLenBucket(seqLen, config.matrix.seqLenEdges), config.matrix.seqLenEdges);
+    const lBucket = seqLenLabels(config.matrix.seqLenEdges)[seqLenBucket(seqLen, config.matrix.seqLenEdges)] ?? 'all';
     const child = deps.tracer.startSpan('predictor.run', { kind: SpanKind.INTERNAL, attributes: { 'model.name': config.model.name, 'paddle.device': device, 'paddle.seq_len': seqLen } }, st.ctx);
     metrics.inflight.inc();
     const started = process.hrtime.bigint();

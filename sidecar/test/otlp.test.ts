@@ -97,27 +97,53 @@ describe('OTLP export', function () {
 });
 
 describe('tracing without an exporter', () => {
-  it('records no spans, yet keeps trace and span ids and the incoming trace', async () => {
-    const { extractTraceContext, injectTraceContext } = await import('../src/tracing.js');
-    const { trace } = await import('@opentelemetry/api');
-    const provider = createTracerProvider({ serviceName: 'no-exporter' });
-    const tracer = provider.getTracer('t');
-    const root = tracer.startSpan('root');
-    assert.equal(root.isRecording(), false);
-    assert.match(root.spanContext().traceId, /^[0-9a-f]{32}$/);
-    assert.notEqual(root.spanContext().traceId, '0'.repeat(32));
-    assert.match(root.spanContext().spanId, /^[0-9a-f]{16}$/);
-    // A caller's traceparent: the server span continues that trace with a span id of its own,
-    // and the outgoing traceparent names it.
-    const parent = extractTraceContext({ traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' });
-    const server = tracer.startSpan('server', {}, parent);
-    assert.equal(server.isRecording(), false);
-    assert.equal(server.spanContext().traceId, '0af7651916cd43dd8448eb211c80319c');
-    assert.notEqual(server.spanContext().spanId, 'b7ad6b7169203331');
-    const out = injectTraceContext(trace.setSpan(parent, server));
-    assert.match(out.traceparent ?? '', new RegExp(`^00-0af7651916cd43dd8448eb211c80319c-${server.spanContext().spanId}-0[01]$`));
-    await provider.shutdown();
-  });
+  // The SDK with an AlwaysOff sampler (createTracerProvider without processors) and the id-only
+  // tracer that ReloadableTracing hands out without an OTLP endpoint (what main.ts serves with)
+  // must behave alike.
+  const tracers: [string, () => { tracer: import('@opentelemetry/api').Tracer; stop: () => Promise<unknown> }][] = [
+    ['the SDK without processors', () => {
+      const provider = createTracerProvider({ serviceName: 'no-exporter' });
+      return { tracer: provider.getTracer('t'), stop: () => provider.shutdown() };
+    }],
+    ['ReloadableTracing without an endpoint', () => {
+      const tracing = new ReloadableTracing({ serviceName: 'no-exporter' });
+      return { tracer: tracing.tracer, stop: () => tracing.shutdown() };
+    }],
+  ];
+  for (const [what, make] of tracers) {
+    it(`records no spans, yet keeps trace and span ids and the incoming trace (${what})`, async () => {
+      const { extractTraceContext, injectTraceContext, traceparentOf } = await import('../src/tracing.js');
+      const { trace } = await import('@opentelemetry/api');
+      const { tracer, stop } = make();
+      const root = tracer.startSpan('root');
+      assert.equal(root.isRecording(), false);
+      assert.match(root.spanContext().traceId, /^[0-9a-f]{32}$/);
+      assert.notEqual(root.spanContext().traceId, '0'.repeat(32));
+      assert.match(root.spanContext().spanId, /^[0-9a-f]{16}$/);
+      const ids = new Set(Array.from({ length: 2000 }, () => tracer.startSpan('x').spanContext().spanId));
+      assert.equal(ids.size, 2000, 'span ids repeat');
+      // A caller's traceparent (and tracestate): the server span continues that trace with a span
+      // id of its own, and the outgoing traceparent names it.
+      const parent = extractTraceContext({ traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', tracestate: 'vendor=abc' });
+      const server = tracer.startSpan('server', {}, parent);
+      assert.equal(server.isRecording(), false);
+      assert.equal(server.spanContext().traceId, '0af7651916cd43dd8448eb211c80319c');
+      assert.notEqual(server.spanContext().spanId, 'b7ad6b7169203331');
+      assert.equal(server.spanContext().traceState?.serialize(), 'vendor=abc');
+      const out = injectTraceContext(trace.setSpan(parent, server));
+      assert.match(out.traceparent ?? '', new RegExp(`^00-0af7651916cd43dd8448eb211c80319c-${server.spanContext().spanId}-00$`));
+      assert.equal(out.tracestate, 'vendor=abc');
+      // The response header the app writes is the propagator's value.
+      assert.equal(traceparentOf(server.spanContext()), out.traceparent);
+      // A child of the server span stays in the trace.
+      const child = tracer.startSpan('child', {}, trace.setSpan(parent, server));
+      assert.equal(child.spanContext().traceId, '0af7651916cd43dd8448eb211c80319c');
+      // An invalid incoming traceparent starts a new trace.
+      const fresh = tracer.startSpan('s', {}, extractTraceContext({ traceparent: '00-00000000000000000000000000000000-b7ad6b7169203331-01' }));
+      assert.notEqual(fresh.spanContext().traceId, '0'.repeat(32));
+      await stop();
+    });
+  }
 });
 
 describe('shutdown with a collector that never answers', function () {
