@@ -483,30 +483,37 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
   // 3. body limit + JSON parsing: readJsonBody (json-body.ts), POST/PUT/PATCH only.
   const bodyLimit = deps.bodyLimitBytes ?? 1024 * 1024;
 
-  // 4-6. authn -> authz -> rate limit, for the paths with a policy.
-  const authorize = async (req: IncomingMessage, st: RequestState, policyPath: string): Promise<void> => {
+  // 4-6. authn -> authz -> rate limit, for the paths with a policy. Synchronous when the token
+  // was verified before (the usual case); a promise only when its signature must be checked.
+  const authorize = (req: IncomingMessage, st: RequestState, policyPath: string): void | Promise<void> => {
     st.policyPath = policyPath;
     const policy = policyFor(policyPath);
     if (!policy) return;
     st.domain = policy.domain;
     if (config.auth.enabled) {
-      st.principal = await verifier.verify(headerValue(req.headers.authorization));
-      if (!st.principal.domains.has(policy.domain)) {
-        throw new SidecarError('forbidden', 'insufficient permissions');
-      }
-    } else {
-      st.principal = { subject: `ip:${req.socket.remoteAddress ?? 'unknown'}`, domains: new Set([policy.domain]) };
+      const header = headerValue(req.headers.authorization);
+      const known = verifier.cached(header);
+      if (known) return admit(st, policy, known);
+      return verifier.verify(header).then((p) => admit(st, policy, p));
     }
-    const decision = limiter.take(st.principal.subject, policy.domain, policy.callsPerMinute);
+    return admit(st, policy, { subject: `ip:${req.socket.remoteAddress ?? 'unknown'}`, domains: new Set([policy.domain]) });
+  };
+
+  const admit = (st: RequestState, policy: SidecarConfig['auth']['policies'][number], principal: Principal): void => {
+    st.principal = principal;
+    if (config.auth.enabled && !principal.domains.has(policy.domain)) {
+      throw new SidecarError('forbidden', 'insufficient permissions');
+    }
+    const decision = limiter.take(principal.subject, policy.domain, policy.callsPerMinute);
     if (!decision.ok) {
       metrics.rateLimited.labels(policy.domain).inc();
       throw new SidecarError('rate_limited', `rate limit of ${policy.callsPerMinute} calls per minute exceeded for ${policy.domain}`, {
         retryAfterSeconds: decision.retryAfterSeconds,
       });
     }
-    st.span.setAttributes({ 'enduser.id': st.principal.subject, 'paddle.domain': policy.domain });
+    if (st.span.isRecording()) st.span.setAttributes({ 'enduser.id': principal.subject, 'paddle.domain': policy.domain });
     // Canary: a caller without an X-Test-Group header is bucketed by its (verified) subject.
-    if (st.groupAssigned) setGroup(st, assignGroup(st.principal.subject, config.canary.treatmentPercent));
+    if (st.groupAssigned) setGroup(st, assignGroup(principal.subject, config.canary.treatmentPercent));
   };
 
   const setGroup = (st: RequestState, group: TestGroup): void => {
@@ -629,16 +636,15 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     else sendJson(res, 503, { error: `self-check failed: ${r.error ?? 'unknown'}` });
   };
 
-  const inferFromBody = async (res: ServerResponse, body: unknown): Promise<void> => {
+  /** Parses, runs and answers one inference; its audit record names `action`. */
+  const inferFromBody = async (res: ServerResponse, body: unknown, action: string): Promise<void> => {
     const model = io(activePredictor().predictor);
     const parsed = parseInferRequest(body, model.inputs, model.outputs);
     const outputs = await runInference(state(res), parsed.inputs);
     sendJson(res, 200, buildInferResponse(config.model.name, MODEL_VERSION, parsed.id, outputs, parsed.outputs));
+    recordAudit(res, action, 200);
   };
-  const inferRoute = async (res: ServerResponse, body: unknown): Promise<void> => {
-    await inferFromBody(res, body);
-    recordAudit(res, 'infer', 200);
-  };
+  const inferRoute = (res: ServerResponse, body: unknown): Promise<void> => inferFromBody(res, body, 'infer');
   const predictRoute = async (res: ServerResponse, input: unknown): Promise<void> => {
     let body = input;
     if (typeof body === 'object' && body !== null && 'model_name' in body && (body as { model_name: unknown }).model_name !== config.model.name) {
@@ -654,8 +660,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
         throw new SidecarError('malformed_json', 'decrypted input is not valid JSON', { cause: err });
       }
     }
-    await inferFromBody(res, body);
-    recordAudit(res, 'predict', 200);
+    await inferFromBody(res, body, 'predict');
   };
 
   // ---- the express app: every endpoint, the chain steps above as middleware.
@@ -671,7 +676,9 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
   const protect =
     (policyPath: string) =>
     (req: Request, res: Response, next: NextFunction): void => {
-      authorize(req, state(res), policyPath).then(() => next(), (err: unknown) => next(err));
+      Promise.resolve()
+        .then(() => authorize(req, state(res), policyPath))
+        .then(() => next(), (err: unknown) => next(err));
     };
   const modelParams = (req: Request, _res: Response, next: NextFunction): void => {
     checkModel(req.params.name, req.params.version);
@@ -803,7 +810,8 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
       if (!cors(req, res)) return;
       const body = await readJsonBody(req, bodyLimit);
       st.route = route; // as express: app-level steps (begin, CORS, body) fail as 'unmatched'
-      await authorize(req, st, policyPath);
+      const pending = authorize(req, st, policyPath);
+      if (pending) await pending;
       if (route === INFER_ROUTE) {
         checkModel(name, version);
         await inferRoute(res, body);

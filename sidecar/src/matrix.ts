@@ -23,7 +23,8 @@ export function seqLenBucketLabel(l: number, edges: readonly number[]): string {
 }
 
 export class ObservationMatrix {
-  private cells = new Map<string, number>();
+  /** Packed cell index ((s * latencyBuckets + d) * (seqLenEdges + 1) + l) -> count. */
+  private cells = new Map<number, number>();
   total = 0;
   constructor(private config: MatrixConfig) {}
 
@@ -40,7 +41,7 @@ export class ObservationMatrix {
     const s = Math.min(c.gpuMemoryBuckets - 1, Math.floor(gpuMemoryBytes / (c.gpuMemoryBucketMB * 1024 * 1024)));
     const d = Math.min(c.latencyBuckets - 1, Math.floor(latencyMs / c.latencyBucketMs));
     const l = seqLenBucket(seqLen, c.seqLenEdges);
-    const key = `${Math.max(0, s)},${Math.max(0, d)},${l}`;
+    const key = (Math.max(0, s) * c.latencyBuckets + Math.max(0, d)) * (c.seqLenEdges.length + 1) + l;
     this.cells.set(key, (this.cells.get(key) ?? 0) + 1);
     this.total++;
   }
@@ -52,10 +53,14 @@ export class ObservationMatrix {
   toStatus(maxCells = 2000): MatrixStatus {
     let entries = [...this.cells.entries()];
     if (entries.length > maxCells) entries = entries.sort((a, b) => b[1] - a[1]).slice(0, maxCells);
+    const lCount = this.config.seqLenEdges.length + 1;
+    const dCount = this.config.latencyBuckets;
     const cells = entries
       .map(([k, count]) => {
-        const [s, d, l] = k.split(',').map(Number);
-        return { s: s ?? 0, d: d ?? 0, l: l ?? 0, count };
+        const l = k % lCount;
+        const sd = (k - l) / lCount;
+        const d = sd % dCount;
+        return { s: (sd - d) / dCount, d, l, count };
       })
       .sort((a, b) => a.s - b.s || a.d - b.d || a.l - b.l);
     return {

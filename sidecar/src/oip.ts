@@ -108,13 +108,24 @@ function parseShape(name: string, shape: unknown): number[] {
   });
 }
 
+/** The model's inputs by name, built once per input list (a loaded model's list does not change). */
+const INPUTS_BY_NAME = new WeakMap<TensorInfo[], Map<string, TensorInfo>>();
+function inputsByName(modelInputs: TensorInfo[]): Map<string, TensorInfo> {
+  let m = INPUTS_BY_NAME.get(modelInputs);
+  if (!m) {
+    m = new Map(modelInputs.map((i) => [i.name, i]));
+    INPUTS_BY_NAME.set(modelInputs, m);
+  }
+  return m;
+}
+
 /** Parses an OIP v2 inference request body against the model's declared inputs. */
 export function parseInferRequest(body: unknown, modelInputs: TensorInfo[], modelOutputs: TensorInfo[]): ParsedInferRequest {
   if (!isRecord(body)) throw bad('request body must be a JSON object');
   const { id, inputs, outputs } = body;
   if (id !== undefined && typeof id !== 'string') throw bad('id must be a string');
   if (!Array.isArray(inputs) || inputs.length === 0) throw bad('inputs must be a non-empty array');
-  const byName = new Map(modelInputs.map((i) => [i.name, i]));
+  const byName = inputsByName(modelInputs);
   const result: Record<string, Tensor> = {};
   inputs.forEach((raw: unknown, idx) => {
     if (!isRecord(raw)) throw bad(`inputs[${idx}] must be an object`);
@@ -134,10 +145,12 @@ export function parseInferRequest(body: unknown, modelInputs: TensorInfo[], mode
     if (dtype !== info.dtype) throw bad(`input ${name}: datatype ${datatype} does not match the model's ${TO_OIP[info.dtype]}`);
     const shape = parseShape(name, raw.shape);
     if (shape.length !== info.shape.length) throw bad(`input ${name}: rank ${shape.length} does not match the model's ${info.shape.length}`);
-    info.shape.forEach((d, i) => {
+    let count = 1;
+    for (let i = 0; i < shape.length; i++) {
+      const d = info.shape[i] as number;
       if (d >= 0 && shape[i] !== d) throw bad(`input ${name}: shape[${i}] must be ${d}`);
-    });
-    const count = shape.reduce((a, b) => a * b, 1);
+      count *= shape[i] as number;
+    }
     if (count > MAX_ELEMENTS) throw bad(`input ${name}: too many elements`);
     if (raw.data === undefined) throw bad(`input ${name}: data is missing`);
     const flat = flatData(raw.data);
@@ -157,7 +170,10 @@ export function parseInferRequest(body: unknown, modelInputs: TensorInfo[], mode
       return o.name;
     });
   }
-  return { ...(id === undefined ? {} : { id }), inputs: result, ...(selected ? { outputs: selected } : {}) };
+  const parsed: ParsedInferRequest = { inputs: result };
+  if (id !== undefined) parsed.id = id;
+  if (selected) parsed.outputs = selected;
+  return parsed;
 }
 
 export interface OipOutputTensor {
@@ -198,6 +214,9 @@ export function tensorMetadata(infos: TensorInfo[]): { name: string; datatype: O
 
 /** Sequence length for the matrix: the first input's second dim (1 when rank < 2). */
 export function sequenceLength(inputs: Record<string, Tensor>): number {
-  const first = Object.values(inputs)[0];
-  return first && first.shape.length >= 2 ? (first.shape[1] ?? 1) : 1;
+  for (const name in inputs) {
+    const first = inputs[name] as Tensor;
+    return first.shape.length >= 2 ? (first.shape[1] ?? 1) : 1;
+  }
+  return 1;
 }

@@ -1,13 +1,19 @@
 // Per-(subject, domain) token buckets at the policy's calls per minute. State is bounded: at
 // most `maxKeys` buckets live in an LRU (a Map in recency order); the least recently used is
-// evicted first, so a flood of distinct tokens cannot exhaust memory.
+// evicted first, so a flood of distinct tokens cannot exhaust memory. Recency is kept to the
+// second: a bucket used again within RECENCY_MS of its last move stays where it is, so a busy
+// caller does not re-insert its bucket on every call.
 
 import { type Clock, systemClock } from './clock.js';
 
 interface Bucket {
   tokens: number;
   updatedAt: number;
+  /** When the bucket last moved to the recent end of the LRU. */
+  movedAt: number;
 }
+
+const RECENCY_MS = 1000;
 
 export type RateDecision = { ok: true; remaining: number } | { ok: false; retryAfterSeconds: number };
 
@@ -33,19 +39,24 @@ export class RateLimiter {
     const perMs = callsPerMinute / 60000;
     let bucket = this.buckets.get(key);
     if (bucket) {
-      this.buckets.delete(key); // re-insert below: most recently used goes last
       bucket.tokens = Math.min(callsPerMinute, bucket.tokens + (now - bucket.updatedAt) * perMs);
       bucket.updatedAt = now;
+      if (now - bucket.movedAt >= RECENCY_MS) {
+        // Most recently used goes last.
+        this.buckets.delete(key);
+        this.buckets.set(key, bucket);
+        bucket.movedAt = now;
+      }
     } else {
-      bucket = { tokens: callsPerMinute, updatedAt: now };
+      bucket = { tokens: callsPerMinute, updatedAt: now, movedAt: now };
       while (this.buckets.size >= this.maxKeys) {
         const oldest = this.buckets.keys().next();
         if (oldest.done) break;
         this.buckets.delete(oldest.value);
         this.evictions++;
       }
+      this.buckets.set(key, bucket);
     }
-    this.buckets.set(key, bucket);
     if (bucket.tokens >= 1) {
       bucket.tokens -= 1;
       return { ok: true, remaining: Math.floor(bucket.tokens) };

@@ -115,6 +115,23 @@ describe('rate limiter', () => {
     assert.equal(l.size, 1000);
     assert.equal(l.evictions, 49000);
   });
+  it('evicts the least recently used bucket (recency kept to the second)', async () => {
+    const clock = new ManualClock();
+    const l = new RateLimiter(3, clock);
+    for (const s of ['a', 'b', 'c']) l.take(s, 'model_admin', 5);
+    await clock.advance(1000);
+    for (let i = 0; i < 3; i++) l.take('a', 'model_admin', 5); // a is now the most recent, 1 call left
+    l.take('d', 'model_admin', 5); // evicts b, the oldest
+    assert.equal(l.evictions, 1);
+    assert.equal(l.take('a', 'model_admin', 5).ok, true, 'a kept its bucket: its last call');
+    assert.equal(l.take('a', 'model_admin', 5).ok, false, 'and it is spent, not reset by an eviction');
+    l.take('e', 'model_admin', 5); // evicts c: the order is now a, d, e
+    l.take('b', 'model_admin', 5); // evicts a
+    assert.equal(l.evictions, 3);
+    assert.equal(l.size, 3);
+    assert.equal(l.take('d', 'model_admin', 5).ok, true, 'd was kept');
+    assert.equal(l.evictions, 3);
+  });
 });
 
 describe('matrix, degradation tree, pod report', () => {
