@@ -31,7 +31,7 @@ import { buildPodReport } from './pod-report.js';
 import { buildProbeInputs, type GpuTelemetryLike, type PredictorLike, type Tensor, type TensorInfo } from './predictor.js';
 import { SampleRing } from './quantiles.js';
 import { RateLimiter } from './rate-limiter.js';
-import { extractTraceContext, setTraceHeaders } from './tracing.js';
+import { extractTraceContext, setTraceHeaders, tracerRecords } from './tracing.js';
 import { watchFiles, type FileWatchHandle } from './file-watch.js';
 import { jsonBody, readJsonBody } from './json-body.js';
 import { assignGroup, groupFromHeader } from './canary.js';
@@ -78,7 +78,8 @@ interface RequestState {
   traceId: string;
   spanId: string;
   span: Span;
-  ctx: Context;
+  /** The incoming trace context; with the server span, the parent of child spans (childContext). */
+  parent: Context;
   /** Created on first use (most requests only write the access line, through the root logger). */
   logger?: Logger;
   envId: string;
@@ -129,12 +130,14 @@ function state(res: ServerResponse): RequestState {
   return st;
 }
 
-/** Writes a JSON response exactly as express's res.json does (same headers, same bytes). */
+/**
+ * Writes a JSON response with express's res.json content type and bytes. Content-Length is
+ * node's own: end() with the whole body and no headers sent yet sets it from the body's bytes.
+ */
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.statusCode = status;
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
-  res.setHeader('Content-Length', Buffer.byteLength(text));
   res.end(text);
 }
 
@@ -149,6 +152,11 @@ function expressRoute(req: IncomingMessage): string | undefined {
 function sinceMs(start: bigint): number {
   return Number(process.hrtime.bigint() - start) / 1e6;
 }
+
+/** The options of a child span nobody records (its attributes would be dropped unread). */
+const CHILD_SPAN = { kind: SpanKind.INTERNAL };
+/** The same for a server span of a tracer that records nothing. */
+const SERVER_SPAN = { kind: SpanKind.SERVER };
 
 /** Status codes as label strings, built once each. */
 const STATUS_LABELS = new Map<number, string>();
@@ -390,25 +398,26 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     // the verified token subject once there is one.
     const percent = config.canary.treatmentPercent;
     const group: TestGroup = explicit ?? (percent ? assignGroup(`ip:${req.socket.remoteAddress ?? 'unknown'}`, percent) : 'control');
-    const span = deps.tracer.startSpan(`${method} ${path.startsWith('/v2/models/') ? '/v2/models/{model}' : path}`, {
-      kind: SpanKind.SERVER,
-      attributes: {
-        'http.request.method': method,
-        'url.path': path,
-        'model.name': config.model.name,
-        'request.id': requestId,
-        'paddle.env_id': envId,
-        'paddle.test_group': group,
-      },
-    }, parent);
-    const ctx = trace.setSpan(parent, span);
+    const span = tracerRecords(deps.tracer)
+      ? deps.tracer.startSpan(`${method} ${path.startsWith('/v2/models/') ? '/v2/models/{model}' : path}`, {
+          kind: SpanKind.SERVER,
+          attributes: {
+            'http.request.method': method,
+            'url.path': path,
+            'model.name': config.model.name,
+            'request.id': requestId,
+            'paddle.env_id': envId,
+            'paddle.test_group': group,
+          },
+        }, parent)
+      : deps.tracer.startSpan('', SERVER_SPAN, parent);
     const sc = span.spanContext();
     const st: RequestState = {
       requestId,
       traceId: sc.traceId,
       spanId: sc.spanId,
       span,
-      ctx,
+      parent,
       envId,
       group,
       groupAssigned: explicit === undefined,
@@ -422,7 +431,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     res.setHeader('X-Test-Group', group);
     // 'close' comes once per response, after 'finish' when the answer went out, alone when the
     // connection closed first.
-    res.once('close', () => finish(req, res, st, method));
+    res.on('close', () => finish(req, res, st, method));
     return st;
   };
 
@@ -567,7 +576,11 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     const { predictor, device } = activePredictor();
     const seqLen = sequenceLength(inputs);
     const lBucket = seqLenLabels(config.matrix.seqLenEdges)[seqLenBucket(seqLen, config.matrix.seqLenEdges)] ?? 'all';
-    const child = deps.tracer.startSpan('predictor.run', { kind: SpanKind.INTERNAL, attributes: { 'model.name': config.model.name, 'paddle.device': device, 'paddle.seq_len': seqLen } }, st.ctx);
+    const child = deps.tracer.startSpan(
+      'predictor.run',
+      st.span.isRecording() ? { kind: SpanKind.INTERNAL, attributes: { 'model.name': config.model.name, 'paddle.device': device, 'paddle.seq_len': seqLen } } : CHILD_SPAN,
+      trace.setSpan(st.parent, st.span),
+    );
     metrics.inflight.inc();
     const started = process.hrtime.bigint();
     st.inference = { device, seqLenBucket: lBucket };

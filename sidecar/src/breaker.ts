@@ -53,6 +53,8 @@ export function computeProbeDelayMs(recovery: BreakerConfig['recovery'], attempt
   return base * factor * 1000;
 }
 
+const ADMITTED: Admission = Object.freeze({ ok: true });
+
 export class CircuitBreaker {
   readonly group: TestGroup;
   private config: BreakerConfig;
@@ -129,7 +131,7 @@ export class CircuitBreaker {
   }
 
   admit(): Admission {
-    if (this.stateValue === 'closed') return { ok: true };
+    if (this.stateValue === 'closed') return ADMITTED;
     const waitMs = Math.max(0, this.nextProbeAt - this.clock.now());
     return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) };
   }

@@ -89,6 +89,13 @@ export class IdOnlyTracer implements Tracer {
   }) as Tracer['startActiveSpan'];
 }
 
+/** False for a tracer known to record nothing (so a caller may skip building span names and attributes). */
+export function tracerRecords(t: Tracer): boolean {
+  if (t instanceof IdOnlyTracer) return false;
+  if (t instanceof SwitchableTracer) return t.records;
+  return true;
+}
+
 /** The tracer a provider's spans should come from: the SDK's when something exports, else ids only. */
 function tracerOf(provider: BasicTracerProvider, exporting: boolean, name: string): Tracer {
   return exporting ? provider.getTracer(name) : new IdOnlyTracer();
@@ -99,6 +106,9 @@ export class SwitchableTracer implements Tracer {
   constructor(private current: Tracer) {}
   use(t: Tracer): void {
     this.current = t;
+  }
+  get records(): boolean {
+    return tracerRecords(this.current);
   }
   startSpan(name: string, options?: SpanOptions, context?: Context): Span {
     return this.current.startSpan(name, options, context);
