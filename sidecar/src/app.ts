@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Context, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
+import { type Context, type Span, SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Registry } from 'prom-client';
@@ -31,7 +31,7 @@ import { buildPodReport } from './pod-report.js';
 import { buildProbeInputs, type GpuTelemetryLike, type PredictorLike, type Tensor, type TensorInfo } from './predictor.js';
 import { SampleRing } from './quantiles.js';
 import { RateLimiter } from './rate-limiter.js';
-import { extractTraceContext, setTraceHeaders, tracerRecords } from './tracing.js';
+import { extractTraceContext, setTraceHeaders, startChildSpan, tracerRecords } from './tracing.js';
 import { watchFiles, type FileWatchHandle } from './file-watch.js';
 import { jsonBody, readJsonBody } from './json-body.js';
 import { assignGroup, groupFromHeader } from './canary.js';
@@ -78,7 +78,7 @@ interface RequestState {
   traceId: string;
   spanId: string;
   span: Span;
-  /** The incoming trace context; with the server span, the parent of child spans (childContext). */
+  /** The incoming trace context; with the server span, the parent of child spans (startChildSpan). */
   parent: Context;
   /** Created on first use (most requests only write the access line, through the root logger). */
   logger?: Logger;
@@ -501,7 +501,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     st.domain = policy.domain;
     if (config.auth.enabled) {
       const header = headerValue(req.headers.authorization);
-      const known = verifier.cached(header);
+      const known = verifier.cached(header, req.socket);
       if (known) return admit(st, policy, known);
       return verifier.verify(header).then((p) => admit(st, policy, p));
     }
@@ -576,10 +576,12 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     const { predictor, device } = activePredictor();
     const seqLen = sequenceLength(inputs);
     const lBucket = seqLenLabels(config.matrix.seqLenEdges)[seqLenBucket(seqLen, config.matrix.seqLenEdges)] ?? 'all';
-    const child = deps.tracer.startSpan(
+    const child = startChildSpan(
+      deps.tracer,
       'predictor.run',
       st.span.isRecording() ? { kind: SpanKind.INTERNAL, attributes: { 'model.name': config.model.name, 'paddle.device': device, 'paddle.seq_len': seqLen } } : CHILD_SPAN,
-      trace.setSpan(st.parent, st.span),
+      st.parent,
+      st.span,
     );
     metrics.inflight.inc();
     const started = process.hrtime.bigint();

@@ -65,10 +65,18 @@ export function scopeDomains(payload: JWTPayload): Set<string> {
  */
 const CACHE_MAX = 10000;
 
+interface CacheEntry {
+  principal: Principal;
+  expMs: number;
+}
+
 export class TokenVerifier {
   private keys: KeyMaterial = {};
   private cfg: AuthConfig;
-  private readonly cache = new Map<string, { principal: Principal; expMs: number }>();
+  private readonly cache = new Map<string, CacheEntry>();
+  /** Each connection's last verified header; valid while `generation` (bumped by reload) matches. */
+  private readonly lastByConnection = new WeakMap<object, { header: string; entry: CacheEntry; generation: number }>();
+  private generation = 0;
   constructor(
     cfg: AuthConfig,
     private readonly now: () => number = Date.now,
@@ -82,16 +90,25 @@ export class TokenVerifier {
     this.cfg = cfg;
     this.keys = keys;
     this.cache.clear();
+    this.generation++;
   }
 
-  /** The principal of a header verified before and not yet expired, else undefined (then call verify). */
-  cached(authorization: string | undefined): Principal | undefined {
+  /**
+   * The principal of a header verified before and not yet expired, else undefined (then call
+   * verify). `connection` (the request's socket) remembers its last header: a keep-alive client
+   * sends the same token on every request, and comparing it costs less than hashing it.
+   */
+  cached(authorization: string | undefined, connection?: object): Principal | undefined {
     if (authorization === undefined) return undefined;
-    const hit = this.cache.get(authorization);
+    const last = connection ? this.lastByConnection.get(connection) : undefined;
+    let hit = last !== undefined && last.header === authorization && last.generation === this.generation ? last.entry : this.cache.get(authorization);
+    if (hit !== undefined && !(this.now() < hit.expMs)) {
+      this.cache.delete(authorization);
+      hit = undefined;
+    }
     if (hit === undefined) return undefined;
-    if (this.now() < hit.expMs) return hit.principal;
-    this.cache.delete(authorization);
-    return undefined;
+    if (connection && last?.entry !== hit) this.lastByConnection.set(connection, { header: authorization, entry: hit, generation: this.generation });
+    return hit.principal;
   }
 
   async verify(authorization: string | undefined): Promise<Principal> {

@@ -55,8 +55,8 @@ export function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<
         return;
       }
       const text = (chunks ? Buffer.concat(chunks, size) : first).toString('utf8');
-      const c = text.trimStart()[0];
-      if (c !== '{' && c !== '[') {
+      const c = text.charCodeAt(firstNonSpace(text));
+      if (c !== 0x7b /* { */ && c !== 0x5b /* [ */) {
         fail(new SidecarError('malformed_json', 'malformed JSON body'));
         return;
       }
@@ -67,6 +67,16 @@ export function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<
       }
     });
   });
+}
+
+/** Index of the first character that is not JSON whitespace (space, tab, LF, CR); length if none. */
+function firstNonSpace(text: string): number {
+  let i = 0;
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) break;
+  }
+  return i;
 }
 
 /** The express middleware form: sets `req.body` (POST/PUT/PATCH only). */

@@ -33,19 +33,23 @@ export function createTracerProvider(o: { serviceName: string; otlpEndpoint?: st
 // IdOnlyTracer gives exactly that, as the API's non-recording spans, without the SDK's sampler,
 // attribute sanitising and Math.random id generator on every request.
 
+// 4 KiB of crypto-random bytes at a time, turned into hex once; ids are slices of that text.
 const ID_POOL = Buffer.allocUnsafe(4096);
-let idPos = ID_POOL.length;
+let hexPool = '';
+let hexPos = 0;
 const ZERO_TRACE_ID = '0'.repeat(32);
 const ZERO_SPAN_ID = '0'.repeat(16);
 
 /** `bytes` random bytes as lower-case hex (crypto-random, drawn from a pooled buffer). */
 function randomHex(bytes: number): string {
-  if (idPos + bytes > ID_POOL.length) {
+  const chars = 2 * bytes;
+  if (hexPos + chars > hexPool.length) {
     randomFillSync(ID_POOL);
-    idPos = 0;
+    hexPool = ID_POOL.toString('hex');
+    hexPos = 0;
   }
-  const hex = ID_POOL.toString('hex', idPos, idPos + bytes);
-  idPos += bytes;
+  const hex = hexPool.slice(hexPos, hexPos + chars);
+  hexPos += chars;
   return hex;
 }
 
@@ -70,14 +74,7 @@ export function newSpanIdHex(): string {
  */
 export class IdOnlyTracer implements Tracer {
   startSpan(_name: string, _options?: SpanOptions, ctx: Context = otelContext.active()): Span {
-    const parent = trace.getSpanContext(ctx);
-    const sc: SpanContext = {
-      traceId: parent && trace.isSpanContextValid(parent) ? parent.traceId : newTraceIdHex(),
-      spanId: newSpanIdHex(),
-      traceFlags: TraceFlags.NONE,
-    };
-    if (parent?.traceState) sc.traceState = parent.traceState;
-    return trace.wrapSpanContext(sc);
+    return idOnlySpan(trace.getSpanContext(ctx));
   }
 
   startActiveSpan: Tracer['startActiveSpan'] = ((name: string, ...rest: unknown[]): unknown => {
@@ -87,6 +84,23 @@ export class IdOnlyTracer implements Tracer {
     const span = this.startSpan(name, options, ctx);
     return otelContext.with(trace.setSpan(ctx, span), fn, undefined, span);
   }) as Tracer['startActiveSpan'];
+}
+
+/** A non-recording span in `parent`'s trace (a remote parent is checked first), or in a new one. */
+function idOnlySpan(parent: SpanContext | undefined): Span {
+  const continues = parent !== undefined && (parent.isRemote !== true || trace.isSpanContextValid(parent));
+  const sc: SpanContext = { traceId: continues ? parent.traceId : newTraceIdHex(), spanId: newSpanIdHex(), traceFlags: TraceFlags.NONE };
+  if (continues && parent.traceState) sc.traceState = parent.traceState;
+  return trace.wrapSpanContext(sc);
+}
+
+/**
+ * A child of `parentSpan` (whose own parent context is `parentContext`). For a tracer that
+ * records nothing the child is made from the parent's ids alone, without building a context.
+ */
+export function startChildSpan(tracer: Tracer, name: string, options: SpanOptions, parentContext: Context, parentSpan: Span): Span {
+  if (!tracerRecords(tracer)) return idOnlySpan(parentSpan.spanContext());
+  return tracer.startSpan(name, options, trace.setSpan(parentContext, parentSpan));
 }
 
 /** False for a tracer known to record nothing (so a caller may skip building span names and attributes). */

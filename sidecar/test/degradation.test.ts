@@ -124,4 +124,36 @@ describe('token cache', () => {
     await v.reload(cfg);
     await assert.rejects(v.verify(`Bearer ${tok}`), /signature verification failed/);
   });
+
+  it('remembers each connection\'s last token: same answers as the cache, same expiry, forgotten on reload', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sidecar-tok-'));
+    const secret = newHmacSecret();
+    writeFileSync(join(dir, 'k'), secret);
+    let now = Date.now();
+    const cfg = { ...defaultSidecarConfig('m').auth, enabled: true, clockSkewSeconds: 0, hmacSecretFile: join(dir, 'k') };
+    const v = new TokenVerifier(cfg, () => now);
+    await v.reload(cfg);
+    const exp = Math.floor(Date.now() / 1000) + 60;
+    const sign = (sub: string): Promise<string> => new SignJWT({ scope: 'a' }).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setExpirationTime(exp).sign(secret);
+    const [one, two] = [`Bearer ${await sign('one')}`, `Bearer ${await sign('two')}`];
+    const conn = {};
+    assert.equal(v.cached(one, conn), undefined, 'never verified: no answer without a signature check');
+    assert.equal((await v.verify(one)).subject, 'one');
+    assert.equal(v.cached(one, conn)?.subject, 'one');
+    assert.equal(v.cached(one, conn)?.subject, 'one', 'second hit from the connection memo');
+    assert.equal(v.cached(two, conn), undefined, 'another token on the same connection is not taken for the first');
+    assert.equal((await v.verify(two)).subject, 'two');
+    assert.equal(v.cached(two, conn)?.subject, 'two');
+    assert.equal(v.cached(one, {})?.subject, 'one', 'other connections read the cache');
+    assert.equal(v.cached(`${one}x`, conn), undefined);
+    now = exp * 1000 + 1;
+    assert.equal(v.cached(two, conn), undefined, 'expired: the memo does not outlive the token');
+    now = Date.now();
+    assert.equal((await v.verify(one)).subject, 'one');
+    assert.equal(v.cached(one, conn)?.subject, 'one');
+    writeFileSync(join(dir, 'k'), newHmacSecret());
+    await v.reload(cfg);
+    assert.equal(v.cached(one, conn), undefined, 'a key reload forgets the memo');
+    await assert.rejects(v.verify(one), /signature verification failed/);
+  });
 });

@@ -135,9 +135,14 @@ describe('tracing without an exporter', () => {
       assert.equal(out.tracestate, 'vendor=abc');
       // The response header the app writes is the propagator's value.
       assert.equal(traceparentOf(server.spanContext()), out.traceparent);
-      // A child of the server span stays in the trace.
-      const child = tracer.startSpan('child', {}, trace.setSpan(parent, server));
-      assert.equal(child.spanContext().traceId, '0af7651916cd43dd8448eb211c80319c');
+      // A child of the server span stays in the trace, with a span id of its own.
+      const { startChildSpan } = await import('../src/tracing.js');
+      for (const child of [tracer.startSpan('child', {}, trace.setSpan(parent, server)), startChildSpan(tracer, 'child', {}, parent, server)]) {
+        assert.equal(child.isRecording(), false);
+        assert.equal(child.spanContext().traceId, '0af7651916cd43dd8448eb211c80319c');
+        assert.doesNotMatch(child.spanContext().spanId, new RegExp(`^(${server.spanContext().spanId}|0{16})$`));
+        assert.equal(child.spanContext().traceState?.serialize(), 'vendor=abc');
+      }
       // An invalid incoming traceparent starts a new trace.
       const fresh = tracer.startSpan('s', {}, extractTraceContext({ traceparent: '00-00000000000000000000000000000000-b7ad6b7169203331-01' }));
       assert.notEqual(fresh.spanContext().traceId, '0'.repeat(32));
