@@ -32,7 +32,7 @@ export interface InferRequest {
 }
 
 /** Runs the first input of a parsed OIP v2 request and builds the OIP v2 response body. */
-export async function inferOnce(predictor: Predictor, parsed: InferRequest): Promise<{ model_name: string; outputs: unknown[] }> {
+export async function inferOnce(predictor: Pick<Predictor, 'run'>, parsed: InferRequest): Promise<{ model_name: string; outputs: unknown[] }> {
   const inp = parsed.inputs[0];
   if (!inp) throw new Error('no input');
   const out = await predictor.run({ [inp.name]: { dtype: 'float32', shape: inp.shape, data: Float32Array.from(inp.data) } });
@@ -40,7 +40,7 @@ export async function inferOnce(predictor: Predictor, parsed: InferRequest): Pro
 }
 
 /** The bare reference: read the body, parse JSON, run, answer JSON (500 on any error). */
-export function bareInferHandler(predictor: Predictor): (req: IncomingMessage, res: ServerResponse) => void {
+export function bareInferHandler(predictor: Pick<Predictor, 'run'>): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));

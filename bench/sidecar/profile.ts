@@ -6,18 +6,28 @@
 // autocannon runs in a worker thread, so the main thread's profile is the server alone; --bare
 // profiles bench.ts's bare node:http reference instead. Summarise the main thread's .cpuprofile
 // (the first file) with bench/sidecar/profile-summary.ts.
+//
+// --fake-predictor answers every run with the output the real predictor gave once, on the main
+// thread: the profile then holds the chain's own JavaScript, without the samples that land on
+// the predictor call while the kernel hands the run to the addon's worker thread and back
+// (wall-clock samples, not CPU: with the real predictor they are a third of all samples).
 
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Registry } from 'prom-client';
 import { createApp } from '../../sidecar/src/app.js';
 import { createLoggers } from '../../sidecar/src/logging.js';
+import type { PredictorLike } from '../../sidecar/src/predictor.js';
 import { createSidecarServer } from '../../sidecar/src/server.js';
 import { ReloadableTracing } from '../../sidecar/src/tracing.js';
 import { bareInferHandler, benchAuth, benchConfig, INFER_BODY, loadMlpPredictor } from './common.js';
 
-const { values } = parseArgs({ options: { duration: { type: 'string', default: '10' }, bare: { type: 'boolean', default: false } } });
-const predictor = await loadMlpPredictor();
+const { values } = parseArgs({ options: { duration: { type: 'string', default: '10' }, bare: { type: 'boolean', default: false }, 'fake-predictor': { type: 'boolean', default: false } } });
+const real = await loadMlpPredictor();
+const once = await real.run({ x: { dtype: 'float32', shape: [1, 64], data: new Float32Array(64) } });
+const predictor: PredictorLike = values['fake-predictor']
+  ? { run: () => Promise.resolve({ ...once }), inputs: () => real.inputs(), outputs: () => real.outputs(), info: () => real.info(), stats: () => real.stats(), dispose: () => real.dispose() }
+  : real;
 const creds = await benchAuth('sidecar-prof-');
 const loggers = createLoggers({ service: 'paddle-sidecar', sinks: { out: { write: () => undefined }, deadLetter: { write: () => undefined } } });
 // What main.ts runs without an OTLP endpoint.
