@@ -137,6 +137,34 @@ function labelObject(names: readonly string[], values: readonly string[]): Recor
   return out;
 }
 
+/**
+ * What both series share: the name, help and label names prom-client's registry reads, one cell
+ * per label tuple, and registration on the registry (prom-client's registry asks only for these
+ * fields and get()).
+ */
+abstract class LabelledSeries<L extends string, Cell> {
+  readonly name: string;
+  readonly help: string;
+  readonly aggregator = 'sum' as const;
+  readonly labelNames: readonly L[];
+  protected readonly tuples: LabelTuples<Cell>;
+
+  constructor(registry: Registry, o: SeriesOptions<L>, cell: () => Cell) {
+    this.name = o.name;
+    this.help = o.help;
+    this.labelNames = o.labelNames;
+    this.tuples = new LabelTuples(o.labelNames.length, cell);
+    registry.registerMetric(this as never);
+  }
+
+  /** The series of one label tuple (values in labelNames order); keep it or look it up again, both are cheap. */
+  labels(...values: string[]): Cell {
+    return this.tuples.get(values);
+  }
+
+  abstract get(): Promise<SeriesSnapshot>;
+}
+
 /** One counter series. */
 export class CounterCell {
   n = 0;
@@ -146,25 +174,11 @@ export class CounterCell {
 }
 
 /** A counter by label tuple (prom-client `counter` exposition). */
-export class RequestCounter<L extends string> {
-  readonly name: string;
-  readonly help: string;
+export class RequestCounter<L extends string> extends LabelledSeries<L, CounterCell> {
   readonly type = 'counter' as const;
-  readonly aggregator = 'sum' as const;
-  readonly labelNames: readonly L[];
-  private readonly tuples: LabelTuples<CounterCell>;
 
   constructor(registry: Registry, o: SeriesOptions<L>) {
-    this.name = o.name;
-    this.help = o.help;
-    this.labelNames = o.labelNames;
-    this.tuples = new LabelTuples(o.labelNames.length, () => new CounterCell());
-    registry.registerMetric(this as never);
-  }
-
-  /** The series of one label tuple (values in labelNames order). */
-  labels(...values: string[]): CounterCell {
-    return this.tuples.get(values);
+    super(registry, o, () => new CounterCell());
   }
 
   get(): Promise<SeriesSnapshot> {
@@ -192,28 +206,14 @@ export class HistogramCell {
 }
 
 /** A histogram by label tuple (prom-client `histogram` exposition: _bucket with le, _sum, _count). */
-export class RequestHistogram<L extends string> {
-  readonly name: string;
-  readonly help: string;
+export class RequestHistogram<L extends string> extends LabelledSeries<L, HistogramCell> {
   readonly type = 'histogram' as const;
-  readonly aggregator = 'sum' as const;
-  readonly labelNames: readonly L[];
   readonly buckets: readonly number[];
-  private readonly tuples: LabelTuples<HistogramCell>;
 
   constructor(registry: Registry, o: SeriesOptions<L> & { buckets: readonly number[] }) {
-    this.name = o.name;
-    this.help = o.help;
-    this.labelNames = o.labelNames;
     const edges = [...o.buckets].sort((a, b) => a - b);
+    super(registry, o, () => new HistogramCell(edges));
     this.buckets = edges;
-    this.tuples = new LabelTuples(o.labelNames.length, () => new HistogramCell(edges));
-    registry.registerMetric(this as never);
-  }
-
-  /** The series of one label tuple (values in labelNames order). */
-  labels(...values: string[]): HistogramCell {
-    return this.tuples.get(values);
   }
 
   get(): Promise<SeriesSnapshot> {

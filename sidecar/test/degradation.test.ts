@@ -105,35 +105,36 @@ describe('readiness', function () {
 });
 
 describe('token cache', () => {
-  it('serves a verified token from cache only until its expiry, and forgets on key reload', async () => {
+  /** An HS256 verifier over a secret file, its clock settable through `at.now`; tokens expire in 60 s. */
+  const verifierWithSecret = async (): Promise<{ v: TokenVerifier; secret: Uint8Array; rotate: () => Promise<void>; at: { now: number }; exp: number }> => {
     const dir = mkdtempSync(join(tmpdir(), 'sidecar-tok-'));
     const secret = newHmacSecret();
     writeFileSync(join(dir, 'k'), secret);
-    let now = Date.now();
+    const at = { now: Date.now() };
     const cfg = { ...defaultSidecarConfig('m').auth, enabled: true, clockSkewSeconds: 0, hmacSecretFile: join(dir, 'k') };
-    const v = new TokenVerifier(cfg, () => now);
+    const v = new TokenVerifier(cfg, () => at.now);
     await v.reload(cfg);
-    const exp = Math.floor(Date.now() / 1000) + 60;
+    const rotate = async (): Promise<void> => {
+      writeFileSync(join(dir, 'k'), newHmacSecret());
+      await v.reload(cfg);
+    };
+    return { v, secret, rotate, at, exp: Math.floor(Date.now() / 1000) + 60 };
+  };
+
+  it('serves a verified token from cache only until its expiry, and forgets on key reload', async () => {
+    const { v, secret, rotate, at, exp } = await verifierWithSecret();
     const tok = await new SignJWT({ scope: 'a b' }).setProtectedHeader({ alg: 'HS256' }).setSubject('s').setExpirationTime(exp).sign(secret);
     assert.deepEqual([...(await v.verify(`Bearer ${tok}`)).domains], ['a', 'b']);
     assert.equal((await v.verify(`Bearer ${tok}`)).subject, 's');
-    now = exp * 1000 + 1; // the cache entry is expired: falls through to jose (which still sees a valid clock)
+    at.now = exp * 1000 + 1; // the cache entry is expired: falls through to jose (which still sees a valid clock)
     assert.equal((await v.verify(`Bearer ${tok}`)).subject, 's');
     // Key rotation: the cached principal must not survive.
-    writeFileSync(join(dir, 'k'), newHmacSecret());
-    await v.reload(cfg);
+    await rotate();
     await assert.rejects(v.verify(`Bearer ${tok}`), /signature verification failed/);
   });
 
   it('remembers each connection\'s last token: same answers as the cache, same expiry, forgotten on reload', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sidecar-tok-'));
-    const secret = newHmacSecret();
-    writeFileSync(join(dir, 'k'), secret);
-    let now = Date.now();
-    const cfg = { ...defaultSidecarConfig('m').auth, enabled: true, clockSkewSeconds: 0, hmacSecretFile: join(dir, 'k') };
-    const v = new TokenVerifier(cfg, () => now);
-    await v.reload(cfg);
-    const exp = Math.floor(Date.now() / 1000) + 60;
+    const { v, secret, rotate, at, exp } = await verifierWithSecret();
     const sign = (sub: string): Promise<string> => new SignJWT({ scope: 'a' }).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setExpirationTime(exp).sign(secret);
     const [one, two] = [`Bearer ${await sign('one')}`, `Bearer ${await sign('two')}`];
     const conn = {};
@@ -146,13 +147,12 @@ describe('token cache', () => {
     assert.equal(v.cached(two, conn)?.subject, 'two');
     assert.equal(v.cached(one, {})?.subject, 'one', 'other connections read the cache');
     assert.equal(v.cached(`${one}x`, conn), undefined);
-    now = exp * 1000 + 1;
+    at.now = exp * 1000 + 1;
     assert.equal(v.cached(two, conn), undefined, 'expired: the memo does not outlive the token');
-    now = Date.now();
+    at.now = Date.now();
     assert.equal((await v.verify(one)).subject, 'one');
     assert.equal(v.cached(one, conn)?.subject, 'one');
-    writeFileSync(join(dir, 'k'), newHmacSecret());
-    await v.reload(cfg);
+    await rotate();
     assert.equal(v.cached(one, conn), undefined, 'a key reload forgets the memo');
     await assert.rejects(v.verify(one), /signature verification failed/);
   });
