@@ -35,6 +35,14 @@ describe('the operator with exactly the chart\'s RBAC', function () {
 
   before(async () => {
     clients = makeClients();
+    // The operator reconciles PaddleServices cluster-wide. One left in a namespace an earlier
+    // suite is still deleting (chart-install's) gets its children refused with 403 "namespace
+    // is being terminated", which this test would count against the chart (seen in CI): start
+    // once no namespace is terminating.
+    await waitFor(async () => {
+      const r = await kubectl(['get', 'namespaces', '-o', 'jsonpath={range .items[?(@.status.phase=="Terminating")]}{.metadata.name} {end}']);
+      return { done: r.stdout.trim() === '', seen: `terminating: ${r.stdout.trim()}` };
+    }, 120_000, 'the namespaces earlier suites deleted to be gone');
     ns = await createTestNamespace(clients, 'chart-rbac');
     workloads = await createTestNamespace(clients, 'chart-rbac-psvc');
     tmp = mkdtempSync(join(tmpdir(), 'chart-rbac-'));
@@ -89,6 +97,20 @@ describe('the operator with exactly the chart\'s RBAC', function () {
     assert.ok(noKey.includes('mnist-mlp-nokey') && noKey.includes('absent-signing-key'), 'the example still has the fields this test renames');
     writeFileSync(join(tmp, 'nokey.yaml'), noKey);
     await kubectl(['apply', '-n', workloads, '-f', join(tmp, 'nokey.yaml')]);
+
+    // RBAC takes effect when the API server's authorizer has seen the bindings helm created. Wait
+    // for each binding (the ClusterRoleBinding, and the RoleBinding of the Lease Role) to answer
+    // for the ServiceAccount before the operator starts: a first reconcile racing that would be
+    // refused (seen once in CI) although the chart grants the call. A rule the chart lacks still
+    // fails: the operator's calls are checked one by one below.
+    const subject = `system:serviceaccount:${ns}:${serviceAccount}`;
+    const leaseNamespace = only(manifest, 'Role').metadata.namespace ?? ns;
+    for (const [verb, resource, namespace] of [['patch', 'deployments.apps', workloads], ['create', 'leases.coordination.k8s.io', leaseNamespace]] as const) {
+      await waitFor(async () => {
+        const r = await kubectl(['auth', 'can-i', verb, resource, '-n', namespace, '--as', subject], { allowFailure: true });
+        return { done: r.stdout.trim() === 'yes', seen: `${r.stdout.trim()} ${r.stderr.trim()}` };
+      }, 30_000, `the API server's authorizer to allow ${subject} to ${verb} ${resource} in ${namespace} (the chart's bindings)`);
+    }
 
     // The operator as the chart runs it (its rendered args), on this machine: the pod's
     // downward-API environment by hand, the kubeconfig of the ServiceAccount, any free port.
