@@ -3,9 +3,9 @@
 // Every line passes through a validating sink: a record that fails the schema goes to the
 // dead-letter sink (with the reason), never silently dropped.
 
-import { randomBytes } from 'node:crypto';
 import { Ajv } from 'ajv';
 import pino, { type Logger } from 'pino';
+import { newTraceIdHex } from './ids.js';
 
 export type { Logger };
 
@@ -120,10 +120,6 @@ export interface SidecarLoggers {
   info(fields: Record<string, unknown>, message: string): void;
 }
 
-export function newTraceId(): string {
-  return randomBytes(16).toString('hex');
-}
-
 // Date#toISOString costs more than the rest of a log line's serialisation: lines written in the
 // same millisecond share one string.
 let lastStampMs = -1;
@@ -156,7 +152,7 @@ export function createLoggers(options: { service: string; level?: string; sinks:
     },
     stream,
   );
-  const bootTraceId = newTraceId();
+  const bootTraceId = newTraceIdHex();
   const event = root.child({ trace_id: bootTraceId, '@log.kind': 'event' });
   return {
     root,

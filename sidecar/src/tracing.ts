@@ -4,7 +4,6 @@
 // provider is built, the tracer handed to the app switches to it, the old one is flushed and
 // shut down.
 
-import { randomFillSync } from 'node:crypto';
 import { type Context, context as otelContext, ROOT_CONTEXT, type Span, type SpanContext, type SpanOptions, type TextMapGetter, trace, TraceFlags, type Tracer } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
@@ -12,6 +11,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AlwaysOffSampler, BasicTracerProvider, BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { IncomingHttpHeaders } from 'node:http';
+import { newSpanIdHex, newTraceIdHex } from './ids.js';
 import { within } from './clock.js';
 
 export function createTracerProvider(o: { serviceName: string; otlpEndpoint?: string | undefined; spanProcessors?: SpanProcessor[] | undefined }): BasicTracerProvider {
@@ -32,40 +32,6 @@ export function createTracerProvider(o: { serviceName: string; otlpEndpoint?: st
 // a trace id (the caller's, or a new one), a span id of its own, and the traceparent to send on.
 // IdOnlyTracer gives exactly that, as the API's non-recording spans, without the SDK's sampler,
 // attribute sanitising and Math.random id generator on every request.
-
-// 4 KiB of crypto-random bytes at a time, turned into hex once; ids are slices of that text.
-const ID_POOL = Buffer.allocUnsafe(4096);
-let hexPool = '';
-let hexPos = 0;
-const ZERO_TRACE_ID = '0'.repeat(32);
-const ZERO_SPAN_ID = '0'.repeat(16);
-
-/** `bytes` random bytes as lower-case hex (crypto-random, drawn from a pooled buffer). */
-function randomHex(bytes: number): string {
-  const chars = 2 * bytes;
-  if (hexPos + chars > hexPool.length) {
-    randomFillSync(ID_POOL);
-    hexPool = ID_POOL.toString('hex');
-    hexPos = 0;
-  }
-  const hex = hexPool.slice(hexPos, hexPos + chars);
-  hexPos += chars;
-  return hex;
-}
-
-/** A new W3C trace id (32 hex, never all zeros). */
-export function newTraceIdHex(): string {
-  let id = randomHex(16);
-  while (id === ZERO_TRACE_ID) id = randomHex(16);
-  return id;
-}
-
-/** A new W3C span id (16 hex, never all zeros). */
-export function newSpanIdHex(): string {
-  let id = randomHex(8);
-  while (id === ZERO_SPAN_ID) id = randomHex(8);
-  return id;
-}
 
 /**
  * Non-recording spans with real ids, continuing the parent's trace (and its tracestate) when the
