@@ -98,20 +98,6 @@ describe('the operator with exactly the chart\'s RBAC', function () {
     writeFileSync(join(tmp, 'nokey.yaml'), noKey);
     await kubectl(['apply', '-n', workloads, '-f', join(tmp, 'nokey.yaml')]);
 
-    // RBAC takes effect when the API server's authorizer has seen the bindings helm created. Wait
-    // for each binding (the ClusterRoleBinding, and the RoleBinding of the Lease Role) to answer
-    // for the ServiceAccount before the operator starts: a first reconcile racing that would be
-    // refused (seen once in CI) although the chart grants the call. A rule the chart lacks still
-    // fails: the operator's calls are checked one by one below.
-    const subject = `system:serviceaccount:${ns}:${serviceAccount}`;
-    const leaseNamespace = only(manifest, 'Role').metadata.namespace ?? ns;
-    for (const [verb, resource, namespace] of [['patch', 'deployments.apps', workloads], ['create', 'leases.coordination.k8s.io', leaseNamespace]] as const) {
-      await waitFor(async () => {
-        const r = await kubectl(['auth', 'can-i', verb, resource, '-n', namespace, '--as', subject], { allowFailure: true });
-        return { done: r.stdout.trim() === 'yes', seen: `${r.stdout.trim()} ${r.stderr.trim()}` };
-      }, 30_000, `the API server's authorizer to allow ${subject} to ${verb} ${resource} in ${namespace} (the chart's bindings)`);
-    }
-
     // The operator as the chart runs it (its rendered args), on this machine: the pod's
     // downward-API environment by hand, the kubeconfig of the ServiceAccount, any free port.
     const args = [...(deployment.spec?.template.spec?.containers[0]?.args ?? []), `--kubeconfig=${kubeconfig}`, '--ops-port=0'];
