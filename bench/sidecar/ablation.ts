@@ -3,7 +3,12 @@
 // reference, interleaved for N rounds. autocannon runs in a child process, so this process's CPU
 // time per request (user + system, all threads) is the servers' own cost.
 //
-//   npx tsx bench/sidecar/ablation.ts [rounds]
+//   npx tsx bench/sidecar/ablation.ts [rounds] [rate]
+//
+// With a rate (requests per second, below every variant's capacity), autocannon offers exactly
+// that load to each server, so every variant makes the same number of kernel wake-ups per second
+// and the CPU-per-request differences are the parts' own cost; at full speed (no rate) a slower
+// server also pays more per request for waking its idle client.
 
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,6 +21,7 @@ import { ReloadableTracing } from '../../sidecar/src/tracing.js';
 import { bareInferHandler, benchAuth, benchConfig, cannon, INFER_BODY, loadMlpPredictor, median } from './common.js';
 
 const ROUNDS = Number(process.argv[2] ?? 3);
+const RATE = process.argv[3] === undefined ? undefined : Number(process.argv[3]);
 const predictor = await loadMlpPredictor();
 const creds = await benchAuth('sidecar-ablation-');
 // What main.ts runs without an OTLP endpoint.
@@ -54,7 +60,7 @@ const push = (m: Map<string, number[]>, k: string, v: number): void => void m.se
 for (let round = 0; round < ROUNDS; round++) {
   for (const [name, port] of targets) {
     const cpu0 = process.cpuUsage();
-    const r = await cannon(`http://127.0.0.1:${port}/v2/models/mlp/infer`, { body, headers: { authorization: `Bearer ${token}` }, connections: 8, duration: 3 });
+    const r = await cannon(`http://127.0.0.1:${port}/v2/models/mlp/infer`, { body, headers: { authorization: `Bearer ${token}` }, connections: 8, duration: 3, ...(RATE === undefined ? {} : { rate: RATE }) });
     const cpu = process.cpuUsage(cpu0);
     push(rps, name, r.requests.average);
     push(cpuUs, name, (cpu.user + cpu.system) / Math.max(1, r.requests.total));
@@ -62,7 +68,7 @@ for (let round = 0; round < ROUNDS; round++) {
 }
 const bareCpu = median(cpuUs.get('bare node:http') ?? [1]);
 const bareRps = median(rps.get('bare node:http') ?? [1]);
-console.log(`medians of ${ROUNDS} interleaved rounds (autocannon 8 connections x 3 s, child process)`);
+console.log(`medians of ${ROUNDS} interleaved rounds (autocannon 8 connections x 3 s, child process${RATE === undefined ? '' : `, offered ${RATE} req/s`})`);
 console.log('| server | req/s | vs bare | cpu us/req | bare/this cpu |');
 console.log('| --- | ---: | ---: | ---: | ---: |');
 for (const [name] of targets) {

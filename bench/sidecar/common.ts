@@ -110,10 +110,12 @@ const CANNON = join(ROOT, 'node_modules/autocannon/autocannon.js');
 
 /**
  * autocannon in a child process (so the calling process's CPU time is its servers' alone):
- * POSTs `body` as JSON to `url` with `headers` over `connections` for `duration` seconds.
+ * POSTs `body` as JSON to `url` with `headers` over `connections` for `duration` seconds; with
+ * `rate`, at that many requests per second in all (autocannon's -R) instead of as fast as it can.
  */
-export async function cannon(url: string, o: { body: string; headers?: Record<string, string>; connections: number; duration: number }): Promise<CannonResult> {
+export async function cannon(url: string, o: { body: string; headers?: Record<string, string>; connections: number; duration: number; rate?: number }): Promise<CannonResult> {
   const args = ['-j', '-n', '-c', String(o.connections), '-d', String(o.duration), '-m', 'POST', '-b', o.body, '-H', 'content-type=application/json'];
+  if (o.rate !== undefined) args.push('-R', String(o.rate));
   for (const [k, v] of Object.entries(o.headers ?? {})) args.push('-H', `${k}=${v}`);
   args.push(url);
   const out = await new Promise<string>((resolve, reject) =>

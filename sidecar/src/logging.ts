@@ -170,10 +170,61 @@ export function createLoggers(options: { service: string; level?: string; sinks:
   };
 }
 
-/** Sinks writing to stdout (valid) and stderr (dead letters), as a pod does. */
+/**
+ * Gathers the lines written during one event-loop turn and hands them to `target` as one chunk
+ * (at the end of the turn, on setImmediate), or at once when `maxBytes` are pending. A pod's
+ * stdout is a pipe, and node writes to a pipe synchronously: one write(2) per line costs a
+ * syscall and a wake-up of the log reader for each of a request's two lines (audit + access).
+ * Order is kept. `flush()` empties it synchronously (the process's 'exit' hook calls it, so
+ * process.exit and a crash lose nothing; only SIGKILL can lose the current turn's lines).
+ */
+export class BatchingLineSink implements LineSink {
+  private pending: string[] = [];
+  private pendingBytes = 0;
+  private scheduled = false;
+  /** Chunks handed to the target (the write syscalls a pipe sees). */
+  chunks = 0;
+  private readonly onTurnEnd = (): void => {
+    this.scheduled = false;
+    this.flush();
+  };
+
+  constructor(
+    private readonly target: (chunk: string) => void,
+    private readonly maxBytes = 64 * 1024,
+  ) {}
+
+  write(line: string): void {
+    this.pending.push(line);
+    this.pendingBytes += line.length;
+    if (this.pendingBytes >= this.maxBytes) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.onTurnEnd);
+    }
+  }
+
+  flush(): void {
+    const n = this.pending.length;
+    if (n === 0) return;
+    const chunk = n === 1 ? (this.pending[0] as string) : this.pending.join('');
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.chunks++;
+    this.target(chunk);
+  }
+}
+
+/**
+ * Sinks writing to stdout (valid lines, batched per event-loop turn) and stderr (dead letters,
+ * rare, written as they come), as a pod does. Registers the 'exit' flush of the stdout batch.
+ */
 export function processSinks(onDeadLetter?: (reason: string) => void): LogSinks {
+  const out = new BatchingLineSink((chunk) => void process.stdout.write(chunk));
+  // stdout is synchronous for files, pipes and terminals on Linux, so this write completes here.
+  process.once('exit', () => out.flush());
   return {
-    out: { write: (l) => void process.stdout.write(l) },
+    out,
     deadLetter: { write: (l) => void process.stderr.write(l) },
     ...(onDeadLetter ? { onDeadLetter } : {}),
   };

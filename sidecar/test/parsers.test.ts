@@ -3,13 +3,14 @@
 // it either parses or raises the one clear error type.
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import { buildAuditMessage, escapeSdValue, formatRfc5424, frameOctetCounted } from '../src/audit.js';
 import { defaultSidecarConfig, parseSidecarConfig } from '../src/config.js';
 import { TokenVerifier } from '../src/auth.js';
 import { computeServingMode, CpuSampler, gpuWatermark, parseCpuMaxCores, parseCpuStatUsageUsec } from '../src/degradation.js';
 import { SidecarError } from '../src/errors.js';
-import { createLoggers } from '../src/logging.js';
+import { BatchingLineSink, createLoggers } from '../src/logging.js';
 import { ObservationMatrix, seqLenBucket, seqLenBucketLabel } from '../src/matrix.js';
 import { parseInferRequest, sequenceLength } from '../src/oip.js';
 import { buildPodReport, buildReportPatch, computeOpProfile } from '../src/pod-report.js';
@@ -229,6 +230,35 @@ describe('log schema routing', () => {
     l.info({ ...fields }, 'below the level');
     assert.equal(out.length, 2);
   });
+});
+
+describe('stdout line batching', () => {
+  it('hands one event-loop turn of lines over as one chunk, in order, and flushes early at the byte bound', async () => {
+    const chunks: string[] = [];
+    const sink = new BatchingLineSink((c) => void chunks.push(c), 20);
+    sink.write('a\n');
+    sink.write('b\n');
+    assert.deepEqual(chunks, [], 'nothing is written before the turn ends');
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(chunks, ['a\nb\n']);
+    sink.write('0123456789\n');
+    sink.write('0123456789\n'); // 22 bytes pending >= 20: written now
+    assert.deepEqual(chunks, ['a\nb\n', '0123456789\n0123456789\n']);
+    sink.write('c\n');
+    sink.flush();
+    assert.deepEqual(chunks.at(-1), 'c\n');
+    await new Promise((r) => setImmediate(r));
+    assert.equal(chunks.length, 3, 'the scheduled flush finds nothing left and writes nothing');
+    assert.equal(sink.chunks, 3);
+  });
+  for (const how of ['exit', 'throw', 'drain']) {
+    it(`a process that logs and then leaves by ${how} loses no line`, () => {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', new URL('./helpers/log-exit-child.ts', import.meta.url).pathname, how, '500'], { encoding: 'utf8', timeout: 20000 });
+      const lines = r.stdout.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as { n: number });
+      assert.deepEqual(lines.map((l) => l.n), Array.from({ length: 500 }, (_, i) => i), r.stderr);
+      if (how === 'throw') assert.match(r.stderr, /deliberate crash/);
+    });
+  }
 });
 
 describe('RFC 5424 audit formatting', () => {
