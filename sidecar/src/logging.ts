@@ -172,7 +172,8 @@ export function createLoggers(options: { service: string; level?: string; sinks:
 
 /**
  * Gathers the lines written during one event-loop turn and hands them to `target` as one chunk
- * (at the end of the turn, on setImmediate), or at once when `maxBytes` are pending. A pod's
+ * (at the end of the turn, on setImmediate), or at once when `maxPendingChars` are pending
+ * (string length: UTF-16 units, so bytes for the ASCII lines logs almost always are). A pod's
  * stdout is a pipe, and node writes to a pipe synchronously: one write(2) per line costs a
  * syscall and a wake-up of the log reader for each of a request's two lines (audit + access).
  * Order is kept. `flush()` empties it synchronously (the process's 'exit' hook calls it, so
@@ -180,7 +181,7 @@ export function createLoggers(options: { service: string; level?: string; sinks:
  */
 export class BatchingLineSink implements LineSink {
   private pending: string[] = [];
-  private pendingBytes = 0;
+  private pendingChars = 0;
   private scheduled = false;
   /** Chunks handed to the target (the write syscalls a pipe sees). */
   chunks = 0;
@@ -191,13 +192,13 @@ export class BatchingLineSink implements LineSink {
 
   constructor(
     private readonly target: (chunk: string) => void,
-    private readonly maxBytes = 64 * 1024,
+    private readonly maxPendingChars = 64 * 1024,
   ) {}
 
   write(line: string): void {
     this.pending.push(line);
-    this.pendingBytes += line.length;
-    if (this.pendingBytes >= this.maxBytes) this.flush();
+    this.pendingChars += line.length;
+    if (this.pendingChars >= this.maxPendingChars) this.flush();
     else if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(this.onTurnEnd);
@@ -209,7 +210,7 @@ export class BatchingLineSink implements LineSink {
     if (n === 0) return;
     const chunk = n === 1 ? (this.pending[0] as string) : this.pending.join('');
     this.pending = [];
-    this.pendingBytes = 0;
+    this.pendingChars = 0;
     this.chunks++;
     this.target(chunk);
   }

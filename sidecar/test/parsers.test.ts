@@ -242,7 +242,7 @@ describe('stdout line batching', () => {
     await new Promise((r) => setImmediate(r));
     assert.deepEqual(chunks, ['a\nb\n']);
     sink.write('0123456789\n');
-    sink.write('0123456789\n'); // 22 bytes pending >= 20: written now
+    sink.write('0123456789\n'); // 22 characters pending >= 20: written now
     assert.deepEqual(chunks, ['a\nb\n', '0123456789\n0123456789\n']);
     sink.write('c\n');
     sink.flush();
