@@ -53,19 +53,23 @@ export class ValidatingLogStream {
   }
 
   /**
-   * One record as an object (the hot paths' access and audit lines, written without pino): the
-   * object is checked against the same schema before it is serialised, so the line need not be
-   * parsed back; a failing record goes to the dead-letter sink like any line.
+   * One record given as its generated head and the caller's fields (the hot paths' access and
+   * audit lines, written without pino). `head` is the serialised start of the record (`{"level":
+   * ...,"timestamp":...,"service":...`, built by the logger from trusted values); `fields` are
+   * checked against the schema less those generated keys (which they must not repeat), so the
+   * line need not be parsed back; a failing record goes to the dead-letter sink like any line.
+   * Serialised by hand, one field at a time: the same text JSON.stringify gives for the merged
+   * record, at under half its cost, and no merged object is built.
    */
-  writeRecord(record: Record<string, unknown>): void {
+  writeFields(head: string, fields: Record<string, unknown>, message: string): void {
     let line: string;
     try {
-      line = JSON.stringify(record);
+      line = `${head}${serialiseFields(fields)},"message":${jsonString(message)}}`;
     } catch (err) {
-      this.route(String(record), '', `not serialisable: ${(err as Error).message}`);
+      this.route(`${head}}`, '', `not serialisable: ${(err as Error).message}`);
       return;
     }
-    this.route(line, `${line}\n`, schemaFailure(record));
+    this.route(line, `${line}\n`, fieldsFailure(fields));
   }
 
   /** `line` without its newline, `out` with it. */
@@ -91,6 +95,78 @@ export class ValidatingLogStream {
       this.sinks.deadLetter.write(`${JSON.stringify({ dead_letter_reason: reason, record: line })}\n`);
     }
   }
+}
+
+/** The keys `SidecarLoggers.info` writes itself, from trusted values, around the caller's fields. */
+const GENERATED_KEYS: readonly string[] = ['level', 'timestamp', 'service', 'message'];
+/**
+ * The schema a hot-path record's fields must meet: `logRecordSchema` less the generated keys,
+ * which the fields must not carry (a `false` schema), derived here so the two cannot drift.
+ */
+const validateFields = ajv.compile({
+  type: 'object',
+  required: logRecordSchema.required.filter((k) => !GENERATED_KEYS.includes(k)),
+  properties: Object.fromEntries(Object.entries(logRecordSchema.properties).map(([k, v]) => [k, GENERATED_KEYS.includes(k) ? false : v])),
+});
+
+/** Why a hot-path record's fields fail the log schema (the first error), or undefined when they pass. */
+function fieldsFailure(fields: Record<string, unknown>): string | undefined {
+  if (validateFields(fields)) return undefined;
+  const e = validateFields.errors?.[0];
+  if (e?.keyword === 'false schema') return `${e.instancePath} is written by the logger, not a field`;
+  return `${e?.instancePath || '(root)'} ${e?.message ?? 'invalid'}`;
+}
+
+// What JSON.stringify would escape in a string: a quote, a backslash, a control character or a
+// surrogate (a lone one is written as \u escape). Strings without any are copied between quotes.
+// eslint-disable-next-line no-control-regex -- control characters are exactly what must be escaped
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+function jsonString(s: string): string {
+  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;
+}
+
+/** `,"key":` for each key seen, serialised once (bounded: keys are the code's, not the request's). */
+const KEY_FRAGMENTS = new Map<string, string>();
+function keyFragment(k: string): string {
+  let f = KEY_FRAGMENTS.get(k);
+  if (f === undefined) {
+    f = `,${jsonString(k)}:`;
+    if (KEY_FRAGMENTS.size < 1024) KEY_FRAGMENTS.set(k, f);
+  }
+  return f;
+}
+
+/**
+ * The fields as JSON.stringify writes an object's members (each preceded by a comma): strings,
+ * finite numbers and booleans directly, anything else through JSON.stringify; undefined,
+ * functions and symbols left out, non-finite numbers as null. Throws where JSON.stringify would.
+ */
+function serialiseFields(fields: Record<string, unknown>): string {
+  let out = '';
+  for (const k in fields) {
+    if (!Object.prototype.hasOwnProperty.call(fields, k)) continue;
+    const v = fields[k];
+    switch (typeof v) {
+      case 'string':
+        out += keyFragment(k) + jsonString(v);
+        break;
+      case 'number':
+        out += keyFragment(k) + (Number.isFinite(v) ? String(v) : 'null');
+        break;
+      case 'boolean':
+        out += keyFragment(k) + (v ? 'true' : 'false');
+        break;
+      case 'undefined':
+      case 'function':
+      case 'symbol':
+        break;
+      default: {
+        const json = JSON.stringify(v) as string | undefined;
+        if (json !== undefined) out += keyFragment(k) + json;
+      }
+    }
+  }
+  return out;
 }
 
 /** Why `record` fails the log schema (its first error), or undefined when it passes. */
@@ -140,6 +216,8 @@ function isoTimestamp(): string {
 }
 
 export function createLoggers(options: { service: string; level?: string; sinks: LogSinks }): SidecarLoggers {
+  // The schema wants a non-empty service on every line; the hot-path head is not checked per line.
+  if (options.service.length === 0) throw new Error('log service name must not be empty');
   const stream = new ValidatingLogStream(options.sinks);
   const root = pino(
     {
@@ -152,6 +230,18 @@ export function createLoggers(options: { service: string; level?: string; sinks:
     },
     stream,
   );
+  // The generated head of every hot-path INFO line, rebuilt when the millisecond changes.
+  const serviceJson = JSON.stringify(options.service);
+  let headStamp = '';
+  let head = '';
+  const infoHead = (): string => {
+    const stamp = isoNow();
+    if (stamp !== headStamp) {
+      headStamp = stamp;
+      head = `{"level":"INFO","timestamp":"${stamp}","service":${serviceJson}`;
+    }
+    return head;
+  };
   const bootTraceId = newTraceIdHex();
   const event = root.child({ trace_id: bootTraceId, '@log.kind': 'event' });
   return {
@@ -161,7 +251,7 @@ export function createLoggers(options: { service: string; level?: string; sinks:
     forRequest: (traceId, spanId) => root.child({ trace_id: traceId, '@span.id': spanId }),
     info: (fields, message) => {
       if (!root.isLevelEnabled('info')) return;
-      stream.writeRecord({ level: 'INFO', timestamp: isoNow(), service: options.service, ...fields, message });
+      stream.writeFields(infoHead(), fields, message);
     },
     setLevel: (level) => {
       root.level = level;

@@ -230,6 +230,51 @@ describe('log schema routing', () => {
     l.info({ ...fields }, 'below the level');
     assert.equal(out.length, 2);
   });
+  it('the hot-path writer serialises exactly as JSON.stringify does the merged record, for any fields', () => {
+    const out: string[] = [];
+    const l = createLoggers({ service: 'svc "q"', sinks: { out: { write: (x) => void out.push(x) }, deadLetter: { write: () => undefined } } });
+    const value = fc.oneof(
+      fc.string({ unit: 'binary' }),
+      fc.string({ unit: 'grapheme' }),
+      fc.double(),
+      fc.integer(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.constant(undefined),
+      fc.constant(-0),
+      fc.array(fc.oneof(fc.string(), fc.integer())),
+      fc.dictionary(fc.string(), fc.oneof(fc.string(), fc.double())),
+    );
+    const ids = { trace_id: 'a'.repeat(32), '@span.id': 'b'.repeat(16) };
+    const generated = new Set(['level', 'timestamp', 'service', 'message', 'trace_id', '@span.id', '@log.kind', '@error.cause']);
+    fc.assert(
+      // Integer-like keys excepted: JSON.stringify of the merged record would move them first.
+      fc.property(fc.dictionary(fc.string({ unit: 'binary' }).filter((k) => !generated.has(k) && !/^(0|[1-9]\d*)$/.test(k)), value), fc.string({ unit: 'binary' }), (extra, message) => {
+        out.length = 0;
+        l.info({ ...ids, ...extra }, message);
+        assert.equal(out.length, 1);
+        const line = out[0] ?? '';
+        const timestamp = (JSON.parse(line) as { timestamp: string }).timestamp;
+        assert.equal(line, `${JSON.stringify({ level: 'INFO', timestamp, service: 'svc "q"', ...ids, ...extra, message })}\n`);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+  it('the hot-path writer refuses fields that would repeat a generated key, and unserialisable ones', () => {
+    const out: string[] = [];
+    const dead: string[] = [];
+    const l = createLoggers({ service: 's', sinks: { out: { write: (x) => void out.push(x) }, deadLetter: { write: (x) => void dead.push(x) } } });
+    const ids = { trace_id: 'a'.repeat(32) };
+    l.info({ ...ids, level: 'ERROR' }, 'spoofed level');
+    l.info({ ...ids, message: 'other' }, 'two messages');
+    l.info({ ...ids, big: 1n }, 'a bigint');
+    assert.equal(out.length, 0);
+    assert.equal(dead.length, 3);
+    assert.match(dead[0] ?? '', /\/level is written by the logger/);
+    assert.match(dead[1] ?? '', /\/message is written by the logger/);
+    assert.match(dead[2] ?? '', /not serialisable/);
+    assert.throws(() => createLoggers({ service: '', sinks: { out: { write: () => undefined }, deadLetter: { write: () => undefined } } }), /service name must not be empty/);
+  });
 });
 
 describe('stdout line batching', () => {
