@@ -31,7 +31,7 @@ import { buildPodReport } from './pod-report.js';
 import { buildProbeInputs, type GpuTelemetryLike, type PredictorLike, type Tensor, type TensorInfo } from './predictor.js';
 import { SampleRing } from './quantiles.js';
 import { RateLimiter } from './rate-limiter.js';
-import { extractTraceContext, setTraceHeaders, startChildSpan, tracerRecords } from './tracing.js';
+import { extractTraceContext, startChildSpan, traceparentOf, tracerRecords } from './tracing.js';
 import { watchFiles, type FileWatchHandle } from './file-watch.js';
 import { jsonBody, readJsonBody } from './json-body.js';
 import { assignGroup, groupFromHeader } from './canary.js';
@@ -98,6 +98,11 @@ interface RequestState {
   clientClosed?: boolean;
   /** Set once the request reached the predictor: labels of the duration histogram. */
   inference?: { device: Device; seqLenBucket: string };
+  /**
+   * The dispatcher's requests: the request id, trace and dyeing headers are not set on the
+   * response yet; sendJson writes them with the status in one writeHead (see requestHeaders).
+   */
+  headersDeferred?: boolean;
 }
 
 /** The status recorded for a request whose client went away before the answer was sent (nginx's convention). */
@@ -130,14 +135,47 @@ function state(res: ServerResponse): RequestState {
   return st;
 }
 
+const JSON_TYPE = 'application/json; charset=utf-8';
+
 /**
- * Writes a JSON response with express's res.json content type and bytes. Content-Length is
- * node's own: end() with the whole body and no headers sent yet sets it from the body's bytes.
+ * The headers every answer carries (request id, traceparent and tracestate, X-Env-Id when set,
+ * X-Test-Group), as name/value pairs in the order they are set on the response.
+ */
+function requestHeaders(st: RequestState): string[] {
+  const sc = st.span.spanContext();
+  const h = ['X-Request-Id', st.requestId, 'traceparent', traceparentOf(sc)];
+  const ts = sc.traceState?.serialize();
+  if (ts) h.push('tracestate', ts);
+  if (st.envId) h.push('X-Env-Id', st.envId);
+  h.push('X-Test-Group', st.group);
+  return h;
+}
+
+/** Sets `requestHeaders` on the response one by one (the express path, and any other writer). */
+function applyRequestHeaders(res: ServerResponse, st: RequestState): void {
+  const h = requestHeaders(st);
+  for (let i = 0; i < h.length; i += 2) res.setHeader(h[i] as string, h[i + 1] as string);
+}
+
+/**
+ * Writes a JSON response with express's res.json content type and bytes. For a dispatcher
+ * request whose headers were deferred, the status, those headers, the content type and length
+ * go to node in one writeHead (node's cheapest path: no per-header bookkeeping when nothing
+ * was set before; anything set before, such as CORS or Retry-After, is merged by node).
  */
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
+  const st = (res as StatefulResponse)[STATE];
+  if (st?.headersDeferred && !res.headersSent) {
+    st.headersDeferred = false;
+    const h = requestHeaders(st);
+    h.push('Content-Type', JSON_TYPE, 'Content-Length', String(Buffer.byteLength(text)));
+    res.writeHead(status, h);
+    res.end(text);
+    return;
+  }
   res.statusCode = status;
-  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Type', JSON_TYPE);
   res.end(text);
 }
 
@@ -384,7 +422,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
 
   // 1. request id + W3C trace context + dyeing headers; the close hook writes metrics, the
   // span end and the access log (also for a client that left before its answer: status 499).
-  const begin = (req: IncomingMessage, res: ServerResponse, path: string): RequestState => {
+  const begin = (req: IncomingMessage, res: ServerResponse, path: string, deferHeaders = false): RequestState => {
     const started = process.hrtime.bigint();
     const method = req.method ?? 'GET';
     const headers = req.headers;
@@ -425,10 +463,10 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
       res,
     };
     (res as StatefulResponse)[STATE] = st;
-    res.setHeader('X-Request-Id', requestId);
-    setTraceHeaders(sc, res);
-    if (envId) res.setHeader('X-Env-Id', envId);
-    res.setHeader('X-Test-Group', group);
+    // The dispatcher answers through sendJson only, which writes them; express routes write
+    // through res.send and friends, so they get them now.
+    if (deferHeaders) st.headersDeferred = true;
+    else applyRequestHeaders(res, st);
     // 'close' comes once per response, after 'finish' when the answer went out, alone when the
     // connection closed first.
     res.on('close', () => finish(req, res, st, method));
@@ -479,6 +517,11 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     res.setHeader('Vary', 'Origin');
     res.setHeader('Access-Control-Expose-Headers', PUBLIC_HEADERS);
     if (req.method === 'OPTIONS') {
+      const st = (res as StatefulResponse)[STATE];
+      if (st?.headersDeferred) {
+        st.headersDeferred = false;
+        applyRequestHeaders(res, st);
+      }
       res.setHeader('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
       res.setHeader('Access-Control-Allow-Headers', ALLOWED_REQUEST_HEADERS);
       res.setHeader('Access-Control-Max-Age', '600');
@@ -530,7 +573,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     st.group = group;
     st.span.setAttribute('paddle.test_group', group);
     const res = st.res;
-    if (!res.headersSent) res.setHeader('X-Test-Group', group);
+    if (!res.headersSent && !st.headersDeferred) res.setHeader('X-Test-Group', group);
   };
 
   // 7. model allow-list: only the configured name (and version "1" where the OIP path names a
@@ -800,7 +843,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
   const fastGet = (req: IncomingMessage, res: ServerResponse, path: string, route: string, run: (res: ServerResponse) => void | Promise<void>): void => {
     dispatched.fast++;
     try {
-      const st = begin(req, res, path);
+      const st = begin(req, res, path, true);
       if (!cors(req, res)) return;
       st.route = route; // as express: app-level steps (begin, CORS) fail as 'unmatched'
       const p = run(res);
@@ -821,7 +864,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
   ): Promise<void> => {
     dispatched.fast++;
     try {
-      const st = begin(req, res, path);
+      const st = begin(req, res, path, true);
       if (!cors(req, res)) return;
       const body = await readJsonBody(req, bodyLimit);
       st.route = route; // as express: app-level steps (begin, CORS, body) fail as 'unmatched'

@@ -168,13 +168,6 @@ export function traceparentOf(sc: SpanContext): string {
   return `00-${sc.traceId}-${sc.spanId}-${sc.traceFlags & TraceFlags.SAMPLED ? '01' : '00'}`;
 }
 
-/** Sets the headers (traceparent, tracestate) that carry the span `sc` onward on a response. */
-export function setTraceHeaders(sc: SpanContext, res: { setHeader(name: string, value: string): unknown }): void {
-  res.setHeader('traceparent', traceparentOf(sc));
-  const state = sc.traceState?.serialize();
-  if (state) res.setHeader('tracestate', state);
-}
-
 /** The headers (traceparent, tracestate) that carry `ctx` onward. */
 export function injectTraceContext(ctx: Context): Record<string, string> {
   const carrier: Record<string, string> = {};

@@ -25,11 +25,15 @@ interface Case {
   fast: boolean;
 }
 
-// Headers that legitimately differ per request (the span id in traceparent is new every time).
-const VOLATILE = new Set(['date', 'connection', 'keep-alive', 'traceparent']);
+// Headers that legitimately differ per request; traceparent is compared less its span id, which
+// is new every time (its trace id is the caller's, or new when there was no parent).
+const VOLATILE = new Set(['date', 'connection', 'keep-alive']);
 
-function comparable(h: IncomingHttpHeaders): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(h).filter(([k]) => !VOLATILE.has(k)).sort(([a], [b]) => a.localeCompare(b)));
+function comparable(h: IncomingHttpHeaders, parentTraceId: string | undefined): Record<string, unknown> {
+  const tp = String(h.traceparent ?? '').split('-');
+  assert.equal(tp.length, 4, `traceparent ${String(h.traceparent)}`);
+  const kept = { ...h, traceparent: `${tp[0]}-${parentTraceId ? tp[1] : '(new)'}-(span)-${tp[3]}` };
+  return Object.fromEntries(Object.entries(kept).filter(([k]) => !VOLATILE.has(k)).sort(([a], [b]) => a.localeCompare(b)));
 }
 
 describe('fast dispatcher vs express: identical answers', function () {
@@ -72,6 +76,18 @@ describe('fast dispatcher vs express: identical answers', function () {
       status: 200,
       fast: true,
     },
+    {
+      name: 'infer ok with a parent trace and tracestate',
+      path: `/v2/models/${MODEL}/infer`,
+      body: mlpBody(1),
+      headers: async (side) => ({
+        ...(await bearer('model_inference')(side)),
+        traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+        tracestate: 'vendor=abc,other=x1',
+      }),
+      status: 200,
+      fast: true,
+    },
     { name: 'versioned infer ok', path: `/v2/models/${MODEL}/versions/1/infer`, body: mlpBody(1), headers: bearer('model_inference'), status: 200, fast: true },
     { name: 'unknown version', path: `/v2/models/${MODEL}/versions/2/infer`, body: mlpBody(1), headers: bearer('model_inference'), status: 404, fast: true },
     { name: 'other model', path: '/v2/models/resnet/infer', body: mlpBody(1), headers: bearer('model_inference'), status: 404, fast: true },
@@ -104,8 +120,8 @@ describe('fast dispatcher vs express: identical answers', function () {
   ];
 
   let seq = 0;
-  const send = async (base: string, side: string, c: Case): Promise<{ r: TestResponse; requestId: string }> => {
-    const headers = { ...(c.headers ? await c.headers(side) : {}) };
+  const send = async (base: string, side: string, c: Case): Promise<{ r: TestResponse; requestId: string; parentTraceId: string | undefined; traceState: string | undefined }> => {
+    const headers: Record<string, string> = { ...(c.headers ? await c.headers(side) : {}) };
     let r: TestResponse | undefined;
     let requestId = '';
     for (let i = 0; i <= (c.repeat ?? 0); i++) {
@@ -117,7 +133,7 @@ describe('fast dispatcher vs express: identical answers', function () {
       });
     }
     assert.ok(r);
-    return { r, requestId };
+    return { r, requestId, parentTraceId: headers.traceparent?.split('-')[1], traceState: headers.tracestate };
   };
   const accessLine = (requestId: string): Record<string, unknown> => {
     const line = validLogLines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l['@log.kind'] === 'access' && l.request_id === requestId);
@@ -135,8 +151,10 @@ describe('fast dispatcher vs express: identical answers', function () {
     assert.equal(fast.r.status, c.status, `${c.name}: ${fast.r.text}`);
     assert.equal(slow.r.status, fast.r.status, c.name);
     assert.equal(slow.r.text, fast.r.text, `${c.name}: body`);
-    const norm = (x: { r: TestResponse; requestId: string }, side: string): Record<string, unknown> => {
-      const hd = comparable(x.r.headers);
+    const norm = (x: { r: TestResponse; requestId: string; parentTraceId: string | undefined; traceState: string | undefined }, side: string): Record<string, unknown> => {
+      if (x.parentTraceId) assert.equal(String(x.r.headers.traceparent).split('-')[1], x.parentTraceId, `${c.name}: the caller's trace continues`);
+      assert.equal(x.r.headers.tracestate, x.traceState, `${c.name}: tracestate passed on`);
+      const hd = comparable(x.r.headers, x.parentTraceId);
       if (hd['x-request-id'] === x.requestId) hd['x-request-id'] = `${side}-<id>`;
       return hd;
     };
