@@ -69,7 +69,7 @@ export class ValidatingLogStream {
       this.route(`${head}}`, '', `not serialisable: ${(err as Error).message}`);
       return;
     }
-    this.route(line, `${line}\n`, fieldsFailure(fields));
+    this.route(line, `${line}\n`, schemaFailure(validateFields, fields));
   }
 
   /** `line` without its newline, `out` with it. */
@@ -77,7 +77,7 @@ export class ValidatingLogStream {
     if (line.length === 0) return;
     let reason: string | undefined;
     try {
-      reason = schemaFailure(JSON.parse(line));
+      reason = schemaFailure(validateLogRecord, JSON.parse(line));
     } catch (err) {
       reason = `not JSON: ${(err as Error).message}`;
     }
@@ -108,14 +108,6 @@ const validateFields = ajv.compile({
   required: logRecordSchema.required.filter((k) => !GENERATED_KEYS.includes(k)),
   properties: Object.fromEntries(Object.entries(logRecordSchema.properties).map(([k, v]) => [k, GENERATED_KEYS.includes(k) ? false : v])),
 });
-
-/** Why a hot-path record's fields fail the log schema (the first error), or undefined when they pass. */
-function fieldsFailure(fields: Record<string, unknown>): string | undefined {
-  if (validateFields(fields)) return undefined;
-  const e = validateFields.errors?.[0];
-  if (e?.keyword === 'false schema') return `${e.instancePath} is written by the logger, not a field`;
-  return `${e?.instancePath || '(root)'} ${e?.message ?? 'invalid'}`;
-}
 
 // What JSON.stringify would escape in a string: a quote, a backslash, a control character or a
 // surrogate (a lone one is written as \u escape). Strings without any are copied between quotes.
@@ -169,10 +161,15 @@ function serialiseFields(fields: Record<string, unknown>): string {
   return out;
 }
 
-/** Why `record` fails the log schema (its first error), or undefined when it passes. */
-function schemaFailure(record: unknown): string | undefined {
-  if (validateLogRecord(record)) return undefined;
-  const e = validateLogRecord.errors?.[0];
+/**
+ * Why `value` fails `validate` (its first error), or undefined when it passes: the whole-record
+ * schema for lines written through pino, the fields schema for the hot-path lines (whose only
+ * `false` schemas are the keys the logger writes itself).
+ */
+function schemaFailure(validate: typeof validateLogRecord, value: unknown): string | undefined {
+  if (validate(value)) return undefined;
+  const e = validate.errors?.[0];
+  if (e?.keyword === 'false schema') return `${e.instancePath} is written by the logger, not a field`;
   return `${e?.instancePath || '(root)'} ${e?.message ?? 'invalid'}`;
 }
 
