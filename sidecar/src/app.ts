@@ -151,10 +151,17 @@ function requestHeaders(st: RequestState): string[] {
   return h;
 }
 
-/** Sets `requestHeaders` on the response one by one (the express path, and any other writer). */
-function applyRequestHeaders(res: ServerResponse, st: RequestState): void {
-  const h = requestHeaders(st);
+/** Sets name/value pairs on the response one by one (the express path, and any other writer). */
+function setHeaders(res: ServerResponse, h: string[]): void {
   for (let i = 0; i < h.length; i += 2) res.setHeader(h[i] as string, h[i + 1] as string);
+}
+
+/** A dispatcher request's deferred `requestHeaders`, handed out once; undefined when there are none left to write. */
+function takeDeferredHeaders(res: ServerResponse): string[] | undefined {
+  const st = (res as StatefulResponse)[STATE];
+  if (!st?.headersDeferred || res.headersSent) return undefined;
+  st.headersDeferred = false;
+  return requestHeaders(st);
 }
 
 /**
@@ -165,10 +172,8 @@ function applyRequestHeaders(res: ServerResponse, st: RequestState): void {
  */
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  const st = (res as StatefulResponse)[STATE];
-  if (st?.headersDeferred && !res.headersSent) {
-    st.headersDeferred = false;
-    const h = requestHeaders(st);
+  const h = takeDeferredHeaders(res);
+  if (h) {
     h.push('Content-Type', JSON_TYPE, 'Content-Length', String(Buffer.byteLength(text)));
     res.writeHead(status, h);
     res.end(text);
@@ -466,7 +471,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     // The dispatcher answers through sendJson only, which writes them; express routes write
     // through res.send and friends, so they get them now.
     if (deferHeaders) st.headersDeferred = true;
-    else applyRequestHeaders(res, st);
+    else setHeaders(res, requestHeaders(st));
     // 'close' comes once per response, after 'finish' when the answer went out, alone when the
     // connection closed first.
     res.on('close', () => finish(req, res, st, method));
@@ -517,11 +522,8 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     res.setHeader('Vary', 'Origin');
     res.setHeader('Access-Control-Expose-Headers', PUBLIC_HEADERS);
     if (req.method === 'OPTIONS') {
-      const st = (res as StatefulResponse)[STATE];
-      if (st?.headersDeferred) {
-        st.headersDeferred = false;
-        applyRequestHeaders(res, st);
-      }
+      const deferred = takeDeferredHeaders(res);
+      if (deferred) setHeaders(res, deferred);
       res.setHeader('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
       res.setHeader('Access-Control-Allow-Headers', ALLOWED_REQUEST_HEADERS);
       res.setHeader('Access-Control-Max-Age', '600');
