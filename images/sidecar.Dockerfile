@@ -46,6 +46,6 @@ COPY --from=build /src/dist/crds/ ./dist/crds/
 COPY --from=build /src/dist/native/ ./dist/native/
 COPY --from=build /src/dist/sidecar/ ./dist/sidecar/
 USER 65532:65532
-# Serving (HTTPS) and metrics ports of the pod contract (crds/src/pod-contract.ts).
-EXPOSE 8443 9090
+# Serving (HTTPS), metrics and health (probe) ports of the pod contract (crds/src/pod-contract.ts).
+EXPOSE 8443 9090 8081
 ENTRYPOINT ["node", "dist/sidecar/src/main.js"]

@@ -28,6 +28,6 @@ bench-sidecar: $(NPM_STAMP) $(SIDECAR_NATIVE) ## sidecar throughput/latency vs a
 	npx tsx bench/sidecar/bench.ts
 
 run-sidecar: $(NPM_STAMP) $(SIDECAR_NATIVE) ## run the sidecar on the MLP fixture (http://127.0.0.1:8080, auth off)
-	npx tsx sidecar/src/main.ts --no-tls --port 8080 --metrics-port 0 \
+	npx tsx sidecar/src/main.ts --no-tls --port 8080 --metrics-port 0 --health-port 0 \
 	  --model-dir native/fixtures/models/mlp/legacy --model-name mlp \
 	  --public-key native/fixtures/keys/test-only-rsa2048.pub.pem --config /nonexistent

@@ -5,10 +5,15 @@
 import type { AuthPolicy, BreakerSpec, CanarySpec, DegradationSpec, MatrixSpec, ObservabilitySpec } from './types.js';
 
 export const PORTS = {
-  /** HTTPS (or HTTP when TLS is disabled) inference + health port. */
+  /** HTTPS (or HTTP when TLS is disabled): the API (inference, admin, metadata, health). */
   serving: 8443,
-  /** Plain-HTTP Prometheus /metrics port (scraped inside the cluster). */
+  /** Plain HTTP, GET /metrics only (Prometheus, inside the cluster). */
   metrics: 9090,
+  /**
+   * Plain HTTP, GET /v2/health/live and /v2/health/ready only: the kubelet's probes (it cannot
+   * present a client certificate when the serving port requires one). Not on the Service.
+   */
+  health: 8081,
 } as const;
 
 export const PATHS = {

@@ -105,7 +105,6 @@ export interface TlsSpec {
   enabled?: boolean;
   issuerRef?: { name: string; kind?: 'Issuer' | 'ClusterIssuer'; group?: string };
   mutual?: boolean;
-  allowPlaintext?: boolean;
 }
 
 export interface AuthPolicy {

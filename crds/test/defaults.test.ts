@@ -48,7 +48,7 @@ describe('applyDefaults', () => {
   });
 
   it('fills TLS, CORS, canary, resources and the matrix layout (5 ms latency buckets, CHECKLIST 3.2)', () => {
-    assert.deepEqual(spec.tls, { enabled: true, mutual: false, allowPlaintext: false, issuerRef: { name: 'ca', kind: 'Issuer', group: 'cert-manager.io' } });
+    assert.deepEqual(spec.tls, { enabled: true, mutual: false, issuerRef: { name: 'ca', kind: 'Issuer', group: 'cert-manager.io' } });
     assert.deepEqual(spec.cors, { allowedOrigins: [] });
     assert.deepEqual(spec.canary, { treatmentPercent: 0 });
     assert.deepEqual(spec.resources, { gpu: { count: 1, resourceName: 'nvidia.com/gpu' } });

@@ -296,6 +296,8 @@ export async function startSidecarForPod(opts: SidecarPodOptions): Promise<Sidec
       '0',
       '--metrics-port',
       '0',
+      '--health-port',
+      '0',
       '--dead-letter-file',
       join(root, 'dead-letter.log'),
     ];

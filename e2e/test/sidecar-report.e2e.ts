@@ -84,7 +84,7 @@ describe('sidecar pod report on the API server', function () {
     try {
       child = spawn(
         process.execPath,
-        ['--import', 'tsx', join(REPO_ROOT, 'sidecar/src/main.ts'), '--no-tls', '--port', '0', '--metrics-port', '0', '--host', '127.0.0.1',
+        ['--import', 'tsx', join(REPO_ROOT, 'sidecar/src/main.ts'), '--no-tls', '--port', '0', '--metrics-port', '0', '--health-port', '0', '--host', '127.0.0.1',
           '--model-dir', join(REPO_ROOT, 'native/fixtures/models/mlp/legacy'), '--public-key', join(REPO_ROOT, 'native/fixtures/keys/test-only-rsa2048.pub.pem'), '--config', configFile],
         { cwd: REPO_ROOT, env: { ...process.env, KUBECONFIG: kubeconfigPath(), POD_NAME: 'live-pod-0', POD_NAMESPACE: ns.name, PADDLESERVICE_NAME: 'live' }, stdio: ['ignore', 'pipe', 'pipe'] },
       );

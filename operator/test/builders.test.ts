@@ -232,14 +232,18 @@ describe('builders', () => {
       });
     }
 
-    const probeTable: Array<[string, (p: PaddleService) => void, string, string]> = [
-      ['TLS', () => undefined, 'https', 'HTTPS'],
-      ['mutual TLS (kubelet has no client cert)', (p) => (p.spec.tls = { ...p.spec.tls, mutual: true }), 'metrics', 'HTTP'],
-      ['plain HTTP', (p) => (p.spec.tls = { enabled: false }), 'http', 'HTTP'],
+    // Every TLS mode probes the plain-HTTP health port (the two probe paths only): never the
+    // metrics port, never the serving port (the kubelet has no client certificate for mTLS).
+    const probeTable: Array<[string, (p: PaddleService) => void]> = [
+      ['TLS', () => undefined],
+      ['mutual TLS (kubelet has no client cert)', (p) => (p.spec.tls = { ...p.spec.tls, mutual: true })],
+      ['plain HTTP', (p) => (p.spec.tls = { enabled: false })],
     ];
-    for (const [name, mutate, port, scheme] of probeTable) {
-      it(`probes on the sidecar health paths: ${name}`, () => {
+    const [port, scheme] = ['health', 'HTTP'];
+    for (const [name, mutate] of probeTable) {
+      it(`probes on the health port's probe paths: ${name}`, () => {
         const c = container(deploy(variant('minimal.yaml', mutate)));
+        assert.deepEqual(c.ports?.find((p) => p.name === port), { name: port, containerPort: PORTS.health, protocol: 'TCP' });
         assert.deepEqual(c.livenessProbe?.httpGet, { path: HTTP_PATHS.live, port, scheme });
         assert.deepEqual(c.readinessProbe?.httpGet, { path: HTTP_PATHS.ready, port, scheme });
         assert.deepEqual(c.startupProbe?.httpGet, { path: HTTP_PATHS.live, port, scheme });

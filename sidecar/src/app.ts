@@ -767,10 +767,6 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     else sendJson(res, 503, { error: `not ready: ${r.reason}`, name: config.model.name, ready: false });
   });
   app.get('/healthz', (_req, res) => healthzRoute(res));
-  app.get('/metrics', async (_req, res) => {
-    res.setHeader('Content-Type', deps.registry.contentType);
-    res.send(await deps.registry.metrics());
-  });
 
   // ---- inference
   app.post([INFER_ROUTE, '/v2/models/:name/versions/:version/infer'], protect(INFER_POLICY), modelParams, (req, res) => inferRoute(res, req.body));

@@ -15,7 +15,8 @@
 //   --require-signature B    true|false                                        [PADDLE_REQUIRE_SIGNATURE] (true)
 //   --config FILE            SidecarConfig JSON, hot-reloaded                  (/etc/paddle/config/config.json)
 //   --host H --port N        serving address                                   (0.0.0.0, 8443)
-//   --metrics-port N         plain-HTTP /metrics port, 0 disables              (9090)
+//   --metrics-port N         plain-HTTP port serving GET /metrics only, 0: off (9090)
+//   --health-port N          plain-HTTP port serving the two probe paths only, 0: off (8081)
 //   --tls-cert/--tls-key/--tls-ca FILE   certificate files                     (/etc/paddle/tls/...)
 //   --mtls                   require client certificates signed by --tls-ca
 //   --no-tls                 serve plain HTTP (development only)
@@ -42,6 +43,7 @@ import { createLoggers, processSinks, type LogSinks } from './logging.js';
 import { PodReportPatcher } from './pod-report.js';
 import type { GpuTelemetryLike, PredictorLike } from './predictor.js';
 import { createSidecarServer } from './server.js';
+import { metricsListener, probeListener } from './listeners.js';
 import { watchFiles } from './file-watch.js';
 import { ReloadableTracing } from './tracing.js';
 
@@ -80,6 +82,7 @@ const OPTIONS = {
   host: { type: 'string', default: '0.0.0.0' },
   port: { type: 'string' },
   'metrics-port': { type: 'string' },
+  'health-port': { type: 'string' },
   'tls-cert': { type: 'string', default: PATHS.tlsCert },
   'tls-key': { type: 'string', default: PATHS.tlsKey },
   'tls-ca': { type: 'string', default: PATHS.tlsCa },
@@ -111,7 +114,8 @@ const FLAG_HELP: Record<keyof typeof OPTIONS, string> = {
   config: 'the config file (the operator\'s ConfigMap); reloaded on change; absent: defaults, auth off',
   host: 'address to listen on',
   port: `serving port (default ${PORTS.serving})`,
-  'metrics-port': `/metrics port (default ${PORTS.metrics}; 0: off)`,
+  'metrics-port': `plain-HTTP port serving GET /metrics only (default ${PORTS.metrics}; 0: off)`,
+  'health-port': `plain-HTTP port serving GET /v2/health/live and /v2/health/ready only, for the kubelet (default ${PORTS.health}; 0: off)`,
   'tls-cert': 'serving certificate (re-read on change)',
   'tls-key': 'its private key',
   'tls-ca': 'CA of client certificates (for --mtls)',
@@ -289,11 +293,15 @@ async function main(): Promise<void> {
     onTlsReload: (r) => (r.ok ? log.info({}, 'TLS certificate reloaded') : log.error({ '@error.cause': r.error }, 'TLS certificate reload failed; keeping the old one')),
   });
   const port = await serving.listen(parseIntFlag('port', values.port, PORTS.serving), values.host);
-  log.info({ port, tls: Boolean(tls), mtls: Boolean(tls?.mutual) }, 'serving');
 
+  // The side ports: one purpose each, never the API (src/listeners.ts).
   const metricsPort = parseIntFlag('metrics-port', values['metrics-port'], PORTS.metrics);
-  const metricsServer = metricsPort > 0 ? createSidecarServer({ handler: sidecar.handler }) : undefined;
-  if (metricsServer) await metricsServer.listen(metricsPort, values.host);
+  const metricsServer = metricsPort > 0 ? createSidecarServer({ handler: metricsListener(registry) }) : undefined;
+  const metricsBound = metricsServer ? await metricsServer.listen(metricsPort, values.host) : 0;
+  const healthPort = parseIntFlag('health-port', values['health-port'], PORTS.health);
+  const healthServer = healthPort > 0 ? createSidecarServer({ handler: probeListener(sidecar.handler) }) : undefined;
+  const healthBound = healthServer ? await healthServer.listen(healthPort, values.host) : 0;
+  log.info({ port, metricsPort: metricsBound, healthPort: healthBound, tls: Boolean(tls), mtls: Boolean(tls?.mutual) }, 'serving');
 
   // Pod report: only when the downward API says which pod and PaddleService this is.
   let reportTimer: NodeJS.Timeout | undefined;
@@ -325,7 +333,7 @@ async function main(): Promise<void> {
     if (reportTimer) clearTimeout(reportTimer);
     reloader?.close();
     encKeyWatcher.close();
-    await within(Promise.all([serving.close(), metricsServer?.close()]).then(() => true), 10_000, false);
+    await within(Promise.all([serving.close(), metricsServer?.close(), healthServer?.close()]).then(() => true), 10_000, false);
     sidecar.close();
     await shipper?.close(3000);
     if (!(await tracing.shutdown(3000))) log.warn({ '@error.cause': `OTLP collector ${tracing.otlpEndpoint ?? ''} did not take the last spans within 3 s` }, 'stopped without flushing traces');

@@ -276,8 +276,8 @@ describe('sidecar app over HTTPS', function () {
       assert.equal(access.test_group, 'treatment');
       assert.equal(access['@span.id'], server.spanContext().spanId);
     });
-    it('/metrics exposes the documented series', async () => {
-      const r = await get('/metrics');
+    it('/metrics (on the metrics port) exposes the documented series', async () => {
+      const r = await request(`${h.metricsUrl}/metrics`);
       assert.equal(r.status, 200);
       for (const name of [
         'paddle_request_duration_seconds_bucket{',

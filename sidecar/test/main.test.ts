@@ -3,38 +3,19 @@
 // 1 with one clear error line.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { SIDECAR_ARGS } from '../../crds/src/index.js';
 import { validateLogRecord } from '../src/logging.js';
 import { pki } from './helpers/harness.js';
 import { request } from './helpers/http.js';
 import { MLP_DIR, RSA_PUB } from './helpers/predictors.js';
+import { runSidecar, servingPorts, type SidecarProcess } from './helpers/process.js';
 
-const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
-const MAIN = join(ROOT, 'sidecar/src/main.ts');
-
-function run(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env: { ...process.env, POD_NAME: '', POD_NAMESPACE: '', PADDLESERVICE_NAME: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const out = { stdout: '', stderr: '' };
-  child.stdout.on('data', (d: Buffer) => (out.stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out.stderr += d.toString()));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return { child, out, exited };
-}
-
-/** The serving port from the process's "serving" log line (fails when the process exits first). */
-async function servingPort(child: ReturnType<typeof run>['child'], out: ReturnType<typeof run>['out']): Promise<number> {
-  const deadline = Date.now() + 60000;
-  while (Date.now() < deadline && child.exitCode === null) {
-    const m = /"port":(\d+)[^\n]*"message":"serving"/.exec(out.stdout);
-    if (m?.[1]) return Number(m[1]);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`no serving line:\n${out.stdout}\n${out.stderr}`);
+const run = runSidecar;
+async function servingPort(p: SidecarProcess): Promise<number> {
+  return (await servingPorts(p)).port;
 }
 
 describe('paddle-sidecar process (main.ts)', function () {
@@ -45,11 +26,11 @@ describe('paddle-sidecar process (main.ts)', function () {
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ version: 1, model: { name: 'mlp' }, auth: { enabled: false } }));
     const { child, out, exited } = run([
       '--model-dir', MLP_DIR, '--public-key', RSA_PUB, '--config', join(dir, 'config.json'),
-      '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0',
+      '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--health-port', '0',
       '--tls-cert', p.serverCert, '--tls-key', p.serverKey, '--tls-ca', p.caCert,
     ]);
     try {
-      const port = await servingPort(child, out);
+      const port = await servingPort({ child, out, exited });
       const ready = await request(`https://localhost:${port}/v2/health/ready`, { ca: p.caCert });
       assert.equal(ready.status, 200, ready.text);
       const infer = await request(`https://localhost:${port}/v2/models/mlp/infer`, {
@@ -74,13 +55,13 @@ describe('paddle-sidecar process (main.ts)', function () {
     const p = pki();
     const dir = mkdtempSync(join(tmpdir(), 'sidecar-main-'));
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ version: 1, model: { name: 'mlp' }, auth: { enabled: false } }));
-    const common = ['--model-dir', MLP_DIR, '--public-key', RSA_PUB, '--config', join(dir, 'config.json'), '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0'];
+    const common = ['--model-dir', MLP_DIR, '--public-key', RSA_PUB, '--config', join(dir, 'config.json'), '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--health-port', '0'];
     const plain = run([...common, SIDECAR_ARGS.noTls, '--tls-cert', join(dir, 'absent.crt'), '--tls-key', join(dir, 'absent.key')]);
     const mutual = run([...common, SIDECAR_ARGS.mutualTls, '--tls-cert', p.serverCert, '--tls-key', p.serverKey, '--tls-ca', p.caCert]);
     try {
-      const plainPort = await servingPort(plain.child, plain.out);
+      const plainPort = await servingPort(plain);
       assert.equal((await request(`http://127.0.0.1:${plainPort}/v2/health/ready`)).status, 200);
-      const mutualPort = await servingPort(mutual.child, mutual.out);
+      const mutualPort = await servingPort(mutual);
       await assert.rejects(request(`https://localhost:${mutualPort}/v2/health/ready`, { ca: p.caCert }), 'no client certificate: refused');
       const withCert = await request(`https://localhost:${mutualPort}/v2/health/ready`, { ca: p.caCert, cert: p.clientCert, key: p.clientKey });
       assert.equal(withCert.status, 200, withCert.text);

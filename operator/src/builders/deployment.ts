@@ -1,6 +1,6 @@
 // The model Deployment: one sidecar container (the TypeScript server with the native predictor)
 // per pod, GPU scheduling, the memory ceiling as the cgroup limit, the model / public key / TLS /
-// config volumes, health probes, a restricted security context and a rollout that never drops
+// config volumes, health probes (on the plain-HTTP health port), a restricted security context and a rollout that never drops
 // below the ready capacity.
 
 import type { V1Affinity, V1Container, V1Deployment, V1EnvVar, V1Probe, V1Toleration, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
@@ -12,6 +12,8 @@ import { must } from './resolved.js';
 import { formatMebibytes } from '../quantity.js';
 
 export const CONTAINER_NAME = 'sidecar';
+/** The container port the kubelet probes (plain HTTP, the two probe paths only; not on the Service). */
+export const HEALTH_PORT_NAME = 'health';
 export const GPU_PRODUCT_LABEL = 'nvidia.com/gpu.product';
 /** Non-root uid/gid the sidecar image runs as (distroless "nonroot"). */
 export const RUN_AS_USER = 65532;
@@ -122,14 +124,12 @@ function buildEnv(ps: PaddleService): V1EnvVar[] {
   return env;
 }
 
-function buildProbes(ps: PaddleService): { liveness: V1Probe; readiness: V1Probe; startup: V1Probe } {
-  const tlsOn = ps.spec.tls?.enabled !== false;
-  // The kubelet cannot present a client certificate, so with mutual TLS the probes use the
-  // plain-HTTP metrics port (the sidecar serves its health paths there too).
-  const onMetricsPort = tlsOn && ps.spec.tls?.mutual === true;
-  const port = onMetricsPort ? 'metrics' : tlsOn ? 'https' : 'http';
-  const scheme = tlsOn && !onMetricsPort ? 'HTTPS' : 'HTTP';
-  const get = (path: string) => ({ httpGet: { path, port, scheme } });
+function buildProbes(): { liveness: V1Probe; readiness: V1Probe; startup: V1Probe } {
+  // The probes go to the sidecar's plain-HTTP health port, which serves GET /v2/health/live and
+  // /v2/health/ready and nothing else: the kubelet cannot present a client certificate to a
+  // mutual-TLS serving port, and the probes need no TLS handshake (the same probes for every
+  // spec.tls). The metrics port serves /metrics only; neither side port reaches the API.
+  const get = (path: string) => ({ httpGet: { path, port: HEALTH_PORT_NAME, scheme: 'HTTP' } });
   return {
     liveness: { ...get(HTTP_PATHS.live), periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
     readiness: { ...get(HTTP_PATHS.ready), periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
@@ -180,7 +180,7 @@ export function buildDeployment(ps: PaddleService, cfg: OperatorConfig, inputs: 
   const rt = must(ps.spec.runtime, 'spec.runtime');
   const names = childNames(nameOf(ps));
   const { volumes, mounts } = buildVolumes(ps);
-  const probes = buildProbes(ps);
+  const probes = buildProbes();
   const tlsOn = ps.spec.tls?.enabled !== false;
 
   const nodeSelector: Record<string, string> = { ...(ps.spec.resources?.nodeSelector ?? {}) };
@@ -194,6 +194,7 @@ export function buildDeployment(ps: PaddleService, cfg: OperatorConfig, inputs: 
     ports: [
       { name: tlsOn ? 'https' : 'http', containerPort: PORTS.serving, protocol: 'TCP' },
       { name: 'metrics', containerPort: PORTS.metrics, protocol: 'TCP' },
+      { name: HEALTH_PORT_NAME, containerPort: PORTS.health, protocol: 'TCP' },
     ],
     args: buildArgs(ps),
     env: buildEnv(ps),

@@ -15,6 +15,7 @@ import { parseSidecarConfig, type SidecarConfig } from '../../src/config.js';
 import { createLoggers, type SidecarLoggers } from '../../src/logging.js';
 import type { PredictorLike } from '../../src/predictor.js';
 import { createSidecarServer, type RunningServer } from '../../src/server.js';
+import { metricsListener, probeListener } from '../../src/listeners.js';
 import { createTracerProvider } from '../../src/tracing.js';
 import { createPki, type Pki } from './pki.js';
 
@@ -35,6 +36,10 @@ export const validLogLines: string[] = [];
 export interface Harness {
   url: string;
   port: number;
+  /** The plain-HTTP metrics port (GET /metrics only), as main.ts runs it. */
+  metricsUrl: string;
+  /** The plain-HTTP health port (the two probe paths only), as main.ts runs it. */
+  healthUrl: string;
   dir: string;
   configFile: string;
   sidecar: SidecarApp;
@@ -148,10 +153,16 @@ export async function startHarness(o: HarnessOptions): Promise<Harness> {
     ...(tlsMode === 'none' ? {} : { tls: { certFile: p.serverCert, keyFile: p.serverKey, caFile: p.caCert, mutual: tlsMode === 'mtls' } }),
   });
   const port = await server.listen(0, '127.0.0.1');
+  const metricsServer = createSidecarServer({ handler: metricsListener(registry) });
+  const healthServer = createSidecarServer({ handler: probeListener(sidecar.handler) });
+  const metricsPort = await metricsServer.listen(0, '127.0.0.1');
+  const healthPort = await healthServer.listen(0, '127.0.0.1');
   const scheme = tlsMode === 'none' ? 'http' : 'https';
   return {
     url: `${scheme}://localhost:${port}`,
     port,
+    metricsUrl: `http://127.0.0.1:${metricsPort}`,
+    healthUrl: `http://127.0.0.1:${healthPort}`,
     dir,
     configFile,
     sidecar,
@@ -178,7 +189,7 @@ export async function startHarness(o: HarnessOptions): Promise<Harness> {
     },
     close: async () => {
       sidecar.close();
-      await server.close();
+      await Promise.all([server.close(), metricsServer.close(), healthServer.close()]);
       await provider.shutdown();
     },
   };
