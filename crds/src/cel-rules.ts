@@ -3,6 +3,8 @@
 // exactly as the CRD has them; crds/test/cel-rules.test.ts fails when the CRD gains, loses or
 // changes a rule without this table following, and runs every example through both.
 
+import { PROTECTED_PATHS } from './pod-contract.js';
+
 /** A property path inside the spec; `*` stands for every array item or map value. */
 export type RulePath = readonly string[];
 
@@ -20,6 +22,16 @@ const has = (o: Obj, key: string): boolean => o[key] !== undefined && o[key] !==
 function rule<T>(path: RulePath, text: string, message: string, check: (self: T) => boolean): CelRule {
   return { path, rule: text, message, check: check as (self: never) => boolean };
 }
+
+/** One rule per protected route: the policies list must name it (default-deny). */
+const coverageRules: CelRule[] = PROTECTED_PATHS.map((path) =>
+  rule<Obj[]>(
+    ['spec', 'auth', 'policies'],
+    `self.exists(p, p.path == '${path}')`,
+    `auth.policies has no policy for ${path}: every inference and admin route needs one (default-deny)`,
+    (self) => self.some((p) => p.path === path),
+  ),
+);
 
 const ORIGIN = /^https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?$/;
 
@@ -83,11 +95,18 @@ export const CEL_RULES: readonly CelRule[] = [
     'auth.policies must not list the same path twice',
     (self) => new Set(self.map((p) => p.path)).size === self.length,
   ),
+  ...coverageRules,
   rule<Obj>(
     ['spec', 'auth', 'policies', '*'],
     "self.path.startsWith('/')",
     "auth.policies[].path must start with '/'",
     (self) => String(self.path).startsWith('/'),
+  ),
+  rule<Obj>(
+    ['spec', 'auth', 'policies', '*'],
+    `!self.path.startsWith('/') || self.path in [${PROTECTED_PATHS.map((p) => `'${p}'`).join(', ')}]`,
+    `auth.policies[].path must name a protected route of the sidecar (${PROTECTED_PATHS.join(', ')}): the policy would guard nothing`,
+    (self) => !String(self.path).startsWith('/') || PROTECTED_PATHS.includes(String(self.path)),
   ),
   rule<Obj>(
     ['spec', 'auth', 'policies', '*'],

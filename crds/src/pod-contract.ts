@@ -65,6 +65,53 @@ export const HTTP_PATHS = {
 } as const;
 
 /**
+ * The serving port's route table: every route the sidecar answers, by the path spelling that
+ * policies use (`{model}`, `{version}` stand for one path segment). `public` routes are open by
+ * design (health, metadata: they run nothing a caller controls); every `policy` route
+ * (inference, encryption, export) is default-deny: a config whose auth.policies leaves one out
+ * is refused, naming it (the CRD's CEL, the operator's validator and the sidecar's config
+ * loader alike), and a policy whose path is not a `policy` route here is refused as dead.
+ * `aliases` are other spellings of the same route, guarded by the same policy.
+ */
+export const SIDECAR_ROUTES = [
+  { path: '/v2/health/live', methods: ['GET'], access: 'public' },
+  { path: '/v2/health/ready', methods: ['GET'], access: 'public' },
+  { path: '/healthz', methods: ['GET'], access: 'public' },
+  { path: '/v2', methods: ['GET'], access: 'public' },
+  { path: '/v2/models/{model}', methods: ['GET'], access: 'public', aliases: ['/v2/models/{model}/versions/{version}'] },
+  { path: '/v2/models/{model}/ready', methods: ['GET'], access: 'public', aliases: ['/v2/models/{model}/versions/{version}/ready'] },
+  { path: '/v2/models/{model}/infer', methods: ['POST'], access: 'policy', aliases: ['/v2/models/{model}/versions/{version}/infer'] },
+  { path: '/v1/predict', methods: ['POST'], access: 'policy' },
+  { path: '/v1/encrypt_input', methods: ['POST'], access: 'policy' },
+  { path: '/v1/export_model', methods: ['GET', 'POST'], access: 'policy' },
+] as const satisfies readonly SidecarRoute[];
+
+export interface SidecarRoute {
+  path: string;
+  methods: readonly ('GET' | 'POST')[];
+  access: 'public' | 'policy';
+  aliases?: readonly string[];
+}
+
+/** The routes that need a policy (default-deny), in table order. */
+export const PROTECTED_PATHS: readonly string[] = SIDECAR_ROUTES.filter((r) => r.access === 'policy').map((r) => r.path);
+
+/**
+ * Default-deny over a policies list: the message for the first protected route without a
+ * policy, then for the first policy that guards no protected route (dead); undefined when
+ * every protected route has exactly the policies it needs. `where` prefixes the field path.
+ */
+export function checkPolicyCoverage(policies: readonly { path: string }[], where: string): string | undefined {
+  for (const path of PROTECTED_PATHS) {
+    if (!policies.some((p) => p.path === path)) return `${where} has no policy for ${path}: every inference and admin route needs one (default-deny)`;
+  }
+  for (const [i, p] of policies.entries()) {
+    if (!PROTECTED_PATHS.includes(p.path)) return `${where}[${i}].path ${JSON.stringify(p.path)} is not a protected route of the sidecar (one of ${PROTECTED_PATHS.join(', ')}): the policy would guard nothing`;
+  }
+  return undefined;
+}
+
+/**
  * The config file the operator renders into the ConfigMap and the sidecar hot-reloads.
  * Every field is resolved (defaults applied); secret material is referenced by file path only.
  */

@@ -18,12 +18,13 @@ describe('applyDefaults', () => {
     assert.deepEqual(spec.model.verification, { required: true, publicKeySecretRef: { name: 'k', key: 'public.pem' } });
   });
 
-  it('fills the auth policy table with 60/20/5 calls per minute (CHECKLIST 2.1)', () => {
+  it('fills the auth policy table with 60/20/5 calls per minute (CHECKLIST 2.1), OIP inference beside /v1/predict (default-deny)', () => {
     assert.deepEqual(spec.auth, {
       enabled: true,
       hmacSecretRef: { name: 't', key: 'hmac.key' },
       clockSkewSeconds: 30,
       policies: [
+        { path: '/v2/models/{model}/infer', domain: 'model_inference', callsPerMinute: 60 },
         { path: '/v1/predict', domain: 'model_inference', callsPerMinute: 60 },
         { path: '/v1/encrypt_input', domain: 'data_protection', callsPerMinute: 20 },
         { path: '/v1/export_model', domain: 'model_admin', callsPerMinute: 5 },

@@ -57,11 +57,14 @@ describe('PaddleService validator', () => {
   it('names array indices in CEL error paths', () => {
     const doc = structuredClone(paddleServiceDocs(join(EXAMPLES_DIR, 'minimal.yaml'))[0]) as { spec: Record<string, unknown> };
     (doc.spec.auth as Record<string, unknown>).policies = [
+      { path: '/v2/models/{model}/infer', domain: 'model_inference', callsPerMinute: 60 },
       { path: '/v1/predict', domain: 'model_inference', callsPerMinute: 60 },
+      { path: '/v1/encrypt_input', domain: 'data_protection', callsPerMinute: 20 },
+      { path: '/v1/export_model', domain: 'model_admin', callsPerMinute: 5 },
       { path: 'export', domain: 'model_admin', callsPerMinute: 5 },
     ];
     const errors = validatePaddleService(doc).errors;
-    assert.deepEqual(errors, [{ path: 'spec.auth.policies[1]', message: "auth.policies[].path must start with '/'" }]);
+    assert.deepEqual(errors, [{ path: 'spec.auth.policies[4]', message: "auth.policies[].path must start with '/'" }]);
   });
 
   it('reports a missing spec and a missing model', () => {

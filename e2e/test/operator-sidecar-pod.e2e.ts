@@ -77,6 +77,9 @@ function paddleService(): PaddleService {
           // requests below would share /v1/predict's 5 per minute and get 429.
           { path: '/v2/models/{model}/infer', domain: 'model_inference', callsPerMinute: 60_000 },
           { path: '/v1/predict', domain: 'model_inference', callsPerMinute: 5 },
+          // Default-deny: every protected route needs its policy, or the API server refuses the spec.
+          { path: '/v1/encrypt_input', domain: 'data_protection', callsPerMinute: 20 },
+          { path: '/v1/export_model', domain: 'model_admin', callsPerMinute: 5 },
         ],
       },
       observability: { reportIntervalSeconds: 1, matrix: { seqLenEdges: SEQ_LEN_EDGES } },

@@ -319,6 +319,7 @@ describe('builders', () => {
     it('defaults are the checklist numbers', () => {
       const c = buildSidecarConfig(loadExample('minimal.yaml'));
       assert.deepEqual(c.auth.policies, [
+        { path: '/v2/models/{model}/infer', domain: 'model_inference', callsPerMinute: 60 },
         { path: '/v1/predict', domain: 'model_inference', callsPerMinute: 60 },
         { path: '/v1/encrypt_input', domain: 'data_protection', callsPerMinute: 20 },
         { path: '/v1/export_model', domain: 'model_admin', callsPerMinute: 5 },

@@ -35,6 +35,7 @@ import { extractTraceContext, startChildSpan, traceparentOf, tracerRecords } fro
 import { watchFiles, type FileWatchHandle } from './file-watch.js';
 import { jsonBody, readJsonBody } from './json-body.js';
 import { assignGroup, groupFromHeader } from './canary.js';
+import { policyTable } from './routes/policy.js';
 
 export const SIDECAR_NAME = 'paddle-sidecar';
 export const SIDECAR_VERSION = '0.1.0';
@@ -377,10 +378,9 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     return mode;
   };
 
-  const policyFor = (path: string): SidecarConfig['auth']['policies'][number] | undefined => {
-    const policies = config.auth.policies;
-    return policies.find((p) => p.path === path) ?? (path === INFER_POLICY ? policies.find((p) => p.path === '/v1/predict') : undefined);
-  };
+  // Default-deny: the config loader refused any config that leaves a protected route without
+  // its policy, so a missing one here is a bug and answers 403 rather than serving unguarded.
+  let policies = policyTable(config.auth.policies);
 
   const recordAudit = (res: ServerResponse, action: string, answered: number, why?: string): void => {
     const st = state(res);
@@ -541,8 +541,8 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
   // was verified before (the usual case); a promise only when its signature must be checked.
   const authorize = (req: IncomingMessage, st: RequestState, policyPath: string): void | Promise<void> => {
     st.policyPath = policyPath;
-    const policy = policyFor(policyPath);
-    if (!policy) return;
+    const policy = policies.get(policyPath);
+    if (!policy) throw new SidecarError('forbidden', `no policy guards ${policyPath}: refused (default-deny)`);
     st.domain = policy.domain;
     if (config.auth.enabled) {
       const header = headerValue(req.headers.authorization);
@@ -886,6 +886,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
   const applyConfig = async (next: SidecarConfig): Promise<void> => {
     await verifier.reload(next.auth); // throws on unreadable key files: the old config stays
     config = next;
+    policies = policyTable(next.auth.policies);
     breakers.setConfig(next.breaker);
     matrix.setConfig(next.matrix);
     deps.loggers.setLevel(next.logLevel);

@@ -3,7 +3,7 @@
 // defaults here (the checklist's numbers) make a hand-written minimal file work too.
 
 import { Ajv, type ErrorObject } from 'ajv';
-import type { SidecarConfig } from '../../crds/src/pod-contract.js';
+import { checkPolicyCoverage, type SidecarConfig } from '../../crds/src/pod-contract.js';
 
 export type { SidecarConfig };
 
@@ -12,7 +12,9 @@ const positive = { type: 'number', exclusiveMinimum: 0 } as const;
 const positiveInt = { type: 'integer', minimum: 1 } as const;
 const filePath = { type: 'string', minLength: 1, maxLength: 4096, pattern: '^/' } as const;
 
+/** The CRD's default table: every protected route of SIDECAR_ROUTES (default-deny). */
 export const DEFAULT_POLICIES = [
+  { path: '/v2/models/{model}/infer', domain: 'model_inference', callsPerMinute: 60 },
   { path: '/v1/predict', domain: 'model_inference', callsPerMinute: 60 },
   { path: '/v1/encrypt_input', domain: 'data_protection', callsPerMinute: 20 },
   { path: '/v1/export_model', domain: 'model_admin', callsPerMinute: 5 },
@@ -209,6 +211,8 @@ function checkConfigSemantics(c: SidecarConfig): string | undefined {
     if (seen.has(p.path)) return `/auth/policies has path ${p.path} twice`;
     seen.add(p.path);
   }
+  const coverage = checkPolicyCoverage(c.auth.policies, '/auth/policies');
+  if (coverage) return coverage;
   if (c.breaker.treatmentFailureThreshold > c.breaker.failureThreshold) {
     return '/breaker/treatmentFailureThreshold must not be greater than failureThreshold (the treatment breaker is the stricter one)';
   }

@@ -49,7 +49,7 @@ describe('client disconnects mid-request', function () {
       // Still serving, and the abandoned request is counted.
       const ok = await request(`${h.url}/v2/models/${MODEL}/infer`, { body: mlpBody(1), headers: { authorization: `Bearer ${token}` } });
       assert.equal(ok.status, 200, ok.text);
-      const metrics = await request(`${h.url}/metrics`);
+      const metrics = await request(`${h.metricsUrl}/metrics`);
       assert.match(metrics.text, /paddle_requests_total\{[^}]*code="499"[^}]*\} 1/);
     } finally {
       await h.close();

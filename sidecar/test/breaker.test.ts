@@ -194,7 +194,7 @@ describe('circuit breaker through the app (scripted predictor)', function () {
       assert.equal(h.sidecar.breakers.control.state, 'closed');
       assert.equal((await infer()).status, 200);
       assert.equal((await request(`${h.url}/v2/health/ready`, { ca })).status, 200);
-      const metrics = await request(`${h.url}/metrics`, { ca });
+      const metrics = await request(`${h.metricsUrl}/metrics`);
       assert.match(metrics.text, /paddle_breaker_trips_total\{group="control"\} 1/);
       assert.match(metrics.text, /paddle_breaker_trips_total\{group="treatment"\} 1/);
       assert.match(metrics.text, /paddle_request_duration_seconds_count\{[^}]*code="500"[^}]*\} 5/, 'failed inferences are in the duration histogram');

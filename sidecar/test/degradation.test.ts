@@ -46,7 +46,7 @@ describe('degradation tree through the app', function () {
       assert.equal(shed.status, 503);
       assert.equal(shed.headers['retry-after'], '5');
       assert.deepEqual(shed.json, { error: 'server is shedding load' });
-      const metrics = (await request(`${h.url}/metrics`, { ca })).text;
+      const metrics = (await request(`${h.metricsUrl}/metrics`)).text;
       assert.match(metrics, /paddle_serving_mode\{mode="shed"\} 1/);
       assert.match(metrics, /paddle_shed_total 1/);
       assert.match(metrics, /paddle_gpu_memory_used_bytes 3000000000/);

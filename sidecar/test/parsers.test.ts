@@ -24,6 +24,7 @@ describe('config parser', () => {
   it('fills the checklist defaults', () => {
     const c = defaultSidecarConfig('m');
     assert.deepEqual(c.auth.policies.map((p) => [p.path, p.domain, p.callsPerMinute]), [
+      ['/v2/models/{model}/infer', 'model_inference', 60],
       ['/v1/predict', 'model_inference', 60],
       ['/v1/encrypt_input', 'data_protection', 20],
       ['/v1/export_model', 'model_admin', 5],

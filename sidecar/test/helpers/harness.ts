@@ -86,6 +86,7 @@ export function baseConfig(dir: string, extra: Record<string, unknown> = {}): Re
       hmacSecretFile: join(dir, 'hmac.key'),
       jwksFile: join(dir, 'jwks.json'),
       policies: [
+        { path: '/v2/models/{model}/infer', domain: 'model_inference', callsPerMinute: 60 },
         { path: '/v1/predict', domain: 'model_inference', callsPerMinute: 60 },
         { path: '/v1/encrypt_input', domain: 'data_protection', callsPerMinute: 20 },
         { path: '/v1/export_model', domain: 'model_admin', callsPerMinute: 5 },
