@@ -40,6 +40,7 @@ export interface RawPredictor {
   outputs(): RawTensorInfo[];
   info(): RawModelInfo;
   stats(): RawStats;
+  estimateRunBytes(inputs: Record<string, readonly number[]>): number;
   dispose(): void;
 }
 export interface RawGpuTelemetry {

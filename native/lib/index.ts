@@ -94,6 +94,16 @@ export class Predictor {
     return this.#call(() => this.#native.info().opCounts);
   }
 
+  /**
+   * An upper bound of the bytes one run with these input shapes needs beyond the loaded model
+   * (the run's working memory plus its input and output copies), computed without running: a
+   * shape-only pass over the compiled program. Throws TypeError (code ERR_INVALID_ARGUMENT) for
+   * unknown or missing inputs, ShapeError for shapes the model does not take.
+   */
+  estimateRunBytes(inputs: Record<string, readonly number[]>): number {
+    return this.#call(() => this.#native.estimateRunBytes(inputs));
+  }
+
   stats(): PredictorStats {
     return this.#call(() => this.#native.stats());
   }

@@ -141,6 +141,7 @@ class Predictor : public Napi::ObjectWrap<Predictor> {
                        {StaticMethod<&Predictor::Load>("load"), InstanceMethod<&Predictor::Run>("run"),
                         InstanceMethod<&Predictor::Inputs>("inputs"), InstanceMethod<&Predictor::Outputs>("outputs"),
                         InstanceMethod<&Predictor::Info>("info"), InstanceMethod<&Predictor::GetStats>("stats"),
+                        InstanceMethod<&Predictor::EstimateRunBytes>("estimateRunBytes"),
                         InstanceMethod<&Predictor::Dispose>("dispose")});
   }
 
@@ -173,6 +174,7 @@ class Predictor : public Napi::ObjectWrap<Predictor> {
   Napi::Value GetStats(const Napi::CallbackInfo& info);
   Napi::Value StatsImpl(Napi::Env env);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
+  Napi::Value EstimateRunBytes(const Napi::CallbackInfo& info);
 
   void RunFinished() { in_flight_--; }
 
@@ -435,6 +437,47 @@ Napi::Value Predictor::Run(const Napi::CallbackInfo& info) {
     return p;
   } catch (const Napi::Error&) {
     throw;
+  } catch (const std::exception& e) {
+    throw MakeError(env, "ERR_INTERNAL", e.what());
+  }
+}
+
+// estimateRunBytes({name: shape}): synchronous (a shape-only pass, no tensor is computed).
+// Unknown or missing inputs are TypeErrors (as in run()); shapes that do not fit the model are
+// ShapeErrors.
+Napi::Value Predictor::EstimateRunBytes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Guard(env);
+  if (info.Length() < 1 || !info[0].IsObject() || info[0].IsArray()) {
+    throw Napi::TypeError::New(env, "estimateRunBytes(inputs) needs an object of input shapes");
+  }
+  Napi::Object in = info[0].As<Napi::Object>();
+  Napi::Array keys = in.GetPropertyNames();
+  std::vector<std::pair<std::string, Shape>> shapes;
+  for (uint32_t i = 0; i < keys.Length(); ++i) {
+    std::string name = keys.Get(i).As<Napi::String>().Utf8Value();
+    Napi::Value sv = in.Get(name);
+    if (!sv.IsArray()) throw Napi::TypeError::New(env, "input \"" + name + "\": shape must be an array of integers");
+    Napi::Array sa = sv.As<Napi::Array>();
+    if (sa.Length() > static_cast<uint32_t>(kMaxRank)) throw Napi::RangeError::New(env, "input \"" + name + "\": rank above 8");
+    Shape shape;
+    for (uint32_t k = 0; k < sa.Length(); ++k) {
+      Napi::Value d = sa.Get(k);
+      if (!d.IsNumber()) throw Napi::TypeError::New(env, "input \"" + name + "\": shape must be an array of integers");
+      double dd = d.As<Napi::Number>().DoubleValue();
+      if (!(dd >= 0 && dd <= static_cast<double>(kMaxTensorElements)) || dd != static_cast<double>(static_cast<int64_t>(dd))) {
+        throw Napi::RangeError::New(env, "input \"" + name + "\": shape entries must be integers in [0, 2^31]");
+      }
+      shape.push_back(static_cast<int64_t>(dd));
+    }
+    shapes.emplace_back(std::move(name), std::move(shape));
+  }
+  try {
+    return Napi::Number::New(env, static_cast<double>(model_->engine->EstimateRunBytes(shapes)));
+  } catch (const PaddleError& e) {
+    Napi::Error out = e.code() == ErrorCode::kArgument ? Napi::TypeError::New(env, e.what()) : Napi::Error::New(env, e.what());
+    out.Value().Set("code", ErrorCodeName(e.code()));
+    throw out;
   } catch (const std::exception& e) {
     throw MakeError(env, "ERR_INTERNAL", e.what());
   }

@@ -1,6 +1,9 @@
 #include "executor.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "errors.h"
@@ -18,26 +21,84 @@ bool IsFetch(const std::string& t) { return t == "fetch" || t == "fetch_v2"; }
 // ---------------------------------------------------------------------------------------------
 // Workspace
 
-Workspace::~Workspace() { owner_->Release(reserved_); }
+namespace {
+// Slabs from this size up get their own mapping, so releasing one returns it to the system
+// at once (malloc would keep it in its heap); smaller ones come from malloc.
+constexpr size_t kMmapFrom = size_t{1} << 18;
 
-void Workspace::Grow(std::vector<uint8_t>* buf, size_t bytes, const std::string& what) {
-  // Buffers only grow; their size is their high-water mark, so steady-state runs allocate nothing.
-  if (buf->size() >= bytes) return;
-  uint64_t extra = bytes - buf->size();
-  owner_->Reserve(extra);  // throws MemoryLimitError naming the limit
-  try {
-    std::vector<uint8_t> fresh(bytes);
-    buf->swap(fresh);
-  } catch (const std::bad_alloc&) {
-    owner_->Release(extra);
+uint8_t* MapBytes(size_t bytes) {
+  if (bytes >= kMmapFrom) {
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? nullptr : static_cast<uint8_t*>(p);
+  }
+  return static_cast<uint8_t*>(std::malloc(bytes));
+}
+
+void UnmapBytes(uint8_t* p, size_t bytes) {
+  if (!p) return;
+  if (bytes >= kMmapFrom) munmap(p, bytes);
+  else std::free(p);
+}
+
+size_t RoundUp(size_t bytes) { return (bytes + 63) & ~size_t{63}; }
+}  // namespace
+
+Workspace::~Workspace() { ReleaseAll(); }
+
+void Workspace::Unback(Slab* slab) {
+  if (!slab->ptr) return;
+  UnmapBytes(slab->ptr, slab->cap);
+  owner_->Release(slab->cap);
+  reserved_ -= slab->cap;
+  slab->ptr = nullptr;
+  slab->cap = 0;
+}
+
+void Workspace::ReleaseAll() {
+  for (auto& s : slabs_) Unback(&s);
+  Unback(&scratch_);
+  slabs_.clear();
+  free_slabs_.clear();
+  pending_free_.clear();
+  std::fill(slab_of_.begin(), slab_of_.end(), -1);
+  opened_ = 0;
+  side_.clear();
+}
+
+void Workspace::Back(Slab* slab, size_t bytes, const std::string& what) {
+  // A slab grows only while it holds nothing live, so its old contents can go first.
+  if (slab->cap >= bytes) return;
+  Unback(slab);
+  owner_->Reserve(bytes);  // throws MemoryLimitError naming the limit
+  uint8_t* p = MapBytes(bytes);
+  if (!p) {
+    owner_->Release(bytes);
     throw PaddleError(ErrorCode::kMemoryLimit, what + ": out of host memory allocating " + std::to_string(bytes) + " bytes");
   }
-  reserved_ += extra;
+  slab->ptr = p;
+  slab->cap = bytes;
+  reserved_ += bytes;
+}
+
+void Workspace::BeginRun() {
+  for (auto& s : slabs_) s.logical = 0;
+  scratch_.logical = 0;
+  opened_ = 0;
+  free_slabs_.clear();
+  pending_free_.clear();
+  std::fill(slab_of_.begin(), slab_of_.end(), -1);
+  side_.clear();
+}
+
+uint64_t Workspace::Need() const {
+  uint64_t n = scratch_.logical;
+  for (size_t k = 0; k < opened_; ++k) n += slabs_[k].logical;
+  return n;
 }
 
 Value& Workspace::Allocate(int idx, DType dtype, const Shape& shape, const std::string& what) {
   int64_t numel = CheckedNumel(shape, what);
-  size_t bytes = std::max<size_t>(static_cast<size_t>(numel) * DTypeSize(dtype), 8);
+  size_t bytes = RoundUp(std::max<size_t>(static_cast<size_t>(numel) * DTypeSize(dtype), 8));
   int& slab = slab_of_[static_cast<size_t>(idx)];
   if (slab >= 0 && values_[static_cast<size_t>(idx)].defined) {
     // Overwriting a live value (an in-place op may still be reading it): take a fresh slab and
@@ -46,29 +107,41 @@ Value& Workspace::Allocate(int idx, DType dtype, const Shape& shape, const std::
     slab = -1;
   }
   if (slab < 0) {
-    // Best fit among free slabs; else grow the largest free one; else a new slab.
+    // Best fit among free slabs (by this run's sizes); else grow the largest free one; else
+    // open the next slab.
     int best = -1, largest = -1;
     for (size_t k = 0; k < free_slabs_.size(); ++k) {
-      size_t sz = slabs_[static_cast<size_t>(free_slabs_[k])].size();
-      if (sz >= bytes && (best < 0 || sz < slabs_[static_cast<size_t>(free_slabs_[static_cast<size_t>(best)])].size())) best = static_cast<int>(k);
-      if (largest < 0 || sz > slabs_[static_cast<size_t>(free_slabs_[static_cast<size_t>(largest)])].size()) largest = static_cast<int>(k);
+      size_t sz = slabs_[static_cast<size_t>(free_slabs_[k])].logical;
+      if (sz >= bytes && (best < 0 || sz < slabs_[static_cast<size_t>(free_slabs_[static_cast<size_t>(best)])].logical)) best = static_cast<int>(k);
+      if (largest < 0 || sz > slabs_[static_cast<size_t>(free_slabs_[static_cast<size_t>(largest)])].logical) largest = static_cast<int>(k);
     }
     int pick = best >= 0 ? best : largest;
     if (pick >= 0) {
       slab = free_slabs_[static_cast<size_t>(pick)];
       free_slabs_.erase(free_slabs_.begin() + pick);
     } else {
-      slab = static_cast<int>(slabs_.size());
-      slabs_.emplace_back();
+      slab = static_cast<int>(opened_++);
+      if (slabs_.size() < opened_) slabs_.emplace_back();
     }
   }
-  auto& buf = slabs_[static_cast<size_t>(slab)];
-  Grow(&buf, bytes, what);
+  Slab& s = slabs_[static_cast<size_t>(slab)];
+  s.logical = std::max(s.logical, bytes);
   Value& v = values_[static_cast<size_t>(idx)];
   v.dtype = dtype;
   v.shape = shape;
-  v.data = buf.data();
   v.defined = true;
+  if (real_) {  // measuring: only real vars get memory, of their own
+    if ((*real_)[static_cast<size_t>(idx)]) {
+      auto& buf = side_[idx];
+      buf.assign(bytes, 0);
+      v.data = buf.data();
+    } else {
+      v.data = nullptr;
+    }
+    return v;
+  }
+  Back(&s, s.logical, what);
+  v.data = s.ptr;
   return v;
 }
 
@@ -87,8 +160,15 @@ void Workspace::FlushPending() {
 }
 
 float* Workspace::Scratch(size_t floats, const std::string& what) {
-  Grow(&scratch_, floats * sizeof(float), what);
-  return reinterpret_cast<float*>(scratch_.data());
+  size_t bytes = RoundUp(std::max<size_t>(floats * sizeof(float), 8));
+  scratch_.logical = std::max(scratch_.logical, bytes);
+  if (real_) {
+    if (dry_op_) return nullptr;
+    if (side_scratch_.size() < bytes) side_scratch_.resize(bytes);
+    return reinterpret_cast<float*>(side_scratch_.data());
+  }
+  Back(&scratch_, bytes, what);
+  return reinterpret_cast<float*>(scratch_.ptr);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -178,6 +258,12 @@ std::vector<double> OpContext::Floats(const char* name) const {
   if (it == op_->attrs.end()) return {};
   if (it->second.kind == Attr::Kind::kInts) return std::vector<double>(it->second.ints.begin(), it->second.ints.end());
   return it->second.floats;
+}
+
+const Value& OpContext::InValue(const char* slot, size_t i) const {
+  const Value& v = In(slot, i);
+  if (!v.data && v.Numel() > 0) throw NeedValueSignal{Index(in_, slot, i)};
+  return v;
 }
 
 void OpContext::Fail(const std::string& what) const { throw ShapeErr("op " + op_->type + ": " + what); }
@@ -372,6 +458,11 @@ void Executor::InferSignature(const std::string& model_file) {
     }
     outputs_.push_back(spec);
   }
+  // The probes' slabs are not a run's steady size: start the first real run from nothing.
+  std::lock_guard<std::mutex> lock(pool_mutex_);
+  for (auto& ws : pool_) ws->ReleaseAll();
+  recent_needs_.clear();
+  recent_next_ = 0;
 }
 
 std::unique_ptr<Workspace> Executor::Acquire() {
@@ -383,20 +474,34 @@ std::unique_ptr<Workspace> Executor::Acquire() {
       return ws;
     }
   }
-  auto ws = std::make_unique<Workspace>(this, var_names_.size());
-  for (size_t i = 0; i < params_.size(); ++i) {
-    Value& v = ws->At(param_var_[i]);
-    v.dtype = params_[i].dtype;
-    v.shape = params_[i].shape;
-    v.data = params_[i].bytes.data();
-    v.defined = true;
-  }
-  return ws;
+  return std::make_unique<Workspace>(this, var_names_.size());
 }
 
 void Executor::Give(std::unique_ptr<Workspace> ws) {
   std::lock_guard<std::mutex> lock(pool_mutex_);
+  Trim(ws.get());
   pool_.push_back(std::move(ws));
+}
+
+// A workspace keeps its slabs between runs, so steady runs allocate nothing. After a run that
+// needed far more than the recent ones (one oversize batch), or when the slabs hold far more
+// than any recent run needed, its memory goes back to the system; the next run maps only what
+// it needs. Called with pool_mutex_ held.
+void Executor::Trim(Workspace* ws) {
+  constexpr size_t kWindow = 8;
+  constexpr uint64_t kSlack = uint64_t{1} << 20;
+  uint64_t need = ws->Need();
+  uint64_t steady = 0;
+  for (uint64_t n : recent_needs_) steady = std::max(steady, n);
+  bool oversize = !recent_needs_.empty() && need > steady + steady / 2 + kSlack;
+  bool stale = ws->Reserved() > std::max(need, steady) + std::max(need, steady) / 2 + kSlack;
+  if (oversize || stale) ws->ReleaseAll();
+  if (recent_needs_.size() < kWindow) {
+    recent_needs_.push_back(need);
+  } else {
+    recent_needs_[recent_next_] = need;
+    recent_next_ = (recent_next_ + 1) % kWindow;
+  }
 }
 
 std::vector<HostTensor> Executor::Run(const std::vector<std::pair<std::string, HostTensor>>& inputs, RunTimes* times) {
@@ -412,16 +517,9 @@ std::vector<HostTensor> Executor::Run(const std::vector<std::pair<std::string, H
   return out;
 }
 
-std::vector<HostTensor> Executor::RunIn(Workspace* ws, const std::vector<std::pair<std::string, HostTensor>>& inputs, RunTimes* times) {
-  auto start = Clock::now();
-  // Clear every non-parameter value from the previous run (buffers stay).
-  std::vector<bool> is_param(var_names_.size(), false);
-  for (int p : param_var_) is_param[static_cast<size_t>(p)] = true;
-  for (size_t i = 0; i < var_names_.size(); ++i) {
-    if (!is_param[i]) ws->At(static_cast<int>(i)).defined = false;
-  }
-  ws->FlushPending();  // after a failed run
-  for (const auto& given : inputs) {
+std::vector<size_t> Executor::CheckInputs(const std::vector<std::pair<std::string, DType>>& types,
+                                          const std::vector<const Shape*>& shapes) const {
+  for (const auto& given : types) {
     bool known = false;
     for (const auto& spec : inputs_) known = known || spec.name == given.first;
     if (!known) {
@@ -430,32 +528,67 @@ std::vector<HostTensor> Executor::RunIn(Workspace* ws, const std::vector<std::pa
       throw PaddleError(ErrorCode::kArgument, "unknown input \"" + given.first + "\" (model inputs: " + names + ")");
     }
   }
-  for (size_t k = 0; k < inputs_.size(); ++k) {
-    const auto& spec = inputs_[k];
-    const HostTensor* t = nullptr;
-    for (const auto& given : inputs) {
-      if (given.first == spec.name) t = &given.second;
+  std::vector<size_t> which;
+  for (const auto& spec : inputs_) {
+    size_t k = types.size();
+    for (size_t j = 0; j < types.size(); ++j) {
+      if (types[j].first == spec.name) k = j;
     }
-    if (!t) throw PaddleError(ErrorCode::kArgument, "missing input \"" + spec.name + "\"");
-    if (t->dtype != spec.dtype) {
-      throw PaddleError(ErrorCode::kArgument, "input \"" + spec.name + "\" must be " + DTypeName(spec.dtype) + ", got " + DTypeName(t->dtype));
+    if (k == types.size()) throw PaddleError(ErrorCode::kArgument, "missing input \"" + spec.name + "\"");
+    if (types[k].second != spec.dtype) {
+      throw PaddleError(ErrorCode::kArgument, "input \"" + spec.name + "\" must be " + DTypeName(spec.dtype) + ", got " + DTypeName(types[k].second));
     }
-    if (t->shape.size() != spec.shape.size()) {
+    const Shape& shape = *shapes[k];
+    if (shape.size() != spec.shape.size()) {
       throw ShapeErr("input \"" + spec.name + "\" must have rank " + std::to_string(spec.shape.size()) + " " +
-                     ShapeString(spec.shape) + ", got " + ShapeString(t->shape));
+                     ShapeString(spec.shape) + ", got " + ShapeString(shape));
     }
     for (size_t d = 0; d < spec.shape.size(); ++d) {
-      if ((spec.shape[d] >= 0 && t->shape[d] != spec.shape[d]) || t->shape[d] <= 0) {
-        throw ShapeErr("input \"" + spec.name + "\" has shape " + ShapeString(t->shape) + ", expected " + ShapeString(spec.shape) +
+      if ((spec.shape[d] >= 0 && shape[d] != spec.shape[d]) || shape[d] <= 0) {
+        throw ShapeErr("input \"" + spec.name + "\" has shape " + ShapeString(shape) + ", expected " + ShapeString(spec.shape) +
                        " (-1 = any size >= 1)");
       }
     }
-    size_t expect = static_cast<size_t>(CheckedNumel(t->shape, "input " + spec.name)) * DTypeSize(t->dtype);
+    CheckedNumel(shape, "input " + spec.name);
+    which.push_back(k);
+  }
+  return which;
+}
+
+void Executor::ClearValues(Workspace* ws) const {
+  // Clear every non-parameter value from the previous run, then bind the parameters.
+  for (size_t i = 0; i < var_names_.size(); ++i) ws->At(static_cast<int>(i)).defined = false;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    Value& v = ws->At(param_var_[i]);
+    v.dtype = params_[i].dtype;
+    v.shape = params_[i].shape;
+    v.data = const_cast<uint8_t*>(params_[i].bytes.data());
+    v.defined = true;
+  }
+  ws->BeginRun();
+}
+
+std::vector<HostTensor> Executor::RunIn(Workspace* ws, const std::vector<std::pair<std::string, HostTensor>>& inputs, RunTimes* times) {
+  auto start = Clock::now();
+  std::vector<std::pair<std::string, DType>> types;
+  std::vector<const Shape*> shapes;
+  for (const auto& given : inputs) {
+    types.emplace_back(given.first, given.second.dtype);
+    shapes.push_back(&given.second.shape);
+  }
+  std::vector<size_t> which = CheckInputs(types, shapes);
+  for (size_t k = 0; k < inputs_.size(); ++k) {
+    const HostTensor* t = &inputs[which[k]].second;
+    size_t expect = static_cast<size_t>(CheckedNumel(t->shape, "input " + inputs_[k].name)) * DTypeSize(t->dtype);
     if (t->bytes.size() != expect) {
-      throw ShapeErr("input \"" + spec.name + "\" has " + std::to_string(t->bytes.size()) + " bytes of data, shape " +
+      throw ShapeErr("input \"" + inputs_[k].name + "\" has " + std::to_string(t->bytes.size()) + " bytes of data, shape " +
                      ShapeString(t->shape) + " needs " + std::to_string(expect));
     }
-    Value& v = ws->Allocate(feeds_[k].first, t->dtype, t->shape, "input " + spec.name);
+  }
+  ClearValues(ws);
+  for (size_t k = 0; k < inputs_.size(); ++k) {
+    const HostTensor* t = &inputs[which[k]].second;
+    Value& v = ws->Allocate(feeds_[k].first, t->dtype, t->shape, "input " + inputs_[k].name);
     if (!t->bytes.empty()) std::memcpy(v.data, t->bytes.data(), t->bytes.size());
   }
   for (size_t i = 0; i < ops_.size(); ++i) {
@@ -480,6 +613,90 @@ std::vector<HostTensor> Executor::RunIn(Workspace* ws, const std::vector<std::pa
   }
   if (times) times->latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   return out;
+}
+
+// The vars a shape-only pass must compute: those marked, every input of an op that computes,
+// and so every input of the ops that write them. An op computes when its kernel has no
+// shape-only mode or when it writes a var that must be computed.
+void Executor::CloseRealSet(std::vector<bool>* real_var, std::vector<bool>* real_op) const {
+  bool changed = true;
+  while (changed) {
+    changed = false;
+    for (size_t i = ops_.size(); i-- > 0;) {
+      const auto& c = ops_[i];
+      bool real = (*real_op)[i] || !SupportsShapeOnly(c.fn);
+      for (const auto& slot : c.out)
+        for (int idx : slot.second) real = real || (idx >= 0 && (*real_var)[static_cast<size_t>(idx)]);
+      if (!real) continue;
+      if (!(*real_op)[i]) changed = true;
+      (*real_op)[i] = true;
+      for (const auto& slot : c.out)
+        for (int idx : slot.second)
+          if (idx >= 0 && !(*real_var)[static_cast<size_t>(idx)]) { (*real_var)[static_cast<size_t>(idx)] = true; changed = true; }
+      for (const auto& slot : c.in)
+        for (int idx : slot.second)
+          if (idx >= 0 && !(*real_var)[static_cast<size_t>(idx)]) { (*real_var)[static_cast<size_t>(idx)] = true; changed = true; }
+    }
+  }
+}
+
+// EstimateRunBytes: a shape-only pass over the compiled program at the given input shapes.
+// Every kernel with a shape-only mode makes its outputs and asks for its scratch exactly as in a
+// run, then returns without computing; the workspace runs the same slab assignment on sizes
+// alone. A run's slab assignment depends only on the shapes (Workspace), so the pass's Need()
+// is what a run with these shapes needs; the figure adds the input copy the addon makes and the
+// copies of the outputs. Values the shape logic reads (a reshape's shape tensor, a range's
+// bounds) are computed for real in the pass from zero-filled inputs: a kernel that reads one
+// throws NeedValueSignal, the var joins the real set (kept for later calls) and the pass starts
+// over. Data-dependent output shapes (none among the builtin ops) would be sized for zeros.
+uint64_t Executor::EstimateRunBytes(const std::vector<std::pair<std::string, Shape>>& shapes) {
+  std::vector<std::pair<std::string, DType>> types;
+  std::vector<const Shape*> shape_ptrs;
+  for (const auto& given : shapes) {
+    auto spec = std::find_if(inputs_.begin(), inputs_.end(), [&](const TensorSpec& t) { return t.name == given.first; });
+    types.emplace_back(given.first, spec == inputs_.end() ? DType::kFloat32 : spec->dtype);
+    shape_ptrs.push_back(&given.second);
+  }
+  std::vector<size_t> which = CheckInputs(types, shape_ptrs);
+  std::lock_guard<std::mutex> lock(estimate_mutex_);
+  if (real_vars_.empty()) {
+    real_vars_.assign(var_names_.size(), false);
+    real_ops_.assign(ops_.size(), false);
+    CloseRealSet(&real_vars_, &real_ops_);
+  }
+  for (size_t attempt = 0; attempt <= var_names_.size(); ++attempt) {
+    Workspace ws(this, var_names_.size(), &real_vars_);
+    ClearValues(&ws);
+    uint64_t io = 0;
+    for (size_t k = 0; k < inputs_.size(); ++k) {
+      const Shape& shape = shapes[which[k]].second;
+      ws.Allocate(feeds_[k].first, inputs_[k].dtype, shape, "input " + inputs_[k].name);  // zeros when real
+      io += static_cast<uint64_t>(CheckedNumel(shape, "input")) * DTypeSize(inputs_[k].dtype);
+    }
+    try {
+      for (size_t i = 0; i < ops_.size(); ++i) {
+        const auto& c = ops_[i];
+        ws.dry_op_ = !real_ops_[i];
+        OpContext ctx(this, &ws, c.op, &c.in, &c.out);
+        c.fn(ctx);
+        ws.FlushPending();
+        for (int dead : dead_after_[i]) ws.Free(dead);
+      }
+    } catch (const NeedValueSignal& need) {
+      if (need.var < 0 || real_vars_[static_cast<size_t>(need.var)]) {
+        throw PaddleError(ErrorCode::kNotImplemented, "memory estimate: a kernel read a value it was not given");
+      }
+      real_vars_[static_cast<size_t>(need.var)] = true;
+      CloseRealSet(&real_vars_, &real_ops_);
+      continue;
+    }
+    for (int idx : fetches_) {
+      const Value& v = ws.At(idx);
+      if (v.defined) io += static_cast<uint64_t>(v.Numel()) * DTypeSize(v.dtype);
+    }
+    return ws.Need() + io;
+  }
+  throw PaddleError(ErrorCode::kNotImplemented, "memory estimate did not settle");
 }
 
 }  // namespace paddle_native

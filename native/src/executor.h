@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "errors.h"
 #include "program.h"
 
 namespace paddle_native {
@@ -37,6 +38,9 @@ using KernelFn = void (*)(OpContext&);
 
 // Kernel table: op type -> function. Kernels live in kernels.cc.
 const std::map<std::string, KernelFn>& KernelTable();
+// Kernels that honour OpContext::Dry() (make their outputs, then return in a shape-only pass).
+// Others run for real when EstimateRunBytes needs their outputs.
+bool SupportsShapeOnly(KernelFn fn);
 std::string SupportedOpList();
 
 struct TensorSpec {
@@ -69,6 +73,12 @@ class Engine {
   virtual std::string BackendVersion() const = 0;
   // Runs once; inputs are matched by name. Thread-safe.
   virtual std::vector<HostTensor> Run(const std::vector<std::pair<std::string, HostTensor>>& inputs, RunTimes* times) = 0;
+  // An upper bound of the bytes one run with these input shapes needs beyond the loaded model,
+  // computed without running the model. Throws the errors Run would throw for the shapes.
+  virtual uint64_t EstimateRunBytes(const std::vector<std::pair<std::string, Shape>>& shapes) {
+    (void)shapes;
+    throw PaddleError(ErrorCode::kNotImplemented, "backend " + Backend() + " cannot estimate a run's memory");
+  }
 };
 
 constexpr const char* kBuiltinVersion = "builtin-0.1.0";
@@ -87,6 +97,7 @@ class Executor : public Engine {
   std::string Backend() const override { return "builtin"; }
   std::string BackendVersion() const override { return kBuiltinVersion; }
   std::vector<HostTensor> Run(const std::vector<std::pair<std::string, HostTensor>>& inputs, RunTimes* times) override;
+  uint64_t EstimateRunBytes(const std::vector<std::pair<std::string, Shape>>& shapes) override;
 
   // Memory accounting used by workspaces.
   void Reserve(uint64_t bytes);
@@ -105,6 +116,15 @@ class Executor : public Engine {
   void Give(std::unique_ptr<Workspace> ws);
   std::vector<HostTensor> RunIn(Workspace* ws, const std::vector<std::pair<std::string, HostTensor>>& inputs, RunTimes* times);
   void InferSignature(const std::string& model_file);
+  // Checks names, dtypes and shapes of a run's inputs; returns, per model input, the index of
+  // the given entry.
+  std::vector<size_t> CheckInputs(const std::vector<std::pair<std::string, DType>>& types,
+                                  const std::vector<const Shape*>& shapes) const;
+  void ClearValues(Workspace* ws) const;
+  // After a run: shrink a workspace that holds far more than recent runs needed.
+  void Trim(Workspace* ws);
+  // Estimation: which vars must hold real values in a shape-only pass (see EstimateRunBytes).
+  void CloseRealSet(std::vector<bool>* real_var, std::vector<bool>* real_op) const;
 
   Program program_;
   std::vector<std::string> var_names_;
@@ -121,16 +141,33 @@ class Executor : public Engine {
   std::atomic<uint64_t> arena_bytes_{0};
   std::mutex pool_mutex_;
   std::vector<std::unique_ptr<Workspace>> pool_;
+  std::vector<uint64_t> recent_needs_;  // ring of the last runs' needs (pool_mutex_)
+  size_t recent_next_ = 0;
+  std::mutex estimate_mutex_;
+  std::vector<bool> real_vars_, real_ops_;  // learned by EstimateRunBytes (estimate_mutex_)
+};
+
+// Thrown inside a shape-only pass when a kernel needs the value (not only the shape) of an
+// input the pass did not compute; the estimator marks the var and starts over.
+struct NeedValueSignal {
+  int var;
 };
 
 // Per-run state: one value per variable, backed by slabs that persist across runs. A variable
 // holds a slab from the op that writes it until its last reader has run (liveness computed at
-// load), then the slab returns to the free list for later outputs; slabs only grow, so
-// steady-state runs allocate nothing.
+// load), then the slab returns to the free list for later outputs. Every run assigns slabs as a
+// fresh workspace would (best fit on this run's own sizes, slab k = the k-th slab the run opened),
+// so the bytes a run needs (Need()) depend on the input shapes alone; a slab's memory is the
+// largest size it had in recent runs (mmap'd when large, so trimming returns it to the system).
+// A measuring workspace (EstimateRunBytes) runs the same assignment on sizes only: it backs
+// with memory just the vars marked real.
 class Workspace {
  public:
-  explicit Workspace(Executor* owner, size_t vars) : owner_(owner), values_(vars), slab_of_(vars, -1) {}
+  Workspace(Executor* owner, size_t vars, const std::vector<bool>* real_vars = nullptr)
+      : owner_(owner), values_(vars), slab_of_(vars, -1), real_(real_vars) {}
   ~Workspace();
+  Workspace(const Workspace&) = delete;
+  Workspace& operator=(const Workspace&) = delete;
   Value& At(int idx) { return values_[static_cast<size_t>(idx)]; }
   // Makes var `idx` a fresh tensor of the given type and shape in a slab of this workspace.
   Value& Allocate(int idx, DType dtype, const Shape& shape, const std::string& what);
@@ -138,21 +175,39 @@ class Workspace {
   void Free(int idx);
   // Slabs detached from overwritten vars during an op become free once the op has finished.
   void FlushPending();
-  // Scratch memory for kernels (im2col etc.), reused across runs.
+  // Scratch memory for kernels (im2col etc.), reused across runs. nullptr in a shape-only op.
   float* Scratch(size_t floats, const std::string& what);
-  void Reset();
+  // Starts a run: every slab free, no slab opened yet.
+  void BeginRun();
+  // Bytes this run needed: the opened slabs' sizes plus the scratch high-water mark.
+  uint64_t Need() const;
+  uint64_t Reserved() const { return reserved_; }
+  void ReleaseAll();
+  bool Measuring() const { return real_ != nullptr; }
+  // In a measuring workspace: whether the op now running computes (else only shapes).
+  bool dry_op_ = false;
 
  private:
   friend class Executor;
-  void Grow(std::vector<uint8_t>* buf, size_t bytes, const std::string& what);
+  struct Slab {
+    uint8_t* ptr = nullptr;
+    size_t cap = 0;      // bytes of memory behind ptr
+    size_t logical = 0;  // size this run needs
+  };
+  void Back(Slab* slab, size_t bytes, const std::string& what);
+  void Unback(Slab* slab);
   Executor* owner_;
   std::vector<Value> values_;
-  std::vector<std::vector<uint8_t>> slabs_;
+  std::vector<Slab> slabs_;      // index = order in which this run opened them
+  size_t opened_ = 0;            // slabs opened by this run
   std::vector<int> slab_of_;     // var -> slab, -1 = none
   std::vector<int> free_slabs_;
   std::vector<int> pending_free_;
-  std::vector<uint8_t> scratch_;
+  Slab scratch_;
   uint64_t reserved_ = 0;
+  const std::vector<bool>* real_;                 // measuring: vars backed by memory
+  std::map<int, std::vector<uint8_t>> side_;      // measuring: memory of the real vars
+  std::vector<uint8_t> side_scratch_;
 };
 
 class OpContext {
@@ -170,6 +225,11 @@ class OpContext {
   Value& Out(const char* slot, size_t i, DType dtype, const Shape& shape);
   Value& Out(const char* slot, DType dtype, const Shape& shape) { return Out(slot, 0, dtype, shape); }
   float* Scratch(size_t floats) { return ws_->Scratch(floats, op_->type); }
+  // True in a shape-only pass (EstimateRunBytes): the kernel has made its outputs (Out) and
+  // asked for its scratch, and must return before touching any data.
+  bool Dry() const { return ws_->dry_op_; }
+  // Like In, for an input whose values (not only shape) the kernel reads before its Dry() check.
+  const Value& InValue(const char* slot, size_t i = 0) const;
 
   bool HasAttr(const char* name) const { return op_->attrs.count(name) != 0; }
   int64_t Int(const char* name, int64_t def) const;

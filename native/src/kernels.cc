@@ -8,6 +8,7 @@
 #include <limits>
 #include <initializer_list>
 #include <numeric>
+#include <set>
 
 #include "errors.h"
 #include "executor.h"
@@ -52,11 +53,11 @@ std::vector<int64_t> ReadInts(OpContext& ctx, const Value& v) {
 // Reads a list attribute that may instead come as one tensor (`tensor_slot`) or a list of
 // 1-element tensors (`list_slot`).
 std::vector<int64_t> IntsFrom(OpContext& ctx, const char* attr, const char* tensor_slot, const char* list_slot) {
-  if (tensor_slot && ctx.HasInput(tensor_slot)) return ReadInts(ctx, ctx.In(tensor_slot));
+  if (tensor_slot && ctx.HasInput(tensor_slot)) return ReadInts(ctx, ctx.InValue(tensor_slot));
   if (list_slot && ctx.InputCount(list_slot) > 0) {
     std::vector<int64_t> out;
     for (size_t i = 0; i < ctx.InputCount(list_slot); ++i) {
-      auto one = ReadInts(ctx, ctx.In(list_slot, i));
+      auto one = ReadInts(ctx, ctx.InValue(list_slot, i));
       if (one.size() != 1) ctx.Fail(std::string(list_slot) + " elements must hold one value each");
       out.push_back(one[0]);
     }
@@ -72,6 +73,7 @@ void CopyAs(OpContext& ctx, const Value& x, const Shape& shape, const char* out_
   if (n != x.Numel()) ctx.Fail("cannot view " + ShapeString(x.shape) + " as " + ShapeString(shape));
   Value saved = x;  // Out may alias X's var in in-place programs
   Value& out = ctx.Out(out_slot, saved.dtype, shape);
+  if (ctx.Dry()) return;
   if (out.data != saved.data) std::memmove(out.data, saved.data, Bytes(out));
 }
 
@@ -192,6 +194,7 @@ enum class BinOp { kAdd, kSub, kMul, kDiv, kPow, kMax, kMin, kFloorDiv, kMod };
 template <typename T>
 void BinaryTyped(OpContext& ctx, const Value& x, const Value& y, BinOp op, const Bcast& b) {
   Value& o = ctx.Out("Out", x.dtype, b.out);
+  if (ctx.Dry()) return;
   const T* px = x.As<T>();
   const T* py = y.As<T>();
   T* po = o.As<T>();
@@ -271,6 +274,7 @@ enum class CmpOp { kEq, kNe, kLt, kLe, kGt, kGe };
 template <typename T>
 void CompareTyped(OpContext& ctx, const Value& x, const Value& y, CmpOp op, const Bcast& b) {
   Value& o = ctx.Out("Out", DType::kBool, b.out);
+  if (ctx.Dry()) return;
   const T* px = x.As<T>();
   const T* py = y.As<T>();
   uint8_t* po = o.As<uint8_t>();
@@ -311,6 +315,7 @@ void Unary(OpContext& ctx, Fn f) {
   Value x = ctx.In("X");
   const float* px = F32(ctx, x, "X");
   Value& o = ctx.Out("Out", DType::kFloat32, x.shape);
+  if (ctx.Dry()) return;
   float* po = o.As<float>();
   int64_t n = x.Numel();
   for (int64_t i = 0; i < n; ++i) po[i] = f(px[i]);
@@ -358,13 +363,14 @@ void ScaleK(OpContext& ctx) {
   Value x = ctx.In("X");
   double scale = ctx.Float("scale", 1.0);
   if (ctx.HasInput("ScaleTensor")) {
-    const Value& s = ctx.In("ScaleTensor");
+    const Value& s = ctx.InValue("ScaleTensor");
     if (s.Numel() != 1) ctx.Fail("ScaleTensor must hold one value");
     scale = s.dtype == DType::kFloat32 ? s.As<float>()[0] : static_cast<double>(ReadInts(ctx, s)[0]);
   }
   double bias = ctx.Float("bias", 0.0);
   bool after = ctx.Bool("bias_after_scale", true);
   Value& o = ctx.Out("Out", x.dtype, x.shape);
+  if (ctx.Dry()) return;
   int64_t n = x.Numel();
   if (x.dtype == DType::kFloat32) {
     const float* px = x.As<float>();
@@ -390,6 +396,7 @@ void DropoutK(OpContext& ctx) {
   std::string impl = ctx.Str("dropout_implementation", "downgrade_in_infer");
   const float* px = F32(ctx, x, "X");
   Value& o = ctx.Out("Out", DType::kFloat32, x.shape);
+  if (ctx.Dry()) return;
   int64_t n = x.Numel();
   if (impl == "upscale_in_train") {
     if (o.data != x.data) std::memmove(o.data, px, static_cast<size_t>(n) * 4);
@@ -438,6 +445,7 @@ void BatchedMatmul(OpContext& ctx, const Value& X, const Value& Y, bool tx, bool
   if (!squeeze_m) os.push_back(M);
   if (!squeeze_n) os.push_back(N);
   Value& out = ctx.Out("Out", DType::kFloat32, os);
+  if (ctx.Dry()) return;
   float* po = out.As<float>();
   int64_t batches = CheckedNumel(ob, "matmul");
   int64_t ybn = CheckedNumel(yb, "matmul");
@@ -492,6 +500,7 @@ void MulMatK(OpContext& ctx) {
   const float* px = F32(ctx, x, "X");
   const float* py = F32(ctx, y, "Y");
   Value& o = ctx.Out("Out", DType::kFloat32, os);
+  if (ctx.Dry()) return;
   Gemm(false, false, M, N, K, 1.f, px, K, py, N, 0.f, o.As<float>(), N);
 }
 
@@ -513,6 +522,7 @@ void FcK(OpContext& ctx) {
     pb = F32(ctx, b, "Bias");
   }
   Value& o = ctx.Out("Out", DType::kFloat32, os);
+  if (ctx.Dry()) return;
   float* po = o.As<float>();
   Gemm(false, false, M, N, K, 1.f, px, K, pw, N, 0.f, po, N);
   bool relu = ctx.Str("activation_type", "") == "relu";
@@ -623,6 +633,10 @@ void Conv2dK(OpContext& ctx) {
   int64_t kdim = ICg * wh.k * ww.k, hw = OH * OW;
   bool pointwise = wh.k == 1 && ww.k == 1 && wh.stride == 1 && ww.stride == 1 && wh.pad0 == 0 && wh.pad1 == 0 &&
                    ww.pad0 == 0 && ww.pad1 == 0;
+  if (ctx.Dry()) {
+    if (!(ICg == 1 && OCg == 1 && groups > 1) && !pointwise) ctx.Scratch(static_cast<size_t>(C * wh.k * ww.k * hw));
+    return;
+  }
   if (ICg == 1 && OCg == 1 && groups > 1) {  // depthwise: per tap, a scaled shifted row added to each output row
     for (int64_t n = 0; n < N; ++n) {
       for (int64_t c = 0; c < C; ++c) {
@@ -704,6 +718,7 @@ void Pool2dK(OpContext& ctx) {
     }
   }
   Value& o = ctx.Out("Out", DType::kFloat32, {N, C, wh.out, ww.out});
+  if (ctx.Dry()) return;
   float* po = o.As<float>();
   for (int64_t nc = 0; nc < N * C; ++nc) {
     const float* img = px + nc * H * W;
@@ -759,6 +774,7 @@ void BatchNormK(OpContext& ctx) {
     b[static_cast<size_t>(c)] = bias[c] - mean[c] * scale[c] * inv;
   }
   Value& o = ctx.Out("Y", DType::kFloat32, x.shape);
+  if (ctx.Dry()) return;
   float* po = o.As<float>();
   int64_t n = x.Numel();
   if (nhwc) {
@@ -792,6 +808,7 @@ void LayerNormK(OpContext& ctx) {
     bias = F32(ctx, ctx.In("Bias"), "Bias");
   }
   Value& o = ctx.Out("Y", DType::kFloat32, x.shape);
+  if (ctx.Dry()) return;
   float* po = o.As<float>();
   for (int64_t r = 0; r < outer; ++r) {
     const float* src = px + r * inner;
@@ -820,6 +837,7 @@ void SoftmaxK(OpContext& ctx) {
   int64_t outer = Prod(x.shape, 0, static_cast<size_t>(axis)), dim = x.shape[static_cast<size_t>(axis)];
   int64_t inner = Prod(x.shape, static_cast<size_t>(axis) + 1, x.shape.size());
   Value& o = ctx.Out("Out", DType::kFloat32, x.shape);
+  if (ctx.Dry()) return;
   float* po = o.As<float>();
   for (int64_t a = 0; a < outer; ++a) {
     for (int64_t i = 0; i < inner; ++i) {
@@ -970,6 +988,7 @@ void Transpose2K(OpContext& ctx) {
   }
   size_t es = DTypeSize(x.dtype);
   Value& o = ctx.Out("Out", x.dtype, out);
+  if (ctx.Dry()) return;
   if (r == 0) { std::memcpy(o.data, x.data, es); return; }
   std::vector<int64_t> in_stride(r);
   int64_t acc = 1;
@@ -1009,7 +1028,7 @@ void ConcatK(OpContext& ctx) {
   std::vector<Value> xs;
   for (size_t i = 0; i < n; ++i) xs.push_back(ctx.In("X", i));
   int64_t axis = ctx.Int("axis", 0);
-  if (ctx.HasInput("AxisTensor")) axis = ReadInts(ctx, ctx.In("AxisTensor")).at(0);
+  if (ctx.HasInput("AxisTensor")) axis = ReadInts(ctx, ctx.InValue("AxisTensor")).at(0);
   size_t r = xs[0].shape.size();
   axis = NormAxis(ctx, axis, r);
   Shape out = xs[0].shape;
@@ -1022,6 +1041,7 @@ void ConcatK(OpContext& ctx) {
   }
   size_t es = DTypeSize(xs[0].dtype);
   Value& o = ctx.Out("Out", xs[0].dtype, out);
+  if (ctx.Dry()) return;
   int64_t outer = Prod(out, 0, static_cast<size_t>(axis));
   int64_t inner = Prod(out, static_cast<size_t>(axis) + 1, r);
   uint8_t* dst = static_cast<uint8_t*>(o.data);
@@ -1037,7 +1057,7 @@ void ConcatK(OpContext& ctx) {
 void SplitK(OpContext& ctx) {
   Value x = ctx.In("X");
   int64_t axis = ctx.Int("axis", 0);
-  if (ctx.HasInput("AxisTensor")) axis = ReadInts(ctx, ctx.In("AxisTensor")).at(0);
+  if (ctx.HasInput("AxisTensor")) axis = ReadInts(ctx, ctx.InValue("AxisTensor")).at(0);
   size_t r = x.shape.size();
   axis = NormAxis(ctx, axis, r);
   int64_t dim = x.shape[static_cast<size_t>(axis)];
@@ -1067,6 +1087,7 @@ void SplitK(OpContext& ctx) {
     Shape os = x.shape;
     os[static_cast<size_t>(axis)] = sections[i];
     Value& o = ctx.Out("Out", i, x.dtype, os);
+    if (ctx.Dry()) continue;
     size_t chunk = static_cast<size_t>(sections[i] * inner) * es;
     for (int64_t a = 0; a < outer; ++a) {
       std::memcpy(static_cast<uint8_t*>(o.data) + static_cast<size_t>(a) * chunk,
@@ -1107,6 +1128,7 @@ void SliceK(OpContext& ctx) {
   for (size_t k = 0; k < r; ++k)
     if (!drop[k]) final_shape.push_back(out[k]);
   Value& o = ctx.Out("Out", x.dtype, final_shape);
+  if (ctx.Dry()) return;
   CopyBox(static_cast<const uint8_t*>(x.data), x.shape, st, step, out, DTypeSize(x.dtype), static_cast<uint8_t*>(o.data));
 }
 
@@ -1151,6 +1173,7 @@ void CastK(OpContext& ctx) {
   Value x = ctx.In("X");
   DType to = AttrDType(ctx, "out_dtype", DType::kFloat32);
   Value& o = ctx.Out("Out", to, x.shape);
+  if (ctx.Dry()) return;
   switch (x.dtype) {
     case DType::kFloat32: CastFrom<float>(ctx, x, o); break;
     case DType::kFloat64: CastFrom<double>(ctx, x, o); break;
@@ -1172,10 +1195,11 @@ void FillConstantK(OpContext& ctx) {
     if (end == sv.c_str()) ctx.Fail("str_value \"" + sv + "\" is not a number");
   }
   if (ctx.HasInput("ValueTensor")) {
-    const Value& v = ctx.In("ValueTensor");
+    const Value& v = ctx.InValue("ValueTensor");
     value = v.dtype == DType::kFloat32 ? v.As<float>()[0] : static_cast<double>(ReadInts(ctx, v).at(0));
   }
   Value& o = ctx.Out("Out", t, Shape(dims.begin(), dims.end()));
+  if (ctx.Dry()) return;
   int64_t n = o.Numel();
   switch (t) {
     case DType::kFloat32: std::fill(o.As<float>(), o.As<float>() + n, static_cast<float>(value)); break;
@@ -1192,10 +1216,12 @@ void ShapeK(OpContext& ctx) {
   Shape xs = x.shape;
   if (ctx.Bool("out_int64", false)) {  // PIR shape64
     Value& o = ctx.Out("Out", DType::kInt64, {static_cast<int64_t>(xs.size())});
+    if (ctx.Dry()) return;
     for (size_t i = 0; i < xs.size(); ++i) o.As<int64_t>()[i] = xs[i];
     return;
   }
   Value& o = ctx.Out("Out", DType::kInt32, {static_cast<int64_t>(xs.size())});
+  if (ctx.Dry()) return;
   for (size_t i = 0; i < xs.size(); ++i) o.As<int32_t>()[i] = static_cast<int32_t>(xs[i]);
 }
 
@@ -1203,7 +1229,6 @@ void LookupTableV2K(OpContext& ctx) {
   Value ids = ctx.In("Ids"), w = ctx.In("W");
   if (w.shape.size() != 2) ctx.Fail("W must be 2-D, got " + ShapeString(w.shape));
   const float* pw = F32(ctx, w, "W");
-  auto idv = ReadInts(ctx, ids);
   int64_t V = w.shape[0], D = w.shape[1];
   int64_t pad = ctx.Int("padding_idx", -1);
   if (pad < -1) pad += V;
@@ -1211,6 +1236,8 @@ void LookupTableV2K(OpContext& ctx) {
   if (ctx.Op().type == "lookup_table" && !os.empty() && os.back() == 1) os.pop_back();
   os.push_back(D);
   Value& o = ctx.Out("Out", DType::kFloat32, os);
+  if (ctx.Dry()) return;
+  auto idv = ReadInts(ctx, ids);
   float* po = o.As<float>();
   for (size_t i = 0; i < idv.size(); ++i) {
     int64_t id = idv[i];
@@ -1239,6 +1266,7 @@ void ReduceK(OpContext& ctx, bool mean) {
     kept.push_back(red[k] ? 1 : x.shape[k]);
   }
   Value& o = ctx.Out("Out", DType::kFloat32, out);
+  if (ctx.Dry()) return;
   int64_t on = o.Numel();
   std::vector<double> acc(static_cast<size_t>(on), 0.0);
   std::vector<int64_t> stride(r);
@@ -1259,7 +1287,7 @@ void ReduceMeanK(OpContext& c) { ReduceK(c, true); }
 void ReduceSumK(OpContext& c) { ReduceK(c, false); }
 
 double ScalarOf(OpContext& ctx, const char* slot) {
-  const Value& v = ctx.In(slot);
+  const Value& v = ctx.InValue(slot);
   if (v.Numel() != 1) ctx.Fail(std::string(slot) + " must hold one value, has shape " + ShapeString(v.shape));
   switch (v.dtype) {
     case DType::kFloat32: return v.As<float>()[0];
@@ -1280,6 +1308,7 @@ void RangeK(OpContext& ctx) {
   if (count > static_cast<double>(kMaxTensorElements)) ctx.Fail("range of " + std::to_string(count) + " elements is too large");
   int64_t n = static_cast<int64_t>(count);
   Value& o = ctx.Out("Out", t, {n});
+  if (ctx.Dry()) return;
   for (int64_t i = 0; i < n; ++i) {
     double v = start + static_cast<double>(i) * step;
     switch (t) {
@@ -1297,6 +1326,7 @@ void AssignValueK(OpContext& ctx) {
   auto shape = ctx.Ints("shape");
   Value& o = ctx.Out("Out", t, Shape(shape.begin(), shape.end()));
   int64_t n = o.Numel();
+  if (ctx.Dry()) return;
   auto ints = ctx.HasAttr("int64_values") ? ctx.Ints("int64_values") : ctx.Ints("int32_values");
   auto floats = ctx.Floats("fp32_values");
   bool use_floats = !ctx.HasAttr("int64_values") && !ctx.HasAttr("int32_values");
@@ -1314,9 +1344,8 @@ void AssignValueK(OpContext& ctx) {
   }
 }
 
-}  // namespace
-
-const std::map<std::string, KernelFn>& KernelTable() {
+// The kernels of this file (all of them honour ctx.Dry()).
+const std::map<std::string, KernelFn>& CoreKernels() {
   static const std::map<std::string, KernelFn> table = {
       {"elementwise_add", AddK}, {"elementwise_sub", SubK}, {"elementwise_mul", MulK}, {"elementwise_div", DivK},
       {"elementwise_pow", PowK}, {"elementwise_max", MaxK}, {"elementwise_min", MinK},
@@ -1337,6 +1366,20 @@ const std::map<std::string, KernelFn>& KernelTable() {
       {"range", RangeK}, {"assign_value", AssignValueK},
   };
   return table;
+}
+
+}  // namespace
+
+const std::map<std::string, KernelFn>& KernelTable() { return CoreKernels(); }
+
+bool SupportsShapeOnly(KernelFn fn) {
+  // Every kernel in this file checks ctx.Dry() after making its outputs.
+  static const std::set<KernelFn> audited = [] {
+    std::set<KernelFn> s;
+    for (const auto& k : CoreKernels()) s.insert(k.second);
+    return s;
+  }();
+  return audited.count(fn) != 0;
 }
 
 std::string SupportedOpList() {
