@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { Predictor } from '../../native/lib/index.js';
-import { parseSidecarConfig, type SidecarConfig } from '../../sidecar/src/config.js';
+import { DEFAULT_POLICIES, parseSidecarConfig, type SidecarConfig } from '../../sidecar/src/config.js';
 
 export const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -90,7 +90,8 @@ export function benchConfig(auth: BenchAuth, authEnabled = true): SidecarConfig 
         issuer: 'bench',
         audience: 'bench',
         ...(authEnabled ? { hmacSecretFile: auth.hmacFile } : {}),
-        policies: [{ path: '/v1/predict', domain: 'model_inference', callsPerMinute: 1000000 }],
+        // Default-deny: every protected route has its policy; inference effectively unlimited.
+        policies: DEFAULT_POLICIES.map((p) => (p.domain === 'model_inference' ? { ...p, callsPerMinute: 1000000 } : p)),
       },
       cors: { allowedOrigins: ['https://console.example.com'] },
     }),
