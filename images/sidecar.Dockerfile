@@ -27,6 +27,7 @@ COPY native/src/ native/src/
 COPY native/test-double/ native/test-double/
 COPY native/lib/ native/lib/
 COPY e2e/src/ e2e/src/
+COPY bin/ bin/
 RUN make build-native build-ts && npm prune --omit=dev --no-audit --no-fund
 
 # ---- runtime: Node.js and the OpenBLAS shared library, nothing else ----
@@ -45,6 +46,10 @@ COPY --from=build /src/build/Release/paddle_native.node ./build/Release/paddle_n
 COPY --from=build /src/dist/crds/ ./dist/crds/
 COPY --from=build /src/dist/native/ ./dist/native/
 COPY --from=build /src/dist/sidecar/ ./dist/sidecar/
+# paddle-model (the model-fetch init container runs `paddle-model fetch`); bin/load.mjs falls
+# back to dist/ since tsx is a dev dependency.
+COPY --from=build /src/bin/ ./bin/
+RUN ln -s /app/bin/paddle-model.mjs /usr/local/bin/paddle-model && ln -s /app/bin/paddle-sidecar.mjs /usr/local/bin/paddle-sidecar
 USER 65532:65532
 # Serving (HTTPS), metrics and health (probe) ports of the pod contract (crds/src/pod-contract.ts).
 EXPOSE 8443 9090 8081

@@ -26,7 +26,7 @@ $(NATIVE_ADDON): $(NPM_STAMP) $(NATIVE_SOURCES) | native-deps
 
 build-native: native-deps $(NATIVE_ADDON) ## build the native predictor addon (build/Release/paddle_native.node)
 
-test-native: build-native ## unit tests of the native predictor (parity, tampering, malformed input, Node API)
+test-native: build-native s3-server ## unit tests of the native predictor (parity, tampering, malformed input, Node API)
 	$(MOCHA) --timeout 120000 'native/test/**/*.test.ts'
 
 clean-native:

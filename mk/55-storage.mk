@@ -1,0 +1,8 @@
+# Model storage: the real S3 server the tests start (e2e/tools/s3server: rclone/gofakes3 with
+# SigV4 authentication, built from the Go module proxy at the version its go.mod pins, cached
+# under $(CACHE_DIR)/bin/s3server-<version>-<source hash>/). The tests call the same build.sh,
+# so running one by hand builds it too.
+.PHONY: s3-server
+
+s3-server: ## build the S3 test server (once per source hash)
+	CACHE_DIR=$(CACHE_DIR) e2e/tools/s3server/build.sh >/dev/null
