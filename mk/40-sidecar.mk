@@ -20,7 +20,7 @@ sidecar-deps:
 	  echo "==> apt-get install$$missing"; (apt-get update -qq || true) && $(SIDECAR_APT) $$missing; \
 	fi
 
-test-sidecar: $(NPM_STAMP) sidecar-deps $(SIDECAR_NATIVE) ## sidecar tests (real TLS, JWTs, rsyslog; real predictor once built)
+test-sidecar: $(NPM_STAMP) sidecar-deps clients-venv $(SIDECAR_NATIVE) ## sidecar tests (real TLS, JWTs, rsyslog; real predictor once built)
 	$(MOCHA) --timeout 30000 'sidecar/test/**/*.test.ts'
 
 bench: bench-sidecar

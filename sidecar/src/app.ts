@@ -26,20 +26,23 @@ import { decryptInput, encryptInput } from './input-crypto.js';
 import type { Logger, SidecarLoggers } from './logging.js';
 import { ObservationMatrix, seqLenBucket, seqLenBucketLabel } from './matrix.js';
 import { BREAKER_STATE_VALUE, createMetrics, type SidecarMetrics } from './metrics.js';
-import { buildInferResponse, parseInferRequest, sequenceLength, tensorMetadata } from './oip.js';
+import { buildBinaryInferResponse, buildInferResponse, parseInferRequest, sequenceLength, tensorMetadata } from './oip.js';
+import { modelConfig } from './model-config.js';
 import { buildPodReport } from './pod-report.js';
 import { buildProbeInputs, type GpuTelemetryLike, type PredictorLike, type Tensor, type TensorInfo } from './predictor.js';
 import { SampleRing } from './quantiles.js';
 import { RateLimiter } from './rate-limiter.js';
 import { extractTraceContext, startChildSpan, traceparentOf, tracerRecords } from './tracing.js';
 import { watchFiles, type FileWatchHandle } from './file-watch.js';
-import { jsonBody, readJsonBody } from './json-body.js';
+import { binaryTailOf, jsonBody, readJsonBody } from './json-body.js';
 import { assignGroup, groupFromHeader } from './canary.js';
 import { policyTable } from './routes/policy.js';
 
 export const SIDECAR_NAME = 'paddle-sidecar';
 export const SIDECAR_VERSION = '0.1.0';
 export const MODEL_VERSION = '1';
+/** The OIP / Triton protocol extensions this server implements (server metadata, REST and gRPC). */
+export const SERVER_EXTENSIONS = ['binary_tensor_data', 'model_configuration'];
 
 /** Where audit events go (the AuditShipper in production; anything with `record` in tests). */
 export interface AuditSink {
@@ -183,6 +186,23 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.statusCode = status;
   res.setHeader('Content-Type', JSON_TYPE);
   res.end(text);
+}
+
+/**
+ * Writes a binary tensor extension answer (200): the JSON header, then the raw output bytes;
+ * `Inference-Header-Content-Length` says where the header ends.
+ */
+export function sendBinaryInfer(res: ServerResponse, header: string, chunks: Buffer[]): void {
+  const head = Buffer.from(header, 'utf8');
+  const body = chunks.length === 0 ? head : Buffer.concat([head, ...chunks]);
+  const own = ['Content-Type', 'application/octet-stream', 'Inference-Header-Content-Length', String(head.length), 'Content-Length', String(body.length)];
+  const h = takeDeferredHeaders(res);
+  if (h) res.writeHead(200, h.concat(own));
+  else {
+    res.statusCode = 200;
+    setHeaders(res, own);
+  }
+  res.end(body);
 }
 
 /** The route label of an express route (array routes count under their first pattern). */
@@ -699,9 +719,12 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
   /** Parses, runs and answers one inference; its audit record names `action`. */
   const inferFromBody = async (res: ServerResponse, body: unknown, action: string): Promise<void> => {
     const model = io(activePredictor().predictor);
-    const parsed = parseInferRequest(body, model.inputs, model.outputs);
+    const parsed = parseInferRequest(body, model.inputs, model.outputs, binaryTailOf(body));
     const outputs = await runInference(state(res), parsed.inputs);
-    sendJson(res, 200, buildInferResponse(config.model.name, MODEL_VERSION, parsed.id, outputs, parsed.outputs));
+    if (parsed.binaryOutputs) {
+      const r = buildBinaryInferResponse(config.model.name, MODEL_VERSION, parsed.id, outputs, parsed.outputs, parsed.binaryOutputs);
+      sendBinaryInfer(res, r.header, r.chunks);
+    } else sendJson(res, 200, buildInferResponse(config.model.name, MODEL_VERSION, parsed.id, outputs, parsed.outputs));
     recordAudit(res, action, 200);
   };
   const inferRoute = (res: ServerResponse, body: unknown): Promise<void> => inferFromBody(res, body, 'infer');
@@ -749,7 +772,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
   app.get('/v2/health/live', (_req, res) => liveRoute(res));
   app.get('/v2/health/ready', (_req, res) => readyRoute(res));
   app.get('/v2', (_req, res) => {
-    sendJson(res, 200, { name: SIDECAR_NAME, version: SIDECAR_VERSION, extensions: [] });
+    sendJson(res, 200, { name: SIDECAR_NAME, version: SIDECAR_VERSION, extensions: SERVER_EXTENSIONS });
   });
   app.get(['/v2/models/:name', '/v2/models/:name/versions/:version'], modelParams, (_req, res) => {
     const { predictor } = activePredictor();
@@ -760,6 +783,10 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
       inputs: tensorMetadata(predictor.inputs()),
       outputs: tensorMetadata(predictor.outputs()),
     });
+  });
+  app.get(['/v2/models/:name/config', '/v2/models/:name/versions/:version/config'], modelParams, (_req, res) => {
+    const { predictor } = activePredictor();
+    sendJson(res, 200, modelConfig(config.model.name, info.format, predictor.inputs(), predictor.outputs()));
   });
   app.get(['/v2/models/:name/ready', '/v2/models/:name/versions/:version/ready'], modelParams, (_req, res) => {
     const r = readiness();

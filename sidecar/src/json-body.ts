@@ -54,7 +54,17 @@ export function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<
         resolve(undefined);
         return;
       }
-      const text = (chunks ? Buffer.concat(chunks, size) : first).toString('utf8');
+      const whole = chunks ? Buffer.concat(chunks, size) : first;
+      const headerLength = req.headers['inference-header-content-length'];
+      if (headerLength !== undefined) {
+        try {
+          resolve(splitBinaryBody(whole, headerLength));
+        } catch (err) {
+          fail(err instanceof SidecarError ? err : new SidecarError('malformed_json', 'malformed JSON header', { cause: err }));
+        }
+        return;
+      }
+      const text = whole.toString('utf8');
       const c = text.charCodeAt(firstNonSpace(text));
       if (c !== 0x7b /* { */ && c !== 0x5b /* [ */) {
         fail(new SidecarError('malformed_json', 'malformed JSON body'));
@@ -67,6 +77,36 @@ export function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<
       }
     });
   });
+}
+
+/** The binary part of each binary-extension body, by its parsed JSON header (see splitBinaryBody). */
+const BINARY_TAILS = new WeakMap<object, Buffer>();
+
+/** The bytes after the JSON header of a binary tensor extension request; undefined for a plain JSON body. */
+export function binaryTailOf(body: unknown): Buffer | undefined {
+  return typeof body === 'object' && body !== null ? BINARY_TAILS.get(body) : undefined;
+}
+
+/**
+ * Triton's binary tensor extension: the first `Inference-Header-Content-Length` bytes are the
+ * JSON inference header (an object), the rest the raw tensor bytes its inputs' binary_data_size
+ * parameters claim in order (kept for binaryTailOf; oip.ts checks the sizes).
+ */
+export function splitBinaryBody(whole: Buffer, headerLength: string | string[]): unknown {
+  const text = Array.isArray(headerLength) ? headerLength[0] : headerLength;
+  if (text === undefined || !/^\d{1,10}$/.test(text.trim())) throw new SidecarError('bad_request', 'Inference-Header-Content-Length must be a byte count');
+  const n = Number(text.trim());
+  if (n === 0 || n > whole.length) throw new SidecarError('bad_request', `Inference-Header-Content-Length ${n} does not fit the ${whole.length}-byte body`);
+  const head = whole.subarray(0, n).toString('utf8');
+  if (head.charCodeAt(firstNonSpace(head)) !== 0x7b /* { */) throw new SidecarError('malformed_json', 'malformed JSON inference header: it must be an object');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(head);
+  } catch (err) {
+    throw new SidecarError('malformed_json', 'malformed JSON inference header', { cause: err });
+  }
+  BINARY_TAILS.set(parsed as object, whole.subarray(n));
+  return parsed;
 }
 
 /** Index of the first character that is not JSON whitespace (space, tab, LF, CR); length if none. */

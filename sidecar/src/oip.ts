@@ -1,23 +1,24 @@
-// Open Inference Protocol v2 (REST, JSON tensors) <-> predictor tensors. Pure functions: every
-// check raises a SidecarError('bad_request') whose message names the offending field.
+// Open Inference Protocol v2 (REST: JSON tensors, and Triton's binary tensor extension) <->
+// predictor tensors. Pure functions: every check raises a SidecarError('bad_request') whose
+// message names the offending field. Element conversion lives in tensor-codec.ts.
 
 import { SidecarError } from './errors.js';
-import type { DType, Tensor, TensorInfo, TypedData } from './predictor.js';
+import type { Tensor, TensorInfo } from './predictor.js';
+import { checkDatatype, fromJsonValues, fromRawBytes, type OipDatatype, toOipDatatype, toRawBytes } from './tensor-codec.js';
 
-export type OipDatatype = 'FP32' | 'INT64' | 'INT32';
-
-const FROM_OIP: Record<OipDatatype, DType> = { FP32: 'float32', INT64: 'int64', INT32: 'int32' };
-const TO_OIP: Record<DType, OipDatatype> = { float32: 'FP32', int64: 'INT64', int32: 'INT32' };
-
-export function toOipDatatype(d: DType): OipDatatype {
-  return TO_OIP[d];
-}
+export type { OipDatatype };
+export { toOipDatatype };
 
 export interface ParsedInferRequest {
   id?: string;
   inputs: Record<string, Tensor>;
   /** Requested output names, or undefined for all. */
   outputs?: string[];
+  /**
+   * Outputs to answer as binary tensors (the request's `binary_data_output`, or an output's
+   * `binary_data` parameter); undefined when every output is answered as JSON.
+   */
+  binaryOutputs?: Set<string>;
 }
 
 const MAX_RANK = 8;
@@ -60,44 +61,6 @@ function flatData(data: unknown): unknown[] {
   return out;
 }
 
-function toTypedData(name: string, dtype: DType, values: unknown[]): TypedData {
-  switch (dtype) {
-    case 'float32': {
-      const a = new Float32Array(values.length);
-      for (let i = 0; i < values.length; i++) {
-        const v = values[i];
-        if (typeof v !== 'number' || !Number.isFinite(v)) throw bad(`input ${name}: data[${i}] is not a finite number`);
-        a[i] = v;
-      }
-      return a;
-    }
-    case 'int32': {
-      const a = new Int32Array(values.length);
-      for (let i = 0; i < values.length; i++) {
-        const v = values[i];
-        if (typeof v !== 'number' || !Number.isInteger(v) || v < -2147483648 || v > 2147483647) {
-          throw bad(`input ${name}: data[${i}] is not an INT32`);
-        }
-        a[i] = v;
-      }
-      return a;
-    }
-    case 'int64': {
-      const a = new BigInt64Array(values.length);
-      for (let i = 0; i < values.length; i++) {
-        const v = values[i];
-        if (typeof v === 'number' && Number.isSafeInteger(v)) a[i] = BigInt(v);
-        else if (typeof v === 'string' && /^-?\d{1,19}$/.test(v)) {
-          const b = BigInt(v);
-          if (b < -(2n ** 63n) || b >= 2n ** 63n) throw bad(`input ${name}: data[${i}] is out of INT64 range`);
-          a[i] = b;
-        } else throw bad(`input ${name}: data[${i}] is not an INT64`);
-      }
-      return a;
-    }
-  }
-}
-
 function parseShape(name: string, shape: unknown): number[] {
   if (!Array.isArray(shape) || shape.length > MAX_RANK) throw bad(`input ${name}: shape must be an array of at most ${MAX_RANK} dims`);
   return shape.map((d, i) => {
@@ -119,10 +82,26 @@ function inputsByName(modelInputs: TensorInfo[]): Map<string, TensorInfo> {
   return m;
 }
 
-/** Parses an OIP v2 inference request body against the model's declared inputs. */
-export function parseInferRequest(body: unknown, modelInputs: TensorInfo[], modelOutputs: TensorInfo[]): ParsedInferRequest {
+/** A parameter's value when it is a boolean; an error naming it otherwise. */
+function boolParam(params: Record<string, unknown>, key: string, where: string): boolean | undefined {
+  const v = params[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'boolean') throw bad(`${where}parameters.${key} must be a boolean`);
+  return v;
+}
+
+/**
+ * Parses an OIP v2 inference request body against the model's declared inputs. `binary` is the
+ * part of a binary-extension request after its JSON header (Inference-Header-Content-Length):
+ * inputs with `parameters.binary_data_size` take their bytes from it, in order, and every byte
+ * must be taken.
+ */
+export function parseInferRequest(body: unknown, modelInputs: TensorInfo[], modelOutputs: TensorInfo[], binary?: Uint8Array): ParsedInferRequest {
   if (!isRecord(body)) throw bad('request body must be a JSON object');
-  const { id, inputs, outputs } = body;
+  const { id, inputs, outputs, parameters } = body;
+  if (parameters !== undefined && !isRecord(parameters)) throw bad('parameters must be an object');
+  const allBinary = parameters ? boolParam(parameters, 'binary_data_output', '') : undefined;
+  let offset = 0;
   if (id !== undefined && typeof id !== 'string') throw bad('id must be a string');
   if (!Array.isArray(inputs) || inputs.length === 0) throw bad('inputs must be a non-empty array');
   const byName = inputsByName(modelInputs);
@@ -134,15 +113,10 @@ export function parseInferRequest(body: unknown, modelInputs: TensorInfo[], mode
     const info = byName.get(name);
     if (!info) throw bad(`input ${JSON.stringify(name.slice(0, 64))} is not an input of this model`);
     if (Object.prototype.hasOwnProperty.call(result, name)) throw bad(`input ${name} is given twice`);
-    if (isRecord(raw.parameters) && raw.parameters.binary_data_size !== undefined) {
-      throw bad(`input ${name}: binary tensor data is not supported; send JSON data`);
-    }
-    const datatype = raw.datatype;
-    if (typeof datatype !== 'string' || !(datatype in FROM_OIP)) {
-      throw bad(`input ${name}: datatype must be one of FP32, INT64, INT32`);
-    }
-    const dtype = FROM_OIP[datatype as OipDatatype];
-    if (dtype !== info.dtype) throw bad(`input ${name}: datatype ${datatype} does not match the model's ${TO_OIP[info.dtype]}`);
+    if (raw.parameters !== undefined && !isRecord(raw.parameters)) throw bad(`input ${name}: parameters must be an object`);
+    const binarySize = isRecord(raw.parameters) ? raw.parameters.binary_data_size : undefined;
+    const datatype = checkDatatype(name, raw.datatype, info.dtype);
+    const dtype = info.dtype;
     const shape = parseShape(name, raw.shape);
     if (shape.length !== info.shape.length) throw bad(`input ${name}: rank ${shape.length} does not match the model's ${info.shape.length}`);
     let count = 1;
@@ -152,27 +126,53 @@ export function parseInferRequest(body: unknown, modelInputs: TensorInfo[], mode
       count *= shape[i] as number;
     }
     if (count > MAX_ELEMENTS) throw bad(`input ${name}: too many elements`);
+    if (binarySize !== undefined) {
+      if (typeof binarySize !== 'number' || !Number.isSafeInteger(binarySize) || binarySize < 0) {
+        throw bad(`input ${name}: parameters.binary_data_size must be a non-negative integer`);
+      }
+      if (raw.data !== undefined) throw bad(`input ${name}: has both data and parameters.binary_data_size`);
+      if (!binary) throw bad(`input ${name}: parameters.binary_data_size needs a binary body (the Inference-Header-Content-Length header)`);
+      if (offset + binarySize > binary.byteLength) {
+        throw bad(`input ${name}: binary_data_size ${binarySize} runs past the end of the binary data (${binary.byteLength - offset} bytes left)`);
+      }
+      const bytes = binary.subarray(offset, offset + binarySize);
+      offset += binarySize;
+      result[name] = { dtype, shape, data: fromRawBytes(name, datatype, dtype, bytes, count) };
+      return;
+    }
     if (raw.data === undefined) throw bad(`input ${name}: data is missing`);
     const flat = flatData(raw.data);
     if (flat.length !== count) throw bad(`input ${name}: data has ${flat.length} elements, shape needs ${count}`);
-    result[name] = { dtype, shape, data: toTypedData(name, dtype, flat) };
+    result[name] = { dtype, shape, data: fromJsonValues(name, datatype, dtype, flat) };
   });
+  if (binary && offset !== binary.byteLength) {
+    throw bad(`the binary data has ${binary.byteLength - offset} bytes that no input's binary_data_size claims`);
+  }
   for (const info of modelInputs) {
     if (!(info.name in result)) throw bad(`input ${info.name} is missing`);
   }
   let selected: string[] | undefined;
+  let binaryOutputs: Set<string> | undefined;
   if (outputs !== undefined) {
     if (!Array.isArray(outputs)) throw bad('outputs must be an array');
     const known = new Set(modelOutputs.map((o) => o.name));
     selected = outputs.map((o: unknown, idx) => {
       if (!isRecord(o) || typeof o.name !== 'string') throw bad(`outputs[${idx}].name must be a string`);
       if (!known.has(o.name)) throw bad(`output ${JSON.stringify(o.name.slice(0, 64))} is not an output of this model`);
+      const params = o.parameters;
+      if (params !== undefined && !isRecord(params)) throw bad(`outputs[${idx}].parameters must be an object`);
+      if (params?.classification !== undefined) throw bad(`output ${o.name}: the classification extension is not supported`);
+      const asBinary = params ? boolParam(params, 'binary_data', `outputs[${idx}].`) : undefined;
+      if (asBinary ?? allBinary) (binaryOutputs ??= new Set()).add(o.name);
       return o.name;
     });
+  } else if (allBinary) {
+    binaryOutputs = new Set(modelOutputs.map((o) => o.name));
   }
   const parsed: ParsedInferRequest = { inputs: result };
   if (id !== undefined) parsed.id = id;
   if (selected) parsed.outputs = selected;
+  if (binaryOutputs) parsed.binaryOutputs = binaryOutputs;
   return parsed;
 }
 
@@ -190,7 +190,7 @@ export function tensorToJson(name: string, t: Tensor): OipOutputTensor {
   } else {
     for (let i = 0; i < t.data.length; i++) data[i] = t.data[i] as number;
   }
-  return { name, shape: [...t.shape], datatype: TO_OIP[t.dtype], data };
+  return { name, shape: [...t.shape], datatype: toOipDatatype(t.dtype), data };
 }
 
 export function buildInferResponse(
@@ -208,8 +208,40 @@ export function buildInferResponse(
   return { model_name: modelName, model_version: modelVersion, ...(id === undefined ? {} : { id }), outputs: tensors };
 }
 
+/**
+ * The binary tensor extension's answer: the JSON header (outputs named in `binary` carry
+ * `parameters.binary_data_size` and no data) and the raw little-endian bytes of those outputs,
+ * in the header's order. The caller sends header then chunks, with
+ * `Inference-Header-Content-Length: <header bytes>`.
+ */
+export function buildBinaryInferResponse(
+  modelName: string,
+  modelVersion: string,
+  id: string | undefined,
+  outputs: Record<string, Tensor>,
+  selected: string[] | undefined,
+  binary: Set<string>,
+): { header: string; chunks: Buffer[] } {
+  const names = selected ?? Object.keys(outputs);
+  const chunks: Buffer[] = [];
+  const tensors: unknown[] = [];
+  for (const n of names) {
+    const t = outputs[n];
+    if (!t) continue;
+    if (!binary.has(n)) {
+      tensors.push(tensorToJson(n, t));
+      continue;
+    }
+    const bytes = toRawBytes(t);
+    chunks.push(bytes);
+    tensors.push({ name: n, shape: [...t.shape], datatype: toOipDatatype(t.dtype), parameters: { binary_data_size: bytes.byteLength } });
+  }
+  const header = JSON.stringify({ model_name: modelName, model_version: modelVersion, ...(id === undefined ? {} : { id }), outputs: tensors });
+  return { header, chunks };
+}
+
 export function tensorMetadata(infos: TensorInfo[]): { name: string; datatype: OipDatatype; shape: number[] }[] {
-  return infos.map((i) => ({ name: i.name, datatype: TO_OIP[i.dtype], shape: [...i.shape] }));
+  return infos.map((i) => ({ name: i.name, datatype: toOipDatatype(i.dtype), shape: [...i.shape] }));
 }
 
 /** Sequence length for the matrix: the first input's second dim (1 when rank < 2). */
