@@ -103,7 +103,8 @@ describe('sidecar app over HTTPS', function () {
     it('bad bodies -> 400 naming the problem; oversized -> 413', async () => {
       const auth = await bearer('model_inference');
       const cases: [unknown, RegExp][] = [
-        [{ inputs: [{ name: 'x', shape: [1, 64], datatype: 'FP16', data: [] }] }, /datatype/],
+        [{ inputs: [{ name: 'x', shape: [1, 64], datatype: 'FP64', data: [] }] }, /datatype FP64 does not convert exactly to the model's FP32/],
+        [{ inputs: [{ name: 'x', shape: [1, 64], datatype: 'BYTES', data: [] }] }, /BYTES \(string\) tensors are not supported/],
         [{ inputs: [{ name: 'x', shape: [1, 63], datatype: 'FP32', data: new Array(63).fill(0) }] }, /shape\[1\] must be 64/],
         [{ inputs: [{ name: 'x', shape: [1, 64], datatype: 'FP32', data: [1, 2] }] }, /2 elements/],
         [{ inputs: [{ name: 'y', shape: [1, 64], datatype: 'FP32', data: [] }] }, /not an input/],

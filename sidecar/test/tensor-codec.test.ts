@@ -89,7 +89,7 @@ describe('tensor codec', () => {
           assert.ok(isClearBadRequest(err), String(err)); // non-finite half, BOOL byte > 1
           return;
         }
-        const values = Array.from(decoded, (v) => (typeof v === 'bigint' ? Number(v) : dt === 'BOOL' ? v !== 0 : v));
+        const values = Array.from(decoded as ArrayLike<number | bigint>, (v) => (typeof v === 'bigint' ? Number(v) : dt === 'BOOL' ? v !== 0 : v));
         const viaJson = fromJsonValues('v', dt, dtype, values);
         assert.deepEqual(viaJson, decoded);
       }),
