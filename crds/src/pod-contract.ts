@@ -80,6 +80,7 @@ export const SIDECAR_ROUTES = [
   { path: '/v2', methods: ['GET'], access: 'public' },
   { path: '/v2/models/{model}', methods: ['GET'], access: 'public', aliases: ['/v2/models/{model}/versions/{version}'] },
   { path: '/v2/models/{model}/ready', methods: ['GET'], access: 'public', aliases: ['/v2/models/{model}/versions/{version}/ready'] },
+  { path: '/v2/models/{model}/config', methods: ['GET'], access: 'public', aliases: ['/v2/models/{model}/versions/{version}/config'] },
   { path: '/v2/models/{model}/infer', methods: ['POST'], access: 'policy', aliases: ['/v2/models/{model}/versions/{version}/infer'] },
   { path: '/v1/predict', methods: ['POST'], access: 'policy' },
   { path: '/v1/encrypt_input', methods: ['POST'], access: 'policy' },
