@@ -33,6 +33,9 @@ const coverageRules: CelRule[] = PROTECTED_PATHS.map((path) =>
   ),
 );
 
+/** The kinds of spec.model.source, exactly one of which is set. */
+export const MODEL_SOURCES = ['pvc', 'image', 'configMap', 's3', 'https'] as const;
+
 const ORIGIN = /^https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?$/;
 
 export const CEL_RULES: readonly CelRule[] = [
@@ -49,14 +52,20 @@ export const CEL_RULES: readonly CelRule[] = [
   ),
   rule<Obj>(
     ['spec', 'model', 'source'],
-    '(has(self.pvc) ? 1 : 0) + (has(self.image) ? 1 : 0) + (has(self.configMap) ? 1 : 0) == 1',
-    'model.source must set exactly one of pvc, image or configMap',
-    (self) => ['pvc', 'image', 'configMap'].filter((k) => has(self, k)).length === 1,
+    '(has(self.pvc) ? 1 : 0) + (has(self.image) ? 1 : 0) + (has(self.configMap) ? 1 : 0) + (has(self.s3) ? 1 : 0) + (has(self.https) ? 1 : 0) == 1',
+    'model.source must set exactly one of pvc, image, configMap, s3 or https',
+    (self) => MODEL_SOURCES.filter((k) => has(self, k)).length === 1,
   ),
   rule<string>(
     ['spec', 'model', 'source', 'pvc', 'subPath'],
     "!self.split('/').exists(p, p == '..')",
     "model.source.pvc.subPath must not contain '..'",
+    (self) => !self.split('/').includes('..'),
+  ),
+  rule<string>(
+    ['spec', 'model', 'source', 's3', 'prefix'],
+    "!self.split('/').exists(p, p == '..')",
+    "model.source.s3.prefix must not contain '..'",
     (self) => !self.split('/').includes('..'),
   ),
   rule<Obj>(

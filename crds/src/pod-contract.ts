@@ -30,6 +30,22 @@ export const PATHS = {
   encryptionKeyFile: '/etc/paddle/encryption/key',
   auditCaFile: '/etc/paddle/audit/ca.crt',
   tmpDir: '/tmp',
+  /** The model-fetch init container's view of the source's Secret (credentials, headers, CA). */
+  sourceDir: '/etc/paddle/source',
+  /** Where the kubelet reads a container's termination message from (the Kubernetes default). */
+  terminationLog: '/dev/termination-log',
+} as const;
+
+/**
+ * The init container that downloads an s3 / https model source into the model emptyDir and
+ * checks it against the signed manifest (`paddle-model fetch`, native/lib/cli/fetch.ts); its
+ * termination message is the reason the operator copies into the ModelFetched condition.
+ */
+export const MODEL_FETCH = {
+  container: 'model-fetch',
+  command: 'paddle-model',
+  /** File names inside PATHS.sourceDir. */
+  files: { accessKeyId: 'accessKeyId', secretAccessKey: 'secretAccessKey', headers: 'headers', ca: 'ca.crt' },
 } as const;
 
 /** Environment the operator sets on the sidecar container (downward API and runtime). */

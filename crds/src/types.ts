@@ -40,10 +40,27 @@ export interface ImageSource {
 export interface ConfigMapSource {
   name: string;
 }
+export interface S3Source {
+  endpoint?: string;
+  bucket: string;
+  prefix?: string;
+  region?: string;
+  credentialsSecretRef: { name: string; accessKeyIdKey?: string; secretAccessKeyKey?: string };
+  maxSizeMB?: number;
+}
+export interface HttpsSource {
+  url: string;
+  headersSecretRef?: SecretKeyRef;
+  caSecretRef?: SecretKeyRef;
+  maxSizeMB?: number;
+}
 export interface ModelSource {
   pvc?: PvcSource;
   image?: ImageSource;
   configMap?: ConfigMapSource;
+  /** Downloaded by the model-fetch init container into an emptyDir, verified before serving. */
+  s3?: S3Source;
+  https?: HttpsSource;
 }
 
 export type ModelFormat = 'auto' | 'pdmodel' | 'pir';
@@ -195,7 +212,7 @@ export interface PaddleServiceSpec {
 // ---------------------------------------------------------------------------------------------
 // Status
 
-export type ConditionType = 'Ready' | 'Available' | 'CertificateReady' | 'ModelVerified' | 'Degraded' | 'BreakerOpen';
+export type ConditionType = 'Ready' | 'Available' | 'CertificateReady' | 'ModelVerified' | 'ModelFetched' | 'Degraded' | 'BreakerOpen';
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
 export interface Condition {

@@ -15,7 +15,8 @@
 // gives V8's compact layout, where deleting properties in place would leave dictionary-mode
 // objects that are larger than what they replaced.
 
-import type { KubernetesObject, V1ObjectMeta, V1Pod } from '@kubernetes/client-node';
+import type { KubernetesObject, V1ContainerStateTerminated, V1ObjectMeta, V1Pod } from '@kubernetes/client-node';
+import { MODEL_FETCH } from '../../crds/src/index.js';
 import { ANNOTATIONS } from './builders/common.js';
 import type { ChildKind } from './resources.js';
 
@@ -63,7 +64,26 @@ export function childForCache(obj: KubernetesObject): KubernetesObject {
   return compact({ ...content, metadata: meta, ...(kept ? { status: kept } : {}) });
 }
 
-/** A pod: who it is and whether it is going (the fleet counts live pods by name). */
+/** A terminated state reduced to what the ModelFetched condition reads. */
+function terminated(t: V1ContainerStateTerminated | undefined): V1ContainerStateTerminated | undefined {
+  return t ? (pick(t as unknown as Record<string, unknown>, ['exitCode', 'reason', 'message', 'finishedAt']) as unknown as V1ContainerStateTerminated) : undefined;
+}
+
+/**
+ * A pod: who it is and whether it is going (the fleet counts live pods by name), plus how its
+ * model-fetch init container ended, when it has one (the ModelFetched condition quotes it).
+ */
 export function podForCache(pod: V1Pod): V1Pod {
-  return compact({ apiVersion: pod.apiVersion, kind: pod.kind, metadata: identity(pod.metadata) });
+  const fetch = pod.status?.initContainerStatuses?.find((c) => c.name === MODEL_FETCH.container);
+  const state = terminated(fetch?.state?.terminated);
+  const last = terminated(fetch?.lastState?.terminated);
+  const status =
+    fetch && (state || last)
+      ? {
+          initContainerStatuses: [
+            { name: fetch.name, image: '', imageID: '', ready: fetch.ready, restartCount: fetch.restartCount, ...(state ? { state: { terminated: state } } : {}), ...(last ? { lastState: { terminated: last } } : {}) },
+          ],
+        }
+      : undefined;
+  return compact({ apiVersion: pod.apiVersion, kind: pod.kind, metadata: identity(pod.metadata), ...(status ? { status } : {}) });
 }

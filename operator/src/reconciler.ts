@@ -31,6 +31,7 @@ import type { OperatorMetrics } from './metrics.js';
 import { RESOURCES, type ChildKind } from './resources.js';
 import { computeStatus, computeStatusPatch, readyOf, type Blocker, type CertificateLike } from './status/compute-status.js';
 import { foldReports, staleAfterMs } from './status/fleet.js';
+import { modelFetchCondition } from './status/model-fetch.js';
 
 export interface Cache<T> {
   get(name: string, namespace?: string): T | undefined;
@@ -163,7 +164,8 @@ export class Reconciler {
     const ps = resolvePaddleService(raw);
     const names = childNames(name);
     const deployment = caches.children.Deployment.get(names.deployment, namespace) as V1Deployment | undefined;
-    const livePods = caches.podsSynced() ? this.#livePods(ps) : undefined;
+    const ownPods = caches.podsSynced() ? this.#ownPods(ps) : undefined;
+    const livePods = ownPods ? new Set(ownPods.map((p) => p.metadata?.name ?? '')) : undefined;
     const fleet = foldReports({ reports: raw.status?.podReports, livePods, now, spec: ps.spec });
 
     let blocker: Blocker | undefined;
@@ -236,6 +238,7 @@ export class Reconciler {
     }
 
     // 6. Status.
+    const modelFetched = ownPods ? modelFetchCondition(ps, ownPods) : undefined;
     const certificate = (written.Certificate ?? caches.children.Certificate.get(names.certificate, namespace)) as CertificateLike | undefined;
     const deploymentNow = (written.Deployment as V1Deployment | undefined) ?? deployment;
     const thresholdsBaseline = baseline;
@@ -250,6 +253,7 @@ export class Reconciler {
         : { wanted: false },
       fleet,
       ...(blocker ? { blocker } : {}),
+      ...(modelFetched ? { modelFetched } : {}),
       url: serviceUrl(ps, this.#d.config.clusterDomain),
       selector: Object.entries(selectorLabels(ps))
         .map(([k, v]) => `${k}=${v}`)
@@ -361,14 +365,12 @@ export class Reconciler {
     }
   }
 
-  #livePods(ps: PaddleService): ReadonlySet<string> {
+  /** The PaddleService's pods that are not being deleted. */
+  #ownPods(ps: PaddleService): V1Pod[] {
     const sel = selectorLabels(ps);
-    const pods = this.#d.caches.pods.list(ps.metadata.namespace);
-    return new Set(
-      pods
-        .filter((p) => Object.entries(sel).every(([k, v]) => p.metadata?.labels?.[k] === v) && !p.metadata?.deletionTimestamp)
-        .map((p) => p.metadata?.name ?? ''),
-    );
+    return this.#d.caches.pods
+      .list(ps.metadata.namespace)
+      .filter((p) => Object.entries(sel).every(([k, v]) => p.metadata?.labels?.[k] === v) && !p.metadata?.deletionTimestamp);
   }
 
   async #secretExists(namespace: string, name: string): Promise<boolean> {

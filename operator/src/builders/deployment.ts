@@ -8,6 +8,7 @@ import { ENV, HTTP_PATHS, PATHS, PORTS, SIDECAR_ARGS, type PaddleService } from 
 import { InvalidSpecError } from '../errors.js';
 import { ANNOTATIONS, childMeta, childNames, nameOf, selectorLabels, commonLabels, type OperatorConfig } from './common.js';
 import { CONFIG_FILE_KEY } from './config-map.js';
+import { buildModelFetch, fetchesModel, modelEmptyDir } from './model-fetch.js';
 import { must } from './resolved.js';
 import { formatMebibytes } from '../quantity.js';
 
@@ -23,6 +24,15 @@ export interface DeploymentInputs {
   /** computeRestartHash(config): settings read only at start. */
   restartHash: string;
 }
+
+/** Every container of the pod: non-root, no privilege escalation, read-only root, no capabilities. */
+const CONTAINER_SECURITY = {
+  runAsNonRoot: true,
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+};
 
 function dirOf(path: string): string {
   return path.slice(0, path.lastIndexOf('/'));
@@ -44,8 +54,8 @@ function buildVolumes(ps: PaddleService): { volumes: V1Volume[]; mounts: V1Volum
   const mounts: V1VolumeMount[] = [];
 
   const src = s.model.source;
-  const sources = [src.pvc, src.image, src.configMap].filter((x) => x !== undefined).length;
-  if (sources !== 1) throw new InvalidSpecError('spec.model.source: set exactly one of pvc, image or configMap');
+  const sources = [src.pvc, src.image, src.configMap, src.s3, src.https].filter((x) => x !== undefined).length;
+  if (sources !== 1) throw new InvalidSpecError('spec.model.source: set exactly one of pvc, image, configMap, s3 or https');
   if (src.pvc) {
     volumes.push({ name: 'model', persistentVolumeClaim: { claimName: src.pvc.claimName, readOnly: true } });
     mounts.push({ name: 'model', mountPath: PATHS.modelDir, readOnly: true, ...(src.pvc.subPath ? { subPath: src.pvc.subPath } : {}) });
@@ -54,6 +64,10 @@ function buildVolumes(ps: PaddleService): { volumes: V1Volume[]; mounts: V1Volum
     mounts.push({ name: 'model', mountPath: PATHS.modelDir, readOnly: true });
   } else if (src.configMap) {
     volumes.push({ name: 'model', configMap: { name: src.configMap.name } });
+    mounts.push({ name: 'model', mountPath: PATHS.modelDir, readOnly: true });
+  } else if (fetchesModel(ps)) {
+    // Filled by the model-fetch init container (model-fetch.ts), read-only for the sidecar.
+    volumes.push(modelEmptyDir(ps));
     mounts.push({ name: 'model', mountPath: PATHS.modelDir, readOnly: true });
   }
 
@@ -203,15 +217,17 @@ export function buildDeployment(ps: PaddleService, cfg: OperatorConfig, inputs: 
     livenessProbe: probes.liveness,
     readinessProbe: probes.readiness,
     startupProbe: probes.startup,
-    securityContext: {
-      runAsNonRoot: true,
-      allowPrivilegeEscalation: false,
-      readOnlyRootFilesystem: true,
-      capabilities: { drop: ['ALL'] },
-      seccompProfile: { type: 'RuntimeDefault' },
-    },
+    securityContext: CONTAINER_SECURITY,
     terminationMessagePolicy: 'FallbackToLogsOnError',
   };
+  const byName = (n: string) => mounts.find((m) => m.name === n);
+  const fetch = fetchesModel(ps)
+    ? buildModelFetch(ps, container.image ?? '', container.imagePullPolicy ?? 'IfNotPresent', CONTAINER_SECURITY, {
+        model: must(byName('model'), 'the model mount'),
+        tmp: must(byName('tmp'), 'the tmp mount'),
+        ...(byName('verify-key') ? { key: byName('verify-key') } : {}),
+      })
+    : undefined;
 
   const affinity = ps.spec.resources?.affinity;
   const tolerations = buildTolerations(ps);
@@ -245,8 +261,9 @@ export function buildDeployment(ps: PaddleService, cfg: OperatorConfig, inputs: 
           ...(Object.keys(nodeSelector).length > 0 ? { nodeSelector } : {}),
           ...(tolerations.length > 0 ? { tolerations } : {}),
           ...(affinity ? { affinity: affinity as V1Affinity } : {}),
+          ...(fetch ? { initContainers: [fetch.container] } : {}),
           containers: [container],
-          volumes,
+          volumes: [...volumes, ...(fetch?.volumes ?? [])],
         },
       },
     },

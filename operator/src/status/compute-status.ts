@@ -39,6 +39,8 @@ export interface StatusInputs {
   autoscaling?: AutoscalingStatus;
   breakerThresholds?: BreakerThresholds;
   breakerTunedAt?: string;
+  /** The ModelFetched condition (model-fetch.ts); undefined for sources the pods do not download. */
+  modelFetched?: ConditionInput;
 }
 
 /** Status fields the operator owns (everything but podReports, which the sidecars write). */
@@ -102,6 +104,7 @@ export function computeStatus(inp: StatusInputs): PaddleServiceStatus {
   let ready: ConditionInput;
   const notReady = (reason: string, message: string): ConditionInput => ({ type: 'Ready', status: 'False', reason, message });
   if (inp.blocker) ready = notReady(inp.blocker.reason, inp.blocker.message);
+  else if (inp.modelFetched?.status === 'False') ready = notReady(inp.modelFetched.reason, inp.modelFetched.message);
   else if (verificationRequired && modelVerified.status === 'False') ready = notReady('ModelNotVerified', modelVerified.message);
   else if (available.status !== 'True') ready = notReady('DeploymentUnavailable', available.message);
   else if (cert.status !== 'True') ready = notReady('CertificateNotReady', cert.message || cert.reason);
@@ -121,7 +124,7 @@ export function computeStatus(inp: StatusInputs): PaddleServiceStatus {
 
   const conditions = mergeConditions(
     inp.ps.status?.conditions,
-    [ready, available, cert, modelVerified, degraded, breaker],
+    [ready, available, cert, modelVerified, ...(inp.modelFetched ? [inp.modelFetched] : []), degraded, breaker],
     generation,
     new Date(inp.now).toISOString(),
   );
