@@ -54,7 +54,18 @@ export interface Binding {
   Predictor: { load(options: object): Promise<RawPredictor> };
   gpuTelemetry(library?: string): RawGpuTelemetry;
   supportedOps(): string[];
+  inspectModel(modelDir: string, format?: string): RawModelSummary;
   backendVersion: string;
+}
+export interface RawModelSummary {
+  format: 'pdmodel' | 'pir';
+  programFile: string;
+  paramsFile: string;
+  inputs: { name: string; dtype: string; shape: number[] }[];
+  outputs: string[];
+  opCounts: Record<string, number>;
+  unsupported: string[];
+  parameters: number;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));

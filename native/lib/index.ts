@@ -11,6 +11,7 @@ export {
   MemoryLimitError,
 } from './errors.js';
 export { addonCandidates, loadBinding } from './binding.js';
+export { inspectModel, formatCoverage, type ModelCoverage } from './inspect.js';
 
 // The tensor, model-info and stats shapes are the addon's own (binding.ts declares them once);
 // the public names below are those shapes, so the two cannot drift apart.

@@ -593,6 +593,42 @@ Napi::Value SupportedOpsJs(const Napi::CallbackInfo& info) {
   return a;
 }
 
+// inspectModel(modelDir, format?): the program's inputs, outputs, op counts and the op types
+// the builtin backend lacks, parsed without a signature check or an engine (synchronous; the
+// program file only, bounded at 1 GiB).
+Napi::Value InspectModelJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guarded(env, [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "inspectModel(modelDir, format?) needs a directory string");
+    std::string format = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "auto";
+    ModelSummary s = InspectModelDir(info[0].As<Napi::String>().Utf8Value(), format, uint64_t{1} << 30);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("format", s.files.format);
+    o.Set("programFile", s.files.program);
+    o.Set("paramsFile", s.files.params);
+    Napi::Array inputs = Napi::Array::New(env, s.inputs.size());
+    for (size_t i = 0; i < s.inputs.size(); ++i) {
+      Napi::Object t = Napi::Object::New(env);
+      t.Set("name", s.inputs[i].name);
+      t.Set("dtype", DTypeName(s.inputs[i].dtype));
+      t.Set("shape", ShapeToJs(env, s.inputs[i].shape));
+      inputs.Set(static_cast<uint32_t>(i), t);
+    }
+    o.Set("inputs", inputs);
+    Napi::Array outputs = Napi::Array::New(env, s.outputs.size());
+    for (size_t i = 0; i < s.outputs.size(); ++i) outputs.Set(static_cast<uint32_t>(i), s.outputs[i]);
+    o.Set("outputs", outputs);
+    Napi::Object counts = Napi::Object::New(env);
+    for (const auto& kv : s.op_counts) counts.Set(kv.first, kv.second);
+    o.Set("opCounts", counts);
+    Napi::Array missing = Napi::Array::New(env, s.missing.size());
+    for (size_t i = 0; i < s.missing.size(); ++i) missing.Set(static_cast<uint32_t>(i), s.missing[i]);
+    o.Set("unsupported", missing);
+    o.Set("parameters", Napi::Number::New(env, static_cast<double>(s.parameters)));
+    return o;
+  });
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   Napi::Function ctor = Predictor::Define(env);
@@ -601,6 +637,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Predictor", ctor);
   exports.Set("gpuTelemetry", Napi::Function::New(env, GpuTelemetryJs, "gpuTelemetry"));
   exports.Set("supportedOps", Napi::Function::New(env, SupportedOpsJs, "supportedOps"));
+  exports.Set("inspectModel", Napi::Function::New(env, InspectModelJs, "inspectModel"));
   exports.Set("backendVersion", Napi::String::New(env, kBuiltinVersion));
   return exports;
 }

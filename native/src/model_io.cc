@@ -17,14 +17,62 @@ namespace paddle_native {
 
 namespace {
 
-const char* const kPdmodel = "model.pdmodel";
-const char* const kPir = "model.json";
-const char* const kParams = "model.pdiparams";
+// File name prefixes, in the order they are looked for: "model" (paddle.jit.save with that
+// prefix) and "inference" (what PaddleX / PaddleOCR / PaddleDetection exports write).
+const char* const kPrefixes[] = {"model", "inference"};
 const char* const kSignature = "signature.json";
 
 bool Exists(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0;
+}
+
+}  // namespace
+
+ModelFiles FindModelFiles(const std::string& dir, const std::string& requested) {
+  struct stat st;
+  if (dir.empty() || ::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    throw FormatError(dir.empty() ? "modelDir" : dir, 0, "model directory does not exist or is not a directory");
+  }
+  if (requested != "auto" && requested != "pdmodel" && requested != "pir") {
+    throw PaddleError(ErrorCode::kArgument, "format must be auto, pdmodel or pir, got \"" + requested + "\"");
+  }
+  std::vector<std::string> tried;
+  for (const char* format : {"pdmodel", "pir"}) {
+    if (requested != "auto" && requested != format) continue;
+    for (const char* prefix : kPrefixes) {
+      std::string program = std::string(prefix) + (std::string(format) == "pdmodel" ? ".pdmodel" : ".json");
+      tried.push_back(program);
+      if (Exists(dir + "/" + program)) return ModelFiles{format, program, std::string(prefix) + ".pdiparams"};
+    }
+  }
+  std::string list;
+  for (const auto& t : tried) list += (list.empty() ? "" : ", ") + t;
+  throw FormatError(dir, 0, "no model program found (format " + requested + "; looked for " + list + ")");
+}
+
+std::vector<std::string> MissingOps(const Program& program) {
+  const auto& table = KernelTable();
+  std::map<std::string, int> missing;
+  for (const auto& op : program.ops) {
+    if (op.type == "feed" || op.type == "fetch" || op.type == "fetch_v2" || table.count(op.type)) continue;
+    missing[op.source_type.empty() ? op.type : op.source_type]++;
+  }
+  std::vector<std::string> out;
+  for (const auto& m : missing) out.push_back(m.first + (m.second > 1 ? " (x" + std::to_string(m.second) + ")" : ""));
+  return out;
+}
+
+namespace {
+
+// Refuses a program with ops the builtin backend lacks, naming all of them at once.
+void CheckCoverage(const Program& program, const std::string& file) {
+  auto missing = MissingOps(program);
+  if (missing.empty()) return;
+  std::string list;
+  for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
+  throw PaddleError(ErrorCode::kUnsupportedOp, std::to_string(missing.size()) + " unsupported op type" + (missing.size() > 1 ? "s" : "") +
+                                                   " in " + file + ": " + list + " (builtin backend supports: " + SupportedOpList() + ")");
 }
 
 std::string NowIso8601() {
@@ -61,23 +109,13 @@ std::vector<uint8_t> ReadWholeFile(const std::string& path, const std::string& n
 std::unique_ptr<LoadedModel> LoadModel(const LoadOptions& options) {
   const std::string dir = options.model_dir;
   auto path = [&](const std::string& name) { return dir + "/" + name; };
-  struct stat st;
-  if (dir.empty() || ::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    throw FormatError(dir.empty() ? "modelDir" : dir, 0, "model directory does not exist or is not a directory");
-  }
-  std::string format = options.format;
-  if (format == "auto") {
-    if (Exists(path(kPdmodel))) format = "pdmodel";
-    else if (Exists(path(kPir))) format = "pir";
-    else throw FormatError(dir, 0, std::string("neither ") + kPdmodel + " nor " + kPir + " found (format auto)");
-  } else if (format != "pdmodel" && format != "pir") {
-    throw PaddleError(ErrorCode::kArgument, "format must be auto, pdmodel or pir, got \"" + format + "\"");
-  }
-  const std::string model_name = format == "pdmodel" ? kPdmodel : kPir;
-  if (!Exists(path(model_name))) throw FormatError(model_name, 0, "missing in " + dir + " (format " + format + ")");
+  const ModelFiles files = FindModelFiles(dir, options.format);
+  const std::string& format = files.format;
+  const std::string& model_name = files.program;
+  const std::string& params_name = files.params;
   const uint64_t limit = options.max_memory_mb << 20;
   std::vector<std::string> needed = {model_name};
-  if (Exists(path(kParams))) needed.push_back(kParams);
+  if (Exists(path(params_name))) needed.push_back(params_name);
 
   auto loaded = std::make_unique<LoadedModel>();
   loaded->format = format;
@@ -125,7 +163,7 @@ std::unique_ptr<LoadedModel> LoadModel(const LoadOptions& options) {
     // Paddle Inference gets the verified bytes from memory (PD_ConfigSetModelBuffer), never a
     // second read of the files.
     static const std::vector<uint8_t> kNoParams;
-    const auto& params_bytes = bytes.count(kParams) ? bytes[kParams] : kNoParams;
+    const auto& params_bytes = bytes.count(params_name) ? bytes[params_name] : kNoParams;
     loaded->engine = CreatePaddleEngine(options, format, model_bytes, params_bytes);
     return loaded;
   }
@@ -141,17 +179,54 @@ std::unique_ptr<LoadedModel> LoadModel(const LoadOptions& options) {
   } else {
     program = ParsePirJson(model_bytes.data(), model_bytes.size(), model_name, &param_names);
   }
+  CheckCoverage(program, model_name);
   std::vector<const VarDesc*> expected;
   for (const auto& n : param_names) expected.push_back(program.FindVar(n));
   std::vector<HostTensor> params;
   if (!param_names.empty()) {
-    if (!bytes.count(kParams)) throw FormatError(kParams, 0, "missing in " + dir + " but the program has " + std::to_string(param_names.size()) + " parameters");
-    auto& pbytes = bytes[kParams];
-    params = ParsePdiparams(pbytes.data(), pbytes.size(), kParams, expected);
+    if (!bytes.count(params_name)) throw FormatError(params_name, 0, "missing in " + dir + " but the program has " + std::to_string(param_names.size()) + " parameters");
+    auto& pbytes = bytes[params_name];
+    params = ParsePdiparams(pbytes.data(), pbytes.size(), params_name, expected);
     std::vector<uint8_t>().swap(pbytes);  // release the file copy; tensors own their data now
   }
   loaded->engine = std::make_unique<Executor>(std::move(program), std::move(param_names), std::move(params), limit, model_name);
   return loaded;
+}
+
+ModelSummary InspectModelDir(const std::string& dir, const std::string& format, uint64_t max_bytes) {
+  ModelSummary summary;
+  summary.files = FindModelFiles(dir, format);
+  const std::string& name = summary.files.program;
+  std::vector<uint8_t> bytes = ReadWholeFile(dir + "/" + name, name, max_bytes);
+  Program program;
+  std::vector<std::string> param_names;
+  if (summary.files.format == "pdmodel") {
+    program = ParsePdmodel(bytes.data(), bytes.size(), name);
+    for (const auto& v : program.vars) {
+      if (v.persistable && v.is_tensor && v.name != "feed" && v.name != "fetch") param_names.push_back(v.name);
+    }
+  } else {
+    program = ParsePirJson(bytes.data(), bytes.size(), name, &param_names);
+  }
+  summary.parameters = param_names.size();
+  std::map<int64_t, TensorSpec> feeds;
+  std::map<int64_t, std::string> fetches;
+  for (const auto& op : program.ops) {
+    auto col = op.attrs.count("col") ? op.attrs.at("col").i : 0;
+    if (op.type == "feed" && op.Output("Out") && op.Output("Out")->size() == 1) {
+      const std::string& var = (*op.Output("Out"))[0];
+      const VarDesc* v = program.FindVar(var);
+      feeds[col] = TensorSpec{var, v ? v->dtype : DType::kFloat32, v ? v->dims : Shape{}};
+    } else if ((op.type == "fetch" || op.type == "fetch_v2") && op.Input("X") && op.Input("X")->size() == 1) {
+      fetches[col] = (*op.Input("X"))[0];
+    }
+    if (op.source_type == "-") continue;
+    summary.op_counts[op.source_type.empty() ? op.type : op.source_type]++;
+  }
+  for (auto& f : feeds) summary.inputs.push_back(std::move(f.second));
+  for (auto& f : fetches) summary.outputs.push_back(std::move(f.second));
+  summary.missing = MissingOps(program);
+  return summary;
 }
 
 }  // namespace paddle_native
