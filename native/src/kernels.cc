@@ -12,6 +12,7 @@
 
 #include "errors.h"
 #include "executor.h"
+#include "ops_registry.h"
 
 namespace paddle_native {
 
@@ -1370,7 +1371,14 @@ const std::map<std::string, KernelFn>& CoreKernels() {
 
 }  // namespace
 
-const std::map<std::string, KernelFn>& KernelTable() { return CoreKernels(); }
+const std::map<std::string, KernelFn>& KernelTable() {
+  static const std::map<std::string, KernelFn> table = [] {
+    KernelMap t = CoreKernels();
+    AddExtraKernels(&t);  // ops_*.cc (run for real in a shape-only pass: not in SupportsShapeOnly)
+    return t;
+  }();
+  return table;
+}
 
 bool SupportsShapeOnly(KernelFn fn) {
   // Every kernel in this file checks ctx.Dry() after making its outputs.

@@ -22,6 +22,7 @@ struct PirContext {
   std::map<int64_t, std::string> names;                     // value id -> var name
   std::map<int64_t, std::vector<std::string>> vectors;      // builtin.combine results
   std::set<std::string> declared;
+  std::map<std::string, std::vector<int64_t>> int_arrays;  // full_int_array results: their values
   int feeds = 0;
 
   [[noreturn]] void Fail(const JsonValue& at, const std::string& what) const { throw FormatError(file, at.offset, what); }
@@ -222,6 +223,70 @@ Translator Binary(const std::string& legacy) {
   };
 }
 
+void CopyAll(const PirOp& p, OpDesc* op) {
+  for (const auto& a : p.attrs) op->attrs[a.first] = a.second;
+}
+
+void DeclareResultIfAny(PirContext& c, const JsonValue& result) {
+  if (ValueId(c, result) != 0) DeclareResult(c, result);
+}
+
+// pd_op.argmax(x, axis) -> arg_max(X, AxisTensor)
+Translator ArgTranslator(const std::string& legacy) {
+  return [legacy](PirContext& c, const PirOp& p, OpDesc* op) {
+    op->type = legacy;
+    In(c, p, op, 0, "X"); In(c, p, op, 1, "AxisTensor"); Out(c, p, op, 0, "Out");
+    CopyAll(p, op);
+  };
+}
+
+// Reductions take their axes as an operand (a full_int_array result) in PIR 3.0: the
+// constant becomes the legacy "dim" attribute; any other axis operand is refused.
+void AxisOperandAsAttr(PirContext& c, const PirOp& p, OpDesc* op) {
+  if (p.operands.size() < 2) return;
+  std::string name = OperandName(c, *p.operands[1]);
+  if (name.empty()) return;
+  auto it = c.int_arrays.find(name);
+  if (it == c.int_arrays.end()) c.Fail(*p.operands[1], "pd_op." + p.name + ": the axis must be a constant (full_int_array)");
+  Attr dim;
+  dim.kind = Attr::Kind::kInts;
+  dim.ints = it->second;
+  op->attrs["dim"] = dim;
+}
+
+// pd_op.max(x, axis, keepdim) -> reduce_max(X, dim, keep_dim)
+Translator ReduceTranslator(const std::string& legacy) {
+  return [legacy](PirContext& c, const PirOp& p, OpDesc* op) {
+    op->type = legacy;
+    In(c, p, op, 0, "X");
+    Out(c, p, op, 0, "Out");
+    CopyAttr(p, op, "axis", "dim"); CopyAttr(p, op, "keepdim", "keep_dim");
+    AxisOperandAsAttr(c, p, op);
+  };
+}
+
+// pd_op.bilinear_interp(x, out_size, size_tensor, scale_tensor) -> bilinear_interp_v2
+Translator InterpTranslator(const std::string& legacy) {
+  return [legacy](PirContext& c, const PirOp& p, OpDesc* op) {
+    op->type = legacy;
+    In(c, p, op, 0, "X"); In(c, p, op, 1, "OutSize"); In(c, p, op, 2, "SizeTensor"); In(c, p, op, 3, "Scale");
+    Out(c, p, op, 0, "Out");
+    CopyAll(p, op);
+    CopyAttr(p, op, "data_format", "data_layout");
+  };
+}
+
+// pd_op.conv2d_transpose(x, filter, output_size) -> conv2d_transpose(Input, Filter, OutputSize)
+Translator ConvTransposeTranslator(const std::string& legacy) {
+  return [legacy](PirContext& c, const PirOp& p, OpDesc* op) {
+    op->type = legacy;
+    In(c, p, op, 0, "Input"); In(c, p, op, 1, "Filter");
+    if (p.operands.size() > 2) In(c, p, op, 2, "OutputSize");
+    Out(c, p, op, 0, "Output");
+    CopyAll(p, op);
+  };
+}
+
 Attr IntAttr(int64_t v) {
   Attr a;
   a.kind = Attr::Kind::kInt;
@@ -273,6 +338,7 @@ const std::map<std::string, Translator>& PirTable() {
          values.kind = Attr::Kind::kInts;
          if (v != p.attrs.end()) values.ints = v->second.ints;
          op->attrs["int64_values"] = values;
+         c.int_arrays[op->outputs.back().second[0]] = values.ints;
          Attr shape;
          shape.kind = Attr::Kind::kInts;
          shape.ints = {static_cast<int64_t>(values.ints.size())};
@@ -371,6 +437,65 @@ const std::map<std::string, Translator>& PirTable() {
       {"mean", [](PirContext& c, const PirOp& p, OpDesc* op) {
          op->type = "reduce_mean"; In(c, p, op, 0, "X"); Out(c, p, op, 0, "Out");
          CopyAttr(p, op, "axis", "dim"); CopyAttr(p, op, "keepdim", "keep_dim");
+         AxisOperandAsAttr(c, p, op);
+       }},
+      // ---- ops added for the model zoo (kernels in ops_*.cc) ----
+      {"rnn", [](PirContext& c, const PirOp& p, OpDesc* op) {
+         op->type = "rnn";
+         In(c, p, op, 0, "Input"); In(c, p, op, 1, "PreState"); In(c, p, op, 2, "WeightList");
+         if (p.operands.size() > 3) In(c, p, op, 3, "SequenceLength");
+         Out(c, p, op, 0, "Out");
+         for (size_t i = 1; i < p.results.size(); ++i) {
+           if (i != 2) { DeclareResultIfAny(c, *p.results[i]); continue; }
+           PirOp state = p;
+           state.results = {p.results[2]};
+           VectorOut(c, state, op, "State");
+         }
+         CopyAll(p, op);
+       }},
+      {"full_with_tensor", [](PirContext& c, const PirOp& p, OpDesc* op) {
+         op->type = "fill_constant";
+         In(c, p, op, 0, "ValueTensor"); In(c, p, op, 1, "ShapeTensor"); Out(c, p, op, 0, "Out");
+         CopyAttr(p, op, "dtype", "dtype");
+       }},
+      {"stack", [](PirContext& c, const PirOp& p, OpDesc* op) {
+         op->type = "stack"; In(c, p, op, 0, "X"); Out(c, p, op, 0, "Y"); CopyAttr(p, op, "axis", "axis");
+       }},
+      {"expand", [](PirContext& c, const PirOp& p, OpDesc* op) {
+         op->type = "expand_v2"; In(c, p, op, 0, "X"); In(c, p, op, 1, "Shape"); Out(c, p, op, 0, "Out");
+       }},
+      {"expand_as", [](PirContext& c, const PirOp& p, OpDesc* op) {
+         op->type = "expand_as_v2"; In(c, p, op, 0, "X"); if (p.operands.size() > 1) In(c, p, op, 1, "Y");
+         Out(c, p, op, 0, "Out"); CopyAttr(p, op, "target_shape", "target_shape");
+       }},
+      {"meshgrid", [](PirContext& c, const PirOp& p, OpDesc* op) {
+         op->type = "meshgrid"; In(c, p, op, 0, "X"); VectorOut(c, p, op, "Out");
+       }},
+      {"strided_slice", [](PirContext& c, const PirOp& p, OpDesc* op) {
+         op->type = "strided_slice";
+         In(c, p, op, 0, "Input"); In(c, p, op, 1, "StartsTensor"); In(c, p, op, 2, "EndsTensor"); In(c, p, op, 3, "StridesTensor");
+         Out(c, p, op, 0, "Out"); CopyAttr(p, op, "axes", "axes");
+       }},
+      {"full_like", [](PirContext& c, const PirOp& p, OpDesc* op) {
+         op->type = "fill_any_like"; In(c, p, op, 0, "X"); In(c, p, op, 1, "ValueTensor"); Out(c, p, op, 0, "Out");
+         CopyAttr(p, op, "dtype", "dtype");
+       }},
+      {"cumsum", [](PirContext& c, const PirOp& p, OpDesc* op) {
+         op->type = "cumsum"; In(c, p, op, 0, "X"); In(c, p, op, 1, "AxisTensor"); Out(c, p, op, 0, "Out"); CopyAll(p, op);
+       }},
+      {"argmax", ArgTranslator("arg_max")}, {"argmin", ArgTranslator("arg_min")},
+      {"max", ReduceTranslator("reduce_max")}, {"min", ReduceTranslator("reduce_min")},
+      {"bilinear_interp", InterpTranslator("bilinear_interp_v2")}, {"nearest_interp", InterpTranslator("nearest_interp_v2")},
+      {"conv2d_transpose", ConvTransposeTranslator("conv2d_transpose")},
+      {"depthwise_conv2d_transpose", ConvTransposeTranslator("depthwise_conv2d_transpose")},
+      {"yolo_box", [](PirContext& c, const PirOp& p, OpDesc* op) {
+         op->type = "yolo_box"; In(c, p, op, 0, "X"); In(c, p, op, 1, "ImgSize");
+         Out(c, p, op, 0, "Boxes"); Out(c, p, op, 1, "Scores"); CopyAll(p, op);
+       }},
+      {"multiclass_nms3", [](PirContext& c, const PirOp& p, OpDesc* op) {
+         op->type = "multiclass_nms3"; In(c, p, op, 0, "BBoxes"); In(c, p, op, 1, "Scores");
+         if (p.operands.size() > 2) In(c, p, op, 2, "RoisNum");
+         Out(c, p, op, 0, "Out"); Out(c, p, op, 1, "NmsRoisNum"); Out(c, p, op, 2, "Index"); CopyAll(p, op);
        }},
   };
   return table;
@@ -397,6 +522,28 @@ void TranslateBatchNorm(PirContext& c, const PirOp& p, OpDesc* op) {
   CopyAttr(p, op, "data_format", "data_layout");
 }
 
+// An op with no translation is kept under its PIR name (e.g. "pd_op.rnn"), which no kernel
+// has: its operands and results stay wired so the rest of the program still parses, and the
+// loader reports every such op at once (model_io.cc) instead of stopping at the first.
+void KeepUnsupported(PirContext& c, const PirOp& p, const std::string& full, OpDesc* op) {
+  op->type = full;
+  op->source_type = full;
+  for (size_t i = 0; i < p.operands.size(); ++i) In(c, p, op, i, "X");
+  for (const auto* r : p.results) {
+    const JsonValue* tt = r->Find("TT");
+    const JsonValue* tag = tt ? tt->Find("#") : nullptr;
+    int64_t id = ValueId(c, *r);
+    if (id == 0) continue;  // a null result: nothing reads it
+    if (tag && tag->IsString() && tag->text == "0.t_vec") {
+      PirOp one = p;
+      one.results = {r};
+      VectorOut(c, one, op, "Out");
+    } else {
+      op->outputs.emplace_back("Out", std::vector<std::string>{DeclareResult(c, *r)});
+    }
+  }
+}
+
 }  // namespace
 
 std::string PirSupportedOpList() {
@@ -408,7 +555,7 @@ std::string PirSupportedOpList() {
 Program ParsePirJson(const uint8_t* data, size_t size, const std::string& file, std::vector<std::string>* param_names) {
   JsonValue doc = ParseJson(data, size, file);
   Program program;
-  PirContext c{file, &program, {}, {}, {}, 0};
+  PirContext c{file, &program, {}, {}, {}, {}, 0};
   const JsonValue* base = doc.Find("base_code");
   const JsonValue* magic = base ? base->Find("magic") : nullptr;
   if (!magic || !magic->IsString() || magic->text != "pir") c.Fail(doc, "not a PIR program (base_code.magic != \"pir\")");
@@ -431,9 +578,13 @@ Program ParsePirJson(const uint8_t* data, size_t size, const std::string& file, 
       std::string name = a->items[3].text;
       if (name.empty() || name[0] == '%') c.Fail(jop, "bad parameter name");
       DeclareResult(c, *o, name);
-      program.vars.back().persistable = true;
       if (!program.vars.back().is_tensor) c.Fail(*o, "parameter " + name + " is not a dense tensor");
-      param_names->push_back(name);
+      // OA = [persistable, stop_gradient, trainable]: a non-persistable parameter (the rnn
+      // op's dropout state) has no record in the pdiparams file.
+      const JsonValue* oa = jop.Find("OA");
+      bool persistable = !(oa && oa->IsArray() && !oa->items.empty() && oa->items[0].is_integer && oa->items[0].integer == 0);
+      program.vars.back().persistable = persistable;
+      if (persistable) param_names->push_back(name);
       continue;
     }
     PirOp p;
@@ -476,11 +627,13 @@ Program ParsePirJson(const uint8_t* data, size_t size, const std::string& file, 
       }
       continue;
     }
-    if (dialect != "1") {
-      throw PaddleError(ErrorCode::kUnsupportedOp, "unsupported op \"" + full + "\" in " + file + " (builtin backend supports: " + PirSupportedOpList() + ")");
-    }
     OpDesc op;
     op.offset = jop.offset;
+    if (dialect != "1") {
+      KeepUnsupported(c, p, full, &op);
+      program.ops.push_back(std::move(op));
+      continue;
+    }
     op.source_type = "pd_op." + p.name;
     if (p.name == "data") {
       auto n = p.attrs.find("name");
@@ -524,11 +677,8 @@ Program ParsePirJson(const uint8_t* data, size_t size, const std::string& file, 
       TranslateBatchNorm(c, p, &op);
     } else {
       auto t = PirTable().find(p.name);
-      if (t == PirTable().end() || !t->second) {
-        throw PaddleError(ErrorCode::kUnsupportedOp, "unsupported op \"pd_op." + p.name + "\" in " + file +
-                                                         " (builtin backend supports: " + PirSupportedOpList() + ")");
-      }
-      t->second(c, p, &op);
+      if (t != PirTable().end() && t->second) t->second(c, p, &op);
+      else KeepUnsupported(c, p, op.source_type, &op);
     }
     program.ops.push_back(std::move(op));
   }
