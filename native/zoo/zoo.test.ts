@@ -1,0 +1,134 @@
+// The model zoo through the addon: every generated architecture (native/zoo/zoo_models.py),
+// both formats, batch 1 and 4, against paddle.inference's outputs. Tolerance per output:
+// max abs error <= 1e-4 x max(1, max |reference|). Run by `make test-zoo`, which generates the
+// zoo first and passes its directory in ZOO_DIR. An architecture listed in known-gaps.json
+// must still fail (the test prints why); one that starts to pass fails the test until it is
+// taken off the list, and one that fails without being listed fails the test.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Predictor, inspectModel, type Tensor } from '../lib/index.js';
+import { decodeTensor } from '../test/fixtures.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const FORMATS = ['legacy', 'pir'] as const;
+type Format = (typeof FORMATS)[number];
+const REL_TOLERANCE = 1e-4;
+
+interface Status {
+  ok: boolean;
+  error?: string;
+}
+interface Manifest {
+  archs: Record<string, Partial<Record<Format, Status>> & { family?: string; prefix?: string }>;
+}
+interface Gap {
+  formats: Format[];
+  reason: string;
+}
+type RawTensor = Parameters<typeof decodeTensor>[0];
+interface CasesFile {
+  outputNames: string[];
+  cases: { id: string; inputs: Record<string, RawTensor>; outputs: RawTensor[] }[];
+}
+
+const zooDir = process.env.ZOO_DIR ?? '';
+const gaps = JSON.parse(readFileSync(join(HERE, 'known-gaps.json'), 'utf8')) as Record<string, Gap>;
+
+function maxAbs(data: Tensor['data']): number {
+  let m = 0;
+  for (let i = 0; i < data.length; i++) m = Math.max(m, Math.abs(Number(data[i])));
+  return m;
+}
+
+function maxAbsDiff(a: Tensor['data'], b: Tensor['data']): number {
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(Number(a[i]) - Number(b[i]));
+    if (!(d <= worst)) worst = Number.isNaN(d) ? Infinity : d;
+  }
+  return worst;
+}
+
+/** Loads one zoo model and compares every case; returns the worst relative error. */
+async function check(arch: string, format: Format): Promise<number> {
+  const dir = join(zooDir, arch, format);
+  const doc = JSON.parse(readFileSync(join(dir, 'cases.json'), 'utf8')) as CasesFile;
+  const p = await Predictor.load({ modelDir: dir, requireSignature: false });
+  let worst = 0;
+  try {
+    const names = p.outputs().map((o) => o.name);
+    assert.equal(names.length, doc.outputNames.length, `${arch}/${format}: ${names.length} outputs, Paddle has ${doc.outputNames.length}`);
+    for (const c of doc.cases) {
+      const inputs = Object.fromEntries(Object.entries(c.inputs).map(([k, v]) => [k, decodeTensor(v)]));
+      const out = await p.run(inputs);
+      c.outputs.forEach((raw, j) => {
+        const ref = decodeTensor(raw);
+        const name = names.includes(doc.outputNames[j] as string) ? (doc.outputNames[j] as string) : (names[j] as string);
+        const got = out[name];
+        const where = `${arch}/${format}/${c.id}/${name}`;
+        assert.ok(got, `${where}: output missing`);
+        assert.deepEqual(got.shape, ref.shape, `${where}: shape`);
+        const tol = REL_TOLERANCE * Math.max(1, maxAbs(ref.data));
+        const err = maxAbsDiff(got.data, ref.data);
+        assert.ok(err <= tol, `${where}: max abs error ${err} > ${tol}`);
+        worst = Math.max(worst, err / Math.max(1, maxAbs(ref.data)));
+      });
+    }
+  } finally {
+    p.dispose();
+  }
+  return worst;
+}
+
+describe('model zoo: paddle.inference parity, both formats, batch 1 and 4', function () {
+  const results: string[] = [];
+  before(function () {
+    assert.ok(zooDir && existsSync(join(zooDir, 'manifest.json')), 'ZOO_DIR must name a generated zoo: run `make test-zoo`');
+    const listed = Object.entries(gaps);
+    console.log(`      known gaps (native/zoo/known-gaps.json): ${listed.length === 0 ? 'none' : ''}`);
+    for (const [arch, g] of listed) console.log(`        ${arch} [${g.formats.join(', ')}]: ${g.reason}`);
+  });
+  after(() => {
+    console.log('      worst error relative to max(1, max |reference|), per model:');
+    for (const line of results) console.log(`        ${line}`);
+  });
+
+  const manifest: Manifest = zooDir && existsSync(join(zooDir, 'manifest.json'))
+    ? (JSON.parse(readFileSync(join(zooDir, 'manifest.json'), 'utf8')) as Manifest)
+    : { archs: {} };
+  it('the zoo lists every architecture, each known gap names one of them', () => {
+    assert.ok(Object.keys(manifest.archs).length >= 35, `only ${Object.keys(manifest.archs).length} architectures in the zoo`);
+    for (const arch of Object.keys(gaps)) assert.ok(manifest.archs[arch], `known-gaps.json lists ${arch}, which the zoo does not have`);
+  });
+
+  for (const [arch, entry] of Object.entries(manifest.archs)) {
+    for (const format of FORMATS) {
+      const gap = gaps[arch]?.formats.includes(format) ? gaps[arch] : undefined;
+      it(`${arch} / ${format}${gap ? ' (known gap)' : ''}`, async function () {
+        const st = entry[format];
+        assert.ok(st, `${arch}: no ${format} status in the manifest`);
+        let error: unknown;
+        let worst = 0;
+        try {
+          if (!st.ok) throw new Error(`the generator could not export it: ${st.error}`);
+          worst = await check(arch, format);
+        } catch (err) {
+          error = err;
+        }
+        if (gap) {
+          assert.ok(error, `${arch}/${format} is listed in known-gaps.json but now loads and matches: take it off the list`);
+          const dir = join(zooDir, arch, format);
+          const coverage = st.ok ? inspectModel(dir) : undefined;
+          const missing = coverage?.unsupported.length ? `; unsupported: ${coverage.unsupported.join(', ')}` : '';
+          results.push(`${arch}/${format}: KNOWN GAP (${gap.reason})${missing}`);
+          return;
+        }
+        if (error) throw error;
+        assert.deepEqual(inspectModel(join(zooDir, arch, format)).unsupported, []);
+        results.push(`${arch}/${format}: ${worst.toExponential(2)}`);
+      });
+    }
+  }
+});
