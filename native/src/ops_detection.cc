@@ -1,7 +1,194 @@
+// Detection post-processing as PaddleDetection exports it: yolo_box (decode a YOLO head into
+// boxes and per-class scores) and multiclass_nms3 (per-class greedy NMS, then the best
+// keep_top_k over all classes). Arithmetic, ordering and tie-breaking follow Paddle's CPU
+// kernels: score sorts are stable and descending, boxes are [x1, y1, x2, y2], un-normalised
+// boxes count the +1 pixel in widths and areas.
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <utility>
+#include <vector>
+
+#include "errors.h"
 #include "ops_registry.h"
+#include "ops_util.h"
 
 namespace paddle_native {
 
-void AddDetectionKernels(KernelMap* table) { (void)table; }
+namespace {
+
+float SigmoidF(float x) { return static_cast<float>(1.0 / (1.0 + std::exp(-x))); }
+
+void YoloBoxK(OpContext& ctx) {
+  const Value x = ctx.In("X");
+  const Value img = ctx.In("ImgSize");
+  const float* px = ops::F32(ctx, x, "X");
+  if (x.shape.size() != 4) ctx.Fail("X must be [N, C, H, W], got " + ShapeString(x.shape));
+  auto anchors = ctx.Ints("anchors");
+  const int64_t class_num = ctx.Int("class_num", 0);
+  const float conf_thresh = static_cast<float>(ctx.Float("conf_thresh", 0.01));
+  const int64_t ratio = ctx.Int("downsample_ratio", 32);
+  const bool clip = ctx.Bool("clip_bbox", true);
+  const float scale = static_cast<float>(ctx.Float("scale_x_y", 1.0));
+  const float bias = -0.5f * (scale - 1.f);
+  if (ctx.Bool("iou_aware", false)) ctx.Fail("iou_aware is not supported");
+  if (anchors.empty() || anchors.size() % 2 || class_num <= 0 || ratio <= 0) ctx.Fail("bad anchors, class_num or downsample_ratio");
+  const int64_t N = x.shape[0], H = x.shape[2], W = x.shape[3], an = static_cast<int64_t>(anchors.size() / 2);
+  if (x.shape[1] != an * (5 + class_num)) ctx.Fail("X has " + std::to_string(x.shape[1]) + " channels, anchors and class_num need " + std::to_string(an * (5 + class_num)));
+  auto sizes = ops::Ints(ctx, img);
+  if (static_cast<int64_t>(sizes.size()) != 2 * N) ctx.Fail("ImgSize must be [N, 2]");
+  std::vector<float> in(px, px + x.Numel());
+  const int64_t stride = H * W, an_stride = (5 + class_num) * stride, box_num = an * stride;
+  Value& boxes = ctx.Out("Boxes", DType::kFloat32, {N, box_num, 4});
+  Value& scores = ctx.Out("Scores", DType::kFloat32, {N, box_num, class_num});
+  float* pb = boxes.As<float>();
+  float* ps = scores.As<float>();
+  std::fill(pb, pb + boxes.Numel(), 0.f);
+  std::fill(ps, ps + scores.Numel(), 0.f);
+  const float in_h = static_cast<float>(ratio * H), in_w = static_cast<float>(ratio * W);
+  for (int64_t i = 0; i < N; ++i) {
+    const float img_h = static_cast<float>(sizes[static_cast<size_t>(2 * i)]), img_w = static_cast<float>(sizes[static_cast<size_t>(2 * i + 1)]);
+    for (int64_t j = 0; j < an; ++j)
+      for (int64_t k = 0; k < H; ++k)
+        for (int64_t l = 0; l < W; ++l) {
+          const int64_t base = (i * an + j) * an_stride + k * W + l;
+          const float conf = SigmoidF(in[static_cast<size_t>(base + 4 * stride)]);
+          if (conf < conf_thresh) continue;
+          const float cx = (static_cast<float>(l) + SigmoidF(in[static_cast<size_t>(base)]) * scale + bias) * img_w / static_cast<float>(W);
+          const float cy = (static_cast<float>(k) + SigmoidF(in[static_cast<size_t>(base + stride)]) * scale + bias) * img_h / static_cast<float>(H);
+          const float bw = std::exp(in[static_cast<size_t>(base + 2 * stride)]) * static_cast<float>(anchors[static_cast<size_t>(2 * j)]) * img_w / in_w;
+          const float bh = std::exp(in[static_cast<size_t>(base + 3 * stride)]) * static_cast<float>(anchors[static_cast<size_t>(2 * j + 1)]) * img_h / in_h;
+          const int64_t b = i * box_num + j * stride + k * W + l;
+          float* o = pb + b * 4;
+          o[0] = cx - bw / 2;
+          o[1] = cy - bh / 2;
+          o[2] = cx + bw / 2;
+          o[3] = cy + bh / 2;
+          if (clip) {
+            o[0] = o[0] > 0 ? o[0] : 0.f;
+            o[1] = o[1] > 0 ? o[1] : 0.f;
+            o[2] = o[2] < img_w - 1 ? o[2] : img_w - 1;
+            o[3] = o[3] < img_h - 1 ? o[3] : img_h - 1;
+          }
+          for (int64_t c = 0; c < class_num; ++c) {
+            ps[b * class_num + c] = conf * SigmoidF(in[static_cast<size_t>(base + (5 + c) * stride)]);
+          }
+        }
+  }
+}
+
+float BoxArea(const float* b, bool normalized) {
+  if (b[2] < b[0] || b[3] < b[1]) return 0.f;
+  const float w = b[2] - b[0], h = b[3] - b[1];
+  return normalized ? w * h : (w + 1) * (h + 1);
+}
+
+float Jaccard(const float* a, const float* b, bool normalized) {
+  if (b[0] > a[2] || b[2] < a[0] || b[1] > a[3] || b[3] < a[1]) return 0.f;
+  const float norm = normalized ? 0.f : 1.f;
+  const float iw = std::min(a[2], b[2]) - std::max(a[0], b[0]) + norm;
+  const float ih = std::min(a[3], b[3]) - std::max(a[1], b[1]) + norm;
+  const float inter = iw * ih;
+  return inter / (BoxArea(a, normalized) + BoxArea(b, normalized) - inter);
+}
+
+using ScoreIndex = std::pair<float, int64_t>;
+
+void SortDescending(std::vector<ScoreIndex>* v) {
+  std::stable_sort(v->begin(), v->end(), [](const ScoreIndex& a, const ScoreIndex& b) { return a.first > b.first; });
+}
+
+// Greedy NMS of one class: indices kept, best score first.
+std::vector<int64_t> NmsFast(const float* boxes, const float* scores, int64_t M, float score_threshold, float nms_threshold,
+                             float eta, int64_t top_k, bool normalized) {
+  std::vector<ScoreIndex> order;
+  for (int64_t m = 0; m < M; ++m)
+    if (scores[m] > score_threshold) order.emplace_back(scores[m], m);
+  SortDescending(&order);
+  if (top_k > -1 && top_k < static_cast<int64_t>(order.size())) order.resize(static_cast<size_t>(top_k));
+  std::vector<int64_t> selected;
+  float threshold = nms_threshold;
+  for (const auto& cand : order) {
+    bool keep = true;
+    for (int64_t kept : selected) {
+      if (!(Jaccard(boxes + cand.second * 4, boxes + kept * 4, normalized) <= threshold)) {
+        keep = false;
+        break;
+      }
+    }
+    if (keep) {
+      selected.push_back(cand.second);
+      if (eta < 1 && threshold > 0.5f) threshold *= eta;
+    }
+  }
+  return selected;
+}
+
+void MulticlassNms3K(OpContext& ctx) {
+  const Value bx = ctx.In("BBoxes");
+  const Value sc = ctx.In("Scores");
+  const float* pbox = ops::F32(ctx, bx, "BBoxes");
+  const float* pscore = ops::F32(ctx, sc, "Scores");
+  if (ctx.HasInput("RoisNum")) ctx.Fail("RoisNum (LoD-style 2-D scores) is not supported");
+  if (bx.shape.size() != 3 || sc.shape.size() != 3 || bx.shape[2] != 4 || sc.shape[0] != bx.shape[0] || sc.shape[2] != bx.shape[1]) {
+    ctx.Fail("BBoxes must be [N, M, 4] and Scores [N, C, M], got " + ShapeString(bx.shape) + " and " + ShapeString(sc.shape));
+  }
+  const int64_t N = bx.shape[0], M = bx.shape[1], C = sc.shape[1];
+  const int64_t background = ctx.Int("background_label", -1), nms_top_k = ctx.Int("nms_top_k", -1), keep_top_k = ctx.Int("keep_top_k", -1);
+  const float score_threshold = static_cast<float>(ctx.Float("score_threshold", 0.0));
+  const float nms_threshold = static_cast<float>(ctx.Float("nms_threshold", 0.3));
+  const float eta = static_cast<float>(ctx.Float("nms_eta", 1.0));
+  const bool normalized = ctx.Bool("normalized", true);
+  std::vector<float> boxes(pbox, pbox + bx.Numel()), scores(pscore, pscore + sc.Numel());
+  std::vector<float> rows;
+  std::vector<int32_t> index, per_image;
+  for (int64_t i = 0; i < N; ++i) {
+    const float* ib = boxes.data() + i * M * 4;
+    const float* is = scores.data() + i * C * M;
+    std::map<int64_t, std::vector<int64_t>> kept;
+    int64_t num = 0;
+    for (int64_t c = 0; c < C; ++c) {
+      if (c == background) continue;
+      kept[c] = NmsFast(ib, is + c * M, M, score_threshold, nms_threshold, eta, nms_top_k, normalized);
+      num += static_cast<int64_t>(kept[c].size());
+    }
+    if (keep_top_k > -1 && num > keep_top_k) {
+      std::vector<std::pair<float, std::pair<int64_t, int64_t>>> all;
+      for (const auto& k : kept)
+        for (int64_t idx : k.second) all.push_back({is[k.first * M + idx], {k.first, idx}});
+      std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+      all.resize(static_cast<size_t>(keep_top_k));
+      kept.clear();
+      for (const auto& a : all) kept[a.second.first].push_back(a.second.second);
+      num = keep_top_k;
+    }
+    for (const auto& k : kept)
+      for (int64_t idx : k.second) {
+        rows.push_back(static_cast<float>(k.first));
+        rows.push_back(is[k.first * M + idx]);
+        rows.insert(rows.end(), ib + idx * 4, ib + idx * 4 + 4);
+        index.push_back(static_cast<int32_t>(i * M + idx));
+      }
+    per_image.push_back(static_cast<int32_t>(num));
+  }
+  const int64_t K = static_cast<int64_t>(index.size());
+  Value& out = ctx.Out("Out", DType::kFloat32, {K, 6});
+  std::copy(rows.begin(), rows.end(), out.As<float>());
+  if (ctx.HasOutput("Index")) {
+    Value& o = ctx.Out("Index", DType::kInt32, {K, 1});
+    std::copy(index.begin(), index.end(), o.As<int32_t>());
+  }
+  if (ctx.HasOutput("NmsRoisNum")) {
+    Value& o = ctx.Out("NmsRoisNum", DType::kInt32, {N});
+    std::copy(per_image.begin(), per_image.end(), o.As<int32_t>());
+  }
+}
+
+}  // namespace
+
+void AddDetectionKernels(KernelMap* table) {
+  (*table)["yolo_box"] = YoloBoxK;
+  (*table)["multiclass_nms3"] = MulticlassNms3K;
+}
 
 }  // namespace paddle_native

@@ -495,7 +495,7 @@ const std::map<std::string, Translator>& PirTable() {
       {"multiclass_nms3", [](PirContext& c, const PirOp& p, OpDesc* op) {
          op->type = "multiclass_nms3"; In(c, p, op, 0, "BBoxes"); In(c, p, op, 1, "Scores");
          if (p.operands.size() > 2) In(c, p, op, 2, "RoisNum");
-         Out(c, p, op, 0, "Out"); Out(c, p, op, 1, "NmsRoisNum"); Out(c, p, op, 2, "Index"); CopyAll(p, op);
+         Out(c, p, op, 0, "Out"); Out(c, p, op, 1, "Index"); Out(c, p, op, 2, "NmsRoisNum"); CopyAll(p, op);
        }},
   };
   return table;
