@@ -151,6 +151,8 @@ export interface SidecarConfig {
     baselineP95Ms?: number;
   };
   degradation: Required<DegradationSpec>;
+  /** The bounded run queue (spec.queue); maxInFlight absent: the sidecar's CPU threads. */
+  queue: { maxInFlight?: number; maxQueued: number; maxQueueTimeMs: number };
   canary: CanarySpec;
   audit?: NonNullable<ObservabilitySpec['audit']> & { caFile?: string };
   otlp?: { endpoint: string };

@@ -166,6 +166,13 @@ export interface DegradationSpec {
   retryAfterSeconds?: number;
 }
 
+/** The bounded run queue (Triton-style queue policy); see the CRD's descriptions. */
+export interface QueueSpec {
+  maxInFlight?: number;
+  maxQueued?: number;
+  maxQueueTimeMs?: number;
+}
+
 export interface CanarySpec {
   envId?: string;
   treatmentPercent?: number;
@@ -205,6 +212,7 @@ export interface PaddleServiceSpec {
   cors?: { allowedOrigins?: string[] };
   breaker?: BreakerSpec;
   degradation?: DegradationSpec;
+  queue?: QueueSpec;
   canary?: CanarySpec;
   observability?: ObservabilitySpec;
 }

@@ -51,6 +51,7 @@ describe('applyDefaults', () => {
   it('fills TLS, CORS, canary, resources and the matrix layout (5 ms latency buckets, CHECKLIST 3.2)', () => {
     assert.deepEqual(spec.tls, { enabled: true, mutual: false, issuerRef: { name: 'ca', kind: 'Issuer', group: 'cert-manager.io' } });
     assert.deepEqual(spec.cors, { allowedOrigins: [] });
+    assert.deepEqual(spec.queue, { maxQueued: 128, maxQueueTimeMs: 1000 }, 'maxInFlight: runtime.cpuThreads, resolved by the operator');
     assert.deepEqual(spec.canary, { treatmentPercent: 0 });
     assert.deepEqual(spec.resources, { gpu: { count: 1, resourceName: 'nvidia.com/gpu' } });
     assert.deepEqual(spec.observability, {

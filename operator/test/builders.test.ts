@@ -316,6 +316,13 @@ describe('builders', () => {
   });
 
   describe('ConfigMap (SidecarConfig)', () => {
+    it('spec.queue: the defaults, maxInFlight from runtime.cpuThreads unless set', () => {
+      assert.deepEqual(buildSidecarConfig(loadExample('minimal.yaml')).queue, { maxInFlight: 1, maxQueued: 128, maxQueueTimeMs: 1000 });
+      const set = buildSidecarConfig(variant('minimal.yaml', (p) => ((p.spec.runtime = { ...p.spec.runtime, cpuThreads: 4 }), (p.spec.queue = { maxQueued: 8, maxQueueTimeMs: 250, maxInFlight: 2 }))));
+      assert.deepEqual(set.queue, { maxInFlight: 2, maxQueued: 8, maxQueueTimeMs: 250 });
+      assert.equal(buildSidecarConfig(variant('minimal.yaml', (p) => (p.spec.runtime = { ...p.spec.runtime, cpuThreads: 4 }))).queue.maxInFlight, 4);
+    });
+
     it('defaults are the checklist numbers', () => {
       const c = buildSidecarConfig(loadExample('minimal.yaml'));
       assert.deepEqual(c.auth.policies, [

@@ -26,7 +26,7 @@ import { decryptInput, encryptInput } from './input-crypto.js';
 import type { Logger, SidecarLoggers } from './logging.js';
 import { ObservationMatrix, seqLenBucket, seqLenBucketLabel } from './matrix.js';
 import { BREAKER_STATE_VALUE, createMetrics, type SidecarMetrics } from './metrics.js';
-import { buildBinaryInferResponse, buildInferResponse, parseInferRequest, sequenceLength, tensorMetadata } from './oip.js';
+import { buildBinaryInferResponse, parseInferRequest, sequenceLength, tensorMetadata } from './oip.js';
 import { modelConfig } from './model-config.js';
 import { buildPodReport } from './pod-report.js';
 import { buildProbeInputs, type GpuTelemetryLike, type PredictorLike, type Tensor, type TensorInfo } from './predictor.js';
@@ -37,6 +37,10 @@ import { watchFiles, type FileWatchHandle } from './file-watch.js';
 import { binaryTailOf, jsonBody, readJsonBody } from './json-body.js';
 import { assignGroup, groupFromHeader } from './canary.js';
 import { policyTable } from './routes/policy.js';
+import { Admission } from './pipeline/admission.js';
+import { ResponseEncoder, type EncoderOptions } from './pipeline/encode.js';
+import { RunQueue, type QueueLimits } from './pipeline/queue.js';
+import { registerQueueMetrics } from './pipeline/queue-metrics.js';
 
 export const SIDECAR_NAME = 'paddle-sidecar';
 export const SIDECAR_VERSION = '0.1.0';
@@ -75,6 +79,15 @@ export interface AppDeps {
   watchKeyFiles?: boolean;
   /** Poll interval of the key-file watcher (ms), a fallback for file systems without inotify. */
   keyPollMs?: number;
+  /**
+   * Bytes one run may need (workspace + response), admission's budget; 0 or absent: no memory
+   * admission. main.ts: maxMemoryMB less what the loaded process already holds.
+   */
+  memoryBudgetBytes?: number;
+  /** queue.maxInFlight when the config leaves it out (main.ts: the predictor's CPU threads). */
+  defaultMaxInFlight?: number;
+  /** Response encoding: inline below this many output elements, else on a worker thread. */
+  encoder?: EncoderOptions;
 }
 
 interface RequestState {
@@ -175,10 +188,14 @@ function takeDeferredHeaders(res: ServerResponse): string[] | undefined {
  * was set before; anything set before, such as CORS or Retry-After, is merged by node).
  */
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
+  sendJsonText(res, status, JSON.stringify(body));
+}
+
+/** sendJson for a body already encoded (text, or bytes from the encode pool). */
+export function sendJsonText(res: ServerResponse, status: number, text: string | Buffer): void {
   const h = takeDeferredHeaders(res);
   if (h) {
-    h.push('Content-Type', JSON_TYPE, 'Content-Length', String(Buffer.byteLength(text)));
+    h.push('Content-Type', JSON_TYPE, 'Content-Length', String(typeof text === 'string' ? Buffer.byteLength(text) : text.length));
     res.writeHead(status, h);
     res.end(text);
     return;
@@ -258,6 +275,7 @@ export interface SidecarApp {
   metrics: SidecarMetrics;
   breakers: GroupBreakers;
   limiter: RateLimiter;
+  queue: RunQueue;
   /** Validated config swap (hot reload). Throws (and keeps the old config) when key files fail. */
   applyConfig(next: SidecarConfig): Promise<void>;
   config(): SidecarConfig;
@@ -320,6 +338,27 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     }
     return c;
   };
+
+  // Admission (memory before work) and the bounded run queue (pipeline/): hot-reloaded limits.
+  const queueLimits = (c: SidecarConfig): QueueLimits => ({
+    maxInFlight: c.queue.maxInFlight ?? deps.defaultMaxInFlight ?? 1,
+    maxQueued: c.queue.maxQueued,
+    maxQueueTimeMs: c.queue.maxQueueTimeMs,
+  });
+  const budgetBytes = deps.memoryBudgetBytes ?? 0;
+  const queue = new RunQueue(queueLimits(config), budgetBytes);
+  registerQueueMetrics(deps.registry, queue);
+  const admissions = new Map<PredictorLike, Admission>();
+  const admissionFor = (p: PredictorLike): Admission => {
+    let a = admissions.get(p);
+    if (!a) {
+      const estimate = p.estimateRunBytes ? (shapes: Record<string, readonly number[]>) => (p.estimateRunBytes as NonNullable<PredictorLike['estimateRunBytes']>).call(p, shapes) : undefined;
+      a = new Admission(budgetBytes, io(p).outputs, estimate);
+      admissions.set(p, a);
+    }
+    return a;
+  };
+  const encoder = new ResponseEncoder(deps.encoder);
 
   const selfCheck = (): Promise<ProbeResult & { error?: string }> => {
     if (selfCheckInFlight) return selfCheckInFlight;
@@ -629,6 +668,10 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
 
   // 8-10. degradation tree -> breaker -> predictor, with metrics/matrix/span.
   const runInference = async (st: RequestState, inputs: Record<string, Tensor>): Promise<Record<string, Tensor>> => {
+    const { predictor, device } = activePredictor();
+    // Admission before any work: a run whose memory need is above the budget is the request's
+    // problem (422), refused before it waits or runs.
+    const bytes = admissionFor(predictor).admit(inputs);
     if (mode === 'shed') {
       metrics.shed.inc();
       throw new SidecarError('shed', 'server is shedding load', { retryAfterSeconds: config.degradation.retryAfterSeconds });
@@ -638,7 +681,8 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     if (!admission.ok) {
       throw new SidecarError('breaker_open', 'circuit breaker is open', { retryAfterSeconds: admission.retryAfterSeconds });
     }
-    const { predictor, device } = activePredictor();
+    // The bounded queue: a slot now, or wait (FIFO, bounded in count and time), or 503.
+    if (!queue.tryEnter(bytes)) await queue.enter(bytes);
     const seqLen = sequenceLength(inputs);
     const lBucket = seqLenLabels(config.matrix.seqLenEdges)[seqLenBucket(seqLen, config.matrix.seqLenEdges)] ?? 'all';
     const child = startChildSpan(
@@ -661,8 +705,12 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     } catch (err) {
       const ms = sinceMs(started);
       const name = err instanceof Error ? err.name : '';
+      // Client errors never count toward the breaker: the input was refused, the model is fine.
       if (name === 'ShapeError' || name === 'TypeError' || name === 'RangeError') {
         throw new SidecarError('bad_request', `input rejected by the model: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      }
+      if (name === 'MemoryLimitError') {
+        throw new SidecarError('over_budget', `this request needs more memory than the predictor may use: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
       }
       breaker.record(ms, false);
       counts.errors++;
@@ -672,6 +720,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
       backgroundSelfCheck();
       throw new SidecarError('inference_failed', 'inference failed', { cause: err });
     } finally {
+      queue.leave(bytes);
       metrics.inflight.dec();
       counts.total++;
       child.end();
@@ -724,7 +773,10 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     if (parsed.binaryOutputs) {
       const r = buildBinaryInferResponse(config.model.name, MODEL_VERSION, parsed.id, outputs, parsed.outputs, parsed.binaryOutputs);
       sendBinaryInfer(res, r.header, r.chunks);
-    } else sendJson(res, 200, buildInferResponse(config.model.name, MODEL_VERSION, parsed.id, outputs, parsed.outputs));
+    } else {
+      const encoded = encoder.encode(config.model.name, MODEL_VERSION, parsed.id, outputs, parsed.outputs);
+      sendJsonText(res, 200, typeof encoded === 'string' ? encoded : await encoded);
+    }
     recordAudit(res, action, 200);
   };
   const inferRoute = (res: ServerResponse, body: unknown): Promise<void> => inferFromBody(res, body, 'infer');
@@ -914,6 +966,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     await verifier.reload(next.auth); // throws on unreadable key files: the old config stays
     config = next;
     policies = policyTable(next.auth.policies);
+    queue.setLimits(queueLimits(next));
     breakers.setConfig(next.breaker);
     matrix.setConfig(next.matrix);
     deps.loggers.setLevel(next.logLevel);
@@ -964,6 +1017,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     metrics,
     breakers,
     limiter,
+    queue,
     applyConfig,
     config: () => config,
     selfCheck,
@@ -980,6 +1034,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     },
     close: () => {
       started = false;
+      encoder.close();
       keyWatcher?.close();
       breakers.stop();
       if (sampleTimer) clearInterval(sampleTimer);

@@ -20,6 +20,9 @@ export const DEFAULT_POLICIES = [
   { path: '/v1/export_model', domain: 'model_admin', callsPerMinute: 5 },
 ];
 
+/** The run queue's defaults (the CRD's spec.queue defaults; maxInFlight defaults to the CPU threads). */
+export const QUEUE_DEFAULTS = { maxQueued: 128, maxQueueTimeMs: 1000 } as const;
+
 /** JSON schema of the config file (draft-07, as ajv checks it). */
 export const sidecarConfigSchema = {
   $id: 'https://serving.paddle.io/schemas/sidecar-config.json',
@@ -114,6 +117,16 @@ export const sidecarConfigSchema = {
         cpuOnlyCpuWatermark: { ...fraction, default: 0.8 },
         sampleIntervalSeconds: { ...positive, maximum: 3600, default: 5 },
         retryAfterSeconds: { ...positiveInt, maximum: 3600, default: 5 },
+      },
+    },
+    queue: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        maxInFlight: { ...positiveInt, maximum: 1024 },
+        maxQueued: { type: 'integer', minimum: 0, maximum: 100000, default: QUEUE_DEFAULTS.maxQueued },
+        maxQueueTimeMs: { ...positiveInt, maximum: 600000, default: QUEUE_DEFAULTS.maxQueueTimeMs },
       },
     },
     canary: {

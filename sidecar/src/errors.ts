@@ -6,6 +6,11 @@ export type ErrorCode =
   | 'bad_request'
   | 'malformed_json'
   | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'over_budget'
+  | 'non_finite_output'
+  | 'overloaded'
+  | 'queue_timeout'
   | 'unauthenticated'
   | 'forbidden'
   | 'origin_not_allowed'
@@ -25,6 +30,13 @@ const STATUS: Record<ErrorCode, number> = {
   bad_request: 400,
   malformed_json: 400,
   payload_too_large: 413,
+  unsupported_media_type: 415,
+  // The run's estimated memory is above the budget (README "Admission"): the request, not the server.
+  over_budget: 422,
+  // The model's answer for this input holds NaN or Infinity, which JSON numbers cannot carry.
+  non_finite_output: 422,
+  overloaded: 503,
+  queue_timeout: 503,
   unauthenticated: 401,
   forbidden: 403,
   origin_not_allowed: 403,

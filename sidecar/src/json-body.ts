@@ -1,12 +1,13 @@
 // Request body reading for the sidecar: the byte limit is enforced while reading (a declared
 // Content-Length over the limit is refused before reading anything), the body must be JSON
-// (an object or array at the top), and compressed bodies are refused. Errors are SidecarErrors
-// (413 / 400 / 415). One reader (`readJsonBody`, over a plain IncomingMessage) serves both the
+// (an object or array at the top), declared as application/json (pipeline/content-type.ts), and
+// compressed bodies are refused. Errors are SidecarErrors (413 / 400 / 415). One reader (`readJsonBody`, over a plain IncomingMessage) serves both the
 // fast dispatcher and the express middleware (`jsonBody`), so the two cannot drift.
 
 import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import { SidecarError } from './errors.js';
+import { checkContentType } from './pipeline/content-type.js';
 
 const METHODS_WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);
 
@@ -20,7 +21,14 @@ export function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<
     const encoding = req.headers['content-encoding'];
     if (encoding !== undefined && encoding !== 'identity') {
       req.resume();
-      reject(new SidecarError('bad_request', `content encoding ${JSON.stringify(encoding.slice(0, 32))} is not supported`, { httpStatus: 415 }));
+      reject(new SidecarError('unsupported_media_type', `content encoding ${JSON.stringify(encoding.slice(0, 32))} is not supported`));
+      return;
+    }
+    try {
+      checkContentType(req.headers);
+    } catch (err) {
+      req.resume();
+      reject(err as Error);
       return;
     }
     const declared = Number(req.headers['content-length']);

@@ -241,7 +241,14 @@ async function main(): Promise<void> {
   const encKeyWatcher = watchFiles([keyPath], loadEncryptionKey);
   const encryptionKey = (): Buffer | undefined => encKey;
 
+  // Admission's memory budget per run: the ceiling less what the loaded process holds now
+  // (node, the parameters); runs in flight share it through the queue.
+  const heldBytes = process.memoryUsage().rss;
+  const memoryBudgetBytes = Math.max(0, loadOptions.maxMemoryMB * 1024 * 1024 - heldBytes);
+  log.info({ maxMemoryMB: loadOptions.maxMemoryMB, heldBytes, memoryBudgetBytes, estimate: typeof predictor.estimateRunBytes === 'function' }, 'memory budget');
   const sidecar = await createApp({
+    memoryBudgetBytes,
+    defaultMaxInFlight: loadOptions.cpuThreads,
     config,
     predictor,
     ...(cpuPredictor ? { cpuPredictor } : {}),

@@ -183,6 +183,30 @@ export interface OipOutputTensor {
   data: number[];
 }
 
+/**
+ * Refuses (422 non_finite_output) outputs holding NaN or Infinity, which JSON numbers cannot
+ * carry (JSON.stringify would write null): the message names the output, how many values and
+ * the first one's index.
+ */
+export function checkFiniteOutputs(outputs: Record<string, Tensor>, names: readonly string[]): void {
+  for (const name of names) {
+    const d = outputs[name]?.data;
+    if (!(d instanceof Float32Array)) continue;
+    let first = -1;
+    let count = 0;
+    for (let i = 0; i < d.length; i++) {
+      const v = d[i] as number;
+      if (v - v !== 0) {
+        if (first < 0) first = i;
+        count++;
+      }
+    }
+    if (count > 0) {
+      throw new SidecarError('non_finite_output', `output ${name} holds ${count} non-finite value${count === 1 ? '' : 's'} (first at flat index ${first}: ${String(d[first])}) for this input; JSON cannot carry them`);
+    }
+  }
+}
+
 export function tensorToJson(name: string, t: Tensor): OipOutputTensor {
   const data: number[] = new Array<number>(t.data.length);
   if (t.data instanceof BigInt64Array) {
@@ -201,6 +225,7 @@ export function buildInferResponse(
   selected: string[] | undefined,
 ): { model_name: string; model_version: string; id?: string; outputs: OipOutputTensor[] } {
   const names = selected ?? Object.keys(outputs);
+  checkFiniteOutputs(outputs, names);
   const tensors = names.flatMap((n) => {
     const t = outputs[n];
     return t ? [tensorToJson(n, t)] : [];
@@ -223,6 +248,8 @@ export function buildBinaryInferResponse(
   binary: Set<string>,
 ): { header: string; chunks: Buffer[] } {
   const names = selected ?? Object.keys(outputs);
+  // Raw bytes carry NaN and Infinity as they are; JSON numbers cannot (they would become null).
+  checkFiniteOutputs(outputs, names.filter((n) => !binary.has(n)));
   const chunks: Buffer[] = [];
   const tensors: unknown[] = [];
   for (const n of names) {

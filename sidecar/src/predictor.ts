@@ -11,8 +11,13 @@ export type ModelInfoLike = ModelInfo;
 export type PredictorStatsLike = PredictorStats;
 export type GpuTelemetryLike = GpuTelemetry;
 
-/** The part of the native `Predictor` the app calls. */
-export type PredictorLike = Pick<Predictor, 'run' | 'inputs' | 'outputs' | 'info' | 'stats' | 'dispose'>;
+/**
+ * The part of the native `Predictor` the app calls. `estimateRunBytes` (peak bytes of one run
+ * at these input shapes, from a shape-only pass) is optional: admission uses it when present.
+ */
+export type PredictorLike = Pick<Predictor, 'run' | 'inputs' | 'outputs' | 'info' | 'stats' | 'dispose'> & {
+  estimateRunBytes?(inputs: Record<string, readonly number[]>): number;
+};
 
 /** Builds a typed array of the given dtype and length, filled with `value`. */
 export function filledTypedArray(dtype: DType, length: number, value: number): TypedData {

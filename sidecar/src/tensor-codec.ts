@@ -141,6 +141,10 @@ export function bf16ToFloat(b: number): number {
 
 // ---- JSON values
 
+/** The largest finite FP32, and the smallest double that rounds to FP32 Infinity (half an ulp above it). */
+const FP32_MAX = 3.4028234663852886e38;
+const FP32_OVERFLOW = 3.4028235677973366e38;
+
 const INT_RANGE: Partial<Record<OipDatatype, [number, number]>> = {
   INT8: [-128, 127],
   INT16: [-32768, 32767],
@@ -158,7 +162,8 @@ function jsonInt(name: string, datatype: OipDatatype, v: unknown, i: number): nu
     throw bad(`input ${name}: data[${i}] is not a BOOL (true, false, 1 or 0)`);
   }
   const range = INT_RANGE[datatype] as [number, number];
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < range[0] || v > range[1]) throw bad(`input ${name}: data[${i}] is not an ${datatype}`);
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw bad(`input ${name}: data[${i}] is not an ${datatype}`);
+  if (v < range[0] || v > range[1]) throw bad(`input ${name}: data[${i}] ${v} is outside the ${datatype} range [${range[0]}, ${range[1]}]`);
   return v;
 }
 
@@ -175,8 +180,11 @@ export function fromJsonValues(name: string, datatype: OipDatatype, dtype: DType
       for (let i = 0; i < n; i++) {
         const v = values[i];
         if (typeof v !== 'number' || !Number.isFinite(v)) throw bad(`input ${name}: data[${i}] is not a finite number`);
-        if (datatype === 'FP32') a[i] = v;
-        else {
+        if (datatype === 'FP32') {
+          // A double at or past FP32's rounding edge would become Infinity in the Float32Array.
+          if (v >= FP32_OVERFLOW || v <= -FP32_OVERFLOW) throw bad(`input ${name}: data[${i}] ${v} is outside the FP32 range (|x| <= ${FP32_MAX})`);
+          a[i] = v;
+        } else {
           const bits = datatype === 'FP16' ? floatToHalf(v) : bf16Bits(v);
           const r = datatype === 'FP16' ? halfToFloat(bits) : bf16ToFloat(bits);
           if (!Number.isFinite(r)) throw bad(`input ${name}: data[${i}] is out of ${datatype} range`);
@@ -196,6 +204,7 @@ export function fromJsonValues(name: string, datatype: OipDatatype, dtype: DType
         const v = values[i];
         if (datatype !== 'INT64') a[i] = BigInt(jsonInt(name, datatype, v, i));
         else if (typeof v === 'number' && Number.isSafeInteger(v)) a[i] = BigInt(v);
+        else if (typeof v === 'number' && Number.isInteger(v)) throw bad(`input ${name}: data[${i}] ${v} is beyond 2^53 as a JSON number: send INT64 values that large as decimal strings`);
         else if (typeof v === 'string' && /^-?\d{1,19}$/.test(v)) {
           const b = BigInt(v);
           if (b < -(2n ** 63n) || b >= 2n ** 63n) throw bad(`input ${name}: data[${i}] is out of INT64 range`);

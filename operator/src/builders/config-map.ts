@@ -1,6 +1,6 @@
 // The sidecar's config file (SidecarConfig), rendered into the <name>-config ConfigMap. The pods
 // watch the mounted file and apply it without a restart (auth policy, rates, CORS, breaker,
-// degradation, canary). Settings that the sidecar only reads at start (matrix layout, OTLP and
+// degradation, run queue, canary). Settings that the sidecar only reads at start (matrix layout, OTLP and
 // audit targets) are hashed into the pod template so a change to them rolls the pods.
 
 import { PATHS, type PaddleService, type SidecarConfig } from '../../../crds/src/index.js';
@@ -69,6 +69,11 @@ export function buildSidecarConfig(ps: PaddleService, tuning: BreakerTuning = {}
       cpuOnlyCpuWatermark: must(deg.cpuOnlyCpuWatermark, 'spec.degradation.cpuOnlyCpuWatermark'),
       sampleIntervalSeconds: must(deg.sampleIntervalSeconds, 'spec.degradation.sampleIntervalSeconds'),
       retryAfterSeconds: must(deg.retryAfterSeconds, 'spec.degradation.retryAfterSeconds'),
+    },
+    queue: {
+      maxInFlight: s.queue?.maxInFlight ?? must(s.runtime?.cpuThreads, 'spec.runtime.cpuThreads'),
+      maxQueued: must(s.queue?.maxQueued, 'spec.queue.maxQueued'),
+      maxQueueTimeMs: must(s.queue?.maxQueueTimeMs, 'spec.queue.maxQueueTimeMs'),
     },
     canary: { ...(s.canary ?? {}) },
     ...(obs.audit

@@ -1,0 +1,138 @@
+// The bounded run queue through the app (spec.queue): with the predictor busy, requests wait up
+// to maxQueued, the next is refused at once with 503 + Retry-After, waiters past maxQueueTimeMs
+// get 503 + Retry-After, the probe port answers meanwhile, and none of it counts toward the
+// breaker. Large answers are encoded on a worker thread with the same bytes as inline.
+
+import assert from 'node:assert/strict';
+import { mlpBody, MODEL, pki, startHarness, type Harness } from './helpers/harness.js';
+import { request, type TestResponse } from './helpers/http.js';
+import { InProcessMlp } from './helpers/predictors.js';
+import type { Tensor } from '../src/predictor.js';
+import { ResponseEncoder } from '../src/pipeline/encode.js';
+import { SidecarError } from '../src/errors.js';
+
+/** Runs only when the test opens the gate (so "busy" is a state, not a timing). */
+class GatedPredictor extends InProcessMlp {
+  calls = 0;
+  private gates: Array<() => void> = [];
+  open = false;
+  override async run(inputs: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+    this.calls++;
+    if (!this.open) await new Promise<void>((r) => this.gates.push(r));
+    return super.run(inputs);
+  }
+  release(): void {
+    this.open = true;
+    for (const g of this.gates.splice(0)) g();
+  }
+}
+
+async function until(what: string, cond: () => boolean, timeoutMs = 10000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('run queue through the app', function () {
+  this.timeout(30000);
+  let h: Harness;
+  let p: GatedPredictor;
+  const infer = (): Promise<TestResponse> => request(`${h.url}/v2/models/${MODEL}/infer`, { ca: pki().caCert, body: mlpBody(1) });
+
+  before(async () => {
+    p = new GatedPredictor();
+    p.open = true; // the app's self-check at start
+    h = await startHarness({ predictor: p, config: { auth: { enabled: false }, queue: { maxInFlight: 1, maxQueued: 2, maxQueueTimeMs: 400 } } });
+    p.open = false;
+  });
+  after(async () => {
+    p.release();
+    await h.close();
+  });
+
+  it('one in flight, two waiting, the fourth refused at once with 503 + Retry-After; waiters past maxQueueTimeMs get 503; probes answer meanwhile', async () => {
+    const calls0 = p.calls;
+    const first = infer();
+    await until('the first run to start', () => p.calls === calls0 + 1);
+    const waiting = [infer(), infer()];
+    await until('two waiters', () => h.sidecar.queue.stats().queued === 2);
+    const refused = await infer();
+    assert.equal(refused.status, 503, refused.text);
+    assert.equal(refused.headers['retry-after'], '1');
+    assert.match((refused.json as { error: string }).error, /server busy: 1 runs in flight and 2 waiting \(queue.maxQueued 2\)/);
+
+    const live = await request(`${h.healthUrl}/v2/health/live`);
+    assert.equal(live.status, 200, 'the probe answers while the predictor is busy and the queue full');
+
+    for (const w of await Promise.all(waiting)) {
+      assert.equal(w.status, 503, w.text);
+      assert.equal(w.headers['retry-after'], '1');
+      assert.match((w.json as { error: string }).error, /no run slot within queue.maxQueueTimeMs \(400 ms\)/);
+    }
+    assert.equal(p.calls, calls0 + 1, 'refused requests never reached the predictor');
+    p.release();
+    const served = await first;
+    assert.equal(served.status, 200, served.text);
+    assert.equal(h.sidecar.breakers.control.state, 'closed', 'busy is not broken');
+    assert.equal(h.sidecar.readiness().ready, true);
+    const m = (await request(`${h.metricsUrl}/metrics`)).text;
+    assert.match(m, /paddle_request_failures_total\{model="mlp",reason="overloaded"\} 1/);
+    assert.match(m, /paddle_request_failures_total\{model="mlp",reason="queue_timeout"\} 2/);
+    assert.match(m, /paddle_queue_depth 0/);
+  });
+
+  it('a hot-reloaded spec.queue applies to the next request', async () => {
+    p.release();
+    await h.sidecar.applyConfig({ ...h.sidecar.config(), queue: { maxInFlight: 4, maxQueued: 0, maxQueueTimeMs: 50 } });
+    const rs = await Promise.all([infer(), infer(), infer()]);
+    assert.deepEqual(rs.map((r) => r.status), [200, 200, 200]);
+  });
+});
+
+describe('response encoding off the main thread', () => {
+  const outputs = (n: number, poison?: number): Record<string, Tensor> => {
+    const data = Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 1e-3 * i);
+    if (poison !== undefined) data[poison] = Number.NaN;
+    return { y: { dtype: 'float32', shape: [1, n], data }, ids: { dtype: 'int64', shape: [2], data: BigInt64Array.from([1n, -7n]) } };
+  };
+
+  it('a worker gives the same bytes as the inline encoder', async () => {
+    const inline = new ResponseEncoder({ inlineElements: Number.MAX_SAFE_INTEGER });
+    const pooled = new ResponseEncoder({ inlineElements: 1, workers: 2 });
+    try {
+      const out = outputs(50000);
+      const a = inline.encode('m', '1', 'req-1', out, undefined);
+      const b = pooled.encode('m', '1', 'req-1', out, undefined);
+      assert.equal(typeof a, 'string');
+      assert.ok(b instanceof Promise);
+      assert.equal((await b).toString('utf8'), a);
+      const sel = await pooled.encode('m', '1', undefined, out, ['ids']);
+      assert.equal(sel.toString(), JSON.stringify({ model_name: 'm', model_version: '1', outputs: [{ name: 'ids', shape: [2], datatype: 'INT64', data: [1, -7] }] }));
+    } finally {
+      inline.close();
+      pooled.close();
+    }
+  });
+
+  it('NaN in an output is refused with 422 on either path, naming the output and the first index', async () => {
+    const pooled = new ResponseEncoder({ inlineElements: 1 });
+    try {
+      const runs: Array<() => string | Promise<Buffer>> = [
+        () => new ResponseEncoder({ inlineElements: 1e9 }).encode('m', '1', undefined, outputs(10, 3), undefined),
+        () => pooled.encode('m', '1', undefined, outputs(40000, 123), undefined),
+      ];
+      for (const run of runs) {
+        const err = await Promise.resolve()
+          .then(async () => run())
+          .then(() => undefined, (e: unknown) => e);
+        assert.ok(err instanceof SidecarError, String(err));
+        assert.equal(err.httpStatus, 422);
+        assert.match(err.message, /output y holds 1 non-finite value \(first at flat index (3|123): NaN\)/);
+      }
+    } finally {
+      pooled.close();
+    }
+  });
+});
