@@ -36,18 +36,22 @@ describe('inputs against their datatype', () => {
 
 describe('Content-Type', () => {
   const h = (ct: string | undefined, length = '10'): Record<string, string> => ({ 'content-length': length, ...(ct === undefined ? {} : { 'content-type': ct }) });
-  it('accepts application/json in any case, with utf-8 or no charset; refuses the rest with 415 naming it', () => {
+  it('accepts application/json in any case, with utf-8 or no charset, and no Content-Type at all; refuses the rest with 415 naming it', () => {
     for (const ok of ['application/json', 'Application/JSON', 'application/json; charset=utf-8', 'application/json;charset="UTF-8"']) assert.equal(checkContentType(h(ok)), 'application/json', ok);
     for (const [bad, re] of [
       ['text/plain', /Content-Type "text\/plain" is not supported: send application\/json/],
       ['application/x-www-form-urlencoded', /x-www-form-urlencoded/],
       ['application/xml', /application\/xml/],
       ['application/json; charset=latin1', /charset "latin1"/],
-      [undefined, /a body without a Content-Type/],
+      ['', /an empty Content-Type/],
+      ['application/octet-stream', /application\/octet-stream" is not supported: send application\/json$/],
     ] as const) {
       assert.throws(() => checkContentType(h(bad)), (e: unknown) => e instanceof SidecarError && e.httpStatus === 415 && re.test(e.message), String(bad));
     }
+    assert.equal(checkContentType(h(undefined)), undefined, 'no Content-Type: read as JSON (tritonclient and KServe clients send none)');
     assert.equal(checkContentType(h(undefined, '0')), undefined, 'no body, nothing to declare');
+    const binary = { ...h('application/octet-stream'), 'inference-header-content-length': '40' };
+    assert.equal(checkContentType(binary), 'application/octet-stream', 'the binary extension may say octet-stream');
   });
 });
 

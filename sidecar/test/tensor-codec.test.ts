@@ -52,8 +52,9 @@ describe('tensor codec', () => {
   });
   it('JSON values: ranges per datatype, BOOL as true/false/1/0, FP16 rounded as a binary client would', () => {
     assert.deepEqual([...fromJsonValues('n', 'INT8', 'int32', [-128, 127])], [-128, 127]);
-    assert.throws(() => fromJsonValues('n', 'INT8', 'int32', [128]), /data\[0\] is not an INT8/);
-    assert.throws(() => fromJsonValues('n', 'UINT8', 'int64', [-1]), /is not an UINT8/);
+    assert.throws(() => fromJsonValues('n', 'INT8', 'int32', [128]), /data\[0\] 128 is outside the INT8 range \[-128, 127\]/);
+    assert.throws(() => fromJsonValues('n', 'INT8', 'int32', [1.5]), /data\[0\] is not an INT8/);
+    assert.throws(() => fromJsonValues('n', 'UINT8', 'int64', [-1]), /-1 is outside the UINT8 range \[0, 255\]/);
     assert.deepEqual([...fromJsonValues('n', 'BOOL', 'int64', [true, false, 1, 0])], [1n, 0n, 1n, 0n]);
     assert.throws(() => fromJsonValues('n', 'BOOL', 'int32', [2]), /is not a BOOL/);
     assert.deepEqual([...fromJsonValues('x', 'FP16', 'float32', [0.1])], [halfToFloat(floatToHalf(0.1))]);
