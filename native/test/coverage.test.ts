@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ModelFormatError, ModelVerificationError, Predictor, UnsupportedOpError, formatCoverage, inspectModel } from '../lib/index.js';
-import { copyModel, digestsOf, key, loadCases, maxAbsDiff, writeSignature, type FormatName } from './fixtures.js';
+import { runCli } from '../lib/cli.js';
+import { FIXTURES, copyModel, digestsOf, key, loadCases, maxAbsDiff, writeSignature, type FormatName } from './fixtures.js';
 
 function renameOp(bytes: Buffer, from: string, to: string): void {
   assert.equal(from.length, to.length);
@@ -46,6 +47,28 @@ describe('model coverage and export names', function () {
     assert.equal(c.totalOps - c.supportedOps, 3);
     const text = formatCoverage(dir, c).join('\n');
     assert.match(text, /coverage: INCOMPLETE, 3 unsupported op type\(s\): gelq, relq, softmaz/);
+  });
+
+  it('paddle-model inspect: a verified model with missing ops prints its coverage and exits 1', async () => {
+    const dir = scratch('legacy');
+    const path = join(dir, 'model.pdmodel');
+    const bytes = readFileSync(path);
+    renameOp(bytes, 'relu', 'relq');
+    renameOp(bytes, 'softmax', 'softmaz');
+    writeFileSync(path, bytes);
+    writeSignature(dir, digestsOf(dir, ['model.pdmodel', 'model.pdiparams']));
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runCli(['inspect', '--key', join(FIXTURES, 'keys', 'test-only-rsa2048.pub.pem'), dir], {
+      out: (l) => out.push(l),
+      err: (l) => err.push(l),
+    });
+    assert.equal(code, 1);
+    const doc = JSON.parse(out.join('\n'));
+    assert.deepEqual(doc.coverage.unsupportedOps, ['relq', 'softmaz']);
+    assert.equal(doc.coverage.totalOps - doc.coverage.supportedOps, 2);
+    assert.deepEqual(doc.inputs, [{ name: 'x', dtype: 'float32', shape: [-1, 64] }]);
+    assert.match(err.join('\n'), /cannot run relq, softmaz/);
   });
 
   it('PIR: unknown ops keep their pd_op names, counted, and the rest of the program still parses', async () => {

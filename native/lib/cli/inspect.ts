@@ -3,12 +3,36 @@
 //   run (--key PUB.pem | --unsigned) --inputs F DIR   one inference, outputs as JSON
 
 import { readFileSync } from 'node:fs';
-import { type DType, type Tensor } from '../index.js';
-import { UsageError, required, type Args, type CliIo } from './args.js';
+import { UnsupportedOpError, inspectModel as coverageOf, type DType, type Predictor, type Tensor } from '../index.js';
+import { UsageError, oneDir, required, type Args, type CliIo } from './args.js';
 import { loadFor } from './signing.js';
 
 export async function inspectModel(args: Args, io: CliIo): Promise<number> {
-  const p = await loadFor(args);
+  let p: Predictor;
+  try {
+    p = await loadFor(args);
+  } catch (err) {
+    // Verified, but the builtin backend lacks ops: report the whole coverage (every op type
+    // it lacks, from the program alone), not only the load error.
+    if (!(err instanceof UnsupportedOpError)) throw err;
+    const c = coverageOf(oneDir(args));
+    io.out(
+      JSON.stringify(
+        {
+          format: c.format,
+          programFile: c.programFile,
+          inputs: c.inputs,
+          outputs: c.outputs,
+          ops: c.opCounts,
+          coverage: { backend: 'builtin', unsupportedOps: c.unsupported, supportedOps: c.supportedOps, totalOps: c.totalOps },
+        },
+        null,
+        2,
+      ),
+    );
+    io.err(`${oneDir(args)}: the builtin backend cannot run ${c.unsupported.join(', ')}`);
+    return 1;
+  }
   try {
     const info = p.info();
     io.out(
