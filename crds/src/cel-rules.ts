@@ -51,6 +51,15 @@ export const CEL_RULES: readonly CelRule[] = [
     },
   ),
   rule<Obj>(
+    ['spec'],
+    "!has(self.runtime) || !has(self.runtime.device) || self.runtime.device != 'gpu' || (has(self.runtime.backend) && self.runtime.backend == 'paddle')",
+    'runtime.device is gpu, so runtime.backend must be paddle (the builtin executor runs on CPU only)',
+    (self) => {
+      const runtime = self.runtime as Obj | undefined;
+      return !runtime || runtime.device !== 'gpu' || runtime.backend === 'paddle';
+    },
+  ),
+  rule<Obj>(
     ['spec', 'model', 'source'],
     '(has(self.pvc) ? 1 : 0) + (has(self.image) ? 1 : 0) + (has(self.configMap) ? 1 : 0) + (has(self.s3) ? 1 : 0) + (has(self.https) ? 1 : 0) == 1',
     'model.source must set exactly one of pvc, image, configMap, s3 or https',

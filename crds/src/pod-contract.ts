@@ -61,6 +61,8 @@ export const ENV = {
   modelFormat: 'PADDLE_MODEL_FORMAT',
   requireSignature: 'PADDLE_REQUIRE_SIGNATURE',
   paddleVersion: 'PADDLE_EXPECTED_VERSION',
+  /** The pod's serving.paddle.io/template-hash label (downward API); the pod stamps it on its reports. */
+  templateHash: 'PADDLE_TEMPLATE_HASH',
 } as const;
 
 /**
@@ -143,6 +145,11 @@ export interface SidecarConfig {
     jwksFile?: string;
     hmacSecretFile?: string;
     policies: AuthPolicy[];
+    /**
+     * This pod's share of every policy's callsPerMinute (0 < share <= 1): 1 / replicas, set by
+     * the operator so that the policy's numbers hold for the whole PaddleService. Absent: 1.
+     */
+    rateShare?: number;
   };
   cors: { allowedOrigins: string[] };
   breaker: Required<Omit<BreakerSpec, 'recovery'>> & {

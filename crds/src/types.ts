@@ -161,7 +161,6 @@ export interface BreakerSpec {
 export interface DegradationSpec {
   cpuShedWatermark?: number;
   gpuFallbackWatermark?: number;
-  cpuOnlyCpuWatermark?: number;
   sampleIntervalSeconds?: number;
   retryAfterSeconds?: number;
 }
@@ -220,7 +219,7 @@ export interface PaddleServiceSpec {
 // ---------------------------------------------------------------------------------------------
 // Status
 
-export type ConditionType = 'Ready' | 'Available' | 'CertificateReady' | 'ModelVerified' | 'ModelFetched' | 'Degraded' | 'BreakerOpen';
+export type ConditionType = 'Ready' | 'Available' | 'CertificateReady' | 'ModelVerified' | 'ModelFetched' | 'Degraded' | 'BreakerOpen' | 'AutoscalingConflict';
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
 export interface Condition {
@@ -304,6 +303,8 @@ export interface AutoscalingStatus {
  */
 export interface PodReport {
   reportedAt: string;
+  /** The pod template the pod runs (its serving.paddle.io/template-hash label); absent from older sidecars. */
+  templateHash?: string;
   /** The model is loaded, verified (or explicitly unverified), and the self-check passed. */
   ready: boolean;
   selfCheckPassed: boolean;

@@ -45,7 +45,7 @@ describe('applyDefaults', () => {
   });
 
   it('fills the degradation watermarks 0.95 / 0.9 (CHECKLIST 4.2)', () => {
-    assert.deepEqual(spec.degradation, { cpuShedWatermark: 0.95, gpuFallbackWatermark: 0.9, cpuOnlyCpuWatermark: 0.8, sampleIntervalSeconds: 5, retryAfterSeconds: 5 });
+    assert.deepEqual(spec.degradation, { cpuShedWatermark: 0.95, gpuFallbackWatermark: 0.9, sampleIntervalSeconds: 5, retryAfterSeconds: 5 });
   });
 
   it('fills TLS, CORS, canary, resources and the matrix layout (5 ms latency buckets, CHECKLIST 3.2)', () => {

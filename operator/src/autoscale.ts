@@ -8,6 +8,7 @@
 // Without spec.autoscaling, spec.replicas (the scale subresource) rules.
 
 import type { PaddleServiceSpec } from '../../crds/src/index.js';
+import type { BaselineTuning } from './builders/common.js';
 
 /** Below this fraction of the targets the fleet is "comfortably below" (hysteresis band). */
 export const SCALE_DOWN_HEADROOM = 0.7;
@@ -90,14 +91,48 @@ export function computeDesiredReplicas(input: AutoscaleInput): AutoscaleDecision
   return { replicas: current, reason: current === min && pressure < SCALE_DOWN_HEADROOM ? `at minReplicas ${min}: ${why}` : `within target: ${why}` };
 }
 
+export interface BaselineInput {
+  /** The value in the pods' config now (undefined: none published yet). */
+  published: number | undefined;
+  /** What the fleet measured: the sample-weighted mean of the pods' own rolling baselines. */
+  fleet: number | undefined;
+  /** When the published value last moved (status.breaker.tunedAt), ms. */
+  tunedAt: number | undefined;
+  now: number;
+  tuning: BaselineTuning;
+  /** Relative difference the fleet must show before the published value moves (jitter filter). */
+  hysteresis?: number;
+}
+
+export interface BaselineDecision {
+  /** The value to publish (undefined while nothing was measured and nothing published). */
+  value: number | undefined;
+  /** Whether `value` differs from the published one. */
+  moved: boolean;
+  /** Look again after this long: the fleet is still away from the published value. */
+  recheckAfterMs?: number;
+}
+
+const round1 = (x: number): number => Math.round(x * 10) / 10;
+
 /**
- * The fleet baseline P95 to publish to the pods' breakers. A new value is published only when
- * it moved more than `hysteresis` (relative) from the published one, so ordinary jitter does not
- * rewrite the ConfigMap on every report.
+ * The baseline P95 to publish to the pods' breakers: it follows what the fleet measures, at a
+ * bounded rate. The first measurement is published as it is. After that the published value
+ * moves only when the fleet differs from it by more than `hysteresis` (10 %), at most once per
+ * `tuning.intervalSeconds`, and by at most a factor of `tuning.maxStep` per move, so a burst of
+ * slow requests (or one pod's bad minute) can only nudge the threshold, while a lasting change
+ * of the fleet's latency is followed within a few intervals.
  */
-export function computePublishedBaseline(published: number | undefined, fleetBaseline: number | undefined, hysteresis = 0.1): number | undefined {
-  if (fleetBaseline === undefined || !(fleetBaseline > 0)) return published;
-  const rounded = Math.round(fleetBaseline * 10) / 10;
-  if (published === undefined || published <= 0) return rounded;
-  return Math.abs(rounded - published) / published > hysteresis ? rounded : published;
+export function computePublishedBaseline(i: BaselineInput): BaselineDecision {
+  const { published, fleet, tuning } = i;
+  if (fleet === undefined || !(fleet > 0)) return { value: published, moved: false };
+  const target = round1(fleet);
+  if (published === undefined || !(published > 0)) return { value: target, moved: true };
+  if (Math.abs(target - published) / published <= (i.hysteresis ?? 0.1)) return { value: published, moved: false };
+  const intervalMs = tuning.intervalSeconds * 1000;
+  const since = i.tunedAt !== undefined && Number.isFinite(i.tunedAt) ? i.now - i.tunedAt : Infinity;
+  if (since < intervalMs) return { value: published, moved: false, recheckAfterMs: Math.max(1_000, intervalMs - since) };
+  const next = round1(Math.min(published * tuning.maxStep, Math.max(published / tuning.maxStep, target)));
+  if (next === published) return { value: published, moved: false };
+  return { value: next, moved: true, ...(next !== target ? { recheckAfterMs: Math.max(1_000, intervalMs) } : {}) };
 }

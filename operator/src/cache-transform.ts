@@ -8,14 +8,15 @@
 //     the ConfigMap's data.
 //   - the controller and reconciler bookkeeping: kind, name, namespace, resourceVersion
 //     (isOwnWrite, cacheIsBehind, client-node's cache), ownerReferences (ownerKeyOf).
-//   - pods: labels, deletionTimestamp and name (the fleet's live pod set, the event's owner).
+//   - pods: labels, deletionTimestamp and name (the fleet's live pod set and template, the event's owner).
+//   - HorizontalPodAutoscalers: name and spec.scaleTargetRef (the AutoscalingConflict condition).
 //   - PaddleServices: everything but managedFields (the reconciler reads spec, status, metadata).
 // Everything else (managedFields above all, creationTimestamp, other annotations, child status
 // nobody folds, a pod's spec and status) is dropped. The result is re-parsed from JSON: that
 // gives V8's compact layout, where deleting properties in place would leave dictionary-mode
 // objects that are larger than what they replaced.
 
-import type { KubernetesObject, V1ContainerStateTerminated, V1ObjectMeta, V1Pod } from '@kubernetes/client-node';
+import type { KubernetesObject, V1ContainerStateTerminated, V1ObjectMeta, V1Pod, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
 import { MODEL_FETCH } from '../../crds/src/index.js';
 import { ANNOTATIONS } from './builders/common.js';
 import type { ChildKind } from './resources.js';
@@ -62,6 +63,17 @@ export function childForCache(obj: KubernetesObject): KubernetesObject {
   const statusFields = CHILD_STATUS_FIELDS[obj.kind as ChildKind];
   const kept = statusFields ? pick(status, statusFields) : undefined;
   return compact({ ...content, metadata: meta, ...(kept ? { status: kept } : {}) });
+}
+
+/** An HPA: who it is and what it scales. */
+export function hpaForCache(hpa: V2HorizontalPodAutoscaler): V2HorizontalPodAutoscaler {
+  const ref = hpa.spec?.scaleTargetRef;
+  return compact({
+    apiVersion: hpa.apiVersion,
+    kind: hpa.kind,
+    metadata: identity(hpa.metadata),
+    ...(ref ? { spec: { scaleTargetRef: { apiVersion: ref.apiVersion, kind: ref.kind, name: ref.name } } } : {}),
+  }) as V2HorizontalPodAutoscaler;
 }
 
 /** A terminated state reduced to what the ModelFetched condition reads. */

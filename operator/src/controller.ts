@@ -1,10 +1,10 @@
 // The controller: informers feed keys into the work queue; N workers reconcile; a periodic
 // resync re-enqueues every PaddleService; failures are retried with per-key backoff.
 
-import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
-import { KIND, type PaddleService } from '../../crds/src/index.js';
+import type { KubernetesObject, V1Pod, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
+import { GROUP, KIND, type PaddleService } from '../../crds/src/index.js';
 import { LABELS, MANAGED_SELECTOR, type OperatorConfig } from './builders/common.js';
-import { childForCache, podForCache } from './cache-transform.js';
+import { childForCache, hpaForCache, podForCache } from './cache-transform.js';
 import { realClock, type Clock, type TimerHandle } from './clock.js';
 import { classifyError, describeError } from './errors.js';
 import type { EventRecorder } from './events.js';
@@ -39,6 +39,13 @@ export function ownerKeyOf(obj: KubernetesObject): string | undefined {
   return ref ? `${obj.metadata?.namespace ?? 'default'}/${ref.name}` : undefined;
 }
 
+/** The PaddleService key an HPA scales, if it scales one. */
+export function hpaTargetKeyOf(hpa: V2HorizontalPodAutoscaler): string | undefined {
+  const ref = hpa.spec?.scaleTargetRef;
+  if (ref?.kind !== KIND || (ref.apiVersion ?? '').split('/')[0] !== GROUP) return undefined;
+  return `${hpa.metadata?.namespace ?? 'default'}/${ref.name}`;
+}
+
 export class Controller {
   /** Replaced on every start(): a queue is shut down for good when leadership is lost. */
   queue: WorkQueue;
@@ -47,6 +54,8 @@ export class Controller {
   readonly #clock: Clock;
   readonly #psInformer: ResilientInformer<KubernetesObject>;
   readonly #podInformer: ResilientInformer<V1Pod>;
+  /** HPAs are not ours (no label selector): watched only to notice one next to spec.autoscaling. */
+  readonly #hpaInformer: ResilientInformer<V2HorizontalPodAutoscaler>;
   readonly #childInformers: Record<ChildKind, ResilientInformer<KubernetesObject>>;
   #workers: Promise<void>[] = [];
   #resyncTimer: TimerHandle | undefined;
@@ -91,6 +100,18 @@ export class Controller {
       clock: this.#clock,
       onRestart: restarts('pods'),
     });
+    this.#hpaInformer = new ResilientInformer<V2HorizontalPodAutoscaler>({
+      name: 'horizontalpodautoscalers',
+      client,
+      resource: RESOURCES.hpa,
+      transform: hpaForCache,
+      onEvent: (hpa) => enqueue(hpaTargetKeyOf(hpa)),
+      log,
+      clock: this.#clock,
+      onRestart: restarts('horizontalpodautoscalers'),
+      // Optional (RBAC may not grant it): keep trying, calmly.
+      backoff: { baseMs: 1_000, maxMs: 60_000 },
+    });
     const children = {} as Record<ChildKind, ResilientInformer<KubernetesObject>>;
     for (const kind of Object.keys(CHILD_RESOURCES) as ChildKind[]) {
       const resource = CHILD_RESOURCES[kind];
@@ -128,6 +149,7 @@ export class Controller {
         children: Object.fromEntries(Object.entries(children).map(([k, inf]) => [k, inf.cache])) as Record<ChildKind, ResilientInformer<KubernetesObject>['cache']>,
         pods: this.#podInformer.cache,
         podsSynced: () => this.#podInformer.synced,
+        hpas: this.#hpaInformer.cache,
         certificatesAvailable: () => certs.lastErrorStatus !== 404,
       },
     });
@@ -153,7 +175,7 @@ export class Controller {
     this.#running = true;
     if (this.queue.shuttingDown) this.queue = this.#newQueue();
     const informers = [this.#podInformer, ...Object.values(this.#childInformers)];
-    await Promise.all(informers.map((i) => i.start()));
+    await Promise.all([...informers, this.#hpaInformer].map((i) => i.start()));
     // Children first, so the first reconciles see the existing children and write nothing.
     await this.#waitFor(() => informers.every((i) => i.synced || (i === this.#childInformers.Certificate && i.lastErrorStatus === 404)), 30_000);
     await this.#psInformer.start();
@@ -166,7 +188,7 @@ export class Controller {
     this.#running = false;
     if (this.#resyncTimer !== undefined) this.#clock.clearTimer(this.#resyncTimer);
     this.queue.shutdown();
-    await Promise.all([this.#psInformer, this.#podInformer, ...Object.values(this.#childInformers)].map((i) => i.stop()));
+    await Promise.all([this.#psInformer, this.#podInformer, this.#hpaInformer, ...Object.values(this.#childInformers)].map((i) => i.stop()));
     await Promise.allSettled(this.#workers);
     this.#workers = [];
     this.#opts.metrics.clearConditions();

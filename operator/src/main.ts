@@ -15,6 +15,8 @@
 //   --retry-period-seconds S    OPERATOR_RETRY_PERIOD_SECONDS    default 2
 //   --identity ID               POD_NAME          default: hostname + pid
 //   --log-level LEVEL           OPERATOR_LOG_LEVEL  default info
+//   --baseline-tune-interval-seconds S  OPERATOR_BASELINE_TUNE_INTERVAL_SECONDS  default 60
+//   --baseline-max-step F       OPERATOR_BASELINE_MAX_STEP  default 1.5 (factor per move)
 
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -75,6 +77,16 @@ const FLAGS = {
   'retry-period-seconds': { env: 'OPERATOR_RETRY_PERIOD_SECONDS', dflt: '2', help: 'how often the Lease is renewed or tried' },
   identity: { env: 'POD_NAME', shown: 'hostname-pid', help: 'holder identity written into the Lease' },
   'log-level': { env: 'OPERATOR_LOG_LEVEL', dflt: 'info', help: 'debug, info, warn or error' },
+  'baseline-tune-interval-seconds': {
+    env: 'OPERATOR_BASELINE_TUNE_INTERVAL_SECONDS',
+    dflt: String(DEFAULT_OPERATOR_CONFIG.baselineTuning.intervalSeconds),
+    help: "the published breaker baseline moves at most once per this many seconds",
+  },
+  'baseline-max-step': {
+    env: 'OPERATOR_BASELINE_MAX_STEP',
+    dflt: String(DEFAULT_OPERATOR_CONFIG.baselineTuning.maxStep),
+    help: 'one move of the published breaker baseline changes it by at most this factor (> 1)',
+  },
 } satisfies Record<string, FlagSpec>;
 type Flag = keyof typeof FLAGS;
 
@@ -110,6 +122,9 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): OperatorOp
     if (!Number.isInteger(n) || n < min) throw new UsageError(`--${flag} (${spec(flag).env}) must be an integer >= ${min}, got "${raw}"`);
     return n;
   };
+  const maxStepRaw = str('baseline-max-step');
+  const maxStep = Number(maxStepRaw);
+  if (!Number.isFinite(maxStep) || maxStep <= 1) throw new UsageError(`--baseline-max-step (${FLAGS['baseline-max-step'].env}) must be a number > 1, got "${maxStepRaw}"`);
   const leaderElectRaw = str('leader-elect');
   if (leaderElectRaw !== 'true' && leaderElectRaw !== 'false') throw new UsageError(`${FLAGS['leader-elect'].env} must be true or false, got "${leaderElectRaw}"`);
   const kubeconfig = str('kubeconfig');
@@ -118,6 +133,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): OperatorOp
     config: {
       sidecarImage: str('sidecar-image') as string,
       clusterDomain: str('cluster-domain') as string,
+      baselineTuning: { intervalSeconds: int('baseline-tune-interval-seconds', 0), maxStep },
     },
     workers: int('workers', 1),
     resyncSeconds: int('resync-seconds', 1),

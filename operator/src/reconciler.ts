@@ -2,9 +2,11 @@
 // status) -> apply (only what differs) -> status (only when it changed). Level-triggered: the
 // key is all it gets; it never asks what event caused it.
 
-import type { KubernetesObject, V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Deployment, V2HorizontalPodAutoscaler, V1Pod } from '@kubernetes/client-node';
 import {
   formatValidationErrors,
+  GROUP,
+  KIND,
   validatePaddleService,
   type PaddleService,
   type SidecarConfig,
@@ -20,6 +22,7 @@ import {
   resolvePaddleService,
   selectorLabels,
   serviceUrl,
+  TEMPLATE_HASH_LABEL,
   type OperatorConfig,
 } from './builders/index.js';
 import type { Clock } from './clock.js';
@@ -43,6 +46,8 @@ export interface ReconcilerCaches {
   children: Record<ChildKind, Cache<KubernetesObject>>;
   pods: Cache<V1Pod>;
   podsSynced: () => boolean;
+  /** HorizontalPodAutoscalers (autoscaling/v2), to notice one that targets a PaddleService; absent: not watched. */
+  hpas?: Cache<V2HorizontalPodAutoscaler>;
   /** False while the cert-manager Certificate API answers 404 (not installed). */
   certificatesAvailable: () => boolean;
 }
@@ -67,6 +72,8 @@ interface KeyState {
   validated?: { token: string; error?: string };
   /** Secret existence checked at (ms) and result; re-checked at most every SECRET_TTL_MS. */
   secretCheck?: { token: string; at: number; exists: boolean };
+  /** uid/generation -> the pod template hash that spec builds (undefined: it does not build). */
+  template?: { token: string; hash?: string };
 }
 
 const SECRET_TTL_MS = 60_000;
@@ -164,9 +171,19 @@ export class Reconciler {
     const ps = resolvePaddleService(raw);
     const names = childNames(name);
     const deployment = caches.children.Deployment.get(names.deployment, namespace) as V1Deployment | undefined;
+    // The current pod template: what this spec builds (once per generation), else what runs.
+    if (state.template?.token !== token) state.template = { token, ...this.#templateHashOf(ps) };
+    const templateHash = state.template.hash ?? deployment?.spec?.template?.metadata?.labels?.[TEMPLATE_HASH_LABEL];
     const ownPods = caches.podsSynced() ? this.#ownPods(ps) : undefined;
-    const livePods = ownPods ? new Set(ownPods.map((p) => p.metadata?.name ?? '')) : undefined;
-    const fleet = foldReports({ reports: raw.status?.podReports, livePods, now, spec: ps.spec });
+    const pods = ownPods ? podsByTemplate(ownPods, templateHash) : undefined;
+    const fleet = foldReports({
+      reports: raw.status?.podReports,
+      livePods: pods?.live,
+      now,
+      spec: ps.spec,
+      ...(templateHash !== undefined ? { templateHash } : {}),
+      ...(pods ? { oldPods: pods.old } : {}),
+    });
 
     let blocker: Blocker | undefined;
     if (state.validated.error) blocker = { reason: 'InvalidSpec', message: state.validated.error };
@@ -185,10 +202,12 @@ export class Reconciler {
     else delete state.belowSince;
     const desiredReplicas = decision.replicas;
 
-    // 3. Breaker tuning: publish the fleet baseline (with hysteresis) into the ConfigMap.
+    // 3. Breaker tuning: the published baseline follows what the fleet measures, at a bounded rate.
     const liveConfigMap = caches.children.ConfigMap.get(names.configMap, namespace) as (KubernetesObject & { data?: Record<string, string> }) | undefined;
     const published = publishedBaseline(liveConfigMap);
-    const baseline = computePublishedBaseline(published, fleet.latency?.baselineP95Ms);
+    const tunedAt = raw.status?.breaker?.tunedAt ? Date.parse(raw.status.breaker.tunedAt) : undefined;
+    const tuned = computePublishedBaseline({ published, fleet: fleet.latency?.baselineP95Ms, tunedAt, now, tuning: this.#d.config.baselineTuning });
+    const baseline = tuned.value;
 
     // 4. Children. What the API server answered to our applies is newer than the cache (whose
     // watch has not delivered it yet, and whose echo of it will not trigger a reconcile).
@@ -243,10 +262,12 @@ export class Reconciler {
     const deploymentNow = (written.Deployment as V1Deployment | undefined) ?? deployment;
     const thresholdsBaseline = baseline;
     const breaker = ps.spec.breaker ?? {};
+    const hpas = this.#hpasTargeting(namespace, name);
     const status = computeStatus({
       ps: raw,
       now,
       desiredReplicas,
+      hpas,
       ...(deploymentNow ? { deployment: deploymentNow } : {}),
       certificate: certificateWanted
         ? { wanted: true, ...(certificate ? { object: certificate } : {}), ...(caches.certificatesAvailable() ? {} : { crdMissing: true }) }
@@ -306,12 +327,19 @@ export class Reconciler {
       await this.#d.events.record(raw, 'Normal', desiredReplicas > current ? 'ScaledUp' : 'ScaledDown', decision.reason);
     }
     if (wroteStatus && baseline !== undefined && baseline !== published && !blocker) {
-      await this.#d.events.record(raw, 'Normal', 'BreakerTuned', `fleet baseline P95 ${baseline} ms published to the pods`);
+      const from = published !== undefined ? ` (was ${published} ms; the pods measure ${fleet.latency?.baselineP95Ms} ms)` : '';
+      await this.#d.events.record(raw, 'Normal', 'BreakerTuned', `fleet baseline P95 ${baseline} ms published to the pods${from}`);
+    }
+    const conflictBefore = raw.status?.conditions?.find((c) => c.type === 'AutoscalingConflict');
+    const conflictAfter = status.conditions?.find((c) => c.type === 'AutoscalingConflict');
+    if (wroteStatus && conflictAfter?.status === 'True' && (conflictBefore?.status !== 'True' || conflictBefore.message !== conflictAfter.message)) {
+      await this.#d.events.record(raw, 'Warning', 'AutoscalingConflict', conflictAfter.message);
     }
 
     // 8. When to look again without an event.
     const waits: number[] = [];
     if (decision.recheckAfterMs !== undefined) waits.push(decision.recheckAfterMs);
+    if (tuned.recheckAfterMs !== undefined) waits.push(tuned.recheckAfterMs);
     const staleMs = staleAfterMs(ps.spec);
     for (const pod of fleet.reporting) {
       const at = Date.parse(raw.status?.podReports?.[pod]?.reportedAt ?? '');
@@ -373,6 +401,27 @@ export class Reconciler {
       .filter((p) => Object.entries(sel).every(([k, v]) => p.metadata?.labels?.[k] === v) && !p.metadata?.deletionTimestamp);
   }
 
+  /** The pod template hash a spec builds; none when it does not build (the spec is refused). */
+  #templateHashOf(ps: PaddleService): { hash?: string } {
+    try {
+      return { hash: buildChildren(ps, this.#d.config, { replicas: 1 }).templateHash };
+    } catch {
+      return {};
+    }
+  }
+
+  /** Names of the HorizontalPodAutoscalers whose scaleTargetRef is this PaddleService. */
+  #hpasTargeting(namespace: string, name: string): string[] {
+    const hpas = this.#d.caches.hpas?.list(namespace) ?? [];
+    return hpas
+      .filter((h) => {
+        const ref = h.spec?.scaleTargetRef;
+        return ref?.kind === KIND && ref.name === name && (ref.apiVersion ?? '').split('/')[0] === GROUP;
+      })
+      .map((h) => h.metadata?.name ?? '')
+      .sort();
+  }
+
   async #secretExists(namespace: string, name: string): Promise<boolean> {
     try {
       await this.#d.client.get(objectPath(RESOURCES.secret, namespace, name));
@@ -382,6 +431,18 @@ export class Reconciler {
       throw err;
     }
   }
+}
+
+/** Names of the live pods, and of those on another template than `templateHash` (a rollout not finished). */
+function podsByTemplate(pods: readonly V1Pod[], templateHash: string | undefined): { live: ReadonlySet<string>; old: ReadonlySet<string> } {
+  const live = new Set<string>();
+  const old = new Set<string>();
+  for (const p of pods) {
+    const podName = p.metadata?.name ?? '';
+    live.add(podName);
+    if (templateHash !== undefined && p.metadata?.labels?.[TEMPLATE_HASH_LABEL] !== templateHash) old.add(podName);
+  }
+  return { live, old };
 }
 
 function publishedBaseline(cm: (KubernetesObject & { data?: Record<string, string> }) | undefined): number | undefined {

@@ -17,6 +17,7 @@ export const RESOURCES = {
   secret: { group: '', version: 'v1', plural: 'secrets', namespaced: true },
   event: { group: '', version: 'v1', plural: 'events', namespaced: true },
   lease: { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', namespaced: true },
+  hpa: { group: 'autoscaling', version: 'v2', plural: 'horizontalpodautoscalers', namespaced: true },
 } as const satisfies Record<string, ResourceRef>;
 
 export type ChildKind = 'Deployment' | 'Service' | 'ConfigMap' | 'ServiceAccount' | 'Role' | 'RoleBinding' | 'PodDisruptionBudget' | 'Certificate';

@@ -61,6 +61,9 @@ describe('computeDesiredReplicas', () => {
 });
 
 describe('computePublishedBaseline', () => {
+  const tuning = { intervalSeconds: 60, maxStep: 1.5 };
+  const now = 1_000_000_000;
+  const longAgo = now - 3600_000;
   const table: Array<[number | undefined, number | undefined, number | undefined]> = [
     [undefined, undefined, undefined],
     [undefined, 12.34, 12.3],
@@ -68,8 +71,36 @@ describe('computePublishedBaseline', () => {
     [12.3, 13.6, 13.6],
     [20, 17.5, 17.5],
     [20, 0, 20],
+    // One move is at most a factor 1.5 either way.
+    [20, 100, 30],
+    [30, 5, 20],
   ];
   for (const [published, fleet, expected] of table) {
-    it(`published ${published}, fleet ${fleet} -> ${expected}`, () => assert.equal(computePublishedBaseline(published, fleet), expected));
+    it(`published ${published}, fleet ${fleet}, last move long ago -> ${expected}`, () =>
+      assert.equal(computePublishedBaseline({ published, fleet, tunedAt: longAgo, now, tuning }).value, expected));
   }
+
+  it('moves at most once per interval and asks to be looked at again when the interval ends', () => {
+    const d = computePublishedBaseline({ published: 20, fleet: 40, tunedAt: now - 20_000, now, tuning });
+    assert.deepEqual(d, { value: 20, moved: false, recheckAfterMs: 40_000 });
+  });
+
+  it('follows a fleet whose latency keeps moving: never frozen, never faster than the bound', () => {
+    // The fleet's measured baseline goes 10 -> 80 ms and stays; the operator reconciles every 15 s.
+    let published: number | undefined = 10;
+    let tunedAt: number | undefined = now;
+    const seen: number[] = [];
+    for (let t = now; t <= now + 10 * 60_000; t += 15_000) {
+      const d = computePublishedBaseline({ published, fleet: 80, tunedAt, now: t, tuning });
+      if (d.moved) {
+        assert.ok((d.value ?? 0) <= (published ?? 0) * 1.5 + 0.05, `step ${published} -> ${d.value} beyond x1.5`);
+        assert.ok(tunedAt === undefined || t - tunedAt >= 60_000, 'at most one move per minute');
+        published = d.value;
+        tunedAt = t;
+        seen.push(published ?? 0);
+      }
+    }
+    assert.deepEqual(seen, [15, 22.5, 33.8, 50.7, 76.1]);
+    assert.equal(published, 76.1, 'within 10 % of the fleet after 5 minutes, and there it stays (hysteresis)');
+  });
 });

@@ -348,7 +348,6 @@ describe('builders', () => {
       });
       assert.equal(c.degradation.cpuShedWatermark, 0.95);
       assert.equal(c.degradation.gpuFallbackWatermark, 0.9);
-      assert.equal(c.degradation.cpuOnlyCpuWatermark, 0.8);
       assert.equal(c.matrix.latencyBucketMs, 5);
       assert.equal(c.auth.hmacSecretFile, PATHS.hmacSecretFile);
       assert.equal(c.auth.jwksFile, undefined);
@@ -362,7 +361,7 @@ describe('builders', () => {
       assert.ok(!JSON.stringify(c).includes('siem-ca'));
       assert.ok(!JSON.stringify(c).includes('inference-jwks'));
       assert.deepEqual(c.cors.allowedOrigins, ['https://search.example.com', 'https://console.example.com:8443']);
-      assert.equal(c.otlp?.endpoint, 'http://otel-collector.observability:4318/v1/traces');
+      assert.equal(c.otlp?.endpoint, 'http://otel-collector.observability:4318');
     });
 
     it('tuned breaker baseline is published; the rendered file parses back to the config', () => {

@@ -3,7 +3,7 @@
 // It is not an API server: no defaulting, no validation, no admission; the e2e suites cover
 // the real one.
 
-import { ApiException, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
+import { ApiException, type KubernetesObject, type V1Pod, type V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
 import type { PaddleService } from '../../crds/src/index.js';
 import type { Cache, ReconcileApi, ReconcilerCaches } from '../src/reconciler.js';
 import { CHILD_RESOURCES, type ChildKind } from '../src/resources.js';
@@ -102,6 +102,7 @@ export class FakeApi implements ReconcileApi {
       children,
       pods: cacheOf<V1Pod>('Pod'),
       podsSynced: () => podsSynced,
+      hpas: cacheOf<V2HorizontalPodAutoscaler>('HorizontalPodAutoscaler'),
       certificatesAvailable: () => true,
     };
   }

@@ -33,7 +33,7 @@ describe('operator options', () => {
       if (flag !== 'leader-elect' && flag !== 'kubeconfig') assert.doesNotThrow(() => parseOptions([`--${flag}`, flag === 'log-level' ? 'debug' : flag === 'sidecar-image' ? 'img:1' : '20'], {}));
     }
     const listed = [...text.matchAll(/^ {2}--([a-z-]+) VALUE$/gm)].map((m) => m[1]);
-    assert.equal(listed.length, 14);
+    assert.equal(listed.length, 16);
     for (const flag of listed) {
       try {
         parseOptions([`--${flag}=x`], {});

@@ -1,50 +1,10 @@
 import assert from 'node:assert/strict';
 import { ApiException, type KubernetesObject, type V1Deployment } from '@kubernetes/client-node';
-import type { Condition, PaddleService } from '../../crds/src/index.js';
-import { DEFAULT_OPERATOR_CONFIG } from '../src/builders/index.js';
-import type { EventRecorder } from '../src/events.js';
-import { cacheIsBehind, Reconciler } from '../src/reconciler.js';
+import type { PaddleService } from '../../crds/src/index.js';
+import { cacheIsBehind } from '../src/reconciler.js';
 import { FakeApi } from './fake-api.js';
-import { FakeClock } from './fake-clock.js';
-import { loadExample } from './fixtures.js';
-import { NOW, report } from './reports.js';
-
-const quiet = { info: () => undefined, warn: () => undefined, debug: () => undefined };
-
-function setup(ps: PaddleService) {
-  const api = new FakeApi();
-  const clock = new FakeClock(NOW);
-  const events: Array<{ type: string; reason: string; message: string }> = [];
-  const recorder: EventRecorder = { record: async (_ps, type, reason, message) => void events.push({ type, reason, message }) };
-  api.put(ps as unknown as KubernetesObject);
-  api.put({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'model-signing-key', namespace: 'ml' } });
-  const reconciler = new Reconciler({ client: api, caches: api.caches(), config: DEFAULT_OPERATOR_CONFIG, clock, events: recorder, log: quiet });
-  const key = `${ps.metadata.namespace}/${ps.metadata.name}`;
-  const status = () => (api.find('PaddleService', 'ml', ps.metadata.name ?? '') as unknown as PaddleService).status;
-  const ready = (): Condition | undefined => status()?.conditions?.find((c) => c.type === 'Ready');
-  return { api, clock, events, reconciler, key, status, ready };
-}
-
-function raw(file: string): PaddleService {
-  const ps = loadExample(file);
-  return { ...ps, apiVersion: 'serving.paddle.io/v1alpha1', kind: 'PaddleService' };
-}
-
-/** Stands in for the Deployment controller + kubelets: marks the Deployment fully available. */
-function markAvailable(api: FakeApi, name: string): void {
-  const d = api.find('Deployment', 'ml', name) as V1Deployment;
-  const n = d.spec?.replicas ?? 0;
-  api.objects.set(FakeApi.key('Deployment', 'ml', name), {
-    ...d,
-    status: { replicas: n, readyReplicas: n, availableReplicas: n, conditions: [{ type: 'Available', status: 'True' }] },
-  } as KubernetesObject);
-}
-
-function addPods(api: FakeApi, instance: string, names: string[]): void {
-  for (const name of names) {
-    api.put({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'ml', labels: { 'app.kubernetes.io/name': 'paddle-service', 'app.kubernetes.io/instance': instance } } });
-  }
-}
+import { addPods, markAvailable, raw, setup } from './reconcile-harness.js';
+import { report } from './reports.js';
 
 describe('Reconciler (in-process fake of our client)', () => {
   it('first pass applies every child with SSA; a second pass with nothing changed writes nothing', async () => {

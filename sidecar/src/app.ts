@@ -617,7 +617,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     if (config.auth.enabled && !principal.domains.has(policy.domain)) {
       throw new SidecarError('forbidden', 'insufficient permissions');
     }
-    const decision = limiter.take(principal.subject, policy.domain, policy.callsPerMinute);
+    const decision = limiter.take(principal.subject, policy.domain, policy.callsPerMinute * (config.auth.rateShare ?? 1));
     if (!decision.ok) {
       metrics.rateLimited.labels(policy.domain).inc();
       throw new SidecarError('rate_limited', `rate limit of ${policy.callsPerMinute} calls per minute exceeded for ${policy.domain}`, {
@@ -997,7 +997,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
       device: activePredictor().device,
       mode,
       latenciesMs: latencies.values(),
-      baselineP95Ms: breakers.control.baselineP95Ms(),
+      baselineP95Ms: breakers.control.measuredBaselineP95Ms(),
       requests: { ...counts },
       matrix: matrix.toStatus(),
       stats: activePredictor().predictor.stats(),

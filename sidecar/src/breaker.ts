@@ -105,6 +105,15 @@ export class CircuitBreaker {
     return this.config.baselineP95Ms ?? this.baseline.mean();
   }
 
+  /**
+   * What this pod measured: the rolling mean of the P95s of its last BASELINE_WINDOWS healthy
+   * windows, whatever baseline is in force. The pod reports this one, never the published value
+   * (reporting that would feed the operator its own number back and freeze the fleet baseline).
+   */
+  measuredBaselineP95Ms(): number | undefined {
+    return this.baseline.mean();
+  }
+
   /** Starts the sampling-window timer (the failure-count rule and probes need no start). */
   start(): void {
     if (this.windowsRunning) return;

@@ -48,6 +48,8 @@ export const sidecarConfigSchema = {
         clockSkewSeconds: { type: 'number', minimum: 0, maximum: 600, default: 30 },
         jwksFile: filePath,
         hmacSecretFile: filePath,
+        // This pod's share of every policy's rate (1 / replicas, from the operator).
+        rateShare: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 1 },
         policies: {
           type: 'array',
           maxItems: 64,

@@ -191,6 +191,8 @@ async function main(): Promise<void> {
     maxMemoryMB: parseIntFlag('max-memory-mb', values['max-memory-mb'] ?? env[ENV.maxMemoryMB], DEFAULTS.maxMemoryMB),
     gpuDeviceId: parseIntFlag('gpu-device-id', values['gpu-device-id'], DEFAULTS.gpuDeviceId),
     ...(values['paddle-library-path'] ? { paddleLibraryPath: values['paddle-library-path'] } : {}),
+    // spec.runtime.paddleVersion: the Paddle Inference version the paddle backend must find.
+    ...(env[ENV.paddleVersion] ? { paddleVersion: env[ENV.paddleVersion] } : {}),
   };
   const predictor = await native.Predictor.load({ ...loadOptions, device });
   const cpuPredictor = device === 'gpu' ? await native.Predictor.load({ ...loadOptions, device: 'cpu' }) : undefined;
@@ -316,7 +318,8 @@ async function main(): Promise<void> {
   const namespace = env[ENV.podNamespace];
   const serviceName = env[ENV.serviceName];
   if (podName && namespace && serviceName) {
-    const patcher = new PodReportPatcher(PodReportPatcher.kubeConfigFromEnvironment(), { podName, namespace, serviceName });
+    const templateHash = env[ENV.templateHash];
+    const patcher = new PodReportPatcher(PodReportPatcher.kubeConfigFromEnvironment(), { podName, namespace, serviceName, ...(templateHash ? { templateHash } : {}) });
     const tick = async (): Promise<void> => {
       try {
         await patcher.patch(sidecar.buildReport());

@@ -78,11 +78,13 @@ export interface ReportTarget {
   namespace: string;
   serviceName: string;
   podName: string;
+  /** The pod template this pod runs (env ENV.templateHash, from its pod label); stamped on every report. */
+  templateHash?: string;
 }
 
-/** The merge-patch body: only this pod's entry under status.podReports. */
-export function buildReportPatch(podName: string, report: PodReport): { status: { podReports: Record<string, PodReport> } } {
-  return { status: { podReports: { [podName]: report } } };
+/** The merge-patch body: only this pod's entry under status.podReports, stamped with its pod template. */
+export function buildReportPatch(podName: string, report: PodReport, templateHash?: string): { status: { podReports: Record<string, PodReport> } } {
+  return { status: { podReports: { [podName]: templateHash ? { ...report, templateHash } : report } } };
 }
 
 export class PodReportPatcher {
@@ -109,7 +111,7 @@ export class PodReportPatcher {
         plural: PLURAL,
         namespace: this.target.namespace,
         name: this.target.serviceName,
-        body: buildReportPatch(this.target.podName, report),
+        body: buildReportPatch(this.target.podName, report, this.target.templateHash),
       },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );

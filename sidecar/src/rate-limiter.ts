@@ -1,4 +1,7 @@
-// Per-(subject, domain) token buckets at the policy's calls per minute. State is bounded: at
+// Per-(subject, domain) token buckets at the policy's calls per minute. The rate given to take()
+// is this pod's share of the service-wide policy (the operator sets 1/replicas), so it may be
+// below one call per minute; a bucket still holds at least one call, or it would never admit.
+// State is bounded: at
 // most `maxKeys` buckets live in an LRU (a Map in recency order); the least recently used is
 // evicted first, so a flood of distinct tokens cannot exhaust memory. Recency is kept to the
 // second: a bucket used again within RECENCY_MS of its last move stays where it is, so a busy
@@ -32,14 +35,15 @@ export class RateLimiter {
     return this.buckets.size;
   }
 
-  /** Takes one call for (subject, domain) at `callsPerMinute` (burst = one minute's worth). */
+  /** Takes one call for (subject, domain) at `callsPerMinute` (burst = one minute's worth, at least one call). */
   take(subject: string, domain: string, callsPerMinute: number): RateDecision {
     const key = `${domain}\u0000${subject}`;
     const now = this.clock.now();
     const perMs = callsPerMinute / 60000;
+    const capacity = Math.max(1, callsPerMinute);
     let bucket = this.buckets.get(key);
     if (bucket) {
-      bucket.tokens = Math.min(callsPerMinute, bucket.tokens + (now - bucket.updatedAt) * perMs);
+      bucket.tokens = Math.min(capacity, bucket.tokens + (now - bucket.updatedAt) * perMs);
       bucket.updatedAt = now;
       if (now - bucket.movedAt >= RECENCY_MS) {
         // Most recently used goes last.
@@ -48,7 +52,7 @@ export class RateLimiter {
         bucket.movedAt = now;
       }
     } else {
-      bucket = { tokens: callsPerMinute, updatedAt: now, movedAt: now };
+      bucket = { tokens: capacity, updatedAt: now, movedAt: now };
       while (this.buckets.size >= this.maxKeys) {
         const oldest = this.buckets.keys().next();
         if (oldest.done) break;

@@ -14,11 +14,20 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { newSpanIdHex, newTraceIdHex } from './ids.js';
 import { within } from './clock.js';
 
+/**
+ * The URL spans are posted to: `endpoint` is the collector's base URL (as
+ * OTEL_EXPORTER_OTLP_ENDPOINT), so /v1/traces is appended; an endpoint that already names the
+ * traces path is used as it is (never .../v1/traces/v1/traces).
+ */
+export function tracesUrl(endpoint: string): string {
+  const base = endpoint.replace(/\/+$/, '');
+  return /\/v1\/traces$/.test(base) ? base : `${base}/v1/traces`;
+}
+
 export function createTracerProvider(o: { serviceName: string; otlpEndpoint?: string | undefined; spanProcessors?: SpanProcessor[] | undefined }): BasicTracerProvider {
   const processors = [...(o.spanProcessors ?? [])];
   if (o.otlpEndpoint) {
-    const url = `${o.otlpEndpoint.replace(/\/+$/, '')}/v1/traces`;
-    processors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url })));
+    processors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url: tracesUrl(o.otlpEndpoint) })));
   }
   // Nothing receives spans without a processor: record none (spans stay non-recording, yet
   // carry trace and span ids, so logs, audit records and the outgoing traceparent keep them).

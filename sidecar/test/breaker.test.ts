@@ -119,6 +119,27 @@ describe('circuit breaker', () => {
     b.stop();
   });
 
+  it('reports what it measured, never the published baseline, and the measurement follows latency', async () => {
+    // The operator published 100 ms; this pod serves at 10 ms, then at 30 ms.
+    const cfg = { ...defaults(), baselineP95Ms: 100, failureThreshold: 1000 };
+    const { b, clock } = makeBreaker({ config: cfg });
+    b.start();
+    assert.equal(b.measuredBaselineP95Ms(), undefined, 'nothing measured yet');
+    for (let w = 0; w < 5; w++) {
+      for (let i = 0; i < 100; i++) b.record(10, true);
+      await clock.advance(10000);
+    }
+    assert.equal(b.baselineP95Ms(), 100, 'the published value is the one in force');
+    assert.equal(b.measuredBaselineP95Ms(), 10, 'the pod reports its own history');
+    // Latency moves: the published value would have stayed 100 forever if the pod echoed it.
+    for (let w = 0; w < 40; w++) {
+      for (let i = 0; i < 100; i++) b.record(30, true);
+      await clock.advance(10000);
+    }
+    assert.equal(b.measuredBaselineP95Ms(), 30, 'the rolling window forgot the 10 ms windows');
+    b.stop();
+  });
+
   it('recovery: probes back off with jitter, a failure resets the pass count, 2 passes close', async () => {
     const script = [false, false, true, false, true, true];
     const results: ProbeResult[] = script.map((ok) => ({ ok, latencyMs: 10 }));
@@ -158,6 +179,19 @@ describe('circuit breaker', () => {
 
 describe('circuit breaker through the app (scripted predictor)', function () {
   this.timeout(30000);
+  it('the pod report carries the measured baseline, not the one the operator published', async () => {
+    const h = await startHarness({ predictor: new ScriptedPredictor(), config: { breaker: { baselineP95Ms: 500 } } });
+    try {
+      assert.equal(h.sidecar.breakers.control.baselineP95Ms(), 500);
+      const rep = h.sidecar.buildReport();
+      assert.equal(rep.latency.baselineP95Ms, undefined, 'no healthy window measured yet: no baseline to report');
+      for (let i = 0; i < 50; i++) h.sidecar.breakers.control.record(7, true);
+      h.sidecar.breakers.control.closeWindow();
+      assert.equal(h.sidecar.buildReport().latency.baselineP95Ms, 7);
+    } finally {
+      await h.close();
+    }
+  });
   it('failing predictor trips: 503 + Retry-After, not ready; recovers after two passing probes', async () => {
     const p = new ScriptedPredictor();
     const h = await startHarness({

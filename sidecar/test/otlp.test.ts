@@ -56,6 +56,21 @@ describe('OTLP export', function () {
     }
   });
 
+  it('an endpoint written with the traces path (the old example) is not doubled to /v1/traces/v1/traces', async () => {
+    const c = await startCollector();
+    const provider = createTracerProvider({ serviceName: 'paddle-sidecar-otlp-path', otlpEndpoint: `${c.url}/v1/traces` });
+    try {
+      const span = provider.getTracer('t').startSpan('POST /v2/models/{model}');
+      span.end();
+      await provider.forceFlush();
+      assert.equal(c.bodies.length, 1, 'the span reached /v1/traces');
+      assert.ok(c.bodies[0]?.includes(span.spanContext().traceId));
+    } finally {
+      await provider.shutdown();
+      c.close();
+    }
+  });
+
   it('a reloaded endpoint takes effect without a restart; the old exporter is flushed and shut down', async () => {
     const a = await startCollector();
     const b = await startCollector();

@@ -21,6 +21,13 @@ export const ANNOTATIONS = {
   configHash: 'serving.paddle.io/config-hash',
 } as const;
 
+/**
+ * Label on the pod template: hash of the rest of the template. Pods carry it, the sidecar reads
+ * it (downward API, ENV.templateHash) and stamps it on its reports, and the status folding
+ * tells the current template's pods from those a rollout has not replaced yet.
+ */
+export const TEMPLATE_HASH_LABEL = 'serving.paddle.io/template-hash';
+
 /** Label selector of the managed children (informers list only these). */
 export const MANAGED_SELECTOR = `${LABELS.managedBy}=${MANAGED_BY}`;
 
@@ -29,11 +36,21 @@ export interface OperatorConfig {
   /** Sidecar image used when spec.runtime.image is not set. */
   sidecarImage: string;
   clusterDomain: string;
+  /** How fast the published breaker baseline may follow the fleet (autoscale.ts computePublishedBaseline). */
+  baselineTuning: BaselineTuning;
+}
+
+export interface BaselineTuning {
+  /** The published baseline moves at most once per this many seconds. */
+  intervalSeconds: number;
+  /** One move changes it by at most this factor, up or down (> 1). */
+  maxStep: number;
 }
 
 export const DEFAULT_OPERATOR_CONFIG: OperatorConfig = {
   sidecarImage: 'paddle-sidecar:dev',
   clusterDomain: 'cluster.local',
+  baselineTuning: { intervalSeconds: 60, maxStep: 1.5 },
 };
 
 export interface ChildNames {

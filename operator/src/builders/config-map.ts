@@ -19,6 +19,16 @@ export interface BuiltConfigMap {
 export interface BreakerTuning {
   /** Fleet baseline P95 (ms) published to the pods; undefined until the fleet has one. */
   baselineP95Ms?: number;
+  /**
+   * Replicas the Deployment is asked for: each pod enforces 1/replicas of every policy's rate,
+   * so the policy's numbers hold for the whole PaddleService. Absent, or 0: the whole rate.
+   */
+  replicas?: number;
+}
+
+/** Each pod's share of the service-wide rates (rounded to 6 digits, so the file stays stable). */
+export function computeRateShare(replicas: number | undefined): number {
+  return replicas !== undefined && replicas > 1 ? Math.round(1e6 / replicas) / 1e6 : 1;
 }
 
 /** Pure: the resolved SidecarConfig for a defaulted spec. */
@@ -43,6 +53,7 @@ export function buildSidecarConfig(ps: PaddleService, tuning: BreakerTuning = {}
       ...(auth.jwksSecretRef ? { jwksFile: PATHS.jwksFile } : {}),
       ...(auth.hmacSecretRef ? { hmacSecretFile: PATHS.hmacSecretFile } : {}),
       policies: must(auth.policies, 'spec.auth.policies').map((p) => ({ ...p })),
+      rateShare: computeRateShare(tuning.replicas),
     },
     cors: { allowedOrigins: [...must(s.cors?.allowedOrigins, 'spec.cors.allowedOrigins')] },
     breaker: {
@@ -66,7 +77,6 @@ export function buildSidecarConfig(ps: PaddleService, tuning: BreakerTuning = {}
     degradation: {
       cpuShedWatermark: must(deg.cpuShedWatermark, 'spec.degradation.cpuShedWatermark'),
       gpuFallbackWatermark: must(deg.gpuFallbackWatermark, 'spec.degradation.gpuFallbackWatermark'),
-      cpuOnlyCpuWatermark: must(deg.cpuOnlyCpuWatermark, 'spec.degradation.cpuOnlyCpuWatermark'),
       sampleIntervalSeconds: must(deg.sampleIntervalSeconds, 'spec.degradation.sampleIntervalSeconds'),
       retryAfterSeconds: must(deg.retryAfterSeconds, 'spec.degradation.retryAfterSeconds'),
     },

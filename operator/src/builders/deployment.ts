@@ -3,10 +3,10 @@
 // config volumes, health probes (on the plain-HTTP health port), a restricted security context and a rollout that never drops
 // below the ready capacity.
 
-import type { V1Affinity, V1Container, V1Deployment, V1EnvVar, V1Probe, V1Toleration, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type { V1Affinity, V1Container, V1Deployment, V1EnvVar, V1PodTemplateSpec, V1Probe, V1Toleration, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import { ENV, HTTP_PATHS, PATHS, PORTS, SIDECAR_ARGS, type PaddleService } from '../../../crds/src/index.js';
 import { InvalidSpecError } from '../errors.js';
-import { ANNOTATIONS, childMeta, childNames, nameOf, selectorLabels, commonLabels, type OperatorConfig } from './common.js';
+import { ANNOTATIONS, childMeta, childNames, hashOf, nameOf, selectorLabels, commonLabels, TEMPLATE_HASH_LABEL, type OperatorConfig } from './common.js';
 import { CONFIG_FILE_KEY } from './config-map.js';
 import { buildModelFetch, fetchesModel, modelEmptyDir } from './model-fetch.js';
 import { must } from './resolved.js';
@@ -122,6 +122,7 @@ function buildEnv(ps: PaddleService): V1EnvVar[] {
   const env: V1EnvVar[] = [
     { name: ENV.podName, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     { name: ENV.podNamespace, valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    { name: ENV.templateHash, valueFrom: { fieldRef: { fieldPath: `metadata.labels['${TEMPLATE_HASH_LABEL}']` } } },
     { name: ENV.serviceName, value: nameOf(ps) },
     { name: ENV.cpuThreads, value: threads },
     // Math libraries size their pools from these; keep them at the predictor's thread budget.
@@ -231,6 +232,33 @@ export function buildDeployment(ps: PaddleService, cfg: OperatorConfig, inputs: 
 
   const affinity = ps.spec.resources?.affinity;
   const tolerations = buildTolerations(ps);
+  const template: V1PodTemplateSpec = {
+    metadata: {
+      labels: { ...commonLabels(ps), 'app.kubernetes.io/component': 'serving' },
+      annotations: { [ANNOTATIONS.configHash]: inputs.restartHash },
+    },
+    spec: {
+      serviceAccountName: names.serviceAccount,
+      automountServiceAccountToken: true,
+      enableServiceLinks: false,
+      terminationGracePeriodSeconds: 30,
+      securityContext: {
+        runAsNonRoot: true,
+        runAsUser: RUN_AS_USER,
+        runAsGroup: RUN_AS_USER,
+        fsGroup: RUN_AS_USER,
+        seccompProfile: { type: 'RuntimeDefault' },
+      },
+      ...(Object.keys(nodeSelector).length > 0 ? { nodeSelector } : {}),
+      ...(tolerations.length > 0 ? { tolerations } : {}),
+      ...(affinity ? { affinity: affinity as V1Affinity } : {}),
+      ...(fetch ? { initContainers: [fetch.container] } : {}),
+      containers: [container],
+      volumes: [...volumes, ...(fetch?.volumes ?? [])],
+    },
+  };
+  // The hash covers everything else in the template, so any change that rolls the pods changes it.
+  (template.metadata as { labels: Record<string, string> }).labels[TEMPLATE_HASH_LABEL] = hashOf(template);
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -241,31 +269,7 @@ export function buildDeployment(ps: PaddleService, cfg: OperatorConfig, inputs: 
       selector: { matchLabels: selectorLabels(ps) },
       // Never below ready capacity: a new pod must be ready before an old one goes.
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
-      template: {
-        metadata: {
-          labels: { ...commonLabels(ps), 'app.kubernetes.io/component': 'serving' },
-          annotations: { [ANNOTATIONS.configHash]: inputs.restartHash },
-        },
-        spec: {
-          serviceAccountName: names.serviceAccount,
-          automountServiceAccountToken: true,
-          enableServiceLinks: false,
-          terminationGracePeriodSeconds: 30,
-          securityContext: {
-            runAsNonRoot: true,
-            runAsUser: RUN_AS_USER,
-            runAsGroup: RUN_AS_USER,
-            fsGroup: RUN_AS_USER,
-            seccompProfile: { type: 'RuntimeDefault' },
-          },
-          ...(Object.keys(nodeSelector).length > 0 ? { nodeSelector } : {}),
-          ...(tolerations.length > 0 ? { tolerations } : {}),
-          ...(affinity ? { affinity: affinity as V1Affinity } : {}),
-          ...(fetch ? { initContainers: [fetch.container] } : {}),
-          containers: [container],
-          volumes: [...volumes, ...(fetch?.volumes ?? [])],
-        },
-      },
+      template,
     },
   };
 }

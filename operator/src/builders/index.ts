@@ -3,7 +3,7 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { PaddleService } from '../../../crds/src/index.js';
 import { buildCertificate } from './certificate.js';
-import type { OperatorConfig } from './common.js';
+import { TEMPLATE_HASH_LABEL, type OperatorConfig } from './common.js';
 import { buildConfigMap, buildSidecarConfig, computeRestartHash, type BreakerTuning } from './config-map.js';
 import { buildDeployment } from './deployment.js';
 import { buildPodDisruptionBudget } from './pdb.js';
@@ -23,6 +23,8 @@ export interface DesiredChildren {
   /** In apply order: identity and config before the pods that use them. */
   objects: KubernetesObject[];
   restartHash: string;
+  /** The pod template's hash (TEMPLATE_HASH_LABEL): the pods of the current template carry it. */
+  templateHash: string;
 }
 
 export function buildChildren(
@@ -30,7 +32,7 @@ export function buildChildren(
   cfg: OperatorConfig,
   inputs: { replicas: number; tuning?: BreakerTuning },
 ): DesiredChildren {
-  const config = buildSidecarConfig(ps, inputs.tuning);
+  const config = buildSidecarConfig(ps, { ...inputs.tuning, replicas: inputs.replicas });
   const restartHash = computeRestartHash(config);
   const objects: KubernetesObject[] = [
     buildServiceAccount(ps),
@@ -40,6 +42,7 @@ export function buildChildren(
   ];
   const cert = buildCertificate(ps, cfg.clusterDomain);
   if (cert) objects.push(cert);
-  objects.push(buildService(ps), buildDeployment(ps, cfg, { replicas: inputs.replicas, restartHash }), buildPodDisruptionBudget(ps));
-  return { objects, restartHash };
+  const deployment = buildDeployment(ps, cfg, { replicas: inputs.replicas, restartHash });
+  objects.push(buildService(ps), deployment, buildPodDisruptionBudget(ps));
+  return { objects, restartHash, templateHash: deployment.spec?.template.metadata?.labels?.[TEMPLATE_HASH_LABEL] ?? '' };
 }

@@ -41,6 +41,8 @@ export interface StatusInputs {
   breakerTunedAt?: string;
   /** The ModelFetched condition (model-fetch.ts); undefined for sources the pods do not download. */
   modelFetched?: ConditionInput;
+  /** HorizontalPodAutoscalers whose scaleTargetRef is this PaddleService (names). */
+  hpas?: readonly string[];
 }
 
 /** Status fields the operator owns (everything but podReports, which the sidecars write). */
@@ -63,6 +65,11 @@ export const OPERATOR_STATUS_FIELDS = [
 
 function availableCondition(d: V1Deployment | undefined, desired: number): ConditionInput {
   if (!d) return { type: 'Available', status: 'False', reason: 'DeploymentMissing', message: 'the Deployment does not exist yet' };
+  // Nothing can serve at zero replicas: not available, and that is what was asked for.
+  if (desired === 0) {
+    const left = d.status?.replicas ?? 0;
+    return { type: 'Available', status: 'False', reason: 'ScaledToZero', message: left > 0 ? `scaled to zero: ${left} pods still stopping` : 'scaled to zero: no pod serves' };
+  }
   const available = d.status?.availableReplicas ?? 0;
   const cond = d.status?.conditions?.find((c) => c.type === 'Available');
   const progressing = d.status?.conditions?.find((c) => c.type === 'Progressing');
@@ -91,6 +98,23 @@ function certificateCondition(c: StatusInputs['certificate']): ConditionInput {
   };
 }
 
+/** spec.autoscaling next to an HPA on the scale subresource: two controllers would fight over replicas. */
+function autoscalingConflictCondition(ps: PaddleService, hpas: readonly string[]): ConditionInput {
+  const list = hpas.map((h) => `HorizontalPodAutoscaler ${h}`).join(', ');
+  if (hpas.length === 0) {
+    return { type: 'AutoscalingConflict', status: 'False', reason: 'NoConflict', message: 'no HorizontalPodAutoscaler targets this PaddleService' };
+  }
+  if (!ps.spec.autoscaling) {
+    return { type: 'AutoscalingConflict', status: 'False', reason: 'ExternalAutoscaler', message: `${list} drives spec.replicas (spec.autoscaling is not set)` };
+  }
+  return {
+    type: 'AutoscalingConflict',
+    status: 'True',
+    reason: 'HorizontalPodAutoscaler',
+    message: `${list} targets this PaddleService, which also sets spec.autoscaling: the operator follows spec.autoscaling and ignores spec.replicas, so the HPA's changes have no effect; remove the HPA or spec.autoscaling`,
+  };
+}
+
 export function computeStatus(inp: StatusInputs): PaddleServiceStatus {
   const { ps, fleet, desiredReplicas } = inp;
   const generation = ps.metadata.generation;
@@ -100,15 +124,29 @@ export function computeStatus(inp: StatusInputs): PaddleServiceStatus {
   const degraded: ConditionInput = { type: 'Degraded', ...fleet.degraded };
   const breaker: ConditionInput = { type: 'BreakerOpen', ...fleet.breakerOpen };
   const verificationRequired = ps.spec.model.verification?.required !== false;
+  const conflict = autoscalingConflictCondition(ps, inp.hpas ?? []);
 
   let ready: ConditionInput;
   const notReady = (reason: string, message: string): ConditionInput => ({ type: 'Ready', status: 'False', reason, message });
+  const oldServing = fleet.oldServingPods;
   if (inp.blocker) ready = notReady(inp.blocker.reason, inp.blocker.message);
-  else if (inp.modelFetched?.status === 'False') ready = notReady(inp.modelFetched.reason, inp.modelFetched.message);
+  else if (desiredReplicas === 0 && inp.deployment) {
+    // Asked for zero and got it: nothing is wrong, nothing serves (Available says so).
+    const left = inp.deployment.status?.replicas ?? 0;
+    ready = { type: 'Ready', status: 'True', reason: 'ScaledToZero', message: left > 0 ? `scaled to zero: ${left} pods still stopping` : 'scaled to zero: no pod serves until replicas are raised' };
+  } else if (inp.modelFetched?.status === 'False') ready = notReady(inp.modelFetched.reason, inp.modelFetched.message);
   else if (verificationRequired && modelVerified.status === 'False') ready = notReady('ModelNotVerified', modelVerified.message);
   else if (available.status !== 'True') ready = notReady('DeploymentUnavailable', available.message);
   else if (cert.status !== 'True') ready = notReady('CertificateNotReady', cert.message || cert.reason);
-  else if (fleet.servingPods < desiredReplicas) {
+  else if (fleet.servingPods < desiredReplicas && fleet.oldPods > 0 && fleet.servingPods + oldServing >= 1) {
+    // A rollout: old pods keep serving until new ones are ready (maxUnavailable 0).
+    ready = {
+      type: 'Ready',
+      status: 'True',
+      reason: 'RollingOut',
+      message: `rolling out: ${fleet.servingPods}/${desiredReplicas} pods of the current template serve, ${oldServing} of ${fleet.oldPods} older pods still serve`,
+    };
+  } else if (fleet.servingPods < desiredReplicas) {
     ready = notReady(
       'AwaitingVerifiedPods',
       `${fleet.servingPods}/${desiredReplicas} pods report a ${verificationRequired ? 'verified model and a ' : ''}passing self-check`,
@@ -124,7 +162,7 @@ export function computeStatus(inp: StatusInputs): PaddleServiceStatus {
 
   const conditions = mergeConditions(
     inp.ps.status?.conditions,
-    [ready, available, cert, modelVerified, ...(inp.modelFetched ? [inp.modelFetched] : []), degraded, breaker],
+    [ready, available, cert, modelVerified, ...(inp.modelFetched ? [inp.modelFetched] : []), degraded, breaker, conflict],
     generation,
     new Date(inp.now).toISOString(),
   );

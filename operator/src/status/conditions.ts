@@ -3,7 +3,7 @@
 
 import type { Condition, ConditionStatus, ConditionType } from '../../../crds/src/index.js';
 
-export const CONDITION_ORDER: ConditionType[] = ['Ready', 'Available', 'CertificateReady', 'ModelVerified', 'ModelFetched', 'Degraded', 'BreakerOpen'];
+export const CONDITION_ORDER: ConditionType[] = ['Ready', 'Available', 'CertificateReady', 'ModelVerified', 'ModelFetched', 'Degraded', 'BreakerOpen', 'AutoscalingConflict'];
 
 export interface ConditionInput {
   type: ConditionType;

@@ -2,6 +2,13 @@
 // baseline, the summed M[S,D,L] matrix, the slowest op types, the device in use, the model
 // digest / key id agreement, breaker state and GPU memory utilization. Reports of pods that
 // are gone, or that stopped reporting, are pruned.
+//
+// Rollouts: a report carries the pod template its pod runs (templateHash). Model verification,
+// the serving pod count and the baseline come from the pods of the current template only; pods
+// of an older template (by their report, else by their pod's template label) are a rollout that
+// has not finished, counted apart (oldPods, oldServingPods). Traffic figures (latency quantiles,
+// matrix, op profile, requests), degradation and breaker state count every live pod: they
+// describe what clients get, whichever template served them.
 
 import type {
   BreakerState,
@@ -21,6 +28,10 @@ export interface FoldInput {
   reports: Record<string, PodReport | null> | undefined;
   /** Names of the model pods that exist; undefined when unknown (no pruning of gone pods). */
   livePods: ReadonlySet<string> | undefined;
+  /** The current pod template (the Deployment's serving.paddle.io/template-hash); undefined: unknown. */
+  templateHash?: string;
+  /** Live pods whose template label is not the current one (a rollout in progress). */
+  oldPods?: ReadonlySet<string>;
   now: number;
   spec: PaddleServiceSpec;
 }
@@ -36,8 +47,12 @@ export interface FleetView {
   reporting: string[];
   /** Report keys to delete from status.podReports, with why. */
   pruned: Array<{ pod: string; why: 'gone' | 'stale' | 'malformed' }>;
-  /** Pods whose report says ready, self-check passed and (when required) the model verified. */
+  /** Pods of the current template whose report says ready, self-check passed and (when required) the model verified. */
   servingPods: number;
+  /** Live pods of an older template (by pod label or report), a rollout not finished yet. */
+  oldPods: number;
+  /** Of those, the ones whose report says they serve. */
+  oldServingPods: number;
   latency?: LatencyStatus;
   matrix?: MatrixStatus;
   opProfile?: OpProfileEntry[];
@@ -127,7 +142,14 @@ export function foldReports(input: FoldInput): FleetView {
     live.push([pod, report]);
   }
 
-  const serving = live.filter(([, r]) => r.ready && r.selfCheckPassed && (!verificationRequired || r.model.verified === true));
+  // Current template or not: the report's own hash when it has one, else its pod's label.
+  const isOld = (pod: string, r: PodReport): boolean =>
+    input.templateHash !== undefined && (r.templateHash !== undefined ? r.templateHash !== input.templateHash : input.oldPods?.has(pod) === true);
+  const current = live.filter(([pod, r]) => !isOld(pod, r));
+  const old = live.filter(([pod, r]) => isOld(pod, r));
+  const serves = (r: PodReport): boolean => r.ready && r.selfCheckPassed && (!verificationRequired || r.model.verified === true);
+  const serving = current.filter(([, r]) => serves(r));
+  const oldPodNames = new Set([...(input.oldPods ?? []), ...old.map(([pod]) => pod)]);
   const requests = live.reduce(
     (acc, [, r]) => ({ total: acc.total + (r.requests?.total ?? 0), errors: acc.errors + (r.requests?.errors ?? 0) }),
     { total: 0, errors: 0 },
@@ -144,9 +166,13 @@ export function foldReports(input: FoldInput): FleetView {
       ...(pick((l) => l.p50Ms) !== undefined ? { p50Ms: pick((l) => l.p50Ms) } : {}),
       ...(pick((l) => l.p95Ms) !== undefined ? { p95Ms: pick((l) => l.p95Ms) } : {}),
       ...(pick((l) => l.p99Ms) !== undefined ? { p99Ms: pick((l) => l.p99Ms) } : {}),
-      ...(pick((l) => l.baselineP95Ms) !== undefined ? { baselineP95Ms: pick((l) => l.baselineP95Ms) } : {}),
       samples: withLatency.reduce((n, [, r]) => n + w(r), 0),
     };
+    // The baseline describes the current template's pods (a new model may be slower or faster).
+    const baseline = weightedMean(
+      withLatency.flatMap(([pod, r]) => (typeof r.latency.baselineP95Ms === 'number' && !isOld(pod, r) ? [[r.latency.baselineP95Ms, w(r)] as [number, number]] : [])),
+    );
+    if (baseline !== undefined) latency.baselineP95Ms = baseline;
   }
 
   // Matrix: sum the cells of every report laid out like the spec's matrix.
@@ -211,17 +237,20 @@ export function foldReports(input: FoldInput): FleetView {
   // Model agreement and verification.
   let model: ModelStatus | undefined;
   let modelVerified: VerdictCondition;
-  const refused = live.filter(([, r]) => verificationRequired && (r.model.verified === false || (!r.ready && r.model.verified !== true)));
-  const digests = countBy(live.flatMap(([, r]) => (r.model.digest ? [r.model.digest] : [])));
-  const keyIds = countBy(live.flatMap(([, r]) => (r.model.keyId ? [r.model.keyId] : [])));
-  if (live.length === 0) {
-    modelVerified = { status: 'Unknown', reason: 'AwaitingReports', message: 'no pod has reported yet' };
+  const refused = current.filter(([, r]) => verificationRequired && (r.model.verified === false || (!r.ready && r.model.verified !== true)));
+  const digests = countBy(current.flatMap(([, r]) => (r.model.digest ? [r.model.digest] : [])));
+  const keyIds = countBy(current.flatMap(([, r]) => (r.model.keyId ? [r.model.keyId] : [])));
+  if (current.length === 0) {
+    modelVerified =
+      old.length > 0
+        ? { status: 'Unknown', reason: 'AwaitingReports', message: `no pod of the current template has reported yet (${old.length} older pods still report)` }
+        : { status: 'Unknown', reason: 'AwaitingReports', message: 'no pod has reported yet' };
   } else if (refused.length > 0) {
     const [pod, r] = refused[0] as [string, PodReport];
     modelVerified = {
       status: 'False',
       reason: 'VerificationFailed',
-      message: `${refused.length} of ${live.length} pods refused the model; ${pod}: ${r.message ?? 'not verified'}`,
+      message: `${refused.length} of ${current.length} pods refused the model; ${pod}: ${r.message ?? 'not verified'}`,
     };
   } else if (digests.size > 1) {
     modelVerified = { status: 'False', reason: 'DigestMismatch', message: `pods serve different model digests: ${describeCounts(digests)}` };
@@ -230,11 +259,11 @@ export function foldReports(input: FoldInput): FleetView {
   } else if (!verificationRequired) {
     modelVerified = { status: 'False', reason: 'VerificationDisabled', message: 'spec.model.verification.required is false' };
   } else {
-    modelVerified = { status: 'True', reason: 'Verified', message: `all ${live.length} reporting pods verified the same signed model` };
+    modelVerified = { status: 'True', reason: 'Verified', message: `all ${current.length} reporting pods verified the same signed model` };
   }
-  const first = live[0]?.[1];
+  const first = current[0]?.[1];
   if (first && digests.size <= 1) {
-    const verifiedAt = live
+    const verifiedAt = current
       .map(([, r]) => r.model.verifiedAt)
       .filter((t): t is string => typeof t === 'string')
       .sort()[0];
@@ -266,6 +295,8 @@ export function foldReports(input: FoldInput): FleetView {
     reporting: live.map(([p]) => p),
     pruned,
     servingPods: serving.length,
+    oldPods: oldPodNames.size,
+    oldServingPods: old.filter(([, r]) => serves(r)).length,
     ...(latency ? { latency } : {}),
     ...(matrix ? { matrix } : {}),
     ...(opProfile ? { opProfile } : {}),
