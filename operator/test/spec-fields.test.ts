@@ -166,7 +166,16 @@ export const FIELDS: Record<string, FieldEntry> = {
   'auth.issuer': { value: 'https://walk.example.com', carried: (b) => b.config.auth.issuer, reader: configReader('auth.ts', 'issuer') },
   'auth.audience': { value: 'walk-aud', carried: (b) => b.config.auth.audience, reader: configReader('auth.ts', 'audience') },
   'auth.clockSkewSeconds': { value: 17, carried: (b) => b.config.auth.clockSkewSeconds, reader: configReader('auth.ts', 'clockSkewSeconds') },
-  'auth.policies[].path': { value: '/v1/walk', carried: (b) => b.config.auth.policies, reader: SIDECAR('app.ts', /policyFor\(/) },
+  // Default-deny: every protected route needs exactly one policy, so the path is shown by moving
+  // a distinctive domain from one route to another.
+  'auth.policies[].path': {
+    value: { domain: 'walk_export', path: '/v1/export_model' },
+    set: (spec) => {
+      spec.auth = { ...spec.auth, policies: (spec.auth?.policies ?? []).map((p) => (p.path === '/v1/export_model' ? { ...p, domain: 'walk_export' } : p)) };
+    },
+    carried: (b) => b.config.auth.policies,
+    reader: SIDECAR('app.ts', /policies\.get\(policyPath\)/),
+  },
   'auth.policies[].domain': { value: 'walk_domain', carried: (b) => b.config.auth.policies, reader: SIDECAR('app.ts', /policy\.domain/) },
   'auth.policies[].callsPerMinute': { value: 4321, carried: (b) => b.config.auth.policies, reader: SIDECAR('app.ts', /policy\.callsPerMinute \* \(config\.auth\.rateShare/) },
   'cors.allowedOrigins': { value: ['https://walk.example.com'], carried: (b) => b.config.cors.allowedOrigins, reader: configReader('app.ts', 'allowedOrigins') },
