@@ -54,6 +54,8 @@ interface FieldEntry {
 
 const SIDECAR = (file: string, pattern: RegExp): Reader => ({ file: `sidecar/src/${file}`, pattern });
 const OPERATOR = (file: string, pattern: RegExp): Reader => ({ file: `operator/src/${file}`, pattern });
+/** `paddle-model fetch` in the model-fetch init container: the flag its store reads. */
+const FETCH = (flagName: string, file = 'store.ts'): Reader => ({ file: `native/lib/cli/${file}`, pattern: new RegExp(`[fF]lag\\(args, '${flagName}'`) });
 const K8S = (what: string): Reader => ({ kubernetes: what });
 const podSpec = (b: Built) => b.deployment.spec?.template.spec;
 const volume = (b: Built, name: string) => podSpec(b)?.volumes?.find((v) => v.name === name);
@@ -80,6 +82,26 @@ const audit = (field: string, value: unknown, reader: Reader): FieldEntry => ({ 
 const source = (src: PaddleServiceSpec['model']['source']) => (spec: PaddleServiceSpec) => {
   spec.model.source = src;
 };
+const S3 = source({
+  s3: {
+    endpoint: 'http://walk-s3.example.com:9000',
+    bucket: 'walk-bucket',
+    prefix: 'walk/prefix',
+    region: 'walk-region-1',
+    credentialsSecretRef: { name: 'walk-s3-creds', accessKeyIdKey: 'walkAccessKey', secretAccessKeyKey: 'walkSecretKey' },
+    maxSizeMB: 777,
+  },
+});
+const HTTPS = source({
+  https: {
+    url: 'https://walk-models.example.com/m/v1',
+    headersSecretRef: { name: 'walk-headers', key: 'walk-headers-key' },
+    caSecretRef: { name: 'walk-https-ca', key: 'walk-ca-key' },
+    maxSizeMB: 555,
+  },
+});
+const fetcher = (b: Built) => b.deployment.spec?.template.spec?.initContainers?.find((c) => c.name === 'model-fetch');
+const fetchSource = (b: Built) => [fetcher(b)?.args, volume(b, 'model-source'), volume(b, 'model')];
 
 export const FIELDS: Record<string, FieldEntry> = {
   replicas: {
@@ -102,6 +124,20 @@ export const FIELDS: Record<string, FieldEntry> = {
   'model.source.image.reference': { value: 'registry.example.com/walk@sha256:1', carried: (b) => volume(b, 'model'), reader: K8S('kubelet pulls the image volume') },
   'model.source.image.pullPolicy': { value: 'Always', carried: (b) => volume(b, 'model')?.image?.pullPolicy, reader: K8S('kubelet') },
   'model.source.configMap.name': { value: 'walk-model-cm', set: source({ configMap: { name: 'walk-model-cm' } }), carried: (b) => volume(b, 'model'), reader: K8S('kubelet') },
+  'model.source.s3.endpoint': { value: 'http://walk-s3.example.com:9000', set: S3, carried: fetchSource, reader: FETCH('s3-endpoint') },
+  'model.source.s3.bucket': { value: 'walk-bucket', set: S3, carried: fetchSource, reader: FETCH('s3-bucket') },
+  'model.source.s3.prefix': { value: 'walk/prefix', set: S3, carried: fetchSource, reader: FETCH('s3-prefix') },
+  'model.source.s3.region': { value: 'walk-region-1', set: S3, carried: fetchSource, reader: FETCH('s3-region') },
+  'model.source.s3.credentialsSecretRef.name': { value: 'walk-s3-creds', set: S3, carried: fetchSource, reader: FETCH('credentials-dir') },
+  'model.source.s3.credentialsSecretRef.accessKeyIdKey': { value: 'walkAccessKey', set: S3, carried: fetchSource, reader: K8S('kubelet projects the key') },
+  'model.source.s3.credentialsSecretRef.secretAccessKeyKey': { value: 'walkSecretKey', set: S3, carried: fetchSource, reader: K8S('kubelet projects the key') },
+  'model.source.s3.maxSizeMB': { value: 777, set: S3, carried: fetchSource, reader: FETCH('max-bytes', 'fetch.ts') },
+  'model.source.https.url': { value: 'https://walk-models.example.com/m/v1', set: HTTPS, carried: fetchSource, reader: FETCH('url') },
+  'model.source.https.headersSecretRef.name': { value: 'walk-headers', set: HTTPS, carried: fetchSource, reader: FETCH('headers-file') },
+  'model.source.https.headersSecretRef.key': { value: 'walk-headers-key', set: HTTPS, carried: fetchSource, reader: K8S('kubelet projects the key') },
+  'model.source.https.caSecretRef.name': { value: 'walk-https-ca', set: HTTPS, carried: fetchSource, reader: FETCH('ca-file') },
+  'model.source.https.caSecretRef.key': { value: 'walk-ca-key', set: HTTPS, carried: fetchSource, reader: K8S('kubelet projects the key') },
+  'model.source.https.maxSizeMB': { value: 555, set: HTTPS, carried: fetchSource, reader: FETCH('max-bytes', 'fetch.ts') },
   'model.format': { value: 'pdmodel', carried: (b) => b.env[ENV.modelFormat], reader: envReader('modelFormat') },
   'model.verification.required': { value: false, carried: (b) => b.env[ENV.requireSignature], reader: envReader('requireSignature') },
   'model.verification.publicKeySecretRef.name': { value: 'walk-key', carried: (b) => volume(b, 'verify-key'), reader: SIDECAR('main.ts', /values\['public-key'\]/) },
