@@ -156,7 +156,7 @@ function fieldOf(pod: V1Pod, fieldPath: string | undefined): string {
 }
 
 /** Materializes one volume into dir, waiting until what it names exists (kubelet behaviour). */
-async function materializeVolume(clients: Clients, pod: V1Pod, volume: V1Volume, dir: string, timeoutMs: number): Promise<void> {
+export async function materializeVolume(clients: Clients, pod: V1Pod, volume: V1Volume, dir: string, timeoutMs: number): Promise<void> {
   const namespace = pod.metadata?.namespace ?? '';
   const wait = async (what: string, read: () => Promise<Record<string, Buffer> | undefined>): Promise<Record<string, Buffer>> => {
     let files: Record<string, Buffer> | undefined;
@@ -194,7 +194,7 @@ async function materializeVolume(clients: Clients, pod: V1Pod, volume: V1Volume,
 }
 
 /** The container's env with the downward API's pod name / namespace resolved. */
-function resolveEnv(container: V1Container, pod: V1Pod): Record<string, string> {
+export function resolveEnv(container: V1Container, pod: V1Pod): Record<string, string> {
   const out: Record<string, string> = {};
   for (const e of container.env ?? []) {
     if (e.value !== undefined) out[e.name] = e.value;
