@@ -41,5 +41,9 @@ $(ZOO_STAMP): $(ZOO_VENV_STAMP)
 zoo: $(ZOO_STAMP) ## generate the model zoo (cached under the cache dir by content hash)
 	@echo "zoo: $(ZOO_DIR)"
 
+# Each zoo is about 1 GB: zoos of other generator versions unused for 2 days are removed
+# (a use touches the stamp).
 test-zoo: build-native $(ZOO_STAMP) ## every zoo architecture through the addon, both formats, batch 1 and 4, vs Paddle
+	@touch $(ZOO_STAMP)
+	@find $(ZOO_CACHE) -maxdepth 2 -path '$(ZOO_CACHE)/zoo-*/.complete' -mtime +2 -printf '%h\n' | xargs -r rm -rf
 	ZOO_DIR=$(ZOO_DIR) $(MOCHA) --timeout 300000 '$(ZOO_SRC)/*.test.ts'

@@ -226,3 +226,55 @@ describe('builtin ops (single-op programs)', function () {
     );
   });
 });
+
+// Ops added for the model zoo: Paddle-documented semantics the zoo's random models may not
+// pin down (negative strides, exclusive/reverse scans, ties), and bad programs refused with a
+// ShapeError naming the op (the zoo test compares everything else with Paddle's outputs).
+describe('model-zoo ops: semantics and refusals', function () {
+  const one = (type: string, inputs: Record<string, string[]>, attrs: OpSpec['attrs'], x: Tensor, outDims: number[] = [-1]) =>
+    runOne(
+      [
+        { name: 'x', dtype: x.dtype as 'float32', dims: x.shape.map(() => -1) },
+        { name: 'y', dims: outDims },
+      ],
+      [{ type, inputs, outputs: { Out: ['y'] }, attrs }],
+      ['x'],
+      ['y'],
+      { x },
+    );
+
+  it('strided_slice: a negative stride walks back from the end, Python-style clamping', async () => {
+    const out = await one('strided_slice', { Input: ['x'] }, { axes: [0], starts: [-1], ends: [-1000], strides: [-2] }, f32([6], range(6)));
+    close(out.y, [3], [6, 4, 2]);
+  });
+
+  it('cumsum: exclusive + reverse, and flatten', async () => {
+    let out = await one('cumsum', { X: ['x'] }, { axis: 0, exclusive: true, reverse: true }, f32([4], [1, 2, 3, 4]));
+    close(out.y, [4], [9, 7, 4, 0]);
+    out = await one('cumsum', { X: ['x'] }, { axis: -1, flatten: true }, f32([2, 2], [1, 2, 3, 4]));
+    close(out.y, [4], [1, 3, 6, 10]);
+  });
+
+  it('arg_max: the first index wins a tie; keepdims; int32 dtype', async () => {
+    const out = await one('arg_max', { X: ['x'] }, { axis: 1, keepdims: true, dtype: 2 }, f32([2, 3], [1, 3, 3, 5, 5, 0]));
+    assert.equal(out.y?.dtype, 'int32');
+    assert.deepEqual(out.y?.shape, [2, 1]);
+    assert.deepEqual(Array.from(out.y?.data as Int32Array), [1, 0]);
+  });
+
+  it('refusals name the op and the problem', async () => {
+    await assert.rejects(one('expand_v2', { X: ['x'] }, { shape: [2, 3] }, f32([2, 2], range(4))), (e: Error) => e instanceof ShapeError && /op expand_v2: cannot expand \[2, 2\] to \[2, 3\]/.test(e.message));
+    await assert.rejects(one('nearest_interp_v2', { X: ['x'] }, { out_h: 0, out_w: 2 }, f32([1, 1, 2, 2], range(4))), (e: Error) => e instanceof ShapeError && /output size 0x2 is not positive/.test(e.message));
+    await assert.rejects(one('strided_slice', { Input: ['x'] }, { axes: [0], starts: [0], ends: [2], strides: [0] }, f32([4], range(4))), (e: Error) => e instanceof ShapeError && /stride 0/.test(e.message));
+    await assert.rejects(
+      runOne(
+        [{ name: 'x', dims: [-1, -1, 3] }, { name: 'h', dims: [1, -1, 2] }, { name: 'y', dims: [-1] }],
+        [{ type: 'rnn', inputs: { Input: ['x'], PreState: ['h'], WeightList: ['h'] }, outputs: { Out: ['y'] }, attrs: { mode: 'GRU', hidden_size: 2, num_layers: 1 } }],
+        ['x', 'h'],
+        ['y'],
+        { x: f32([2, 1, 3], range(6)), h: f32([1, 1, 2], [0, 0]) },
+      ),
+      (e: Error) => e instanceof ShapeError && /op rnn: WeightList has 1 tensors, expected 4/.test(e.message),
+    );
+  });
+});

@@ -67,7 +67,7 @@ vision("mobilenet_v3_small", lambda: V.mobilenet_v3_small(scale=0.5, num_classes
 vision("mobilenet_v3_large", lambda: V.mobilenet_v3_large(scale=0.35, num_classes=10))
 # VGG and AlexNet: the convolutional trunk (num_classes=0 drops the 100M-parameter classifier,
 # whose linear/relu/dropout ops every other model here has).
-vision("vgg11_bn", lambda: V.vgg11(batch_norm=True, num_classes=0), size=32)
+vision("vgg11", lambda: V.vgg11(batch_norm=True, num_classes=0), size=32)  # the batch-norm variant
 vision("vgg16", lambda: V.vgg16(num_classes=0), size=32)
 vision("alexnet", lambda: V.alexnet(num_classes=0))
 vision("squeezenet1_0", lambda: V.squeezenet1_0(num_classes=10))
