@@ -40,6 +40,7 @@ build: $(NPM_STAMP) $(BUILD_TARGETS) build-ts ## build everything (addon, TypeSc
 build-ts: $(NPM_STAMP) ## compile the TypeScript parts to dist/ (the CRD travels with crds/src; the operator also as one bundled module)
 	npx tsc -p tsconfig.build.json
 	mkdir -p dist/crds && cp crds/*.yaml dist/crds/
+	mkdir -p dist/sidecar/proto && cp sidecar/proto/*.proto dist/sidecar/proto/
 	$(OPERATOR_BUNDLE_CMD)
 
 lint: $(NPM_STAMP) ## type-check and lint

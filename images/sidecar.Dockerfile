@@ -52,5 +52,5 @@ COPY --from=build /src/bin/ ./bin/
 RUN ln -s /app/bin/paddle-model.mjs /usr/local/bin/paddle-model && ln -s /app/bin/paddle-sidecar.mjs /usr/local/bin/paddle-sidecar
 USER 65532:65532
 # Serving (HTTPS), metrics and health (probe) ports of the pod contract (crds/src/pod-contract.ts).
-EXPOSE 8443 9090 8081
+EXPOSE 8443 9090 8081 8001
 ENTRYPOINT ["node", "dist/sidecar/src/main.js"]

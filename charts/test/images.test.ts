@@ -27,7 +27,7 @@ function make(args: string[]): { code: number; out: string } {
 
 const images = [
   { file: 'operator.Dockerfile', user: String(values.podSecurityContext.runAsUser), ports: [values.operator.opsPort] },
-  { file: 'sidecar.Dockerfile', user: String(RUN_AS_USER), ports: [PORTS.serving, PORTS.metrics, PORTS.health] },
+  { file: 'sidecar.Dockerfile', user: String(RUN_AS_USER), ports: [PORTS.serving, PORTS.metrics, PORTS.health, PORTS.grpc] },
 ];
 
 describe('images', () => {

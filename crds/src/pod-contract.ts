@@ -14,6 +14,12 @@ export const PORTS = {
    * present a client certificate when the serving port requires one). Not on the Service.
    */
   health: 8081,
+  /**
+   * OIP v2 gRPC (inference.GRPCInferenceService), on the serving port's certificates (TLS, or
+   * mutual TLS: a client without a certificate from the client CA fails the handshake).
+   * On the Service as port `grpc`.
+   */
+  grpc: 8001,
 } as const;
 
 export const PATHS = {

@@ -277,11 +277,12 @@ describe('builders', () => {
   });
 
   describe('Service and Certificate', () => {
-    it('Service exposes the serving and metrics ports', () => {
+    it('Service exposes the serving, metrics and gRPC ports', () => {
       const svc = buildService(loadExample('gpu.yaml'));
       assert.deepEqual(svc.spec?.ports, [
         { name: 'https', port: PORTS.serving, targetPort: 'https', protocol: 'TCP' },
         { name: 'metrics', port: PORTS.metrics, targetPort: 'metrics', protocol: 'TCP' },
+        { name: 'grpc', port: PORTS.grpc, targetPort: 'grpc', protocol: 'TCP', appProtocol: 'grpc' },
       ]);
       assert.equal(serviceUrl(loadExample('gpu.yaml'), 'cluster.local'), 'https://ernie-encoder.ml.svc.cluster.local:8443');
     });

@@ -28,6 +28,7 @@ import { ObservationMatrix, seqLenBucket, seqLenBucketLabel } from './matrix.js'
 import { BREAKER_STATE_VALUE, createMetrics, type SidecarMetrics } from './metrics.js';
 import { buildBinaryInferResponse, parseInferRequest, sequenceLength, tensorMetadata } from './oip.js';
 import { modelConfig } from './model-config.js';
+import type { CallCore } from './call-core.js';
 import { buildPodReport } from './pod-report.js';
 import { buildProbeInputs, type GpuTelemetryLike, type PredictorLike, type Tensor, type TensorInfo } from './predictor.js';
 import { SampleRing } from './quantiles.js';
@@ -109,7 +110,8 @@ interface RequestState {
   policyPath?: string;
   domain?: string;
   started: bigint;
-  res: ServerResponse;
+  /** The HTTP response (REST front end); absent for other front ends (gRPC). */
+  res?: ServerResponse;
   failureReason?: string;
   /** The connection closed before the response was complete (set by the close hook). */
   clientClosed?: boolean;
@@ -270,6 +272,8 @@ export interface SidecarApp {
   handler: RequestListener;
   /** The express app alone (every endpoint; the same chain steps as the dispatcher). */
   app: express.Express;
+  /** The chain for the other front ends (gRPC): call-core.ts. */
+  core: CallCore;
   /** Requests `handler` served on the dispatcher vs handed to express (tests, diagnostics). */
   dispatched: { fast: number; express: number };
   metrics: SidecarMetrics;
@@ -441,8 +445,8 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
   // its policy, so a missing one here is a bug and answers 403 rather than serving unguarded.
   let policies = policyTable(config.auth.policies);
 
-  const recordAudit = (res: ServerResponse, action: string, answered: number, why?: string): void => {
-    const st = state(res);
+  const recordAudit = (res: ServerResponse, action: string, answered: number, why?: string): void => auditCall(state(res), action, answered, why);
+  const auditCall = (st: RequestState, action: string, answered: number, why?: string): void => {
     // Allowed and computed, but the client had gone: the record says the answer was not delivered.
     const gone = answered < 400 && st.clientClosed === true;
     const status = gone ? CLIENT_CLOSED_STATUS : answered;
@@ -487,9 +491,23 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
   // 1. request id + W3C trace context + dyeing headers; the close hook writes metrics, the
   // span end and the access log (also for a client that left before its answer: status 499).
   const begin = (req: IncomingMessage, res: ServerResponse, path: string, deferHeaders = false): RequestState => {
-    const started = process.hrtime.bigint();
     const method = req.method ?? 'GET';
-    const headers = req.headers;
+    const st = openCall(method, path, req.headers, req.socket.remoteAddress);
+    st.res = res;
+    (res as StatefulResponse)[STATE] = st;
+    // The dispatcher answers through sendJson only, which writes them; express routes write
+    // through res.send and friends, so they get them now.
+    if (deferHeaders) st.headersDeferred = true;
+    else setHeaders(res, requestHeaders(st));
+    // 'close' comes once per response, after 'finish' when the answer went out, alone when the
+    // connection closed first.
+    res.on('close', () => finish(req, res, st, method));
+    return st;
+  };
+
+  /** Request id, trace context and dyeing of one call, from any front end's headers (lower-case names). */
+  const openCall = (method: string, path: string, headers: IncomingMessage['headers'], remoteAddress: string | undefined): RequestState => {
+    const started = process.hrtime.bigint();
     const incomingId = headerValue(headers['x-request-id']);
     const requestId = incomingId && REQUEST_ID_RE.test(incomingId) ? incomingId : randomUUID();
     const parent = extractTraceContext(headers);
@@ -499,7 +517,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     // Without a header: a provisional assignment by client address; authorize() re-assigns by
     // the verified token subject once there is one.
     const percent = config.canary.treatmentPercent;
-    const group: TestGroup = explicit ?? (percent ? assignGroup(`ip:${req.socket.remoteAddress ?? 'unknown'}`, percent) : 'control');
+    const group: TestGroup = explicit ?? (percent ? assignGroup(`ip:${remoteAddress ?? 'unknown'}`, percent) : 'control');
     const span = tracerRecords(deps.tracer)
       ? deps.tracer.startSpan(`${method} ${path.startsWith('/v2/models/') ? '/v2/models/{model}' : path}`, {
           kind: SpanKind.SERVER,
@@ -524,16 +542,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
       group,
       groupAssigned: explicit === undefined,
       started,
-      res,
     };
-    (res as StatefulResponse)[STATE] = st;
-    // The dispatcher answers through sendJson only, which writes them; express routes write
-    // through res.send and friends, so they get them now.
-    if (deferHeaders) st.headersDeferred = true;
-    else setHeaders(res, requestHeaders(st));
-    // 'close' comes once per response, after 'finish' when the answer went out, alone when the
-    // connection closed first.
-    res.on('close', () => finish(req, res, st, method));
     return st;
   };
 
@@ -542,7 +551,11 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     st.clientClosed = !answered;
     if (!answered) st.failureReason ??= `client_closed: the connection closed before the response was ${res.headersSent ? 'complete' : 'sent'}`;
     const code = answered ? res.statusCode : CLIENT_CLOSED_STATUS;
-    const route = st.route ?? expressRoute(req) ?? 'unmatched';
+    closeCall(st, code, st.route ?? expressRoute(req) ?? 'unmatched', method);
+  };
+
+  /** Ends a call of any front end: span, request metrics, access line. `code` is HTTP-style (gRPC maps to it). */
+  const closeCall = (st: RequestState, code: number, route: string, method: string): void => {
     const span = st.span;
     span.setAttribute('http.response.status_code', code);
     if (code >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: st.failureReason ?? `HTTP ${code}` });
@@ -598,18 +611,20 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
 
   // 4-6. authn -> authz -> rate limit, for the paths with a policy. Synchronous when the token
   // was verified before (the usual case); a promise only when its signature must be checked.
-  const authorize = (req: IncomingMessage, st: RequestState, policyPath: string): void | Promise<void> => {
+  const authorize = (req: IncomingMessage, st: RequestState, policyPath: string): void | Promise<void> =>
+    authorizeCall(st, policyPath, headerValue(req.headers.authorization), req.socket, req.socket.remoteAddress);
+  /** `connection`: an object that lives as long as the caller's connection (token cache per connection). */
+  const authorizeCall = (st: RequestState, policyPath: string, header: string | undefined, connection: object | undefined, remoteAddress: string | undefined): void | Promise<void> => {
     st.policyPath = policyPath;
     const policy = policies.get(policyPath);
     if (!policy) throw new SidecarError('forbidden', `no policy guards ${policyPath}: refused (default-deny)`);
     st.domain = policy.domain;
     if (config.auth.enabled) {
-      const header = headerValue(req.headers.authorization);
-      const known = verifier.cached(header, req.socket);
+      const known = verifier.cached(header, connection);
       if (known) return admit(st, policy, known);
       return verifier.verify(header).then((p) => admit(st, policy, p));
     }
-    return admit(st, policy, { subject: `ip:${req.socket.remoteAddress ?? 'unknown'}`, domains: new Set([policy.domain]) });
+    return admit(st, policy, { subject: `ip:${remoteAddress ?? 'unknown'}`, domains: new Set([policy.domain]) });
   };
 
   const admit = (st: RequestState, policy: SidecarConfig['auth']['policies'][number], principal: Principal): void => {
@@ -634,7 +649,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     st.group = group;
     st.span.setAttribute('paddle.test_group', group);
     const res = st.res;
-    if (!res.headersSent && !st.headersDeferred) res.setHeader('X-Test-Group', group);
+    if (res && !res.headersSent && !st.headersDeferred) res.setHeader('X-Test-Group', group);
   };
 
   // 7. model allow-list: only the configured name (and version "1" where the OIP path names a
@@ -650,20 +665,25 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
 
   // The one error handler (express's error middleware and the dispatcher both call it).
   const fail = (err: unknown, res: ServerResponse): void => {
-    const e = toSidecarError(err);
-    const st = (res as StatefulResponse)[STATE];
-    if (st) {
-      st.failureReason = `${e.code}: ${describeCause(e.cause ?? e)}`;
-      if (e.httpStatus >= 500) requestLog(st, deps.loggers).error({ '@log.kind': 'event', code: e.code, '@error.cause': describeCause(e) }, 'request failed');
-      if (st.policyPath) recordAudit(res, st.policyPath.replace(/^\/v[12]\//, '').replace(/\W+/g, '_'), e.httpStatus, e.code);
-    }
-    if (e.httpStatus >= 400 && e.code !== 'inference_failed') metrics.failures.labels(config.model.name, e.code).inc();
+    const e = noteFailure((res as StatefulResponse)[STATE], err);
     if (res.headersSent) {
       res.destroy(e);
       return;
     }
     if (e.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(e.retryAfterSeconds));
     sendJson(res, e.httpStatus, { error: e.message });
+  };
+
+  /** The failure bookkeeping of every front end: cause on the call, 5xx event line, audit record, failure count. */
+  const noteFailure = (st: RequestState | undefined, err: unknown): SidecarError => {
+    const e = toSidecarError(err);
+    if (st) {
+      st.failureReason = `${e.code}: ${describeCause(e.cause ?? e)}`;
+      if (e.httpStatus >= 500) requestLog(st, deps.loggers).error({ '@log.kind': 'event', code: e.code, '@error.cause': describeCause(e) }, 'request failed');
+      if (st.policyPath) auditCall(st, st.policyPath.replace(/^\/v[12]\//, '').replace(/\W+/g, '_'), e.httpStatus, e.code);
+    }
+    if (e.httpStatus >= 400 && e.code !== 'inference_failed') metrics.failures.labels(config.model.name, e.code).inc();
+    return e;
   };
 
   // 8-10. degradation tree -> breaker -> predictor, with metrics/matrix/span.
@@ -798,6 +818,31 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     await inferFromBody(res, body, 'predict');
   };
 
+  // ---- the chain for front ends other than REST (gRPC): the same steps, without node:http objects.
+  const core: CallCore = {
+    open: openCall,
+    close: (call, status, route, method) => closeCall(call as RequestState, status, route, method),
+    authorize: (call, policyPath, header, connection, remoteAddress) => authorizeCall(call as RequestState, policyPath, header, connection, remoteAddress),
+    checkModel,
+    io: () => io(activePredictor().predictor),
+    run: (call, inputs) => runInference(call as RequestState, inputs),
+    audit: (call, action, status, reason) => auditCall(call as RequestState, action, status, reason),
+    fail: (call, err) => noteFailure(call as RequestState | undefined, err),
+    traceparent: (call) => traceparentOf((call as RequestState).span.spanContext()),
+    readiness,
+    serverMetadata: () => ({ name: SIDECAR_NAME, version: SIDECAR_VERSION, extensions: SERVER_EXTENSIONS }),
+    modelMetadata: () => {
+      const m = io(activePredictor().predictor);
+      return { name: config.model.name, versions: [MODEL_VERSION], platform: `paddle_${info.format}`, inputs: tensorMetadata(m.inputs), outputs: tensorMetadata(m.outputs) };
+    },
+    modelConfig: () => {
+      const m = io(activePredictor().predictor);
+      return modelConfig(config.model.name, info.format, m.inputs, m.outputs);
+    },
+    modelName: () => config.model.name,
+    modelVersion: MODEL_VERSION,
+  };
+
   // ---- the express app: every endpoint, the chain steps above as middleware.
   const app = express();
   app.disable('x-powered-by');
@@ -824,21 +869,13 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
   app.get('/v2/health/live', (_req, res) => liveRoute(res));
   app.get('/v2/health/ready', (_req, res) => readyRoute(res));
   app.get('/v2', (_req, res) => {
-    sendJson(res, 200, { name: SIDECAR_NAME, version: SIDECAR_VERSION, extensions: SERVER_EXTENSIONS });
+    sendJson(res, 200, core.serverMetadata());
   });
   app.get(['/v2/models/:name', '/v2/models/:name/versions/:version'], modelParams, (_req, res) => {
-    const { predictor } = activePredictor();
-    sendJson(res, 200, {
-      name: config.model.name,
-      versions: [MODEL_VERSION],
-      platform: `paddle_${info.format}`,
-      inputs: tensorMetadata(predictor.inputs()),
-      outputs: tensorMetadata(predictor.outputs()),
-    });
+    sendJson(res, 200, core.modelMetadata());
   });
   app.get(['/v2/models/:name/config', '/v2/models/:name/versions/:version/config'], modelParams, (_req, res) => {
-    const { predictor } = activePredictor();
-    sendJson(res, 200, modelConfig(config.model.name, info.format, predictor.inputs(), predictor.outputs()));
+    sendJson(res, 200, core.modelConfig());
   });
   app.get(['/v2/models/:name/ready', '/v2/models/:name/versions/:version/ready'], modelParams, (_req, res) => {
     const r = readiness();
@@ -1013,6 +1050,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
   return {
     handler,
     app,
+    core,
     dispatched,
     metrics,
     breakers,

@@ -17,6 +17,7 @@
 //   --host H --port N        serving address                                   (0.0.0.0, 8443)
 //   --metrics-port N         plain-HTTP port serving GET /metrics only, 0: off (9090)
 //   --health-port N          plain-HTTP port serving the two probe paths only, 0: off (8081)
+//   --grpc-port N            OIP v2 gRPC (same TLS / mTLS as --port), 0: off   (8001)
 //   --tls-cert/--tls-key/--tls-ca FILE   certificate files                     (/etc/paddle/tls/...)
 //   --mtls                   require client certificates signed by --tls-ca
 //   --no-tls                 serve plain HTTP (development only)
@@ -43,6 +44,7 @@ import { createLoggers, processSinks, type LogSinks } from './logging.js';
 import { PodReportPatcher } from './pod-report.js';
 import type { GpuTelemetryLike, PredictorLike } from './predictor.js';
 import { createSidecarServer } from './server.js';
+import { createGrpcFrontEnd } from './grpc/server.js';
 import { metricsListener, probeListener } from './listeners.js';
 import { watchFiles } from './file-watch.js';
 import { ReloadableTracing } from './tracing.js';
@@ -83,6 +85,7 @@ const OPTIONS = {
   port: { type: 'string' },
   'metrics-port': { type: 'string' },
   'health-port': { type: 'string' },
+  'grpc-port': { type: 'string' },
   'tls-cert': { type: 'string', default: PATHS.tlsCert },
   'tls-key': { type: 'string', default: PATHS.tlsKey },
   'tls-ca': { type: 'string', default: PATHS.tlsCa },
@@ -116,6 +119,7 @@ const FLAG_HELP: Record<keyof typeof OPTIONS, string> = {
   port: `serving port (default ${PORTS.serving})`,
   'metrics-port': `plain-HTTP port serving GET /metrics only (default ${PORTS.metrics}; 0: off)`,
   'health-port': `plain-HTTP port serving GET /v2/health/live and /v2/health/ready only, for the kubelet (default ${PORTS.health}; 0: off)`,
+  'grpc-port': `OIP v2 gRPC port (inference.GRPCInferenceService), on the same certificates as --port (default ${PORTS.grpc}; 0: off)`,
   'tls-cert': 'serving certificate (re-read on change)',
   'tls-key': 'its private key',
   'tls-ca': 'CA of client certificates (for --mtls)',
@@ -310,7 +314,10 @@ async function main(): Promise<void> {
   const healthPort = parseIntFlag('health-port', values['health-port'], PORTS.health);
   const healthServer = healthPort > 0 ? createSidecarServer({ handler: probeListener(sidecar.handler) }) : undefined;
   const healthBound = healthServer ? await healthServer.listen(healthPort, values.host) : 0;
-  log.info({ port, metricsPort: metricsBound, healthPort: healthBound, tls: Boolean(tls), mtls: Boolean(tls?.mutual) }, 'serving');
+  const grpcPort = parseIntFlag('grpc-port', values['grpc-port'], PORTS.grpc);
+  const grpc = grpcPort > 0 ? createGrpcFrontEnd({ core: sidecar.core, ...(tls ? { tls } : {}), maxMessageBytes: parseIntFlag('body-limit', values['body-limit'], DEFAULTS.bodyLimitBytes) }) : undefined;
+  const grpcBound = grpc ? await grpc.listen(grpcPort, values.host) : 0;
+  log.info({ port, metricsPort: metricsBound, healthPort: healthBound, grpcPort: grpcBound, tls: Boolean(tls), mtls: Boolean(tls?.mutual) }, 'serving');
 
   // Pod report: only when the downward API says which pod and PaddleService this is.
   let reportTimer: NodeJS.Timeout | undefined;
@@ -343,7 +350,7 @@ async function main(): Promise<void> {
     if (reportTimer) clearTimeout(reportTimer);
     reloader?.close();
     encKeyWatcher.close();
-    await within(Promise.all([serving.close(), metricsServer?.close(), healthServer?.close()]).then(() => true), 10_000, false);
+    await within(Promise.all([serving.close(), metricsServer?.close(), healthServer?.close(), grpc?.close()]).then(() => true), 10_000, false);
     sidecar.close();
     await shipper?.close(3000);
     if (!(await tracing.shutdown(3000))) log.warn({ '@error.cause': `OTLP collector ${tracing.otlpEndpoint ?? ''} did not take the last spans within 3 s` }, 'stopped without flushing traces');

@@ -210,6 +210,7 @@ export function buildDeployment(ps: PaddleService, cfg: OperatorConfig, inputs: 
       { name: tlsOn ? 'https' : 'http', containerPort: PORTS.serving, protocol: 'TCP' },
       { name: 'metrics', containerPort: PORTS.metrics, protocol: 'TCP' },
       { name: HEALTH_PORT_NAME, containerPort: PORTS.health, protocol: 'TCP' },
+      { name: 'grpc', containerPort: PORTS.grpc, protocol: 'TCP' },
     ],
     args: buildArgs(ps),
     env: buildEnv(ps),

@@ -20,6 +20,8 @@ export function buildService(ps: PaddleService): V1Service {
       ports: [
         { name: servingPortName(ps), port: PORTS.serving, targetPort: servingPortName(ps), protocol: 'TCP' },
         { name: 'metrics', port: PORTS.metrics, targetPort: 'metrics', protocol: 'TCP' },
+        // OIP v2 gRPC on the serving port's certificates (plain h2c when TLS is off).
+        { name: 'grpc', port: PORTS.grpc, targetPort: 'grpc', protocol: 'TCP', appProtocol: 'grpc' },
       ],
     },
   };

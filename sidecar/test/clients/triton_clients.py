@@ -124,6 +124,12 @@ def main():
             client = tg.InferenceServerClient(cfg["grpc"])
         run_client("grpc", tg, client, cfg, cases, out)
         client.close()
+        # Clients the server must refuse at the handshake (mutual TLS): no certificate, one from another CA.
+        for refused in cfg.get("grpc_refused", []):
+            c = tg.InferenceServerClient(cfg["grpc"], ssl=True, root_certificates=tls["ca"], private_key=refused.get("key"),
+                                         certificate_chain=refused.get("cert"))
+            out["grpc"].setdefault("refused", {})[refused["name"]] = error_text(lambda: c.is_server_live(client_timeout=10))
+            c.close()
     json.dump(out, sys.stdout, default=str)
 
 

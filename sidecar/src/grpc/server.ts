@@ -1,0 +1,171 @@
+// The OIP v2 gRPC front end (inference.GRPCInferenceService over @grpc/grpc-js): a thin adapter
+// from gRPC calls to the request chain (call-core.ts). Every method opens a call (request id,
+// trace context and dyeing from the metadata: x-request-id, traceparent, tracestate, x-env-id,
+// x-test-group), ends it with the access line and request metrics (route label
+// /inference.GRPCInferenceService/<Method>, HTTP-style status), and answers x-request-id and
+// traceparent in the initial metadata. ModelInfer is guarded by the /v2/models/{model}/infer
+// policy (the REST infer route's: same token scope, same rate-limit bucket) with the token from
+// the `authorization` metadata, and is audited as `infer`. Errors map to gRPC codes (status.ts);
+// Retry-After travels as `retry-after` trailing metadata.
+//
+// TLS: the serving certificate (and, for mutual TLS, the client CA) from the same files as the
+// REST port, re-read when they change (grpc-js's FileWatcherCertificateProvider); with mutual
+// TLS a client without a certificate from that CA fails the handshake.
+
+import { Metadata, Server, ServerCredentials, experimental, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { CallCore, CallHandle } from '../call-core.js';
+import type { TlsFiles } from '../server.js';
+import { buildGrpcInferResponse, parseGrpcInfer, type GrpcInferRequest } from './codec.js';
+import { inferenceServiceDefinition, SERVICE_NAME } from './service.js';
+import { grpcStatusOf } from './status.js';
+
+export interface GrpcFrontEndOptions {
+  core: CallCore;
+  tls?: TlsFiles;
+  /** Largest request message in bytes (the REST body limit's counterpart). */
+  maxMessageBytes?: number;
+  /** How often the certificate files are re-read (ms). */
+  certRefreshMs?: number;
+}
+
+export interface GrpcFrontEnd {
+  server: Server;
+  listen(port: number, host?: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+const INFER_POLICY = '/v2/models/{model}/infer';
+const CLIENT_CLOSED = 499;
+
+/** The call's metadata as lower-case HTTP-style headers (text entries only; `-bin` entries skipped). */
+function headersOf(md: Metadata): IncomingHttpHeaders {
+  const h: IncomingHttpHeaders = {};
+  const map = md.getMap();
+  for (const k in map) {
+    const v = map[k];
+    if (typeof v === 'string') h[k] = v;
+  }
+  return h;
+}
+
+/** The peer's address from grpc-js's peer string (ipv4:1.2.3.4:5, ipv6:[::1]:5, or host:port). */
+function peerAddress(peer: string): string {
+  const s = peer.replace(/^ipv[46]:/, '');
+  const m = /^\[([^\]]+)\]:\d+$/.exec(s) ?? /^(.*):\d+$/.exec(s);
+  return m?.[1] ?? s;
+}
+
+function credentials(tls: TlsFiles | undefined, refreshMs: number): ServerCredentials {
+  if (!tls) return ServerCredentials.createInsecure();
+  if (tls.mutual && !tls.caFile) throw new Error('mutual TLS needs a client CA file');
+  const provider = new experimental.FileWatcherCertificateProvider({
+    certificateFile: tls.certFile,
+    privateKeyFile: tls.keyFile,
+    ...(tls.mutual && tls.caFile ? { caCertificateFile: tls.caFile } : {}),
+    refreshIntervalMs: refreshMs,
+  });
+  // grpc-js's parameters are named the other way round: the first is the identity provider.
+  return experimental.createCertificateProviderServerCredentials(provider, tls.mutual ? provider : null, tls.mutual);
+}
+
+type Handler<Req, Res> = (req: Req, call: CallHandle, grpc: ServerUnaryCall<Req, Res>) => Res | Promise<Res>;
+
+export function createGrpcFrontEnd(o: GrpcFrontEndOptions): GrpcFrontEnd {
+  const core = o.core;
+  const server = new Server({
+    'grpc.max_receive_message_length': o.maxMessageBytes ?? 4 * 1024 * 1024,
+    'grpc.max_send_message_length': -1,
+  });
+
+  /** One unary method: open the call, run `fn`, answer, close the call (always once). */
+  const unary =
+    <Req, Res>(method: string, fn: Handler<Req, Res>) =>
+    (grpc: ServerUnaryCall<Req, Res>, done: sendUnaryData<Res>): void => {
+      const route = `/${SERVICE_NAME}/${method}`;
+      const call = core.open('POST', route, headersOf(grpc.metadata), peerAddress(grpc.getPeer()));
+      const reply = new Metadata();
+      reply.set('x-request-id', call.requestId);
+      reply.set('traceparent', core.traceparent(call));
+      let closed = false;
+      const close = (status: number): void => {
+        if (closed) return;
+        closed = true;
+        core.close(call, status, route, 'POST');
+      };
+      grpc.on('cancelled', () => close(CLIENT_CLOSED));
+      const answerError = (err: unknown): void => {
+        const e = core.fail(call, err);
+        const trailers = new Metadata();
+        if (e.retryAfterSeconds !== undefined) trailers.set('retry-after', String(e.retryAfterSeconds));
+        if (!grpc.cancelled) {
+          grpc.sendMetadata(reply);
+          done({ code: grpcStatusOf(e.httpStatus), details: e.message, metadata: trailers });
+        }
+        close(grpc.cancelled ? CLIENT_CLOSED : e.httpStatus);
+      };
+      try {
+        const out = fn(grpc.request, call, grpc);
+        const answer = (res: Res): void => {
+          if (grpc.cancelled) return close(CLIENT_CLOSED);
+          grpc.sendMetadata(reply);
+          done(null, res);
+          close(200);
+        };
+        if (out instanceof Promise) out.then(answer, answerError);
+        else answer(out);
+      } catch (err) {
+        answerError(err);
+      }
+    };
+
+  const modelCheck = (req: { name: string; version: string }): void => core.checkModel(req.name, req.version === '' ? undefined : req.version);
+
+  const impl: UntypedServiceImplementation = {
+    ServerLive: unary('ServerLive', () => ({ live: true })),
+    ServerReady: unary('ServerReady', () => ({ ready: core.readiness().ready })),
+    ModelReady: unary<{ name: string; version: string }, { ready: boolean }>('ModelReady', (req) => {
+      modelCheck(req);
+      return { ready: core.readiness().ready };
+    }),
+    ServerMetadata: unary('ServerMetadata', () => core.serverMetadata()),
+    ModelMetadata: unary<{ name: string; version: string }, unknown>('ModelMetadata', (req) => {
+      modelCheck(req);
+      return core.modelMetadata();
+    }),
+    ModelConfig: unary<{ name: string; version: string }, unknown>('ModelConfig', (req) => {
+      modelCheck(req);
+      return { config: core.modelConfig() };
+    }),
+    ModelInfer: unary<GrpcInferRequest, unknown>('ModelInfer', async (req, call, grpc) => {
+      const auth = grpc.metadata.get('authorization')[0];
+      const pending = core.authorize(call, INFER_POLICY, typeof auth === 'string' ? auth : undefined, undefined, peerAddress(grpc.getPeer()));
+      if (pending) await pending;
+      core.checkModel(req.model_name, req.model_version === '' ? undefined : req.model_version);
+      const io = core.io();
+      const parsed = parseGrpcInfer(req, io.inputs, io.outputs);
+      const outputs = await core.run(call, parsed.inputs);
+      const res = buildGrpcInferResponse(core.modelName(), core.modelVersion, parsed.id, outputs, parsed.outputs);
+      core.audit(call, 'infer', grpc.cancelled ? CLIENT_CLOSED : 200, grpc.cancelled ? 'client_closed' : undefined);
+      return res;
+    }),
+  };
+  server.addService(inferenceServiceDefinition(), impl);
+  const creds = credentials(o.tls, o.certRefreshMs ?? 2000);
+
+  return {
+    server,
+    listen: (port, host = '0.0.0.0') =>
+      new Promise((resolve, reject) => {
+        const target = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+        server.bindAsync(target, creds, (err, bound) => (err ? reject(err) : resolve(bound)));
+      }),
+    close: () =>
+      new Promise((resolve) => {
+        server.tryShutdown(() => resolve());
+        // Calls still open after 5 s are cut (a shutdown must not hang on a stuck client).
+        setTimeout(() => server.forceShutdown(), 5000).unref();
+      }),
+  };
+}
+
