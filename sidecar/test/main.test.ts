@@ -12,6 +12,9 @@ import { pki } from './helpers/harness.js';
 import { request } from './helpers/http.js';
 import { MLP_DIR, RSA_PUB } from './helpers/predictors.js';
 import { runSidecar, servingPorts, type SidecarProcess } from './helpers/process.js';
+import { inferenceClient, tlsCredentials } from './helpers/grpc-client.js';
+import { freePort } from './helpers/rsyslog.js';
+import { readFileSync } from 'node:fs';
 
 const run = runSidecar;
 async function servingPort(p: SidecarProcess): Promise<number> {
@@ -24,9 +27,10 @@ describe('paddle-sidecar process (main.ts)', function () {
     const p = pki();
     const dir = mkdtempSync(join(tmpdir(), 'sidecar-main-'));
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ version: 1, model: { name: 'mlp' }, auth: { enabled: false } }));
+    const grpcPort = await freePort();
     const { child, out, exited } = run([
       '--model-dir', MLP_DIR, '--public-key', RSA_PUB, '--config', join(dir, 'config.json'),
-      '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--health-port', '0',
+      '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--health-port', '0', '--grpc-port', String(grpcPort),
       '--tls-cert', p.serverCert, '--tls-key', p.serverKey, '--tls-ca', p.caCert,
     ]);
     try {
@@ -38,6 +42,17 @@ describe('paddle-sidecar process (main.ts)', function () {
         body: { inputs: [{ name: 'x', shape: [1, 64], datatype: 'FP32', data: new Array(64).fill(0.25) }] },
       });
       assert.equal(infer.status, 200, infer.text);
+      // The gRPC port, on the same certificate.
+      const g = inferenceClient(`localhost:${grpcPort}`, tlsCredentials(readFileSync(p.caCert)));
+      try {
+        assert.deepEqual(await g.call('ServerLive', {}), { live: true });
+        const res = await g.call('ModelInfer', { model_name: 'mlp', inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 64], contents: { fp32_contents: new Array(64).fill(0.25) } }] });
+        const raw = (res.raw_output_contents as Buffer[])[0] as Buffer;
+        const viaGrpc = Array.from(new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length)));
+        assert.deepEqual(viaGrpc, (infer.json as { outputs: { data: number[] }[] }).outputs[0]?.data, 'gRPC and REST answer the same numbers');
+      } finally {
+        g.close();
+      }
       child.kill('SIGTERM');
       assert.equal(await exited, 0);
       const lines = out.stdout.split('\n').filter((l) => l.length > 0);
@@ -55,7 +70,7 @@ describe('paddle-sidecar process (main.ts)', function () {
     const p = pki();
     const dir = mkdtempSync(join(tmpdir(), 'sidecar-main-'));
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ version: 1, model: { name: 'mlp' }, auth: { enabled: false } }));
-    const common = ['--model-dir', MLP_DIR, '--public-key', RSA_PUB, '--config', join(dir, 'config.json'), '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--health-port', '0'];
+    const common = ['--model-dir', MLP_DIR, '--public-key', RSA_PUB, '--config', join(dir, 'config.json'), '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--health-port', '0', '--grpc-port', '0'];
     const plain = run([...common, SIDECAR_ARGS.noTls, '--tls-cert', join(dir, 'absent.crt'), '--tls-key', join(dir, 'absent.key')]);
     const mutual = run([...common, SIDECAR_ARGS.mutualTls, '--tls-cert', p.serverCert, '--tls-key', p.serverKey, '--tls-ca', p.caCert]);
     try {

@@ -82,7 +82,7 @@ describe('side ports: one purpose each', function () {
     const [metricsPort, healthPort] = [await freePort(), await freePort()];
     const proc = runSidecar([
       '--model-dir', MLP_DIR, '--public-key', RSA_PUB, '--config', join(dir, 'config.json'),
-      '--host', '127.0.0.1', '--port', '0', '--metrics-port', String(metricsPort), '--health-port', String(healthPort),
+      '--host', '127.0.0.1', '--port', '0', '--metrics-port', String(metricsPort), '--health-port', String(healthPort), '--grpc-port', '0',
       '--mtls', '--tls-cert', p.serverCert, '--tls-key', p.serverKey, '--tls-ca', p.caCert,
     ]);
     try {
