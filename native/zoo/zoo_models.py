@@ -100,10 +100,12 @@ FEAT, SEQ = 12, 7
 
 
 def seq_inputs(with_lengths):
+    # Batch 1 and batch 4 differ in sequence length too (the time dim is dynamic).
     def make(rng, b):
-        out = {"x": rng.standard_normal((b, SEQ, FEAT)).astype("float32")}
+        steps = SEQ if b == 1 else SEQ - 2
+        out = {"x": rng.standard_normal((b, steps, FEAT)).astype("float32")}
         if with_lengths:
-            out["lengths"] = np.array([SEQ, 3, 5, 1][:b] if b > 1 else [5], dtype="int64")
+            out["lengths"] = np.array([steps, 3, 4, 1][:b] if b > 1 else [5], dtype="int64")
         return out
     return make
 
@@ -556,8 +558,9 @@ add("pp_liteseg", "ppseg", PPLiteSeg, [("x", [None, 3, 64, 64], "float32")], ima
 
 def token_inputs(vocab):
     def make(rng, b):
-        ids = rng.randint(1, vocab, (b, 9)).astype("int64")
-        return {"input_ids": ids, "token_type_ids": (rng.rand(b, 9) > 0.5).astype("int64")}
+        seq = 9 if b == 1 else 6  # the sequence dim is dynamic: each case its own length
+        ids = rng.randint(1, vocab, (b, seq)).astype("int64")
+        return {"input_ids": ids, "token_type_ids": (rng.rand(b, seq) > 0.5).astype("int64")}
     return make
 
 
