@@ -152,6 +152,9 @@ function fieldOf(pod: V1Pod, fieldPath: string | undefined): string {
   if (fieldPath === 'metadata.namespace') return pod.metadata?.namespace ?? '';
   if (fieldPath === 'metadata.uid') return pod.metadata?.uid ?? '';
   if (fieldPath === 'spec.serviceAccountName') return pod.spec?.serviceAccountName ?? '';
+  // metadata.labels['key'] / metadata.annotations['key'], as the kubelet resolves them.
+  const m = /^metadata\.(labels|annotations)\['([^']+)'\]$/.exec(fieldPath ?? '');
+  if (m) return (m[1] === 'labels' ? pod.metadata?.labels : pod.metadata?.annotations)?.[m[2] ?? ''] ?? '';
   throw new Error(`downward API field ${JSON.stringify(fieldPath)} is not supported here`);
 }
 
@@ -193,13 +196,12 @@ export async function materializeVolume(clients: Clients, pod: V1Pod, volume: V1
   }
 }
 
-/** The container's env with the downward API's pod name / namespace resolved. */
+/** The container's env with the downward API's fields (pod name, namespace, labels) resolved. */
 export function resolveEnv(container: V1Container, pod: V1Pod): Record<string, string> {
   const out: Record<string, string> = {};
   for (const e of container.env ?? []) {
     if (e.value !== undefined) out[e.name] = e.value;
-    else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.name') out[e.name] = pod.metadata?.name ?? '';
-    else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.namespace') out[e.name] = pod.metadata?.namespace ?? '';
+    else if (e.valueFrom?.fieldRef) out[e.name] = fieldOf(pod, e.valueFrom.fieldRef.fieldPath);
     else throw new Error(`env ${e.name}: ${JSON.stringify(e.valueFrom)} is not supported here`);
   }
   return out;

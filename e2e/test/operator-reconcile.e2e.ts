@@ -113,8 +113,13 @@ describe('operator: reconcile on the local control plane', function () {
     const table = await kubectl(['get', 'psvc', 'ernie', '-n', ns.name]);
     assert.match(table.stdout, /ernie\s+True\s+Serving\s+gpu\s+2\/2\s+12\s+closed/);
 
-    const events = await clients.core.listNamespacedEvent({ namespace: ns.name, fieldSelector: 'involvedObject.name=ernie' });
-    assert.ok(events.items.some((e) => e.reason === 'Ready' && e.type === 'Normal'), 'a Ready Event');
+    // The Event is created after the status write that records the transition: wait for it.
+    await waitForValue(
+      async () => (await clients.core.listNamespacedEvent({ namespace: ns.name, fieldSelector: 'involvedObject.name=ernie' })).items,
+      (items) => items.some((e) => e.reason === 'Ready' && e.type === 'Normal'),
+      60_000,
+      'a Ready Event',
+    );
   });
 
   it('spec change rolls into the children; a hand edit is restored; delete collects every child', async () => {

@@ -200,7 +200,13 @@ export function syntheticReport(over: Partial<PodReport> = {}): PodReport {
 export async function reportFromAllPods(clients: Clients, namespace: string, name: string, over: Partial<PodReport> = {}): Promise<string[]> {
   const pods = (await clients.core.listNamespacedPod({ namespace, labelSelector: `app.kubernetes.io/instance=${name}` })).items.filter((p) => !p.metadata?.deletionTimestamp);
   const names = pods.map((p) => p.metadata?.name ?? '');
-  const reports = Object.fromEntries(names.map((n) => [n, syntheticReport(over)]));
+  // Each report names its pod's template, as the sidecar does from the downward API.
+  const reports = Object.fromEntries(
+    pods.map((p) => {
+      const templateHash = p.metadata?.labels?.['serving.paddle.io/template-hash'];
+      return [p.metadata?.name ?? '', syntheticReport({ ...(templateHash ? { templateHash } : {}), ...over })];
+    }),
+  );
   await mergePatchPaddleService(clients, namespace, name, { status: { podReports: reports } }, 'status');
   return names;
 }
