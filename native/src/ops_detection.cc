@@ -37,7 +37,7 @@ void YoloBoxK(OpContext& ctx) {
   if (x.shape[1] != an * (5 + class_num)) ctx.Fail("X has " + std::to_string(x.shape[1]) + " channels, anchors and class_num need " + std::to_string(an * (5 + class_num)));
   auto sizes = ops::Ints(ctx, img);
   if (static_cast<int64_t>(sizes.size()) != 2 * N) ctx.Fail("ImgSize must be [N, 2]");
-  std::vector<float> in(px, px + x.Numel());
+  const float* in = px;
   const int64_t stride = H * W, an_stride = (5 + class_num) * stride, box_num = an * stride;
   Value& boxes = ctx.Out("Boxes", DType::kFloat32, {N, box_num, 4});
   Value& scores = ctx.Out("Scores", DType::kFloat32, {N, box_num, class_num});
@@ -52,12 +52,12 @@ void YoloBoxK(OpContext& ctx) {
       for (int64_t k = 0; k < H; ++k)
         for (int64_t l = 0; l < W; ++l) {
           const int64_t base = (i * an + j) * an_stride + k * W + l;
-          const float conf = SigmoidF(in[static_cast<size_t>(base + 4 * stride)]);
+          const float conf = SigmoidF(in[base + 4 * stride]);
           if (conf < conf_thresh) continue;
-          const float cx = (static_cast<float>(l) + SigmoidF(in[static_cast<size_t>(base)]) * scale + bias) * img_w / static_cast<float>(W);
-          const float cy = (static_cast<float>(k) + SigmoidF(in[static_cast<size_t>(base + stride)]) * scale + bias) * img_h / static_cast<float>(H);
-          const float bw = std::exp(in[static_cast<size_t>(base + 2 * stride)]) * static_cast<float>(anchors[static_cast<size_t>(2 * j)]) * img_w / in_w;
-          const float bh = std::exp(in[static_cast<size_t>(base + 3 * stride)]) * static_cast<float>(anchors[static_cast<size_t>(2 * j + 1)]) * img_h / in_h;
+          const float cx = (static_cast<float>(l) + SigmoidF(in[base]) * scale + bias) * img_w / static_cast<float>(W);
+          const float cy = (static_cast<float>(k) + SigmoidF(in[base + stride]) * scale + bias) * img_h / static_cast<float>(H);
+          const float bw = std::exp(in[base + 2 * stride]) * static_cast<float>(anchors[static_cast<size_t>(2 * j)]) * img_w / in_w;
+          const float bh = std::exp(in[base + 3 * stride]) * static_cast<float>(anchors[static_cast<size_t>(2 * j + 1)]) * img_h / in_h;
           const int64_t b = i * box_num + j * stride + k * W + l;
           float* o = pb + b * 4;
           o[0] = cx - bw / 2;
@@ -71,7 +71,7 @@ void YoloBoxK(OpContext& ctx) {
             o[3] = o[3] < img_h - 1 ? o[3] : img_h - 1;
           }
           for (int64_t c = 0; c < class_num; ++c) {
-            ps[b * class_num + c] = conf * SigmoidF(in[static_cast<size_t>(base + (5 + c) * stride)]);
+            ps[b * class_num + c] = conf * SigmoidF(in[base + (5 + c) * stride]);
           }
         }
   }
@@ -139,12 +139,11 @@ void MulticlassNms3K(OpContext& ctx) {
   const float nms_threshold = static_cast<float>(ctx.Float("nms_threshold", 0.3));
   const float eta = static_cast<float>(ctx.Float("nms_eta", 1.0));
   const bool normalized = ctx.Bool("normalized", true);
-  std::vector<float> boxes(pbox, pbox + bx.Numel()), scores(pscore, pscore + sc.Numel());
   std::vector<float> rows;
   std::vector<int32_t> index, per_image;
   for (int64_t i = 0; i < N; ++i) {
-    const float* ib = boxes.data() + i * M * 4;
-    const float* is = scores.data() + i * C * M;
+    const float* ib = pbox + i * M * 4;
+    const float* is = pscore + i * C * M;
     std::map<int64_t, std::vector<int64_t>> kept;
     int64_t num = 0;
     for (int64_t c = 0; c < C; ++c) {

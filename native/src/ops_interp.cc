@@ -75,7 +75,9 @@ void Interp(OpContext& ctx, bool bilinear) {
   const int64_t align_mode = ctx.Int("align_mode", 1);
   const int64_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
   InterpPlan p = PlanInterp(ctx, H, W, align_corners);
-  std::vector<float> in(px, px + x.Numel());
+  // Inputs stay valid while the op runs: an output that overwrites a live variable gets a
+  // fresh slab (executor.cc), so nothing is copied here.
+  const float* in = px;
   Value& o = ctx.Out("Out", DType::kFloat32, {N, C, p.out_h, p.out_w});
   float* po = o.As<float>();
   if (!bilinear) {
@@ -89,7 +91,7 @@ void Interp(OpContext& ctx, bool bilinear) {
       xs[static_cast<size_t>(k)] = std::min(v, W - 1);
     }
     for (int64_t nc = 0; nc < N * C; ++nc) {
-      const float* src = in.data() + nc * H * W;
+      const float* src = in + nc * H * W;
       float* dst = po + nc * p.out_h * p.out_w;
       for (int64_t i = 0; i < p.out_h; ++i)
         for (int64_t j = 0; j < p.out_w; ++j) dst[i * p.out_w + j] = src[ys[static_cast<size_t>(i)] * W + xs[static_cast<size_t>(j)]];
@@ -117,7 +119,7 @@ void Interp(OpContext& ctx, bool bilinear) {
   };
   auto ty = taps(p.out_h, H, p.ratio_h), tx = taps(p.out_w, W, p.ratio_w);
   for (int64_t nc = 0; nc < N * C; ++nc) {
-    const float* src = in.data() + nc * H * W;
+    const float* src = in + nc * H * W;
     float* dst = po + nc * p.out_h * p.out_w;
     for (int64_t i = 0; i < p.out_h; ++i) {
       const Tap& a = ty[static_cast<size_t>(i)];
@@ -183,7 +185,6 @@ void ConvTransposeK(OpContext& ctx) {
     OW += out_pad[1];
   }
   if (OH <= 0 || OW <= 0) ctx.Fail("output size " + std::to_string(OH) + "x" + std::to_string(OW) + " is not positive");
-  std::vector<float> in(px, px + x.Numel()), filt(pw, pw + w.Numel());
   Value& o = ctx.Out("Output", DType::kFloat32, {N, Cout, OH, OW});
   float* po = o.As<float>();
   std::memset(po, 0, static_cast<size_t>(o.Numel()) * sizeof(float));
@@ -192,8 +193,8 @@ void ConvTransposeK(OpContext& ctx) {
   for (int64_t n = 0; n < N; ++n) {
     for (int64_t g = 0; g < groups; ++g) {
       // col[Cout_g*KH*KW, H*W] = W_g^T [rows, Cin_g] * X_g [Cin_g, H*W]
-      const float* xg = in.data() + (n * Cin + g * Cin_g) * HW;
-      const float* wg = filt.data() + g * Cin_g * rows;
+      const float* xg = px + (n * Cin + g * Cin_g) * HW;
+      const float* wg = pw + g * Cin_g * rows;
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(rows), static_cast<int>(HW), static_cast<int>(Cin_g), 1.f, wg,
                   static_cast<int>(rows), xg, static_cast<int>(HW), 0.f, col, static_cast<int>(HW));
       float* og = po + (n * Cout + g * Cout_g) * OH * OW;

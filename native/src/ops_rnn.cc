@@ -7,6 +7,7 @@
 // reverse direction therefore starts at each sequence's own last step).
 #include <cblas.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -67,12 +68,18 @@ void RnnK(OpContext& ctx) {
       len[static_cast<size_t>(n)] = v;
     }
   }
-  // Copies of everything read, since outputs may reuse input slabs.
-  std::vector<float> layer_in(x.As<float>(), x.As<float>() + x.Numel());
-  std::vector<std::vector<float>> state_out(states, std::vector<float>(pre[0], pre[0] + L * D * N * H));
-  if (states == 2) state_out[1].assign(pre[1], pre[1] + L * D * N * H);
-  std::vector<float> layer_out(static_cast<size_t>(T * N * D * H));
-  std::vector<float> xg(static_cast<size_t>(T * N * G * H)), hg(static_cast<size_t>(N * G * H));
+  // Working memory from the workspace's scratch (counted against maxMemoryMB, reused across
+  // runs): the layer's input and output sequences, the input projections, one step's hidden
+  // projections. The outputs are written at the end.
+  const int64_t seq = T * N * std::max(I, D * H), state = L * D * N * H;
+  float* scratch = ctx.Scratch(static_cast<size_t>(2 * seq + T * N * G * H + N * G * H + states * state));
+  float* layer_in = scratch;
+  float* layer_out = layer_in + seq;
+  float* xg = layer_out + seq;
+  float* hg = xg + T * N * G * H;
+  float* state_out[2] = {hg + N * G * H, hg + N * G * H + state};
+  std::memcpy(layer_in, x.As<float>(), static_cast<size_t>(x.Numel()) * sizeof(float));
+  for (size_t s = 0; s < states; ++s) std::memcpy(state_out[s], pre[s], static_cast<size_t>(state) * sizeof(float));
   const int64_t LD2 = 2 * L * D;
   for (int64_t l = 0; l < L; ++l) {
     const int64_t in_size = l == 0 ? I : D * H;
@@ -82,20 +89,20 @@ void RnnK(OpContext& ctx) {
       const float* w_hh = Weight(ctx, static_cast<size_t>(idx * 2 + 1), {G * H, H});
       const float* b_ih = Weight(ctx, static_cast<size_t>(LD2 + idx * 2), {G * H});
       const float* b_hh = Weight(ctx, static_cast<size_t>(LD2 + idx * 2 + 1), {G * H});
-      MatMulBT(layer_in.data(), w_ih, b_ih, T * N, G * H, in_size, xg.data());
-      float* h = state_out[0].data() + idx * N * H;
-      float* c = states == 2 ? state_out[1].data() + idx * N * H : nullptr;
+      MatMulBT(layer_in, w_ih, b_ih, T * N, G * H, in_size, xg);
+      float* h = state_out[0] + idx * N * H;
+      float* c = states == 2 ? state_out[1] + idx * N * H : nullptr;
       for (int64_t s = 0; s < T; ++s) {
         const int64_t t = d == 0 ? s : T - 1 - s;
-        MatMulBT(h, w_hh, b_hh, N, G * H, H, hg.data());
+        MatMulBT(h, w_hh, b_hh, N, G * H, H, hg);
         for (int64_t n = 0; n < N; ++n) {
-          float* out = layer_out.data() + (t * N + n) * D * H + d * H;
+          float* out = layer_out + (t * N + n) * D * H + d * H;
           if (t >= len[static_cast<size_t>(n)]) {
             std::memset(out, 0, static_cast<size_t>(H) * sizeof(float));
             continue;
           }
-          const float* xv = xg.data() + (t * N + n) * G * H;
-          const float* hv = hg.data() + n * G * H;
+          const float* xv = xg + (t * N + n) * G * H;
+          const float* hv = hg + n * G * H;
           float* hn = h + n * H;
           for (int64_t j = 0; j < H; ++j) {
             if (G == 4) {
@@ -117,15 +124,14 @@ void RnnK(OpContext& ctx) {
         }
       }
     }
-    layer_in.swap(layer_out);
-    layer_out.assign(static_cast<size_t>(T * N * D * H), 0.f);
+    std::swap(layer_in, layer_out);
   }
   Value& out = ctx.Out("Out", DType::kFloat32, {T, N, D * H});
-  std::memcpy(out.data, layer_in.data(), layer_in.size() * sizeof(float));
+  std::memcpy(out.data, layer_in, static_cast<size_t>(T * N * D * H) * sizeof(float));
   for (size_t s = 0; s < states && s < ctx.OutputCount("State"); ++s) {
     if (!ctx.HasOutput("State", s)) continue;
     Value& so = ctx.Out("State", s, DType::kFloat32, state_shape);
-    std::memcpy(so.data, state_out[s].data(), state_out[s].size() * sizeof(float));
+    std::memcpy(so.data, state_out[s], static_cast<size_t>(state) * sizeof(float));
   }
 }
 

@@ -1,7 +1,8 @@
 // Tensor-manipulation ops the model zoo needs beyond kernels.cc: stack, expand_v2, meshgrid,
 // strided_slice, fill_any_like, cumsum, arg_max / arg_min, reduce_max / reduce_min.
 // Semantics follow Paddle's phi CPU kernels (attribute names of the legacy ops; pir.cc maps
-// the pd_op forms onto them).
+// the pd_op forms onto them). Inputs stay valid while an op runs (an output overwriting a
+// live variable gets a fresh slab), so kernels read them in place.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -16,7 +17,6 @@ namespace paddle_native {
 namespace {
 
 using ops::Axis;
-using ops::Bytes;
 
 // Row-major strides of `s` in elements.
 std::vector<int64_t> Strides(const Shape& s) {
@@ -41,12 +41,10 @@ void StackK(OpContext& ctx) {
   for (int64_t k = 0; k < axis; ++k) outer *= out[static_cast<size_t>(k)];
   const size_t es = DTypeSize(xs[0].dtype);
   const size_t inner = static_cast<size_t>(xs[0].Numel() / std::max<int64_t>(outer, 1)) * es;
-  std::vector<std::vector<uint8_t>> copies;  // Y may reuse an input's slab
-  for (const auto& x : xs) copies.emplace_back(static_cast<const uint8_t*>(x.data), static_cast<const uint8_t*>(x.data) + Bytes(x));
   Value& y = ctx.Out(ctx.HasOutput("Y") ? "Y" : "Out", xs[0].dtype, out);
   uint8_t* dst = static_cast<uint8_t*>(y.data);
   for (int64_t o = 0; o < outer; ++o)
-    for (size_t i = 0; i < n; ++i, dst += inner) std::memcpy(dst, copies[i].data() + static_cast<size_t>(o) * inner, inner);
+    for (size_t i = 0; i < n; ++i, dst += inner) std::memcpy(dst, static_cast<const uint8_t*>(xs[i].data) + static_cast<size_t>(o) * inner, inner);
 }
 
 // Copies `x` broadcast to `out` (x right-aligned, its dims 1 or equal).
@@ -58,7 +56,7 @@ void BroadcastTo(OpContext& ctx, const Value& x, const Shape& out, const char* s
   for (size_t k = 0; k < r; ++k) {
     if (xs[k] != out[k] && xs[k] != 1) ctx.Fail("cannot expand " + ShapeString(x.shape) + " to " + ShapeString(out));
   }
-  std::vector<uint8_t> src(static_cast<const uint8_t*>(x.data), static_cast<const uint8_t*>(x.data) + Bytes(x));
+  const uint8_t* src = static_cast<const uint8_t*>(x.data);
   const size_t es = DTypeSize(x.dtype);
   Value& o = ctx.Out(slot, x.dtype, out);
   auto xst = Strides(xs);
@@ -68,7 +66,7 @@ void BroadcastTo(OpContext& ctx, const Value& x, const Shape& out, const char* s
   for (int64_t i = 0; i < n; ++i) {
     int64_t off = 0;
     for (size_t k = 0; k < r; ++k) off += xs[k] == 1 ? 0 : idx[k] * xst[k];
-    std::memcpy(dst + static_cast<size_t>(i) * es, src.data() + static_cast<size_t>(off) * es, es);
+    std::memcpy(dst + static_cast<size_t>(i) * es, src + static_cast<size_t>(off) * es, es);
     for (size_t k = r; k-- > 0;) {
       if (++idx[k] < out[k]) break;
       idx[k] = 0;
@@ -117,8 +115,6 @@ void MeshgridK(OpContext& ctx) {
     if (xs.back().shape.size() > 1) ctx.Fail("inputs must be 0-D or 1-D");
     out.push_back(xs.back().Numel());
   }
-  std::vector<std::vector<uint8_t>> copies;
-  for (const auto& x : xs) copies.emplace_back(static_cast<const uint8_t*>(x.data), static_cast<const uint8_t*>(x.data) + Bytes(x));
   auto st = Strides(out);
   int64_t total = 1;
   for (int64_t d : out) total *= d;
@@ -128,7 +124,7 @@ void MeshgridK(OpContext& ctx) {
     uint8_t* dst = static_cast<uint8_t*>(o.data);
     for (int64_t j = 0; j < total; ++j) {
       int64_t k = (j / st[i]) % out[i];
-      std::memcpy(dst + static_cast<size_t>(j) * es, copies[i].data() + static_cast<size_t>(k) * es, es);
+      std::memcpy(dst + static_cast<size_t>(j) * es, static_cast<const uint8_t*>(xs[i].data) + static_cast<size_t>(k) * es, es);
     }
   }
 }
@@ -167,7 +163,7 @@ void StridedSliceK(OpContext& ctx) {
     out[a] = count;
   }
   const size_t es = DTypeSize(x.dtype);
-  std::vector<uint8_t> src(static_cast<const uint8_t*>(x.data), static_cast<const uint8_t*>(x.data) + Bytes(x));
+  const uint8_t* src = static_cast<const uint8_t*>(x.data);
   auto xst = Strides(x.shape);
   Shape final_shape;
   auto dec = ctx.Ints("decrease_axis");
@@ -184,7 +180,7 @@ void StridedSliceK(OpContext& ctx) {
   for (int64_t i = 0; i < n; ++i) {
     int64_t off = 0;
     for (size_t k = 0; k < static_cast<size_t>(r); ++k) off += (begin[k] + idx[k] * step[k]) * xst[k];
-    std::memcpy(dst + static_cast<size_t>(i) * es, src.data() + static_cast<size_t>(off) * es, es);
+    std::memcpy(dst + static_cast<size_t>(i) * es, src + static_cast<size_t>(off) * es, es);
     for (size_t k = static_cast<size_t>(r); k-- > 0;) {
       if (++idx[k] < out[k]) break;
       idx[k] = 0;
