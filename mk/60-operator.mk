@@ -1,5 +1,5 @@
 # operator/: the PaddleService controller.
-.PHONY: test-operator run-operator bench-operator
+.PHONY: test-operator run-operator bench-operator bench-fleet-rates
 UNIT_TEST_TARGETS += test-operator
 
 test-operator: $(NPM_STAMP) ## unit tests of the operator (queue, leader election, builders, status)
@@ -27,3 +27,6 @@ bench-operator: $(NPM_STAMP) build-ts ## operator: 200 and 1000 PaddleServices (
 	rc=0; KUBECONFIG=$(ROOT)/e2e/.cluster/kubeconfig npx tsx bench/operator/converge.ts $(BENCH_OPERATOR_SIZES) || rc=$$?; \
 	if [ "$$started" = true ]; then $(E2E_ENV) e2e/cluster/down.sh; fi; \
 	exit $$rc
+
+bench-fleet-rates: $(NPM_STAMP) ## fleet-wide rate limits: error of the 1/replicas share at 1, 3 and 10 replicas (simulated routing, real limiter)
+	npx tsx bench/operator/fleet-rates.ts

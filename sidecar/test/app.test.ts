@@ -180,6 +180,25 @@ describe('sidecar app over HTTPS', function () {
       const other = await request(`${h.url}/v1/export_model`, { ca: ca(), headers: await bearer('model_admin', { sub: 'admin-2' }) });
       assert.equal(other.status, 200);
     });
+    it('a pod enforces its share of the service-wide rate (auth.rateShare from the operator), changed without a restart', async () => {
+      const base = h.sidecar.config();
+      const exportCalls = async (sub: string, n: number): Promise<number[]> => {
+        const auth = await bearer('model_admin', { sub });
+        const out: number[] = [];
+        for (let i = 0; i < n; i++) out.push((await request(`${h.url}/v1/export_model`, { ca: ca(), headers: auth })).status);
+        return out;
+      };
+      try {
+        // 3 replicas: each pod allows 5 x 0.4 = 2 calls of the 5 per minute.
+        await h.sidecar.applyConfig({ ...base, auth: { ...base.auth, rateShare: 0.4 } });
+        assert.deepEqual(await exportCalls('share-1', 3), [200, 200, 429]);
+        // 10 replicas: 0.5 calls per minute, yet one call still gets through (a bucket holds at least one).
+        await h.sidecar.applyConfig({ ...base, auth: { ...base.auth, rateShare: 0.1 } });
+        assert.deepEqual(await exportCalls('share-2', 2), [200, 429]);
+      } finally {
+        await h.sidecar.applyConfig(base);
+      }
+    });
   });
 
   describe('model allow-list and path traversal', () => {
