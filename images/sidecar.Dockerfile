@@ -14,7 +14,7 @@ FROM node:${NODE_VERSION}-bookworm AS build
 WORKDIR /src
 ENV CI=true
 RUN apt-get update \
- && apt-get install -y --no-install-recommends cmake g++ make pkg-config libopenblas-dev \
+ && apt-get install -y --no-install-recommends cmake g++ make pkg-config libopenblas-dev libdnnl-dev \
  && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund && mkdir -p node_modules && touch node_modules/.installed
@@ -30,10 +30,10 @@ COPY e2e/src/ e2e/src/
 COPY bin/ bin/
 RUN make build-native build-ts && npm prune --omit=dev --no-audit --no-fund
 
-# ---- runtime: Node.js and the OpenBLAS shared library, nothing else ----
+# ---- runtime: Node.js and the OpenBLAS and oneDNN shared libraries, nothing else ----
 FROM node:${NODE_VERSION}-bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libopenblas0-pthread \
+ && apt-get install -y --no-install-recommends libopenblas0-pthread libdnnl2 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 65532 nonroot \
  && useradd --system --uid 65532 --gid 65532 --home-dir /nonexistent --shell /usr/sbin/nologin nonroot \

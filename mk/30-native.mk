@@ -1,4 +1,4 @@
-# native/: the C++ predictor addon (cmake-js, node-addon-api, OpenBLAS; OpenSSL from node).
+# native/: the C++ predictor addon (cmake-js, node-addon-api, OpenBLAS, oneDNN; OpenSSL from node).
 # Every target sets up what it misses (apt packages, the build) and is fast when done.
 .PHONY: build-native test-native bench-native fuzz-native fuzz-deps clean-native native-deps
 
@@ -16,6 +16,7 @@ native-deps:
 	  echo "==> installing libopenblas-dev"; \
 	  (apt-get update -qq || true) && $(APT_INSTALL) libopenblas-dev pkg-config; \
 	fi
+	@[ -e /usr/include/oneapi/dnnl/dnnl.hpp ] || { echo "==> installing libdnnl-dev (oneDNN)"; (apt-get update -qq || true) && $(APT_INSTALL) libdnnl-dev; }
 	@command -v cmake >/dev/null || { (apt-get update -qq || true) && $(APT_INSTALL) cmake; }
 	@command -v g++ >/dev/null || { (apt-get update -qq || true) && $(APT_INSTALL) g++ make; }
 
@@ -64,7 +65,7 @@ $(FUZZ_BIN)/obj/%.o: native/src/%.cc $(wildcard native/src/*.h) | fuzz-deps
 	$(FUZZ_CXX) $(FUZZ_FLAGS) $$(pkg-config --cflags openblas) -c -o $@ $<
 
 $(FUZZ_BIN)/fuzz_%: native/fuzz/fuzz_%.cc $(FUZZ_OBJS) | fuzz-deps
-	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $$(pkg-config --libs openblas) -lcrypto
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $$(pkg-config --libs openblas) -ldnnl -lcrypto
 
 fuzz-native: $(addprefix $(FUZZ_BIN)/fuzz_,$(FUZZ_TARGETS)) ## run each native parser fuzzer for FUZZ_SECONDS (default 60)
 	@for t in $(FUZZ_TARGETS); do \

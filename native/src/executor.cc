@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "dnnl_ops.h"
 #include "errors.h"
 
 namespace paddle_native {
@@ -96,9 +97,10 @@ uint64_t Workspace::Need() const {
   return n;
 }
 
-Value& Workspace::Allocate(int idx, DType dtype, const Shape& shape, const std::string& what) {
+Value& Workspace::Allocate(int idx, DType dtype, const Shape& shape, const std::string& what, size_t min_bytes,
+                           const void* layout) {
   int64_t numel = CheckedNumel(shape, what);
-  size_t bytes = RoundUp(std::max<size_t>(static_cast<size_t>(numel) * DTypeSize(dtype), 8));
+  size_t bytes = RoundUp(std::max<size_t>({static_cast<size_t>(numel) * DTypeSize(dtype), min_bytes, 8}));
   int& slab = slab_of_[static_cast<size_t>(idx)];
   if (slab >= 0 && values_[static_cast<size_t>(idx)].defined) {
     // Overwriting a live value (an in-place op may still be reading it): take a fresh slab and
@@ -130,6 +132,7 @@ Value& Workspace::Allocate(int idx, DType dtype, const Shape& shape, const std::
   v.dtype = dtype;
   v.shape = shape;
   v.defined = true;
+  v.layout = layout;
   if (real_) {  // measuring: only real vars get memory, of their own
     if ((*real_)[static_cast<size_t>(idx)]) {
       auto& buf = side_[idx];
@@ -214,6 +217,12 @@ Value& OpContext::Out(const char* slot, size_t i, DType dtype, const Shape& shap
   int idx = Index(out_, slot, i);
   if (idx < 0) Fail(std::string("missing output ") + slot + "[" + std::to_string(i) + "]");
   return ws_->Allocate(idx, dtype, shape, op_->type + " output " + ex_->var_names_[static_cast<size_t>(idx)]);
+}
+
+Value& OpContext::OutLayout(const char* slot, DType dtype, const Shape& shape, const void* layout, size_t bytes) {
+  int idx = Index(out_, slot, 0);
+  if (idx < 0) Fail(std::string("missing output ") + slot);
+  return ws_->Allocate(idx, dtype, shape, op_->type + " output " + ex_->var_names_[static_cast<size_t>(idx)], bytes, layout);
 }
 
 int64_t OpContext::Int(const char* name, int64_t def) const {
@@ -376,6 +385,7 @@ Executor::Executor(Program program, std::vector<std::string> param_names, std::v
     }
     inputs_.push_back(TensorSpec{v->name, v->dtype, v->dims});
   }
+  OptimizeGraph();
   // Liveness: a var dies after its last reader; outputs nobody reads die after their writer.
   // Parameters and fetched vars never die.
   std::vector<int> last_use(var_names_.size(), -1);
@@ -591,15 +601,10 @@ std::vector<HostTensor> Executor::RunIn(Workspace* ws, const std::vector<std::pa
     Value& v = ws->Allocate(feeds_[k].first, t->dtype, t->shape, "input " + inputs_[k].name);
     if (!t->bytes.empty()) std::memcpy(v.data, t->bytes.data(), t->bytes.size());
   }
-  for (size_t i = 0; i < ops_.size(); ++i) {
-    const auto& c = ops_[i];
-    auto op_start = Clock::now();
-    OpContext ctx(this, ws, c.op, &c.in, &c.out);
-    c.fn(ctx);
-    ws->FlushPending();
-    for (int dead : dead_after_[i]) ws->Free(dead);
-    if (times) times->op_ms[c.op->type] += std::chrono::duration<double, std::milli>(Clock::now() - op_start).count();
-  }
+  SetDnnlThreads(threads_);
+  for (size_t i = 0; i < ops_.size(); ++i) RunOp(ws, i, times);
+  for (int idx : fetches_) ToPlain(ws, idx);
+  ws->FlushPending();
   std::vector<HostTensor> out;
   for (int idx : fetches_) {
     const Value& v = ws->At(idx);
@@ -613,6 +618,27 @@ std::vector<HostTensor> Executor::RunIn(Workspace* ws, const std::vector<std::pa
   }
   if (times) times->latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   return out;
+}
+
+void Executor::ToPlain(Workspace* ws, int idx) const {
+  Value v = ws->At(idx);
+  if (!v.defined || !v.layout) return;
+  Value& plain = ws->Allocate(idx, v.dtype, v.shape, "reorder of " + var_names_[static_cast<size_t>(idx)]);
+  if (v.data && plain.data) ReorderToPlain(v.layout, v.data, v.shape, plain.data);
+}
+
+void Executor::RunOp(Workspace* ws, size_t i, RunTimes* times) const {
+  const auto& c = ops_[i];
+  auto op_start = Clock::now();
+  if (!IsDnnlKernel(c.fn)) {
+    for (const auto& slot : c.in)
+      for (int idx : slot.second) ToPlain(ws, idx);
+  }
+  OpContext ctx(this, ws, c.op, &c.in, &c.out, c.state.get());
+  c.fn(ctx);
+  ws->FlushPending();
+  for (int dead : dead_after_[i]) ws->Free(dead);
+  if (times) times->op_ms[c.op->type] += std::chrono::duration<double, std::milli>(Clock::now() - op_start).count();
 }
 
 // The vars a shape-only pass must compute: those marked, every input of an op that computes,
@@ -674,14 +700,13 @@ uint64_t Executor::EstimateRunBytes(const std::vector<std::pair<std::string, Sha
       io += static_cast<uint64_t>(CheckedNumel(shape, "input")) * DTypeSize(inputs_[k].dtype);
     }
     try {
+      SetDnnlThreads(threads_);
       for (size_t i = 0; i < ops_.size(); ++i) {
-        const auto& c = ops_[i];
         ws.dry_op_ = !real_ops_[i];
-        OpContext ctx(this, &ws, c.op, &c.in, &c.out);
-        c.fn(ctx);
-        ws.FlushPending();
-        for (int dead : dead_after_[i]) ws.Free(dead);
+        RunOp(&ws, i, nullptr);
       }
+      ws.dry_op_ = false;
+      for (int idx : fetches_) ToPlain(&ws, idx);
     } catch (const NeedValueSignal& need) {
       if (need.var < 0 || real_vars_[static_cast<size_t>(need.var)]) {
         throw PaddleError(ErrorCode::kNotImplemented, "memory estimate: a kernel read a value it was not given");

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -24,6 +25,9 @@ struct Value {
   Shape shape;
   void* data = nullptr;
   bool defined = false;
+  // nullptr: plain row-major. Else the oneDNN memory layout the data is in (a dnnl::memory::desc
+  // that lives for the process; dnnl_ops.h); only oneDNN kernels see such values.
+  const void* layout = nullptr;
   int64_t Numel() const {
     int64_t n = 1;
     for (int64_t d : shape) n *= d;
@@ -98,6 +102,8 @@ class Executor : public Engine {
   std::string BackendVersion() const override { return kBuiltinVersion; }
   std::vector<HostTensor> Run(const std::vector<std::pair<std::string, HostTensor>>& inputs, RunTimes* times) override;
   uint64_t EstimateRunBytes(const std::vector<std::pair<std::string, Shape>>& shapes) override;
+  // Math threads of each run (oneDNN's OpenMP threads, set on the thread that runs).
+  void SetThreads(int threads) { threads_ = threads; }
 
   // Memory accounting used by workspaces.
   void Reserve(uint64_t bytes);
@@ -110,7 +116,13 @@ class Executor : public Engine {
     KernelFn fn;
     std::vector<std::pair<std::string, std::vector<int>>> in;   // slot -> var indices (-1 = absent)
     std::vector<std::pair<std::string, std::vector<int>>> out;
+    std::shared_ptr<void> state = nullptr;  // the kernel's own (OpContext::State), e.g. fused weights
   };
+  // Load-time graph passes (graph_passes.cc): folding and fusion onto oneDNN kernels.
+  void OptimizeGraph();
+  // Before a kernel that reads only plain tensors: converts var `idx` out of a oneDNN layout.
+  void ToPlain(Workspace* ws, int idx) const;
+  void RunOp(Workspace* ws, size_t i, RunTimes* times) const;
   int VarIndex(const std::string& name) const;
   std::unique_ptr<Workspace> Acquire();
   void Give(std::unique_ptr<Workspace> ws);
@@ -132,6 +144,8 @@ class Executor : public Engine {
   std::vector<HostTensor> params_;
   std::vector<int> param_var_;  // var index per param
   std::vector<CompiledOp> ops_;
+  std::deque<OpDesc> synthetic_ops_;  // descs of fused ops (stable addresses)
+  int threads_ = 1;
   std::vector<std::vector<int>> dead_after_;  // per op: vars whose last reader it is
   std::vector<std::pair<int, int>> feeds_;   // (feed var idx, col)
   std::vector<int> fetches_;                 // var idx per fetch column
@@ -170,7 +184,9 @@ class Workspace {
   Workspace& operator=(const Workspace&) = delete;
   Value& At(int idx) { return values_[static_cast<size_t>(idx)]; }
   // Makes var `idx` a fresh tensor of the given type and shape in a slab of this workspace.
-  Value& Allocate(int idx, DType dtype, const Shape& shape, const std::string& what);
+  // `bytes` (when larger than the shape needs) and `layout`: a value in a oneDNN layout.
+  Value& Allocate(int idx, DType dtype, const Shape& shape, const std::string& what, size_t bytes = 0,
+                  const void* layout = nullptr);
   // Var `idx` is dead: its slab may be reused.
   void Free(int idx);
   // Slabs detached from overwritten vars during an op become free once the op has finished.
@@ -212,9 +228,9 @@ class Workspace {
 
 class OpContext {
  public:
-  OpContext(Executor* ex, Workspace* ws, const OpDesc* op, const std::vector<std::pair<std::string, std::vector<int>>>* in,
-            const std::vector<std::pair<std::string, std::vector<int>>>* out)
-      : ex_(ex), ws_(ws), op_(op), in_(in), out_(out) {}
+  OpContext(const Executor* ex, Workspace* ws, const OpDesc* op, const std::vector<std::pair<std::string, std::vector<int>>>* in,
+            const std::vector<std::pair<std::string, std::vector<int>>>* out, void* state = nullptr)
+      : ex_(ex), ws_(ws), op_(op), in_(in), out_(out), state_(state) {}
 
   const OpDesc& Op() const { return *op_; }
   size_t InputCount(const char* slot) const;
@@ -224,6 +240,9 @@ class OpContext {
   bool HasOutput(const char* slot, size_t i = 0) const;
   Value& Out(const char* slot, size_t i, DType dtype, const Shape& shape);
   Value& Out(const char* slot, DType dtype, const Shape& shape) { return Out(slot, 0, dtype, shape); }
+  // An output in a oneDNN layout taking `bytes` (dnnl_ops.cc).
+  Value& OutLayout(const char* slot, DType dtype, const Shape& shape, const void* layout, size_t bytes);
+  void* State() const { return state_; }
   float* Scratch(size_t floats) { return ws_->Scratch(floats, op_->type); }
   // True in a shape-only pass (EstimateRunBytes): the kernel has made its outputs (Out) and
   // asked for its scratch, and must return before touching any data.
@@ -243,11 +262,12 @@ class OpContext {
 
  private:
   int Index(const std::vector<std::pair<std::string, std::vector<int>>>* table, const char* slot, size_t i) const;
-  Executor* ex_;
+  const Executor* ex_;
   Workspace* ws_;
   const OpDesc* op_;
   const std::vector<std::pair<std::string, std::vector<int>>>* in_;
   const std::vector<std::pair<std::string, std::vector<int>>>* out_;
+  void* state_;
 };
 
 }  // namespace paddle_native

@@ -10,6 +10,7 @@
 #include <numeric>
 #include <set>
 
+#include "dnnl_ops.h"
 #include "errors.h"
 #include "executor.h"
 #include "ops_registry.h"
@@ -1387,7 +1388,7 @@ bool SupportsShapeOnly(KernelFn fn) {
     for (const auto& k : CoreKernels()) s.insert(k.second);
     return s;
   }();
-  return audited.count(fn) != 0;
+  return audited.count(fn) != 0 || IsDnnlKernel(fn);
 }
 
 std::string SupportedOpList() {

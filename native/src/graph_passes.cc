@@ -1,0 +1,281 @@
+// Load-time graph passes of the builtin executor (Executor::OptimizeGraph), run after the
+// program is compiled and before liveness is computed:
+//  1. conv2d / depthwise_conv2d chains: a following bias add and batch_norm are folded into the
+//     filter and bias; a following residual add becomes oneDNN's sum post-op and a following
+//     activation an eltwise post-op; the chain runs as one oneDNN convolution (FusedConvKernel);
+//  2. batch_norm on 4-D NCHW (with a following relu fused), pool2d and channel concat run on
+//     oneDNN, on the conv outputs' blocked layout (no conversion back to NCHW between them);
+//  3. parameters no remaining op reads (the filters and batch_norm statistics folded above)
+//     are freed.
+// A var feeds a fusion only when one op writes it, exactly one op reads it and it is not
+// fetched, so no value anyone can observe changes.
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "dnnl_ops.h"
+#include "errors.h"
+#include "executor.h"
+
+namespace paddle_native {
+
+namespace {
+
+bool IsConv(const std::string& t) { return t == "conv2d" || t == "depthwise_conv2d"; }
+
+const Attr* FindAttr(const OpDesc& op, const char* name) {
+  auto it = op.attrs.find(name);
+  return it == op.attrs.end() ? nullptr : &it->second;
+}
+
+std::string StrAttr(const OpDesc& op, const char* name, const std::string& def) {
+  const Attr* a = FindAttr(op, name);
+  return a ? a->s : def;
+}
+
+int64_t IntAttr(const OpDesc& op, const char* name, int64_t def) {
+  const Attr* a = FindAttr(op, name);
+  if (!a) return def;
+  if (a->kind == Attr::Kind::kFloat) return static_cast<int64_t>(a->f);
+  return a->i;
+}
+
+double FloatAttr(const OpDesc& op, const char* name, double def) {
+  const Attr* a = FindAttr(op, name);
+  if (!a) return def;
+  if (a->kind == Attr::Kind::kInt || a->kind == Attr::Kind::kBool) return static_cast<double>(a->i);
+  return a->f;
+}
+
+std::vector<int64_t> IntsAttr(const OpDesc& op, const char* name) {
+  const Attr* a = FindAttr(op, name);
+  if (!a) return {};
+  if (a->kind == Attr::Kind::kInt) return {a->i};
+  return a->ints;
+}
+
+}  // namespace
+
+void Executor::OptimizeGraph() {
+  const size_t nvars = var_names_.size();
+  std::vector<int> param_of(nvars, -1);
+  for (size_t k = 0; k < param_var_.size(); ++k) param_of[static_cast<size_t>(param_var_[k])] = static_cast<int>(k);
+  std::vector<int> readers(nvars, 0), writers(nvars, 0), reader_op(nvars, -1), writer_op(nvars, -1);
+  for (size_t i = 0; i < ops_.size(); ++i) {
+    for (const auto& slot : ops_[i].in)
+      for (int v : slot.second) { readers[static_cast<size_t>(v)]++; reader_op[static_cast<size_t>(v)] = static_cast<int>(i); }
+    for (const auto& slot : ops_[i].out)
+      for (int v : slot.second)
+        if (v >= 0) { writers[static_cast<size_t>(v)]++; writer_op[static_cast<size_t>(v)] = static_cast<int>(i); }
+  }
+  for (int f : fetches_) readers[static_cast<size_t>(f)] += 2;  // never fused away
+  auto single_use = [&](int v) { return v >= 0 && readers[static_cast<size_t>(v)] == 1 && writers[static_cast<size_t>(v)] == 1; };
+  auto in_var = [&](const CompiledOp& c, const char* slot) {
+    for (const auto& s : c.in)
+      if (s.first == slot) return s.second.size() == 1 ? s.second[0] : -1;
+    return -1;
+  };
+  auto out_var = [&](const CompiledOp& c, const char* slot) {
+    for (const auto& s : c.out)
+      if (s.first == slot) return s.second.size() == 1 ? s.second[0] : -1;
+    return -1;
+  };
+  auto param_floats = [&](int v, int64_t n) -> const float* {
+    if (v < 0 || param_of[static_cast<size_t>(v)] < 0) return nullptr;
+    const HostTensor& t = params_[static_cast<size_t>(param_of[static_cast<size_t>(v)])];
+    if (t.dtype != DType::kFloat32 || static_cast<int64_t>(t.bytes.size()) != n * 4) return nullptr;
+    return reinterpret_cast<const float*>(t.bytes.data());
+  };
+  auto dims_of = [&](int v) -> const Shape* {
+    const VarDesc* d = program_.FindVar(var_names_[static_cast<size_t>(v)]);
+    return d && d->is_tensor ? &d->dims : nullptr;
+  };
+  // Other outputs of an op (batch_norm's statistics) must be unused for it to be fused away.
+  auto others_unused = [&](const CompiledOp& c, const char* keep) {
+    for (const auto& s : c.out) {
+      if (s.first == keep) continue;
+      for (int v : s.second)
+        if (v >= 0 && readers[static_cast<size_t>(v)] > 0) return false;
+    }
+    return true;
+  };
+
+  std::vector<bool> removed(ops_.size(), false);
+  for (size_t i = 0; i < ops_.size(); ++i) {
+    CompiledOp& c = ops_[i];
+    const OpDesc& op = *c.op;
+    if (IsConv(op.type)) {
+      std::string fmt = StrAttr(op, "data_format", "NCHW");
+      int x = in_var(c, "Input"), f = in_var(c, "Filter"), y = out_var(c, "Output");
+      if ((fmt != "NCHW" && fmt != "AnyLayout") || x < 0 || f < 0 || y < 0 || param_of[static_cast<size_t>(f)] < 0) continue;
+      if (c.in.size() != 2) continue;  // a Bias/ResidualData input of a fused legacy conv: leave it
+      const HostTensor& filt = params_[static_cast<size_t>(param_of[static_cast<size_t>(f)])];
+      if (filt.dtype != DType::kFloat32 || filt.shape.size() != 4) continue;
+      FusedConvSpec spec;
+      spec.oc = filt.shape[0];
+      spec.icg = filt.shape[1];
+      spec.kh = filt.shape[2];
+      spec.kw = filt.shape[3];
+      spec.groups = std::max<int64_t>(IntAttr(op, "groups", 1), 1);
+      if (spec.oc % spec.groups != 0) continue;
+      spec.strides = IntsAttr(op, "strides");
+      spec.dilations = IntsAttr(op, "dilations");
+      spec.paddings = IntsAttr(op, "paddings");
+      spec.padding_algorithm = StrAttr(op, "padding_algorithm", "EXPLICIT");
+      const float* w = reinterpret_cast<const float*>(filt.bytes.data());
+      spec.weights.assign(w, w + filt.bytes.size() / 4);
+      spec.bias.assign(static_cast<size_t>(spec.oc), 0.f);
+      const int64_t per_oc = spec.icg * spec.kh * spec.kw;
+      int cur = y, residual = -1;
+      bool bn_done = false, bias_done = false;
+      std::vector<size_t> fused;
+      while (single_use(cur)) {
+        size_t j = static_cast<size_t>(reader_op[static_cast<size_t>(cur)]);
+        if (j <= i || removed[j]) break;
+        CompiledOp& n = ops_[j];
+        const std::string& t = n.op->type;
+        if (t == "elementwise_add" && !bn_done && !bias_done && residual < 0 && spec.act.kind.empty()) {
+          int a = in_var(n, "X"), b = in_var(n, "Y"), o = out_var(n, "Out");
+          int other = a == cur ? b : a;
+          const float* pb = param_floats(other, spec.oc);
+          int64_t axis = IntAttr(*n.op, "axis", -1);
+          const Shape* od = other >= 0 ? dims_of(other) : nullptr;
+          bool channel_bias = pb && a == cur && od &&
+                              ((od->size() == 1 && axis == 1) || (od->size() == 4 && (*od)[0] == 1 && (*od)[2] == 1 && (*od)[3] == 1));
+          if (channel_bias && o >= 0) {
+            for (int64_t k = 0; k < spec.oc; ++k) spec.bias[static_cast<size_t>(k)] += pb[k];
+            bias_done = true;
+            fused.push_back(j);
+            cur = o;
+            continue;
+          }
+        }
+        if (t == "batch_norm" && !bn_done && residual < 0 && spec.act.kind.empty() && in_var(n, "X") == cur && others_unused(n, "Y")) {
+          const float* sc = param_floats(in_var(n, "Scale"), spec.oc);
+          const float* sh = param_floats(in_var(n, "Bias"), spec.oc);
+          const float* mean = param_floats(in_var(n, "Mean"), spec.oc);
+          const float* var = param_floats(in_var(n, "Variance"), spec.oc);
+          int o = out_var(n, "Y");
+          std::string layout = StrAttr(*n.op, "data_layout", "NCHW");
+          if (sc && sh && mean && var && o >= 0 && (layout == "NCHW" || layout == "AnyLayout")) {
+            float eps = static_cast<float>(FloatAttr(*n.op, "epsilon", 1e-5));
+            for (int64_t k = 0; k < spec.oc; ++k) {
+              float a = sc[k] / std::sqrt(var[k] + eps);
+              for (int64_t e = 0; e < per_oc; ++e) spec.weights[static_cast<size_t>(k * per_oc + e)] *= a;
+              spec.bias[static_cast<size_t>(k)] = (spec.bias[static_cast<size_t>(k)] - mean[k]) * a + sh[k];
+            }
+            bn_done = true;
+            fused.push_back(j);
+            cur = o;
+            continue;
+          }
+        }
+        if (t == "elementwise_add" && residual < 0 && spec.act.kind.empty()) {
+          int a = in_var(n, "X"), b = in_var(n, "Y"), o = out_var(n, "Out");
+          int other = a == cur ? b : a;
+          const Shape* d1 = dims_of(cur);
+          const Shape* d2 = other >= 0 ? dims_of(other) : nullptr;
+          // The other operand must have the same shape (no broadcasting) and be ready before the conv runs.
+          bool ready = other >= 0 && (param_of[static_cast<size_t>(other)] >= 0 || writer_op[static_cast<size_t>(other)] < static_cast<int>(i));
+          bool same = d1 && d2 && d1->size() == 4 && *d1 == *d2 && IntAttr(*n.op, "axis", -1) == -1;
+          bool is_feed = std::any_of(feeds_.begin(), feeds_.end(), [&](const std::pair<int, int>& fd) { return fd.first == other; });
+          if (o >= 0 && other != cur && ready && same && (writer_op[static_cast<size_t>(other)] >= 0 || is_feed) && param_of[static_cast<size_t>(other)] < 0) {
+            residual = other;
+            fused.push_back(j);
+            cur = o;
+            continue;
+          }
+        }
+        PostActivation act;
+        if (spec.act.kind.empty() && ActivationPostOp(*n.op, &act)) {
+          int o = out_var(n, "Out");
+          if (o >= 0 && in_var(n, "X") == cur) {
+            spec.act = act;
+            fused.push_back(j);
+            cur = o;
+          }
+        }
+        break;
+      }
+      spec.residual = residual >= 0;
+      OpDesc desc = op;
+      desc.type = "fused_conv2d";
+      synthetic_ops_.push_back(std::move(desc));
+      CompiledOp fc{&synthetic_ops_.back(), FusedConvKernel, {{"Input", {x}}}, {{"Output", {cur}}}, MakeFusedConvState(std::move(spec))};
+      if (residual >= 0) fc.in.push_back({"Residual", {residual}});
+      // The conv's own output var keeps its writer count; ops reading the chain's end see one writer.
+      for (size_t j : fused) removed[j] = true;
+      if (cur != y) writer_op[static_cast<size_t>(cur)] = static_cast<int>(i);
+      c = std::move(fc);
+      continue;
+    }
+    if (op.type == "batch_norm" && !removed[i]) {
+      int x = in_var(c, "X"), y = out_var(c, "Y");
+      const Shape* xd = x >= 0 ? dims_of(x) : nullptr;
+      std::string layout = StrAttr(op, "data_layout", "NCHW");
+      if (!xd || xd->size() != 4 || y < 0 || (layout != "NCHW" && layout != "AnyLayout")) continue;
+      bool params = true;
+      for (const char* s : {"Scale", "Bias", "Mean", "Variance"}) params = params && param_of[static_cast<size_t>(std::max(in_var(c, s), 0))] >= 0 && in_var(c, s) >= 0;
+      if (!params || !others_unused(c, "Y")) continue;
+      OpDesc desc = op;
+      desc.type = "fused_batch_norm";
+      int out = y;
+      if (single_use(y)) {
+        size_t j = static_cast<size_t>(reader_op[static_cast<size_t>(y)]);
+        if (j > i && !removed[j] && ops_[j].op->type == "relu" && in_var(ops_[j], "X") == y && out_var(ops_[j], "Out") >= 0) {
+          out = out_var(ops_[j], "Out");
+          removed[j] = true;
+          Attr a;
+          a.kind = Attr::Kind::kBool;
+          a.i = 1;
+          desc.attrs["fused_relu"] = a;
+          writer_op[static_cast<size_t>(out)] = static_cast<int>(i);
+        }
+      }
+      synthetic_ops_.push_back(std::move(desc));
+      std::vector<std::pair<std::string, std::vector<int>>> ins;
+      for (const char* s : {"X", "Scale", "Bias", "Mean", "Variance"}) ins.push_back({s, {in_var(c, s)}});
+      c = CompiledOp{&synthetic_ops_.back(), DnnlBatchNormKernel, std::move(ins), {{"Y", {out}}}, MakeDnnlOpState()};
+      continue;
+    }
+    if (op.type == "pool2d" && DnnlPoolSupported(op)) {
+      int x = in_var(c, "X");
+      const Shape* xd = x >= 0 ? dims_of(x) : nullptr;
+      if (!xd || xd->size() != 4) continue;
+      c.fn = DnnlPoolKernel;
+      c.state = MakeDnnlOpState();
+      continue;
+    }
+    if (op.type == "concat") {
+      bool ok = !FindAttr(op, "AxisTensor") && (IntAttr(op, "axis", 0) == 1 || IntAttr(op, "axis", 0) == -3);
+      for (const auto& s : c.in) {
+        if (s.first == "AxisTensor" && !s.second.empty()) ok = false;
+        if (s.first != "X") continue;
+        for (int v : s.second) {
+          const Shape* d = dims_of(v);
+          const VarDesc* vd = program_.FindVar(var_names_[static_cast<size_t>(v)]);
+          ok = ok && d && d->size() == 4 && vd && vd->dtype == DType::kFloat32 && param_of[static_cast<size_t>(v)] < 0;
+        }
+      }
+      if (!ok) continue;
+      c.fn = DnnlConcatKernel;
+      c.state = MakeDnnlOpState();
+    }
+  }
+  std::vector<CompiledOp> kept;
+  for (size_t i = 0; i < ops_.size(); ++i)
+    if (!removed[i]) kept.push_back(std::move(ops_[i]));
+  ops_ = std::move(kept);
+
+  // Parameters no op reads any more (folded filters, batch_norm statistics) are freed.
+  std::vector<bool> read(nvars, false);
+  for (const auto& c : ops_)
+    for (const auto& slot : c.in)
+      for (int v : slot.second) read[static_cast<size_t>(v)] = true;
+  for (int f : fetches_) read[static_cast<size_t>(f)] = true;
+  for (size_t k = 0; k < params_.size(); ++k) {
+    if (!read[static_cast<size_t>(param_var_[k])]) std::vector<uint8_t>().swap(params_[k].bytes);
+  }
+}
+
+}  // namespace paddle_native
