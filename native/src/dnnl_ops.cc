@@ -219,6 +219,60 @@ struct FusedConvState {
   }
 };
 
+// ---- matrix product with a constant right-hand side ------------------------------------------
+
+struct MatmulPlan {
+  int64_t m;
+  dnnl::matmul prim;
+  memory::desc src_md, wei_md, bias_md, dst_md, scratch_md;
+  std::shared_ptr<uint8_t> weights;
+  size_t scratch_bytes = 0;
+};
+
+struct FusedMatmulState {
+  FusedMatmulSpec spec;
+  std::mutex mu;
+  std::vector<std::shared_ptr<MatmulPlan>> plans;
+  std::vector<std::pair<memory::desc, std::shared_ptr<uint8_t>>> weights;
+
+  std::shared_ptr<MatmulPlan> PlanFor(OpContext& ctx, int64_t M) {
+    std::lock_guard<std::mutex> lock(mu);
+    for (auto& p : plans)
+      if (p->m == M) return p;
+    auto plan = std::make_shared<MatmulPlan>();
+    plan->m = M;
+    try {
+      plan->src_md = memory::desc({M, spec.k}, Dt::f32, Tag::ab);
+      plan->dst_md = memory::desc({M, spec.n}, Dt::f32, Tag::ab);
+      plan->bias_md = memory::desc({1, spec.n}, Dt::f32, Tag::ab);
+      memory::desc wei_any({spec.k, spec.n}, Dt::f32, Tag::any);
+      dnnl::matmul::desc d = spec.bias.empty() ? dnnl::matmul::desc(plan->src_md, wei_any, plan->dst_md)
+                                               : dnnl::matmul::desc(plan->src_md, wei_any, plan->bias_md, plan->dst_md);
+      dnnl::post_ops po;
+      AppendActivation(&po, spec.act);
+      dnnl::primitive_attr attr;
+      attr.set_post_ops(po);
+      attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+      dnnl::matmul::primitive_desc pd(d, attr, Eng());
+      plan->wei_md = pd.weights_desc();
+      plan->scratch_md = pd.scratchpad_desc();
+      plan->scratch_bytes = plan->scratch_md.get_size();
+      plan->prim = dnnl::matmul(pd);
+      for (auto& w : weights)
+        if (w.first == plan->wei_md) plan->weights = w.second;
+      if (!plan->weights) {
+        plan->weights = AlignedBytes(plan->wei_md.get_size());
+        DoReorder(Intern(memory::desc({spec.k, spec.n}, Dt::f32, Tag::ab)), spec.weights.data(), Intern(plan->wei_md), plan->weights.get());
+        weights.emplace_back(plan->wei_md, plan->weights);
+      }
+    } catch (const dnnl::error& e) {
+      DnnlFail(ctx, e);
+    }
+    plans.push_back(plan);
+    return plan;
+  }
+};
+
 // ---- pooling, batch_norm, concat ------------------------------------------------------------
 
 struct Plan {
@@ -342,6 +396,43 @@ std::shared_ptr<void> MakeFusedConvState(FusedConvSpec spec) {
   auto st = std::make_shared<FusedConvState>();
   st->spec = std::move(spec);
   return st;
+}
+
+std::shared_ptr<void> MakeFusedMatmulState(FusedMatmulSpec spec) {
+  auto st = std::make_shared<FusedMatmulState>();
+  st->spec = std::move(spec);
+  return st;
+}
+
+void FusedMatmulKernel(OpContext& ctx) {
+  auto* st = static_cast<FusedMatmulState*>(ctx.State());
+  Value x = ctx.In("X");
+  if (x.dtype != DType::kFloat32 || x.shape.empty()) ctx.Fail("X must be a float32 tensor of rank >= 1, got " + ShapeString(x.shape));
+  int64_t ncol = st->spec.x_num_col_dims < 0 ? static_cast<int64_t>(x.shape.size()) - 1 : st->spec.x_num_col_dims;
+  if (ncol < 0 || ncol > static_cast<int64_t>(x.shape.size())) ctx.Fail("bad x_num_col_dims for X " + ShapeString(x.shape));
+  int64_t M = 1, K = 1;
+  for (int64_t i = 0; i < static_cast<int64_t>(x.shape.size()); ++i) (i < ncol ? M : K) *= x.shape[static_cast<size_t>(i)];
+  if (K != st->spec.k) ctx.Fail("X " + ShapeString(x.shape) + " does not multiply a [" + std::to_string(st->spec.k) + ", " + std::to_string(st->spec.n) + "] matrix");
+  Shape os(x.shape.begin(), x.shape.begin() + ncol);
+  os.push_back(st->spec.n);
+  if (M == 0) {
+    ctx.Out("Out", DType::kFloat32, os);
+    return;
+  }
+  auto plan = st->PlanFor(ctx, M);
+  Value& o = ctx.Out("Out", DType::kFloat32, os);
+  float* scratch = plan->scratch_bytes ? ctx.Scratch((plan->scratch_bytes + 3) / 4) : nullptr;
+  if (ctx.Dry()) return;
+  try {
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory(plan->src_md, Eng(), x.data)},
+                                         {DNNL_ARG_WEIGHTS, memory(plan->wei_md, Eng(), plan->weights.get())},
+                                         {DNNL_ARG_DST, memory(plan->dst_md, Eng(), o.data)}};
+    if (!st->spec.bias.empty()) args.emplace(DNNL_ARG_BIAS, memory(plan->bias_md, Eng(), st->spec.bias.data()));
+    if (plan->scratch_bytes) args.emplace(DNNL_ARG_SCRATCHPAD, memory(plan->scratch_md, Eng(), scratch));
+    plan->prim.execute(Strm(), args);
+  } catch (const dnnl::error& e) {
+    DnnlFail(ctx, e);
+  }
 }
 
 std::shared_ptr<void> MakeDnnlOpState() { return std::make_shared<DnnlOpState>(); }
@@ -521,8 +612,10 @@ void DnnlConcatKernel(OpContext& ctx) {
 }
 
 bool IsDnnlKernel(KernelFn fn) {
-  return fn == FusedConvKernel || fn == DnnlPoolKernel || fn == DnnlBatchNormKernel || fn == DnnlConcatKernel;
+  return fn == FusedConvKernel || fn == FusedMatmulKernel || fn == DnnlPoolKernel || fn == DnnlBatchNormKernel || fn == DnnlConcatKernel;
 }
+
+bool TakesDnnlLayouts(KernelFn fn) { return IsDnnlKernel(fn) && fn != FusedMatmulKernel; }
 
 size_t LayoutBytes(const void* layout) { return static_cast<const memory::desc*>(layout)->get_size(); }
 

@@ -36,17 +36,31 @@ struct FusedConvSpec {
   PostActivation act;
 };
 
+// What a fused matrix product computes: X (flattened to [M, K] at `x_num_col_dims`, -1 = all
+// but the last dim) times a constant [K, N] matrix (alpha and any transpose applied), + bias,
+// then activation.
+struct FusedMatmulSpec {
+  int64_t k = 0, n = 0;
+  int64_t x_num_col_dims = -1;
+  std::vector<float> weights;  // [K, N] row-major
+  std::vector<float> bias;     // n values, or empty
+  PostActivation act;
+};
+
 // Op state for the kernels below (CompiledOp::state).
 std::shared_ptr<void> MakeFusedConvState(FusedConvSpec spec);
+std::shared_ptr<void> MakeFusedMatmulState(FusedMatmulSpec spec);
 std::shared_ptr<void> MakeDnnlOpState();
 
 // Kernels (OpContext::State() is the state above; all honour Dry()).
 void FusedConvKernel(OpContext& ctx);
+void FusedMatmulKernel(OpContext& ctx);    // input "X" (plain), output "Out"
 void DnnlPoolKernel(OpContext& ctx);       // pool2d when DnnlPoolSupported
 void DnnlBatchNormKernel(OpContext& ctx);  // batch_norm (NCHW, 4-D), attr fused_relu
 void DnnlConcatKernel(OpContext& ctx);     // concat along axis 1 of 4-D float32
 bool DnnlPoolSupported(const OpDesc& op);
-bool IsDnnlKernel(KernelFn fn);
+bool IsDnnlKernel(KernelFn fn);       // every kernel of this file (all have a shape-only mode)
+bool TakesDnnlLayouts(KernelFn fn);   // those reading inputs in oneDNN layouts (else plain first)
 
 // Bytes of a value with this layout (nullptr = plain).
 size_t LayoutBytes(const void* layout);

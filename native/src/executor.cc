@@ -630,7 +630,7 @@ void Executor::ToPlain(Workspace* ws, int idx) const {
 void Executor::RunOp(Workspace* ws, size_t i, RunTimes* times) const {
   const auto& c = ops_[i];
   auto op_start = Clock::now();
-  if (!IsDnnlKernel(c.fn)) {
+  if (!TakesDnnlLayouts(c.fn)) {
     for (const auto& slot : c.in)
       for (int idx : slot.second) ToPlain(ws, idx);
   }

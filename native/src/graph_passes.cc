@@ -209,6 +209,74 @@ void Executor::OptimizeGraph() {
       c = std::move(fc);
       continue;
     }
+    if ((op.type == "matmul_v2" || op.type == "matmul" || op.type == "mul" || op.type == "fc") && !removed[i]) {
+      bool is_fc = op.type == "fc", is_mul = op.type == "mul";
+      int x = in_var(c, is_fc ? "Input" : "X"), wv = in_var(c, is_fc ? "W" : "Y"), y = out_var(c, "Out");
+      if (x < 0 || wv < 0 || y < 0 || param_of[static_cast<size_t>(wv)] < 0) continue;
+      const HostTensor& wt = params_[static_cast<size_t>(param_of[static_cast<size_t>(wv)])];
+      if (wt.dtype != DType::kFloat32 || wt.shape.size() != 2) continue;
+      bool tx = op.type == "matmul_v2" ? IntAttr(op, "trans_x", 0) != 0 : op.type == "matmul" ? IntAttr(op, "transpose_X", 0) != 0 : false;
+      bool ty = op.type == "matmul_v2" ? IntAttr(op, "trans_y", 0) != 0 : op.type == "matmul" ? IntAttr(op, "transpose_Y", 0) != 0 : false;
+      const Shape* xd = dims_of(x);
+      if (tx || !xd || xd->size() < 2) continue;  // a 1-D X squeezes its row away: leave it to the builtin kernel
+      if (is_mul && IntAttr(op, "y_num_col_dims", 1) != 1) continue;
+      FusedMatmulSpec spec;
+      spec.k = ty ? wt.shape[1] : wt.shape[0];
+      spec.n = ty ? wt.shape[0] : wt.shape[1];
+      spec.x_num_col_dims = is_mul ? IntAttr(op, "x_num_col_dims", 1) : is_fc ? IntAttr(op, "in_num_col_dims", 1) : -1;
+      float alpha = op.type == "matmul" ? static_cast<float>(FloatAttr(op, "alpha", 1.0)) : 1.f;
+      const float* w = reinterpret_cast<const float*>(wt.bytes.data());
+      spec.weights.resize(static_cast<size_t>(spec.k * spec.n));
+      for (int64_t r = 0; r < spec.k; ++r)
+        for (int64_t col = 0; col < spec.n; ++col)
+          spec.weights[static_cast<size_t>(r * spec.n + col)] = alpha * (ty ? w[col * spec.k + r] : w[r * spec.n + col]);
+      if (is_fc) {
+        int b = in_var(c, "Bias");
+        if (b >= 0) {
+          const float* pb = param_floats(b, spec.n);
+          if (!pb) continue;
+          spec.bias.assign(pb, pb + spec.n);
+        }
+        std::string act = StrAttr(op, "activation_type", "");
+        if (act == "relu") spec.act.kind = "relu";
+        else if (!act.empty()) continue;
+      }
+      int cur = y;
+      std::vector<size_t> fused;
+      while (single_use(cur) && spec.act.kind.empty()) {
+        size_t j = static_cast<size_t>(reader_op[static_cast<size_t>(cur)]);
+        if (j <= i || removed[j]) break;
+        CompiledOp& n = ops_[j];
+        if (n.op->type == "elementwise_add" && spec.bias.empty() && in_var(n, "X") == cur) {
+          int other = in_var(n, "Y"), o = out_var(n, "Out");
+          const float* pb = param_floats(other, spec.n);
+          const Shape* od = other >= 0 ? dims_of(other) : nullptr;
+          int64_t axis = IntAttr(*n.op, "axis", -1);
+          bool last_dim = od && !od->empty() && od->back() == spec.n && (axis == -1 || (od->size() == 1 && axis == static_cast<int64_t>(xd->size()) - 1));
+          if (pb && last_dim && o >= 0) {
+            spec.bias.assign(pb, pb + spec.n);
+            fused.push_back(j);
+            cur = o;
+            continue;
+          }
+        }
+        PostActivation act;
+        if (ActivationPostOp(*n.op, &act) && in_var(n, "X") == cur && out_var(n, "Out") >= 0) {
+          spec.act = act;
+          fused.push_back(j);
+          cur = out_var(n, "Out");
+        }
+        break;
+      }
+      OpDesc desc = op;
+      desc.type = "fused_matmul";
+      synthetic_ops_.push_back(std::move(desc));
+      CompiledOp fm{&synthetic_ops_.back(), FusedMatmulKernel, {{"X", {x}}}, {{"Out", {cur}}}, MakeFusedMatmulState(std::move(spec))};
+      for (size_t j : fused) removed[j] = true;
+      if (cur != y) writer_op[static_cast<size_t>(cur)] = static_cast<int>(i);
+      c = std::move(fm);
+      continue;
+    }
     if (op.type == "batch_norm" && !removed[i]) {
       int x = in_var(c, "X"), y = out_var(c, "Y");
       const Shape* xd = x >= 0 ? dims_of(x) : nullptr;
