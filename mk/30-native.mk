@@ -33,10 +33,29 @@ test-native: build-native s3-server ## unit tests of the native predictor (parit
 clean-native:
 	rm -rf build .fuzz-out
 
-# Benchmarks: builtin vs paddle.inference (the fixtures' pinned Paddle venv, mk/20-fixtures.mk)
-# and load+verify of a 200 MB parameters file vs sha256sum. Prints figures only.
-bench-native: build-native fixtures-venv ## benchmark the native predictor against paddle.inference
-	PADDLE_PYTHON=$(FIXTURES_PY) npx tsx bench/native/bench.ts
+# Benchmarks (bench/native/bench.ts): builtin vs Paddle Inference (production config and IR
+# off) and ONNX Runtime on models the bench exports itself, and load+verify of a 200 MB
+# parameters file vs sha256sum. Prints figures only. The references live in a venv keyed by
+# bench/native/requirements.txt, the exported models in a directory keyed by that file and
+# make_models.py (both under the cache dir, built under flock).
+BENCH_NATIVE_CACHE := $(or $(CACHE_DIR),$(HOME)/.cache/paddle-operator)
+BENCH_NATIVE_VENV := $(BENCH_NATIVE_CACHE)/venv-bench-native-$(shell sha256sum bench/native/requirements.txt 2>/dev/null | cut -c1-12)
+BENCH_NATIVE_PY := $(BENCH_NATIVE_VENV)/bin/python
+BENCH_NATIVE_MODELS := $(BENCH_NATIVE_CACHE)/bench-native-models-$(shell cat bench/native/requirements.txt bench/native/make_models.py 2>/dev/null | sha256sum | cut -c1-12)
+
+$(BENCH_NATIVE_VENV)/.installed: bench/native/requirements.txt
+	$(fixtures_system_tools)
+	@mkdir -p $(BENCH_NATIVE_CACHE)
+	flock $(BENCH_NATIVE_CACHE)/.bench-native.lock sh -c '[ -x $(BENCH_NATIVE_PY) ] || python3 -m venv $(BENCH_NATIVE_VENV); \
+	  $(BENCH_NATIVE_PY) -m pip install -q --disable-pip-version-check -r bench/native/requirements.txt'
+	@touch $@
+
+$(BENCH_NATIVE_MODELS)/.done: $(BENCH_NATIVE_VENV)/.installed bench/native/make_models.py
+	flock $(BENCH_NATIVE_CACHE)/.bench-native.lock $(BENCH_NATIVE_PY) bench/native/make_models.py --out $(BENCH_NATIVE_MODELS)
+	@touch $@
+
+bench-native: build-native $(BENCH_NATIVE_MODELS)/.done ## benchmark the builtin predictor against Paddle Inference and ONNX Runtime
+	BENCH_PYTHON=$(BENCH_NATIVE_PY) BENCH_MODELS=$(BENCH_NATIVE_MODELS) npx tsx bench/native/bench.ts
 
 bench: bench-native
 
@@ -65,7 +84,7 @@ $(FUZZ_BIN)/obj/%.o: native/src/%.cc $(wildcard native/src/*.h) | fuzz-deps
 	$(FUZZ_CXX) $(FUZZ_FLAGS) $$(pkg-config --cflags openblas) -c -o $@ $<
 
 $(FUZZ_BIN)/fuzz_%: native/fuzz/fuzz_%.cc $(FUZZ_OBJS) | fuzz-deps
-	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $$(pkg-config --libs openblas) -ldnnl -lcrypto
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $$(pkg-config --libs openblas) -ldnnl -lgomp -lcrypto
 
 fuzz-native: $(addprefix $(FUZZ_BIN)/fuzz_,$(FUZZ_TARGETS)) ## run each native parser fuzzer for FUZZ_SECONDS (default 60)
 	@for t in $(FUZZ_TARGETS); do \

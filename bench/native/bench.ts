@@ -1,79 +1,138 @@
 // Native predictor benchmarks (prints figures; never pass/fail):
-//  1. per fixture model, median latency at batch 1 and 8, 1 thread: builtin backend vs
-//     paddle.inference (native/fixtures/paddle_bench.py, same model, same threads), as a ratio;
+//  1. builtin vs the strongest references, interleaved in one run: for resnet50, mobilenet_v2,
+//     a BERT-style encoder (seq 128) and densenet121 at batch 1 and 4 with 1 math thread (and
+//     resnet50 with 2), each engine in its own process (builtin_server.ts, ref_server.py):
+//     Paddle Inference production config (IR optim + oneDNN), ONNX Runtime (paddle2onnx model,
+//     ORT_ENABLE_ALL), Paddle Inference IR off + MKLDNN off; rounds rotate the engine order and
+//     every engine runs BENCH_ITERS timed runs per round; medians over all rounds; RSS after load.
+//     Models come from make_models.py (the pinned paddle), cached by the make target.
 //  2. load + verify of a signed model with a 200 MB parameters file vs `sha256sum` on that file.
-// Env: PADDLE_PYTHON = a python with paddlepaddle (make bench-native passes the fixtures venv).
-import { spawnSync } from 'node:child_process';
+// Env: BENCH_PYTHON (the bench venv), BENCH_MODELS (the exported models), BENCH_ROUNDS (7),
+// BENCH_ITERS (3), BENCH_ONLY (comma-separated model names).
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createPrivateKey, randomFillSync, sign } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { Predictor, type Tensor } from '../../native/lib/index.js';
+import { Predictor } from '../../native/lib/index.js';
 import { buildParams, buildProgram, writeModel } from '../../native/test/program-builder.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(HERE, '../..');
 const FIXTURES = join(ROOT, 'native/fixtures');
 const RSA_PUB = readFileSync(join(FIXTURES, 'keys/test-only-rsa2048.pub.pem'), 'utf8');
 const RSA_KEY = readFileSync(join(FIXTURES, 'keys/test-only-rsa2048.key.pem'), 'utf8');
-const WARMUP = Number(process.env.BENCH_WARMUP ?? 20);
-const ITERS = Number(process.env.BENCH_ITERS ?? 200);
-const SEQ = 16;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+const ITERS = Number(process.env.BENCH_ITERS ?? 3);
+const SEQ = 128;
+const ENGINES = ['builtin', 'paddle-prod', 'ort', 'paddle-iroff'] as const;
+type Engine = (typeof ENGINES)[number];
+const LABEL: Record<Engine, string> = { builtin: 'builtin', 'paddle-prod': 'Paddle prod', ort: 'ORT', 'paddle-iroff': 'Paddle IR-off' };
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)] ?? NaN;
 }
 
-function randomInputs(p: Predictor, batch: number): Record<string, Tensor> {
-  let seed = 12345;
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
-  const out: Record<string, Tensor> = {};
-  for (const info of p.inputs()) {
-    const shape = info.shape.map((d, i) => (i === 0 ? batch : d === -1 ? SEQ : d));
-    const n = shape.reduce((a, b) => a * b, 1);
-    if (info.dtype === 'int64') out[info.name] = { dtype: 'int64', shape, data: BigInt64Array.from({ length: n }, () => BigInt(Math.floor(rnd() * 1000))) };
-    else if (info.dtype === 'int32') out[info.name] = { dtype: 'int32', shape, data: Int32Array.from({ length: n }, () => Math.floor(rnd() * 1000)) };
-    else out[info.name] = { dtype: 'float32', shape, data: Float32Array.from({ length: n }, () => rnd() * 2 - 1) };
+// One engine process, spoken to one JSON line at a time.
+class Server {
+  readonly #child: ChildProcessWithoutNullStreams;
+  readonly #lines: AsyncIterator<string>;
+  readonly #rl: Interface;
+  constructor(command: string, args: string[]) {
+    this.#child = spawn(command, args, { env: { ...process.env, FLAGS_enable_pir_api: '0', GLOG_minloglevel: '3' } });
+    this.#child.stderr.on('data', (d: Buffer) => {
+      const text = d.toString();
+      if (/error|Traceback/i.test(text)) process.stderr.write(text);
+    });
+    this.#rl = createInterface({ input: this.#child.stdout });
+    this.#lines = this.#rl[Symbol.asyncIterator]();
   }
-  return out;
+  async ask<T>(msg: object): Promise<T> {
+    this.#child.stdin.write(`${JSON.stringify(msg)}\n`);
+    const next = await this.#lines.next();
+    if (next.done) throw new Error(`engine process exited (${JSON.stringify(msg)})`);
+    const reply = JSON.parse(next.value) as T & { error?: string };
+    if (reply.error) throw new Error(reply.error);
+    return reply;
+  }
+  close(): void {
+    this.#child.stdin.end(`${JSON.stringify({ cmd: 'exit' })}\n`);
+    this.#rl.close();
+  }
 }
 
-interface PaddleTimes { runMs: number; e2eMs: number }
-interface Row { model: string; batch: number; computeMs: number; e2eMs: number; paddle: PaddleTimes | null }
-
-async function benchBuiltin(model: string, batch: number): Promise<{ computeMs: number; e2eMs: number }> {
-  const p = await Predictor.load({ modelDir: join(FIXTURES, 'models', model, 'legacy'), publicKeyPem: RSA_PUB, cpuThreads: 1 });
-  const inputs = randomInputs(p, batch);
-  for (let i = 0; i < WARMUP; i++) await p.run(inputs);
-  const compute: number[] = [];
-  const e2e: number[] = [];
-  for (let i = 0; i < ITERS; i++) {
-    const t0 = process.hrtime.bigint();
-    await p.run(inputs);
-    e2e.push(Number(process.hrtime.bigint() - t0) / 1e6);
-    compute.push(p.stats().lastRun?.latencyMs ?? NaN);
-  }
-  p.dispose();
-  return { computeMs: median(compute), e2eMs: median(e2e) };
+function startEngine(engine: Engine, modelDir: string, threads: number): Server {
+  if (engine === 'builtin') return new Server(process.execPath, ['--import', 'tsx', join(HERE, 'builtin_server.ts'), modelDir, String(threads)]);
+  const python = process.env.BENCH_PYTHON;
+  if (!python) throw new Error('BENCH_PYTHON is not set (make bench-native sets it)');
+  return new Server(python, [join(HERE, 'ref_server.py'), '--engine', engine, '--model-dir', modelDir, '--threads', String(threads)]);
 }
 
-function benchPaddle(model: string, batch: number): PaddleTimes | null {
-  const python = process.env.PADDLE_PYTHON;
-  if (!python) return null;
-  const r = spawnSync(
-    python,
-    [join(FIXTURES, 'paddle_bench.py'), '--model-dir', join(FIXTURES, 'models', model, 'legacy'), '--batch', String(batch),
-      '--seq', String(SEQ), '--threads', '1', '--warmup', String(WARMUP), '--iters', String(ITERS), '--json'],
-    { encoding: 'utf8', env: { ...process.env, FLAGS_enable_pir_api: '0', GLOG_minloglevel: '2' } },
-  );
-  const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
-  if (r.status !== 0 || !line) {
-    console.error(`paddle_bench failed for ${model} b${batch}: ${r.stderr.slice(-500)}`);
-    return null;
+interface Result {
+  engine: Engine;
+  times: number[];
+  rssAfterLoad: number;
+  loadGrowth: number;
+  config: string;
+}
+interface Row {
+  model: string;
+  batch: number;
+  threads: number;
+  results: Result[];
+}
+
+async function benchConfig(model: string, batch: number, threads: number): Promise<Row> {
+  const dir = join(process.env.BENCH_MODELS ?? '', model);
+  const servers = new Map<Engine, Server>();
+  const results = new Map<Engine, Result>();
+  try {
+    for (const engine of ENGINES) {
+      const server = startEngine(engine, dir, threads);
+      servers.set(engine, server);
+      const load = await server.ask<{ config: string; rssBeforeLoad: number; rssAfterLoad: number }>({ cmd: 'load' });
+      results.set(engine, { engine, times: [], rssAfterLoad: load.rssAfterLoad, loadGrowth: load.rssAfterLoad - load.rssBeforeLoad, config: load.config });
+      await server.ask({ cmd: 'prepare', batch, seq: SEQ, warmup: 3 });
+    }
+    for (let round = 0; round < ROUNDS; round++) {
+      for (let k = 0; k < ENGINES.length; k++) {
+        const engine = ENGINES[(round + k) % ENGINES.length]!;
+        const { times } = await servers.get(engine)!.ask<{ times: number[] }>({ cmd: 'time', iters: ITERS });
+        results.get(engine)!.times.push(...times);
+      }
+    }
+  } finally {
+    for (const s of servers.values()) s.close();
   }
-  const parsed = JSON.parse(line) as { medianMs: number; endToEndMedianMs: number };
-  return { runMs: parsed.medianMs, e2eMs: parsed.endToEndMedianMs };
+  return { model, batch, threads, results: ENGINES.map((e) => results.get(e)!) };
+}
+
+function report(rows: Row[]): void {
+  const mb = (b: number): string => (b / 1048576).toFixed(0);
+  console.log(`\nmedian ms per run over ${ROUNDS} rounds x ${ITERS} runs, engine order rotated each round, all engines loaded side by side`);
+  console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  console.log('| model | batch | threads | builtin | Paddle prod | ORT | Paddle IR-off | builtin / strongest | builtin ms per sample |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of rows) {
+    const med = Object.fromEntries(r.results.map((x) => [x.engine, median(x.times)])) as Record<Engine, number>;
+    const strongest = Math.min(med['paddle-prod'], med.ort);
+    const who = med['paddle-prod'] <= med.ort ? 'Paddle prod' : 'ORT';
+    console.log(
+      `| ${r.model} | ${r.batch} | ${r.threads} | ${med.builtin.toFixed(2)} | ${med['paddle-prod'].toFixed(2)} | ${med.ort.toFixed(2)} | ` +
+        `${med['paddle-iroff'].toFixed(2)} | ${(med.builtin / strongest).toFixed(2)}x (${who}) | ${(med.builtin / r.batch).toFixed(2)} |`,
+    );
+  }
+  console.log('\nRSS after load, MB (process total; in parentheses what the load added)');
+  console.log('| model | threads | builtin | Paddle prod | ORT | Paddle IR-off |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  for (const r of rows.filter((x) => x.batch === 1)) {
+    console.log(`| ${r.model} | ${r.threads} | ${r.results.map((x) => `${mb(x.rssAfterLoad)} (+${mb(x.loadGrowth)})`).join(' | ')} |`);
+  }
+  console.log('\nconfigurations:');
+  for (const x of rows[0]?.results ?? []) console.log(`  ${LABEL[x.engine]}: ${x.config}`);
 }
 
 // ---- synthetic 200 MB model for load + verify ---------------------------------------------
@@ -127,27 +186,20 @@ async function benchLoad(): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  const only = process.env.BENCH_ONLY?.split(',');
+  const configs: [string, number, number][] = [];
+  for (const model of ['resnet50', 'mobilenet_v2', 'bert_encoder', 'densenet121']) {
+    if (only && !only.includes(model)) continue;
+    for (const batch of [1, 4]) configs.push([model, batch, 1]);
+  }
+  if (!only || only.includes('resnet50')) for (const batch of [1, 4]) configs.push(['resnet50', batch, 2]);
   const rows: Row[] = [];
-  for (const model of ['mlp', 'cnn', 'transformer']) {
-    for (const batch of [1, 8]) {
-      const b = await benchBuiltin(model, batch);
-      rows.push({ model, batch, ...b, paddle: benchPaddle(model, batch) });
-    }
+  for (const [model, batch, threads] of configs) {
+    rows.push(await benchConfig(model, batch, threads));
+    console.error(`done: ${model} b${batch} t${threads}`);
   }
-  console.log(`\nmedian latency, 1 thread, ${ITERS} runs after ${WARMUP} warm-up (transformer seq ${SEQ}); legacy format`);
-  console.log('compute: builtin C++ executor time (stats.lastRun) vs paddle.inference run() alone');
-  console.log('end-to-end: await run() from JS (copies + worker hop) vs copy_from_cpu + run + copy_to_cpu from Python');
-  console.log('| model | batch | builtin compute ms | paddle run() ms | compute ratio | builtin e2e ms | paddle e2e ms | e2e ratio |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
-  const ms = (x: number | undefined): string => (x === undefined ? 'n/a (no PADDLE_PYTHON)' : x.toFixed(3));
-  const ratio = (x: number, ref: number | undefined): string => (ref ? `${(x / ref).toFixed(2)}x` : 'n/a');
-  for (const r of rows) {
-    console.log(
-      `| ${r.model} | ${r.batch} | ${r.computeMs.toFixed(3)} | ${ms(r.paddle?.runMs)} | ${ratio(r.computeMs, r.paddle?.runMs)} ` +
-        `| ${r.e2eMs.toFixed(3)} | ${ms(r.paddle?.e2eMs)} | ${ratio(r.e2eMs, r.paddle?.e2eMs)} |`,
-    );
-  }
-  await benchLoad();
+  report(rows);
+  if (!only) await benchLoad();
 }
 
 await main();

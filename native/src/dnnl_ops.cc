@@ -4,8 +4,6 @@
 // memory estimate and the arena account for them.
 #include "dnnl_ops.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -14,6 +12,10 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "errors.h"
+
+// oneDNN's runtime here is OpenMP (libgomp); declared rather than included so that compilers
+// without GCC's omp.h on their path (clang for the fuzzers) build this file too.
+extern "C" void omp_set_num_threads(int);
 
 namespace paddle_native {
 
@@ -206,10 +208,14 @@ struct FusedConvState {
       for (auto& w : weights)
         if (w.first == plan->wei_md) plan->weights = w.second;
       if (!plan->weights) {
+        // From the folded weights the first time; after that (they are freed) from the first
+        // layout made, so only oneDNN's copies stay in memory.
         memory::desc user(wdims, Dt::f32, s.groups > 1 ? Tag::goihw : Tag::oihw);
         plan->weights = AlignedBytes(plan->wei_md.get_size());
-        DoReorder(Intern(user), s.weights.data(), Intern(plan->wei_md), plan->weights.get());
+        if (weights.empty()) DoReorder(Intern(user), spec.weights.data(), Intern(plan->wei_md), plan->weights.get());
+        else DoReorder(Intern(weights[0].first), weights[0].second.get(), Intern(plan->wei_md), plan->weights.get());
         weights.emplace_back(plan->wei_md, plan->weights);
+        std::vector<float>().swap(spec.weights);
       }
     } catch (const dnnl::error& e) {
       DnnlFail(ctx, e);
@@ -260,10 +266,12 @@ struct FusedMatmulState {
       plan->prim = dnnl::matmul(pd);
       for (auto& w : weights)
         if (w.first == plan->wei_md) plan->weights = w.second;
-      if (!plan->weights) {
+      if (!plan->weights) {  // as for convolutions: the plain copy goes once oneDNN has its own
         plan->weights = AlignedBytes(plan->wei_md.get_size());
-        DoReorder(Intern(memory::desc({spec.k, spec.n}, Dt::f32, Tag::ab)), spec.weights.data(), Intern(plan->wei_md), plan->weights.get());
+        if (weights.empty()) DoReorder(Intern(memory::desc({spec.k, spec.n}, Dt::f32, Tag::ab)), spec.weights.data(), Intern(plan->wei_md), plan->weights.get());
+        else DoReorder(Intern(weights[0].first), weights[0].second.get(), Intern(plan->wei_md), plan->weights.get());
         weights.emplace_back(plan->wei_md, plan->weights);
+        std::vector<float>().swap(spec.weights);
       }
     } catch (const dnnl::error& e) {
       DnnlFail(ctx, e);
