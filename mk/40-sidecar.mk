@@ -24,8 +24,10 @@ test-sidecar: $(NPM_STAMP) sidecar-deps clients-venv $(SIDECAR_NATIVE) ## sideca
 	$(MOCHA) --timeout 30000 'sidecar/test/**/*.test.ts'
 
 bench: bench-sidecar
-bench-sidecar: $(NPM_STAMP) $(SIDECAR_NATIVE) ## sidecar throughput/latency vs a bare node:http server
+bench-sidecar: $(NPM_STAMP) $(SIDECAR_NATIVE) ## sidecar throughput/latency vs bare node:http and bare gRPC servers; dynamic batching on/off
 	npx tsx bench/sidecar/bench.ts
+	npx tsx bench/sidecar/grpc.ts
+	npx tsx bench/sidecar/batching.ts
 
 run-sidecar: $(NPM_STAMP) $(SIDECAR_NATIVE) ## run the sidecar on the MLP fixture (http://127.0.0.1:8080, auth off)
 	npx tsx sidecar/src/main.ts --no-tls --port 8080 --metrics-port 0 --health-port 0 \

@@ -166,6 +166,8 @@ export interface SidecarConfig {
   degradation: Required<DegradationSpec>;
   /** The bounded run queue (spec.queue); maxInFlight absent: the sidecar's CPU threads. */
   queue: { maxInFlight?: number; maxQueued: number; maxQueueTimeMs: number };
+  /** Dynamic batching (spec.batching), resolved. */
+  batching: { enabled: boolean; maxBatchSize: number; maxQueueDelayMicroseconds: number; preferredBatchSizes: number[] };
   canary: CanarySpec;
   audit?: NonNullable<ObservabilitySpec['audit']> & { caFile?: string };
   otlp?: { endpoint: string };

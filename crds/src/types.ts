@@ -172,6 +172,14 @@ export interface QueueSpec {
   maxQueueTimeMs?: number;
 }
 
+/** Dynamic batching (see the CRD's descriptions). */
+export interface BatchingSpec {
+  enabled?: boolean;
+  maxBatchSize?: number;
+  maxQueueDelayMicroseconds?: number;
+  preferredBatchSizes?: number[];
+}
+
 export interface CanarySpec {
   envId?: string;
   treatmentPercent?: number;
@@ -212,6 +220,7 @@ export interface PaddleServiceSpec {
   breaker?: BreakerSpec;
   degradation?: DegradationSpec;
   queue?: QueueSpec;
+  batching?: BatchingSpec;
   canary?: CanarySpec;
   observability?: ObservabilitySpec;
 }

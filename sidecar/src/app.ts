@@ -41,6 +41,7 @@ import { policyTable } from './routes/policy.js';
 import { Admission } from './pipeline/admission.js';
 import { ResponseEncoder, type EncoderOptions } from './pipeline/encode.js';
 import { RunQueue, type QueueLimits } from './pipeline/queue.js';
+import { batchable, DynamicBatcher, type BatchingConfig } from './batcher.js';
 import { registerQueueMetrics } from './pipeline/queue-metrics.js';
 
 export const SIDECAR_NAME = 'paddle-sidecar';
@@ -344,11 +345,28 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
   };
 
   // Admission (memory before work) and the bounded run queue (pipeline/): hot-reloaded limits.
+  // With dynamic batching on, the queue's in-flight requests are those handed to the batcher:
+  // up to maxBatchSize per run slot; the batcher runs at most maxInFlight batches at once.
+  const runSlots = (c: SidecarConfig): number => c.queue.maxInFlight ?? deps.defaultMaxInFlight ?? 1;
   const queueLimits = (c: SidecarConfig): QueueLimits => ({
-    maxInFlight: c.queue.maxInFlight ?? deps.defaultMaxInFlight ?? 1,
+    maxInFlight: runSlots(c) * (batchingOf(c) ? c.batching.maxBatchSize : 1),
     maxQueued: c.queue.maxQueued,
     maxQueueTimeMs: c.queue.maxQueueTimeMs,
   });
+  /** The batching settings when dynamic batching applies (on, and the model has a dynamic batch dimension). */
+  const batchingOf = (c: SidecarConfig): BatchingConfig | undefined =>
+    c.batching.enabled && batchable(deps.predictor.inputs())
+      ? { maxBatchSize: c.batching.maxBatchSize, maxQueueDelayMicroseconds: c.batching.maxQueueDelayMicroseconds, preferredBatchSizes: c.batching.preferredBatchSizes, maxInflightBatches: runSlots(c) }
+      : undefined;
+  const batchers = new Map<PredictorLike, DynamicBatcher>();
+  const batcherFor = (p: PredictorLike, b: BatchingConfig): DynamicBatcher => {
+    let x = batchers.get(p);
+    if (!x) {
+      x = new DynamicBatcher((inputs) => p.run(inputs), b);
+      batchers.set(p, x);
+    } else x.setConfig(b);
+    return x;
+  };
   const budgetBytes = deps.memoryBudgetBytes ?? 0;
   const queue = new RunQueue(queueLimits(config), budgetBytes);
   registerQueueMetrics(deps.registry, queue);
@@ -716,7 +734,13 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     const started = process.hrtime.bigint();
     st.inference = { device, seqLenBucket: lBucket };
     try {
-      const out = await predictor.run(inputs);
+      const batching = batchingOf(config);
+      let out: Record<string, Tensor>;
+      if (batching) {
+        const r = await batcherFor(predictor, batching).submit(inputs);
+        out = r.outputs;
+        if (child.isRecording()) child.setAttributes({ 'paddle.batch.rows': r.batchRows, 'paddle.batch.requests': r.batchRequests });
+      } else out = await predictor.run(inputs);
       const ms = sinceMs(started);
       breaker.record(ms, true);
       latencies.push(ms);
@@ -837,7 +861,8 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     },
     modelConfig: () => {
       const m = io(activePredictor().predictor);
-      return modelConfig(config.model.name, info.format, m.inputs, m.outputs);
+      const b = batchingOf(config);
+      return modelConfig(config.model.name, info.format, m.inputs, m.outputs, b && { maxBatchSize: b.maxBatchSize, maxQueueDelayMicroseconds: b.maxQueueDelayMicroseconds, preferredBatchSizes: b.preferredBatchSizes });
     },
     modelName: () => config.model.name,
     modelVersion: MODEL_VERSION,

@@ -131,6 +131,17 @@ export const sidecarConfigSchema = {
         maxQueueTimeMs: { ...positiveInt, maximum: 600000, default: QUEUE_DEFAULTS.maxQueueTimeMs },
       },
     },
+    batching: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: 'boolean', default: false },
+        maxBatchSize: { type: 'integer', minimum: 1, maximum: 4096, default: 32 },
+        maxQueueDelayMicroseconds: { type: 'integer', minimum: 0, maximum: 1000000, default: 0 },
+        preferredBatchSizes: { type: 'array', maxItems: 16, items: { type: 'integer', minimum: 1, maximum: 4096 }, default: [] },
+      },
+    },
     canary: {
       type: 'object',
       additionalProperties: false,

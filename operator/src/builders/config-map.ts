@@ -85,6 +85,12 @@ export function buildSidecarConfig(ps: PaddleService, tuning: BreakerTuning = {}
       maxQueued: must(s.queue?.maxQueued, 'spec.queue.maxQueued'),
       maxQueueTimeMs: must(s.queue?.maxQueueTimeMs, 'spec.queue.maxQueueTimeMs'),
     },
+    batching: {
+      enabled: must(s.batching?.enabled, 'spec.batching.enabled'),
+      maxBatchSize: must(s.batching?.maxBatchSize, 'spec.batching.maxBatchSize'),
+      maxQueueDelayMicroseconds: must(s.batching?.maxQueueDelayMicroseconds, 'spec.batching.maxQueueDelayMicroseconds'),
+      preferredBatchSizes: [...(s.batching?.preferredBatchSizes ?? [])],
+    },
     canary: { ...(s.canary ?? {}) },
     ...(obs.audit
       ? { audit: { ...obs.audit, ...(obs.audit.caSecretRef ? { caFile: PATHS.auditCaFile } : {}) } }

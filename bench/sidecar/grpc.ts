@@ -1,0 +1,91 @@
+// gRPC full chain vs a bare @grpc/grpc-js server with the same predictor (issue 19).
+//
+// Bare: a grpc-js server on the sidecar's .proto whose ModelInfer reads raw_input_contents into
+// a Float32Array, runs the SAME predictor instance (real addon, MLP fixture, batch 1) and answers
+// raw_output_contents; nothing else. Chain: the sidecar's gRPC front end (grpc/server.ts) over
+// createApp with auth on (HS256 token in the authorization metadata, default-deny policies,
+// rate limiter, breaker, queue, metrics, spans, access and audit lines). Both plain h2c on
+// loopback; the load generator (grpc-load.ts) is a child process with `--concurrency` callers.
+// Rounds interleave the two servers; prints each round's ratio and the median. No assertions.
+//
+//   npx tsx bench/sidecar/grpc.ts [--duration 5] [--concurrency 8] [--rounds 3]
+
+import { execFile } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
+import { Registry } from 'prom-client';
+import { createApp } from '../../sidecar/src/app.js';
+import { createGrpcFrontEnd } from '../../sidecar/src/grpc/server.js';
+import { inferenceServiceDefinition } from '../../sidecar/src/grpc/service.js';
+import { createLoggers } from '../../sidecar/src/logging.js';
+import { ReloadableTracing } from '../../sidecar/src/tracing.js';
+import { benchAuth, benchConfig, loadMlpPredictor, median, ROOT } from './common.js';
+
+const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '8' }, rounds: { type: 'string', default: '3' } } });
+const predictor = await loadMlpPredictor();
+
+// ---- bare reference
+const bare = new Server();
+bare.addService(inferenceServiceDefinition(), {
+  ModelInfer: (call: ServerUnaryCall<{ inputs: { name: string; shape: string[] }[]; raw_input_contents: Buffer[] }, unknown>, done: sendUnaryData<unknown>) => {
+    const inp = call.request.inputs[0];
+    const raw = call.request.raw_input_contents[0];
+    if (!inp || !raw) return done({ code: 3, details: 'no input' });
+    const data = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length));
+    predictor.run({ [inp.name]: { dtype: 'float32', shape: inp.shape.map(Number), data } }).then(
+      (out) => {
+        const names = Object.keys(out);
+        done(null, {
+          model_name: 'mlp',
+          model_version: '1',
+          outputs: names.map((n) => ({ name: n, datatype: 'FP32', shape: out[n]?.shape ?? [] })),
+          raw_output_contents: names.map((n) => Buffer.from((out[n]?.data as Float32Array).buffer)),
+        });
+      },
+      (err: unknown) => done({ code: 13, details: String(err) }),
+    );
+  },
+});
+const barePort = await new Promise<number>((ok, fail) => bare.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) => (e ? fail(e) : ok(p))));
+
+// ---- full chain
+const auth = await benchAuth('grpc-bench-');
+const loggers = createLoggers({ service: 'paddle-sidecar', level: 'info', sinks: { out: { write: () => {} }, deadLetter: { write: (l) => process.stderr.write(l) } } });
+const tracing = new ReloadableTracing({ serviceName: 'bench' });
+const sidecar = await createApp({ config: benchConfig(auth), predictor, registry: new Registry(), loggers, tracer: tracing.tracer, device: 'cpu' });
+sidecar.start();
+const chain = createGrpcFrontEnd({ core: sidecar.core });
+const chainPort = await chain.listen(0, '127.0.0.1');
+
+function load(port: number, token?: string): Promise<{ requests: number; errors: number; seconds: number; p50Ms: number; p99Ms: number }> {
+  return new Promise((ok, fail) =>
+    execFile(process.execPath, ['--import', 'tsx', `${ROOT}bench/sidecar/grpc-load.ts`, `127.0.0.1:${port}`, values.concurrency, values.duration, ...(token ? [token] : [])], { cwd: ROOT }, (e, out) =>
+      e ? fail(e) : ok(JSON.parse(out.trim().split('\n').pop() ?? '{}')),
+    ),
+  );
+}
+
+console.log(`\ngRPC ModelInfer on the MLP fixture (raw_input_contents, batch 1), h2c loopback; ${values.concurrency} concurrent callers x ${values.duration}s, ${values.rounds} interleaved rounds`);
+console.log('  bare: @grpc/grpc-js server, same .proto, raw bytes -> predictor.run -> raw bytes (the same predictor instance)');
+console.log('  chain: sidecar gRPC front end, auth on (HS256, authorization metadata), policies, limiter, breaker, queue (default: 1 run in flight, as the REST chain row), metrics, spans, access + audit lines');
+const ratios: number[] = [];
+const rows: { bare: number[]; chain: number[]; bareP99: number[]; chainP99: number[] } = { bare: [], chain: [], bareP99: [], chainP99: [] };
+for (let r = 0; r < Number(values.rounds); r++) {
+  const b = await load(barePort);
+  const c = await load(chainPort, auth.token);
+  if (b.errors || c.errors) console.log(`  round ${r + 1}: errors bare ${b.errors}, chain ${c.errors}`);
+  const br = b.requests / b.seconds;
+  const cr = c.requests / c.seconds;
+  rows.bare.push(br);
+  rows.chain.push(cr);
+  rows.bareP99.push(b.p99Ms);
+  rows.chainP99.push(c.p99Ms);
+  ratios.push(cr / br);
+  console.log(`  round ${r + 1}: bare ${br.toFixed(0)} req/s (p50 ${b.p50Ms.toFixed(2)} ms, p99 ${b.p99Ms.toFixed(2)}), chain ${cr.toFixed(0)} req/s (p50 ${c.p50Ms.toFixed(2)}, p99 ${c.p99Ms.toFixed(2)}), chain/bare ${(cr / br).toFixed(2)}x`);
+}
+console.log(`gRPC median: bare ${median(rows.bare).toFixed(0)} req/s, chain ${median(rows.chain).toFixed(0)} req/s; paired chain/bare median ${median(ratios).toFixed(2)}x (goal >= 0.8x)`);
+await chain.close();
+bare.forceShutdown();
+sidecar.close();
+await tracing.shutdown(1000);
+predictor.dispose();

@@ -1,0 +1,236 @@
+// Dynamic batching (spec.batching): concurrent requests for a model whose inputs all have a
+// dynamic first (batch) dimension are merged along that dimension into one predictor run, and
+// the outputs are split back by rows, so each caller gets exactly its own rows.
+//
+// A request joins the queue of requests with the same non-batch shapes (inputs of different
+// sequence lengths are never padded together). A queue runs as one batch when
+//   - its rows reach maxBatchSize, or one of preferredBatchSizes (the largest reached), or
+//   - its first request has waited maxQueueDelayMicroseconds (0: no wait; it leaves at once
+//     when a run slot is free, else with everything that queued while the slots were busy),
+// and, like one Triton model instance, at most `maxInflightBatches` batches run at once: while
+// they do, requests keep queueing and the next batch leaves as soon as one finishes (under load
+// batches fill without waiting for the delay). A request with maxBatchSize rows or more runs
+// alone. When a merged run fails, each of its requests is run again alone, so one caller's bad
+// input answers only that caller (and only its run counts toward the breaker).
+//
+// Everything per caller (span, breaker admission, matrix cell, metrics, audit, access line) stays
+// in the request chain around `submit`; the batcher only shares the predictor run.
+
+import type { Tensor, TensorInfo, TypedData } from './predictor.js';
+
+export interface BatchingConfig {
+  maxBatchSize: number;
+  maxQueueDelayMicroseconds: number;
+  preferredBatchSizes: number[];
+  /** Batches running at once (default 1). */
+  maxInflightBatches?: number;
+}
+
+export type RunFn = (inputs: Record<string, Tensor>) => Promise<Record<string, Tensor>>;
+
+interface Entry {
+  inputs: Record<string, Tensor>;
+  rows: number;
+  resolve: (out: BatchResult) => void;
+  reject: (err: unknown) => void;
+}
+
+interface Queue {
+  key: string;
+  entries: Entry[];
+  rows: number;
+  timer?: NodeJS.Timeout;
+  /** The delay has passed: leave as soon as a run slot is free. */
+  due: boolean;
+}
+
+export interface BatchResult {
+  outputs: Record<string, Tensor>;
+  /** Rows of the run this request was part of (its own rows when it ran alone). */
+  batchRows: number;
+  /** Requests in that run. */
+  batchRequests: number;
+}
+
+/** True when every input's first dimension is dynamic (-1): the model can be batched along it. */
+export function batchable(inputs: TensorInfo[]): boolean {
+  return inputs.length > 0 && inputs.every((i) => i.shape.length >= 1 && i.shape[0] === -1);
+}
+
+function newData(sample: TypedData, length: number): TypedData {
+  if (sample instanceof Float32Array) return new Float32Array(length);
+  if (sample instanceof Int32Array) return new Int32Array(length);
+  return new BigInt64Array(length);
+}
+
+/** Concatenates the entries' inputs along dimension 0. */
+export function mergeInputs(entries: readonly { inputs: Record<string, Tensor>; rows: number }[]): Record<string, Tensor> {
+  const first = entries[0]?.inputs ?? {};
+  const rows = entries.reduce((a, e) => a + e.rows, 0);
+  const merged: Record<string, Tensor> = {};
+  for (const name in first) {
+    const t = first[name] as Tensor;
+    const shape = [rows, ...t.shape.slice(1)];
+    const total = entries.reduce((a, e) => a + (e.inputs[name] as Tensor).data.length, 0);
+    const data = newData(t.data, total);
+    let at = 0;
+    for (const e of entries) {
+      const d = (e.inputs[name] as Tensor).data;
+      (data as Float32Array).set(d as Float32Array, at);
+      at += d.length;
+    }
+    merged[name] = { dtype: t.dtype, shape, data };
+  }
+  return merged;
+}
+
+/** Splits a merged run's outputs back into each entry's rows (views, no copy). */
+export function splitOutputs(outputs: Record<string, Tensor>, rowsPerEntry: readonly number[]): Record<string, Tensor>[] {
+  const total = rowsPerEntry.reduce((a, b) => a + b, 0);
+  const parts: Record<string, Tensor>[] = rowsPerEntry.map(() => ({}));
+  for (const name in outputs) {
+    const t = outputs[name] as Tensor;
+    if (t.shape[0] !== total) throw new Error(`output ${name} has ${t.shape[0] ?? 'no'} rows for a batch of ${total}: the model does not keep the batch dimension`);
+    const per = total === 0 ? 0 : t.data.length / total;
+    let row = 0;
+    rowsPerEntry.forEach((rows, i) => {
+      (parts[i] as Record<string, Tensor>)[name] = { dtype: t.dtype, shape: [rows, ...t.shape.slice(1)], data: t.data.subarray(row * per, (row + rows) * per) as TypedData };
+      row += rows;
+    });
+  }
+  return parts;
+}
+
+/** The queue key: each input's name, dtype and non-batch dims; undefined when the request cannot join a batch. */
+function batchKey(inputs: Record<string, Tensor>): { key: string; rows: number } | undefined {
+  let rows = -1;
+  let key = '';
+  for (const name in inputs) {
+    const t = inputs[name] as Tensor;
+    const r = t.shape[0];
+    if (r === undefined || (rows >= 0 && r !== rows)) return undefined;
+    rows = r;
+    key += `${name}:${t.dtype}:${t.shape.slice(1).join('x')};`;
+  }
+  return rows > 0 ? { key, rows } : undefined;
+}
+
+export class DynamicBatcher {
+  readonly #run: RunFn;
+  #cfg: BatchingConfig;
+  readonly #queues = new Map<string, Queue>();
+  #inflight = 0;
+  /** Counters: predictor runs made, requests served through them, merged runs. */
+  readonly stats = { runs: 0, requests: 0, mergedRuns: 0, rows: 0 };
+
+  constructor(run: RunFn, cfg: BatchingConfig) {
+    this.#run = run;
+    this.#cfg = cfg;
+  }
+
+  setConfig(cfg: BatchingConfig): void {
+    this.#cfg = cfg;
+  }
+
+  submit(inputs: Record<string, Tensor>): Promise<BatchResult> {
+    const k = batchKey(inputs);
+    if (!k || k.rows >= this.#cfg.maxBatchSize) return this.#alone(inputs, k?.rows ?? 0);
+    return new Promise<BatchResult>((resolve, reject) => {
+      let q = this.#queues.get(k.key);
+      if (!q) {
+        q = { key: k.key, entries: [], rows: 0, due: false };
+        this.#queues.set(k.key, q);
+      }
+      q.entries.push({ inputs, rows: k.rows, resolve, reject });
+      q.rows += k.rows;
+      if (!q.timer && !q.due) {
+        const queue = q;
+        const fire = (): void => {
+          queue.timer = undefined;
+          queue.due = true;
+          this.#pump();
+        };
+        // No delay: the request may leave at once; it waits only while every run slot is busy.
+        if (this.#cfg.maxQueueDelayMicroseconds > 0) q.timer = setTimeout(fire, this.#cfg.maxQueueDelayMicroseconds / 1000);
+        else q.due = true;
+      }
+      this.#pump();
+    });
+  }
+
+  /** Starts every batch that is ready while run slots are free. */
+  #pump(): void {
+    const slots = this.#cfg.maxInflightBatches ?? 1;
+    for (const q of this.#queues.values()) {
+      while (this.#inflight < slots && q.entries.length > 0 && (q.due || q.rows >= this.#cfg.maxBatchSize || this.#preferredReached(q.rows))) {
+        this.#launch(q);
+      }
+      if (this.#inflight >= slots) return;
+    }
+  }
+
+  #preferredReached(rows: number): boolean {
+    const p = this.#cfg.preferredBatchSizes;
+    return p.length > 0 && p.includes(rows) && rows >= Math.max(...p.filter((s) => s <= this.#cfg.maxBatchSize));
+  }
+
+  /** Takes up to maxBatchSize rows off the queue and runs them as one batch. */
+  #launch(q: Queue): void {
+    const taken: Entry[] = [];
+    let rows = 0;
+    while (q.entries.length > 0) {
+      const e = q.entries[0] as Entry;
+      if (taken.length > 0 && rows + e.rows > this.#cfg.maxBatchSize) break;
+      taken.push(q.entries.shift() as Entry);
+      rows += e.rows;
+    }
+    q.rows -= rows;
+    if (q.entries.length === 0) {
+      if (q.timer) clearTimeout(q.timer);
+      this.#queues.delete(q.key);
+    } else if (!q.timer) {
+      // The rest waits a fresh delay at most (it is already queued behind a full batch).
+      q.due = true;
+    }
+    this.#inflight++;
+    void this.#execute(taken, rows).finally(() => {
+      this.#inflight--;
+      this.#pump();
+    });
+  }
+
+  async #execute(entries: Entry[], rows: number): Promise<void> {
+    if (entries.length === 1) {
+      const e = entries[0] as Entry;
+      await this.#alone(e.inputs, e.rows).then(e.resolve, e.reject);
+      return;
+    }
+    let outputs: Record<string, Tensor>;
+    try {
+      this.stats.runs++;
+      this.stats.mergedRuns++;
+      this.stats.rows += rows;
+      outputs = await this.#run(mergeInputs(entries));
+    } catch {
+      // One caller's input can fail a merged run: run each alone so each gets its own outcome.
+      await Promise.all(entries.map((e) => this.#alone(e.inputs, e.rows).then(e.resolve, e.reject)));
+      return;
+    }
+    let parts: Record<string, Tensor>[];
+    try {
+      parts = splitOutputs(outputs, entries.map((e) => e.rows));
+    } catch (err) {
+      for (const e of entries) e.reject(err);
+      return;
+    }
+    this.stats.requests += entries.length;
+    entries.forEach((e, i) => e.resolve({ outputs: parts[i] as Record<string, Tensor>, batchRows: rows, batchRequests: entries.length }));
+  }
+
+  async #alone(inputs: Record<string, Tensor>, rows: number): Promise<BatchResult> {
+    this.stats.runs++;
+    this.stats.requests++;
+    this.stats.rows += rows;
+    return { outputs: await this.#run(inputs), batchRows: rows, batchRequests: 1 };
+  }
+}
