@@ -6,3 +6,8 @@
 
 s3-server: ## build the S3 test server (once per source hash)
 	CACHE_DIR=$(CACHE_DIR) e2e/tools/s3server/build.sh >/dev/null
+
+# The walkthrough (docs/walkthrough.md) exports its model with the pinned Paddle of the fixtures.
+.PHONY: paddle-python
+paddle-python: fixtures-venv ## print the pinned Paddle venv's python (installs it once)
+	@echo $(FIXTURES_PY)

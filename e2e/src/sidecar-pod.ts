@@ -300,6 +300,10 @@ export async function startSidecarForPod(opts: SidecarPodOptions): Promise<Sidec
       '0',
       '--health-port',
       '0',
+      // The gRPC front end's fixed default port (8001) would collide between pods played on one
+      // machine; 0 turns it off (the suites here speak HTTPS).
+      '--grpc-port',
+      '0',
       '--dead-letter-file',
       join(root, 'dead-letter.log'),
     ];

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { jwtVerify } from 'jose';
 import { extract as extractTar } from 'tar';
 import { runCli } from '../lib/cli.js';
 import { backoffDelay } from '../lib/cli/fetch.js';
@@ -234,6 +235,21 @@ describe('paddle-model storage: push, fetch, pack, keygen', function () {
     }
     assert.equal((await cli(['keygen', '--out', prefix])).code, 2);
     assert.equal((await cli(['keygen', '--out', join(scratch, 'r'), '--type', 'dsa'])).code, 2);
+  });
+
+  it('token mints an HS256 token with scope, iss, aud and exp; a short key is refused', async () => {
+    const keyFile = join(scratch, 'hmac.key');
+    writeFileSync(keyFile, `${'k'.repeat(40)}\n`);
+    const r = await cli(['token', '--hmac-key', keyFile, '--scope', 'model_inference data_protection', '--issuer', 'iss-1', '--audience', 'aud-1', '--ttl', '120']);
+    assert.equal(r.code, 0, r.err);
+    const { payload, protectedHeader } = await jwtVerify(r.out.trim(), new TextEncoder().encode('k'.repeat(40)), { issuer: 'iss-1', audience: 'aud-1', algorithms: ['HS256'] });
+    assert.equal(protectedHeader.alg, 'HS256');
+    assert.equal(payload.scope, 'model_inference data_protection');
+    assert.ok(payload.exp && payload.iat && payload.exp - payload.iat === 120);
+    writeFileSync(keyFile, 'short');
+    const short = await cli(['token', '--hmac-key', keyFile, '--scope', 'x']);
+    assert.equal(short.code, 2);
+    assert.match(short.err, /holds 5 bytes; HS256 keys must be at least 32/);
   });
 
   it('pack writes an OCI image layout whose one layer holds the signed files', async () => {

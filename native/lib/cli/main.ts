@@ -11,6 +11,7 @@ import { ALGORITHMS, ModelRefusedError } from './manifest.js';
 import { packCommand, pushCommand } from './publish.js';
 import { KEY_TYPES, keygen, signModel, verifyModel } from './signing.js';
 import { StoreError } from './store.js';
+import { tokenCommand } from './token.js';
 
 export type { CliIo } from './args.js';
 
@@ -41,6 +42,8 @@ export const USAGE = `usage: paddle-model COMMAND [flags]
       (the model pod's init container)
   pack --output LAYOUT [--ref NAME] [--key PUB.pem] DIR
       a signed model directory as an OCI image layout for the image-volume source
+  token --hmac-key FILE --scope "DOMAIN ..." [--issuer ISS] [--audience AUD] [--subject SUB] [--ttl S]
+      an HS256 token the sidecar accepts (key: the auth Secret's hmac.key, >= 32 bytes)
 
 Exit status: 0 ok, 1 model refused or operation failed, 2 usage error.`;
 
@@ -76,6 +79,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return await fetchCommand(args, io);
       case 'pack':
         return packCommand(args, io);
+      case 'token':
+        return await tokenCommand(args, io);
       default:
         throw new UsageError(`unknown command ${command}`);
     }
