@@ -8,7 +8,9 @@
 //     the ConfigMap's data.
 //   - the controller and reconciler bookkeeping: kind, name, namespace, resourceVersion
 //     (isOwnWrite, cacheIsBehind, client-node's cache), ownerReferences (ownerKeyOf).
-//   - pods: labels, deletionTimestamp and name (the fleet's live pod set and template, the event's owner).
+//   - pods: labels, deletionTimestamp and name (the fleet's live pod set and template, the event's
+//     owner), and how containers that terminated ended (the model-fetch init container for
+//     ModelFetched; the others' restart counts and reasons for memory kills, status/memory-kills.ts).
 //   - HorizontalPodAutoscalers: name and spec.scaleTargetRef (the AutoscalingConflict condition).
 //   - PaddleServices: everything but managedFields (the reconciler reads spec, status, metadata).
 // Everything else (managedFields above all, creationTimestamp, other annotations, child status
@@ -83,19 +85,26 @@ function terminated(t: V1ContainerStateTerminated | undefined): V1ContainerState
 
 /**
  * A pod: who it is and whether it is going (the fleet counts live pods by name), plus how its
- * model-fetch init container ended, when it has one (the ModelFetched condition quotes it).
+ * model-fetch init container ended, when it has one (the ModelFetched condition quotes it), and
+ * how its other containers last terminated (memory kills).
  */
 export function podForCache(pod: V1Pod): V1Pod {
   const fetch = pod.status?.initContainerStatuses?.find((c) => c.name === MODEL_FETCH.container);
   const state = terminated(fetch?.state?.terminated);
   const last = terminated(fetch?.lastState?.terminated);
-  const status =
+  const initContainerStatuses =
     fetch && (state || last)
-      ? {
-          initContainerStatuses: [
-            { name: fetch.name, image: '', imageID: '', ready: fetch.ready, restartCount: fetch.restartCount, ...(state ? { state: { terminated: state } } : {}), ...(last ? { lastState: { terminated: last } } : {}) },
-          ],
-        }
-      : undefined;
-  return compact({ apiVersion: pod.apiVersion, kind: pod.kind, metadata: identity(pod.metadata), ...(status ? { status } : {}) });
+      ? [{ name: fetch.name, image: '', imageID: '', ready: fetch.ready, restartCount: fetch.restartCount, ...(state ? { state: { terminated: state } } : {}), ...(last ? { lastState: { terminated: last } } : {}) }]
+      : [];
+  // Containers that terminated (now or before their last restart): memory kills read the reason.
+  const containerStatuses = (pod.status?.containerStatuses ?? []).flatMap((c) => {
+    const now = terminated(c.state?.terminated);
+    const before = terminated(c.lastState?.terminated);
+    return now || before ? [{ name: c.name, image: '', imageID: '', ready: c.ready, restartCount: c.restartCount, ...(now ? { state: { terminated: now } } : {}), ...(before ? { lastState: { terminated: before } } : {}) }] : [];
+  });
+  const status = {
+    ...(initContainerStatuses.length > 0 ? { initContainerStatuses } : {}),
+    ...(containerStatuses.length > 0 ? { containerStatuses } : {}),
+  };
+  return compact({ apiVersion: pod.apiVersion, kind: pod.kind, metadata: identity(pod.metadata), ...(Object.keys(status).length > 0 ? { status } : {}) });
 }

@@ -35,6 +35,8 @@ import { RESOURCES, type ChildKind } from './resources.js';
 import { computeStatus, computeStatusPatch, readyOf, type Blocker, type CertificateLike } from './status/compute-status.js';
 import { foldReports, staleAfterMs } from './status/fleet.js';
 import { modelFetchCondition } from './status/model-fetch.js';
+import { memoryKillBlocker, memoryKills } from './status/memory-kills.js';
+import { CONTAINER_NAME } from './builders/deployment.js';
 
 export interface Cache<T> {
   get(name: string, namespace?: string): T | undefined;
@@ -254,6 +256,11 @@ export class Reconciler {
           message: `Secret ${namespace}/${keyRef.name} with the model-signing public key does not exist; pods cannot verify the model`,
         };
       }
+    }
+
+    // 5b. Model containers the kernel killed at the memory limit: say so while not all are available.
+    if (!blocker && ownPods && (deployment?.status?.availableReplicas ?? 0) < desiredReplicas) {
+      blocker = memoryKillBlocker(memoryKills(ownPods, CONTAINER_NAME), ps.spec.runtime?.maxMemoryMB);
     }
 
     // 6. Status.

@@ -121,7 +121,7 @@ describe('cache transforms (what the informer caches keep)', () => {
     assert.equal((svc as Obj).status, undefined);
   });
 
-  it('pods keep their identity, labels and deletionTimestamp only', () => {
+  it('pods keep their identity, labels, deletionTimestamp and how their containers ended, nothing else', () => {
     const pod: V1Pod = {
       apiVersion: 'v1',
       kind: 'Pod',
@@ -136,7 +136,21 @@ describe('cache transforms (what the informer caches keep)', () => {
         managedFields: [{ manager: 'kubelet' }],
       },
       spec: { containers: [{ name: 'c', image: 'i' }] },
-      status: { phase: 'Running', podIP: '10.0.0.1' },
+      status: {
+        phase: 'Running',
+        podIP: '10.0.0.1',
+        containerStatuses: [
+          {
+            name: 'c',
+            image: 'i',
+            imageID: 'sha256:1',
+            ready: false,
+            restartCount: 2,
+            state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 20s' } },
+            lastState: { terminated: { reason: 'OOMKilled', exitCode: 137, startedAt: new Date(0), finishedAt: new Date(0) } },
+          },
+        ],
+      },
     };
     const cached = podForCache(pod);
     assert.deepEqual(cached, {
@@ -150,6 +164,11 @@ describe('cache transforms (what the informer caches keep)', () => {
         labels: { 'app.kubernetes.io/instance': 'mnist-mlp' },
         deletionTimestamp: '2026-01-01T00:00:00.000Z',
         ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'rs', uid: 'r1', controller: true }],
+      },
+      status: {
+        containerStatuses: [
+          { name: 'c', image: '', imageID: '', ready: false, restartCount: 2, lastState: { terminated: { reason: 'OOMKilled', exitCode: 137, finishedAt: '1970-01-01T00:00:00.000Z' } } },
+        ],
       },
     });
   });
