@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # The operator image: the TypeScript controller, bundled with its npm packages into one module
-# (make build-ts; see mk/60-operator.mk), on a distroless Node.js runtime (no shell, no package
-# manager, no node_modules), running as uid 65532.
+# (make build-ts; see mk/60-operator.mk), on Node.js alone (no shell, no package manager, no
+# node_modules), running as uid 65532. What goes into the image is images/rootfs.sh; `make images`
+# builds the same image here without a container engine.
 #
 # Build from the repository root:
 #   docker build -f images/operator.Dockerfile -t paddle-operator:0.1.0 .
@@ -22,16 +23,18 @@ COPY sidecar/ sidecar/
 COPY native/lib/ native/lib/
 COPY e2e/src/ e2e/src/
 RUN make build-ts
+# The runtime root filesystem: the same script images/build.sh runs without a container engine.
+COPY images/ images/
+RUN images/rootfs.sh operator /rootfs /src
 
-# ---- runtime ----
-FROM gcr.io/distroless/nodejs${NODE_VERSION}-debian12:nonroot
+# ---- runtime: Node.js and the bundled controller (no shell, no package manager, no node_modules) ----
+# Only FROM scratch, the one COPY of /rootfs and config instructions (images/dockerfile.ts reads
+# them for the local build; anything else here is refused there).
+FROM scratch
+COPY --from=build /rootfs/ /
 WORKDIR /app
-ENV NODE_ENV=production
-# package.json for "type": "module"; the bundle needs nothing from node_modules.
-COPY --from=build /src/package.json ./package.json
-COPY --from=build /src/dist/crds/ ./dist/crds/
-COPY --from=build /src/dist/operator/main.js ./dist/operator/main.js
+ENV NODE_ENV=production PATH=/usr/local/bin:/usr/bin:/bin
 USER 65532:65532
 # The ops port (/healthz, /readyz, /metrics) the operator and the chart default to.
 EXPOSE 8080
-ENTRYPOINT ["/nodejs/bin/node", "dist/operator/main.js"]
+ENTRYPOINT ["/usr/local/bin/node", "dist/operator/main.js"]

@@ -1,6 +1,8 @@
 # syntax=docker/dockerfile:1
 # The model-pod image: the TypeScript sidecar server with the native predictor addon (C++,
 # OpenBLAS), running as uid 65532 (the user the operator's pod securityContext asks for).
+# What goes into the image is images/rootfs.sh (Debian packages, Node.js from the npm registry,
+# the app); `make images` builds the same image here without a container engine.
 #
 # Build from the repository root:
 #   docker build -f images/sidecar.Dockerfile -t paddle-sidecar:0.1.0 .
@@ -29,28 +31,18 @@ COPY native/lib/ native/lib/
 COPY e2e/src/ e2e/src/
 COPY bin/ bin/
 RUN make build-native build-ts && npm prune --omit=dev --no-audit --no-fund
+# The runtime root filesystem: the same script images/build.sh runs without a container engine.
+COPY images/ images/
+RUN images/rootfs.sh sidecar /rootfs /src /src/node_modules
 
-# ---- runtime: Node.js and the OpenBLAS and oneDNN shared libraries, nothing else ----
-FROM node:${NODE_VERSION}-bookworm-slim
-RUN apt-get update \
- && apt-get install -y --no-install-recommends libopenblas0-pthread libdnnl2 \
- && rm -rf /var/lib/apt/lists/* \
- && groupadd --system --gid 65532 nonroot \
- && useradd --system --uid 65532 --gid 65532 --home-dir /nonexistent --shell /usr/sbin/nologin nonroot \
- && rm -rf /usr/local/lib/node_modules/npm /usr/local/bin/npm /usr/local/bin/npx /opt/yarn-* /usr/local/bin/yarn /usr/local/bin/yarnpkg
+# ---- runtime: Node.js, the OpenBLAS and oneDNN shared libraries and the app, nothing else ----
+# Only FROM scratch, the one COPY of /rootfs and config instructions (images/dockerfile.ts reads
+# them for the local build; anything else here is refused there).
+FROM scratch
+COPY --from=build /rootfs/ /
 WORKDIR /app
-ENV NODE_ENV=production
-COPY --from=build /src/package.json ./package.json
-COPY --from=build /src/node_modules/ ./node_modules/
-COPY --from=build /src/build/Release/paddle_native.node ./build/Release/paddle_native.node
-COPY --from=build /src/dist/crds/ ./dist/crds/
-COPY --from=build /src/dist/native/ ./dist/native/
-COPY --from=build /src/dist/sidecar/ ./dist/sidecar/
-# paddle-model (the model-fetch init container runs `paddle-model fetch`); bin/load.mjs falls
-# back to dist/ since tsx is a dev dependency.
-COPY --from=build /src/bin/ ./bin/
-RUN ln -s /app/bin/paddle-model.mjs /usr/local/bin/paddle-model && ln -s /app/bin/paddle-sidecar.mjs /usr/local/bin/paddle-sidecar
+ENV NODE_ENV=production PATH=/usr/local/bin:/usr/bin:/bin
 USER 65532:65532
 # Serving (HTTPS), metrics and health (probe) ports of the pod contract (crds/src/pod-contract.ts).
 EXPOSE 8443 9090 8081 8001
-ENTRYPOINT ["node", "dist/sidecar/src/main.js"]
+ENTRYPOINT ["/usr/local/bin/node", "dist/sidecar/src/main.js"]
