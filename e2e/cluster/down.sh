@@ -12,7 +12,12 @@ keep_data=false
 [ "${1:-}" = "--keep-data" ] && keep_data=true
 
 stopped=0
+# The real node first (its processes, cgroups, network namespace, state), found by name, so this
+# also cleans up after a crash or a run with another E2E_REAL_NODE setting.
+for name in $NODE_COMPONENTS; do recorded_pid "$name" >/dev/null && stopped=$((stopped + 1)); done
+node_down
 for name in $(echo "$COMPONENTS" | tr ' ' '\n' | tac); do
+  case " $NODE_COMPONENTS " in *" $name "*) continue ;; esac
   f="$PID_DIR/$name.pid"
   [ -f "$f" ] || continue
   if pid="$(recorded_pid "$name")"; then

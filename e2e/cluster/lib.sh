@@ -12,8 +12,12 @@ KUBECONFIG_FILE="$CLUSTER_DIR/kubeconfig"
 # shellcheck source=../tools/paths.sh
 . "$E2E_DIR/tools/paths.sh"
 
-# Components in start order; down.sh stops them in reverse.
-COMPONENTS="etcd kube-apiserver kube-controller-manager kube-scheduler kwok test-issuer"
+# shellcheck source=node-lib.sh
+. "$E2E_DIR/cluster/node-lib.sh"
+# Components in start order; down.sh stops them in reverse (the real node's first, node_down).
+# E2E_REAL_NODE=0 leaves the real node out.
+COMPONENTS="etcd kube-apiserver kube-controller-manager kube-scheduler kwok cert-manager"
+[ "${E2E_REAL_NODE:-1}" = 0 ] || COMPONENTS="$COMPONENTS $NODE_COMPONENTS"
 
 say() { echo "[e2e-cluster] $*"; }
 

@@ -4,8 +4,9 @@
 #   apiserver.{crt,key}   kube-apiserver serving cert: 127.0.0.1, localhost, kubernetes.default...
 #   admin.{crt,key}       client cert, O=system:masters (kubectl, kwok, tests)
 #   controller-manager.{crt,key}, scheduler.{crt,key}: the components' own identities
+#   node.{crt,key}        the real node's kubelet: system:node:paddle-e2e-node in system:nodes
 #   sa.{key,pub}          service-account token signing key pair
-#   issuer-ca.{crt,key}   CA of the e2e test issuer (stand-in for cert-manager)
+#   issuer-ca.{crt,key}   CA of the ClusterIssuer paddle-e2e-ca (cert-manager CA issuer)
 # Files that already exist are kept, so a restart reuses the same PKI.
 set -euo pipefail
 dir="${1:-$(cd "$(dirname "$0")/.." && pwd)/.cluster/pki}"
@@ -43,7 +44,8 @@ leaf apiserver "/CN=kube-apiserver" serverAuth \
 leaf admin "/O=system:masters/CN=paddle-e2e-admin" clientAuth
 leaf controller-manager "/CN=system:kube-controller-manager" clientAuth
 leaf scheduler "/CN=system:kube-scheduler" clientAuth
+leaf node "/O=system:nodes/CN=system:node:paddle-e2e-node" clientAuth
 [ -f sa.key ] || openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out sa.key 2>/dev/null
 [ -f sa.pub ] || openssl pkey -in sa.key -pubout -out sa.pub
-ca issuer-ca paddle-e2e-test-issuer-ca
+ca issuer-ca paddle-e2e-issuer-ca
 chmod 600 ./*.key

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Starts the local e2e control plane: etcd, kube-apiserver, kube-controller-manager,
 # kube-scheduler and kwok (fake GPU nodes), all real components run as local processes on
-# loopback; installs the CRDs and starts the e2e test issuer (a stand-in for cert-manager).
+# loopback; installs the CRDs and starts cert-manager's controller (CA ClusterIssuer paddle-e2e-ca); and a
+# real node (kubelet + containerd + runc + CNI in its own network namespace, node-lib.sh) with
+# the images built here (images/build.sh) loaded. E2E_REAL_NODE=0 leaves the real node out.
 # A second run while the cluster is up reuses it. Stop it with down.sh (make cluster-down).
 #
 # Environment: E2E_GPU_NODES (3), E2E_GPUS_PER_NODE (8), E2E_GPU_PRODUCT
@@ -181,6 +183,17 @@ main() {
 
   local t0=$SECONDS
   "$E2E_DIR/tools/build.sh" all
+  local real_node=true
+  [ "${E2E_REAL_NODE:-1}" = 0 ] && { real_node=false; say "E2E_REAL_NODE=0: starting WITHOUT the real node (real-node suites will fail)"; }
+  if [ "$real_node" = true ]; then
+    node_preflight || exit 1
+    node_deps || exit 1
+    local images
+    images="$("$REPO_ROOT/images/build.sh" pause sidecar)" || die "building the node's images failed"
+    PAUSE_IMAGE="$(awk '$1 == "pause" {print $2}' <<< "$images")"
+    SIDECAR_IMAGE="$(awk '$1 == "sidecar" {print $2}' <<< "$images")"
+    NODE_IMAGES="$(awk '{print $3}' <<< "$images" | tr '\n' ' ')"
+  fi
   [ -d "$REPO_ROOT/node_modules/tsx" ] || { echo "[e2e-cluster] node_modules missing: run npm ci (make does it)" >&2; exit 1; }
 
   rm -rf "${LOG_DIR:?}"/* "$CLUSTER_DIR/etcd-data" "$CLUSTER_DIR/run"
@@ -207,7 +220,7 @@ main() {
     --cert-dir "$CLUSTER_DIR/run" \
     --tls-cert-file "$PKI_DIR/apiserver.crt" --tls-private-key-file "$PKI_DIR/apiserver.key" \
     --client-ca-file "$PKI_DIR/ca.crt" \
-    --authorization-mode RBAC \
+    --authorization-mode Node,RBAC \
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --service-account-key-file "$PKI_DIR/sa.pub" \
     --service-account-signing-key-file "$PKI_DIR/sa.key" \
@@ -236,9 +249,9 @@ main() {
     --node-lease-duration-seconds 40 --cidr 10.244.0.0/16 --node-ip 10.1.0.1
 
   local k=("$KUBECTL" --kubeconfig "$KUBECONFIG_FILE")
-  say "installing CRDs (cert-manager stand-ins, crds/*.yaml)"
-  "${k[@]}" apply --server-side --force-conflicts -f "$E2E_DIR/cluster/crds/cert-manager.yaml" >/dev/null \
-    || die "could not apply the cert-manager stand-in CRDs"
+  say "installing CRDs (cert-manager $CERT_MANAGER_VERSION's own, crds/*.yaml)"
+  "${k[@]}" apply --server-side --force-conflicts -f "$CERT_MANAGER_BIN/crds/" >/dev/null \
+    || die "could not apply cert-manager's CRDs"
   # Our own CRDs are under test: one the API server refuses is reported, and the cluster still
   # comes up so the e2e suites can show the API server's message.
   local f
@@ -253,17 +266,26 @@ main() {
 
   say "creating $GPU_NODES kwok GPU nodes ($GPUS_PER_NODE x $GPU_PRODUCT) and 1 CPU node"
   nodes_yaml | "${k[@]}" apply --server-side -f - >/dev/null || die "could not create nodes"
-  "${k[@]}" apply --server-side -f "$E2E_DIR/cluster/test-cluster-issuer.yaml" >/dev/null || die "could not create the ClusterIssuer"
-
-  start test-issuer node --import tsx "$E2E_DIR/cluster/test-issuer.ts" \
-    --kubeconfig "$KUBECONFIG_FILE" --ca-cert "$PKI_DIR/issuer-ca.crt" --ca-key "$PKI_DIR/issuer-ca.key"
+  # cert-manager's CA issuer signs with the e2e issuer CA, kept in its cluster resource namespace.
+  "${k[@]}" create namespace cert-manager --dry-run=client -o yaml | "${k[@]}" apply --server-side -f - >/dev/null
+  "${k[@]}" -n cert-manager create secret tls paddle-e2e-ca --cert "$PKI_DIR/issuer-ca.crt" --key "$PKI_DIR/issuer-ca.key" \
+    --dry-run=client -o yaml | "${k[@]}" apply --server-side -f - >/dev/null || die "could not store the issuer CA"
+  "${k[@]}" apply --server-side -f "$E2E_DIR/cluster/cluster-issuer.yaml" >/dev/null || die "could not create the ClusterIssuer"
+  start cert-manager "$CERT_MANAGER_BIN/cert-manager" --kubeconfig "$KUBECONFIG_FILE" \
+    --cluster-resource-namespace cert-manager --v 1
 
   for c in kube-controller-manager kube-scheduler; do
     local port=$KCM_PORT; [ "$c" = kube-scheduler ] && port=$SCHED_PORT
     wait_until 60 "$c /healthz" curl -sfk "https://127.0.0.1:$port/healthz"
   done
   "${k[@]}" wait --for condition=Ready --timeout 60s node --all >/dev/null || die "kwok nodes did not become Ready"
+  "${k[@]}" wait --for condition=Ready --timeout 60s clusterissuer paddle-e2e-ca >/dev/null \
+    || die "cert-manager did not make ClusterIssuer paddle-e2e-ca Ready; see $LOG_DIR/cert-manager.log"
   wait_until 60 "the default ServiceAccount" "${k[@]}" get serviceaccount default -n default
+  if [ "$real_node" = true ]; then
+    say "starting the real node $NODE_NAME (network namespace $NODE_NETNS)"
+    node_up "$API_PORT"
+  fi
   for c in $COMPONENTS; do alive "$c"; done
 
   cat > "$CLUSTER_DIR/env" <<ENV
@@ -272,6 +294,9 @@ KUBECTL=$KUBECTL
 HELM=$HELM_BIN/helm
 KUBERNETES_VERSION=$KUBERNETES_VERSION
 API_SERVER=https://127.0.0.1:$API_PORT
+REAL_NODE=$([ "$real_node" = true ] && echo "$NODE_NAME")
+NODE_PROXY_SOCKET=$([ "$real_node" = true ] && echo "$NODE_DIR/proxy.sock")
+SIDECAR_IMAGE=${SIDECAR_IMAGE:-}
 ENV
   say "started in $((SECONDS - t0))s; logs in $LOG_DIR"
   print_env

@@ -2,12 +2,14 @@
 # Builds (once) the local control-plane binaries pinned in versions.env and
 # caches them outside the repository:
 #   ~/.cache/paddle-operator/bin/kubernetes-<v>/  kube-apiserver kube-controller-manager kube-scheduler kubectl
+#   ~/.cache/paddle-operator/bin/kubelet-<v>/     kubelet (the real node's agent, module tools/kubelet)
+#   ~/.cache/paddle-operator/bin/cert-manager-<v>/ cert-manager (controller, module tools/cert-manager)
 #   ~/.cache/paddle-operator/bin/etcd-<v>/        etcd
 #   ~/.cache/paddle-operator/bin/kwok-<v>/        kwok
 #   ~/.cache/paddle-operator/bin/helm-<v>/        helm
 # Each directory holds a .stamp; a directory is rebuilt only when its stamp
 # (pinned version + tools go.mod/go.sum + Go version) changes.
-# Usage: build.sh [all|kubernetes|etcd|kwok|helm]
+# Usage: build.sh [all|kubernetes|kubelet|etcd|kwok|helm|cert-manager]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=/dev/null
@@ -47,6 +49,19 @@ check_mod() { # check_mod <go.mod> <module> <version>
   fi
 }
 
+# k8s_ldflags: the version ldflags, so `kubectl version`, /version and the node's kubeletVersion
+# report KUBERNETES_VERSION.
+k8s_ldflags() {
+  local v="${KUBERNETES_VERSION#v}" major minor pkg
+  major="${v%%.*}"; minor="${v#*.}"; minor="${minor%%.*}"
+  local ld="-s -w"
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld+=" -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
+    ld+=" -X $pkg.gitTreeState=archive -X $pkg.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  done
+  echo "$ld"
+}
+
 build_kubernetes() {
   local mod="$here/kubernetes"
   check_mod "$mod/go.mod" k8s.io/kubernetes "$KUBERNETES_VERSION"
@@ -54,20 +69,41 @@ build_kubernetes() {
   if up_to_date "$K8S_BIN" "$stamp"; then log "kubernetes $KUBERNETES_VERSION: cached in $K8S_BIN"; return; fi
   log "building kube-apiserver, kube-controller-manager, kube-scheduler, kubectl $KUBERNETES_VERSION"
   log "  into $K8S_BIN (go build -p $jobs). A first build takes long: 20-40 minutes on 2 cores."
-  local v="${KUBERNETES_VERSION#v}" major minor
-  major="${v%%.*}"; minor="${v#*.}"; minor="${minor%%.*}"
-  local date; date="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  local ld="-s -w"
-  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    ld+=" -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
-    ld+=" -X $pkg.gitTreeState=archive -X $pkg.buildDate=$date"
-  done
+  local ld; ld="$(k8s_ldflags)"
   local tmp; tmp="$(mktemp -d "$BIN_ROOT/.build-k8s.XXXXXX")"
   (cd "$mod" && go build -p "$jobs" -trimpath -ldflags "$ld" -o "$tmp/" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
     k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl)
   finish "$tmp" "$K8S_BIN" "$stamp"
   log "kubernetes $KUBERNETES_VERSION: built"
+}
+
+build_kubelet() {
+  local mod="$here/kubelet"
+  check_mod "$mod/go.mod" k8s.io/kubernetes "$KUBERNETES_VERSION"
+  local stamp; stamp="$(stamp_of "$KUBERNETES_VERSION" "$mod/go.mod" "$mod/go.sum")"
+  if up_to_date "$KUBELET_BIN" "$stamp"; then log "kubelet $KUBERNETES_VERSION: cached in $KUBELET_BIN"; return; fi
+  log "building kubelet $KUBERNETES_VERSION into $KUBELET_BIN (a few minutes after the control plane's build)"
+  local tmp; tmp="$(mktemp -d "$BIN_ROOT/.build-kubelet.XXXXXX")"
+  (cd "$mod" && go build -p "$jobs" -trimpath -ldflags "$(k8s_ldflags)" -o "$tmp/" k8s.io/kubernetes/cmd/kubelet)
+  finish "$tmp" "$KUBELET_BIN" "$stamp"
+  log "kubelet $KUBERNETES_VERSION: built"
+}
+
+build_cert_manager() {
+  local mod="$here/cert-manager"
+  check_mod "$mod/go.mod" github.com/cert-manager/cert-manager "$CERT_MANAGER_VERSION"
+  local stamp; stamp="$(stamp_of "$CERT_MANAGER_VERSION" "$mod/go.mod" "$mod/go.sum" "$mod/main.go")"
+  if up_to_date "$CERT_MANAGER_BIN" "$stamp"; then log "cert-manager $CERT_MANAGER_VERSION: cached in $CERT_MANAGER_BIN"; return; fi
+  log "building the cert-manager $CERT_MANAGER_VERSION controller into $CERT_MANAGER_BIN (a few minutes)"
+  local tmp; tmp="$(mktemp -d "$BIN_ROOT/.build-cert-manager.XXXXXX")"
+  (cd "$mod" && go build -p "$jobs" -trimpath -ldflags "-s -w" -o "$tmp/cert-manager" .)
+  # cert-manager's own CRDs, from the same module (deploy/crds), beside the binary.
+  local src; src="$(cd "$mod" && go list -m -f '{{.Dir}}' github.com/cert-manager/cert-manager)"
+  mkdir -p "$tmp/crds"
+  cp "$src"/deploy/crds/*.yaml "$tmp/crds/"
+  finish "$tmp" "$CERT_MANAGER_BIN" "$stamp"
+  log "cert-manager $CERT_MANAGER_VERSION: built"
 }
 
 build_etcd() {
@@ -124,9 +160,10 @@ main() {
   exec 8> "$BIN_ROOT/.build.lock"
   flock -n 8 || { log "another build holds $BIN_ROOT/.build.lock; waiting"; flock 8; }
   case "${1:-all}" in
-    all) build_etcd; build_kwok; build_helm; build_kubernetes ;;
-    kubernetes|etcd|kwok|helm) "build_$1" ;;
-    *) echo "usage: $0 [all|kubernetes|etcd|kwok|helm]" >&2; exit 2 ;;
+    all) build_etcd; build_kwok; build_helm; build_kubernetes; build_kubelet; build_cert_manager ;;
+    kubernetes|kubelet|etcd|kwok|helm) "build_$1" ;;
+    cert-manager) build_cert_manager ;;
+    *) echo "usage: $0 [all|kubernetes|kubelet|cert-manager|etcd|kwok|helm]" >&2; exit 2 ;;
   esac
 }
 

@@ -1,4 +1,5 @@
-// The e2e test issuer (stand-in for cert-manager) fulfils Certificates.
+// cert-manager's controller (built from its module, e2e/tools/cert-manager) fulfils Certificates
+// through the e2e cluster's CA ClusterIssuer and namespaced CA Issuers.
 import type { V1Secret } from '@kubernetes/client-node';
 import assert from 'node:assert/strict';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
@@ -15,7 +16,7 @@ interface Certificate {
 const readyOf = (c: Certificate) => c.status?.conditions?.find((x) => x.type === 'Ready');
 const sans = (x: X509Certificate) => (x.subjectAltName ?? '').split(', ').filter((s) => s.startsWith('DNS:')).map((s) => s.slice(4)).sort();
 
-describe('e2e test issuer (cert-manager stand-in)', () => {
+describe('cert-manager in the e2e cluster', () => {
   let clients: Clients;
   before(() => {
     clients = makeClients();
@@ -47,7 +48,7 @@ describe('e2e test issuer (cert-manager stand-in)', () => {
   it('makes a Certificate Ready and writes a TLS Secret whose SANs match', async () => {
     const dnsNames = [`model.${ns.name}.svc`, `model.${ns.name}.svc.cluster.local`];
     await applyObject(clients.objects, certificate(dnsNames, { name: 'paddle-e2e-ca', kind: 'ClusterIssuer', group: 'cert-manager.io' }));
-    const cert = await waitForValue(() => getCert('model-tls'), (c) => readyOf(c)?.status === 'True', 30_000, 'Certificate model-tls Ready');
+    const cert = await waitForValue(() => getCert('model-tls'), (c) => readyOf(c)?.status === 'True', 60_000, 'Certificate model-tls Ready');
     assert.equal(readyOf(cert)?.observedGeneration, cert.metadata.generation);
     const secret = await readSecret('model-tls');
     assert.equal(secret?.type, 'kubernetes.io/tls');
@@ -60,27 +61,40 @@ describe('e2e test issuer (cert-manager stand-in)', () => {
     assert.ok(leaf.checkPrivateKey(createPrivateKey(Buffer.from(data['tls.key'] as string, 'base64'))), 'tls.key matches tls.crt');
     assert.deepEqual(leaf.keyUsage, ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2']);
     assert.equal(new Date(cert.status?.notAfter ?? 0).getTime(), new Date(leaf.validTo).getTime());
+    assert.equal(leaf.publicKey.asymmetricKeyType, 'ec', 'spec.privateKey ECDSA');
+    assert.equal(ca.subject, 'CN=paddle-e2e-issuer-ca', 'signed by the ClusterIssuer\'s CA');
   });
 
   it('reissues when the dnsNames change', async () => {
     const ref = { name: 'paddle-e2e-ca', kind: 'ClusterIssuer' };
     await applyObject(clients.objects, certificate(['a.example.test'], ref));
-    const first = await waitForValue(() => getCert('model-tls'), (c) => readyOf(c)?.status === 'True', 30_000, 'first issue');
+    const first = await waitForValue(() => getCert('model-tls'), (c) => readyOf(c)?.status === 'True', 60_000, 'first issue');
     await applyObject(clients.objects, certificate(['a.example.test', 'b.example.test'], ref));
     await waitForValue(() => getCert('model-tls'), (c) => (c.status?.revision ?? 0) > (first.status?.revision ?? 0) && readyOf(c)?.observedGeneration === c.metadata.generation,
-      30_000, 'a new revision after the spec change');
+      60_000, 'a new revision after the spec change');
     const secret = await readSecret('model-tls');
     assert.deepEqual(sans(new X509Certificate(Buffer.from(secret?.data?.['tls.crt'] as string, 'base64'))), ['a.example.test', 'b.example.test']);
   });
 
-  it('reports IssuerNotFound until the namespaced Issuer exists, then issues', async () => {
-    await applyObject(clients.objects, certificate(['late.example.test'], { name: 'late-issuer' }));
-    const pending = await waitForValue(() => getCert('model-tls'), (c) => readyOf(c)?.reason === 'IssuerNotFound', 30_000, 'IssuerNotFound');
+  it('waits for a namespaced CA Issuer that does not exist yet, then issues from its CA', async () => {
+    await applyObject(clients.objects, certificate(['late.example.test'], { name: 'late-issuer', kind: 'Issuer', group: 'cert-manager.io' }));
+    const pending = await waitForValue(() => getCert('model-tls'), (c) => readyOf(c)?.status === 'False', 60_000, 'the Certificate not Ready');
     assert.equal(readyOf(pending)?.status, 'False');
     assert.equal(await readSecret('model-tls'), null, 'no Secret before the issuer exists');
-    await applyObject(clients.objects, { apiVersion: 'cert-manager.io/v1', kind: 'Issuer', metadata: { name: 'late-issuer', namespace: ns.name }, spec: {} });
-    await waitForValue(() => getCert('model-tls'), (c) => readyOf(c)?.status === 'True', 45_000, 'Ready once the Issuer exists');
+    // The Issuer's CA: a self-signed Certificate from a namespaced SelfSigned Issuer (cert-manager's own bootstrap).
+    await applyObject(clients.objects, { apiVersion: 'cert-manager.io/v1', kind: 'Issuer', metadata: { name: 'bootstrap', namespace: ns.name }, spec: { selfSigned: {} } });
+    await applyObject(clients.objects, {
+      apiVersion: 'cert-manager.io/v1',
+      kind: 'Certificate',
+      metadata: { name: 'late-ca', namespace: ns.name },
+      spec: { isCA: true, commonName: 'late-ca', secretName: 'late-ca', privateKey: { algorithm: 'ECDSA', size: 256 }, issuerRef: { name: 'bootstrap', kind: 'Issuer' } },
+    });
+    await applyObject(clients.objects, { apiVersion: 'cert-manager.io/v1', kind: 'Issuer', metadata: { name: 'late-issuer', namespace: ns.name }, spec: { ca: { secretName: 'late-ca' } } });
+    await waitForValue(() => getCert('model-tls'), (c) => readyOf(c)?.status === 'True', 90_000, 'Ready once the Issuer exists');
     const issuer = await clients.custom.getNamespacedCustomObject({ group: 'cert-manager.io', version: 'v1', namespace: ns.name, plural: 'issuers', name: 'late-issuer' }) as Certificate;
     assert.equal(readyOf(issuer)?.status, 'True');
+    const secret = await readSecret('model-tls');
+    const leaf = new X509Certificate(Buffer.from(secret?.data?.['tls.crt'] as string, 'base64'));
+    assert.equal(leaf.issuer, 'CN=late-ca');
   });
 });
