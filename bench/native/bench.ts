@@ -3,8 +3,8 @@
 //     a BERT-style encoder (seq 128) and densenet121 at batch 1 and 4 with 1 math thread (and
 //     resnet50 with 2), each engine in its own process (builtin_server.ts, ref_server.py):
 //     Paddle Inference production config (IR optim + oneDNN), ONNX Runtime (paddle2onnx model,
-//     ORT_ENABLE_ALL), Paddle Inference IR off + MKLDNN off; rounds rotate the engine order and
-//     every engine runs BENCH_ITERS timed runs per round; medians over all rounds; RSS after load.
+//     ORT_ENABLE_ALL), Paddle Inference IR off + MKLDNN off; each round runs every engine (order
+//     rotated) BENCH_ITERS times at batch 1 and at batch 4; medians over all rounds; RSS after load.
 //     Models come from make_models.py (the pinned paddle), cached by the make target.
 //  2. load + verify of a signed model with a 200 MB parameters file vs `sha256sum` on that file.
 // Env: BENCH_PYTHON (the bench venv), BENCH_MODELS (the exported models), BENCH_ROUNDS (7),
@@ -27,6 +27,7 @@ const RSA_KEY = readFileSync(join(FIXTURES, 'keys/test-only-rsa2048.key.pem'), '
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const ITERS = Number(process.env.BENCH_ITERS ?? 3);
 const SEQ = 128;
+const BATCHES = [1, 4];
 const ENGINES = ['builtin', 'paddle-prod', 'ort', 'paddle-iroff'] as const;
 type Engine = (typeof ENGINES)[number];
 const LABEL: Record<Engine, string> = { builtin: 'builtin', 'paddle-prod': 'Paddle prod', ort: 'ORT', 'paddle-iroff': 'Paddle IR-off' };
@@ -85,34 +86,42 @@ interface Row {
   results: Result[];
 }
 
-async function benchConfig(model: string, batch: number, threads: number): Promise<Row> {
+// One model at one thread count: every engine loaded once with batch 1 and 4 prepared; each
+// round times every engine at both batches (engine order rotated), so all the figures of a
+// model, and each engine's batch 1 against its batch 4, come from the same stretch of time.
+async function benchModel(model: string, threads: number): Promise<Row[]> {
   const dir = join(process.env.BENCH_MODELS ?? '', model);
   const servers = new Map<Engine, Server>();
-  const results = new Map<Engine, Result>();
+  const results = new Map<string, Result>();
+  const at = (e: Engine, b: number): Result => results.get(`${e}/${b}`)!;
   try {
     for (const engine of ENGINES) {
       const server = startEngine(engine, dir, threads);
       servers.set(engine, server);
       const load = await server.ask<{ config: string; rssBeforeLoad: number; rssAfterLoad: number }>({ cmd: 'load' });
-      results.set(engine, { engine, times: [], rssAfterLoad: load.rssAfterLoad, loadGrowth: load.rssAfterLoad - load.rssBeforeLoad, config: load.config });
-      await server.ask({ cmd: 'prepare', batch, seq: SEQ, warmup: 3 });
+      for (const batch of BATCHES) {
+        results.set(`${engine}/${batch}`, { engine, times: [], rssAfterLoad: load.rssAfterLoad, loadGrowth: load.rssAfterLoad - load.rssBeforeLoad, config: load.config });
+        await server.ask({ cmd: 'prepare', batch, seq: SEQ, warmup: 3 });
+      }
     }
     for (let round = 0; round < ROUNDS; round++) {
       for (let k = 0; k < ENGINES.length; k++) {
         const engine = ENGINES[(round + k) % ENGINES.length]!;
-        const { times } = await servers.get(engine)!.ask<{ times: number[] }>({ cmd: 'time', iters: ITERS });
-        results.get(engine)!.times.push(...times);
+        for (const batch of round % 2 ? [...BATCHES].reverse() : BATCHES) {
+          const { times } = await servers.get(engine)!.ask<{ times: number[] }>({ cmd: 'time', batch, iters: ITERS });
+          at(engine, batch).times.push(...times);
+        }
       }
     }
   } finally {
     for (const s of servers.values()) s.close();
   }
-  return { model, batch, threads, results: ENGINES.map((e) => results.get(e)!) };
+  return BATCHES.map((batch) => ({ model, batch, threads, results: ENGINES.map((e) => at(e, batch)) }));
 }
 
 function report(rows: Row[]): void {
   const mb = (b: number): string => (b / 1048576).toFixed(0);
-  console.log(`\nmedian ms per run over ${ROUNDS} rounds x ${ITERS} runs, engine order rotated each round, all engines loaded side by side`);
+  console.log(`\nmedian ms per run over ${ROUNDS} rounds x ${ITERS} runs per batch, engine order rotated each round, all engines of a model loaded side by side`);
   console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   console.log('| model | batch | threads | builtin | Paddle prod | ORT | Paddle IR-off | builtin / strongest | builtin ms per sample |');
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
@@ -120,9 +129,12 @@ function report(rows: Row[]): void {
     const med = Object.fromEntries(r.results.map((x) => [x.engine, median(x.times)])) as Record<Engine, number>;
     const strongest = Math.min(med['paddle-prod'], med.ort);
     const who = med['paddle-prod'] <= med.ort ? 'Paddle prod' : 'ORT';
+    const b1 = rows.find((x) => x.model === r.model && x.threads === r.threads && x.batch === 1);
+    const b1Builtin = b1 ? median(b1.results[0]!.times) : NaN;
     console.log(
       `| ${r.model} | ${r.batch} | ${r.threads} | ${med.builtin.toFixed(2)} | ${med['paddle-prod'].toFixed(2)} | ${med.ort.toFixed(2)} | ` +
-        `${med['paddle-iroff'].toFixed(2)} | ${(med.builtin / strongest).toFixed(2)}x (${who}) | ${(med.builtin / r.batch).toFixed(2)} |`,
+        `${med['paddle-iroff'].toFixed(2)} | ${(med.builtin / strongest).toFixed(2)}x (${who}) | ${(med.builtin / r.batch).toFixed(2)}` +
+        `${r.batch > 1 ? ` (${((med.builtin / r.batch / b1Builtin) * 100).toFixed(0)}% of b1)` : ''} |`,
     );
   }
   console.log('\nRSS after load, MB (process total; in parentheses what the load added)');
@@ -187,16 +199,15 @@ async function benchLoad(): Promise<void> {
 
 async function main(): Promise<void> {
   const only = process.env.BENCH_ONLY?.split(',');
-  const configs: [string, number, number][] = [];
+  const configs: [string, number][] = [];
   for (const model of ['resnet50', 'mobilenet_v2', 'bert_encoder', 'densenet121']) {
-    if (only && !only.includes(model)) continue;
-    for (const batch of [1, 4]) configs.push([model, batch, 1]);
+    if (!only || only.includes(model)) configs.push([model, 1]);
   }
-  if (!only || only.includes('resnet50')) for (const batch of [1, 4]) configs.push(['resnet50', batch, 2]);
+  if (!only || only.includes('resnet50')) configs.push(['resnet50', 2]);
   const rows: Row[] = [];
-  for (const [model, batch, threads] of configs) {
-    rows.push(await benchConfig(model, batch, threads));
-    console.error(`done: ${model} b${batch} t${threads}`);
+  for (const [model, threads] of configs) {
+    rows.push(...(await benchModel(model, threads)));
+    console.error(`done: ${model} t${threads}`);
   }
   report(rows);
   if (!only) await benchLoad();

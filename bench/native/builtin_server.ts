@@ -9,7 +9,7 @@ import { Predictor, type Tensor } from '../../native/lib/index.js';
 const [modelDir = '', threadsArg = '1'] = process.argv.slice(2);
 const threads = Number(threadsArg);
 let predictor: Predictor | undefined;
-let inputs: Record<string, Tensor> = {};
+const inputs = new Map<number, Record<string, Tensor>>();
 
 function feeds(batch: number, seq: number): Record<string, Tensor> {
   const meta = JSON.parse(readFileSync(join(modelDir, 'meta.json'), 'utf8')) as { inputs: { name: string; dtype: string; shape: number[] }[] };
@@ -39,14 +39,17 @@ async function handle(msg: { cmd: string; batch?: number; seq?: number; warmup?:
   }
   if (!predictor) throw new Error('not loaded');
   if (msg.cmd === 'prepare') {
-    inputs = feeds(msg.batch ?? 1, msg.seq ?? 128);
-    for (let i = 0; i < (msg.warmup ?? 3); i++) await predictor.run(inputs);
-    return { ok: true, estimateBytes: predictor.estimateRunBytes(Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, v.shape]))) };
+    const batch = msg.batch ?? 1;
+    inputs.set(batch, feeds(batch, msg.seq ?? 128));
+    for (let i = 0; i < (msg.warmup ?? 3); i++) await predictor.run(inputs.get(batch)!);
+    return { ok: true };
   }
   if (msg.cmd === 'time') {
     const times: number[] = [];
+    const batchInputs = inputs.get(msg.batch ?? 1);
+    if (!batchInputs) throw new Error(`batch ${msg.batch} was not prepared`);
     for (let i = 0; i < (msg.iters ?? 1); i++) {
-      await predictor.run(inputs);
+      await predictor.run(batchInputs);
       times.push(predictor.stats().lastRun?.latencyMs ?? NaN);
     }
     return { times, rss: process.memoryUsage().rss, arenaBytes: predictor.stats().memory.arenaBytes };

@@ -9,8 +9,8 @@ Engines (the configuration is printed by the bench from the `config` field of `l
   ort           onnxruntime CPUExecutionProvider on DIR/model.onnx (paddle2onnx), intra_op_num_threads
                 N, inter_op_num_threads 1, sequential, graph_optimization_level ORT_ENABLE_ALL
 Commands: {"cmd": "load"} -> {"config", "rssBeforeLoad", "rssAfterLoad"} (bytes of this
-process); {"cmd": "prepare", "batch": B, "seq": S, "warmup": W} makes seeded inputs and runs W
-times; {"cmd": "time", "iters": K} -> {"times": [ms...]}, run() alone (inputs already in the
+process); {"cmd": "prepare", "batch": B, "seq": S, "warmup": W} makes seeded inputs for batch B and runs
+W times; {"cmd": "time", "batch": B, "iters": K} -> {"times": [ms...]}, run() alone (inputs already in the
 engine for paddle; onnxruntime's run() takes numpy arrays, its normal call); {"cmd": "exit"}.
 """
 from __future__ import annotations
@@ -111,6 +111,7 @@ def main(argv: list[str]) -> int:
     else:
         import paddle.inference  # noqa: F401
     engine = None
+    feeds: dict = {}
     out = sys.stdout
     for line in sys.stdin:
         msg = json.loads(line)
@@ -120,11 +121,13 @@ def main(argv: list[str]) -> int:
             engine = Ort(args.model_dir, args.threads) if args.engine == "ort" else Paddle(args.model_dir, args.threads, args.engine == "paddle-prod")
             reply = {"config": engine.config, "rssBeforeLoad": before, "rssAfterLoad": rss()}
         elif cmd == "prepare":
-            engine.prepare(make_feeds(args.model_dir, msg["batch"], msg["seq"]))
+            feeds[msg["batch"]] = make_feeds(args.model_dir, msg["batch"], msg["seq"])
+            engine.prepare(feeds[msg["batch"]])
             for _ in range(msg.get("warmup", 3)):
                 engine.run()
             reply = {"ok": True}
         elif cmd == "time":
+            engine.prepare(feeds[msg["batch"]])
             times = []
             for _ in range(msg["iters"]):
                 start = time.perf_counter()
