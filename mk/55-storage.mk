@@ -11,3 +11,10 @@ s3-server: ## build the S3 test server (once per source hash)
 .PHONY: paddle-python
 paddle-python: fixtures-venv ## print the pinned Paddle venv's python (installs it once)
 	@echo $(FIXTURES_PY)
+
+# Docs: every Markdown link stays inside the repository and resolves (docs/test/).
+.PHONY: test-docs
+UNIT_TEST_TARGETS += test-docs
+
+test-docs: $(NPM_STAMP) ## Markdown links point inside the repository, at files that exist
+	$(MOCHA) --timeout 30000 'docs/test/**/*.test.ts'
