@@ -57,11 +57,18 @@ sidecar.start();
 const chain = createGrpcFrontEnd({ core: sidecar.core });
 const chainPort = await chain.listen(0, '127.0.0.1');
 
-function load(port: number, token?: string): Promise<{ requests: number; errors: number; seconds: number; p50Ms: number; p99Ms: number }> {
+interface Load { requests: number; errors: number; seconds: number; p50Ms: number; p99Ms: number; cpuUsPerReq: number }
+/** Runs the load child against `port`; cpuUsPerReq is THIS process's CPU (the servers') per request during it. */
+function load(port: number, token?: string): Promise<Load> {
+  const cpu0 = process.cpuUsage();
   return new Promise((ok, fail) =>
-    execFile(process.execPath, ['--import', 'tsx', `${ROOT}bench/sidecar/grpc-load.ts`, `127.0.0.1:${port}`, values.concurrency, values.duration, ...(token ? [token] : [])], { cwd: ROOT }, (e, out) =>
-      e ? fail(e) : ok(JSON.parse(out.trim().split('\n').pop() ?? '{}')),
-    ),
+    execFile(process.execPath, ['--import', 'tsx', `${ROOT}bench/sidecar/grpc-load.ts`, `127.0.0.1:${port}`, values.concurrency, values.duration, ...(token ? [token] : [])], { cwd: ROOT }, (e, out) => {
+      if (e) return fail(e);
+      const r = JSON.parse(out.trim().split('\n').pop() ?? '{}') as Omit<Load, 'cpuUsPerReq'>;
+      const d = process.cpuUsage(cpu0);
+      // The child's warm-up calls (50) count too.
+      ok({ ...r, cpuUsPerReq: (d.user + d.system) / (r.requests + 50) });
+    }),
   );
 }
 
@@ -69,7 +76,7 @@ console.log(`\ngRPC ModelInfer on the MLP fixture (raw_input_contents, batch 1),
 console.log('  bare: @grpc/grpc-js server, same .proto, raw bytes -> predictor.run -> raw bytes (the same predictor instance)');
 console.log('  chain: sidecar gRPC front end, auth on (HS256, authorization metadata), policies, limiter, breaker, queue (default: 1 run in flight, as the REST chain row), metrics, spans, access + audit lines');
 const ratios: number[] = [];
-const rows: { bare: number[]; chain: number[]; bareP99: number[]; chainP99: number[] } = { bare: [], chain: [], bareP99: [], chainP99: [] };
+const rows: { bare: number[]; chain: number[]; bareCpu: number[]; chainCpu: number[] } = { bare: [], chain: [], bareCpu: [], chainCpu: [] };
 for (let r = 0; r < Number(values.rounds); r++) {
   const b = await load(barePort);
   const c = await load(chainPort, auth.token);
@@ -78,12 +85,12 @@ for (let r = 0; r < Number(values.rounds); r++) {
   const cr = c.requests / c.seconds;
   rows.bare.push(br);
   rows.chain.push(cr);
-  rows.bareP99.push(b.p99Ms);
-  rows.chainP99.push(c.p99Ms);
+  rows.bareCpu.push(b.cpuUsPerReq);
+  rows.chainCpu.push(c.cpuUsPerReq);
   ratios.push(cr / br);
-  console.log(`  round ${r + 1}: bare ${br.toFixed(0)} req/s (p50 ${b.p50Ms.toFixed(2)} ms, p99 ${b.p99Ms.toFixed(2)}), chain ${cr.toFixed(0)} req/s (p50 ${c.p50Ms.toFixed(2)}, p99 ${c.p99Ms.toFixed(2)}), chain/bare ${(cr / br).toFixed(2)}x`);
+  console.log(`  round ${r + 1}: bare ${br.toFixed(0)} req/s (p50 ${b.p50Ms.toFixed(2)} ms, p99 ${b.p99Ms.toFixed(2)}), chain ${cr.toFixed(0)} req/s (p50 ${c.p50Ms.toFixed(2)}, p99 ${c.p99Ms.toFixed(2)}), chain/bare ${(cr / br).toFixed(2)}x; server CPU us/req bare ${b.cpuUsPerReq.toFixed(0)}, chain ${c.cpuUsPerReq.toFixed(0)}`);
 }
-console.log(`gRPC median: bare ${median(rows.bare).toFixed(0)} req/s, chain ${median(rows.chain).toFixed(0)} req/s; paired chain/bare median ${median(ratios).toFixed(2)}x (goal >= 0.8x)`);
+console.log(`gRPC median: bare ${median(rows.bare).toFixed(0)} req/s, chain ${median(rows.chain).toFixed(0)} req/s; paired chain/bare median ${median(ratios).toFixed(2)}x (goal >= 0.8x); server CPU us/req bare ${median(rows.bareCpu).toFixed(0)}, chain ${median(rows.chainCpu).toFixed(0)} (bare/chain ${(median(rows.bareCpu) / median(rows.chainCpu)).toFixed(2)}x)`);
 await chain.close();
 bare.forceShutdown();
 sidecar.close();
