@@ -5,6 +5,7 @@
 // missing token and a token without the inference scope refused.
 
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
 import { MODEL, startHarness, type Harness } from './helpers/harness.js';
 import { checkClientRun, MLP_CASES, runTritonClients } from './helpers/clients.js';
 import { loadMlpPredictor } from './helpers/predictors.js';
@@ -32,5 +33,35 @@ describe('tritonclient.http against the sidecar (binary tensor extension on and 
     checkClientRun(out.http, 'http');
     const infer = h.audits.filter((a) => a.action === 'infer');
     assert.ok(infer.some((a) => a.status === 200), 'binary requests are audited like JSON ones');
+  });
+
+  it('the dispatcher and the express path answer a binary request with the same bytes and headers', async () => {
+    const token = await h.token('model_inference');
+    const x = Buffer.from(Float32Array.from({ length: 64 }, (_, i) => (i % 7) / 7).buffer);
+    const header = Buffer.from(JSON.stringify({ id: 'bin', inputs: [{ name: 'x', shape: [1, 64], datatype: 'FP32', parameters: { binary_data_size: x.length } }], parameters: { binary_data_output: true } }));
+    const post = (path: string): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> =>
+      new Promise((resolve, reject) => {
+        const req = httpRequest(`${h.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) } }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        });
+        req.on('error', reject);
+        req.end(Buffer.concat([header, x]));
+      });
+    const before = h.sidecar.dispatched.express;
+    const fast = await post(`/v2/models/${MODEL}/infer`);
+    const viaExpress = await post(`/v2/models/${MODEL}/infer/`); // a trailing slash: express's route
+    assert.equal(h.sidecar.dispatched.express, before + 1, 'the second request took the express path');
+    for (const r of [fast, viaExpress]) {
+      assert.equal(r.status, 200, r.body.toString());
+      assert.equal(r.headers['content-type'], 'application/octet-stream');
+      const n = Number(r.headers['inference-header-content-length']);
+      const head = JSON.parse(r.body.subarray(0, n).toString()) as { id: string; outputs: { name: string; parameters: { binary_data_size: number } }[] };
+      assert.equal(head.id, 'bin');
+      assert.equal(head.outputs[0]?.parameters.binary_data_size, 40);
+      assert.equal(r.body.length, n + 40);
+    }
+    assert.deepEqual(viaExpress.body, fast.body);
   });
 });
