@@ -74,6 +74,8 @@ interface KeyState {
   validated?: { token: string; error?: string };
   /** Secret existence checked at (ms) and result; re-checked at most every SECRET_TTL_MS. */
   secretCheck?: { token: string; at: number; exists: boolean };
+  /** When this process last moved the published baseline (ms): status.breaker.tunedAt may lag a skipped status write. */
+  baselineMovedAt?: number;
   /** uid/generation -> the pod template hash that spec builds (undefined: it does not build). */
   template?: { token: string; hash?: string };
 }
@@ -207,8 +209,18 @@ export class Reconciler {
     // 3. Breaker tuning: the published baseline follows what the fleet measures, at a bounded rate.
     const liveConfigMap = caches.children.ConfigMap.get(names.configMap, namespace) as (KubernetesObject & { data?: Record<string, string> }) | undefined;
     const published = publishedBaseline(liveConfigMap);
-    const tunedAt = raw.status?.breaker?.tunedAt ? Date.parse(raw.status.breaker.tunedAt) : undefined;
-    const tuned = computePublishedBaseline({ published, fleet: fleet.latency?.baselineP95Ms, tunedAt, now, tuning: this.#d.config.baselineTuning });
+    // The last move: the status records it (across restarts), this process remembers its own (a
+    // status write skipped on a stale cache must not let the next reconcile move again at once).
+    const statusTunedAt = raw.status?.breaker?.tunedAt ? Date.parse(raw.status.breaker.tunedAt) : undefined;
+    const tunedAt = Math.max(statusTunedAt ?? -Infinity, state.baselineMovedAt ?? -Infinity);
+    const tuned = computePublishedBaseline({
+      published,
+      fleet: fleet.latency?.baselineP95Ms,
+      tunedAt: Number.isFinite(tunedAt) ? tunedAt : undefined,
+      now,
+      tuning: this.#d.config.baselineTuning,
+    });
+    if (tuned.moved) state.baselineMovedAt = now;
     const baseline = tuned.value;
 
     // 4. Children. What the API server answered to our applies is newer than the cache (whose

@@ -58,6 +58,26 @@ describe('control loops (reconciler over time)', () => {
     assert.ok(t.events.filter((e) => e.reason === 'BreakerTuned').length >= 4);
   });
 
+  it('a move whose status write was lost does not let the next reconcile move again within the interval', async () => {
+    const ps = raw('minimal.yaml');
+    const t = setup(ps);
+    await t.reconciler.reconcile(t.key);
+    addPods(t.api, 'mnist-mlp', ['a']);
+    fleetMeasures(t, 'mnist-mlp', ['a'], 10);
+    await t.reconciler.reconcile(t.key);
+    await t.clock.advance(61_000);
+    fleetMeasures(t, 'mnist-mlp', ['a'], 100);
+    await t.reconciler.reconcile(t.key);
+    assert.equal(sidecarConfig(t, 'mnist-mlp').breaker.baselineP95Ms, 15);
+    // The status that recorded the move is lost (a write skipped on a stale cache, say).
+    const cur = t.api.find('PaddleService', 'ml', 'mnist-mlp') as unknown as PaddleService;
+    t.api.put({ ...cur, status: { ...cur.status, breaker: { ...cur.status?.breaker, tunedAt: new Date(t.clock.now() - 3600_000).toISOString() } } } as unknown as KubernetesObject);
+    await t.clock.advance(5_000);
+    fleetMeasures(t, 'mnist-mlp', ['a'], 100);
+    await t.reconciler.reconcile(t.key);
+    assert.equal(sidecarConfig(t, 'mnist-mlp').breaker.baselineP95Ms, 15, 'still one move per interval');
+  });
+
   it('each pod enforces 1/replicas of the policy rates, and the share follows a scale', async () => {
     const ps = raw('minimal.yaml');
     ps.spec.replicas = 3;
