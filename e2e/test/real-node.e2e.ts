@@ -3,9 +3,11 @@
 // volumes, projects the ServiceAccount token, runs the container with the Deployment's
 // securityContext and memory limit, and its probes decide Ready. The suite reads the kernel's
 // view of the container from the host (uid, capabilities, read-only root, cgroup limit), sends
-// inference over the pod's certificate through the node's CONNECT proxy, watches the pod's own
-// report reach the PaddleService status, and rolls the Deployment to a new model digest while a
-// request loop runs (every request must succeed).
+// inference over the pod's certificate (issued by cert-manager) through the node's CONNECT proxy,
+// watches the pod's own report reach the PaddleService status, rolls the Deployment to a new model
+// digest while a request loop runs (every request must succeed), runs a pod into its memory limit
+// (OOMKilled, surfaced in the status), and serves mutual TLS to a client certificate that
+// cert-manager issued.
 
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -13,7 +15,7 @@ import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Condition, PaddleService } from '../../crds/src/index.js';
 import { PORTS } from '../../crds/src/index.js';
-import { REPO_ROOT, createTestNamespace, deleteTestNamespace, makeClients, pinnedVersions, waitForValue, type Clients } from '../src/index.js';
+import { REPO_ROOT, applyObject, createTestNamespace, deleteTestNamespace, makeClients, pinnedVersions, waitForValue, type Clients } from '../src/index.js';
 import { REAL_NODE_SELECTOR, REAL_NODE_TOLERATION, containerProcess, podRequest, realNode, type RealNode } from '../src/real-node.js';
 import { E2E_ISSUER, createPaddleService, getPaddleService, mergePatchPaddleService, startOperator, type OperatorProcess } from '../../operator/test/e2e/harness.js';
 
@@ -33,7 +35,7 @@ function modelConfigMap(name: string, dir: string) {
   return { metadata: { name }, binaryData };
 }
 
-function paddleService(format: 'pdmodel' | 'pir', configMap: string, image: string, maxMemoryMB = MEMORY_MB, name = NAME): PaddleService {
+function paddleService(format: 'pdmodel' | 'pir', configMap: string, image: string, maxMemoryMB = MEMORY_MB, name = NAME, mutual = false): PaddleService {
   return {
     apiVersion: 'serving.paddle.io/v1alpha1',
     kind: 'PaddleService',
@@ -47,8 +49,9 @@ function paddleService(format: 'pdmodel' | 'pir', configMap: string, image: stri
         verification: { required: true, publicKeySecretRef: { name: 'model-signing-key', key: 'public.pem' } },
       },
       runtime: { backend: 'builtin', device: 'cpu', cpuThreads: 1, maxMemoryMB, image, imagePullPolicy: 'Never' },
-      resources: { nodeSelector: REAL_NODE_SELECTOR, tolerations: [REAL_NODE_TOLERATION] },
-      tls: { issuerRef: E2E_ISSUER },
+      // A small CPU request: the node has 2 CPUs and the suite runs up to four pods at once.
+      resources: { nodeSelector: REAL_NODE_SELECTOR, tolerations: [REAL_NODE_TOLERATION], requests: { cpu: '100m' } },
+      tls: { issuerRef: E2E_ISSUER, ...(mutual ? { mutual: true } : {}) },
       auth: {
         enabled: false,
         policies: [
@@ -83,7 +86,7 @@ describe('real node: the operator runs the sidecar image on a kubelet', function
   let ca = '';
 
   const diagnose = async (err: unknown): Promise<never> => {
-    const pods = ns ? await servingPods(clients, ns).catch(() => []) : [];
+    const pods = ns ? (await clients.core.listNamespacedPod({ namespace: ns }).catch(() => ({ items: [] as V1Pod[] }))).items : [];
     const detail = pods.map((p) => `${p.metadata?.name} on ${p.spec?.nodeName}: ${JSON.stringify(p.status?.containerStatuses ?? p.status?.conditions)}`);
     throw new Error(`${err instanceof Error ? err.message : String(err)}\npods:\n${detail.join('\n')}\noperator log:\n${op?.logs.slice(-10).join('\n') ?? ''}`);
   };
@@ -245,5 +248,40 @@ describe('real node: the operator runs the sidecar image on a kubelet', function
     const ready = condition(ps, 'Ready');
     assert.equal(ready?.status, 'False');
     assert.match(ready?.message ?? '', /exceeding its memory limit \(spec\.runtime\.maxMemoryMB=64\)/);
+  });
+
+  it('mutual TLS: the pod serves only a client that presents a certificate cert-manager issued', async () => {
+    const name = 'mlp-mtls';
+    // The client's certificate: a cert-manager Certificate from the same ClusterIssuer, for client auth.
+    await applyObject(clients.objects, {
+      apiVersion: 'cert-manager.io/v1',
+      kind: 'Certificate',
+      metadata: { name: 'inference-client', namespace: ns },
+      spec: { secretName: 'inference-client', commonName: 'inference-client', usages: ['client auth', 'digital signature'], privateKey: { algorithm: 'ECDSA', size: 256 }, issuerRef: E2E_ISSUER },
+    });
+    await createPaddleService(clients, ns, paddleService('pdmodel', 'mlp-legacy', node.sidecarImage, MEMORY_MB, name, true));
+    const pods = await waitForValue(
+      () => servingPods(clients, ns, name),
+      (ps) => ps.length === 1 && podReady(ps[0] as V1Pod),
+      240_000,
+      `the ${name} pod Ready (probes on the plain health port)`,
+    ).catch(diagnose);
+    const podIP = pods[0]?.status?.podIP ?? '';
+    const client = await waitForValue(
+      () => clients.core.readNamespacedSecret({ name: 'inference-client', namespace: ns }).catch(() => undefined),
+      (sec) => Boolean(sec?.data?.['tls.crt']),
+      60_000,
+      'the client certificate Secret',
+    );
+    const b64 = (k: string) => Buffer.from(client?.data?.[k] ?? '', 'base64');
+    const serverCa = Buffer.from((await clients.core.readNamespacedSecret({ name: `${name}-tls`, namespace: ns })).data?.['ca.crt'] ?? '', 'base64');
+    const servername = `${name}.${ns}.svc`;
+    const ok = await podRequest(node, podIP, PORTS.serving, { method: 'POST', path: '/v2/models/mlp/infer', body: INFER, ca: serverCa, servername, cert: b64('tls.crt'), key: b64('tls.key') });
+    assert.equal(ok.status, 200, ok.body.slice(0, 300));
+    const refused = await podRequest(node, podIP, PORTS.serving, { method: 'POST', path: '/v2/models/mlp/infer', body: INFER, ca: serverCa, servername }).then(
+      (r) => `answered ${r.status}`,
+      (err: unknown) => `refused: ${String(err)}`,
+    );
+    assert.match(refused, /^refused: .*(certificate|alert|handshake|reset|socket hang up)/i, 'no client certificate, no answer');
   });
 });
