@@ -18,9 +18,8 @@ step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
 cleanup() {
   trap - EXIT INT TERM
-  # The reader of a pipe (tee) may be gone after Ctrl-C: writes must fail, not kill the teardown,
-  # and nothing below may stop half way; its output also goes to a log that outlives the pipe.
-  trap '' PIPE
+  # The reader of a pipe (tee) may be gone after Ctrl-C: nothing below may stop half way; the
+  # cluster's teardown also goes to a log that outlives the pipe.
   set +e
   step "tearing down" 2>/dev/null
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
@@ -35,6 +34,9 @@ cleanup() {
 }
 # A trap that returns lets the script go on where it was (the watch loop, against a cluster that
 # is gone): on a signal, tear down and exit.
+# Ctrl-C on `make demo | tee demo.log` ends tee too: a write to the pipe must fail (EPIPE), not
+# kill this script before it has torn down (the EXIT trap runs on that failure).
+trap '' PIPE
 trap cleanup EXIT
 trap 'cleanup; exit 130' INT
 trap 'cleanup; exit 143' TERM
