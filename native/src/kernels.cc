@@ -1375,7 +1375,7 @@ const std::map<std::string, KernelFn>& CoreKernels() {
 const std::map<std::string, KernelFn>& KernelTable() {
   static const std::map<std::string, KernelFn> table = [] {
     KernelMap t = CoreKernels();
-    AddExtraKernels(&t);  // ops_*.cc (run for real in a shape-only pass: not in SupportsShapeOnly)
+    AddExtraKernels(&t);  // ops_*.cc (their shape-only ones: ExtraSupportsShapeOnly)
     return t;
   }();
   return table;
@@ -1388,7 +1388,7 @@ bool SupportsShapeOnly(KernelFn fn) {
     for (const auto& k : CoreKernels()) s.insert(k.second);
     return s;
   }();
-  return audited.count(fn) != 0 || IsDnnlKernel(fn);
+  return audited.count(fn) != 0 || IsDnnlKernel(fn) || ExtraSupportsShapeOnly(fn);
 }
 
 std::string SupportedOpList() {

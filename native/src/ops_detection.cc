@@ -35,12 +35,13 @@ void YoloBoxK(OpContext& ctx) {
   if (anchors.empty() || anchors.size() % 2 || class_num <= 0 || ratio <= 0) ctx.Fail("bad anchors, class_num or downsample_ratio");
   const int64_t N = x.shape[0], H = x.shape[2], W = x.shape[3], an = static_cast<int64_t>(anchors.size() / 2);
   if (x.shape[1] != an * (5 + class_num)) ctx.Fail("X has " + std::to_string(x.shape[1]) + " channels, anchors and class_num need " + std::to_string(an * (5 + class_num)));
-  auto sizes = ops::Ints(ctx, img);
-  if (static_cast<int64_t>(sizes.size()) != 2 * N) ctx.Fail("ImgSize must be [N, 2]");
+  if (img.Numel() != 2 * N) ctx.Fail("ImgSize must be [N, 2], got " + ShapeString(img.shape));
   const float* in = px;
   const int64_t stride = H * W, an_stride = (5 + class_num) * stride, box_num = an * stride;
   Value& boxes = ctx.Out("Boxes", DType::kFloat32, {N, box_num, 4});
   Value& scores = ctx.Out("Scores", DType::kFloat32, {N, box_num, class_num});
+  if (ctx.Dry()) return;
+  auto sizes = ops::Ints(ctx, img);
   float* pb = boxes.As<float>();
   float* ps = scores.As<float>();
   std::fill(pb, pb + boxes.Numel(), 0.f);

@@ -1,6 +1,7 @@
-// Upsampling ops: bilinear_interp_v2 and nearest_interp_v2 (NCHW, the output size from
-// SizeTensor, OutSize, Scale or the attributes, in Paddle's order of precedence, and Paddle's
-// source-index arithmetic: align_corners, align_mode) and conv2d_transpose /
+// Upsampling ops: bilinear_interp_v2, nearest_interp_v2, bicubic_interp_v2 (NCHW) and
+// linear_interp_v2 (NCW) (the output size from SizeTensor, OutSize, Scale or the attributes,
+// in Paddle's order of precedence, and Paddle's source-index arithmetic: align_corners,
+// align_mode, the cubic convolution with A = -0.75) and conv2d_transpose /
 // depthwise_conv2d_transpose (gemm + col2im, groups, dilations, EXPLICIT/SAME/VALID padding,
 // output_padding and output_size).
 #include <cblas.h>
@@ -22,36 +23,35 @@ struct InterpPlan {
   float ratio_h = 0.f, ratio_w = 0.f;
 };
 
-InterpPlan PlanInterp(OpContext& ctx, int64_t in_h, int64_t in_w, bool align_corners) {
+// 2-D (H, W) or, for linear_interp_v2 on [N, C, W], 1-D: H is then 1 and every size or scale
+// source holds the one W value.
+InterpPlan PlanInterp(OpContext& ctx, int64_t in_h, int64_t in_w, bool align_corners, bool one_d) {
   InterpPlan p;
-  p.out_h = ctx.Int("out_h", -1);
+  const size_t n = one_d ? 1 : 2;
+  p.out_h = one_d ? 1 : ctx.Int("out_h", -1);
   p.out_w = ctx.Int("out_w", -1);
   float scale_h = -1.f, scale_w = -1.f;
   if (ctx.HasInput("Scale")) {
-    const Value& s = ctx.In("Scale");
+    const Value& s = ctx.InValue("Scale");
     scale_h = static_cast<float>(ops::ScalarAt(s, 0));
-    scale_w = static_cast<float>(s.Numel() > 1 ? ops::ScalarAt(s, 1) : scale_h);
+    scale_w = static_cast<float>(s.Numel() > 1 && !one_d ? ops::ScalarAt(s, 1) : scale_h);
   } else {
     auto sc = ctx.Floats("scale");
-    if (sc.size() == 1) scale_h = scale_w = static_cast<float>(sc[0]);
+    if (sc.size() == 1 || (one_d && !sc.empty())) scale_h = scale_w = static_cast<float>(sc[0]);
     else if (sc.size() >= 2) { scale_h = static_cast<float>(sc[0]); scale_w = static_cast<float>(sc[1]); }
   }
   if (scale_h > 0.f && scale_w > 0.f) {
-    p.out_h = static_cast<int64_t>(static_cast<float>(in_h) * scale_h);
+    if (!one_d) p.out_h = static_cast<int64_t>(static_cast<float>(in_h) * scale_h);
     p.out_w = static_cast<int64_t>(static_cast<float>(in_w) * scale_w);
   }
-  if (ctx.HasInput("OutSize")) {
-    auto v = ops::Ints(ctx, ctx.In("OutSize"));
-    if (v.size() != 2) ctx.Fail("OutSize must hold 2 values");
-    p.out_h = v[0];
-    p.out_w = v[1];
-  }
-  if (ctx.InputCount("SizeTensor") > 0) {
-    auto v = ops::IntList(ctx, "", nullptr, "SizeTensor");
-    if (v.size() != 2) ctx.Fail("SizeTensor must hold 2 values");
-    p.out_h = v[0];
-    p.out_w = v[1];
-  }
+  if (one_d) scale_h = -1.f;
+  auto take = [&](const std::vector<int64_t>& v, const char* what) {
+    if (v.size() != n) ctx.Fail(std::string(what) + " must hold " + std::to_string(n) + " values");
+    if (!one_d) p.out_h = v[0];
+    p.out_w = v[n - 1];
+  };
+  if (ctx.HasInput("OutSize")) take(ops::Ints(ctx, ctx.InValue("OutSize")), "OutSize");
+  if (ctx.InputCount("SizeTensor") > 0) take(ops::IntList(ctx, "", nullptr, "SizeTensor"), "SizeTensor");
   if (p.out_h <= 0 || p.out_w <= 0 || p.out_h > (int64_t{1} << 20) || p.out_w > (int64_t{1} << 20)) {
     ctx.Fail("output size " + std::to_string(p.out_h) + "x" + std::to_string(p.out_w) + " is not positive or too large");
   }
@@ -65,22 +65,75 @@ InterpPlan PlanInterp(OpContext& ctx, int64_t in_h, int64_t in_w, bool align_cor
   return p;
 }
 
-void Interp(OpContext& ctx, bool bilinear) {
+// Paddle's cubic convolution weights (A = -0.75) for the 4 taps around a fraction t.
+void CubicWeights(float t, float w[4]) {
+  const float A = -0.75f;
+  auto near = [A](float x) { return ((A + 2) * x - (A + 3)) * x * x + 1; };
+  auto far = [A](float x) { return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A; };
+  w[0] = far(t + 1.f);
+  w[1] = near(t);
+  w[2] = near(1.f - t);
+  w[3] = far(2.f - t);
+}
+
+// bicubic_interp_v2: source index ratio * k (align_corners) or ratio * (k + 0.5) - 0.5, taps
+// at floor - 1 .. floor + 2 clamped to the edge, rows interpolated first, then columns.
+void Bicubic(const float* in, float* po, int64_t NC, int64_t H, int64_t W, const InterpPlan& p, bool align_corners) {
+  auto src = [&](int64_t k, float ratio) {
+    const float fk = static_cast<float>(k);
+    return align_corners ? ratio * fk : ratio * (fk + 0.5f) - 0.5f;
+  };
+  for (int64_t nc = 0; nc < NC; ++nc) {
+    const float* img = in + nc * H * W;
+    float* dst = po + nc * p.out_h * p.out_w;
+    for (int64_t i = 0; i < p.out_h; ++i) {
+      const float sy = src(i, p.ratio_h);
+      const int64_t y0 = static_cast<int64_t>(std::floor(sy));
+      float wy[4];
+      CubicWeights(sy - static_cast<float>(y0), wy);
+      for (int64_t j = 0; j < p.out_w; ++j) {
+        const float sx = src(j, p.ratio_w);
+        const int64_t x0 = static_cast<int64_t>(std::floor(sx));
+        float wx[4];
+        CubicWeights(sx - static_cast<float>(x0), wx);
+        float rows[4];
+        for (int64_t a = 0; a < 4; ++a) {
+          const float* line = img + std::clamp<int64_t>(y0 - 1 + a, 0, H - 1) * W;
+          float v = 0.f;
+          for (int64_t b = 0; b < 4; ++b) v += line[std::clamp<int64_t>(x0 - 1 + b, 0, W - 1)] * wx[b];
+          rows[a] = v;
+        }
+        dst[i * p.out_w + j] = rows[0] * wy[0] + rows[1] * wy[1] + rows[2] * wy[2] + rows[3] * wy[3];
+      }
+    }
+  }
+}
+
+enum class InterpMode { kNearest, kLinear, kBicubic };
+
+// NCHW (or, for linear_interp_v2, NCW: a 1-row image).
+void Interp(OpContext& ctx, InterpMode mode, bool one_d) {
   const Value x = ctx.In("X");
   const float* px = ops::F32(ctx, x, "X");
-  if (x.shape.size() != 4) ctx.Fail("only 4-D input is supported, got " + ShapeString(x.shape));
+  const size_t rank = one_d ? 3 : 4;
+  if (x.shape.size() != rank) ctx.Fail("input must be " + std::to_string(rank) + "-D, got " + ShapeString(x.shape));
   std::string layout = ctx.Str("data_layout", ctx.Str("data_format", "NCHW"));
-  if (layout != "NCHW" && layout != "AnyLayout") ctx.Fail("data layout " + layout + " is not supported (NCHW only)");
+  if (layout != "NCHW" && layout != "NCW" && layout != "AnyLayout") ctx.Fail("data layout " + layout + " is not supported (NCHW / NCW only)");
   const bool align_corners = ctx.Bool("align_corners", false);
   const int64_t align_mode = ctx.Int("align_mode", 1);
-  const int64_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
-  InterpPlan p = PlanInterp(ctx, H, W, align_corners);
+  const int64_t N = x.shape[0], C = x.shape[1], H = one_d ? 1 : x.shape[2], W = x.shape[rank - 1];
+  InterpPlan p = PlanInterp(ctx, H, W, align_corners, one_d);
   // Inputs stay valid while the op runs: an output that overwrites a live variable gets a
   // fresh slab (executor.cc), so nothing is copied here.
   const float* in = px;
-  Value& o = ctx.Out("Out", DType::kFloat32, {N, C, p.out_h, p.out_w});
+  Value& o = ctx.Out("Out", DType::kFloat32, one_d ? Shape{N, C, p.out_w} : Shape{N, C, p.out_h, p.out_w});
+  if (ctx.Dry()) return;
   float* po = o.As<float>();
-  if (!bilinear) {
+  if (mode == InterpMode::kBicubic) {
+    Bicubic(in, po, N * C, H, W, p, align_corners);
+    return;
+  }
+  if (mode == InterpMode::kNearest) {
     std::vector<int64_t> ys(static_cast<size_t>(p.out_h)), xs(static_cast<size_t>(p.out_w));
     for (int64_t k = 0; k < p.out_h; ++k) {
       int64_t v = align_corners ? static_cast<int64_t>(p.ratio_h * static_cast<float>(k) + 0.5f) : static_cast<int64_t>(p.ratio_h * static_cast<float>(k));
@@ -132,8 +185,10 @@ void Interp(OpContext& ctx, bool bilinear) {
     }
   }
 }
-void BilinearK(OpContext& c) { Interp(c, true); }
-void NearestK(OpContext& c) { Interp(c, false); }
+void BilinearK(OpContext& c) { Interp(c, InterpMode::kLinear, false); }
+void LinearK(OpContext& c) { Interp(c, InterpMode::kLinear, true); }
+void BicubicK(OpContext& c) { Interp(c, InterpMode::kBicubic, false); }
+void NearestK(OpContext& c) { Interp(c, InterpMode::kNearest, false); }
 
 void ConvTransposeK(OpContext& ctx) {
   const Value x = ctx.In("Input");
@@ -171,7 +226,7 @@ void ConvTransposeK(OpContext& ctx) {
   int64_t OH = (H - 1) * strides[0] - pt - pb + dil[0] * (KH - 1) + 1;
   int64_t OW = (W - 1) * strides[1] - pl - pr + dil[1] * (KW - 1) + 1;
   std::vector<int64_t> out_size;
-  if (ctx.HasInput("OutputSize")) out_size = ops::Ints(ctx, ctx.In("OutputSize"));
+  if (ctx.HasInput("OutputSize")) out_size = ops::Ints(ctx, ctx.InValue("OutputSize"));
   if (out_size.empty()) out_size = ctx.Ints("output_size");
   auto out_pad = ctx.Ints("output_padding");
   if (out_size.size() == 2) {
@@ -186,10 +241,11 @@ void ConvTransposeK(OpContext& ctx) {
   }
   if (OH <= 0 || OW <= 0) ctx.Fail("output size " + std::to_string(OH) + "x" + std::to_string(OW) + " is not positive");
   Value& o = ctx.Out("Output", DType::kFloat32, {N, Cout, OH, OW});
-  float* po = o.As<float>();
-  std::memset(po, 0, static_cast<size_t>(o.Numel()) * sizeof(float));
   const int64_t rows = Cout_g * KH * KW, HW = H * W;
   float* col = ctx.Scratch(static_cast<size_t>(rows * HW));
+  if (ctx.Dry()) return;
+  float* po = o.As<float>();
+  std::memset(po, 0, static_cast<size_t>(o.Numel()) * sizeof(float));
   for (int64_t n = 0; n < N; ++n) {
     for (int64_t g = 0; g < groups; ++g) {
       // col[Cout_g*KH*KW, H*W] = W_g^T [rows, Cin_g] * X_g [Cin_g, H*W]
@@ -221,6 +277,8 @@ void ConvTransposeK(OpContext& ctx) {
 void AddInterpKernels(KernelMap* table) {
   (*table)["bilinear_interp_v2"] = BilinearK;
   (*table)["nearest_interp_v2"] = NearestK;
+  (*table)["linear_interp_v2"] = LinearK;
+  (*table)["bicubic_interp_v2"] = BicubicK;
   (*table)["conv2d_transpose"] = ConvTransposeK;
   (*table)["depthwise_conv2d_transpose"] = ConvTransposeK;
 }

@@ -13,10 +13,14 @@ namespace paddle_native {
 using KernelMap = std::map<std::string, KernelFn>;
 
 void AddExtraKernels(KernelMap* table);  // ops_registry.cc: calls each group below
+// Whether `fn` is one of these kernels with a shape-only mode (returns after its outputs and
+// scratch when ctx.Dry()); every one but kNeedsRealRun's ops in ops_registry.cc.
+bool ExtraSupportsShapeOnly(KernelFn fn);
 
 void AddTensorKernels(KernelMap* table);     // ops_tensor.cc
 void AddRnnKernels(KernelMap* table);        // ops_rnn.cc
 void AddInterpKernels(KernelMap* table);     // ops_interp.cc
 void AddDetectionKernels(KernelMap* table);  // ops_detection.cc
+void AddIndexKernels(KernelMap* table);      // ops_index.cc
 
 }  // namespace paddle_native

@@ -62,7 +62,7 @@ void RnnK(OpContext& ctx) {
   if (ctx.HasInput("SequenceLength")) {
     const Value& sl = ctx.In("SequenceLength");
     if (sl.Numel() != N) ctx.Fail("SequenceLength has " + std::to_string(sl.Numel()) + " values for batch " + std::to_string(N));
-    for (int64_t n = 0; n < N; ++n) {
+    for (int64_t n = 0; n < N && !ctx.Dry(); ++n) {
       int64_t v = sl.dtype == DType::kInt64 ? sl.As<int64_t>()[n] : sl.dtype == DType::kInt32 ? sl.As<int32_t>()[n] : -1;
       if (v < 0 || v > T) ctx.Fail("SequenceLength[" + std::to_string(n) + "] = " + std::to_string(v) + " outside [0, " + std::to_string(T) + "]");
       len[static_cast<size_t>(n)] = v;
@@ -73,6 +73,12 @@ void RnnK(OpContext& ctx) {
   // projections. The outputs are written at the end.
   const int64_t seq = T * N * std::max(I, D * H), state = L * D * N * H;
   float* scratch = ctx.Scratch(static_cast<size_t>(2 * seq + T * N * G * H + N * G * H + states * state));
+  if (ctx.Dry()) {
+    ctx.Out("Out", DType::kFloat32, {T, N, D * H});
+    for (size_t s = 0; s < states && s < ctx.OutputCount("State"); ++s)
+      if (ctx.HasOutput("State", s)) ctx.Out("State", s, DType::kFloat32, state_shape);
+    return;
+  }
   float* layer_in = scratch;
   float* layer_out = layer_in + seq;
   float* xg = layer_out + seq;

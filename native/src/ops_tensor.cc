@@ -42,6 +42,7 @@ void StackK(OpContext& ctx) {
   const size_t es = DTypeSize(xs[0].dtype);
   const size_t inner = static_cast<size_t>(xs[0].Numel() / std::max<int64_t>(outer, 1)) * es;
   Value& y = ctx.Out(ctx.HasOutput("Y") ? "Y" : "Out", xs[0].dtype, out);
+  if (ctx.Dry()) return;
   uint8_t* dst = static_cast<uint8_t*>(y.data);
   for (int64_t o = 0; o < outer; ++o)
     for (size_t i = 0; i < n; ++i, dst += inner) std::memcpy(dst, static_cast<const uint8_t*>(xs[i].data) + static_cast<size_t>(o) * inner, inner);
@@ -59,6 +60,7 @@ void BroadcastTo(OpContext& ctx, const Value& x, const Shape& out, const char* s
   const uint8_t* src = static_cast<const uint8_t*>(x.data);
   const size_t es = DTypeSize(x.dtype);
   Value& o = ctx.Out(slot, x.dtype, out);
+  if (ctx.Dry()) return;
   auto xst = Strides(xs);
   const int64_t n = o.Numel();
   std::vector<int64_t> idx(r, 0);
@@ -121,6 +123,7 @@ void MeshgridK(OpContext& ctx) {
   for (size_t i = 0; i < n; ++i) {
     const size_t es = DTypeSize(xs[i].dtype);
     Value& o = ctx.Out("Out", i, xs[i].dtype, out);
+    if (ctx.Dry()) continue;
     uint8_t* dst = static_cast<uint8_t*>(o.data);
     for (int64_t j = 0; j < total; ++j) {
       int64_t k = (j / st[i]) % out[i];
@@ -174,6 +177,7 @@ void StridedSliceK(OpContext& ctx) {
     if (!drop) final_shape.push_back(out[static_cast<size_t>(k)]);
   }
   Value& o = ctx.Out("Out", x.dtype, final_shape);
+  if (ctx.Dry()) return;
   const int64_t n = o.Numel();
   std::vector<int64_t> idx(static_cast<size_t>(r), 0);
   uint8_t* dst = static_cast<uint8_t*>(o.data);
@@ -191,9 +195,10 @@ void StridedSliceK(OpContext& ctx) {
 void FillAnyLikeK(OpContext& ctx) {
   const Value x = ctx.In("X");
   double value = ctx.Float("value", 0.0);
-  if (ctx.HasInput("ValueTensor")) value = ops::ScalarAt(ctx.In("ValueTensor"), 0);
   DType t = ops::AttrType(ctx, "dtype", x.dtype);
   Value& o = ctx.Out("Out", t, x.shape);
+  if (ctx.Dry()) return;
+  if (ctx.HasInput("ValueTensor")) value = ops::ScalarAt(ctx.In("ValueTensor"), 0);
   for (int64_t i = 0, n = o.Numel(); i < n; ++i) ops::StoreAt(o, i, value);
 }
 
@@ -201,7 +206,7 @@ void CumsumK(OpContext& ctx) {
   const Value x = ctx.In("X");
   const bool flatten = ctx.Bool("flatten", false), exclusive = ctx.Bool("exclusive", false), reverse = ctx.Bool("reverse", false);
   int64_t axis = ctx.Int("axis", -1);
-  if (ctx.HasInput("AxisTensor")) axis = ops::Ints(ctx, ctx.In("AxisTensor")).at(0);
+  if (ctx.HasInput("AxisTensor")) axis = ops::Ints(ctx, ctx.InValue("AxisTensor")).at(0);
   Shape shape = flatten ? Shape{x.Numel()} : x.shape;
   if (shape.empty()) shape = {1};
   const int64_t a = Axis(ctx, axis, static_cast<int64_t>(shape.size()));
@@ -209,9 +214,9 @@ void CumsumK(OpContext& ctx) {
   for (int64_t k = 0; k < a; ++k) outer *= shape[static_cast<size_t>(k)];
   for (size_t k = static_cast<size_t>(a) + 1; k < shape.size(); ++k) inner *= shape[k];
   const int64_t len = shape[static_cast<size_t>(a)];
-  std::vector<double> in(static_cast<size_t>(x.Numel()));
-  for (int64_t i = 0; i < x.Numel(); ++i) in[static_cast<size_t>(i)] = ops::ScalarAt(x, i);
+  // x stays valid while the op runs (an output overwriting a live var gets a fresh slab).
   Value& o = ctx.Out("Out", x.dtype, flatten ? Shape{x.Numel()} : x.shape);
+  if (ctx.Dry()) return;
   const bool is_float = x.dtype == DType::kFloat32;
   for (int64_t p = 0; p < outer; ++p)
     for (int64_t q = 0; q < inner; ++q) {
@@ -220,7 +225,7 @@ void CumsumK(OpContext& ctx) {
       for (int64_t s = 0; s < len; ++s) {
         int64_t j = reverse ? len - 1 - s : s;
         int64_t i = (p * len + j) * inner + q;
-        double v = in[static_cast<size_t>(i)];
+        double v = ops::ScalarAt(x, i);
         if (exclusive) ops::StoreAt(o, i, is_float ? accf : acc);
         if (is_float) accf += static_cast<float>(v);
         else acc += v;
@@ -233,7 +238,7 @@ void ArgExtremum(OpContext& ctx, bool is_max) {
   const Value x = ctx.In("X");
   const bool flatten = ctx.Bool("flatten", false), keep = ctx.Bool("keepdims", false);
   int64_t axis = ctx.Int("axis", -1);
-  if (ctx.HasInput("AxisTensor")) axis = ops::Ints(ctx, ctx.In("AxisTensor")).at(0);
+  if (ctx.HasInput("AxisTensor")) axis = ops::Ints(ctx, ctx.InValue("AxisTensor")).at(0);
   Shape shape = flatten ? Shape{x.Numel()} : x.shape;
   if (shape.empty()) shape = {1};
   const int64_t a = Axis(ctx, axis, static_cast<int64_t>(shape.size()));
@@ -253,15 +258,14 @@ void ArgExtremum(OpContext& ctx, bool is_max) {
   }
   DType t = ops::AttrType(ctx, "dtype", DType::kInt64);
   if (t != DType::kInt64 && t != DType::kInt32) ctx.Fail("dtype must be int32 or int64");
-  std::vector<double> in(static_cast<size_t>(x.Numel()));
-  for (int64_t i = 0; i < x.Numel(); ++i) in[static_cast<size_t>(i)] = ops::ScalarAt(x, i);
   Value& o = ctx.Out("Out", t, out);
+  if (ctx.Dry()) return;
   for (int64_t p = 0; p < outer; ++p)
     for (int64_t q = 0; q < inner; ++q) {
       int64_t best = 0;
-      double bv = in[static_cast<size_t>(p * len * inner + q)];
+      double bv = ops::ScalarAt(x, p * len * inner + q);
       for (int64_t s = 1; s < len; ++s) {
-        double v = in[static_cast<size_t>((p * len + s) * inner + q)];
+        double v = ops::ScalarAt(x, (p * len + s) * inner + q);
         if (is_max ? v > bv : v < bv) { bv = v; best = s; }
       }
       ops::StoreAt(o, p * inner + q, static_cast<double>(best));
@@ -273,7 +277,7 @@ void ArgMinK(OpContext& c) { ArgExtremum(c, false); }
 void ReduceExtremum(OpContext& ctx, bool is_max) {
   const Value x = ctx.In("X");
   const size_t r = x.shape.size();
-  std::vector<int64_t> dims = ctx.HasInput("AxisTensor") ? ops::Ints(ctx, ctx.In("AxisTensor")) : ctx.Ints("dim");
+  std::vector<int64_t> dims = ctx.HasInput("AxisTensor") ? ops::Ints(ctx, ctx.InValue("AxisTensor")) : ctx.Ints("dim");
   const bool all = ctx.Bool("reduce_all", false) || dims.empty();
   const bool keep = ctx.Bool("keep_dim", false);
   std::vector<bool> red(r, all);
@@ -288,25 +292,31 @@ void ReduceExtremum(OpContext& ctx, bool is_max) {
     kept.push_back(red[k] ? 1 : x.shape[k]);
   }
   if (x.Numel() == 0) ctx.Fail("reduces an empty tensor");
-  std::vector<double> in(static_cast<size_t>(x.Numel()));
-  for (int64_t i = 0; i < x.Numel(); ++i) in[static_cast<size_t>(i)] = ops::ScalarAt(x, i);
+  // Accumulates in the output itself (no per-run buffer): the first element of each group
+  // (all reduced indices 0) sets it, later ones replace it when larger (smaller) or NaN.
   Value& o = ctx.Out("Out", x.dtype, out);
-  const int64_t on = o.Numel();
-  std::vector<double> acc(static_cast<size_t>(on), is_max ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity());
+  if (ctx.Dry()) return;
   auto st = Strides(kept);
   std::vector<int64_t> idx(r, 0);
   for (int64_t i = 0; i < x.Numel(); ++i) {
     int64_t off = 0;
-    for (size_t k = 0; k < r; ++k) off += red[k] ? 0 : idx[k] * st[k];
-    double v = in[static_cast<size_t>(i)];
-    double& a = acc[static_cast<size_t>(off)];
-    if (std::isnan(v) || (is_max ? v > a : v < a)) a = v;
+    bool first = true;
+    for (size_t k = 0; k < r; ++k) {
+      if (red[k]) first = first && idx[k] == 0;
+      else off += idx[k] * st[k];
+    }
+    const double v = ops::ScalarAt(x, i);
+    if (first) {
+      ops::StoreAt(o, off, v);
+    } else {
+      const double a = ops::ScalarAt(o, off);
+      if (std::isnan(v) || (is_max ? v > a : v < a)) ops::StoreAt(o, off, v);
+    }
     for (size_t k = r; k-- > 0;) {
       if (++idx[k] < x.shape[k]) break;
       idx[k] = 0;
     }
   }
-  for (int64_t i = 0; i < on; ++i) ops::StoreAt(o, i, acc[static_cast<size_t>(i)]);
 }
 void ReduceMaxK(OpContext& c) { ReduceExtremum(c, true); }
 void ReduceMinK(OpContext& c) { ReduceExtremum(c, false); }

@@ -36,12 +36,13 @@ inline std::vector<int64_t> Ints(OpContext& ctx, const Value& v) {
 }
 
 // A list attribute that may come as one tensor or as a list of one-element tensors instead.
+// The tensors' values are read (InValue: a shape-only pass computes them for real).
 inline std::vector<int64_t> IntList(OpContext& ctx, const char* attr, const char* tensor_slot, const char* list_slot) {
-  if (tensor_slot && ctx.HasInput(tensor_slot)) return Ints(ctx, ctx.In(tensor_slot));
+  if (tensor_slot && ctx.HasInput(tensor_slot)) return Ints(ctx, ctx.InValue(tensor_slot));
   if (list_slot && ctx.InputCount(list_slot) > 0) {
     std::vector<int64_t> out;
     for (size_t i = 0; i < ctx.InputCount(list_slot); ++i) {
-      auto one = Ints(ctx, ctx.In(list_slot, i));
+      auto one = Ints(ctx, ctx.InValue(list_slot, i));
       if (one.size() != 1) ctx.Fail(std::string(list_slot) + " elements must hold one value each");
       out.push_back(one[0]);
     }

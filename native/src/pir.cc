@@ -486,6 +486,7 @@ const std::map<std::string, Translator>& PirTable() {
       {"argmax", ArgTranslator("arg_max")}, {"argmin", ArgTranslator("arg_min")},
       {"max", ReduceTranslator("reduce_max")}, {"min", ReduceTranslator("reduce_min")},
       {"bilinear_interp", InterpTranslator("bilinear_interp_v2")}, {"nearest_interp", InterpTranslator("nearest_interp_v2")},
+      {"linear_interp", InterpTranslator("linear_interp_v2")}, {"bicubic_interp", InterpTranslator("bicubic_interp_v2")},
       {"conv2d_transpose", ConvTransposeTranslator("conv2d_transpose")},
       {"depthwise_conv2d_transpose", ConvTransposeTranslator("depthwise_conv2d_transpose")},
       {"yolo_box", [](PirContext& c, const PirOp& p, OpDesc* op) {
@@ -496,6 +497,51 @@ const std::map<std::string, Translator>& PirTable() {
          op->type = "multiclass_nms3"; In(c, p, op, 0, "BBoxes"); In(c, p, op, 1, "Scores");
          if (p.operands.size() > 2) In(c, p, op, 2, "RoisNum");
          Out(c, p, op, 0, "Out"); Out(c, p, op, 1, "Index"); Out(c, p, op, 2, "NmsRoisNum"); CopyAll(p, op);
+       }},
+      // ---- indexing / selection / padding (ops_index.cc); scalar and int-array operands
+      // (full / full_int_array results) become the legacy ops' tensor inputs ----
+      {"gather", [](PirContext& c, const PirOp& p, OpDesc* op) {
+         op->type = "gather"; In(c, p, op, 0, "X"); In(c, p, op, 1, "Index");
+         if (p.operands.size() > 2) In(c, p, op, 2, "Axis");
+         Out(c, p, op, 0, "Out"); CopyAll(p, op);
+       }},
+      {"gather_nd", [](PirContext& c, const PirOp& p, OpDesc* op) {
+         op->type = "gather_nd"; In(c, p, op, 0, "X"); In(c, p, op, 1, "Index"); Out(c, p, op, 0, "Out");
+       }},
+      {"index_select", [](PirContext& c, const PirOp& p, OpDesc* op) {
+         op->type = "index_select"; In(c, p, op, 0, "X"); In(c, p, op, 1, "Index"); Out(c, p, op, 0, "Out");
+         CopyAttr(p, op, "axis", "dim");
+       }},
+      {"where", [](PirContext& c, const PirOp& p, OpDesc* op) {
+         op->type = "where"; In(c, p, op, 0, "Condition"); In(c, p, op, 1, "X"); In(c, p, op, 2, "Y"); Out(c, p, op, 0, "Out");
+       }},
+      {"logical_and", Binary("logical_and")}, {"logical_or", Binary("logical_or")}, {"logical_xor", Binary("logical_xor")},
+      {"logical_not", Unary("logical_not")},
+      {"topk", [](PirContext& c, const PirOp& p, OpDesc* op) {
+         op->type = "top_k_v2"; In(c, p, op, 0, "X"); if (p.operands.size() > 1) In(c, p, op, 1, "K");
+         Out(c, p, op, 0, "Out"); Out(c, p, op, 1, "Indices"); CopyAll(p, op);
+       }},
+      {"tile", [](PirContext& c, const PirOp& p, OpDesc* op) {
+         op->type = "tile"; In(c, p, op, 0, "X"); if (p.operands.size() > 1) In(c, p, op, 1, "RepeatTimes");
+         Out(c, p, op, 0, "Out"); CopyAll(p, op);
+       }},
+      {"roll", [](PirContext& c, const PirOp& p, OpDesc* op) {
+         op->type = "roll"; In(c, p, op, 0, "X"); if (p.operands.size() > 1) In(c, p, op, 1, "ShiftsTensor");
+         Out(c, p, op, 0, "Out"); CopyAll(p, op);
+       }},
+      {"clip", [](PirContext& c, const PirOp& p, OpDesc* op) {
+         op->type = "clip"; In(c, p, op, 0, "X"); In(c, p, op, 1, "Min"); In(c, p, op, 2, "Max"); Out(c, p, op, 0, "Out");
+       }},
+      {"one_hot", [](PirContext& c, const PirOp& p, OpDesc* op) {
+         op->type = "one_hot_v2"; In(c, p, op, 0, "X"); In(c, p, op, 1, "depth_tensor"); Out(c, p, op, 0, "Out");
+       }},
+      {"pad3d", [](PirContext& c, const PirOp& p, OpDesc* op) {
+         op->type = "pad3d"; In(c, p, op, 0, "X"); if (p.operands.size() > 1) In(c, p, op, 1, "Paddings");
+         Out(c, p, op, 0, "Out"); CopyAll(p, op); CopyAttr(p, op, "pad_value", "value");
+       }},
+      {"pad", [](PirContext& c, const PirOp& p, OpDesc* op) {
+         op->type = "pad"; In(c, p, op, 0, "X"); if (p.operands.size() > 1) In(c, p, op, 1, "PadValue");
+         Out(c, p, op, 0, "Out"); CopyAll(p, op);
        }},
   };
   return table;

@@ -277,4 +277,15 @@ describe('model-zoo ops: semantics and refusals', function () {
       (e: Error) => e instanceof ShapeError && /op rnn: WeightList has 1 tensors, expected 4/.test(e.message),
     );
   });
+
+  it('indexing and padding refusals name the op and the problem', async () => {
+    const named = (re: RegExp) => (e: Error) => e instanceof ShapeError && re.test(e.message);
+    await assert.rejects(one('top_k_v2', { X: ['x'] }, { k: 5, axis: -1 }, f32([2, 3], range(6))), named(/op top_k_v2: k 5 outside \[1, \d\]/));
+    await assert.rejects(one('gather', { X: ['x'], Index: ['x'] }, { axis: 0 }, f32([3], [0, 1, 7])), named(/op gather: index 7 out of range for a dim of size 3/));
+    await assert.rejects(
+      one('pad3d', { X: ['x'] }, { paddings: [2, 0, 0, 0, 0, 0], mode: 'reflect' }, f32([1, 1, 1, 1, 2], [1, 2])),
+      named(/op pad3d: reflect padding must be smaller than the dim it pads/),
+    );
+    await assert.rejects(one('one_hot_v2', { X: ['x'] }, { depth: 3 }, f32([2], [1, 3])), named(/op one_hot_v2: X value 3 outside \[0, depth 3\)/));
+  });
 });
