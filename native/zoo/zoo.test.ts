@@ -55,18 +55,37 @@ function maxAbsDiff(a: Tensor['data'], b: Tensor['data']): number {
   return worst;
 }
 
+const ELEMENT_BYTES: Record<Tensor['dtype'], number> = { float32: 4, int64: 8, int32: 4 };
+function bytesOf(tensors: Iterable<Tensor>): number {
+  let n = 0;
+  for (const t of tensors) n += t.data.length * ELEMENT_BYTES[t.dtype];
+  return n;
+}
+
+// Ops whose output sizes depend on the data (the shape-only pass sizes them for zero inputs).
+const DATA_DEPENDENT_OPS = ['multiclass_nms3', 'pd_op.multiclass_nms3'];
+
 /** Loads one zoo model and compares every case; returns the worst relative error. */
 async function check(arch: string, format: Format): Promise<number> {
   const dir = join(zooDir, arch, format);
   const doc = JSON.parse(readFileSync(join(dir, 'cases.json'), 'utf8')) as CasesFile;
   const p = await Predictor.load({ modelDir: dir, requireSignature: false });
+  const opTypes = Object.keys(inspectModel(dir).opCounts);
+  const exactEstimate = !opTypes.some((t) => DATA_DEPENDENT_OPS.includes(t));
   let worst = 0;
   try {
     const names = p.outputs().map((o) => o.name);
     assert.equal(names.length, doc.outputNames.length, `${arch}/${format}: ${names.length} outputs, Paddle has ${doc.outputNames.length}`);
-    for (const c of doc.cases) {
+    for (const [k, c] of doc.cases.entries()) {
       const inputs = Object.fromEntries(Object.entries(c.inputs).map(([k, v]) => [k, decodeTensor(v)]));
+      // The shape-only pass (every zoo kernel returns after making its outputs and scratch)
+      // plans the first run's arena exactly: estimate = arena + input and output copies.
+      const estimate = k === 0 ? p.estimateRunBytes(Object.fromEntries(Object.entries(inputs).map(([n, t]) => [n, t.shape]))) : 0;
       const out = await p.run(inputs);
+      if (k === 0 && exactEstimate) {
+        const expect = p.stats().memory.arenaBytes + bytesOf(Object.values(inputs)) + bytesOf(Object.values(out));
+        assert.equal(estimate, expect, `${arch}/${format}/${c.id}: estimateRunBytes vs the run's arena + io`);
+      }
       c.outputs.forEach((raw, j) => {
         const ref = decodeTensor(raw);
         const name = names.includes(doc.outputNames[j] as string) ? (doc.outputNames[j] as string) : (names[j] as string);
@@ -105,7 +124,7 @@ describe('model zoo: paddle.inference parity, both formats, batch 1 and 4', func
     ? (JSON.parse(readFileSync(join(zooDir, 'manifest.json'), 'utf8')) as Manifest)
     : { archs: {} };
   it('the zoo lists every architecture, each known gap names one of them', () => {
-    assert.ok(Object.keys(manifest.archs).length >= 35, `only ${Object.keys(manifest.archs).length} architectures in the zoo`);
+    assert.ok(Object.keys(manifest.archs).length >= 48, `only ${Object.keys(manifest.archs).length} architectures in the zoo`);
     for (const arch of Object.keys(gaps)) assert.ok(manifest.archs[arch], `known-gaps.json lists ${arch}, which the zoo does not have`);
   });
 

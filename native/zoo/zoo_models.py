@@ -78,6 +78,16 @@ vision("densenet121", lambda: V.densenet121(num_classes=10))
 vision("googlenet", lambda: V.googlenet(num_classes=10), size=224)
 vision("inception_v3", lambda: V.inception_v3(num_classes=10), size=96)
 vision("lenet", lambda: V.LeNet(num_classes=10), size=28, channels=1)
+# The other depths / widths of the families above (same op sets; what fits the cache budget:
+# the deepest and widest ResNe(X)ts and densenet264 are listed in not-generated.json).
+vision("resnet34", lambda: V.resnet34(num_classes=10))
+vision("vgg13", lambda: V.vgg13(num_classes=0), size=32)
+vision("vgg19", lambda: V.vgg19(num_classes=0), size=32)
+vision("densenet161", lambda: V.densenet161(num_classes=10))
+vision("densenet169", lambda: V.densenet169(num_classes=10))
+vision("densenet201", lambda: V.densenet201(num_classes=10))
+for _scale in ("0_33", "0_5", "1_0", "1_5", "2_0"):
+    vision(f"shufflenet_v2_x{_scale}", (lambda f: lambda: f(num_classes=10))(getattr(V, f"shufflenet_v2_x{_scale}")))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -595,3 +605,71 @@ def bert():
 NLP_SPECS = [("input_ids", [None, None], "int64"), ("token_type_ids", [None, None], "int64")]
 add("paddlenlp_ernie", "nlp", ernie, NLP_SPECS, token_inputs(120))
 add("paddlenlp_bert", "nlp", bert, NLP_SPECS, token_inputs(120))
+
+
+# ---------------------------------------------------------------------------------------------
+# Indexing, selection and padding ops of PaddleOCR / PaddleDetection / PaddleSeg / PaddleNLP
+# exports (gather, gather_nd, index_select, where, top_k_v2 in both of Paddle's sort paths,
+# tile, roll, clip, one_hot_v2, logical ops, pad3d in its four modes, pad)
+
+class TensorOps(nn.Layer):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(8, 8)
+
+    def forward(self, x, idx):
+        h = self.lin(x)                                   # [B, 6, 8]
+        i0 = idx[0]                                       # [3], values in [0, 6)
+        g = paddle.gather(h, i0, axis=1)
+        s = paddle.index_select(h, i0, axis=1)
+        nd = paddle.gather_nd(h[0], idx[:, 0:1])          # [B, 8]
+        w = paddle.where(h > 0, h, 0.1 * h)
+        tv, ti = paddle.topk(h, k=3, axis=-1)             # nth_element + sort path
+        lv, li = paddle.topk(h, k=2, axis=1, largest=False)
+        uv, ui = paddle.topk(h, k=3, sorted=False)
+        wide = paddle.tile(h.reshape([-1, 48]), [1, 2])   # [B, 96]: repeated values (ties)
+        pv, pi = paddle.topk(wide, k=1)                   # partial_sort path (k * 64 < 96)
+        t = paddle.tile(h[:, :2], [1, 2, 1])
+        r = paddle.roll(h, shifts=[1, -2], axis=[1, 2])
+        r2 = paddle.roll(h, 3)
+        c = paddle.clip(h, -0.5, 0.7)
+        oh = F.one_hot(idx, 6)
+        a, b = h > 0, h < 0.5
+        logic = (paddle.logical_and(a, b).astype("float32") + 2 * paddle.logical_or(a, b).astype("float32")
+                 + 4 * paddle.logical_not(a).astype("float32") + 8 * paddle.logical_xor(a, b).astype("float32"))
+        img = h.reshape([-1, 2, 3, 8])
+        p1 = F.pad(img, [1, 2, 0, 1], mode="reflect")
+        p2 = F.pad(img, [2, 1, 1, 1], mode="replicate")
+        p3 = F.pad(img, [1, 1, 2, 0], mode="circular")
+        p4 = F.pad(img, [1, 0, 0, 2], mode="constant", value=0.25)
+        p5 = F.pad(h, [0, 0, 1, 2, 0, 1], mode="constant", value=-0.5)
+        return g, s, nd, w, tv, ti, lv, li, uv, ui, pv, pi, t, r, r2, c, oh, logic, p1, p2, p3, p4, p5
+
+
+def tensor_ops_inputs(rng, b):
+    return {"x": rng.standard_normal((b, 6, 8)).astype("float32"), "idx": rng.randint(0, 6, (b, 3)).astype("int64")}
+
+
+add("tensor_ops", "ops", TensorOps, [("x", [None, 6, 8], "float32"), ("idx", [None, 3], "int64")], tensor_ops_inputs)
+
+
+class InterpOps(nn.Layer):
+    """bicubic_interp_v2 and linear_interp_v2 (align_corners, align_mode 0 / 1, sizes and scales)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2D(3, 4, 3, padding=1)
+
+    def forward(self, x):
+        h = self.conv(x)                                                   # [B, 4, 10, 12]
+        c1 = F.interpolate(h, size=[17, 9], mode="bicubic")
+        c2 = F.interpolate(h, scale_factor=2.5, mode="bicubic", align_corners=True)
+        c3 = F.interpolate(h, size=[7, 20], mode="bicubic", align_corners=True)
+        line = h.reshape([-1, 4, 120])
+        l1 = F.interpolate(line, size=[50], mode="linear", align_mode=1, data_format="NCW")
+        l2 = F.interpolate(line, scale_factor=1.7, mode="linear", align_mode=0, data_format="NCW")
+        l3 = F.interpolate(line, size=[33], mode="linear", align_corners=True, data_format="NCW")
+        return c1, c2, c3, l1, l2, l3
+
+
+add("interp_ops", "ops", InterpOps, [("x", [None, 3, 10, 12], "float32")], image_inputs(3, 10, 12))
