@@ -1,5 +1,5 @@
-// Detection post-processing as PaddleDetection exports it: yolo_box (decode a YOLO head into
-// boxes and per-class scores) and multiclass_nms3 (per-class greedy NMS, then the best
+// Detection ops as PaddleDetection exports them: prior_box (SSD anchors), yolo_box (decode a
+// YOLO head into boxes and per-class scores) and multiclass_nms3 (per-class greedy NMS, then the best
 // keep_top_k over all classes). Arithmetic, ordering and tie-breaking follow Paddle's CPU
 // kernels: score sorts are stable and descending, boxes are [x1, y1, x2, y2], un-normalised
 // boxes count the +1 pixel in widths and areas.
@@ -184,11 +184,86 @@ void MulticlassNms3K(OpContext& ctx) {
   }
 }
 
+// prior_box (SSD anchors): per feature-map cell, min_sizes x the expanded aspect ratios (1,
+// then each ratio not already present, and its inverse when flip) plus one sqrt(min * max)
+// box per max size, in Paddle's order (min_max_aspect_ratios_order: min box, max box, then the
+// other ratios), normalised by the image size, optionally clipped to [0, 1].
+void PriorBoxK(OpContext& ctx) {
+  const Value& feat = ctx.In("Input");
+  const Value& image = ctx.In("Image");
+  if (feat.shape.size() != 4 || image.shape.size() != 4) ctx.Fail("Input and Image must be 4-D");
+  auto min_sizes = ctx.Floats("min_sizes"), max_sizes = ctx.Floats("max_sizes"), ratios_in = ctx.Floats("aspect_ratios");
+  auto variances = ctx.Floats("variances");
+  if (min_sizes.empty() || variances.size() != 4) ctx.Fail("needs min_sizes and 4 variances");
+  if (!max_sizes.empty() && max_sizes.size() != min_sizes.size()) ctx.Fail("max_sizes must match min_sizes in length");
+  const bool flip = ctx.Bool("flip", false);
+  std::vector<float> ratios{1.f};
+  for (double r : ratios_in) {
+    const float ar = static_cast<float>(r);
+    bool seen = false;
+    for (float have : ratios) seen = seen || std::fabs(ar - have) < 1e-6f;
+    if (seen) continue;
+    ratios.push_back(ar);
+    if (flip) ratios.push_back(1.f / ar);
+  }
+  const int64_t H = feat.shape[2], W = feat.shape[3];
+  const int64_t priors = static_cast<int64_t>(ratios.size() * min_sizes.size() + max_sizes.size());
+  Value& boxes = ctx.Out("Boxes", DType::kFloat32, {H, W, priors, 4});
+  Value& vars = ctx.Out("Variances", DType::kFloat32, {H, W, priors, 4});
+  if (ctx.Dry()) return;
+  const float img_h = static_cast<float>(image.shape[2]), img_w = static_cast<float>(image.shape[3]);
+  float step_w = static_cast<float>(ctx.Float("step_w", 0.0)), step_h = static_cast<float>(ctx.Float("step_h", 0.0));
+  if (step_w == 0.f || step_h == 0.f) {
+    step_w = img_w / static_cast<float>(W);
+    step_h = img_h / static_cast<float>(H);
+  }
+  const float offset = static_cast<float>(ctx.Float("offset", 0.5));
+  const bool clip = ctx.Bool("clip", false), mm_order = ctx.Bool("min_max_aspect_ratios_order", false);
+  float* pb = boxes.As<float>();
+  for (int64_t h = 0; h < H; ++h)
+    for (int64_t w = 0; w < W; ++w) {
+      const float cx = (static_cast<float>(w) + offset) * step_w, cy = (static_cast<float>(h) + offset) * step_h;
+      auto push = [&](float bw, float bh) {
+        *pb++ = (cx - bw) / img_w;
+        *pb++ = (cy - bh) / img_h;
+        *pb++ = (cx + bw) / img_w;
+        *pb++ = (cy + bh) / img_h;
+      };
+      for (size_t s = 0; s < min_sizes.size(); ++s) {
+        const float mn = static_cast<float>(min_sizes[s]);
+        auto ratio_boxes = [&](bool skip_one) {
+          for (float ar : ratios) {
+            if (skip_one && std::fabs(ar - 1.f) < 1e-6f) continue;
+            push(mn * std::sqrt(ar) / 2.f, mn / std::sqrt(ar) / 2.f);
+          }
+        };
+        auto max_box = [&] {
+          if (max_sizes.empty()) return;
+          const float side = std::sqrt(mn * static_cast<float>(max_sizes[s])) / 2.f;
+          push(side, side);
+        };
+        if (mm_order) {
+          push(mn / 2.f, mn / 2.f);
+          max_box();
+          ratio_boxes(true);
+        } else {
+          ratio_boxes(false);
+          max_box();
+        }
+      }
+    }
+  float* all = boxes.As<float>();
+  if (clip) for (int64_t i = 0, n = boxes.Numel(); i < n; ++i) all[i] = std::min(std::max(all[i], 0.f), 1.f);
+  float* pv = vars.As<float>();
+  for (int64_t i = 0, n = vars.Numel(); i < n; ++i) pv[i] = static_cast<float>(variances[static_cast<size_t>(i % 4)]);
+}
+
 }  // namespace
 
 void AddDetectionKernels(KernelMap* table) {
   (*table)["yolo_box"] = YoloBoxK;
   (*table)["multiclass_nms3"] = MulticlassNms3K;
+  (*table)["prior_box"] = PriorBoxK;
 }
 
 }  // namespace paddle_native

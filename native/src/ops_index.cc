@@ -1,5 +1,5 @@
 // Indexing, selection and padding ops common in PaddleOCR / PaddleDetection / PaddleSeg /
-// PaddleNLP exports: gather, gather_nd, index_select, where, top_k_v2, tile, roll, clip,
+// PaddleNLP exports: gather, gather_nd, index_select, scatter, where, top_k_v2, tile, roll, clip,
 // one_hot_v2, logical_and / or / xor / not, pad3d, pad. Semantics of Paddle's phi CPU kernels
 // (legacy attribute and slot names; pir.cc maps the pd_op forms onto them). Every kernel makes
 // its outputs, then returns when ctx.Dry() (values that decide a shape are read with InValue).
@@ -112,6 +112,36 @@ void GatherNdK(OpContext& ctx) {
     for (int64_t j = 0; j < K; ++j) off += CheckedIndex(ctx, idx[static_cast<size_t>(i * K + j)], x.shape[static_cast<size_t>(j)], true) * st[static_cast<size_t>(j)];
     std::memcpy(dst, Bytes(x) + static_cast<size_t>(off) * es, row);
   }
+}
+
+// scatter: rows of X (along dim 0) replaced by Updates' rows at Ids; overwrite: the last
+// write wins; otherwise the rows named are zeroed, then every update is added.
+void ScatterK(OpContext& ctx) {
+  const Value& x = ctx.In("X");
+  const Value& ids = ctx.In("Ids");
+  const Value& up = ctx.In("Updates");
+  if (x.shape.empty() || up.dtype != x.dtype || up.shape.empty() || up.shape[0] != ids.Numel() || ids.shape.size() > 2) {
+    ctx.Fail("X " + ShapeString(x.shape) + ", Ids " + ShapeString(ids.shape) + " and Updates " + ShapeString(up.shape) + " do not fit");
+  }
+  const int64_t row = x.Numel() / std::max<int64_t>(x.shape[0], 1);
+  if (up.Numel() != ids.Numel() * row) ctx.Fail("Updates rows must have X's row size");
+  Value& o = ctx.Out("Out", x.dtype, x.shape);
+  if (ctx.Dry()) return;
+  const size_t es = DTypeSize(x.dtype), bytes = static_cast<size_t>(row) * es;
+  auto idx = ops::Ints(ctx, ids);
+  for (auto& v : idx) v = CheckedIndex(ctx, v, x.shape[0], false);
+  if (o.data != x.data) std::memcpy(o.data, x.data, static_cast<size_t>(x.Numel()) * es);
+  uint8_t* dst = static_cast<uint8_t*>(o.data);
+  if (ctx.Bool("overwrite", true)) {
+    for (size_t i = 0; i < idx.size(); ++i) std::memcpy(dst + static_cast<size_t>(idx[i]) * bytes, Bytes(up) + i * bytes, bytes);
+    return;
+  }
+  for (int64_t i : idx) std::memset(dst + static_cast<size_t>(i) * bytes, 0, bytes);
+  for (size_t i = 0; i < idx.size(); ++i)
+    for (int64_t j = 0; j < row; ++j) {
+      const int64_t at = idx[i] * row + j;
+      ops::StoreAt(o, at, ops::ScalarAt(o, at) + ops::ScalarAt(up, static_cast<int64_t>(i) * row + j));
+    }
 }
 
 // Broadcast of several inputs to one shape (numpy rules, right-aligned).
@@ -416,6 +446,7 @@ void AddIndexKernels(KernelMap* table) {
   (*table)["one_hot_v2"] = OneHotK;
   (*table)["pad3d"] = Pad3dK;
   (*table)["pad"] = PadK;
+  (*table)["scatter"] = ScatterK;
 }
 
 }  // namespace paddle_native

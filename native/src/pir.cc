@@ -512,6 +512,14 @@ const std::map<std::string, Translator>& PirTable() {
          op->type = "index_select"; In(c, p, op, 0, "X"); In(c, p, op, 1, "Index"); Out(c, p, op, 0, "Out");
          CopyAttr(p, op, "axis", "dim");
        }},
+      {"scatter", [](PirContext& c, const PirOp& p, OpDesc* op) {
+         op->type = "scatter"; In(c, p, op, 0, "X"); In(c, p, op, 1, "Ids"); In(c, p, op, 2, "Updates"); Out(c, p, op, 0, "Out");
+         CopyAll(p, op);
+       }},
+      {"prior_box", [](PirContext& c, const PirOp& p, OpDesc* op) {
+         op->type = "prior_box"; In(c, p, op, 0, "Input"); In(c, p, op, 1, "Image");
+         Out(c, p, op, 0, "Boxes"); Out(c, p, op, 1, "Variances"); CopyAll(p, op);
+       }},
       {"where", [](PirContext& c, const PirOp& p, OpDesc* op) {
          op->type = "where"; In(c, p, op, 0, "Condition"); In(c, p, op, 1, "X"); In(c, p, op, 2, "Y"); Out(c, p, op, 0, "Out");
        }},
