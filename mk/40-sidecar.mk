@@ -1,8 +1,9 @@
 # sidecar/: the per-pod HTTPS inference server (TypeScript) around the native predictor.
 #   make test-sidecar    unit + in-process integration tests (real TLS, JWTs, rsyslog)
 #   make bench-sidecar   autocannon: full chain vs a bare node:http server, same run
+#   make bench-sidecar-overload   200 connections on the transformer: shed, p99, probes, RSS
 #   make run-sidecar     run the sidecar locally on the MLP fixture (plain HTTP, auth off)
-.PHONY: test-sidecar bench-sidecar run-sidecar sidecar-deps
+.PHONY: test-sidecar bench-sidecar bench-sidecar-overload run-sidecar sidecar-deps
 
 UNIT_TEST_TARGETS += test-sidecar
 
@@ -28,6 +29,10 @@ bench-sidecar: $(NPM_STAMP) $(SIDECAR_NATIVE) ## sidecar throughput/latency vs b
 	npx tsx bench/sidecar/bench.ts
 	npx tsx bench/sidecar/grpc.ts
 	npx tsx bench/sidecar/batching.ts
+
+bench: bench-sidecar-overload
+bench-sidecar-overload: $(NPM_STAMP) $(SIDECAR_NATIVE) ## the sidecar process flooded on the transformer fixture: served p50/p99, shed, probe latency, RSS
+	npx tsx bench/sidecar/overload.ts
 
 run-sidecar: $(NPM_STAMP) $(SIDECAR_NATIVE) ## run the sidecar on the MLP fixture (http://127.0.0.1:8080, auth off)
 	npx tsx sidecar/src/main.ts --no-tls --port 8080 --metrics-port 0 --health-port 0 \

@@ -32,7 +32,7 @@ import { ReloadableTracing } from '../../sidecar/src/tracing.js';
 import { createPki } from '../../sidecar/test/helpers/pki.js';
 import { bareInferHandler, benchAuth, benchConfig, cannon, INFER_BODY, inferOnce, loadMlpPredictor, median, type InferRequest } from './common.js';
 
-const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, connections: { type: 'string', default: '8' }, sequential: { type: 'string', default: '1500' }, rounds: { type: 'string', default: '3' }, quick: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, connections: { type: 'string', default: '8' }, sequential: { type: 'string', default: '1500' }, rounds: { type: 'string', default: '3' }, quick: { type: 'boolean', default: false }, 'max-in-flight': { type: 'string', default: '1' } } });
 const ROUNDS = Number(values.rounds);
 const DURATION = Number(values.duration);
 const CONNECTIONS = Number(values.connections);
@@ -63,7 +63,9 @@ let logLines = 0;
 const loggers = createLoggers({ service: 'paddle-sidecar', sinks: { out: { write: () => void logLines++ }, deadLetter: { write: () => undefined } } });
 // What main.ts runs without an OTLP endpoint.
 const tracing = new ReloadableTracing({ serviceName: 'bench' });
-const sidecar = await createApp({ config: benchConfig(benchCreds), predictor, registry: new Registry(), loggers, tracer: tracing.tracer, device: 'cpu' });
+// As main.ts runs it: queue.maxInFlight from the CPU threads (1), admission with the memory budget on.
+const MAX_IN_FLIGHT = Number(values['max-in-flight']);
+const sidecar = await createApp({ config: benchConfig(benchCreds), predictor, registry: new Registry(), loggers, tracer: tracing.tracer, device: 'cpu', defaultMaxInFlight: MAX_IN_FLIGHT, memoryBudgetBytes: 2048 * 1024 * 1024 - process.memoryUsage().rss });
 sidecar.start();
 const chain = createSidecarServer({ handler: sidecar.handler });
 const chainPort = await chain.listen(0, '127.0.0.1');
@@ -150,7 +152,7 @@ const rows: Row[] = measured.map(([name]) => {
 });
 
 const f = (n: number, d = 3): string => n.toFixed(d);
-console.log(`\nsidecar overhead on the MLP fixture, batch 1, loopback; medians of ${ROUNDS} interleaved rounds; autocannon ${CONNECTIONS} connections x ${DURATION}s; sequential ${SEQUENTIAL} requests on one connection`);
+console.log(`\nsidecar overhead on the MLP fixture, batch 1, loopback; medians of ${ROUNDS} interleaved rounds; autocannon ${CONNECTIONS} connections x ${DURATION}s; sequential ${SEQUENTIAL} requests on one connection; chain queue.maxInFlight ${MAX_IN_FLIGHT}, admission on`);
 console.log('| server | req/s | ac p50 ms | ac p99 ms | seq p50 ms | seq p99 ms | cpu us/req | non-2xx |');
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const r of rows) console.log(`| ${r.name} | ${f(r.rps, 0)} | ${r.p50} | ${r.p99} | ${f(r.seqP50)} | ${f(r.seqP99)} | ${f(r.cpuUs, 0)} | ${r.non2xx} |`);

@@ -43,6 +43,7 @@ import { ResponseEncoder, type EncoderOptions } from './pipeline/encode.js';
 import { RunQueue, type QueueLimits } from './pipeline/queue.js';
 import { batchable, DynamicBatcher, type BatchingConfig } from './batcher.js';
 import { registerQueueMetrics } from './pipeline/queue-metrics.js';
+import { releaseMemorySoon } from './pipeline/release.js';
 
 export const SIDECAR_NAME = 'paddle-sidecar';
 export const SIDECAR_VERSION = '0.1.0';
@@ -124,6 +125,9 @@ interface RequestState {
    */
   headersDeferred?: boolean;
 }
+
+/** Answers this large (bytes or characters) are followed by a full collection (pipeline/release.ts). */
+const LARGE_ANSWER_BYTES = 8 * 1024 * 1024;
 
 /** The status recorded for a request whose client went away before the answer was sent (nginx's convention). */
 export const CLIENT_CLOSED_STATUS = 499;
@@ -287,6 +291,8 @@ export interface SidecarApp {
   /** Runs one light inference; updates readiness. */
   selfCheck(): Promise<ProbeResult & { error?: string }>;
   readiness(): { ready: boolean; reason: string };
+  /** The /v2/health/ready status and body (for the health port). */
+  readyAnswer(): { status: number; body: unknown };
   /** Takes one resource sample now and applies the degradation tree. */
   sampleResources(): ServingMode;
   mode(): ServingMode;
@@ -720,7 +726,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
       throw new SidecarError('breaker_open', 'circuit breaker is open', { retryAfterSeconds: admission.retryAfterSeconds });
     }
     // The bounded queue: a slot now, or wait (FIFO, bounded in count and time), or 503.
-    if (!queue.tryEnter(bytes)) await queue.enter(bytes);
+    if (!queue.tryEnter(bytes)) await queue.enter(bytes, sinceMs(st.started));
     const seqLen = sequenceLength(inputs);
     const lBucket = seqLenLabels(config.matrix.seqLenEdges)[seqLenBucket(seqLen, config.matrix.seqLenEdges)] ?? 'all';
     const child = startChildSpan(
@@ -789,7 +795,8 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
   const liveRoute = (res: ServerResponse): void => {
     sendJson(res, 200, { live: true });
   };
-  const readyRoute = (res: ServerResponse): void => {
+  /** The /v2/health/ready answer (the serving port and the health port's worker give the same). */
+  const readyAnswer = (): { status: number; body: unknown } => {
     const r = readiness();
     const details = {
       ready: r.ready,
@@ -800,8 +807,11 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
       device: activePredictor().device,
       breaker: { control: breakers.control.state, treatment: breakers.treatment.state },
     };
-    if (r.ready) sendJson(res, 200, details);
-    else sendJson(res, 503, { error: `not ready: ${r.reason}`, ...details });
+    return r.ready ? { status: 200, body: details } : { status: 503, body: { error: `not ready: ${r.reason}`, ...details } };
+  };
+  const readyRoute = (res: ServerResponse): void => {
+    const a = readyAnswer();
+    sendJson(res, a.status, a.body);
   };
   const healthzRoute = async (res: ServerResponse): Promise<void> => {
     const r = await selfCheck();
@@ -819,7 +829,9 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
       sendBinaryInfer(res, r.header, r.chunks);
     } else {
       const encoded = encoder.encode(config.model.name, MODEL_VERSION, parsed.id, outputs, parsed.outputs);
-      sendJsonText(res, 200, typeof encoded === 'string' ? encoded : await encoded);
+      const text = typeof encoded === 'string' ? encoded : await encoded;
+      sendJsonText(res, 200, text);
+      if (text.length >= LARGE_ANSWER_BYTES) releaseMemorySoon();
     }
     recordAudit(res, action, 200);
   };
@@ -1005,6 +1017,10 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     try {
       const st = begin(req, res, path, true);
       if (!cors(req, res)) return;
+      st.route = route;
+      // Shed before work: with the queue full, the body is not even parsed (node drains it).
+      queue.refuseWhenFull();
+      st.route = undefined;
       const body = await readJsonBody(req, bodyLimit);
       st.route = route; // as express: app-level steps (begin, CORS, body) fail as 'unmatched'
       const pending = authorize(req, st, policyPath);
@@ -1085,6 +1101,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     config: () => config,
     selfCheck,
     readiness,
+    readyAnswer,
     sampleResources,
     mode: () => mode,
     buildReport,

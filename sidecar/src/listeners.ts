@@ -1,18 +1,11 @@
-// The two side ports, one purpose each (README "Security model"):
-//   metrics port (plain HTTP): GET /metrics and nothing else, answered straight from the
-//     registry, never through the request chain, so no API route is reachable there;
-//   health port (plain HTTP): GET /v2/health/live and GET /v2/health/ready and nothing else,
-//     handed to the app's own handler (the same answers, access lines and metrics as on the
-//     serving port). The kubelet probes here because with mutual TLS it cannot present a client
-//     certificate to the serving port, and plaintext must not open inference.
-// Everything else on these ports is 404 {"error":"no such endpoint"}, other methods 405.
+// The metrics port's listener (plain HTTP): GET /metrics and nothing else, answered straight
+// from the registry, never through the request chain, so no API route is reachable there.
+// Everything else is 404 {"error":"no such endpoint"}, other methods 405. (The health port, the
+// other side port, is health-port.ts: its own thread.)
 
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { HTTP_PATHS } from '../../crds/src/pod-contract.js';
-
-/** The paths the health port serves (GET and HEAD). */
-export const PROBE_PATHS: readonly string[] = [HTTP_PATHS.live, HTTP_PATHS.ready];
 
 function pathOf(req: IncomingMessage): string {
   const url = req.url ?? '';
@@ -58,9 +51,4 @@ export function metricsListener(registry: Registry): RequestListener {
       },
     );
   });
-}
-
-/** The health port's listener: the two probe paths of the app's handler, nothing else. */
-export function probeListener(appHandler: RequestListener): RequestListener {
-  return only(PROBE_PATHS, appHandler);
 }

@@ -45,7 +45,8 @@ import { PodReportPatcher } from './pod-report.js';
 import type { GpuTelemetryLike, PredictorLike } from './predictor.js';
 import { createSidecarServer } from './server.js';
 import { createGrpcFrontEnd } from './grpc/server.js';
-import { metricsListener, probeListener } from './listeners.js';
+import { metricsListener } from './listeners.js';
+import { HealthPort } from './health-port.js';
 import { watchFiles } from './file-watch.js';
 import { ReloadableTracing } from './tracing.js';
 
@@ -312,7 +313,7 @@ async function main(): Promise<void> {
   const metricsServer = metricsPort > 0 ? createSidecarServer({ handler: metricsListener(registry) }) : undefined;
   const metricsBound = metricsServer ? await metricsServer.listen(metricsPort, values.host) : 0;
   const healthPort = parseIntFlag('health-port', values['health-port'], PORTS.health);
-  const healthServer = healthPort > 0 ? createSidecarServer({ handler: probeListener(sidecar.handler) }) : undefined;
+  const healthServer = healthPort > 0 ? new HealthPort({ readiness: sidecar.readyAnswer }) : undefined;
   const healthBound = healthServer ? await healthServer.listen(healthPort, values.host) : 0;
   const grpcPort = parseIntFlag('grpc-port', values['grpc-port'], PORTS.grpc);
   const grpc = grpcPort > 0 ? createGrpcFrontEnd({ core: sidecar.core, ...(tls ? { tls } : {}), maxMessageBytes: parseIntFlag('body-limit', values['body-limit'], DEFAULTS.bodyLimitBytes) }) : undefined;

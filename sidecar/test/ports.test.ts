@@ -1,11 +1,13 @@
 // Ports with one purpose each (README "Security model"): the metrics port answers GET /metrics
-// and nothing else, the health port the two probe paths and nothing else; no API route
+// and nothing else, the health port (its own thread) the two probe paths and nothing else,
+// promptly even while the main thread is blocked, failing liveness once it stops; no API route
 // (inference, export, encryption) is reachable on either, so plaintext never opens the API.
 // In-process over the listeners, then the real process (main.ts) with mutual TLS on the serving
 // port: a client without a certificate is refused there while the probe paths answer on the
 // health port.
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,6 +16,7 @@ import { MODEL, mlpBody, pki, startHarness, type Harness } from './helpers/harne
 import { request } from './helpers/http.js';
 import { InProcessMlp, MLP_DIR, RSA_PUB } from './helpers/predictors.js';
 import { runSidecar, servingPorts } from './helpers/process.js';
+import { HealthPort } from '../src/health-port.js';
 
 /** The API routes (and odd spellings of them) that a side port must never serve. */
 const API_REQUESTS: Array<{ method: string; path: string; body?: unknown }> = [
@@ -68,6 +71,33 @@ describe('side ports: one purpose each', function () {
       assert.equal(res.status, 404, `${r.method} ${r.path} on the health port: ${res.text}`);
     }
     assert.equal((await request(`${h.healthUrl}/v2/health/live`, { method: 'POST', body: {} })).status, 405);
+  });
+
+  it('the health port answers while the main thread is blocked (its own thread), from the last readiness published', () => {
+    // spawnSync blocks this thread until the child is done: only a server on another thread can answer it.
+    const probe = `fetch(${JSON.stringify(`${h.healthUrl}/v2/health/ready`)}).then(async (r) => { console.log(r.status, await r.text()); })`;
+    const r = spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8', timeout: 15000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^200 \{"ready":true,"model":"mlp"/);
+  });
+
+  it('liveness fails once the main thread stops beating (a wedged event loop still gets the pod restarted)', async () => {
+    const stopped = new HealthPort({ readiness: () => ({ status: 200, body: { ready: true } }), beatMs: 3_600_000, staleAfterMs: 1500 });
+    const port = await stopped.listen(0, '127.0.0.1');
+    try {
+      assert.equal((await request(`http://127.0.0.1:${port}/v2/health/live`)).status, 200);
+      const deadline = Date.now() + 15000;
+      let dead = await request(`http://127.0.0.1:${port}/v2/health/live`);
+      while (dead.status === 200 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+        dead = await request(`http://127.0.0.1:${port}/v2/health/live`);
+      }
+      assert.equal(dead.status, 503);
+      assert.match(dead.text, /not live: the event loop has not turned for \d+ ms \(limit 1500 ms\)/);
+      assert.equal((await request(`http://127.0.0.1:${port}/v2/health/ready`)).status, 503);
+    } finally {
+      await stopped.close();
+    }
   });
 
   it('the serving port no longer serves /metrics (its port is the metrics port)', async () => {

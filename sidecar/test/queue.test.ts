@@ -47,6 +47,14 @@ describe('pipeline: run queue', () => {
     assert.equal(q.tryEnter(), true, 'the slot is free again');
   });
 
+  it('the time bound counts from arrival: a request that already took maxQueueTimeMs is refused without waiting', async () => {
+    const q = new RunQueue({ maxInFlight: 1, maxQueued: 10, maxQueueTimeMs: 60000 });
+    assert.equal(q.tryEnter(), true);
+    const err = await q.enter(0, 60000).then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof SidecarError && err.code === 'queue_timeout', String(err));
+    assert.equal(q.stats().queued, 0);
+  });
+
   it('with a memory budget, runs in flight hold their bytes; a waiter starts when its bytes fit; an idle queue takes any run', async () => {
     const q = new RunQueue({ maxInFlight: 4, maxQueued: 4, maxQueueTimeMs: 60000 }, 100);
     assert.equal(q.tryEnter(60), true);

@@ -6,12 +6,11 @@
 // Infinity in an output is refused (422 non_finite_output), never written as null.
 
 import { availableParallelism } from 'node:os';
-import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { SidecarError, type ErrorCode } from '../errors.js';
 import { buildInferResponse } from '../oip.js';
 import type { Tensor } from '../predictor.js';
+import { startModuleWorker } from './module-worker.js';
 
 export interface EncodeJob {
   seq: number;
@@ -36,18 +35,10 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
-const EXT = extname(fileURLToPath(import.meta.url));
-const WORKER_URL = new URL(`./encode-worker${EXT}`, import.meta.url);
-
-/** The worker: the compiled module as it is; from the TypeScript sources, through tsx's loader first. */
-function startWorker(): Worker {
-  if (EXT !== '.ts') return new Worker(WORKER_URL);
-  const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
-  return new Worker(boot, { eval: true });
-}
-
 export class ResponseEncoder {
   private readonly inlineElements: number;
+  /** Answers of this many elements or more (about 16 MiB of JSON) retire their worker afterwards. */
+  private readonly retireElements = 1 << 20;
   private readonly size: number;
   private readonly workers: Worker[] = [];
   private readonly load: number[] = [];
@@ -65,10 +56,10 @@ export class ResponseEncoder {
     let elements = 0;
     for (const name of selected ?? Object.keys(outputs)) elements += outputs[name]?.data.length ?? 0;
     if (elements < this.inlineElements || this.closed) return JSON.stringify(buildInferResponse(modelName, modelVersion, id, outputs, selected));
-    return this.onWorker({ seq: ++this.seq, modelName, modelVersion, id, outputs, selected });
+    return this.onWorker({ seq: ++this.seq, modelName, modelVersion, id, outputs, selected }, elements);
   }
 
-  private onWorker(job: EncodeJob): Promise<Buffer> {
+  private onWorker(job: EncodeJob, elements: number): Promise<Buffer> {
     const i = this.pick();
     const w = this.workers[i] as Worker;
     this.load[i] = (this.load[i] ?? 0) + 1;
@@ -76,6 +67,9 @@ export class ResponseEncoder {
       this.pending.set(job.seq, {
         resolve: (b) => {
           this.load[i] = (this.load[i] ?? 1) - 1;
+          // A huge answer leaves the worker's heap at its peak: retire that worker (its whole
+          // heap goes back) once it is idle; the next large answer starts a fresh one.
+          if (elements >= this.retireElements && this.load[i] === 0) this.retire(w);
           resolve(b);
         },
         reject: (e) => {
@@ -92,7 +86,7 @@ export class ResponseEncoder {
     let best = -1;
     for (let i = 0; i < this.workers.length; i++) if (best < 0 || (this.load[i] ?? 0) < (this.load[best] ?? 0)) best = i;
     if (best >= 0 && ((this.load[best] ?? 0) === 0 || this.workers.length >= this.size)) return best;
-    const w = startWorker();
+    const w = startModuleWorker(import.meta.url, 'encode-worker');
     w.unref();
     w.on('message', (r: EncodeReply) => {
       const p = this.pending.get(r.seq);
@@ -105,6 +99,14 @@ export class ResponseEncoder {
     this.workers.push(w);
     this.load.push(0);
     return this.workers.length - 1;
+  }
+
+  private retire(w: Worker): void {
+    const i = this.workers.indexOf(w);
+    if (i < 0) return;
+    this.workers.splice(i, 1);
+    this.load.splice(i, 1);
+    void w.terminate();
   }
 
   private failAll(err: Error): void {

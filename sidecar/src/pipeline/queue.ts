@@ -78,23 +78,35 @@ export class RunQueue {
     return true;
   }
 
+  /** Throws the `overloaded` refusal when a request arriving now could neither run nor wait. */
+  refuseWhenFull(): void {
+    if (this.pending >= this.limits.maxQueued && !(this.pending === 0 && this.fits(0))) throw this.full();
+  }
+
+  private full(): SidecarError {
+    this.rejectedFull++;
+    return new SidecarError('overloaded', `server busy: ${this.inFlight} runs in flight and ${this.pending} waiting (queue.maxQueued ${this.limits.maxQueued})`, {
+      retryAfterSeconds: this.retryAfterSeconds(),
+    });
+  }
+
   /**
    * Waits for a slot (FIFO). Rejects at once with `overloaded` when maxQueued are already
-   * waiting, or with `queue_timeout` after maxQueueTimeMs; the caller must `leave(bytes)` after
-   * a resolved wait.
+   * waiting, or with `queue_timeout` once maxQueueTimeMs have passed since the request arrived
+   * (`elapsedMs` ago); the caller must `leave(bytes)` after a resolved wait.
    */
-  enter(bytes = 0): Promise<void> {
+  enter(bytes = 0, elapsedMs = 0): Promise<void> {
     if (this.tryEnter(bytes)) return Promise.resolve();
-    if (this.queued() >= this.limits.maxQueued) {
-      this.rejectedFull++;
-      return Promise.reject(
-        new SidecarError('overloaded', `server busy: ${this.inFlight} runs in flight and ${this.queued()} waiting (queue.maxQueued ${this.limits.maxQueued})`, {
-          retryAfterSeconds: this.retryAfterSeconds(),
-        }),
-      );
+    if (this.queued() >= this.limits.maxQueued) return Promise.reject(this.full());
+    const waitMs = this.limits.maxQueueTimeMs;
+    // The bound counts from the request's arrival: time already spent reading and parsing it
+    // (a busy main thread) is taken off the wait.
+    const leftMs = waitMs - elapsedMs;
+    if (leftMs <= 0) {
+      this.rejectedTimeout++;
+      return Promise.reject(new SidecarError('queue_timeout', `server busy: no run slot within queue.maxQueueTimeMs (${waitMs} ms)`, { retryAfterSeconds: this.retryAfterSeconds() }));
     }
     return new Promise<void>((resolve, reject) => {
-      const waitMs = this.limits.maxQueueTimeMs;
       const w: Waiter = {
         bytes,
         resolve,
@@ -108,7 +120,7 @@ export class RunQueue {
           reject(new SidecarError('queue_timeout', `server busy: no run slot within queue.maxQueueTimeMs (${waitMs} ms)`, { retryAfterSeconds: this.retryAfterSeconds() }));
           this.compact();
           this.drain();
-        }, waitMs),
+        }, leftMs),
       };
       w.timer.unref?.();
       this.waiting.push(w);

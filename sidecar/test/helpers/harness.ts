@@ -15,7 +15,8 @@ import { parseSidecarConfig, type SidecarConfig } from '../../src/config.js';
 import { createLoggers, type SidecarLoggers } from '../../src/logging.js';
 import type { PredictorLike } from '../../src/predictor.js';
 import { createSidecarServer, type RunningServer } from '../../src/server.js';
-import { metricsListener, probeListener } from '../../src/listeners.js';
+import { metricsListener } from '../../src/listeners.js';
+import { HealthPort } from '../../src/health-port.js';
 import { createTracerProvider } from '../../src/tracing.js';
 import { createPki, type Pki } from './pki.js';
 
@@ -155,7 +156,7 @@ export async function startHarness(o: HarnessOptions): Promise<Harness> {
   });
   const port = await server.listen(0, '127.0.0.1');
   const metricsServer = createSidecarServer({ handler: metricsListener(registry) });
-  const healthServer = createSidecarServer({ handler: probeListener(sidecar.handler) });
+  const healthServer = new HealthPort({ readiness: sidecar.readyAnswer });
   const metricsPort = await metricsServer.listen(0, '127.0.0.1');
   const healthPort = await healthServer.listen(0, '127.0.0.1');
   const scheme = tlsMode === 'none' ? 'http' : 'https';
