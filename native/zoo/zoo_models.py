@@ -673,3 +673,34 @@ class InterpOps(nn.Layer):
 
 
 add("interp_ops", "ops", InterpOps, [("x", [None, 3, 10, 12], "float32")], image_inputs(3, 10, 12))
+
+
+class DetOps(nn.Layer):
+    """SSD-style anchors (prior_box, both prior orders, flip, clip, steps) and scatter (overwrite
+    and accumulate) as PaddleDetection's SSD / FCOS heads export them."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2D(3, 8, 3, stride=2, padding=1)
+
+    def forward(self, image, rows):
+        feat = self.conv(image)                                              # [B, 8, 16, 16]
+        b1, v1 = paddle.vision.ops.prior_box(feat, image, min_sizes=[8.0, 16.0], max_sizes=[12.0, 24.0],
+                                             aspect_ratios=[2.0, 3.0], flip=True, clip=True)
+        b2, v2 = paddle.vision.ops.prior_box(feat, image, min_sizes=[10.0], max_sizes=[20.0], aspect_ratios=[2.0],
+                                             variance=[0.1, 0.1, 0.2, 0.2], steps=[4.0, 4.0], offset=0.25,
+                                             min_max_aspect_ratios_order=True)
+        b3, v3 = paddle.vision.ops.prior_box(feat, image, min_sizes=[20.0], aspect_ratios=[1.0, 0.5])
+        table = feat.mean(axis=[2, 3]).transpose([1, 0])                     # [8, B]
+        upd = paddle.ones_like(table[:3]) * rows[:3].astype("float32").unsqueeze(1)
+        s1 = paddle.scatter(table, rows[:3], upd)                            # overwrite (repeated ids)
+        s2 = paddle.scatter(table, rows[:3], upd, overwrite=False)           # accumulate
+        return b1, v1, b2, v2, b3, v3, s1, s2
+
+
+def det_ops_inputs(rng, b):
+    return {"image": rng.standard_normal((b, 3, 32, 32)).astype("float32"),
+            "rows": np.array([5, 1, 5, 0], dtype="int64")}
+
+
+add("det_ops", "ops", DetOps, [("image", [None, 3, 32, 32], "float32"), ("rows", [4], "int64")], det_ops_inputs)
