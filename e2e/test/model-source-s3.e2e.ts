@@ -16,7 +16,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { Condition, PaddleService } from '../../crds/src/index.js';
 import { runCli } from '../../native/lib/cli/main.js';
 import { loadCases, maxAbsDiff } from '../../native/test/fixtures.js';
-import { E2E_ISSUER, createPaddleService, getPaddleService, startOperator, type OperatorProcess } from '../../operator/test/e2e/harness.js';
+import { E2E_ISSUER, authOffPolicies, createPaddleService, getPaddleService, startOperator, type OperatorProcess } from '../../operator/test/e2e/harness.js';
 import { REPO_ROOT, createTestNamespace, deleteTestNamespace, kubectl, makeClients, waitForValue, type Clients } from '../src/index.js';
 import { runInitContainersForPod, type InitContainersResult } from '../src/init-container.js';
 import { startS3Server, type S3Server } from '../src/s3-server.js';
@@ -41,15 +41,7 @@ function paddleService(name: string, endpoint: string, prefix: string): PaddleSe
       },
       runtime: { backend: 'builtin', device: 'cpu', cpuThreads: 1, maxMemoryMB: 512 },
       tls: { issuerRef: E2E_ISSUER },
-      auth: {
-        enabled: false,
-        policies: [
-          { path: '/v2/models/{model}/infer', domain: 'model_inference', callsPerMinute: 6000 },
-          { path: '/v1/predict', domain: 'model_inference', callsPerMinute: 60 },
-          { path: '/v1/encrypt_input', domain: 'data_protection', callsPerMinute: 20 },
-          { path: '/v1/export_model', domain: 'model_admin', callsPerMinute: 5 },
-        ],
-      },
+      auth: authOffPolicies(6000),
       observability: { reportIntervalSeconds: 1 },
     },
   } as PaddleService;

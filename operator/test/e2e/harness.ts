@@ -13,6 +13,22 @@ import { CLUSTER_DIR, REPO_ROOT, kubeconfigPath, waitFor, type Clients } from '.
 
 export const E2E_ISSUER = { name: 'paddle-e2e-ca', kind: 'ClusterIssuer' as const, group: 'cert-manager.io' };
 
+/**
+ * spec.auth for suites that send no tokens: auth off, but default-deny still wants a policy for
+ * every protected route; OIP inference gets `inferPerMinute` so a suite's traffic is not 429'd.
+ */
+export function authOffPolicies(inferPerMinute: number): NonNullable<PaddleService['spec']['auth']> {
+  return {
+    enabled: false,
+    policies: [
+      { path: '/v2/models/{model}/infer', domain: 'model_inference', callsPerMinute: inferPerMinute },
+      { path: '/v1/predict', domain: 'model_inference', callsPerMinute: 60 },
+      { path: '/v1/encrypt_input', domain: 'data_protection', callsPerMinute: 20 },
+      { path: '/v1/export_model', domain: 'model_admin', callsPerMinute: 5 },
+    ],
+  };
+}
+
 export interface OperatorProcess {
   child: ChildProcess;
   port: number;
