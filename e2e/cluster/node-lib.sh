@@ -30,17 +30,19 @@ cgroup_dirs() {
 # node_pids: processes that belong to the node: in its cgroups, in its network namespace, or
 # started with the node directory on their command line (containerd shims).
 node_pids() {
-  local d ino="" p cmd
+  local d p ns="/run/netns/$NODE_NETNS" pattern
+  # The node directory as a regex that cannot match this grep's own command line.
+  pattern="[/]$(printf '%s' "${NODE_DIR#/}/" | sed 's/[.]/[.]/g')"
   {
     for d in $(cgroup_dirs); do
       if [ -d "$d/$NODE_CGROUP" ]; then find "$d/$NODE_CGROUP" -name cgroup.procs -exec cat {} + 2>/dev/null || true; fi
     done
-    if [ -e "/run/netns/$NODE_NETNS" ]; then ino="$(stat -L -c %i "/run/netns/$NODE_NETNS" 2>/dev/null || true)"; fi
-    for p in /proc/[0-9]*; do
-      if [ -n "$ino" ] && [ "$(readlink "$p/ns/net" 2>/dev/null)" = "net:[$ino]" ]; then echo "${p#/proc/}"; continue; fi
-      cmd="$({ tr '\0' ' ' < "$p/cmdline"; } 2>/dev/null)" || continue
-      if [[ "$cmd" == *"$NODE_DIR/"* ]]; then echo "${p#/proc/}"; fi
-    done
+    if [ -e "$ns" ]; then
+      for p in /proc/[0-9]*; do
+        if [[ "$p/ns/net" -ef "$ns" ]]; then echo "${p#/proc/}"; fi
+      done
+    fi
+    grep -l -a -e "$pattern" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3 || true
   } | { grep -vx -e "$$" -e "${BASHPID:-$$}" || true; } | sort -un
 }
 
