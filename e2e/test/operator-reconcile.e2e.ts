@@ -1,5 +1,5 @@
 // The operator against the real control plane: children and owner references, GPU scheduling
-// onto kwok nodes, the Certificate made Ready by the test issuer, status from pod reports,
+// onto kwok nodes, the Certificate made Ready by cert-manager, status from pod reports,
 // spec changes, hand edits restored, garbage collection, and a missing public-key Secret.
 import assert from 'node:assert/strict';
 import type { KubernetesObject, V1Deployment, V1Pod } from '@kubernetes/client-node';
@@ -209,7 +209,7 @@ describe('operator: reconcile on the local control plane', function () {
   it('a converged PaddleService: children applied once, and resyncs write nothing', async () => {
     await createSigningKeySecret(clients, ns.name);
     await createPaddleService(clients, ns.name, e2eExample('minimal.yaml', 'steady'));
-    // Both asynchronous inputs settle first (the Deployment and the test issuer's Certificate):
+    // Both asynchronous inputs settle first (the Deployment and cert-manager's Certificate):
     // a status change they cause after the fingerprint is a real write, not a resync's.
     await waitForValue(
       () => getPaddleService(clients, ns.name, 'steady'),
