@@ -117,6 +117,21 @@ describe('images', () => {
           const rel = src.replace(/^\/src\//, '').replace(/\/$/, '');
           if (rel === 'node_modules' || rel === 'package.json') continue; // npm ci + prune in the build stage
           if (addon && rel === addon) continue; // make build-native's output, named in mk/30-native.mk
+          if (rel === '/rootfs') {
+            // The runtime root filesystem is assembled by images/rootfs.sh in the build stage
+            // (the same script `make images` runs here): what it takes from the build tree
+            // ("$src/<path>") must be what the make targets produced.
+            const build = stages[stages.length - 2] as Stage;
+            assert.ok(build.instructions.some((i) => i.op === 'RUN' && /images\/rootfs\.sh\b/.test(i.args)), `${image.file}: COPY /rootfs/ but no RUN images/rootfs.sh`);
+            const script = readFileSync(join(REPO_ROOT, 'images', 'rootfs.sh'), 'utf8');
+            const taken = [...script.matchAll(/"\$src\/([^"$]+)"/g)].map((m) => m[1] as string);
+            assert.ok(taken.includes('dist/crds'), 'images/rootfs.sh takes dist/crds from the build tree');
+            for (const path of taken) {
+              if (addon && path === addon) continue;
+              assert.ok(existsSync(join(REPO_ROOT, path)), `${image.file}: images/rootfs.sh takes ${path} but make build-ts did not produce it`);
+            }
+            continue;
+          }
           assert.ok(existsSync(join(REPO_ROOT, rel)), `${image.file}: COPY ${src} but make build-ts did not produce ${rel}`);
         }
         if (c.sources.some((s) => s.includes('paddle_native.node'))) assert.equal(c.sources[0]?.replace(/^\/src\//, ''), addon, 'the addon path is make build-native\'s');
