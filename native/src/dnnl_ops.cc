@@ -88,6 +88,21 @@ void DoReorder(const memory::desc* from, const void* src, const memory::desc* to
   r.execute(Strm(), a, b);
 }
 
+// Constant weights in the layout `want` a primitive asked for, shared between plans by layout.
+// The first layout is made from the plain (folded) copy `plain` in layout `user`, which is then
+// freed; later layouts come from the first, so only oneDNN's copies stay in memory.
+using WeightCopies = std::vector<std::pair<memory::desc, std::shared_ptr<uint8_t>>>;
+std::shared_ptr<uint8_t> WeightsIn(const memory::desc& want, const memory::desc& user, std::vector<float>* plain, WeightCopies* copies) {
+  for (auto& w : *copies)
+    if (w.first == want) return w.second;
+  auto bytes = AlignedBytes(want.get_size());
+  if (copies->empty()) DoReorder(Intern(user), plain->data(), Intern(want), bytes.get());
+  else DoReorder(Intern((*copies)[0].first), (*copies)[0].second.get(), Intern(want), bytes.get());
+  copies->emplace_back(want, bytes);
+  std::vector<float>().swap(*plain);
+  return bytes;
+}
+
 [[noreturn]] void DnnlFail(OpContext& ctx, const dnnl::error& e) { ctx.Fail(std::string("oneDNN: ") + e.what()); }
 
 struct Window {
@@ -157,7 +172,7 @@ struct FusedConvState {
   FusedConvSpec spec;
   std::mutex mu;
   std::vector<std::shared_ptr<ConvPlan>> plans;
-  std::vector<std::pair<memory::desc, std::shared_ptr<uint8_t>>> weights;  // by layout
+  WeightCopies weights;  // by layout
 
   std::shared_ptr<ConvPlan> PlanFor(OpContext& ctx, const Value& x) {
     const memory::desc* in_md = DescOf(x);
@@ -205,18 +220,7 @@ struct FusedConvState {
       plan->scratch_bytes = plan->scratch_md.get_size();
       plan->src_bytes = plan->src_md == in_md ? 0 : plan->src_md->get_size();
       plan->prim = dnnl::convolution_forward(pd);
-      for (auto& w : weights)
-        if (w.first == plan->wei_md) plan->weights = w.second;
-      if (!plan->weights) {
-        // From the folded weights the first time; after that (they are freed) from the first
-        // layout made, so only oneDNN's copies stay in memory.
-        memory::desc user(wdims, Dt::f32, s.groups > 1 ? Tag::goihw : Tag::oihw);
-        plan->weights = AlignedBytes(plan->wei_md.get_size());
-        if (weights.empty()) DoReorder(Intern(user), spec.weights.data(), Intern(plan->wei_md), plan->weights.get());
-        else DoReorder(Intern(weights[0].first), weights[0].second.get(), Intern(plan->wei_md), plan->weights.get());
-        weights.emplace_back(plan->wei_md, plan->weights);
-        std::vector<float>().swap(spec.weights);
-      }
+      plan->weights = WeightsIn(plan->wei_md, memory::desc(wdims, Dt::f32, s.groups > 1 ? Tag::goihw : Tag::oihw), &spec.weights, &weights);
     } catch (const dnnl::error& e) {
       DnnlFail(ctx, e);
     }
@@ -239,7 +243,7 @@ struct FusedMatmulState {
   FusedMatmulSpec spec;
   std::mutex mu;
   std::vector<std::shared_ptr<MatmulPlan>> plans;
-  std::vector<std::pair<memory::desc, std::shared_ptr<uint8_t>>> weights;
+  WeightCopies weights;
 
   std::shared_ptr<MatmulPlan> PlanFor(OpContext& ctx, int64_t M) {
     std::lock_guard<std::mutex> lock(mu);
@@ -264,15 +268,7 @@ struct FusedMatmulState {
       plan->scratch_md = pd.scratchpad_desc();
       plan->scratch_bytes = plan->scratch_md.get_size();
       plan->prim = dnnl::matmul(pd);
-      for (auto& w : weights)
-        if (w.first == plan->wei_md) plan->weights = w.second;
-      if (!plan->weights) {  // as for convolutions: the plain copy goes once oneDNN has its own
-        plan->weights = AlignedBytes(plan->wei_md.get_size());
-        if (weights.empty()) DoReorder(Intern(memory::desc({spec.k, spec.n}, Dt::f32, Tag::ab)), spec.weights.data(), Intern(plan->wei_md), plan->weights.get());
-        else DoReorder(Intern(weights[0].first), weights[0].second.get(), Intern(plan->wei_md), plan->weights.get());
-        weights.emplace_back(plan->wei_md, plan->weights);
-        std::vector<float>().swap(spec.weights);
-      }
+      plan->weights = WeightsIn(plan->wei_md, memory::desc({spec.k, spec.n}, Dt::f32, Tag::ab), &spec.weights, &weights);
     } catch (const dnnl::error& e) {
       DnnlFail(ctx, e);
     }

@@ -18,12 +18,7 @@ namespace paddle_native {
 namespace {
 
 using ops::Axis;
-
-std::vector<int64_t> Strides(const Shape& s) {
-  std::vector<int64_t> st(s.size(), 1);
-  for (size_t k = s.size(); k-- > 1;) st[k - 1] = st[k] * s[k];
-  return st;
-}
+using ops::Strides;
 
 const uint8_t* Bytes(const Value& v) { return static_cast<const uint8_t*>(v.data); }
 

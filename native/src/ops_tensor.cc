@@ -17,13 +17,7 @@ namespace paddle_native {
 namespace {
 
 using ops::Axis;
-
-// Row-major strides of `s` in elements.
-std::vector<int64_t> Strides(const Shape& s) {
-  std::vector<int64_t> st(s.size(), 1);
-  for (size_t k = s.size(); k-- > 1;) st[k - 1] = st[k] * s[k];
-  return st;
-}
+using ops::Strides;
 
 void StackK(OpContext& ctx) {
   size_t n = ctx.InputCount("X");

@@ -23,6 +23,13 @@ inline int64_t Axis(OpContext& ctx, int64_t axis, int64_t rank) {
   return axis < 0 ? axis + rank : axis;
 }
 
+// Row-major strides of `s` in elements.
+inline std::vector<int64_t> Strides(const Shape& s) {
+  std::vector<int64_t> st(s.size(), 1);
+  for (size_t k = s.size(); k-- > 1;) st[k - 1] = st[k] * s[k];
+  return st;
+}
+
 // Integer values of an int32 / int64 (or float32) tensor.
 inline std::vector<int64_t> Ints(OpContext& ctx, const Value& v) {
   std::vector<int64_t> out(static_cast<size_t>(v.Numel()));
