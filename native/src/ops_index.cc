@@ -58,7 +58,7 @@ void GatherK(OpContext& ctx) {
   const Value& x = ctx.In("X");
   const Value& index = ctx.In("Index");
   int64_t axis = ctx.Int("axis", 0);
-  if (ctx.HasInput("Axis")) axis = ops::Ints(ctx, ctx.InValue("Axis")).at(0);
+  if (ctx.HasInput("Axis")) axis = ops::FirstInt(ctx, ctx.InValue("Axis"), "Axis");
   axis = Axis(ctx, axis, static_cast<int64_t>(x.shape.size()));
   if (index.shape.size() > 2 || (index.shape.size() == 2 && index.shape[1] != 1)) {
     ctx.Fail("Index must be 0-D, 1-D or [N, 1], got " + ShapeString(index.shape));
@@ -220,7 +220,7 @@ void TopKK(OpContext& ctx) {
   const Value& x = ctx.In("X");
   const int64_t r = static_cast<int64_t>(x.shape.size());
   int64_t k = ctx.Int("k", 1);
-  if (ctx.HasInput("K")) k = ops::Ints(ctx, ctx.InValue("K")).at(0);
+  if (ctx.HasInput("K")) k = ops::FirstInt(ctx, ctx.InValue("K"), "K");
   const int64_t axis = r == 0 ? 0 : Axis(ctx, ctx.Int("axis", -1), r);
   const bool largest = ctx.Bool("largest", true), sorted = ctx.Bool("sorted", true);
   const int64_t len = r == 0 ? 1 : x.shape[static_cast<size_t>(axis)];
@@ -349,7 +349,7 @@ void ClipK(OpContext& ctx) {
 void OneHotK(OpContext& ctx) {
   const Value& x = ctx.In("X");
   int64_t depth = ctx.Int("depth", -1);
-  if (ctx.HasInput("depth_tensor")) depth = ops::Ints(ctx, ctx.InValue("depth_tensor")).at(0);
+  if (ctx.HasInput("depth_tensor")) depth = ops::FirstInt(ctx, ctx.InValue("depth_tensor"), "depth_tensor");
   if (depth <= 0 || depth > (int64_t{1} << 24)) ctx.Fail("depth " + std::to_string(depth) + " must be in [1, 2^24]");
   const DType t = ops::AttrType(ctx, "dtype", DType::kFloat32);
   Shape out = x.shape;

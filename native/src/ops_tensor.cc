@@ -200,7 +200,7 @@ void CumsumK(OpContext& ctx) {
   const Value x = ctx.In("X");
   const bool flatten = ctx.Bool("flatten", false), exclusive = ctx.Bool("exclusive", false), reverse = ctx.Bool("reverse", false);
   int64_t axis = ctx.Int("axis", -1);
-  if (ctx.HasInput("AxisTensor")) axis = ops::Ints(ctx, ctx.InValue("AxisTensor")).at(0);
+  if (ctx.HasInput("AxisTensor")) axis = ops::FirstInt(ctx, ctx.InValue("AxisTensor"), "AxisTensor");
   Shape shape = flatten ? Shape{x.Numel()} : x.shape;
   if (shape.empty()) shape = {1};
   const int64_t a = Axis(ctx, axis, static_cast<int64_t>(shape.size()));
@@ -232,7 +232,7 @@ void ArgExtremum(OpContext& ctx, bool is_max) {
   const Value x = ctx.In("X");
   const bool flatten = ctx.Bool("flatten", false), keep = ctx.Bool("keepdims", false);
   int64_t axis = ctx.Int("axis", -1);
-  if (ctx.HasInput("AxisTensor")) axis = ops::Ints(ctx, ctx.InValue("AxisTensor")).at(0);
+  if (ctx.HasInput("AxisTensor")) axis = ops::FirstInt(ctx, ctx.InValue("AxisTensor"), "AxisTensor");
   Shape shape = flatten ? Shape{x.Numel()} : x.shape;
   if (shape.empty()) shape = {1};
   const int64_t a = Axis(ctx, axis, static_cast<int64_t>(shape.size()));

@@ -42,6 +42,13 @@ inline std::vector<int64_t> Ints(OpContext& ctx, const Value& v) {
   return out;
 }
 
+// The first value of a scalar operand tensor (a ShapeError when it is empty).
+inline int64_t FirstInt(OpContext& ctx, const Value& v, const char* slot) {
+  auto all = Ints(ctx, v);
+  if (all.empty()) ctx.Fail(std::string(slot) + " is empty");
+  return all[0];
+}
+
 // A list attribute that may come as one tensor or as a list of one-element tensors instead.
 // The tensors' values are read (InValue: a shape-only pass computes them for real).
 inline std::vector<int64_t> IntList(OpContext& ctx, const char* attr, const char* tensor_slot, const char* list_slot) {
