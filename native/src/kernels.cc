@@ -52,6 +52,13 @@ std::vector<int64_t> ReadInts(OpContext& ctx, const Value& v) {
   return out;
 }
 
+// The value of a one-value operand (AxisTensor, ValueTensor, ...): an empty tensor is a clear
+// error naming the slot, not an out-of-range read.
+int64_t FirstInt(OpContext& ctx, const Value& v, const char* slot) {
+  if (v.Numel() == 0) ctx.Fail(std::string(slot) + " is empty (expected one value)");
+  return ReadInts(ctx, v)[0];
+}
+
 // Reads a list attribute that may instead come as one tensor (`tensor_slot`) or a list of
 // 1-element tensors (`list_slot`).
 std::vector<int64_t> IntsFrom(OpContext& ctx, const char* attr, const char* tensor_slot, const char* list_slot) {
@@ -1030,7 +1037,7 @@ void ConcatK(OpContext& ctx) {
   std::vector<Value> xs;
   for (size_t i = 0; i < n; ++i) xs.push_back(ctx.In("X", i));
   int64_t axis = ctx.Int("axis", 0);
-  if (ctx.HasInput("AxisTensor")) axis = ReadInts(ctx, ctx.InValue("AxisTensor")).at(0);
+  if (ctx.HasInput("AxisTensor")) axis = FirstInt(ctx, ctx.InValue("AxisTensor"), "AxisTensor");
   size_t r = xs[0].shape.size();
   axis = NormAxis(ctx, axis, r);
   Shape out = xs[0].shape;
@@ -1059,7 +1066,7 @@ void ConcatK(OpContext& ctx) {
 void SplitK(OpContext& ctx) {
   Value x = ctx.In("X");
   int64_t axis = ctx.Int("axis", 0);
-  if (ctx.HasInput("AxisTensor")) axis = ReadInts(ctx, ctx.InValue("AxisTensor")).at(0);
+  if (ctx.HasInput("AxisTensor")) axis = FirstInt(ctx, ctx.InValue("AxisTensor"), "AxisTensor");
   size_t r = x.shape.size();
   axis = NormAxis(ctx, axis, r);
   int64_t dim = x.shape[static_cast<size_t>(axis)];
@@ -1198,7 +1205,8 @@ void FillConstantK(OpContext& ctx) {
   }
   if (ctx.HasInput("ValueTensor")) {
     const Value& v = ctx.InValue("ValueTensor");
-    value = v.dtype == DType::kFloat32 ? v.As<float>()[0] : static_cast<double>(ReadInts(ctx, v).at(0));
+    if (v.Numel() == 0) ctx.Fail("ValueTensor is empty (expected one value)");
+    value = v.dtype == DType::kFloat32 ? v.As<float>()[0] : static_cast<double>(ReadInts(ctx, v)[0]);
   }
   Value& o = ctx.Out("Out", t, Shape(dims.begin(), dims.end()));
   if (ctx.Dry()) return;
