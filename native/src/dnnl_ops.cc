@@ -12,6 +12,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "errors.h"
+#include "window.h"
 
 // oneDNN's runtime here is OpenMP (libgomp); declared rather than included so that compilers
 // without GCC's omp.h on their path (clang for the fuzzers) build this file too.
@@ -105,38 +106,10 @@ std::shared_ptr<uint8_t> WeightsIn(const memory::desc& want, const memory::desc&
 
 [[noreturn]] void DnnlFail(OpContext& ctx, const dnnl::error& e) { ctx.Fail(std::string("oneDNN: ") + e.what()); }
 
-struct Window {
-  int64_t k, stride, dilation, pad0, pad1, out;
-};
-
-// Paddle's padding rules (as kernels.cc): EXPLICIT (2 or 4 values), SAME, VALID.
+// Paddle's padding rules (window.h), and the window sizes oneDNN is given checked as kernels.cc does.
 void Resolve(OpContext& ctx, const std::string& algo, const std::vector<int64_t>& pads, int64_t in_h, int64_t in_w, Window* h, Window* w) {
-  if (algo == "SAME") {
-    for (auto [win, in] : {std::pair<Window*, int64_t>{h, in_h}, {w, in_w}}) {
-      int64_t out = (in + win->stride - 1) / win->stride;
-      int64_t total = std::max<int64_t>((out - 1) * win->stride + win->k - in, 0);
-      win->dilation = 1;
-      win->pad0 = total / 2;
-      win->pad1 = total - total / 2;
-    }
-  } else if (algo == "VALID") {
-    h->pad0 = h->pad1 = w->pad0 = w->pad1 = 0;
-  } else if (pads.size() == 2) {
-    h->pad0 = h->pad1 = pads[0];
-    w->pad0 = w->pad1 = pads[1];
-  } else if (pads.size() == 4) {
-    h->pad0 = pads[0]; h->pad1 = pads[1]; w->pad0 = pads[2]; w->pad1 = pads[3];
-  } else if (pads.empty()) {
-    h->pad0 = h->pad1 = w->pad0 = w->pad1 = 0;
-  } else {
-    ctx.Fail("paddings must have 2 or 4 values, got " + std::to_string(pads.size()));
-  }
-  for (Window* win : {h, w}) {
-    if (win->pad0 < 0 || win->pad1 < 0 || win->pad0 > (1 << 24) || win->pad1 > (1 << 24)) ctx.Fail("padding out of range");
-    if (win->k < 1 || win->stride < 1 || win->dilation < 1 || win->k > (1 << 24) || win->stride > (1 << 24) || win->dilation > (1 << 24)) {
-      ctx.Fail("stride/dilation/kernel size out of range [1, 2^24]");
-    }
-  }
+  ResolvePadding(ctx, algo, pads, in_h, in_w, h, w);
+  for (Window* win : {h, w}) CheckWindowParams(ctx, {win->k, win->stride, win->dilation});
 }
 
 void AppendActivation(dnnl::post_ops* po, const PostActivation& act) {

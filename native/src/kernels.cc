@@ -13,6 +13,7 @@
 #include "dnnl_ops.h"
 #include "errors.h"
 #include "executor.h"
+#include "window.h"
 #include "ops_registry.h"
 
 namespace paddle_native {
@@ -545,21 +546,15 @@ void FcK(OpContext& ctx) {
 // ---------------------------------------------------------------------------------------------
 // convolution and pooling (NCHW)
 
-// Strides, dilations, paddings and kernel sizes above this are refused (no overflow in size math).
-constexpr int64_t kMaxWindowParam = int64_t{1} << 24;
+}  // namespace
 
+// Declared in window.h.
 void CheckWindowParams(OpContext& ctx, std::initializer_list<int64_t> values) {
   for (int64_t v : values) {
     if (v < 1 || v > kMaxWindowParam) ctx.Fail("stride/dilation/kernel size " + std::to_string(v) + " out of range [1, 2^24]");
   }
 }
 
-struct Window {
-  int64_t k, stride, dilation, pad0, pad1, out;
-};
-
-// Paddle's padding rules: EXPLICIT uses the given pads (2 or 4 values), SAME pads so that
-// out = ceil(in / stride) (and forces dilation 1), VALID uses no padding.
 void ResolvePadding(OpContext& ctx, const std::string& algo, const std::vector<int64_t>& pads, int64_t in_h, int64_t in_w,
                     Window* h, Window* w) {
   if (algo == "SAME") {
@@ -588,6 +583,8 @@ void ResolvePadding(OpContext& ctx, const std::string& algo, const std::vector<i
     if (win->pad0 < 0 || win->pad1 < 0 || win->pad0 > kMaxWindowParam || win->pad1 > kMaxWindowParam) ctx.Fail("padding out of range");
   }
 }
+
+namespace {
 
 void Im2Col(const float* img, int64_t C, int64_t H, int64_t W, const Window& wh, const Window& ww, float* col) {
   int64_t OH = wh.out, OW = ww.out;
