@@ -386,6 +386,7 @@ Executor::Executor(Program program, std::vector<std::string> param_names, std::v
     inputs_.push_back(TensorSpec{v->name, v->dtype, v->dims});
   }
   OptimizeGraph();
+  UseNlpKernels();
   // Liveness: a var dies after its last reader; outputs nobody reads die after their writer.
   // Parameters and fetched vars never die.
   std::vector<int> last_use(var_names_.size(), -1);

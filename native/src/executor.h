@@ -120,6 +120,8 @@ class Executor : public Engine {
   };
   // Load-time graph passes (graph_passes.cc): folding and fusion onto oneDNN kernels.
   void OptimizeGraph();
+  // Attention products, softmax and layer_norm onto oneDNN (dnnl_nlp.cc), after OptimizeGraph.
+  void UseNlpKernels();
   // Before a kernel that reads only plain tensors: converts var `idx` out of a oneDNN layout.
   void ToPlain(Workspace* ws, int idx) const;
   void RunOp(Workspace* ws, size_t i, RunTimes* times) const;

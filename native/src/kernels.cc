@@ -10,6 +10,7 @@
 #include <numeric>
 #include <set>
 
+#include "dnnl_nlp.h"
 #include "dnnl_ops.h"
 #include "errors.h"
 #include "executor.h"
@@ -1393,7 +1394,7 @@ bool SupportsShapeOnly(KernelFn fn) {
     for (const auto& k : CoreKernels()) s.insert(k.second);
     return s;
   }();
-  return audited.count(fn) != 0 || IsDnnlKernel(fn) || ExtraSupportsShapeOnly(fn);
+  return audited.count(fn) != 0 || IsDnnlKernel(fn) || IsNlpKernel(fn) || ExtraSupportsShapeOnly(fn);
 }
 
 std::string SupportedOpList() {
