@@ -26,6 +26,7 @@ export interface RawModelInfo {
   verifiedAt?: string;
   parameterBytes: number;
   opCounts: Record<string, number>;
+  runOpCounts: Record<string, number>;
 }
 export interface RawStats {
   runs: number;

@@ -35,7 +35,7 @@ export interface LoadOptions {
   paddleVersion?: string;
 }
 /** digest: sha256 hex of the signed manifest. */
-export type ModelInfo = Omit<RawModelInfo, 'opCounts'>;
+export type ModelInfo = Omit<RawModelInfo, 'opCounts' | 'runOpCounts'>;
 export type RunStats = NonNullable<RawStats['lastRun']>;
 /** opTimesMs is cumulative over all runs. */
 export type PredictorStats = RawStats;
@@ -86,13 +86,21 @@ export class Predictor {
   }
 
   info(): ModelInfo {
-    const { opCounts: _opCounts, ...info } = this.#call(() => this.#native.info());
+    const { opCounts: _opCounts, runOpCounts: _runOpCounts, ...info } = this.#call(() => this.#native.info());
     return info;
   }
 
   /** How many ops of each type the program holds (for `paddle-model inspect`). */
   opCounts(): Record<string, number> {
     return this.#call(() => this.#native.info().opCounts);
+  }
+
+  /**
+   * The ops a run executes, by kernel name, after the load-time passes (constant folding,
+   * fusions: e.g. `fused_conv2d`, `fused_matmul`, `batch_matmul`); empty for the paddle backend.
+   */
+  runOpCounts(): Record<string, number> {
+    return this.#call(() => this.#native.info().runOpCounts);
   }
 
   /**

@@ -505,6 +505,9 @@ Napi::Value Predictor::InfoImpl(Napi::Env env) {
   Napi::Object ops = Napi::Object::New(env);
   for (const auto& kv : model_->engine->OpCounts()) ops.Set(kv.first, kv.second);
   o.Set("opCounts", ops);
+  Napi::Object run_ops = Napi::Object::New(env);
+  for (const auto& kv : model_->engine->RunOpCounts()) run_ops.Set(kv.first, kv.second);
+  o.Set("runOpCounts", run_ops);
   return o;
 }
 

@@ -385,6 +385,7 @@ Executor::Executor(Program program, std::vector<std::string> param_names, std::v
     }
     inputs_.push_back(TensorSpec{v->name, v->dtype, v->dims});
   }
+  FoldConstants();
   OptimizeGraph();
   UseNlpKernels();
   // Liveness: a var dies after its last reader; outputs nobody reads die after their writer.
@@ -418,6 +419,12 @@ std::map<std::string, int> Executor::OpCounts() const {
     if (op.source_type == "-") continue;
     counts[op.source_type.empty() ? op.type : op.source_type]++;
   }
+  return counts;
+}
+
+std::map<std::string, int> Executor::RunOpCounts() const {
+  std::map<std::string, int> counts;
+  for (const auto& c : ops_) counts[c.op->type]++;
   return counts;
 }
 

@@ -73,6 +73,8 @@ class Engine {
   virtual uint64_t ParameterBytes() const = 0;
   virtual uint64_t ArenaBytes() const = 0;
   virtual std::map<std::string, int> OpCounts() const = 0;
+  // Ops a run executes after the load-time passes, by kernel name (empty: not known).
+  virtual std::map<std::string, int> RunOpCounts() const { return {}; }
   virtual std::string Backend() const = 0;
   virtual std::string BackendVersion() const = 0;
   // Runs once; inputs are matched by name. Thread-safe.
@@ -98,6 +100,7 @@ class Executor : public Engine {
   uint64_t ParameterBytes() const override { return parameter_bytes_; }
   uint64_t ArenaBytes() const override { return arena_bytes_.load(); }
   std::map<std::string, int> OpCounts() const override;
+  std::map<std::string, int> RunOpCounts() const override;
   std::string Backend() const override { return "builtin"; }
   std::string BackendVersion() const override { return kBuiltinVersion; }
   std::vector<HostTensor> Run(const std::vector<std::pair<std::string, HostTensor>>& inputs, RunTimes* times) override;
@@ -122,6 +125,8 @@ class Executor : public Engine {
   void OptimizeGraph();
   // Attention products, softmax and layer_norm onto oneDNN (dnnl_nlp.cc), after OptimizeGraph.
   void UseNlpKernels();
+  // Constant folding (const_fold.cc), before OptimizeGraph.
+  void FoldConstants();
   // Before a kernel that reads only plain tensors: converts var `idx` out of a oneDNN layout.
   void ToPlain(Workspace* ws, int idx) const;
   void RunOp(Workspace* ws, size_t i, RunTimes* times) const;

@@ -1,0 +1,196 @@
+// Load-time graph passes seen from outside: constant folding (const_fold.cc) makes the run graph
+// smaller without changing a bit of the output; the attention products, softmax and layer_norm
+// run on oneDNN (dnnl_nlp.cc) with a preceding scale folded into the product, and match
+// hand-computed values, also on the shapes that take the builtin fallback.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Predictor, type Tensor } from '../lib/index.js';
+import { buildParams, buildProgram, writeModel, type OpSpec, type VarSpec } from './program-builder.js';
+
+async function withModel<T>(
+  vars: VarSpec[],
+  ops: OpSpec[],
+  feeds: string[],
+  fetches: string[],
+  params: { name: string; dims: number[]; values: number[] }[],
+  use: (p: Predictor) => Promise<T>,
+): Promise<T> {
+  const root = mkdtempSync(join(tmpdir(), 'paddle-native-pass-'));
+  try {
+    const sorted = [...params].sort((a, b) => (a.name < b.name ? -1 : 1));
+    const allVars = [...vars, ...params.map((p) => ({ name: p.name, dims: p.dims, persistable: true }))];
+    writeModel(
+      root,
+      buildProgram(allVars, ops, feeds, fetches),
+      params.length ? buildParams(sorted.map((p) => ({ dtype: 'float32', dims: p.dims, data: Buffer.from(Float32Array.from(p.values).buffer) }))) : undefined,
+    );
+    const p = await Predictor.load({ modelDir: root, requireSignature: false });
+    try {
+      return await use(p);
+    } finally {
+      p.dispose();
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+const f32 = (shape: number[], values: number[]): Tensor => ({ dtype: 'float32', shape, data: Float32Array.from(values) });
+const total = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
+const seq = (n: number, f: (i: number) => number) => Array.from({ length: n }, (_, i) => f(i));
+
+describe('load-time graph passes', function () {
+  // out = x * (0.5 * transpose(w) + 0.25) + (fill 2.0 + cast(fill int64 3)), x [-1, 4, 3], w [3, 4].
+  const W = seq(12, (i) => (i - 5) / 7);
+  const X = seq(2 * 12, (i) => Math.sin(i) * 3);
+  const chain = (w: string, two: string, three: string): OpSpec[] => [
+    { type: 'transpose2', inputs: { X: [w] }, outputs: { Out: ['wt'] }, attrs: { axis: [1, 0] } },
+    { type: 'scale', inputs: { X: ['wt'] }, outputs: { Out: ['ws'] }, attrs: { scale: { float: 0.5 }, bias: { float: 0.25 }, bias_after_scale: true } },
+    { type: 'cast', inputs: { X: [three] }, outputs: { Out: ['threef'] }, attrs: { in_dtype: 3, out_dtype: 5 } },
+    { type: 'elementwise_add', inputs: { X: [two], Y: ['threef'] }, outputs: { Out: ['b'] }, attrs: { axis: -1 } },
+    { type: 'elementwise_mul', inputs: { X: ['x'], Y: ['ws'] }, outputs: { Out: ['m'] }, attrs: { axis: -1 } },
+    { type: 'elementwise_add', inputs: { X: ['m'], Y: ['b'] }, outputs: { Out: ['out'] }, attrs: { axis: -1 } },
+  ];
+  const common: VarSpec[] = [
+    { name: 'x', dims: [-1, 4, 3] },
+    { name: 'wt', dims: [4, 3] },
+    { name: 'ws', dims: [4, 3] },
+    { name: 'threef', dims: [1] },
+    { name: 'b', dims: [3] },
+    { name: 'm', dims: [-1, 4, 3] },
+    { name: 'out', dims: [-1, 4, 3] },
+  ];
+
+  it('constant folding: the run graph loses every op on constants, the output keeps every bit', async () => {
+    // Folded: w is a parameter, the two constants come from fill_constant.
+    const folded = await withModel(
+      [...common, { name: 'two', dims: [3] }, { name: 'three', dtype: 'int64', dims: [1] }],
+      [
+        { type: 'fill_constant', inputs: {}, outputs: { Out: ['two'] }, attrs: { shape: [3], value: { float: 2 }, dtype: 5 } },
+        { type: 'fill_constant', inputs: {}, outputs: { Out: ['three'] }, attrs: { shape: [1], value: { float: 3 }, dtype: 3 } },
+        ...chain('w', 'two', 'three'),
+      ],
+      ['x'],
+      ['out'],
+      [{ name: 'w', dims: [3, 4], values: W }],
+      async (p) => ({ exported: total(p.opCounts()), run: p.runOpCounts(), out: (await p.run({ x: f32([2, 4, 3], X) })).out! }),
+    );
+    // The same ops on inputs: nothing to fold.
+    const unfolded = await withModel(
+      [...common, { name: 'w', dims: [3, 4] }, { name: 'two', dims: [3] }, { name: 'three', dtype: 'int64', dims: [1] }],
+      chain('w', 'two', 'three'),
+      ['x', 'w', 'two', 'three'],
+      ['out'],
+      [],
+      async (p) => ({
+        run: p.runOpCounts(),
+        out: (await p.run({ x: f32([2, 4, 3], X), w: f32([3, 4], W), two: f32([3], [2, 2, 2]), three: { dtype: 'int64', shape: [1], data: BigInt64Array.from([3n]) } }))
+          .out!,
+      }),
+    );
+    assert.equal(folded.exported, 2 + 6 + 2, 'feed, 8 ops, fetch as exported');
+    assert.deepEqual(folded.run, { elementwise_add: 1, elementwise_mul: 1 }, 'the run keeps only the two ops on x');
+    assert.equal(total(unfolded.run), 6);
+    assert.deepEqual(folded.out.shape, [2, 4, 3]);
+    assert.deepEqual(Buffer.from((folded.out.data as Float32Array).buffer), Buffer.from((unfolded.out.data as Float32Array).buffer));
+    const want = seq(24, (i) => Math.fround(X[i]!) * (0.5 * W[((i % 12) % 3) * 4 + Math.floor((i % 12) / 3)]! + 0.25) + 5);
+    (folded.out.data as Float32Array).forEach((v, i) => assert.ok(Math.abs(v - want[i]!) < 1e-5, `out[${i}] = ${v}, want ${want[i]}`));
+  });
+
+  it('constant folding leaves fetched constants and ops whose results outgrow their inputs', async () => {
+    const r = await withModel(
+      [{ name: 'x', dims: [-1, 2] }, { name: 'c', dims: [2] }, { name: 'big', dims: [512, 1024] }, { name: 'y', dims: [-1, 2] }],
+      [
+        { type: 'fill_constant', inputs: {}, outputs: { Out: ['c'] }, attrs: { shape: [2], value: { float: 1.5 }, dtype: 5 } },
+        { type: 'fill_constant', inputs: {}, outputs: { Out: ['big'] }, attrs: { shape: [512, 1024], value: { float: 1 }, dtype: 5 } },
+        { type: 'elementwise_add', inputs: { X: ['x'], Y: ['c'] }, outputs: { Out: ['y'] }, attrs: { axis: -1 } },
+      ],
+      ['x'],
+      ['y', 'c', 'big'],
+      [],
+      async (p) => ({ run: p.runOpCounts(), out: await p.run({ x: f32([1, 2], [1, 2]) }) }),
+    );
+    assert.deepEqual(r.run, { elementwise_add: 1, fill_constant: 2 });
+    assert.deepEqual(Array.from(r.out.y!.data as Float32Array), [2.5, 3.5]);
+    assert.deepEqual(Array.from(r.out.c!.data as Float32Array), [1.5, 1.5]);
+    assert.equal((r.out.big!.data as Float32Array).length, 512 * 1024);
+  });
+
+  it('attention on oneDNN: scale folded into the product, transposes, broadcast batch dims, softmax, layer_norm', async () => {
+    // q [B, 2, 3, 4] scaled by 0.5, times k [B, 2, 5, 4]^T -> [B, 2, 3, 5], softmax on the last axis,
+    // times v [1, 2, 5, 4] (broadcast over B), layer_norm over the last two dims.
+    const B = 2;
+    const q = seq(B * 2 * 3 * 4, (i) => Math.cos(i * 0.7));
+    const k = seq(B * 2 * 5 * 4, (i) => Math.sin(i * 0.3));
+    const v = seq(2 * 5 * 4, (i) => (i % 7) / 3 - 1);
+    const r = await withModel(
+      [
+        { name: 'q', dims: [-1, 2, 3, 4] },
+        { name: 'k', dims: [-1, 2, 5, 4] },
+        { name: 'v', dims: [1, 2, 5, 4] },
+        { name: 'qs', dims: [-1, 2, 3, 4] },
+        { name: 's', dims: [-1, 2, 3, 5] },
+        { name: 'p', dims: [-1, 2, 3, 5] },
+        { name: 'a', dims: [-1, 2, 3, 4] },
+        { name: 'n', dims: [-1, 2, 3, 4] },
+      ],
+      [
+        { type: 'scale', inputs: { X: ['q'] }, outputs: { Out: ['qs'] }, attrs: { scale: { float: 0.5 }, bias: { float: 0 } } },
+        { type: 'matmul_v2', inputs: { X: ['qs'], Y: ['k'] }, outputs: { Out: ['s'] }, attrs: { trans_x: false, trans_y: true } },
+        { type: 'softmax', inputs: { X: ['s'] }, outputs: { Out: ['p'] }, attrs: { axis: -1 } },
+        { type: 'matmul_v2', inputs: { X: ['p'], Y: ['v'] }, outputs: { Out: ['a'] }, attrs: { trans_x: false, trans_y: false } },
+        { type: 'layer_norm', inputs: { X: ['a'] }, outputs: { Y: ['n'] }, attrs: { begin_norm_axis: 2, epsilon: { float: 1e-5 } } },
+      ],
+      ['q', 'k', 'v'],
+      ['n', 's'],
+      [],
+      async (pr) => ({ run: pr.runOpCounts(), out: await pr.run({ q: f32([B, 2, 3, 4], q), k: f32([B, 2, 5, 4], k), v: f32([1, 2, 5, 4], v) }) }),
+    );
+    assert.deepEqual(r.run, { batch_matmul: 2, layer_norm: 1, softmax: 1 });
+    const S: number[] = [];
+    const N: number[] = [];
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < 2; h++) {
+        const att: number[] = [];
+        for (let i = 0; i < 3; i++) {
+          const row = seq(5, (j) => seq(4, (d) => 0.5 * q[((b * 2 + h) * 3 + i) * 4 + d]! * k[((b * 2 + h) * 5 + j) * 4 + d]!).reduce((x, y) => x + y, 0));
+          S.push(...row);
+          const m = Math.max(...row);
+          const e = row.map((x) => Math.exp(x - m));
+          const sum = e.reduce((x, y) => x + y, 0);
+          const pr = e.map((x) => x / sum);
+          for (let d = 0; d < 4; d++) att.push(pr.reduce((acc, pj, j) => acc + pj * v[(h * 5 + j) * 4 + d]!, 0));
+        }
+        const mean = att.reduce((x, y) => x + y, 0) / att.length;
+        const variance = att.reduce((x, y) => x + (y - mean) ** 2, 0) / att.length;
+        N.push(...att.map((x) => (x - mean) / Math.sqrt(variance + 1e-5)));
+      }
+    }
+    const near = (got: Tensor, want: number[], what: string) =>
+      (got.data as Float32Array).forEach((x, i) => assert.ok(Math.abs(x - want[i]!) < 1e-4, `${what}[${i}] = ${x}, want ${want[i]}`));
+    assert.deepEqual(r.out.s!.shape, [B, 2, 3, 5]);
+    near(r.out.s!, S, 's');
+    assert.deepEqual(r.out.n!.shape, [B, 2, 3, 4]);
+    near(r.out.n!, N, 'n');
+  });
+
+  it('the oneDNN matmul falls back to the builtin kernel for 1-D operands, softmax on a middle axis', async () => {
+    const r = await withModel(
+      [{ name: 'x', dims: [-1, 3] }, { name: 'y', dims: [3] }, { name: 'o', dims: [-1] }, { name: 'z', dims: [-1, 3] }, { name: 'sm', dims: [-1, 3] }],
+      [
+        { type: 'matmul_v2', inputs: { X: ['x'], Y: ['y'] }, outputs: { Out: ['o'] }, attrs: { trans_x: false, trans_y: false } },
+        { type: 'softmax', inputs: { X: ['z'] }, outputs: { Out: ['sm'] }, attrs: { axis: 0 } },
+      ],
+      ['x', 'y', 'z'],
+      ['o', 'sm'],
+      [],
+      async (p) => p.run({ x: f32([2, 3], [1, 2, 3, 4, 5, 6]), y: f32([3], [1, 0, -1]), z: f32([2, 3], [0, 0, 1, Math.log(3), 0, 1]) }),
+    );
+    assert.deepEqual(r.o!.shape, [2]);
+    assert.deepEqual(Array.from(r.o!.data as Float32Array), [-2, -2]);
+    const sm = Array.from(r.sm!.data as Float32Array);
+    [0.25, 0.5, 0.5, 0.75, 0.5, 0.5].forEach((w, i) => assert.ok(Math.abs(sm[i]! - w) < 1e-6, `sm[${i}] = ${sm[i]}`));
+  });
+});
