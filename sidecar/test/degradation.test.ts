@@ -2,8 +2,7 @@
 // a failing predictor, and the token cache.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { TokenVerifier } from '../src/auth.js';
@@ -12,6 +11,7 @@ import type { ResourceSample } from '../src/degradation.js';
 import { deadLetters, MODEL, mlpBody, newHmacSecret, pki, startHarness } from './helpers/harness.js';
 import { request } from './helpers/http.js';
 import { InProcessMlp, loadMlpPredictor, ScriptedPredictor } from './helpers/predictors.js';
+import { testDir } from './helpers/tmp.js';
 
 describe('degradation tree through the app', function () {
   this.timeout(20000);
@@ -107,7 +107,7 @@ describe('readiness', function () {
 describe('token cache', () => {
   /** An HS256 verifier over a secret file, its clock settable through `at.now`; tokens expire in 60 s. */
   const verifierWithSecret = async (): Promise<{ v: TokenVerifier; secret: Uint8Array; rotate: () => Promise<void>; at: { now: number }; exp: number }> => {
-    const dir = mkdtempSync(join(tmpdir(), 'sidecar-tok-'));
+    const dir = testDir('sidecar-tok-');
     const secret = newHmacSecret();
     writeFileSync(join(dir, 'k'), secret);
     const at = { now: Date.now() };

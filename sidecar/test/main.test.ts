@@ -3,8 +3,7 @@
 // 1 with one clear error line.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SIDECAR_ARGS } from '../../crds/src/index.js';
 import { validateLogRecord } from '../src/logging.js';
@@ -15,6 +14,7 @@ import { runSidecar, servingPorts, type SidecarProcess } from './helpers/process
 import { inferenceClient, tlsCredentials } from './helpers/grpc-client.js';
 import { freePort } from './helpers/rsyslog.js';
 import { readFileSync } from 'node:fs';
+import { testDir } from './helpers/tmp.js';
 
 const run = runSidecar;
 async function servingPort(p: SidecarProcess): Promise<number> {
@@ -25,7 +25,7 @@ describe('paddle-sidecar process (main.ts)', function () {
   this.timeout(90000);
   it('serves HTTPS with the real addon, logs schema-valid JSON, drains on SIGTERM', async () => {
     const p = pki();
-    const dir = mkdtempSync(join(tmpdir(), 'sidecar-main-'));
+    const dir = testDir('sidecar-main-');
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ version: 1, model: { name: 'mlp' }, auth: { enabled: false } }));
     const grpcPort = await freePort();
     const { child, out, exited } = run([
@@ -68,7 +68,7 @@ describe('paddle-sidecar process (main.ts)', function () {
   // The operator's Deployment sets these args from spec.tls (SIDECAR_ARGS in the pod contract).
   it('the pod-contract TLS args: --no-tls serves plain HTTP without TLS files; --mtls refuses a client without a certificate', async () => {
     const p = pki();
-    const dir = mkdtempSync(join(tmpdir(), 'sidecar-main-'));
+    const dir = testDir('sidecar-main-');
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ version: 1, model: { name: 'mlp' }, auth: { enabled: false } }));
     const common = ['--model-dir', MLP_DIR, '--public-key', RSA_PUB, '--config', join(dir, 'config.json'), '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--health-port', '0', '--grpc-port', '0'];
     const plain = run([...common, SIDECAR_ARGS.noTls, '--tls-cert', join(dir, 'absent.crt'), '--tls-key', join(dir, 'absent.key')]);

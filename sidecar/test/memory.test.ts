@@ -5,14 +5,14 @@
 // The wait is on the RSS itself (polled until back within the bound, or the deadline).
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from './helpers/http.js';
 import { RSA_PUB } from './helpers/predictors.js';
 import { runSidecar, servingPorts } from './helpers/process.js';
 import { DEFAULT_POLICIES } from '../src/config.js';
+import { testDir } from './helpers/tmp.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 const MODEL_DIR = join(ROOT, 'native/fixtures/models/transformer/legacy');
@@ -26,7 +26,7 @@ function rssOf(pid: number): number {
 describe('memory given back after a maximum-size request (real process, transformer)', function () {
   this.timeout(240000);
   it('RSS returns within 25 % (and 64 MiB) of its steady value after the largest admitted request', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sidecar-memory-'));
+    const dir = testDir('sidecar-memory-');
     const policies = DEFAULT_POLICIES.map((p) => ({ ...p, callsPerMinute: 100000 }));
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ version: 1, model: { name: 'encoder' }, auth: { enabled: false, policies } }));
     const proc = runSidecar(

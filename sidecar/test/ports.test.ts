@@ -8,15 +8,15 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MODEL, mlpBody, pki, startHarness, type Harness } from './helpers/harness.js';
 import { request } from './helpers/http.js';
 import { InProcessMlp, MLP_DIR, RSA_PUB } from './helpers/predictors.js';
 import { runSidecar, servingPorts } from './helpers/process.js';
 import { HealthPort } from '../src/health-port.js';
+import { testDir } from './helpers/tmp.js';
 
 /** The API routes (and odd spellings of them) that a side port must never serve. */
 const API_REQUESTS: Array<{ method: string; path: string; body?: unknown }> = [
@@ -107,7 +107,7 @@ describe('side ports: one purpose each', function () {
 
   it('the process: mutual TLS on the serving port, probes answer on the health port, neither side port serves the API', async () => {
     const p = pki();
-    const dir = mkdtempSync(join(tmpdir(), 'sidecar-ports-'));
+    const dir = testDir('sidecar-ports-');
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ version: 1, model: { name: MODEL }, auth: { enabled: false } }));
     const [metricsPort, healthPort] = [await freePort(), await freePort()];
     const proc = runSidecar([

@@ -3,8 +3,7 @@
 // an in-memory span exporter.
 
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -19,6 +18,7 @@ import { metricsListener } from '../../src/listeners.js';
 import { HealthPort } from '../../src/health-port.js';
 import { createTracerProvider } from '../../src/tracing.js';
 import { createPki, type Pki } from './pki.js';
+import { testDir } from './tmp.js';
 
 export const ISSUER = 'https://issuer.test';
 export const AUDIENCE = 'paddle-sidecar-test';
@@ -108,7 +108,7 @@ export function newHmacSecret(): Buffer {
 }
 
 export async function startHarness(o: HarnessOptions): Promise<Harness> {
-  const dir = mkdtempSync(join(tmpdir(), 'sidecar-test-'));
+  const dir = testDir('sidecar-test-');
   const hmacSecret = newHmacSecret();
   writeFileSync(join(dir, 'hmac.key'), hmacSecret);
   const rsa = await generateKeyPair('RS256', { extractable: true });

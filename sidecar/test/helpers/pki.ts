@@ -2,9 +2,9 @@
 // certificates from the trusted CA and from an untrusted one. Everything lives in a temp dir.
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { testDir } from './tmp.js';
 
 export interface Pki {
   dir: string;
@@ -39,7 +39,7 @@ const SERVER_EXT = 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=
 const CLIENT_EXT = 'extendedKeyUsage=clientAuth\n';
 
 export function createPki(): Pki {
-  const dir = mkdtempSync(join(tmpdir(), 'sidecar-pki-'));
+  const dir = testDir('sidecar-pki-');
   makeCa(dir, 'ca');
   makeCa(dir, 'rogue-ca');
   issue(dir, 'ca', 'server', 'localhost', SERVER_EXT);

@@ -3,10 +3,10 @@
 // message is appended raw (%rawmsg%) to a file the test reads.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { testDir } from './tmp.js';
 
 export const RSYSLOGD = ['/usr/sbin/rsyslogd', '/sbin/rsyslogd'].find((p) => existsSync(p));
 
@@ -24,7 +24,7 @@ export function freePort(): Promise<number> {
 
 export class Rsyslog {
   private proc: ChildProcess | undefined;
-  readonly dir = mkdtempSync(join(tmpdir(), 'sidecar-rsyslog-'));
+  readonly dir = testDir('sidecar-rsyslog-');
   readonly outFile = join(this.dir, 'received.log');
   stderr = '';
 
