@@ -61,9 +61,21 @@ const child = spawn(
   { cwd: ROOT, env: { ...process.env, POD_NAME: '', POD_NAMESPACE: '', PADDLESERVICE_NAME: '' }, stdio: ['ignore', 'pipe', 'inherit'] },
 );
 let out = '';
+// The served requests' access lines during the flood: their phases_ms split the latency.
+let flooding = false;
+let partial = '';
+const phaseLines: Array<{ duration: number; phases: Record<string, number> }> = [];
 child.stdout.on('data', (d: Buffer) => {
-  // Keep only what is needed to find the ports; the access lines of the flood are dropped.
-  if (out.length < 200_000) out += d.toString();
+  const text = d.toString();
+  if (out.length < 200_000) out += text;
+  if (!flooding) return;
+  const lines = (partial + text).split('\n');
+  partial = lines.pop() ?? '';
+  for (const l of lines) {
+    if (!l.includes('"phases_ms"') || !l.includes('"status":200')) continue;
+    const rec = JSON.parse(l) as { duration_ms: number; phases_ms: Record<string, number> };
+    phaseLines.push({ duration: rec.duration_ms, phases: rec.phases_ms });
+  }
 });
 const ports = await new Promise<{ port: number; healthPort: number }>((resolve, reject) => {
   const timer = setInterval(() => {
@@ -156,8 +168,11 @@ const prober = async (): Promise<void> => {
   }
 };
 const loadAtStart = loadavg()[0] ?? 0;
+flooding = true;
 await Promise.all([prober(), ...Array.from({ length: CONNECTIONS }, worker)]);
 agent.destroy();
+await new Promise((r) => setTimeout(r, 500));
+flooding = false;
 
 // ---- a minute later.
 await new Promise((r) => setTimeout(r, SETTLE_MS));
@@ -178,5 +193,15 @@ console.log(`| shed (503 + Retry-After) | ${shed}: ${[...shedBy].map(([k, v]) =>
 console.log(`| other errors | ${otherErrors} | 0 |`);
 console.log(`| liveness probes (health port) | ${live.length} ok, ${liveFailures} failed | |`);
 console.log(`| liveness p50 / p99 / max | ${fmt(q(live, 0.5))} / ${fmt(q(live, 0.99))} / ${fmt(Math.max(...live))} ms | p99 <= 100 ms: ${q(live, 0.99) <= 100 ? 'met' : 'NOT met'} |`);
+const PHASES = ['parse', 'queue', 'run', 'encode', 'write'] as const;
+const total = phaseLines.map((l) => l.duration);
+console.log(`| served, server side (arrival to last byte, ${phaseLines.length} access lines) p50 / p99 | ${fmt(q(total, 0.5))} / ${fmt(q(total, 0.99))} ms | |`);
+const cut = q(total, 0.99);
+const slowest = phaseLines.filter((l) => l.duration >= cut);
+for (const name of PHASES) {
+  const xs = phaseLines.map((l) => l.phases[name] ?? 0);
+  const mean = slowest.reduce((a, l) => a + (l.phases[name] ?? 0), 0) / Math.max(1, slowest.length);
+  console.log(`| phase ${name}: p50 / p99; mean in the slowest 1 % | ${fmt(q(xs, 0.5))} / ${fmt(q(xs, 0.99))}; ${fmt(mean)} ms | |`);
+}
 console.log(`| RSS before / peak / ${SETTLE_MS / 1000} s after | ${mib(rssBefore)} / ${mib(rssPeak)} / ${mib(rssAfter)} | after within 10 % of before: ${rssAfter <= rssBefore * 1.1 ? 'met' : 'NOT met'} (${(((rssAfter - rssBefore) / rssBefore) * 100).toFixed(1)} %) |`);
 process.exit(0);

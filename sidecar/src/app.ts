@@ -44,6 +44,8 @@ import { RunQueue, type QueueLimits } from './pipeline/queue.js';
 import { batchable, DynamicBatcher, type BatchingConfig } from './batcher.js';
 import { registerQueueMetrics } from './pipeline/queue-metrics.js';
 import { releaseMemorySoon } from './pipeline/release.js';
+import { phaseDurations, type PhaseMarks } from './pipeline/phases.js';
+import { shapeKey } from './pipeline/service-times.js';
 
 export const SIDECAR_NAME = 'paddle-sidecar';
 export const SIDECAR_VERSION = '0.1.0';
@@ -119,6 +121,8 @@ interface RequestState {
   clientClosed?: boolean;
   /** Set once the request reached the predictor: labels of the duration histogram. */
   inference?: { device: Device; seqLenBucket: string };
+  /** Inference phases (pipeline/phases.ts), for the access line. */
+  phases?: PhaseMarks;
   /**
    * The dispatcher's requests: the request id, trace and dyeing headers are not set on the
    * response yet; sendJson writes them with the status in one writeHead (see requestHeaders).
@@ -606,6 +610,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     };
     if (st.principal) line.subject = st.principal.subject;
     if (st.failureReason) line['@error.cause'] = st.failureReason;
+    if (st.phases) line.phases_ms = phaseDurations(st.phases, ms);
     deps.loggers.info(line, 'request served');
   };
 
@@ -725,8 +730,11 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     if (!admission.ok) {
       throw new SidecarError('breaker_open', 'circuit breaker is open', { retryAfterSeconds: admission.retryAfterSeconds });
     }
-    // The bounded queue: a slot now, or wait (FIFO, bounded in count and time), or 503.
-    if (!queue.tryEnter(bytes)) await queue.enter(bytes, sinceMs(st.started));
+    // The bounded queue: a slot now, or wait (bounded in count and by the answer's deadline), or 503.
+    const phases: PhaseMarks = (st.phases = { queued: sinceMs(st.started) });
+    const key = shapeKey(inputs);
+    if (!queue.tryEnter(bytes)) await queue.enter(bytes, phases.queued, key);
+    phases.started = sinceMs(st.started);
     const seqLen = sequenceLength(inputs);
     const lBucket = seqLenLabels(config.matrix.seqLenEdges)[seqLenBucket(seqLen, config.matrix.seqLenEdges)] ?? 'all';
     const child = startChildSpan(
@@ -748,6 +756,10 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
         if (child.isRecording()) child.setAttributes({ 'paddle.batch.rows': r.batchRows, 'paddle.batch.requests': r.batchRequests });
       } else out = await predictor.run(inputs);
       const ms = sinceMs(started);
+      phases.ran = sinceMs(st.started);
+      // The queue's service time for this shape: to the answer's last byte where there is one.
+      if (st.res) st.res.once('finish', () => queue.observe(key, sinceMs(started)));
+      else queue.observe(key, ms);
       breaker.record(ms, true);
       latencies.push(ms);
       matrix.add(gpuProcessMemory(), ms, seqLen);
@@ -830,6 +842,8 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     } else {
       const encoded = encoder.encode(config.model.name, MODEL_VERSION, parsed.id, outputs, parsed.outputs);
       const text = typeof encoded === 'string' ? encoded : await encoded;
+      const st = state(res);
+      if (st.phases) st.phases.encoded = sinceMs(st.started);
       sendJsonText(res, 200, text);
       if (text.length >= LARGE_ANSWER_BYTES) releaseMemorySoon();
     }

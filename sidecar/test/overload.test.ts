@@ -4,12 +4,13 @@
 // breaker. Large answers are encoded on a worker thread with the same bytes as inline.
 
 import assert from 'node:assert/strict';
-import { mlpBody, MODEL, pki, startHarness, type Harness } from './helpers/harness.js';
+import { mlpBody, MODEL, pki, startHarness, validLogLines, type Harness } from './helpers/harness.js';
 import { request, type TestResponse } from './helpers/http.js';
 import { InProcessMlp } from './helpers/predictors.js';
 import type { Tensor } from '../src/predictor.js';
 import { ResponseEncoder } from '../src/pipeline/encode.js';
 import { SidecarError } from '../src/errors.js';
+import { shapeKey } from '../src/pipeline/service-times.js';
 
 /** Runs only when the test opens the gate (so "busy" is a state, not a timing). */
 class GatedPredictor extends InProcessMlp {
@@ -81,6 +82,33 @@ describe('run queue through the app', function () {
     assert.match(m, /paddle_request_failures_total\{model="mlp",reason="overloaded"\} 1/);
     assert.match(m, /paddle_request_failures_total\{model="mlp",reason="queue_timeout"\} 2/);
     assert.match(m, /paddle_queue_depth 0/);
+  });
+
+  it('a request whose answer cannot come within maxQueueTimeMs + one run gets 503 + Retry-After at once, without running; served ones log their phases', async () => {
+    await h.sidecar.applyConfig({ ...h.sidecar.config(), queue: { maxInFlight: 1, maxQueued: 2, maxQueueTimeMs: 60000 } });
+    // Runs of this shape: 1 ms at best, 100 s at worst lately: any wait would answer late.
+    h.sidecar.queue.observe(shapeKey({ x: { shape: [1, 64] } }), 1);
+    h.sidecar.queue.observe(shapeKey({ x: { shape: [1, 64] } }), 100_000);
+    p.open = false;
+    const calls0 = p.calls;
+    const first = infer();
+    await until('the first run to start', () => p.calls === calls0 + 1);
+    const refused = await infer(); // (the old queue would hold it for 60 s: the test's timeout)
+    assert.equal(refused.status, 503, refused.text);
+    assert.equal(refused.headers['retry-after'], '60');
+    assert.match((refused.json as { error: string }).error, /no run slot within queue.maxQueueTimeMs \(60000 ms\) to answer in time \(runs of this shape take up to 100000 ms now, one run 1 ms\)/);
+    assert.equal(p.calls, calls0 + 1, 'the refused request never reached the predictor');
+    assert.equal(h.sidecar.queue.stats().queued, 0);
+    p.release();
+    const served = await first;
+    assert.equal(served.status, 200, served.text);
+    const id = served.headers['x-request-id'];
+    const accessLine = (): Record<string, unknown> | undefined => validLogLines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.request_id === id && l['@log.kind'] === 'access');
+    await until('its access line', () => accessLine() !== undefined);
+    const access = accessLine();
+    const phases = access?.phases_ms as Record<string, number> | undefined;
+    assert.deepEqual(Object.keys(phases ?? {}), ['parse', 'queue', 'run', 'encode', 'write'], JSON.stringify(access));
+    assert.ok(Object.values(phases ?? {}).every((ms) => ms >= 0), JSON.stringify(phases));
   });
 
   it('a hot-reloaded spec.queue applies to the next request', async () => {

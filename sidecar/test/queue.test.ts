@@ -3,7 +3,15 @@
 
 import assert from 'node:assert/strict';
 import { RunQueue } from '../src/pipeline/queue.js';
+import { ServiceTimes, shapeKey } from '../src/pipeline/service-times.js';
 import { SidecarError } from '../src/errors.js';
+
+/** A clock the test moves (ms): deadlines and congestion become states, not timings. */
+class FakeClock {
+  t = 1_000_000;
+  readonly now = (): number => this.t;
+}
+const refusal = (p: Promise<unknown>): Promise<unknown> => p.then(() => 'started', (e: unknown) => e);
 
 const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
 
@@ -22,7 +30,7 @@ describe('pipeline: run queue', () => {
     assert.equal(refused.httpStatus, 503);
     assert.equal(refused.retryAfterSeconds, 60);
     assert.match(refused.message, /2 runs in flight and 2 waiting \(queue.maxQueued 2\)/);
-    assert.deepEqual(q.stats(), { inFlight: 2, queued: 2, reservedBytes: 0, rejectedFull: 1, rejectedTimeout: 0 });
+    assert.deepEqual(q.stats(), { inFlight: 2, queued: 2, reservedBytes: 0, rejectedFull: 1, rejectedTimeout: 0, startedNewestFirst: 0 });
     q.leave();
     await settle();
     assert.deepEqual(order, ['a']);
@@ -78,5 +86,103 @@ describe('pipeline: run queue', () => {
     q.setLimits({ maxInFlight: 2, maxQueued: 4, maxQueueTimeMs: 60000 });
     await w;
     assert.equal(q.stats().inFlight, 2);
+  });
+
+  it('a request that cannot be answered within maxQueueTimeMs + one run is refused at once with 503 + Retry-After, never started', async () => {
+    const clock = new FakeClock();
+    const q = new RunQueue({ maxInFlight: 1, maxQueued: 10, maxQueueTimeMs: 60000 }, 0, clock.now);
+    const key = shapeKey({ x: { shape: [3, 128] } });
+    // One run of this shape took 10 ms on a free server; the slowest recent took 70 s: a run
+    // starting after any wait would answer after 60 s + 10 ms.
+    q.observe(key, 10);
+    q.observe(key, 70000);
+    assert.equal(q.tryEnter(), true);
+    const err = await refusal(q.enter(0, 0, key));
+    assert.ok(err instanceof SidecarError && err.code === 'queue_timeout', String(err));
+    assert.equal(err.httpStatus, 503);
+    assert.equal(err.retryAfterSeconds, 60);
+    assert.match(err.message, /within queue.maxQueueTimeMs \(60000 ms\) to answer in time \(runs of this shape take up to 70000 ms now, one run 10 ms\)/);
+    assert.deepEqual({ queued: q.stats().queued, inFlight: q.stats().inFlight, rejectedTimeout: q.stats().rejectedTimeout }, { queued: 0, inFlight: 1, rejectedTimeout: 1 });
+    // Another shape with no figures of its own is judged by all shapes' figures.
+    assert.ok((await refusal(q.enter(0, 0, shapeKey({ x: { shape: [1, 8] } })))) instanceof SidecarError);
+    // A free slot is taken whatever the estimates: waiting is what the deadline bounds.
+    q.leave();
+    assert.equal(q.tryEnter(), true);
+  });
+
+  it('a waiter whose latest start passed is refused when a slot frees instead of started', async () => {
+    const clock = new FakeClock();
+    const q = new RunQueue({ maxInFlight: 1, maxQueued: 10, maxQueueTimeMs: 60000 }, 0, clock.now);
+    const key = shapeKey({ x: { shape: [3, 128] } });
+    q.observe(key, 100);
+    q.observe(key, 1100); // latest start: arrival + 60000 + 100 - 1100 = arrival + 59000
+    assert.equal(q.tryEnter(), true);
+    const late = refusal(q.enter(0, 0, key));
+    clock.t += 59001; // (its real timer is a minute away; the slot frees first)
+    q.leave();
+    const err = await late;
+    assert.ok(err instanceof SidecarError && err.code === 'queue_timeout', String(err));
+    assert.deepEqual({ queued: q.stats().queued, inFlight: q.stats().inFlight }, { queued: 0, inFlight: 0 });
+    // One that can still make it starts.
+    assert.equal(q.tryEnter(), true);
+    const inTime = refusal(q.enter(0, 0, key));
+    clock.t += 58999;
+    q.leave();
+    assert.equal(await inTime, 'started');
+  });
+
+  it('congested (the oldest waiter waited half of maxQueueTimeMs), the newest waiter starts first; else FIFO', async () => {
+    const clock = new FakeClock();
+    const q = new RunQueue({ maxInFlight: 1, maxQueued: 10, maxQueueTimeMs: 60000 }, 0, clock.now);
+    const order: string[] = [];
+    assert.equal(q.tryEnter(), true);
+    const a = q.enter(0, 0).then(() => order.push('a'));
+    clock.t += 1;
+    const b = q.enter(0, 0).then(() => order.push('b'));
+    clock.t += 1;
+    const c = q.enter(0, 0).then(() => order.push('c'));
+    clock.t += 1000; // the oldest waited 1 s: not congested
+    q.leave();
+    await a;
+    assert.deepEqual(order, ['a']);
+    clock.t += 30000; // b has waited 31 s: congested, c (newest) goes first
+    q.leave();
+    await c;
+    assert.deepEqual(order, ['a', 'c']);
+    assert.equal(q.stats().startedNewestFirst, 1);
+    q.leave(); // b alone is not "congested" against anyone: it starts
+    await b;
+    assert.deepEqual(order, ['a', 'c', 'b']);
+  });
+});
+
+describe('pipeline: service times per shape', () => {
+  it('slow = slowest of the last 32, oneRun = fastest of the last ten minutes; unseen shapes use all shapes', () => {
+    const clock = new FakeClock();
+    const t = new ServiceTimes(clock.now);
+    const k = shapeKey({ b: { shape: [2] }, a: { shape: [1, 3] } });
+    assert.equal(k, 'a:1x3;b:2;', 'names sorted, shapes joined');
+    assert.deepEqual([t.slow(k), t.oneRun(k)], [0, 0], 'no figures yet: no correction');
+    t.observe(k, 500);
+    for (let i = 0; i < 32; i++) t.observe(k, 20 + i);
+    assert.equal(t.slow(k), 51, 'the 500 ms run left the last 32');
+    assert.equal(t.oneRun(k), 20);
+    t.observe('other', 5);
+    assert.equal(t.oneRun('never-seen'), 5, 'all shapes together');
+    assert.equal(t.slow('never-seen'), 51);
+    clock.t += 11 * 60_000;
+    t.observe(k, 40);
+    assert.equal(t.oneRun(k), 40, 'runs older than the window no longer count as one run');
+  });
+
+  it('keeps at most maxKeys shapes, dropping the least recently observed', () => {
+    const t = new ServiceTimes(() => 0, 32, 600_000, 2);
+    t.observe('a', 1);
+    t.observe('b', 2);
+    t.observe('a', 1);
+    t.observe('c', 3);
+    assert.equal(t.slow('b'), 3, 'b was dropped: all shapes figures');
+    assert.equal(t.slow('a'), 1);
+    assert.equal(t.slow('c'), 3);
   });
 });

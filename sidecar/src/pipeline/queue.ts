@@ -1,15 +1,33 @@
 // The bounded queue in front of the predictor (in the spirit of Triton's queue policy): at most
-// `maxInFlight` runs at once, at most `maxQueued` requests waiting, none waiting longer than
-// `maxQueueTimeMs`; with a memory budget, runs in flight also hold their admitted bytes and a
-// waiting run starts only when its bytes fit beside them (so concurrent runs cannot push each
-// other over maxMemoryMB). Beyond the bounds a request is refused at once with 503 and
-// Retry-After (code `overloaded`), or at its deadline (code `queue_timeout`): the server is
-// busy, the caller did nothing wrong, and nothing here counts toward the breaker.
+// `maxInFlight` runs at once, at most `maxQueued` requests waiting; with a memory budget, runs in
+// flight also hold their admitted bytes and a waiting run starts only when its bytes fit beside
+// them (so concurrent runs cannot push each other over maxMemoryMB).
 //
-// Waiting is FIFO: a run that does not fit yet blocks the ones behind it (no starvation of big
-// runs). The free path is synchronous (`tryEnter`), so an idle server pays one comparison.
+// The time bound is a deadline on the answer, not only on the wait. A request that must wait
+// gets the latest moment its run may start:
+//
+//   latest start = arrival + maxQueueTimeMs + oneRun(shape) - slow(shape)
+//
+// (service-times.ts: `slow` is the slowest of the shape's recent service times, run + encode +
+// write, i.e. what a run starting now is expected to take; `oneRun` the fastest in the last ten
+// minutes). It is refused (503 queue_timeout, Retry-After) at that moment if it has not started,
+// or at once when that moment has already passed, without running. So a served request that
+// waited answers within maxQueueTimeMs + one run of its arrival unless its own run was slower
+// than each of the last 32 of its shape (and then by no more than that excess). With no service
+// times yet, the bound is the plain wait: maxQueueTimeMs from arrival.
+//
+// Order: FIFO while the queue keeps up; when it is congested (the oldest waiter has waited half
+// of maxQueueTimeMs) the newest waiter goes first (adaptive LIFO): under sustained overload the
+// runs go to requests that can still be answered early, and the oldest, which would be answered
+// late if at all, are refused at their deadline. A run that does not fit the memory budget yet
+// blocks the others (big runs are not starved by small ones).
+//
+// Beyond the bounds a request is refused at once with 503 and Retry-After (code `overloaded`):
+// the server is busy, the caller did nothing wrong, and nothing here counts toward the breaker.
+// The free path is synchronous (`tryEnter`), so an idle server pays one comparison.
 
 import { SidecarError } from '../errors.js';
+import { ServiceTimes } from './service-times.js';
 
 export interface QueueLimits {
   maxInFlight: number;
@@ -21,33 +39,43 @@ export interface QueueStats {
   inFlight: number;
   queued: number;
   reservedBytes: number;
-  /** Refusals since start: the queue was full / a request waited past maxQueueTimeMs. */
+  /** Refusals since start: the queue was full / a request could not start in time. */
   rejectedFull: number;
   rejectedTimeout: number;
+  /** Runs given to the newest waiter because the queue was congested. */
+  startedNewestFirst: number;
 }
 
 interface Waiter {
   bytes: number;
+  key: string;
+  /** Arrival, on the queue's clock (ms). */
+  arrival: number;
   resolve: () => void;
   reject: (err: SidecarError) => void;
-  timer: NodeJS.Timeout;
-  done: boolean;
+  timer: NodeJS.Timeout | undefined;
 }
 
 export class RunQueue {
   private limits: QueueLimits;
   private inFlight = 0;
   private reserved = 0;
+  /** Waiters in arrival order (removed from anywhere: LIFO and deadlines); at most maxQueued. */
   private readonly waiting: Waiter[] = [];
-  private head = 0;
-  /** Waiters not yet started or timed out (the array also holds finished ones until compacted). */
-  private pending = 0;
   private rejectedFull = 0;
   private rejectedTimeout = 0;
+  private startedNewestFirst = 0;
+  /** Service times per input shape: the deadline's estimates (fed through `observe`). */
+  readonly serviceTimes: ServiceTimes;
 
-  /** `budgetBytes`: what runs in flight may hold together (0: no memory bound). */
-  constructor(limits: QueueLimits, private readonly budgetBytes = 0) {
+  /** `budgetBytes`: what runs in flight may hold together (0: no memory bound). `now`: the clock (ms). */
+  constructor(
+    limits: QueueLimits,
+    private readonly budgetBytes = 0,
+    private readonly now: () => number = () => performance.now(),
+  ) {
     this.limits = { ...limits };
+    this.serviceTimes = new ServiceTimes(now);
   }
 
   setLimits(limits: QueueLimits): void {
@@ -60,19 +88,20 @@ export class RunQueue {
     return Math.max(1, Math.ceil(this.limits.maxQueueTimeMs / 1000));
   }
 
+  /** One service time (start of the run to the last byte of the answer) of a run of this shape. */
+  observe(key: string, ms: number): void {
+    this.serviceTimes.observe(key, ms);
+  }
+
   private fits(bytes: number): boolean {
     if (this.inFlight >= this.limits.maxInFlight) return false;
     // An idle predictor takes any admitted run (admission already refused what can never fit).
     return this.budgetBytes <= 0 || this.inFlight === 0 || this.reserved + bytes <= this.budgetBytes;
   }
 
-  private queued(): number {
-    return this.pending;
-  }
-
   /** Takes a slot now when one is free and nobody waits; the caller must `leave(bytes)` after. */
   tryEnter(bytes = 0): boolean {
-    if (this.queued() > 0 || !this.fits(bytes)) return false;
+    if (this.waiting.length > 0 || !this.fits(bytes)) return false;
     this.inFlight++;
     this.reserved += bytes;
     return true;
@@ -80,52 +109,66 @@ export class RunQueue {
 
   /** Throws the `overloaded` refusal when a request arriving now could neither run nor wait. */
   refuseWhenFull(): void {
-    if (this.pending >= this.limits.maxQueued && !(this.pending === 0 && this.fits(0))) throw this.full();
+    if (this.waiting.length >= this.limits.maxQueued && !(this.waiting.length === 0 && this.fits(0))) throw this.full();
   }
 
   private full(): SidecarError {
     this.rejectedFull++;
-    return new SidecarError('overloaded', `server busy: ${this.inFlight} runs in flight and ${this.pending} waiting (queue.maxQueued ${this.limits.maxQueued})`, {
+    return new SidecarError('overloaded', `server busy: ${this.inFlight} runs in flight and ${this.waiting.length} waiting (queue.maxQueued ${this.limits.maxQueued})`, {
+      retryAfterSeconds: this.retryAfterSeconds(),
+    });
+  }
+
+  /** The latest moment (queue clock) a waiter's run may start and still answer in time. */
+  private latestStart(w: Pick<Waiter, 'arrival' | 'key'>): number {
+    const t = this.serviceTimes;
+    return w.arrival + this.limits.maxQueueTimeMs + Math.min(0, t.oneRun(w.key) - t.slow(w.key));
+  }
+
+  private timeout(key: string): SidecarError {
+    this.rejectedTimeout++;
+    const t = this.serviceTimes;
+    const slow = t.slow(key);
+    const one = t.oneRun(key);
+    const why = slow > one ? ` to answer in time (runs of this shape take up to ${Math.round(slow)} ms now, one run ${Math.round(one)} ms)` : '';
+    return new SidecarError('queue_timeout', `server busy: no run slot within queue.maxQueueTimeMs (${this.limits.maxQueueTimeMs} ms)${why}`, {
       retryAfterSeconds: this.retryAfterSeconds(),
     });
   }
 
   /**
-   * Waits for a slot (FIFO). Rejects at once with `overloaded` when maxQueued are already
-   * waiting, or with `queue_timeout` once maxQueueTimeMs have passed since the request arrived
-   * (`elapsedMs` ago); the caller must `leave(bytes)` after a resolved wait.
+   * Waits for a slot. Rejects at once with `overloaded` when maxQueued are already waiting, with
+   * `queue_timeout` at once when the request (which arrived `elapsedMs` ago) can no longer start
+   * in time, else at its latest start; the caller must `leave(bytes)` after a resolved wait.
+   * `key`: the inputs' shapeKey (service-times.ts).
    */
-  enter(bytes = 0, elapsedMs = 0): Promise<void> {
+  enter(bytes = 0, elapsedMs = 0, key = ''): Promise<void> {
     if (this.tryEnter(bytes)) return Promise.resolve();
-    if (this.queued() >= this.limits.maxQueued) return Promise.reject(this.full());
-    const waitMs = this.limits.maxQueueTimeMs;
-    // The bound counts from the request's arrival: time already spent reading and parsing it
-    // (a busy main thread) is taken off the wait.
-    const leftMs = waitMs - elapsedMs;
-    if (leftMs <= 0) {
-      this.rejectedTimeout++;
-      return Promise.reject(new SidecarError('queue_timeout', `server busy: no run slot within queue.maxQueueTimeMs (${waitMs} ms)`, { retryAfterSeconds: this.retryAfterSeconds() }));
-    }
+    if (this.waiting.length >= this.limits.maxQueued) return Promise.reject(this.full());
+    const arrival = this.now() - elapsedMs;
+    if (this.latestStart({ arrival, key }) <= this.now()) return Promise.reject(this.timeout(key));
     return new Promise<void>((resolve, reject) => {
-      const w: Waiter = {
-        bytes,
-        resolve,
-        reject,
-        done: false,
-        timer: setTimeout(() => {
-          if (w.done) return;
-          w.done = true;
-          this.pending--;
-          this.rejectedTimeout++;
-          reject(new SidecarError('queue_timeout', `server busy: no run slot within queue.maxQueueTimeMs (${waitMs} ms)`, { retryAfterSeconds: this.retryAfterSeconds() }));
-          this.compact();
-          this.drain();
-        }, leftMs),
-      };
-      w.timer.unref?.();
+      const w: Waiter = { bytes, key, arrival, resolve, reject, timer: undefined };
       this.waiting.push(w);
-      this.pending++;
+      this.arm(w);
     });
+  }
+
+  /** Refuses `w` at its latest start (re-armed when the estimates moved it later meanwhile). */
+  private arm(w: Waiter): void {
+    const leftMs = this.latestStart(w) - this.now();
+    w.timer = setTimeout(() => {
+      const i = this.waiting.indexOf(w);
+      if (i < 0) return;
+      if (this.latestStart(w) - this.now() > 1) {
+        this.arm(w);
+        return;
+      }
+      this.waiting.splice(i, 1);
+      w.reject(this.timeout(w.key));
+      this.drain();
+    }, Math.max(0, leftMs));
+    w.timer.unref?.();
   }
 
   /** Gives a slot back (and the bytes it held); starts the waiters that now fit. */
@@ -135,38 +178,40 @@ export class RunQueue {
     this.drain();
   }
 
+  /** Congested: the oldest waiter has waited half of maxQueueTimeMs; then the newest goes first. */
+  private congested(): boolean {
+    const oldest = this.waiting[0];
+    return oldest !== undefined && this.waiting.length > 1 && this.now() - oldest.arrival >= this.limits.maxQueueTimeMs / 2;
+  }
+
   private drain(): void {
-    while (this.head < this.waiting.length) {
-      const w = this.waiting[this.head] as Waiter;
-      if (w.done) {
-        this.head++;
+    while (this.waiting.length > 0) {
+      const newestFirst = this.congested();
+      const i = newestFirst ? this.waiting.length - 1 : 0;
+      const w = this.waiting[i] as Waiter;
+      if (!this.fits(w.bytes)) break;
+      this.waiting.splice(i, 1);
+      clearTimeout(w.timer);
+      if (this.latestStart(w) < this.now()) {
+        // Its timer is late (a busy loop): starting it now would answer past its deadline.
+        w.reject(this.timeout(w.key));
         continue;
       }
-      if (!this.fits(w.bytes)) break;
-      this.head++;
-      w.done = true;
-      this.pending--;
-      clearTimeout(w.timer);
+      if (newestFirst) this.startedNewestFirst++;
       this.inFlight++;
       this.reserved += w.bytes;
       w.resolve();
     }
-    this.compact();
-  }
-
-  /** Drops finished waiters from the front once they are many (keeps the array short). */
-  private compact(): void {
-    while (this.head < this.waiting.length && (this.waiting[this.head] as Waiter).done) this.head++;
-    if (this.head > 64 && this.head * 2 > this.waiting.length) {
-      this.waiting.splice(0, this.head);
-      this.head = 0;
-    } else if (this.head === this.waiting.length) {
-      this.waiting.length = 0;
-      this.head = 0;
-    }
   }
 
   stats(): QueueStats {
-    return { inFlight: this.inFlight, queued: this.pending, reservedBytes: this.reserved, rejectedFull: this.rejectedFull, rejectedTimeout: this.rejectedTimeout };
+    return {
+      inFlight: this.inFlight,
+      queued: this.waiting.length,
+      reservedBytes: this.reserved,
+      rejectedFull: this.rejectedFull,
+      rejectedTimeout: this.rejectedTimeout,
+      startedNewestFirst: this.startedNewestFirst,
+    };
   }
 }
