@@ -1,7 +1,8 @@
 // Load-time graph passes seen from outside: constant folding (const_fold.cc) makes the run graph
 // smaller without changing a bit of the output; the attention products, softmax and layer_norm
-// run on oneDNN (dnnl_nlp.cc) with a preceding scale folded into the product, and match
-// hand-computed values, also on the shapes that take the builtin fallback.
+// run on oneDNN (dnnl_nlp.cc) with a preceding scale and the reshape/transpose around the
+// attention products folded into them, and match hand-computed values, also on the shapes that
+// take the builtin fallback.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -174,6 +175,55 @@ describe('load-time graph passes', function () {
     near(r.out.s!, S, 's');
     assert.deepEqual(r.out.n!.shape, [B, 2, 3, 4]);
     near(r.out.n!, N, 'n');
+  });
+
+  it('attention reads Q, K, V through their reshape2 + transpose2 and writes its output the same way', async () => {
+    // x_q, x_k, x_v [B, S, H*D] -> [B, H, S, D]; softmax(0.125 * Q K^T) V -> [B, S, H*D]. Fetching the
+    // intermediates keeps every reshape and transpose in the second program.
+    const B = 2, S = 5, H = 2, D = 3;
+    const mk = (k: number) => seq(B * S * H * D, (i) => Math.sin(i * 0.37 + k));
+    const inputs = { xq: f32([B, S, H * D], mk(0)), xk: f32([B, S, H * D], mk(1)), xv: f32([B, S, H * D], mk(2)) };
+    const vars: VarSpec[] = [
+      ...['xq', 'xk', 'xv', 'out'].map((name) => ({ name, dims: [-1, -1, H * D] })),
+      ...['rq', 'rk', 'rv', 'a2'].map((name) => ({ name, dims: [-1, -1, H, D] })),
+      ...['tq', 'tk', 'tv', 'qs', 'a'].map((name) => ({ name, dims: [-1, H, -1, D] })),
+      ...['s', 'p'].map((name) => ({ name, dims: [-1, H, -1, -1] })),
+    ];
+    const ops: OpSpec[] = [
+      ...['q', 'k', 'v'].flatMap((n): OpSpec[] => [
+        { type: 'reshape2', inputs: { X: [`x${n}`] }, outputs: { Out: [`r${n}`] }, attrs: { shape: [0, 0, H, D] } },
+        { type: 'transpose2', inputs: { X: [`r${n}`] }, outputs: { Out: [`t${n}`] }, attrs: { axis: [0, 2, 1, 3] } },
+      ]),
+      { type: 'scale', inputs: { X: ['tq'] }, outputs: { Out: ['qs'] }, attrs: { scale: { float: 0.125 }, bias: { float: 0 } } },
+      { type: 'matmul_v2', inputs: { X: ['qs'], Y: ['tk'] }, outputs: { Out: ['s'] }, attrs: { trans_x: false, trans_y: true } },
+      { type: 'softmax', inputs: { X: ['s'] }, outputs: { Out: ['p'] }, attrs: { axis: -1 } },
+      { type: 'matmul_v2', inputs: { X: ['p'], Y: ['tv'] }, outputs: { Out: ['a'] }, attrs: { trans_x: false, trans_y: false } },
+      { type: 'transpose2', inputs: { X: ['a'] }, outputs: { Out: ['a2'] }, attrs: { axis: [0, 2, 1, 3] } },
+      { type: 'reshape2', inputs: { X: ['a2'] }, outputs: { Out: ['out'] }, attrs: { shape: [0, 0, H * D] } },
+    ];
+    const run = (fetches: string[]) =>
+      withModel(vars, ops, ['xq', 'xk', 'xv'], fetches, [], async (p) => ({ run: p.runOpCounts(), out: (await p.run(inputs)).out! }));
+    const fused = await run(['out']);
+    const plain = await run(['out', 'rq', 'tq', 'rk', 'tk', 'rv', 'tv', 'a', 'a2']);
+    assert.deepEqual(fused.run, { batch_matmul: 2, softmax: 1 });
+    assert.deepEqual(plain.run, { batch_matmul: 2, reshape2: 4, softmax: 1, transpose2: 4 });
+    assert.deepEqual(fused.out.shape, [B, S, H * D]);
+    const want = plain.out.data as Float32Array;
+    (fused.out.data as Float32Array).forEach((x, i) => assert.ok(Math.abs(x - want[i]!) < 1e-6, `out[${i}] = ${x}, want ${want[i]}`));
+    // And both against the definition.
+    const at = (t: Tensor, b: number, s: number, h: number, d: number) => (t.data as Float32Array)[((b * S + s) * H + h) * D + d]!;
+    for (let b = 0; b < B; b++)
+      for (let h = 0; h < H; h++)
+        for (let i = 0; i < S; i++) {
+          const sc = seq(S, (j) => 0.125 * seq(D, (d) => at(inputs.xq, b, i, h, d) * at(inputs.xk, b, j, h, d)).reduce((u, w) => u + w, 0));
+          const m = Math.max(...sc);
+          const e = sc.map((u) => Math.exp(u - m));
+          const z = e.reduce((u, w) => u + w, 0);
+          for (let d = 0; d < D; d++) {
+            const w = e.reduce((acc, ej, j) => acc + (ej / z) * at(inputs.xv, b, j, h, d), 0);
+            assert.ok(Math.abs(at(fused.out, b, i, h, d) - w) < 1e-5, `out[${b},${i},${h},${d}]`);
+          }
+        }
   });
 
   it('the oneDNN matmul falls back to the builtin kernel for 1-D operands, softmax on a middle axis', async () => {
