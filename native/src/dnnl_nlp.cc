@@ -13,6 +13,7 @@
 #include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "dnnl_engine.h"
 #include "errors.h"
 
 namespace paddle_native {
@@ -21,16 +22,6 @@ namespace {
 
 using dnnl::memory;
 using Dt = memory::data_type;
-
-dnnl::engine& Eng() {
-  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
-  return e;
-}
-
-dnnl::stream& Strm() {
-  thread_local dnnl::stream s(Eng());
-  return s;
-}
 
 KernelFn Builtin(const char* type) { return KernelTable().at(type); }
 
@@ -85,6 +76,21 @@ void Execute(OpContext& ctx, const Plan& plan, std::unordered_map<int, memory> a
   } catch (const dnnl::error& e) {
     ctx.Fail(std::string("oneDNN: ") + e.what());
   }
+}
+
+// Primitive attributes with the scratchpad from the run's workspace (ScratchFor).
+dnnl::primitive_attr UserScratchpad() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+// Keeps the primitive of `pd` and its scratchpad size in the plan.
+template <typename Prim, typename Pd>
+void Keep(Plan* p, const Pd& pd) {
+  p->scratch_md = pd.scratchpad_desc();
+  p->scratch_bytes = p->scratch_md.get_size();
+  p->prim = Prim(pd);
 }
 
 float* ScratchFor(OpContext& ctx, const Plan& plan) {
@@ -233,13 +239,9 @@ void DnnlBatchMatmulKernel(OpContext& ctx) {
     p->src_md = src;
     p->wei_md = wei;
     p->dst_md = memory::desc(od, Dt::f32, ostr);
-    dnnl::primitive_attr attr;
+    dnnl::primitive_attr attr = UserScratchpad();
     if (alpha != 1.f) attr.set_output_scales(0, {alpha});
-    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(p->src_md, p->wei_md, p->dst_md), attr, Eng());
-    p->scratch_md = pd.scratchpad_desc();
-    p->scratch_bytes = p->scratch_md.get_size();
-    p->prim = dnnl::matmul(pd);
+    Keep<dnnl::matmul>(p, dnnl::matmul::primitive_desc(dnnl::matmul::desc(p->src_md, p->wei_md, p->dst_md), attr, Eng()));
   });
   if (plan->builtin) {
     if (views) ctx.Fail("X " + ShapeString(x.shape) + " and Y " + ShapeString(y.shape) + " do not fit the folded reshape/transpose views");
@@ -269,13 +271,8 @@ void DnnlSoftmaxKernel(OpContext& ctx) {
     memory::dims d(x.shape.begin(), x.shape.end());
     p->src_md = memory::desc(d, Dt::f32, Contiguous(d));
     p->out = x.shape;
-    dnnl::primitive_attr attr;
-    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    dnnl::softmax_forward::primitive_desc pd(
-        dnnl::softmax_forward::desc(dnnl::prop_kind::forward_inference, p->src_md, static_cast<int>(axis)), attr, Eng());
-    p->scratch_md = pd.scratchpad_desc();
-    p->scratch_bytes = p->scratch_md.get_size();
-    p->prim = dnnl::softmax_forward(pd);
+    Keep<dnnl::softmax_forward>(p, dnnl::softmax_forward::primitive_desc(
+        dnnl::softmax_forward::desc(dnnl::prop_kind::forward_inference, p->src_md, static_cast<int>(axis)), UserScratchpad(), Eng()));
   });
   if (plan->builtin) return Builtin("softmax")(ctx);
   Value& o = ctx.Out("Out", DType::kFloat32, x.shape);
@@ -310,16 +307,12 @@ void DnnlLayerNormKernel(OpContext& ctx) {
     auto flags = dnnl::normalization_flags::none;
     if (scale) flags = flags | dnnl::normalization_flags::use_scale;
     if (shift) flags = flags | dnnl::normalization_flags::use_shift;
-    dnnl::primitive_attr attr;
-    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    dnnl::layer_normalization_forward::primitive_desc pd(
-        dnnl::layer_normalization_forward::desc(dnnl::prop_kind::forward_inference, p->src_md,
-                                                static_cast<float>(ctx.Float("epsilon", 1e-5)), flags),
-        attr, Eng());
     p->wei_md = memory::desc({inner}, Dt::f32, memory::format_tag::a);
-    p->scratch_md = pd.scratchpad_desc();
-    p->scratch_bytes = p->scratch_md.get_size();
-    p->prim = dnnl::layer_normalization_forward(pd);
+    Keep<dnnl::layer_normalization_forward>(
+        p, dnnl::layer_normalization_forward::primitive_desc(
+               dnnl::layer_normalization_forward::desc(dnnl::prop_kind::forward_inference, p->src_md,
+                                                       static_cast<float>(ctx.Float("epsilon", 1e-5)), flags),
+               UserScratchpad(), Eng()));
   });
   if (plan->builtin) return Builtin("layer_norm")(ctx);
   Value& o = ctx.Out("Y", DType::kFloat32, x.shape);

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "dnnl_engine.h"
 #include "errors.h"
 #include "window.h"
 
@@ -25,16 +26,6 @@ namespace {
 using dnnl::memory;
 using Tag = memory::format_tag;
 using Dt = memory::data_type;
-
-dnnl::engine& Eng() {
-  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
-  return e;
-}
-
-dnnl::stream& Strm() {
-  thread_local dnnl::stream s(Eng());
-  return s;
-}
 
 size_t Round64(size_t n) { return (n + 63) & ~size_t{63}; }
 

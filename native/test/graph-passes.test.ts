@@ -8,25 +8,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Predictor, type Tensor } from '../lib/index.js';
-import { buildParams, buildProgram, writeModel, type OpSpec, type VarSpec } from './program-builder.js';
+import { writeFloatModel, type FloatParam, type OpSpec, type VarSpec } from './program-builder.js';
 
 async function withModel<T>(
   vars: VarSpec[],
   ops: OpSpec[],
   feeds: string[],
   fetches: string[],
-  params: { name: string; dims: number[]; values: number[] }[],
+  params: FloatParam[],
   use: (p: Predictor) => Promise<T>,
 ): Promise<T> {
   const root = mkdtempSync(join(tmpdir(), 'paddle-native-pass-'));
   try {
-    const sorted = [...params].sort((a, b) => (a.name < b.name ? -1 : 1));
-    const allVars = [...vars, ...params.map((p) => ({ name: p.name, dims: p.dims, persistable: true }))];
-    writeModel(
-      root,
-      buildProgram(allVars, ops, feeds, fetches),
-      params.length ? buildParams(sorted.map((p) => ({ dtype: 'float32', dims: p.dims, data: Buffer.from(Float32Array.from(p.values).buffer) }))) : undefined,
-    );
+    writeFloatModel(root, vars, ops, feeds, fetches, params);
     const p = await Predictor.load({ modelDir: root, requireSignature: false });
     try {
       return await use(p);

@@ -6,13 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryLimitError, Predictor, ShapeError, type Tensor } from '../lib/index.js';
-import { buildParams, buildProgram, writeModel, type OpSpec, type VarSpec } from './program-builder.js';
-
-interface Param {
-  name: string;
-  dims: number[];
-  values: number[];
-}
+import { writeFloatModel, type FloatParam as Param, type OpSpec, type VarSpec } from './program-builder.js';
 
 async function runOne(
   vars: VarSpec[],
@@ -25,13 +19,7 @@ async function runOne(
 ): Promise<Record<string, Tensor>> {
   const root = mkdtempSync(join(tmpdir(), 'paddle-native-op-'));
   try {
-    const sorted = [...params].sort((a, b) => (a.name < b.name ? -1 : 1));
-    const allVars = [...vars, ...params.map((p) => ({ name: p.name, dims: p.dims, persistable: true }))];
-    writeModel(
-      root,
-      buildProgram(allVars, ops, feeds, fetches),
-      params.length ? buildParams(sorted.map((p) => ({ dtype: 'float32', dims: p.dims, data: Buffer.from(Float32Array.from(p.values).buffer) }))) : undefined,
-    );
+    writeFloatModel(root, vars, ops, feeds, fetches, params);
     const p = await Predictor.load({ modelDir: root, requireSignature: false, ...(maxMemoryMB ? { maxMemoryMB } : {}) });
     try {
       return await p.run(inputs);

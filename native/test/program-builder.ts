@@ -117,3 +117,21 @@ export function writeModel(dir: string, program: Buffer, params?: Buffer): void 
   writeFileSync(join(dir, 'model.pdmodel'), program);
   if (params) writeFileSync(join(dir, 'model.pdiparams'), params);
 }
+
+/** A float32 parameter of writeFloatModel. */
+export interface FloatParam {
+  name: string;
+  dims: number[];
+  values: number[];
+}
+
+/** A program and its float32 parameters (persistable vars, records in sorted-name order) in `dir`. */
+export function writeFloatModel(dir: string, vars: VarSpec[], ops: OpSpec[], feeds: string[], fetches: string[], params: FloatParam[] = []): void {
+  const sorted = [...params].sort((a, b) => (a.name < b.name ? -1 : 1));
+  const allVars = [...vars, ...params.map((p) => ({ name: p.name, dims: p.dims, persistable: true }))];
+  writeModel(
+    dir,
+    buildProgram(allVars, ops, feeds, fetches),
+    params.length ? buildParams(sorted.map((p) => ({ dtype: 'float32', dims: p.dims, data: Buffer.from(Float32Array.from(p.values).buffer) }))) : undefined,
+  );
+}
