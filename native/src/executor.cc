@@ -157,6 +157,35 @@ void Workspace::Free(int idx) {
   values_[static_cast<size_t>(idx)].defined = false;
 }
 
+bool Workspace::Adopt(int out, int in, DType dtype, const Shape& shape, size_t bytes, const void* layout) {
+  int from = slab_of_[static_cast<size_t>(in)];
+  if (from < 0 || slabs_[static_cast<size_t>(from)].logical < RoundUp(bytes) || out == in) return false;
+  int& slab = slab_of_[static_cast<size_t>(out)];
+  if (slab >= 0 && values_[static_cast<size_t>(out)].defined) pending_free_.push_back(slab);
+  slab = from;
+  slab_of_[static_cast<size_t>(in)] = -1;
+  Value& v = values_[static_cast<size_t>(out)];
+  v.dtype = dtype;
+  v.shape = shape;
+  v.defined = true;
+  v.layout = layout;
+  v.data = values_[static_cast<size_t>(in)].data;
+  if (real_) {  // measuring: a real output gets the input's memory, or zeros of its own
+    if ((*real_)[static_cast<size_t>(out)]) {
+      auto it = side_.find(in);
+      if (it != side_.end()) {
+        side_[out] = std::move(it->second);  // the input keeps its pointer until the op ends
+      } else {
+        side_[out].assign(RoundUp(bytes), 0);
+      }
+      v.data = side_[out].data();
+    } else {
+      v.data = nullptr;
+    }
+  }
+  return true;
+}
+
 void Workspace::FlushPending() {
   free_slabs_.insert(free_slabs_.end(), pending_free_.begin(), pending_free_.end());
   pending_free_.clear();
@@ -217,6 +246,17 @@ Value& OpContext::Out(const char* slot, size_t i, DType dtype, const Shape& shap
   int idx = Index(out_, slot, i);
   if (idx < 0) Fail(std::string("missing output ") + slot + "[" + std::to_string(i) + "]");
   return ws_->Allocate(idx, dtype, shape, op_->type + " output " + ex_->var_names_[static_cast<size_t>(idx)]);
+}
+
+Value* OpContext::OutOver(const char* slot, const char* in_slot, DType dtype, const Shape& shape, const void* layout, size_t bytes) {
+  int out = Index(out_, slot, 0), in = Index(in_, in_slot, 0);
+  if (out < 0 || in < 0 || !dying_ || std::find(dying_->begin(), dying_->end(), in) == dying_->end()) return nullptr;
+  for (const auto& s : *in_) {
+    for (size_t k = 0; k < s.second.size(); ++k)
+      if (s.second[k] == in && !(s.first == in_slot && k == 0)) return nullptr;  // read again by this op
+  }
+  if (!ws_->Adopt(out, in, dtype, shape, bytes, layout)) return nullptr;
+  return &ws_->At(out);
 }
 
 Value& OpContext::OutLayout(const char* slot, DType dtype, const Shape& shape, const void* layout, size_t bytes) {
@@ -642,7 +682,7 @@ void Executor::RunOp(Workspace* ws, size_t i, RunTimes* times) const {
     for (const auto& slot : c.in)
       for (int idx : slot.second) ToPlain(ws, idx);
   }
-  OpContext ctx(this, ws, c.op, &c.in, &c.out, c.state.get());
+  OpContext ctx(this, ws, c.op, &c.in, &c.out, c.state.get(), &dead_after_[i]);
   c.fn(ctx);
   ws->FlushPending();
   for (int dead : dead_after_[i]) ws->Free(dead);

@@ -196,6 +196,10 @@ class Workspace {
                   const void* layout = nullptr);
   // Var `idx` is dead: its slab may be reused.
   void Free(int idx);
+  // Var `out` takes over the slab of var `in` (whose last reader is the running op), becoming a
+  // tensor of the given type, shape and layout that starts with `in`'s bytes; `in` stays readable
+  // until the op ends. False (nothing changed) when `in` holds no slab of at least `bytes`.
+  bool Adopt(int out, int in, DType dtype, const Shape& shape, size_t bytes, const void* layout);
   // Slabs detached from overwritten vars during an op become free once the op has finished.
   void FlushPending();
   // Scratch memory for kernels (im2col etc.), reused across runs. nullptr in a shape-only op.
@@ -236,8 +240,9 @@ class Workspace {
 class OpContext {
  public:
   OpContext(const Executor* ex, Workspace* ws, const OpDesc* op, const std::vector<std::pair<std::string, std::vector<int>>>* in,
-            const std::vector<std::pair<std::string, std::vector<int>>>* out, void* state = nullptr)
-      : ex_(ex), ws_(ws), op_(op), in_(in), out_(out), state_(state) {}
+            const std::vector<std::pair<std::string, std::vector<int>>>* out, void* state = nullptr,
+            const std::vector<int>* dying = nullptr)
+      : ex_(ex), ws_(ws), op_(op), in_(in), out_(out), state_(state), dying_(dying) {}
 
   const OpDesc& Op() const { return *op_; }
   size_t InputCount(const char* slot) const;
@@ -249,6 +254,11 @@ class OpContext {
   Value& Out(const char* slot, DType dtype, const Shape& shape) { return Out(slot, 0, dtype, shape); }
   // An output in a oneDNN layout taking `bytes` (dnnl_ops.cc).
   Value& OutLayout(const char* slot, DType dtype, const Shape& shape, const void* layout, size_t bytes);
+  // The output written in place over input `in_slot`, which then holds the input's bytes: only
+  // when this op is that input's last reader and reads it through no other slot (else nullptr,
+  // and the kernel makes a fresh output). For ops that accumulate into their output (a residual
+  // sum), this saves the copy and a slab.
+  Value* OutOver(const char* slot, const char* in_slot, DType dtype, const Shape& shape, const void* layout, size_t bytes);
   void* State() const { return state_; }
   float* Scratch(size_t floats) { return ws_->Scratch(floats, op_->type); }
   // True in a shape-only pass (EstimateRunBytes): the kernel has made its outputs (Out) and
@@ -275,6 +285,7 @@ class OpContext {
   const std::vector<std::pair<std::string, std::vector<int>>>* in_;
   const std::vector<std::pair<std::string, std::vector<int>>>* out_;
   void* state_;
+  const std::vector<int>* dying_;  // vars whose last reader is this op
 };
 
 }  // namespace paddle_native
