@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
@@ -415,7 +416,13 @@ void FusedConvKernel(OpContext& ctx) {
     if (residual.shape != plan->out) ctx.Fail("residual " + ShapeString(residual.shape) + " does not match the output " + ShapeString(plan->out));
   }
   size_t scratch_total = Round64(plan->src_bytes) + plan->scratch_bytes;
-  Value& o = ctx.OutLayout("Output", DType::kFloat32, plan->out, plan->dst_md, plan->dst_md->get_size());
+  // The residual sum accumulates into the output: when the residual is in the output's layout and
+  // this is its last reader, the output takes over its memory (no copy); else it is copied first.
+  Value* over = nullptr;
+  if (st->spec.residual && DescOf(residual) == plan->dst_md) {
+    over = ctx.OutOver("Output", "Residual", DType::kFloat32, plan->out, plan->dst_md, plan->dst_md->get_size());
+  }
+  Value& o = over ? *over : ctx.OutLayout("Output", DType::kFloat32, plan->out, plan->dst_md, plan->dst_md->get_size());
   float* scratch = scratch_total ? ctx.Scratch((scratch_total + 3) / 4) : nullptr;
   if (ctx.Dry()) return;
   try {
@@ -424,7 +431,10 @@ void FusedConvKernel(OpContext& ctx) {
       DoReorder(plan->in_md, x.data, plan->src_md, scratch);
       src = scratch;
     }
-    if (st->spec.residual) DoReorder(DescOf(residual), residual.data, plan->dst_md, o.data);
+    if (st->spec.residual && !over) {
+      if (DescOf(residual) == plan->dst_md) std::memcpy(o.data, residual.data, plan->dst_md->get_size());
+      else DoReorder(DescOf(residual), residual.data, plan->dst_md, o.data);
+    }
     std::unordered_map<int, memory> args{
         {DNNL_ARG_SRC, memory(*plan->src_md, Eng(), const_cast<void*>(src))},
         {DNNL_ARG_WEIGHTS, memory(plan->wei_md, Eng(), plan->weights.get())},
