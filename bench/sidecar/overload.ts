@@ -10,7 +10,7 @@
 //     [--max-in-flight N] [--max-queued N] [--max-queue-time-ms N]   (unset: the defaults)
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
@@ -58,7 +58,8 @@ const probePort = await new Promise<number>((resolve) => {
 const child = spawn(
   process.execPath,
   ['--import', 'tsx', join(ROOT, 'sidecar/src/main.ts'), '--no-tls', '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--health-port', String(probePort), '--grpc-port', '0', '--model-dir', MODEL_DIR, '--public-key', PUBLIC_KEY, '--config', join(dir, 'config.json')],
-  { cwd: ROOT, env: { ...process.env, POD_NAME: '', POD_NAMESPACE: '', PADDLESERVICE_NAME: '' }, stdio: ['ignore', 'pipe', 'inherit'] },
+  // The allocator settings the image and the Deployment give the sidecar (images/sidecar.Dockerfile).
+  { cwd: ROOT, env: { ...process.env, POD_NAME: '', POD_NAMESPACE: '', PADDLESERVICE_NAME: '', MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_ARENA_MAX: '2' }, stdio: ['ignore', 'pipe', 'inherit'] },
 );
 let out = '';
 // The served requests' access lines during the flood: their phases_ms split the latency.
@@ -178,12 +179,13 @@ flooding = false;
 await new Promise((r) => setTimeout(r, SETTLE_MS));
 const rssAfter = rss();
 child.kill('SIGTERM');
+rmSync(dir, { recursive: true, force: true });
 
 const shed = [...shedBy.values()].reduce((a, b) => a + b, 0);
 const mib = (b: number): string => `${(b / 1024 / 1024).toFixed(0)} MiB`;
 const goalServed = maxQueueTimeMs + oneRunMs;
 console.log(`\noverload on the transformer fixture (legacy format), tokens [${BATCH}, ${SEQ}] -> ${(responseBytes / 1024).toFixed(0)} KiB JSON answers; ${CONNECTIONS} keep-alive connections x ${DURATION_MS / 1000} s, each sending its next request as soon as the last is answered`);
-console.log(`sidecar: main.ts, plain HTTP, auth off, cpuThreads 1, queue ${JSON.stringify({ maxInFlight: queue.maxInFlight ?? '1 (cpuThreads)', maxQueued: queue.maxQueued ?? QUEUE_DEFAULTS.maxQueued, maxQueueTimeMs })}; load average at the start ${loadAtStart.toFixed(1)} on ${(await import('node:os')).availableParallelism()} cores`);
+console.log(`sidecar: main.ts, plain HTTP, auth off, cpuThreads 1, MALLOC_MMAP_THRESHOLD_=131072 MALLOC_ARENA_MAX=2 (as the image), queue ${JSON.stringify({ maxInFlight: queue.maxInFlight ?? '1 (cpuThreads)', maxQueued: queue.maxQueued ?? QUEUE_DEFAULTS.maxQueued, maxQueueTimeMs })}; load average at the start ${loadAtStart.toFixed(1)} on ${(await import('node:os')).availableParallelism()} cores`);
 console.log('| figure | value | goal |');
 console.log('| --- | ---: | --- |');
 console.log(`| one run alone (median of 5 sequential requests) | ${fmt(oneRunMs)} ms | |`);

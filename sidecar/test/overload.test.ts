@@ -126,6 +126,19 @@ describe('response encoding off the main thread', () => {
     return { y: { dtype: 'float32', shape: [1, n], data }, ids: { dtype: 'int64', shape: [2], data: BigInt64Array.from([1n, -7n]) } };
   };
 
+  it('once idle, the encoder retires its workers (their heaps go back whole)', async () => {
+    const pooled = new ResponseEncoder({ inlineElements: 1, workers: 2, idleReleaseMs: 50 });
+    try {
+      await pooled.encode('m', '1', undefined, outputs(20000), undefined);
+      assert.equal(pooled.workerCount, 1, 'a worker encoded it');
+      await until('the idle workers to be retired', () => pooled.workerCount === 0);
+      const again = await pooled.encode('m', '1', undefined, outputs(3), undefined);
+      assert.match(again.toString(), /^\{"model_name":"m"/, 'the next large answer starts a fresh worker');
+    } finally {
+      pooled.close();
+    }
+  });
+
   it('a worker gives the same bytes as the inline encoder', async () => {
     const inline = new ResponseEncoder({ inlineElements: Number.MAX_SAFE_INTEGER });
     const pooled = new ResponseEncoder({ inlineElements: 1, workers: 2 });

@@ -11,6 +11,7 @@ import { SidecarError, type ErrorCode } from '../errors.js';
 import { buildInferResponse } from '../oip.js';
 import type { Tensor } from '../predictor.js';
 import { startModuleWorker } from './module-worker.js';
+import { releaseMemorySoon } from './release.js';
 
 export interface EncodeJob {
   seq: number;
@@ -28,6 +29,12 @@ export interface EncoderOptions {
   inlineElements?: number;
   /** Worker threads (default: one per core beyond the first, at least 1, at most 2). */
   workers?: number;
+  /**
+   * Once no answer was encoded on a worker for this long (default 2000 ms), the idle workers are
+   * retired (their heaps go back whole) and one full collection runs on the main thread: after a
+   * flood the process returns to its quiet size instead of keeping the flood's heaps.
+   */
+  idleReleaseMs?: number;
 }
 
 interface Pending {
@@ -45,10 +52,28 @@ export class ResponseEncoder {
   private readonly pending = new Map<number, Pending>();
   private seq = 0;
   private closed = false;
+  private readonly idle: NodeJS.Timeout;
 
   constructor(o: EncoderOptions = {}) {
     this.inlineElements = o.inlineElements ?? 16384;
     this.size = o.workers ?? Math.min(2, Math.max(1, availableParallelism() - 1));
+    this.idle = setTimeout(() => this.releaseIdle(), o.idleReleaseMs ?? 2000);
+    this.idle.unref();
+  }
+
+  /** Worker threads alive now. */
+  get workerCount(): number {
+    return this.workers.length;
+  }
+
+  private releaseIdle(): void {
+    let retired = 0;
+    for (let i = this.workers.length - 1; i >= 0; i--) {
+      if ((this.load[i] ?? 0) > 0) continue;
+      this.retire(this.workers[i] as Worker);
+      retired++;
+    }
+    if (retired > 0) releaseMemorySoon(0);
   }
 
   /** The response body of one inference: inline when small, else on a worker. */
@@ -60,20 +85,24 @@ export class ResponseEncoder {
   }
 
   private onWorker(job: EncodeJob, elements: number): Promise<Buffer> {
-    const i = this.pick();
-    const w = this.workers[i] as Worker;
-    this.load[i] = (this.load[i] ?? 0) + 1;
+    const w = this.workers[this.pick()] as Worker;
+    const slot = (): number => this.workers.indexOf(w);
+    this.load[slot()] = (this.load[slot()] ?? 0) + 1;
     return new Promise<Buffer>((resolve, reject) => {
       this.pending.set(job.seq, {
         resolve: (b) => {
+          const i = slot();
           this.load[i] = (this.load[i] ?? 1) - 1;
+          this.idle.refresh();
           // A huge answer leaves the worker's heap at its peak: retire that worker (its whole
           // heap goes back) once it is idle; the next large answer starts a fresh one.
           if (elements >= this.retireElements && this.load[i] === 0) this.retire(w);
           resolve(b);
         },
         reject: (e) => {
+          const i = slot();
           this.load[i] = (this.load[i] ?? 1) - 1;
+          this.idle.refresh();
           reject(e);
         },
       });
@@ -118,6 +147,7 @@ export class ResponseEncoder {
 
   close(): void {
     this.closed = true;
+    clearTimeout(this.idle);
     for (const w of this.workers) void w.terminate();
     this.workers.length = 0;
   }
