@@ -5,9 +5,8 @@
 //
 // Prints figures and ratios; never asserts timings. Targets from the issue: >= 0.8x bare
 // throughput, <= 0.3 ms added p50. Both servers use plain HTTP so the difference is the chain
-// itself (a further row shows the chain over HTTPS for reference). The chain is measured twice:
-// through `handler` (the lean dispatcher, what main.ts serves) and through `app` (express alone,
-// the path every request took before the dispatcher).
+// itself (a further row shows the chain over HTTPS for reference; another a bare express app,
+// to show what a framework's own per-request machinery costs).
 //
 // autocannon runs in a child process, so this process is the servers alone: the `cpu us/req`
 // column is this process's CPU time (user + system, every thread: the event loop, the
@@ -69,8 +68,6 @@ const sidecar = await createApp({ config: benchConfig(benchCreds), predictor, re
 sidecar.start();
 const chain = createSidecarServer({ handler: sidecar.handler });
 const chainPort = await chain.listen(0, '127.0.0.1');
-const chainExpress = createSidecarServer({ handler: sidecar.app });
-const chainExpressPort = await chainExpress.listen(0, '127.0.0.1');
 const pki = createPki();
 const chainTls = createSidecarServer({ handler: sidecar.handler, tls: { certFile: pki.serverCert, keyFile: pki.serverKey, mutual: false } });
 const chainTlsPort = await chainTls.listen(0, '127.0.0.1');
@@ -126,7 +123,6 @@ const targets: [string, string, Record<string, string>, boolean][] = [
   ['bare node:http', `http://127.0.0.1:${barePort}/`, {}, false],
   ['bare express (json + 1 route)', `http://127.0.0.1:${bareExpressPort}/infer`, {}, false],
   ['sidecar full chain (HTTP)', `http://127.0.0.1:${chainPort}/v2/models/mlp/infer`, auth, false],
-  ['sidecar chain via express only (HTTP)', `http://127.0.0.1:${chainExpressPort}/v2/models/mlp/infer`, auth, false],
   ['sidecar full chain (HTTPS)', `https://localhost:${chainTlsPort}/v2/models/mlp/infer`, auth, true],
 ];
 const measured = values.quick ? targets.filter(([name]) => name === 'bare node:http' || name === 'sidecar full chain (HTTP)') : targets;
@@ -170,15 +166,13 @@ if (b && c) {
   console.log(`added p50/p99 under load (autocannon, ms resolution): ${c.p50 - b.p50} / ${c.p99 - b.p99} ms`);
 }
 const e = row('bare express (json + 1 route)');
-const x = row('sidecar chain via express only (HTTP)');
-if (b && e && x) {
-  console.log(`the chain through express only (the pre-dispatcher path): ${f(x.rps / b.rps, 2)}x bare, cpu ${f(b.cpuUs / x.cpuUs, 2)}x, seq p50 +${f(x.seqP50 - b.seqP50)} ms`);
+if (b && e) {
   console.log(`for reference, bare express (json + 1 route) vs bare node:http: throughput ${f(e.rps / b.rps, 2)}x, cpu ${f(b.cpuUs / e.cpuUs, 2)}x, seq p50 +${f(e.seqP50 - b.seqP50)} ms`);
 }
 console.log(`access log lines validated during the run: ${logLines}`);
 
 sidecar.close();
-await Promise.all([chain.close(), chainExpress.close(), chainTls.close(), bareExpress.close(), new Promise((r) => bare.close(r))]);
+await Promise.all([chain.close(), chainTls.close(), bareExpress.close(), new Promise((r) => bare.close(r))]);
 await tracing.shutdown();
 // autocannon stops mid-request: let the last runs finish before disposing.
 for (let i = 0; i < 50; i++) {

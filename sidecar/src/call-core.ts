@@ -1,20 +1,17 @@
-// The request chain as front ends other than REST see it (the gRPC front end today). createApp
-// builds one `CallCore` over the same steps its REST routes run, so a gRPC call gets the same
+// The request pipeline as every front end sees it (rest/front-end.ts, grpc/server.ts). createApp
+// builds one `CallCore` over the stages in pipeline/, so a REST request and a gRPC call get the same
 // request id, trace and dyeing context, token check, default-deny policy, rate limit bucket,
 // model allow-list, degradation tree, breaker, predictor, metrics, matrix, span, access line and
-// audit record as a REST request; the front end only turns its wire format into these calls.
+// audit record; the front end only turns its wire format into these calls.
 
 import type { IncomingHttpHeaders } from 'node:http';
 import type { SidecarError } from './errors.js';
 import type { ModelConfigJson } from './model-config.js';
+import type { Call } from './pipeline/call.js';
 import type { Tensor, TensorInfo } from './predictor.js';
 
-/** One call in flight (opaque to front ends; what `open` returns). */
-export interface CallHandle {
-  readonly requestId: string;
-  readonly traceId: string;
-  readonly spanId: string;
-}
+/** One call in flight (pipeline/call.ts: the one request object every stage works on). */
+export type CallHandle = Call;
 
 export interface ModelMetadataJson {
   name: string;

@@ -1,11 +1,10 @@
 // Request body reading for the sidecar: the byte limit is enforced while reading (a declared
 // Content-Length over the limit is refused before reading anything), the body must be JSON
 // (an object or array at the top), declared as application/json (pipeline/content-type.ts), and
-// compressed bodies are refused. Errors are SidecarErrors (413 / 400 / 415). One reader (`readJsonBody`, over a plain IncomingMessage) serves both the
-// fast dispatcher and the express middleware (`jsonBody`), so the two cannot drift.
+// compressed bodies are refused. Errors are SidecarErrors (413 / 400 / 415). The REST front end
+// (rest/front-end.ts) reads every body here.
 
 import type { IncomingMessage } from 'node:http';
-import type { NextFunction, Request, Response } from 'express';
 import { SidecarError } from './errors.js';
 import { checkContentType } from './pipeline/content-type.js';
 
@@ -125,18 +124,4 @@ function firstNonSpace(text: string): number {
     if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) break;
   }
   return i;
-}
-
-/** The express middleware form: sets `req.body` (POST/PUT/PATCH only). */
-export function jsonBody(limitBytes: number) {
-  return (req: Request, _res: Response, next: NextFunction): void => {
-    if (!hasBody(req.method)) return next();
-    readJsonBody(req, limitBytes).then(
-      (body) => {
-        req.body = body;
-        next();
-      },
-      (err: unknown) => next(err),
-    );
-  };
 }

@@ -35,7 +35,7 @@ describe('tritonclient.http against the sidecar (binary tensor extension on and 
     assert.ok(infer.some((a) => a.status === 200), 'binary requests are audited like JSON ones');
   });
 
-  it('the dispatcher and the express path answer a binary request with the same bytes and headers', async () => {
+  it('a binary request is answered the same on both spellings of the infer route (trailing slash)', async () => {
     const token = await h.token('model_inference');
     const x = Buffer.from(Float32Array.from({ length: 64 }, (_, i) => (i % 7) / 7).buffer);
     const header = Buffer.from(JSON.stringify({ id: 'bin', inputs: [{ name: 'x', shape: [1, 64], datatype: 'FP32', parameters: { binary_data_size: x.length } }], parameters: { binary_data_output: true } }));
@@ -49,11 +49,9 @@ describe('tritonclient.http against the sidecar (binary tensor extension on and 
         req.on('error', reject);
         req.end(Buffer.concat([header, x]));
       });
-    const before = h.sidecar.dispatched.express;
-    const fast = await post(`/v2/models/${MODEL}/infer`);
-    const viaExpress = await post(`/v2/models/${MODEL}/infer/`); // a trailing slash: express's route
-    assert.equal(h.sidecar.dispatched.express, before + 1, 'the second request took the express path');
-    for (const r of [fast, viaExpress]) {
+    const plain = await post(`/v2/models/${MODEL}/infer`);
+    const slash = await post(`/v2/models/${MODEL}/infer/`); // a trailing slash: the same route
+    for (const r of [plain, slash]) {
       assert.equal(r.status, 200, r.body.toString());
       assert.equal(r.headers['content-type'], 'application/octet-stream');
       const n = Number(r.headers['inference-header-content-length']);
@@ -62,6 +60,6 @@ describe('tritonclient.http against the sidecar (binary tensor extension on and 
       assert.equal(head.outputs[0]?.parameters.binary_data_size, 40);
       assert.equal(r.body.length, n + 40);
     }
-    assert.deepEqual(viaExpress.body, fast.body);
+    assert.deepEqual(slash.body, plain.body);
   });
 });

@@ -1,0 +1,58 @@
+// The one request object of the pipeline. Every front end (REST in rest/, gRPC in grpc/) opens
+// one per request through the context stage (context.ts) and hands it to the stages in turn;
+// each stage reads what the ones before it wrote and adds its own part. Nothing in here knows
+// about node:http or grpc-js.
+
+import type { Context, Span } from '@opentelemetry/api';
+import type { Device } from '../../../crds/src/types.js';
+import type { Principal } from '../auth.js';
+import type { TestGroup } from '../breaker.js';
+import type { Logger } from '../logging.js';
+import type { PhaseMarks } from './phases.js';
+
+export interface Call {
+  readonly requestId: string;
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly span: Span;
+  /** The incoming trace context; with the server span, the parent of child spans. */
+  readonly parent: Context;
+  readonly envId: string;
+  group: TestGroup;
+  /** The group came from canary.treatmentPercent (no X-Test-Group header), not from the caller. */
+  groupAssigned: boolean;
+  /** process.hrtime.bigint() at arrival. */
+  readonly started: bigint;
+  /** Created on first use (most calls only write the access line, through the root logger). */
+  logger?: Logger;
+  /** Route label for metrics and the access log, once the route is known. */
+  route?: string;
+  principal?: Principal;
+  policyPath?: string;
+  domain?: string;
+  failureReason?: string;
+  /** The caller went away before the answer was complete. */
+  clientClosed?: boolean;
+  /** Set once the call reached the predictor: labels of the duration histogram. */
+  inference?: { device: Device; seqLenBucket: string };
+  /** Inference phases (phases.ts), for the access line. */
+  phases?: PhaseMarks;
+  /**
+   * The front end reports the run's service time once the answer's last byte is written
+   * (REST); otherwise the predictor stage reports it when the run returns (gRPC).
+   */
+  serviceAtAnswer?: boolean;
+  /** The run of a `serviceAtAnswer` call: its queue shape key and start, until the answer is out. */
+  service?: { key: string; started: bigint };
+}
+
+/** Milliseconds since an hrtime.bigint() stamp. */
+export function sinceMs(start: bigint): number {
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+/** The status recorded for a call whose client went away before the answer was sent (nginx's convention). */
+export const CLIENT_CLOSED_STATUS = 499;
+
+/** The model version the sidecar serves (OIP paths may name it). */
+export const MODEL_VERSION = '1';
