@@ -24,6 +24,15 @@ export interface RouteMatch<H> {
   version: string | undefined;
 }
 
+/** Entries kept in the seen-path cache before it is cleared (any caller can send new paths). */
+const SEEN_MAX = 512;
+
+interface Found<H> {
+  pattern: Pattern<H>;
+  model: string | undefined;
+  version: string | undefined;
+}
+
 interface Pattern<H> {
   segments: string[];
   route: SidecarRoute;
@@ -40,6 +49,8 @@ export class Router<H> {
   private readonly patterns: Pattern<H>[] = [];
   /** Exact-spelling static paths (the common case skips the segment walk). */
   private readonly exact = new Map<string, Pattern<H>>();
+  /** Paths seen lately and what they matched (null: nothing); bounded, cleared when full. */
+  private readonly seen = new Map<string, Found<H> | null>();
 
   /** `handlers`: table path -> method -> handler, for every entry and method of `routes`. */
   constructor(handlers: Record<string, Partial<Record<Method, H>>>, readonly routes: readonly SidecarRoute[] = SIDECAR_ROUTES) {
@@ -71,9 +82,19 @@ export class Router<H> {
     return this.find(path)?.pattern.route.methods ?? [];
   }
 
-  private find(path: string): { pattern: Pattern<H>; model: string | undefined; version: string | undefined } | undefined {
+  private find(path: string): Found<H> | undefined {
     const exact = this.exact.get(path);
     if (exact) return { pattern: exact, model: undefined, version: undefined };
+    const seen = this.seen.get(path);
+    if (seen !== undefined) return seen ?? undefined;
+    const found = this.walk(path);
+    if (this.seen.size >= SEEN_MAX) this.seen.clear();
+    this.seen.set(path, found ?? null);
+    return found;
+  }
+
+  /** Matches `path` segment by segment (throws 400 for a malformed escape in a parameter; not cached). */
+  private walk(path: string): Found<H> | undefined {
     let p = path;
     if (p.length > 1 && p.endsWith('/')) p = p.slice(0, -1);
     const segs = p.split('/');
@@ -89,7 +110,7 @@ export class Router<H> {
         const s = segs[i + 1] as string;
         if (w === '{model}') ok = s !== '' && (model = decode(s)) !== undefined;
         else if (w === '{version}') ok = s !== '' && (version = decode(s)) !== undefined;
-        else ok = s === w || s.toLowerCase() === w;
+        else ok = s === w || (s.length === w.length && s.toLowerCase() === w);
       }
       if (ok) return { pattern, model, version };
     }
