@@ -53,7 +53,7 @@ describe('REST front end: one router, the whole chain', function () {
         ...(await bearer('model_inference')(side)),
         'x-env-id': 'gray-v2',
         'x-test-group': 'TREATMENT',
-        traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+        traceparent: '00-5ca03e4688c45eb7b4df03a1f1f15847-00f067aa0ba902b7-01',
       }),
       status: 200,
     },
@@ -63,7 +63,7 @@ describe('REST front end: one router, the whole chain', function () {
       body: mlpBody(1),
       headers: async (side) => ({
         ...(await bearer('model_inference')(side)),
-        traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+        traceparent: '00-5ca03e4688c45eb7b4df03a1f1f15847-00f067aa0ba902b7-01',
         tracestate: 'vendor=abc,other=x1',
       }),
       status: 200,
