@@ -12,13 +12,12 @@
 //
 // The e2e cluster's --service-cluster-ip-range is a /16, so 1000 Services fit.
 
-import { existsSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
-import { makeInformer, type Informer, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
 import type { PaddleService } from '../../crds/src/index.js';
-import { CLUSTER_DIR, createTestNamespace, deleteTestNamespace, makeClients, type Clients } from '../../e2e/src/index.js';
+import { createTestNamespace, deleteTestNamespace, makeClients, type Clients } from '../../e2e/src/index.js';
 import { startOperator, sumMetric, type OperatorProcess } from '../../operator/test/e2e/harness.js';
+import { clusterPids, cpuSeconds, pool, rssMb, waitForEarlierRuns } from './proc.js';
+import { NamespaceWatch, paddleServices } from './watch.js';
 
 const TARGET_CONVERGE_S_1000 = 60;
 const TARGET_RSS_MB = 200;
@@ -41,34 +40,6 @@ function spec(name: string): PaddleService {
       auth: { enabled: false },
     },
   };
-}
-
-function rssMb(pid: number): { rss: number; peak: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
-  return { rss: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) };
-}
-
-/** CPU seconds (user + system) a process has used so far; 0 when it is gone. */
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime are fields 14 and 15 of /proc/<pid>/stat (clock ticks, 100 per second on Linux).
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
-/** The local control plane's processes (e2e/.cluster/pids/<name>.pid: "pid starttime"). */
-function clusterPids(): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const name of ['kube-apiserver', 'etcd', 'kube-controller-manager', 'kube-scheduler', 'kwok']) {
-    const f = join(CLUSTER_DIR, 'pids', `${name}.pid`);
-    if (existsSync(f)) out[name] = Number(readFileSync(f, 'utf8').trim().split(/\s+/)[0]);
-  }
-  return out;
 }
 
 /**
@@ -136,58 +107,6 @@ class ConvergeProfile {
   }
 }
 
-/**
- * The namespace's PaddleServices as one watch keeps them (client-node's informer: it resumes
- * from the last resourceVersion and relists only when it must). Started on the empty namespace
- * before the creates. The bench polled a LIST of all N every 2 s before: at N=1000 that was
- * about 7% of the API server's CPU during the converge (its CPU profile), plus the bench's own
- * parsing, on the same 2 cores the operator is measured on.
- */
-class PaddleServiceWatch {
-  readonly #informer: Informer<KubernetesObject> & ObjectCache<KubernetesObject>;
-  #stopped = false;
-
-  constructor(clients: Clients, ns: string) {
-    const path = `/apis/serving.paddle.io/v1alpha1/namespaces/${ns}/paddleservices`;
-    const list = async () => {
-      const l = (await clients.custom.listNamespacedCustomObject({ group: 'serving.paddle.io', version: 'v1alpha1', namespace: ns, plural: 'paddleservices' })) as {
-        items: PaddleService[];
-        metadata?: { resourceVersion?: string };
-      };
-      return { ...l, metadata: l.metadata ?? {} } as never;
-    };
-    this.#informer = makeInformer<KubernetesObject>(clients.kc, path, list);
-    this.#informer.on('error', () => {
-      if (!this.#stopped) setTimeout(() => void this.#informer.start().catch(() => undefined), 1_000);
-    });
-  }
-
-  async start(): Promise<void> {
-    await this.#informer.start();
-  }
-
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    await this.#informer.stop();
-  }
-
-  count(pred: (ps: PaddleService) => boolean): number {
-    return (this.#informer.list() as unknown as PaddleService[]).filter(pred).length;
-  }
-}
-
-async function pool<T>(items: T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (next < items.length) {
-        const item = items[next++] as T;
-        await fn(item);
-      }
-    }),
-  );
-}
-
 /** The Deployment controller's pace between 10 % and 90 % of the Deployments (from the polls). */
 function kcmRate(series: Array<[number, number]>, n: number): string {
   const from = series.find(([, c]) => c >= n * 0.1);
@@ -209,24 +128,9 @@ const CHILD_LISTS: Array<[string, (c: Clients, ns: string) => Promise<number>]> 
   ['serviceaccounts', async (c, ns) => (await c.core.listNamespacedServiceAccount({ namespace: ns, labelSelector: 'app.kubernetes.io/managed-by=paddle-operator' })).items.length],
 ];
 
-/**
- * Waits until no namespace of an earlier run is still being deleted: the namespace controller
- * and the garbage collector deleting thousands of objects load the same API server and etcd,
- * and a run that overlaps them measures that too. Returns the seconds waited.
- */
-async function waitForEarlierRuns(clients: Clients): Promise<number> {
-  const t0 = performance.now();
-  for (;;) {
-    const left = (await clients.core.listNamespace()).items.filter((n) => n.metadata?.name?.startsWith('bench-op-'));
-    if (left.length === 0) return (performance.now() - t0) / 1000;
-    if (performance.now() - t0 > 900_000) throw new Error(`namespaces of an earlier run still exist after 900 s: ${left.map((n) => n.metadata?.name).join(', ')}`);
-    await new Promise((r) => setTimeout(r, 2_000));
-  }
-}
-
 async function runOnce(clients: Clients, op: OperatorProcess, n: number): Promise<void> {
   const ns = await createTestNamespace(clients, `bench-op-${n}`);
-  const watch = new PaddleServiceWatch(clients, ns);
+  const watch = new NamespaceWatch<PaddleService>(clients, paddleServices(clients, ns));
   try {
     const names = Array.from({ length: n }, (_, i) => `psvc-${i}`);
     await watch.start();

@@ -8,7 +8,9 @@
 #
 # Environment: E2E_GPU_NODES (3), E2E_GPUS_PER_NODE (8), E2E_GPU_PRODUCT
 # (NVIDIA-A100-SXM4-80GB), E2E_CLUSTER_DIR (e2e/.cluster), E2E_APISERVER_PROFILING (false;
-# true serves /debug/pprof on the API server, e.g. to profile it under the operator bench).
+# true serves /debug/pprof on the API server, e.g. to profile it under the operator bench),
+# E2E_KCM_API_QPS / E2E_KCM_API_BURST (the controller-manager's client-side limits: 100 / 200;
+# Kubernetes' own default is 20 / 30, see below), E2E_CERT_MANAGER_WORKERS (5).
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -16,6 +18,15 @@ set -euo pipefail
 GPU_NODES="${E2E_GPU_NODES:-3}"
 GPUS_PER_NODE="${E2E_GPUS_PER_NODE:-8}"
 GPU_PRODUCT="${E2E_GPU_PRODUCT:-NVIDIA-A100-SXM4-80GB}"
+# Every controller of kube-controller-manager (Deployment, ReplicaSet, EndpointSlice, garbage
+# collector, ...) has its own client limited to --kube-api-qps requests per second. Kubernetes'
+# default, 20 / 30, is for small clusters: a Deployment costs its controller about 3 writes and
+# its ReplicaSet's controller about 3 more, so 1000 new Deployments queue for ~150 s behind it
+# (bench/operator/ready.ts shows it). Clusters sized for thousands of workloads raise it;
+# Kubernetes' own scalability jobs ran it at 100 / 100, and some at 200 / 400.
+KCM_API_QPS="${E2E_KCM_API_QPS:-100}"
+KCM_API_BURST="${E2E_KCM_API_BURST:-200}"
+CERT_MANAGER_WORKERS="${E2E_CERT_MANAGER_WORKERS:-5}"
 KUBECTL="$K8S_BIN/kubectl"
 
 print_env() {
@@ -238,6 +249,7 @@ main() {
     --service-account-private-key-file "$PKI_DIR/sa.key" --root-ca-file "$PKI_DIR/ca.crt" \
     --use-service-account-credentials=true --leader-elect=false \
     --cluster-signing-cert-file "$PKI_DIR/ca.crt" --cluster-signing-key-file "$PKI_DIR/ca.key" \
+    --kube-api-qps "$KCM_API_QPS" --kube-api-burst "$KCM_API_BURST" \
     --profiling=false
   start kube-scheduler "$K8S_BIN/kube-scheduler" \
     --kubeconfig "$CLUSTER_DIR/run/scheduler.kubeconfig" \
@@ -271,8 +283,10 @@ main() {
   "${k[@]}" -n cert-manager create secret tls paddle-e2e-ca --cert "$PKI_DIR/issuer-ca.crt" --key "$PKI_DIR/issuer-ca.key" \
     --dry-run=client -o yaml | "${k[@]}" apply --server-side -f - >/dev/null || die "could not store the issuer CA"
   "${k[@]}" apply --server-side -f "$E2E_DIR/cluster/cluster-issuer.yaml" >/dev/null || die "could not create the ClusterIssuer"
+  # Workers per controller: cert-manager's own default (5); the controller's QPS is 50 / 100
+  # (e2e/tools/cert-manager/main.go).
   start cert-manager "$CERT_MANAGER_BIN/cert-manager" --kubeconfig "$KUBECONFIG_FILE" \
-    --cluster-resource-namespace cert-manager --v 1
+    --cluster-resource-namespace cert-manager --workers "$CERT_MANAGER_WORKERS" --v 1
 
   for c in kube-controller-manager kube-scheduler; do
     local port=$KCM_PORT; [ "$c" = kube-scheduler ] && port=$SCHED_PORT

@@ -108,3 +108,16 @@ export function podForCache(pod: V1Pod): V1Pod {
   };
   return compact({ apiVersion: pod.apiVersion, kind: pod.kind, metadata: identity(pod.metadata), ...(Object.keys(status).length > 0 ? { status } : {}) });
 }
+
+/**
+ * Whether two cached versions of one object (both through the same transform) hold the same
+ * content, resourceVersion aside: an update whose cached form did not change (a pod scheduled,
+ * started or made Ready; a Certificate's renewal time) carries nothing any reader of the cache
+ * reads, so it needs no reconcile. Cached objects come from JSON with the API server's field
+ * order, so their JSON texts compare.
+ */
+export function sameCachedContent(a: KubernetesObject | undefined, b: KubernetesObject): boolean {
+  if (!a || !a.metadata || !b.metadata) return false;
+  const text = (o: KubernetesObject) => JSON.stringify({ ...o, metadata: { ...o.metadata, resourceVersion: undefined } });
+  return text(a) === text(b);
+}

@@ -70,6 +70,7 @@ export class Controller {
       if (key) this.queue.add(key);
     };
     const restarts = (resource: string) => () => metrics.informerRestarts.inc({ resource });
+    const unchanged = (resource: string) => () => metrics.unchangedUpdates.inc({ resource });
 
     this.#psInformer = new ResilientInformer<KubernetesObject>({
       name: 'paddleservices',
@@ -84,6 +85,7 @@ export class Controller {
       log,
       clock: this.#clock,
       onRestart: restarts('paddleservices'),
+      onUnchanged: unchanged('paddleservices'),
     });
     this.#podInformer = new ResilientInformer<V1Pod>({
       name: 'pods',
@@ -99,6 +101,7 @@ export class Controller {
       log,
       clock: this.#clock,
       onRestart: restarts('pods'),
+      onUnchanged: unchanged('pods'),
     });
     this.#hpaInformer = new ResilientInformer<V2HorizontalPodAutoscaler>({
       name: 'horizontalpodautoscalers',
@@ -109,6 +112,7 @@ export class Controller {
       log,
       clock: this.#clock,
       onRestart: restarts('horizontalpodautoscalers'),
+      onUnchanged: unchanged('horizontalpodautoscalers'),
       // Optional (RBAC may not grant it): keep trying, calmly.
       backoff: { baseMs: 1_000, maxMs: 60_000 },
     });
@@ -130,6 +134,7 @@ export class Controller {
         log,
         clock: this.#clock,
         onRestart: restarts(resource.plural),
+        onUnchanged: unchanged(resource.plural),
         // cert-manager may be absent: keep checking, but calmly.
         ...(kind === 'Certificate' ? { backoff: { baseMs: 1_000, maxMs: 60_000 } } : {}),
       });

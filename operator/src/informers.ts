@@ -5,7 +5,7 @@
 
 import { ListWatch, Watch, type KubeConfig, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
 import { computeBackoffDelay } from './backoff.js';
-import { withoutManagedFields, type CacheTransform } from './cache-transform.js';
+import { sameCachedContent, withoutManagedFields, type CacheTransform } from './cache-transform.js';
 import { realClock, type Clock, type TimerHandle } from './clock.js';
 import { describeError, httpStatusOf } from './errors.js';
 import { collectionPath, type KubeClient, type ResourceRef } from './kube-client.js';
@@ -30,6 +30,8 @@ export interface ResilientInformerOptions<T extends KubernetesObject> {
   backoff?: { baseMs: number; maxMs: number };
   /** What the cache keeps of each object (cache-transform.ts); default: all but managedFields. */
   transform?: CacheTransform<T>;
+  /** Called for an update that changed nothing the cache keeps (no onEvent then). */
+  onUnchanged?: () => void;
 }
 
 /**
@@ -38,17 +40,25 @@ export interface ResilientInformerOptions<T extends KubernetesObject> {
  */
 class TransformingWatch<T extends KubernetesObject> extends Watch {
   readonly #transform: CacheTransform<T>;
+  readonly #onModified: (next: T) => void;
 
-  constructor(kc: KubeConfig, transform: CacheTransform<T>) {
+  /** `onModified` sees each MODIFIED object after the transform, before the cache takes it. */
+  constructor(kc: KubeConfig, transform: CacheTransform<T>, onModified: (next: T) => void) {
     super(kc);
     this.#transform = transform;
+    this.#onModified = onModified;
   }
 
   override watch(...[path, query, callback, done]: Parameters<Watch['watch']>): ReturnType<Watch['watch']> {
     return super.watch(
       path,
       query,
-      (phase, obj, raw) => callback(phase, phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED' ? this.#transform(obj as T) : obj, raw),
+      (phase, obj, raw) => {
+        if (phase !== 'ADDED' && phase !== 'MODIFIED' && phase !== 'DELETED') return callback(phase, obj, raw);
+        const cached = this.#transform(obj as T);
+        if (phase === 'MODIFIED') this.#onModified(cached);
+        return callback(phase, cached, raw);
+      },
       done,
     );
   }
@@ -89,9 +99,20 @@ export class ResilientInformer<T extends KubernetesObject> {
       });
       return { ...list, items, metadata: list.metadata ?? {} } as never;
     };
-    this.#informer = new ListWatch<T>(path, new TransformingWatch<T>(opts.client.kubeConfig, transform), listFn, false, opts.labelSelector);
+    // Updates whose cached form equals the cached one (only status or fields the transform
+    // drops changed) are cached but enqueue nothing: at 1000 PaddleServices a pod's scheduling,
+    // start and readiness, or cert-manager's bookkeeping, would each cost a reconcile of its owner.
+    const unchanged = new WeakSet<T>();
+    const onModified = (next: T) => {
+      const m = next.metadata;
+      if (sameCachedContent(m?.name ? this.#informer.get(m.name, m.namespace) : undefined, next)) unchanged.add(next);
+    };
+    this.#informer = new ListWatch<T>(path, new TransformingWatch<T>(opts.client.kubeConfig, transform, onModified), listFn, false, opts.labelSelector);
     this.#informer.on('add', (obj) => opts.onEvent(obj, 'add'));
-    this.#informer.on('update', (obj) => opts.onEvent(obj, 'update'));
+    this.#informer.on('update', (obj) => {
+      if (unchanged.has(obj)) opts.onUnchanged?.();
+      else opts.onEvent(obj, 'update');
+    });
     this.#informer.on('delete', (obj) => opts.onEvent(obj, 'delete'));
     this.#informer.on('connect', () => {
       this.#failures = 0;

@@ -22,6 +22,7 @@ export class OperatorMetrics {
   /** Read at every scrape into apiRequestsInFlight (the client's count). */
   apiInFlight: () => number = () => 0;
   readonly informerRestarts: Counter<'resource'>;
+  readonly unchangedUpdates: Counter<'resource'>;
   readonly isLeader: Gauge;
   readonly managedServices: Gauge;
   /** 1 while a PaddleService's condition is True, 0 while False; no series when Unknown or absent. */
@@ -78,6 +79,12 @@ export class OperatorMetrics {
     this.informerRestarts = new Counter({
       name: 'paddle_operator_informer_restarts_total',
       help: 'Informer restarts after a watch or list error.',
+      labelNames: ['resource'],
+      registers,
+    });
+    this.unchangedUpdates = new Counter({
+      name: 'paddle_operator_informer_unchanged_updates_total',
+      help: 'Watch updates that changed nothing the cache keeps (e.g. a pod made Ready): cached, no reconcile.',
       labelNames: ['resource'],
       registers,
     });

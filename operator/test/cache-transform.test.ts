@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { KubernetesObject, V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { applyReason, withSpecHash } from '../src/apply.js';
 import { ANNOTATIONS, buildChildren, DEFAULT_OPERATOR_CONFIG } from '../src/builders/index.js';
-import { childForCache, podForCache, withoutManagedFields } from '../src/cache-transform.js';
+import { childForCache, podForCache, sameCachedContent, withoutManagedFields } from '../src/cache-transform.js';
 import { loadExample } from './fixtures.js';
 
 type Obj = KubernetesObject & Record<string, unknown>;
@@ -179,5 +179,68 @@ describe('cache transforms (what the informer caches keep)', () => {
     const cached = withoutManagedFields(served);
     assert.deepEqual(cached, JSON.parse(JSON.stringify(ps)));
     assert.notEqual(cached.spec, served.spec);
+  });
+
+  describe('sameCachedContent: which watch updates need a reconcile', () => {
+    const pod = (rv: string, mutate: (p: V1Pod) => void = () => undefined): V1Pod => {
+      const p: V1Pod = {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'p-1', namespace: 'ml', uid: 'u1', resourceVersion: rv, labels: { 'app.kubernetes.io/instance': 'mnist-mlp' } },
+        spec: { containers: [{ name: 'c', image: 'i' }] },
+        status: { phase: 'Pending' },
+      };
+      mutate(p);
+      return podForCache(p);
+    };
+
+    it('a pod scheduled, started and made Ready: nothing the cache keeps changed', () => {
+      const before = pod('9');
+      const after = pod('12', (p) => {
+        p.spec!.nodeName = 'kwok-cpu-0';
+        p.status = {
+          phase: 'Running',
+          conditions: [{ type: 'Ready', status: 'True' }],
+          containerStatuses: [{ name: 'c', image: 'i', imageID: 'x', ready: true, restartCount: 0, state: { running: {} } }],
+        };
+      });
+      assert.equal(sameCachedContent(before, after), true);
+    });
+
+    it('a pod whose container was killed, that is being deleted, or whose labels changed: changed', () => {
+      const before = pod('9');
+      const killed = pod('10', (p) => {
+        p.status = { containerStatuses: [{ name: 'c', image: 'i', imageID: 'x', ready: false, restartCount: 1, lastState: { terminated: { exitCode: 137, reason: 'OOMKilled' } } }] };
+      });
+      assert.equal(sameCachedContent(before, killed), false);
+      assert.equal(sameCachedContent(before, pod('10', (p) => (p.metadata!.deletionTimestamp = new Date(0)))), false);
+      assert.equal(sameCachedContent(before, pod('10', (p) => (p.metadata!.labels!['serving.paddle.io/template-hash'] = 'b'))), false);
+    });
+
+    it('a Deployment: a status field the status folds changes it, a dropped annotation does not', () => {
+      const desired = desiredChildren('minimal.yaml').find((o) => o.kind === 'Deployment')!;
+      const before = childForCache(asServed(desired, '42'));
+      const revision = asServed(desired, '43');
+      revision.metadata!.annotations!['deployment.kubernetes.io/revision'] = '3';
+      assert.equal(sameCachedContent(before, childForCache(revision)), true);
+      const available = asServed(desired, '44') as unknown as V1Deployment;
+      available.status!.availableReplicas = 2;
+      assert.equal(sameCachedContent(before, childForCache(available as unknown as Obj)), false);
+    });
+
+    it("a Certificate: cert-manager's other status fields do not change it, its Ready condition does", () => {
+      const desired = desiredChildren('minimal.yaml').find((o) => o.kind === 'Certificate')!;
+      const before = childForCache(asServed(desired, '42'));
+      const renewed = asServed(desired, '43');
+      renewed.status = { ...(renewed.status as object), notAfter: '2027-02-01T00:00:00Z', revision: 2 };
+      assert.equal(sameCachedContent(before, childForCache(renewed)), true);
+      const failing = asServed(desired, '44');
+      failing.status = { conditions: [{ type: 'Ready', status: 'False', reason: 'Expired', message: 'expired' }] };
+      assert.equal(sameCachedContent(before, childForCache(failing)), false);
+    });
+
+    it('an object the cache does not hold yet is always news', () => {
+      assert.equal(sameCachedContent(undefined, pod('1')), false);
+    });
   });
 });

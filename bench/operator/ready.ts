@@ -1,0 +1,386 @@
+// Time to Ready: what a user waits for. N PaddleServices as a user writes them (1 replica,
+// TLS from the cluster's cert-manager CA ClusterIssuer) are created at once; their pods run on
+// a kwok node (kwok marks them Running and Ready, no containers run), and the bench plays each
+// pod's sidecar: when kwok marks a pod Ready it sends the pod's first report (the sidecar's own
+// buildPodReport / buildReportPatch, a merge patch of status.podReports.<pod>) and then one every
+// reportIntervalSeconds, as the sidecar does. Model verification is off (no sidecar verifies).
+//
+// Per PaddleService it records when each step was first seen through its own watches:
+//   created (the create call returned), Deployment (the operator applied it), pod created and
+//   scheduled, pod Ready (kwok), Deployment available (the controller-manager), Certificate
+//   Ready (cert-manager), first report (the bench, for the sidecar), Available and Ready=True
+//   (the operator),
+// and prints for each step when half and all of the PaddleServices had reached it, the time
+// each component took per PaddleService, which input came last before Ready, and the
+// configuration of each component (its flags, read from its command line).
+//
+// Usage: npx tsx bench/operator/ready.ts [N]   (default 1000; needs the local control plane)
+
+import { loadavg } from 'node:os';
+import { PatchStrategy, setHeaderOptions, type KubernetesObject, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
+import type { PaddleService } from '../../crds/src/index.js';
+import { applyObject, createTestNamespace, deleteTestNamespace, makeClients, waitFor, type Clients } from '../../e2e/src/index.js';
+import { E2E_ISSUER, startOperator, sumMetric, type OperatorProcess } from '../../operator/test/e2e/harness.js';
+import { buildPodReport, buildReportPatch } from '../../sidecar/src/pod-report.js';
+import { clusterPids, cpuSince, cpuSnapshot, pool, processFlag, rssMb, waitForEarlierRuns } from './proc.js';
+import { certificates, deployments, NamespaceWatch, paddleServices, pods } from './watch.js';
+
+const TARGET_READY_S = 60;
+const TARGET_RSS_MB = 200;
+const TIMEOUT_S = Number(process.env.BENCH_READY_TIMEOUT_S ?? 300);
+/** status.podReports cadence of each pod (spec.observability.reportIntervalSeconds; the CRD's default). */
+const REPORT_INTERVAL_S = Number(process.env.BENCH_READY_REPORT_INTERVAL_S ?? 15);
+/** Reports in flight at once (1000 real sidecars would each have one; the bench shares its cores). */
+const REPORT_CONCURRENCY = 16;
+const NODE_ARGS = (process.env.BENCH_OPERATOR_NODE_ARGS ?? '--max-old-space-size=128 --max-semi-space-size=8').split(' ').filter(Boolean);
+const MALLOC_ARENA_MAX = process.env.MALLOC_ARENA_MAX ?? '2';
+const TEMPLATE_LABEL = 'serving.paddle.io/template-hash';
+const INSTANCE_LABEL = 'app.kubernetes.io/instance';
+/** A kwok node only the bench's pods go to (tainted, so nothing else lands there); kept for later runs. */
+const BENCH_NODE = 'bench-kwok-ready';
+const BENCH_TAINT = 'serving.paddle.io/bench';
+
+const STAGES = [
+  ['created', 'create call returned'],
+  ['deployment', 'Deployment exists (operator)'],
+  ['podCreated', 'pod created (controller-manager)'],
+  ['scheduled', 'pod scheduled (kube-scheduler)'],
+  ['podReady', 'pod Ready (kwok)'],
+  ['deploymentAvailable', 'Deployment available (controller-manager)'],
+  ['certificateReady', 'Certificate Ready (cert-manager)'],
+  ['reported', 'first pod report (the sidecar; here the bench)'],
+  ['available', 'Available=True (operator)'],
+  ['ready', 'Ready=True (operator)'],
+] as const;
+type Stage = (typeof STAGES)[number][0];
+
+/** Per-PaddleService time (ms since the first create) at which each stage was first seen. */
+class Timeline {
+  readonly t0 = performance.now();
+  readonly at = new Map<string, Partial<Record<Stage, number>>>();
+
+  mark(name: string, stage: Stage): void {
+    const row = this.at.get(name) ?? {};
+    if (row[stage] === undefined) row[stage] = performance.now() - this.t0;
+    this.at.set(name, row);
+  }
+
+  count(stage: Stage): number {
+    let n = 0;
+    for (const row of this.at.values()) if (row[stage] !== undefined) n++;
+    return n;
+  }
+
+  /** Seconds after the first create at which fraction q of `n` PaddleServices had reached `stage`. */
+  quantileAt(stage: Stage, n: number, q: number): number | undefined {
+    const xs = [...this.at.values()].flatMap((r) => (r[stage] !== undefined ? [r[stage]] : [])).sort((a, b) => a - b);
+    const k = Math.ceil(q * n) - 1;
+    return k < xs.length ? (xs[k] as number) / 1000 : undefined;
+  }
+
+  /** Per-PaddleService seconds from `from` to `to` (only where both were seen). */
+  lags(from: Stage | ((r: Partial<Record<Stage, number>>) => number | undefined), to: Stage): number[] {
+    const out: number[] = [];
+    for (const r of this.at.values()) {
+      const a = typeof from === 'function' ? from(r) : r[from];
+      const b = r[to];
+      if (a !== undefined && b !== undefined) out.push((b - a) / 1000);
+    }
+    return out.sort((x, y) => x - y);
+  }
+}
+
+function spec(name: string): PaddleService {
+  return {
+    apiVersion: 'serving.paddle.io/v1alpha1',
+    kind: 'PaddleService',
+    metadata: { name },
+    spec: {
+      replicas: 1,
+      model: { name: 'mlp', source: { configMap: { name: 'tiny-model' } }, verification: { required: false } },
+      runtime: { device: 'cpu' },
+      resources: {
+        requests: { cpu: '100m', memory: '256Mi' },
+        nodeSelector: { 'kubernetes.io/hostname': BENCH_NODE },
+        tolerations: [{ key: BENCH_TAINT, operator: 'Exists', effect: 'NoSchedule' }],
+      },
+      tls: { enabled: true, issuerRef: E2E_ISSUER },
+      auth: { enabled: false },
+      observability: { reportIntervalSeconds: REPORT_INTERVAL_S },
+    },
+  };
+}
+
+/** A kwok node big enough for every pod of the run (kwok manages nodes with this annotation). */
+async function ensureBenchNode(clients: Clients, n: number): Promise<void> {
+  const capacity = { cpu: String(Math.max(64, n)), memory: `${Math.max(64, n)}Gi`, pods: String(n + 100) };
+  await applyObject(clients.objects, {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name: BENCH_NODE,
+      annotations: { 'kwok.x-k8s.io/node': 'fake' },
+      labels: { type: 'kwok', 'kubernetes.io/hostname': BENCH_NODE, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64' },
+    },
+    spec: { taints: [{ key: BENCH_TAINT, value: 'true', effect: 'NoSchedule' }] },
+    status: { capacity, allocatable: capacity },
+  } as KubernetesObject);
+  await waitFor(
+    async () => (await clients.core.readNode({ name: BENCH_NODE })).status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true,
+    60_000,
+    `kwok to make node ${BENCH_NODE} Ready`,
+  );
+  // The status above is applied at create only (kwok owns it after): a larger later run raises it.
+  const node = await clients.core.readNode({ name: BENCH_NODE });
+  if (Number(node.status?.allocatable?.pods ?? 0) < n) throw new Error(`node ${BENCH_NODE} allows ${node.status?.allocatable?.pods} pods, fewer than ${n}: delete it and run again`);
+}
+
+const conditionTrue = (conds: Array<{ type?: string; status?: string }> | undefined, type: string) => conds?.some((c) => c.type === type && c.status === 'True') === true;
+
+/** Plays each pod's sidecar: its first report when kwok marks it Ready, then one every interval. */
+class Reporters {
+  readonly #clients: Clients;
+  readonly #ns: string;
+  readonly #timeline: Timeline;
+  readonly #pods = new Map<string, { instance: string; templateHash: string }>();
+  readonly #firstDue: string[] = [];
+  #busy = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #round = false;
+  sent = 0;
+  errors = 0;
+  lastError = '';
+
+  constructor(clients: Clients, ns: string, timeline: Timeline) {
+    this.#clients = clients;
+    this.#ns = ns;
+    this.#timeline = timeline;
+    this.#timer = setInterval(() => void this.#periodic(), REPORT_INTERVAL_S * 1000);
+  }
+
+  podReady(pod: V1Pod): void {
+    const name = pod.metadata?.name ?? '';
+    if (this.#pods.has(name)) return;
+    this.#pods.set(name, { instance: pod.metadata?.labels?.[INSTANCE_LABEL] ?? '', templateHash: pod.metadata?.labels?.[TEMPLATE_LABEL] ?? '' });
+    this.#firstDue.push(name);
+    this.#drain();
+  }
+
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#firstDue.length = 0;
+  }
+
+  #drain(): void {
+    while (this.#busy < REPORT_CONCURRENCY && this.#firstDue.length > 0) {
+      const pod = this.#firstDue.shift() as string;
+      this.#busy++;
+      void this.#send(pod).finally(() => {
+        this.#busy--;
+        this.#drain();
+      });
+    }
+  }
+
+  /** One report from every pod that has reported; a round still running when the next is due is not doubled. */
+  async #periodic(): Promise<void> {
+    if (this.#round) return;
+    this.#round = true;
+    try {
+      await pool([...this.#pods.keys()], REPORT_CONCURRENCY, (pod) => this.#send(pod));
+    } finally {
+      this.#round = false;
+    }
+  }
+
+  async #send(pod: string): Promise<void> {
+    const p = this.#pods.get(pod);
+    if (!p) return;
+    const report = buildPodReport({
+      now: new Date(),
+      ready: true,
+      selfCheckPassed: true,
+      info: { format: 'pdmodel', backend: 'builtin', backendVersion: 'bench', verified: false, digest: 'sha256:bench', parameterBytes: 0 },
+      device: 'cpu',
+      mode: 'normal',
+      latenciesMs: [],
+      baselineP95Ms: undefined,
+      requests: { total: 0, errors: 0 },
+      matrix: { gpuMemoryBucketMB: 1024, latencyBucketMs: 5, seqLenEdges: [], total: 0, cells: [] },
+      stats: undefined,
+      breaker: { state: 'closed', trips: 0, treatmentState: 'closed' },
+    });
+    try {
+      await this.#clients.custom.patchNamespacedCustomObjectStatus(
+        { group: 'serving.paddle.io', version: 'v1alpha1', plural: 'paddleservices', namespace: this.#ns, name: p.instance, body: buildReportPatch(pod, report, p.templateHash) },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+      this.sent++;
+      this.#timeline.mark(p.instance, 'reported');
+    } catch (err) {
+      this.errors++;
+      this.lastError = String(err).slice(0, 200);
+    }
+  }
+}
+
+function dist(xs: number[]): string {
+  if (xs.length === 0) return 'n/a';
+  const q = (p: number) => (xs[Math.min(xs.length - 1, Math.ceil(p * xs.length) - 1)] as number).toFixed(1);
+  return `median ${q(0.5)} s, p90 ${q(0.9)} s, max ${q(1)} s`;
+}
+
+/** Each component's settings that bound its pace, from its command line (defaults named as such). */
+function componentConfig(): string[] {
+  const pids = clusterPids();
+  const flag = (name: string, f: string, dflt: string) => {
+    const v = pids[name] ? processFlag(pids[name], f) : undefined;
+    return `${f} ${v ?? `${dflt} (default)`}`;
+  };
+  return [
+    `kube-controller-manager: ${flag('kube-controller-manager', '--kube-api-qps', '20')}, ${flag('kube-controller-manager', '--kube-api-burst', '30')} (a client per controller: Deployment, ReplicaSet, EndpointSlice... each that fast), ${flag('kube-controller-manager', '--concurrent-deployment-syncs', '5')}, ${flag('kube-controller-manager', '--concurrent-replicaset-syncs', '5')}`,
+    `kube-scheduler: ${flag('kube-scheduler', '--kube-api-qps', '50')}, ${flag('kube-scheduler', '--kube-api-burst', '100')}`,
+    `cert-manager: QPS 50, burst 100 (e2e/tools/cert-manager/main.go), workers per controller: ${flag('cert-manager', '--workers', '2')}, ECDSA P-256 keys (the operator's Certificate)`,
+    `kwok: no client-side limit (kwok's clients use no rate limiter), the "fast" pod stages (no delay); node ${BENCH_NODE}`,
+    `operator: 4 workers (--workers), no client-side QPS limit, at most 32 connections; pods report every ${REPORT_INTERVAL_S} s (${REPORT_CONCURRENCY} reports in flight from the bench)`,
+  ];
+}
+
+async function runReady(clients: Clients, op: OperatorProcess, n: number): Promise<void> {
+  const ns = await createTestNamespace(clients, `bench-op-ready-${n}`);
+  const timeline = new Timeline();
+  const reporters = new Reporters(clients, ns, timeline);
+  const watches = [
+    new NamespaceWatch<PaddleService>(clients, paddleServices(clients, ns), (ps) => {
+      const conds = ps.status?.conditions;
+      if (conditionTrue(conds, 'Available')) timeline.mark(ps.metadata.name ?? '', 'available');
+      if (conditionTrue(conds, 'Ready')) timeline.mark(ps.metadata.name ?? '', 'ready');
+    }),
+    new NamespaceWatch<V1Deployment>(clients, deployments(clients, ns), (d) => {
+      const name = d.metadata?.name ?? '';
+      timeline.mark(name, 'deployment');
+      if ((d.status?.availableReplicas ?? 0) >= 1 && conditionTrue(d.status?.conditions, 'Available')) timeline.mark(name, 'deploymentAvailable');
+    }),
+    new NamespaceWatch<V1Pod>(clients, pods(clients, ns), (p) => {
+      const name = p.metadata?.labels?.[INSTANCE_LABEL];
+      if (!name || p.metadata?.deletionTimestamp) return;
+      timeline.mark(name, 'podCreated');
+      if (p.spec?.nodeName) timeline.mark(name, 'scheduled');
+      if (conditionTrue(p.status?.conditions, 'Ready')) {
+        timeline.mark(name, 'podReady');
+        reporters.podReady(p);
+      }
+    }),
+    new NamespaceWatch<KubernetesObject & { status?: { conditions?: Array<{ type?: string; status?: string }> } }>(clients, certificates(clients, ns), (c) => {
+      if (conditionTrue(c.status?.conditions, 'Ready')) timeline.mark(c.metadata?.name ?? '', 'certificateReady');
+    }),
+  ];
+  try {
+    await Promise.all(watches.map((w) => w.start()));
+    const names = Array.from({ length: n }, (_, i) => `psvc-${i}`);
+    const pids = { operator: op.child.pid ?? 0, ...clusterPids() };
+    const cpu0 = cpuSnapshot(pids);
+    const metrics0 = await op.metrics();
+    const load0 = loadavg()[0] ?? 0;
+    const t0 = performance.now();
+    let peakRss = 0;
+    await pool(names, 32, async (name) => {
+      await clients.custom.createNamespacedCustomObject({ group: 'serving.paddle.io', version: 'v1alpha1', namespace: ns, plural: 'paddleservices', body: spec(name) });
+      timeline.mark(name, 'created');
+    });
+    const createdS = (performance.now() - t0) / 1000;
+    const createCpuMs = ((cpuSince(pids, cpu0)['kube-apiserver'] ?? 0) * 1000) / n;
+    let lastProgress = 0;
+    for (;;) {
+      peakRss = Math.max(peakRss, rssMb(op.child.pid ?? 0).rss);
+      const elapsed = (performance.now() - t0) / 1000;
+      if (timeline.count('ready') >= n) break;
+      if (elapsed - lastProgress >= 15) {
+        lastProgress = elapsed;
+        const depth = await op.metric('paddle_operator_workqueue_depth').catch(() => NaN);
+        const line = `${elapsed.toFixed(0)} s: ${STAGES.slice(1).map(([s]) => `${s} ${timeline.count(s)}`).join(', ')}; operator queue ${depth}; reports ${reporters.sent}`;
+        console.log(`progress : ${line}`);
+      }
+      if (elapsed > TIMEOUT_S) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const wall = (performance.now() - t0) / 1000;
+    const allReady = timeline.count('ready') >= n;
+    const cpu = cpuSince(pids, cpu0);
+    const metrics1 = await op.metrics();
+    reporters.stop();
+    const mem = rssMb(op.child.pid ?? 0);
+    const load1 = loadavg()[0] ?? 0;
+
+    const inputs: Stage[] = ['deploymentAvailable', 'certificateReady', 'reported'];
+    const lastInput = (r: Partial<Record<Stage, number>>): number | undefined => {
+      const xs = inputs.map((s) => r[s]);
+      return xs.every((x) => x !== undefined) ? Math.max(...(xs as number[])) : undefined;
+    };
+    const holder = new Map<Stage, number>();
+    for (const r of timeline.at.values()) {
+      const t = lastInput(r);
+      if (t === undefined) continue;
+      const s = inputs.find((x) => r[x] === t) as Stage;
+      holder.set(s, (holder.get(s) ?? 0) + 1);
+    }
+    const writes = (text: string) => sumMetric(text, 'paddle_operator_api_requests_total', {}) - sumMetric(text, 'paddle_operator_api_requests_total', { verb: 'get' }) - sumMetric(text, 'paddle_operator_api_requests_total', { verb: 'list' }) - sumMetric(text, 'paddle_operator_api_requests_total', { resource: 'leases' });
+    const reconciles = sumMetric(metrics1, 'paddle_operator_reconcile_total', {}) - sumMetric(metrics0, 'paddle_operator_reconcile_total', {});
+    const others = Object.entries(cpu).filter(([k]) => k !== 'operator').reduce((a, [, v]) => a + v, 0);
+
+    console.log(`\n== time to Ready: ${n} PaddleServices, 1 replica each, TLS (cert-manager CA ClusterIssuer), pods on kwok node ${BENCH_NODE}, verification off ==`);
+    for (const line of componentConfig()) console.log(`config   : ${line}`);
+    console.log(`reference: API server accepted the ${n} creates in ${createdS.toFixed(1)} s (kube-apiserver CPU ${createCpuMs.toFixed(1)} ms per create)`);
+    console.log(`all Ready: ${allReady ? `every PaddleService Ready=True ${timeline.quantileAt('ready', n, 1)?.toFixed(1)} s after the first create` : `NOT all Ready after ${wall.toFixed(0)} s (${timeline.count('ready')}/${n})`} (target <= ${TARGET_READY_S} s: ${allReady ? ((timeline.quantileAt('ready', n, 1) ?? 0) / TARGET_READY_S).toFixed(2) : '>' + (wall / TARGET_READY_S).toFixed(2)}x)`);
+    console.log('stages   : seconds after the first create at which 50 % / 100 % of the PaddleServices had reached each step');
+    for (const [s, what] of STAGES) {
+      const half = timeline.quantileAt(s, n, 0.5);
+      const all = timeline.quantileAt(s, n, 1);
+      console.log(`  ${what.padEnd(48)} ${half !== undefined ? half.toFixed(1).padStart(6) : '     -'} ${all !== undefined ? all.toFixed(1).padStart(6) : `     - (${timeline.count(s)}/${n})`}`);
+    }
+    console.log('per step : per PaddleService, seconds spent in each component');
+    const steps: Array<[string, Stage | ((r: Partial<Record<Stage, number>>) => number | undefined), Stage]> = [
+      ['operator: created -> Deployment', 'created', 'deployment'],
+      ['controller-manager: Deployment -> pod created', 'deployment', 'podCreated'],
+      ['kube-scheduler: pod created -> scheduled', 'podCreated', 'scheduled'],
+      ['kwok: scheduled -> pod Ready', 'scheduled', 'podReady'],
+      ['controller-manager: pod Ready -> Deployment available', 'podReady', 'deploymentAvailable'],
+      ['operator + cert-manager: created -> Certificate Ready', 'created', 'certificateReady'],
+      ['sidecar (bench): pod Ready -> first report', 'podReady', 'reported'],
+      ['operator: Deployment available -> Available=True', 'deploymentAvailable', 'available'],
+      ['operator: last of the three inputs -> Ready=True', lastInput, 'ready'],
+    ];
+    for (const [what, from, to] of steps) console.log(`  ${what.padEnd(56)} ${dist(timeline.lags(from, to))}`);
+    console.log(`last in  : the input that came last before Ready, per PaddleService: ${[...holder.entries()].map(([s, c]) => `${STAGES.find(([x]) => x === s)?.[1]} ${c}`).join(', ')}`);
+    console.log(`operator : ${reconciles} reconciles (${(reconciles / n).toFixed(1)} per PaddleService), ${writes(metrics1) - writes(metrics0)} writes; ${reporters.sent} pod reports sent (${reporters.errors} failed${reporters.lastError ? `: ${reporters.lastError}` : ''})`);
+    console.log(`cpu      : over ${wall.toFixed(1)} s wall (2 cores = 200%): ${Object.entries(cpu).map(([k, v]) => `${k} ${v.toFixed(1)} s (${((100 * v) / wall).toFixed(0)}%)`).join(', ')}; cluster processes ${others.toFixed(1)} CPU-s`);
+    console.log(`load     : 1-min load average ${load0.toFixed(2)} before the creates, ${load1.toFixed(2)} at the end (2 cores)`);
+    console.log(`RSS      : ${mem.rss} MB now, ${Math.max(peakRss, mem.peak)} MB peak with ${n} pods cached (target <= ${TARGET_RSS_MB} MB: ${(Math.max(peakRss, mem.peak) / TARGET_RSS_MB).toFixed(2)}x)`);
+    if (!allReady) process.exitCode = 1;
+  } finally {
+    reporters.stop();
+    await Promise.all(watches.map((w) => w.stop()));
+    await deleteTestNamespace(clients, ns);
+  }
+}
+
+async function main(): Promise<void> {
+  const n = Number(process.argv[2] ?? 1000);
+  if (!(n > 0)) throw new Error(`N must be a positive number, got ${process.argv[2]}`);
+  process.env.MALLOC_ARENA_MAX = MALLOC_ARENA_MAX;
+  const clients = makeClients();
+  const waitedS = await waitForEarlierRuns(clients);
+  if (waitedS > 1) console.log(`(waited ${waitedS.toFixed(0)} s for the namespace of an earlier run to be deleted)`);
+  await ensureBenchNode(clients, n);
+  const op = await startOperator({ identity: `bench-ready-${n}`, leaseName: `bench-operator-ready-${n}`, compiled: true, nodeArgs: NODE_ARGS });
+  try {
+    await runReady(clients, op, n);
+  } finally {
+    await op.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
