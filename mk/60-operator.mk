@@ -19,12 +19,17 @@ OPERATOR_BUNDLE_CMD = npx esbuild dist/operator/src/main.js --bundle --platform=
 	--banner:js="import { createRequire as paddleCreateRequire } from 'node:module'; const require = paddleCreateRequire(import.meta.url);"
 
 # Needs the local control plane: starts it when none runs and stops it only if it started it.
+# BENCH_OPERATOR_SIZES (200 1000): the converge runs; BENCH_OPERATOR_READY (1000; 0 skips it):
+# PaddleServices of the time-to-Ready run (bench/operator/ready.ts).
+BENCH_OPERATOR_READY ?= 1000
 bench: bench-operator
-bench-operator: $(NPM_STAMP) build-ts ## operator: 200 and 1000 PaddleServices (converge time, no-op writes, RSS)
+bench-operator: $(NPM_STAMP) build-ts ## operator: 200 and 1000 PaddleServices (converge time, no-op writes, RSS), then time to Ready of 1000 with pods
 	@started=false; \
 	if ! $(E2E_ENV) e2e/cluster/status.sh >/dev/null 2>&1; then \
 	  $(E2E_ENV) e2e/cluster/up.sh; started=true; fi; \
-	rc=0; KUBECONFIG=$(ROOT)/e2e/.cluster/kubeconfig npx tsx bench/operator/converge.ts $(BENCH_OPERATOR_SIZES) || rc=$$?; \
+	rc=0; uptime; KUBECONFIG=$(ROOT)/e2e/.cluster/kubeconfig npx tsx bench/operator/converge.ts $(BENCH_OPERATOR_SIZES) || rc=$$?; \
+	if [ "$(BENCH_OPERATOR_READY)" != 0 ]; then uptime; KUBECONFIG=$(ROOT)/e2e/.cluster/kubeconfig npx tsx bench/operator/ready.ts $(BENCH_OPERATOR_READY) || rc=$$?; fi; \
+	uptime; \
 	if [ "$$started" = true ]; then $(E2E_ENV) e2e/cluster/down.sh; fi; \
 	exit $$rc
 

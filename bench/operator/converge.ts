@@ -16,7 +16,7 @@ import { loadavg } from 'node:os';
 import type { PaddleService } from '../../crds/src/index.js';
 import { createTestNamespace, deleteTestNamespace, makeClients, type Clients } from '../../e2e/src/index.js';
 import { startOperator, sumMetric, type OperatorProcess } from '../../operator/test/e2e/harness.js';
-import { clusterPids, cpuSeconds, pool, rssMb, waitForEarlierRuns } from './proc.js';
+import { clusterPids, componentConfig, cpuSeconds, pool, rssMb, waitForEarlierRuns } from './proc.js';
 import { NamespaceWatch, paddleServices } from './watch.js';
 
 const TARGET_CONVERGE_S_1000 = 60;
@@ -203,6 +203,7 @@ async function runOnce(clients: Clients, op: OperatorProcess, n: number): Promis
     const mem = rssMb(op.child.pid ?? 0);
 
     console.log(`\n== ${n} PaddleServices ==`);
+    for (const line of componentConfig()) console.log(`config   : ${line}`);
     console.log(`reference: API server accepted the ${n} creates in ${createdS.toFixed(1)} s (kube-apiserver CPU ${createCpuMs.toFixed(1)} ms per create, operator already watching)`);
     console.log(`converge : every PaddleService with 8 children + status in ${convergedS.toFixed(1)} s (${(convergedS / createdS).toFixed(2)}x the create time)`);
     if (n === 1000) console.log(`           target <= ${TARGET_CONVERGE_S_1000} s on 2 cores: ${(convergedS / TARGET_CONVERGE_S_1000).toFixed(2)}x of target`);

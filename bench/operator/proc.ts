@@ -4,7 +4,7 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLUSTER_DIR, type Clients } from '../../e2e/src/index.js';
+import { CLUSTER_DIR, kubectl, type Clients } from '../../e2e/src/index.js';
 
 export const CLUSTER_PROCESSES = ['kube-apiserver', 'etcd', 'kube-controller-manager', 'kube-scheduler', 'kwok', 'cert-manager'] as const;
 
@@ -86,4 +86,44 @@ export async function waitForEarlierRuns(clients: Clients, prefix = 'bench-op-')
     if (performance.now() - t0 > 900_000) throw new Error(`namespaces of an earlier run still exist after 900 s: ${left.map((n) => n.metadata?.name).join(', ')}`);
     await new Promise((r) => setTimeout(r, 2_000));
   }
+}
+
+/** Each component's settings that bound its pace, from its command line (defaults named as such). */
+export function componentConfig(workers = 4): string[] {
+  const pids = clusterPids();
+  const flag = (name: string, f: string, dflt: string) => {
+    const v = pids[name] ? processFlag(pids[name], f) : undefined;
+    return `${f} ${v ?? `${dflt} (default)`}`;
+  };
+  return [
+    `kube-controller-manager: ${flag('kube-controller-manager', '--kube-api-qps', '20')}, ${flag('kube-controller-manager', '--kube-api-burst', '30')} (a client per controller: Deployment, ReplicaSet, EndpointSlice... each that fast), ${flag('kube-controller-manager', '--concurrent-deployment-syncs', '5')}, ${flag('kube-controller-manager', '--concurrent-replicaset-syncs', '5')}`,
+    `kube-scheduler: ${flag('kube-scheduler', '--kube-api-qps', '50')}, ${flag('kube-scheduler', '--kube-api-burst', '100')}`,
+    `cert-manager: QPS 50, burst 100 (e2e/tools/cert-manager/main.go), workers per controller: ${flag('cert-manager', '--workers', '2')}, ECDSA P-256 keys (the operator's Certificate)`,
+    `kwok: no client-side limit (kwok's clients use no rate limiter), the "fast" pod and node stages (no delay)`,
+    `operator: ${workers} workers (--workers), no client-side QPS limit, at most 32 connections to the API server`,
+  ];
+}
+
+/** The API server's request counters: `apiserver_request_total` summed by verb and resource[/subresource]. */
+export async function apiServerRequests(): Promise<Map<string, number>> {
+  const text = (await kubectl(['get', '--raw', '/metrics'])).stdout;
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('apiserver_request_total{')) continue;
+    const label = (k: string) => new RegExp(`[{,]${k}="([^"]*)"`).exec(line)?.[1] ?? '';
+    const key = `${label('verb')} ${label('resource')}${label('subresource') ? `/${label('subresource')}` : ''}`;
+    out.set(key, (out.get(key) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
+  }
+  return out;
+}
+
+/** The writes (not GET/LIST/WATCH) the API server served between two readings, by verb and resource, most first. */
+export function apiServerWrites(before: Map<string, number>, after: Map<string, number>): Array<[string, number]> {
+  const out: Array<[string, number]> = [];
+  for (const [k, v] of after) {
+    if (/^(GET|LIST|WATCH|CONNECT) /.test(k)) continue;
+    const d = v - (before.get(k) ?? 0);
+    if (d > 0) out.push([k, d]);
+  }
+  return out.sort((a, b) => b[1] - a[1]);
 }

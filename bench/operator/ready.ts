@@ -22,7 +22,7 @@ import type { PaddleService } from '../../crds/src/index.js';
 import { applyObject, createTestNamespace, deleteTestNamespace, makeClients, waitFor, type Clients } from '../../e2e/src/index.js';
 import { E2E_ISSUER, startOperator, sumMetric, type OperatorProcess } from '../../operator/test/e2e/harness.js';
 import { buildPodReport, buildReportPatch } from '../../sidecar/src/pod-report.js';
-import { clusterPids, cpuSince, cpuSnapshot, pool, processFlag, rssMb, waitForEarlierRuns } from './proc.js';
+import { apiServerRequests, apiServerWrites, clusterPids, componentConfig, cpuSince, cpuSnapshot, pool, rssMb, waitForEarlierRuns } from './proc.js';
 import { certificates, deployments, NamespaceWatch, paddleServices, pods } from './watch.js';
 
 const TARGET_READY_S = 60;
@@ -230,21 +230,6 @@ function dist(xs: number[]): string {
   return `median ${q(0.5)} s, p90 ${q(0.9)} s, max ${q(1)} s`;
 }
 
-/** Each component's settings that bound its pace, from its command line (defaults named as such). */
-function componentConfig(): string[] {
-  const pids = clusterPids();
-  const flag = (name: string, f: string, dflt: string) => {
-    const v = pids[name] ? processFlag(pids[name], f) : undefined;
-    return `${f} ${v ?? `${dflt} (default)`}`;
-  };
-  return [
-    `kube-controller-manager: ${flag('kube-controller-manager', '--kube-api-qps', '20')}, ${flag('kube-controller-manager', '--kube-api-burst', '30')} (a client per controller: Deployment, ReplicaSet, EndpointSlice... each that fast), ${flag('kube-controller-manager', '--concurrent-deployment-syncs', '5')}, ${flag('kube-controller-manager', '--concurrent-replicaset-syncs', '5')}`,
-    `kube-scheduler: ${flag('kube-scheduler', '--kube-api-qps', '50')}, ${flag('kube-scheduler', '--kube-api-burst', '100')}`,
-    `cert-manager: QPS 50, burst 100 (e2e/tools/cert-manager/main.go), workers per controller: ${flag('cert-manager', '--workers', '2')}, ECDSA P-256 keys (the operator's Certificate)`,
-    `kwok: no client-side limit (kwok's clients use no rate limiter), the "fast" pod stages (no delay); node ${BENCH_NODE}`,
-    `operator: 4 workers (--workers), no client-side QPS limit, at most 32 connections; pods report every ${REPORT_INTERVAL_S} s (${REPORT_CONCURRENCY} reports in flight from the bench)`,
-  ];
-}
 
 async function runReady(clients: Clients, op: OperatorProcess, n: number): Promise<void> {
   const ns = await createTestNamespace(clients, `bench-op-ready-${n}`);
@@ -281,6 +266,7 @@ async function runReady(clients: Clients, op: OperatorProcess, n: number): Promi
     const pids = { operator: op.child.pid ?? 0, ...clusterPids() };
     const cpu0 = cpuSnapshot(pids);
     const metrics0 = await op.metrics();
+    const api0 = await apiServerRequests();
     const load0 = loadavg()[0] ?? 0;
     const t0 = performance.now();
     let peakRss = 0;
@@ -308,6 +294,7 @@ async function runReady(clients: Clients, op: OperatorProcess, n: number): Promi
     const allReady = timeline.count('ready') >= n;
     const cpu = cpuSince(pids, cpu0);
     const metrics1 = await op.metrics();
+    const apiWrites = apiServerWrites(api0, await apiServerRequests());
     reporters.stop();
     const mem = rssMb(op.child.pid ?? 0);
     const load1 = loadavg()[0] ?? 0;
@@ -330,6 +317,7 @@ async function runReady(clients: Clients, op: OperatorProcess, n: number): Promi
 
     console.log(`\n== time to Ready: ${n} PaddleServices, 1 replica each, TLS (cert-manager CA ClusterIssuer), pods on kwok node ${BENCH_NODE}, verification off ==`);
     for (const line of componentConfig()) console.log(`config   : ${line}`);
+    console.log(`config   : kwok node ${BENCH_NODE}; pods report every ${REPORT_INTERVAL_S} s (${REPORT_CONCURRENCY} reports in flight from the bench)`);
     console.log(`reference: API server accepted the ${n} creates in ${createdS.toFixed(1)} s (kube-apiserver CPU ${createCpuMs.toFixed(1)} ms per create)`);
     console.log(`all Ready: ${allReady ? `every PaddleService Ready=True ${timeline.quantileAt('ready', n, 1)?.toFixed(1)} s after the first create` : `NOT all Ready after ${wall.toFixed(0)} s (${timeline.count('ready')}/${n})`} (target <= ${TARGET_READY_S} s: ${allReady ? ((timeline.quantileAt('ready', n, 1) ?? 0) / TARGET_READY_S).toFixed(2) : '>' + (wall / TARGET_READY_S).toFixed(2)}x)`);
     console.log('stages   : seconds after the first create at which 50 % / 100 % of the PaddleServices had reached each step');
@@ -354,6 +342,9 @@ async function runReady(clients: Clients, op: OperatorProcess, n: number): Promi
     console.log(`last in  : the input that came last before Ready, per PaddleService: ${[...holder.entries()].map(([s, c]) => `${STAGES.find(([x]) => x === s)?.[1]} ${c}`).join(', ')}`);
     console.log(`operator : ${reconciles} reconciles (${(reconciles / n).toFixed(1)} per PaddleService), ${writes(metrics1) - writes(metrics0)} writes; ${reporters.sent} pod reports sent (${reporters.errors} failed${reporters.lastError ? `: ${reporters.lastError}` : ''})`);
     console.log(`cpu      : over ${wall.toFixed(1)} s wall (2 cores = 200%): ${Object.entries(cpu).map(([k, v]) => `${k} ${v.toFixed(1)} s (${((100 * v) / wall).toFixed(0)}%)`).join(', ')}; cluster processes ${others.toFixed(1)} CPU-s`);
+    const totalWrites = apiWrites.reduce((a, [, c]) => a + c, 0);
+    console.log(`api      : the API server served ${totalWrites} writes (${(totalWrites / n).toFixed(1)} per PaddleService; kube-apiserver ${(((cpu['kube-apiserver'] ?? 0) * 1000) / totalWrites).toFixed(1)} ms CPU per write, reads and watches included): ${apiWrites.slice(0, 14).map(([k, c]) => `${k} ${c}`).join(', ')}`);
+    console.log(`floor    : the cluster processes used ${others.toFixed(1)} CPU-s, ${(others / 2).toFixed(1)} s of 2 fully free cores, the operator's ${(cpu.operator ?? 0).toFixed(1)} CPU-s aside`);
     console.log(`load     : 1-min load average ${load0.toFixed(2)} before the creates, ${load1.toFixed(2)} at the end (2 cores)`);
     console.log(`RSS      : ${mem.rss} MB now, ${Math.max(peakRss, mem.peak)} MB peak with ${n} pods cached (target <= ${TARGET_RSS_MB} MB: ${(Math.max(peakRss, mem.peak) / TARGET_RSS_MB).toFixed(2)}x)`);
     if (!allReady) process.exitCode = 1;
@@ -372,7 +363,9 @@ async function main(): Promise<void> {
   const waitedS = await waitForEarlierRuns(clients);
   if (waitedS > 1) console.log(`(waited ${waitedS.toFixed(0)} s for the namespace of an earlier run to be deleted)`);
   await ensureBenchNode(clients, n);
-  const op = await startOperator({ identity: `bench-ready-${n}`, leaseName: `bench-operator-ready-${n}`, compiled: true, nodeArgs: NODE_ARGS });
+  // BENCH_OPERATOR_FROM_SOURCE=1: the operator from its sources (tsx), without make build-ts (RSS is then tsx's too).
+  const compiled = process.env.BENCH_OPERATOR_FROM_SOURCE !== '1';
+  const op = await startOperator({ identity: `bench-ready-${n}`, leaseName: `bench-operator-ready-${n}`, compiled, nodeArgs: NODE_ARGS });
   try {
     await runReady(clients, op, n);
   } finally {

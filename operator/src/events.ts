@@ -14,7 +14,18 @@ export interface EventRecorder {
   record(ps: PaddleService, type: EventType, reason: string, message: string): Promise<void>;
 }
 
+/** Events written at once at most; more are dropped (and reported) rather than queued without bound. */
+export const MAX_EVENTS_IN_FLIGHT = 256;
+
+/**
+ * Writes each Event in the background: the reconcile that records it does not wait for the
+ * write (a round trip to the API server per transition, which at 1000 PaddleServices on a
+ * busy API server held a worker for up to a second). Events are best effort, as client-go's
+ * recorder makes them.
+ */
 export class KubeEventRecorder implements EventRecorder {
+  #inFlight = 0;
+
   constructor(
     private readonly client: KubeClient,
     private readonly component: string,
@@ -22,7 +33,22 @@ export class KubeEventRecorder implements EventRecorder {
     private readonly onError: (err: unknown) => void,
   ) {}
 
-  async record(ps: PaddleService, type: EventType, reason: string, message: string): Promise<void> {
+  /** Events still being written. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  record(ps: PaddleService, type: EventType, reason: string, message: string): Promise<void> {
+    if (this.#inFlight >= MAX_EVENTS_IN_FLIGHT) {
+      this.onError(new Error(`Event ${reason} on ${ps.metadata.namespace}/${ps.metadata.name} dropped: ${this.#inFlight} Events are being written`));
+      return Promise.resolve();
+    }
+    this.#inFlight++;
+    void this.#write(ps, type, reason, message).finally(() => this.#inFlight--);
+    return Promise.resolve();
+  }
+
+  async #write(ps: PaddleService, type: EventType, reason: string, message: string): Promise<void> {
     const ns = ps.metadata.namespace ?? 'default';
     const now = new Date().toISOString();
     const event = {
