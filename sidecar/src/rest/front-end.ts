@@ -68,18 +68,22 @@ export function createRestFrontEnd(o: RestOptions): RestFrontEnd {
     }
   };
 
-  /** Guarded and POST routes: shed, body, authn/authz/rate limit, model allow-list, the work. */
+  /** Guarded and POST routes: shed, body, authn/authz/rate limit, model allow-list, the work. Never rejects. */
   const guarded = async (x: Exchange, m: RouteMatch<RouteHandler>): Promise<void> => {
-    const path = m.route.path;
-    if (INFERENCE_ROUTES.has(path)) o.refuseWhenFull();
-    const body = hasBody(x.method) ? await readJsonBody(x.req, o.bodyLimitBytes) : undefined;
-    if (m.route.access === 'policy') {
-      const socket = x.req.socket;
-      const pending = core.authorize(x.call, path, headerValue(x.req.headers.authorization), socket, socket.remoteAddress);
-      if (pending) await pending;
+    try {
+      const path = m.route.path;
+      if (INFERENCE_ROUTES.has(path)) o.refuseWhenFull();
+      const body = hasBody(x.method) ? await readJsonBody(x.req, o.bodyLimitBytes) : undefined;
+      if (m.route.access === 'policy') {
+        const socket = x.req.socket;
+        const pending = core.authorize(x.call, path, headerValue(x.req.headers.authorization), socket, socket.remoteAddress);
+        if (pending) await pending;
+      }
+      if (x.model !== undefined) core.checkModel(x.model, x.version);
+      await m.handler(x, body);
+    } catch (err) {
+      fail(x, err);
     }
-    if (x.model !== undefined) core.checkModel(x.model, x.version);
-    await m.handler(x, body);
   };
 
   const handler: RequestListener = (req, res) => {
@@ -108,7 +112,7 @@ export function createRestFrontEnd(o: RestOptions): RestFrontEnd {
       x.model = m.model;
       x.version = m.version;
       if (m.route.access === 'policy' || method === 'POST') {
-        guarded(x, m).catch((err: unknown) => fail(x, err));
+        void guarded(x, m);
         return;
       }
       if (x.model !== undefined) core.checkModel(x.model, x.version);

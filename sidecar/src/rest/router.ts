@@ -16,12 +16,12 @@ export type Method = 'GET' | 'POST';
 
 export interface RouteMatch<H> {
   /** The table entry (its `path` is also the policy path of a guarded route). */
-  route: SidecarRoute;
+  readonly route: SidecarRoute;
   /** Metrics/access-log label: the entry's path with `:name`/`:version` parameters. */
-  label: string;
-  handler: H;
-  model: string | undefined;
-  version: string | undefined;
+  readonly label: string;
+  readonly handler: H;
+  readonly model: string | undefined;
+  readonly version: string | undefined;
 }
 
 /** Entries kept in the seen-path cache before it is cleared (any caller can send new paths). */
@@ -29,8 +29,17 @@ const SEEN_MAX = 512;
 
 interface Found<H> {
   pattern: Pattern<H>;
-  model: string | undefined;
-  version: string | undefined;
+  /** The match per method (absent: the method is not served on this path). */
+  matches: Partial<Record<Method, RouteMatch<H>>>;
+}
+
+function found<H>(pattern: Pattern<H>, model: string | undefined, version: string | undefined): Found<H> {
+  const matches: Partial<Record<Method, RouteMatch<H>>> = {};
+  for (const m of ['GET', 'POST'] as const) {
+    const handler = pattern.handlers[m];
+    if (handler !== undefined) matches[m] = { route: pattern.route, label: pattern.label, handler, model, version };
+  }
+  return { pattern, matches };
 }
 
 interface Pattern<H> {
@@ -48,7 +57,7 @@ export function routeLabel(path: string): string {
 export class Router<H> {
   private readonly patterns: Pattern<H>[] = [];
   /** Exact-spelling static paths (the common case skips the segment walk). */
-  private readonly exact = new Map<string, Pattern<H>>();
+  private readonly exact = new Map<string, Found<H>>();
   /** Paths seen lately and what they matched (null: nothing); bounded, cleared when full. */
   private readonly seen = new Map<string, Found<H> | null>();
 
@@ -61,20 +70,18 @@ export class Router<H> {
       for (const path of [route.path, ...(route.aliases ?? [])]) {
         const p: Pattern<H> = { segments: path.split('/').slice(1), route, label: routeLabel(route.path), handlers: h ?? {} };
         this.patterns.push(p);
-        if (!path.includes('{')) this.exact.set(path, p);
+        if (!path.includes('{')) this.exact.set(path, found(p, undefined, undefined));
       }
     }
     for (const path of Object.keys(handlers)) if (!routes.some((r) => r.path === path)) throw new Error(`handler for ${path}, which is not in the route table`);
   }
 
-  /** The route `method path` takes (path without the query); undefined for none (404). */
+  /** The route `method path` takes (path without the query); undefined for none (404). The match is shared: read only. */
   match(method: string, path: string): RouteMatch<H> | undefined {
     const m: Method | undefined = method === 'GET' || method === 'HEAD' ? 'GET' : method === 'POST' ? 'POST' : undefined;
     const hit = this.find(path);
-    if (!hit) return undefined;
-    const handler = m === undefined ? undefined : hit.pattern.handlers[m];
-    if (handler === undefined) return undefined;
-    return { route: hit.pattern.route, label: hit.pattern.label, handler, model: hit.model, version: hit.version };
+    if (!hit || m === undefined) return undefined;
+    return hit.matches[m];
   }
 
   /** The methods served on `path` (empty when no entry matches it). */
@@ -84,7 +91,7 @@ export class Router<H> {
 
   private find(path: string): Found<H> | undefined {
     const exact = this.exact.get(path);
-    if (exact) return { pattern: exact, model: undefined, version: undefined };
+    if (exact) return exact;
     const seen = this.seen.get(path);
     if (seen !== undefined) return seen ?? undefined;
     const found = this.walk(path);
@@ -112,7 +119,7 @@ export class Router<H> {
         else if (w === '{version}') ok = s !== '' && (version = decode(s)) !== undefined;
         else ok = s === w || (s.length === w.length && s.toLowerCase() === w);
       }
-      if (ok) return { pattern, model, version };
+      if (ok) return found(pattern, model, version);
     }
     return undefined;
   }
