@@ -172,6 +172,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
   const core: CallCore = {
     open: (method, path, headers, remoteAddress) => context.open(method, path, headers, remoteAddress),
     close: (call, status, route, method) => {
+      call.answerReady?.();
       if (call.service && !call.clientClosed) predict.answered(call);
       telemetry.close(call, status, route, method);
     },

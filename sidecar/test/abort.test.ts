@@ -46,6 +46,9 @@ describe('client disconnects mid-request', function () {
       assert.equal(audit.status, 499);
       assert.equal(audit.outcome, 'failure');
       assert.equal(audit.reason, 'client_closed');
+      // Its run and answer no longer count in the run queue.
+      for (let i = 0; i < 500 && (h.sidecar.queue.stats().inFlight > 0 || h.sidecar.queue.stats().answering > 0); i++) await new Promise((r) => setTimeout(r, 10));
+      assert.deepEqual([h.sidecar.queue.stats().inFlight, h.sidecar.queue.stats().answering, h.sidecar.queue.stats().reservedBytes], [0, 0, 0]);
       // Still serving, and the abandoned request is counted.
       const ok = await request(`${h.url}/v2/models/${MODEL}/infer`, { body: mlpBody(1), headers: { authorization: `Bearer ${token}` } });
       assert.equal(ok.status, 200, ok.text);

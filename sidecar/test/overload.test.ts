@@ -102,6 +102,8 @@ describe('run queue through the app', function () {
     p.release();
     const served = await first;
     assert.equal(served.status, 200, served.text);
+    await until('its answer to leave the queue', () => h.sidecar.queue.stats().answering === 0);
+    assert.deepEqual([h.sidecar.queue.stats().inFlight, h.sidecar.queue.stats().reservedBytes], [0, 0]);
     const id = served.headers['x-request-id'];
     const accessLine = (): Record<string, unknown> | undefined => validLogLines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.request_id === id && l['@log.kind'] === 'access');
     await until('its access line', () => accessLine() !== undefined);

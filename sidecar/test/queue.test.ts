@@ -30,7 +30,7 @@ describe('pipeline: run queue', () => {
     assert.equal(refused.httpStatus, 503);
     assert.equal(refused.retryAfterSeconds, 60);
     assert.match(refused.message, /2 runs in flight and 2 waiting \(queue.maxQueued 2\)/);
-    assert.deepEqual(q.stats(), { inFlight: 2, queued: 2, reservedBytes: 0, rejectedFull: 1, rejectedTimeout: 0, startedNewestFirst: 0 });
+    assert.deepEqual(q.stats(), { inFlight: 2, queued: 2, reservedBytes: 0, rejectedFull: 1, rejectedTimeout: 0, startedNewestFirst: 0, answering: 0 });
     q.leave();
     await settle();
     assert.deepEqual(order, ['a']);
@@ -86,6 +86,25 @@ describe('pipeline: run queue', () => {
     q.setLimits({ maxInFlight: 2, maxQueued: 4, maxQueueTimeMs: 60000 });
     await w;
     assert.equal(q.stats().inFlight, 2);
+  });
+
+  it('answers being encoded count: the next run overlaps one encoding, but no more encodings pile up behind the run slot', async () => {
+    const q = new RunQueue({ maxInFlight: 1, maxQueued: 10, maxQueueTimeMs: 60000 }, 100);
+    assert.equal(q.tryEnter(40), true);
+    q.finishRun(); // run 1 over, its answer being encoded (holding its 40 bytes)
+    assert.deepEqual([q.stats().inFlight, q.stats().answering, q.stats().reservedBytes], [0, 1, 40]);
+    assert.equal(q.tryEnter(40), true, 'run 2 overlaps the encoding of answer 1');
+    q.finishRun();
+    assert.equal(q.tryEnter(), false, 'answer 1 still encoding, answer 2 waiting to: run 3 waits');
+    let started = false;
+    const third = q.enter(0).then(() => (started = true));
+    q.answered(40);
+    assert.equal(q.stats().answering, 1);
+    await third;
+    assert.equal(started, true, 'answer 1 encoded: run 3 starts');
+    q.answered(40);
+    q.leave();
+    assert.deepEqual([q.stats().inFlight, q.stats().answering, q.stats().reservedBytes], [0, 0, 0]);
   });
 
   it('a request that cannot be answered within maxQueueTimeMs + one run is refused at once with 503 + Retry-After, never started', async () => {

@@ -44,6 +44,11 @@ export interface Call {
   serviceAtAnswer?: boolean;
   /** The run of a `serviceAtAnswer` call: its queue shape key and start, until the answer is out. */
   service?: { key: string; started: bigint };
+  /**
+   * Set while a `serviceAtAnswer` call's answer is being encoded: tells the run queue the bytes
+   * are ready (the answer stops counting there). Idempotent; the call's close calls it too.
+   */
+  answerReady?: () => void;
 }
 
 /** Milliseconds since an hrtime.bigint() stamp. */

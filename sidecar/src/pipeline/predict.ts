@@ -160,6 +160,7 @@ export class Predict {
     o.metrics.inflight.inc();
     const started = process.hrtime.bigint();
     call.inference = { device, seqLenBucket: seqLenLabels(edges)[seqLenBucket(seqLen, edges)] ?? 'all' };
+    let ok = false;
     try {
       const batching = this.batching(config);
       let out: Record<string, Tensor>;
@@ -173,6 +174,7 @@ export class Predict {
       // The queue's service time for this shape: to the answer's last byte where the front end reports it.
       if (call.serviceAtAnswer) call.service = { key, started };
       else this.queue.observe(key, ms);
+      ok = true;
       breaker.record(ms, true);
       o.latencies.push(ms);
       o.matrix.add(o.gpuProcessMemory(), ms, seqLen);
@@ -195,7 +197,16 @@ export class Predict {
       o.onFailure();
       throw new SidecarError('inference_failed', 'inference failed', { cause: err });
     } finally {
-      this.queue.leave(bytes);
+      // An answer still to encode keeps counting in the queue until its bytes are ready.
+      if (ok && call.serviceAtAnswer && !call.clientClosed) {
+        this.queue.finishRun();
+        const ready = (): void => {
+          if (call.answerReady !== ready) return;
+          call.answerReady = undefined;
+          this.queue.answered(bytes);
+        };
+        call.answerReady = ready;
+      } else this.queue.leave(bytes);
       o.metrics.inflight.dec();
       o.counts.total++;
       child.end();

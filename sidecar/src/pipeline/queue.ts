@@ -3,6 +3,12 @@
 // flight also hold their admitted bytes and a waiting run starts only when its bytes fit beside
 // them (so concurrent runs cannot push each other over maxMemoryMB).
 //
+// Answers being encoded count too: a run that ended with an answer still to encode frees its run
+// slot (`finishRun`) but stays counted, with its bytes, until `answered`; a run starts only while
+// at most `maxInFlight` answers are being encoded. So the next run overlaps the last answer's
+// encoding, but encoding (slower than the run for big JSON answers) cannot build a queue of its
+// own behind the run queue's back: everything after the queue is bounded by it.
+//
 // The time bound is a deadline on the answer, not only on the wait. A request that must wait
 // gets the latest moment its run may start:
 //
@@ -37,6 +43,8 @@ export interface QueueLimits {
 
 export interface QueueStats {
   inFlight: number;
+  /** Answers being encoded (their runs ended). */
+  answering: number;
   queued: number;
   reservedBytes: number;
   /** Refusals since start: the queue was full / a request could not start in time. */
@@ -59,6 +67,8 @@ interface Waiter {
 export class RunQueue {
   private limits: QueueLimits;
   private inFlight = 0;
+  /** Runs that ended and whose answers are being encoded (until `answered`). */
+  private answering = 0;
   private reserved = 0;
   /** Waiters in arrival order (removed from anywhere: LIFO and deadlines); at most maxQueued. */
   private readonly waiting: Waiter[] = [];
@@ -94,9 +104,9 @@ export class RunQueue {
   }
 
   private fits(bytes: number): boolean {
-    if (this.inFlight >= this.limits.maxInFlight) return false;
+    if (this.inFlight >= this.limits.maxInFlight || this.answering > this.limits.maxInFlight) return false;
     // An idle predictor takes any admitted run (admission already refused what can never fit).
-    return this.budgetBytes <= 0 || this.inFlight === 0 || this.reserved + bytes <= this.budgetBytes;
+    return this.budgetBytes <= 0 || this.inFlight + this.answering === 0 || this.reserved + bytes <= this.budgetBytes;
   }
 
   /** Takes a slot now when one is free and nobody waits; the caller must `leave(bytes)` after. */
@@ -178,6 +188,20 @@ export class RunQueue {
     this.drain();
   }
 
+  /** The run is over and its answer is being encoded: the run slot is free, the answer counts until `answered(bytes)`. */
+  finishRun(): void {
+    this.inFlight--;
+    this.answering++;
+    this.drain();
+  }
+
+  /** The answer of a `finishRun` is encoded: it and its bytes no longer count. */
+  answered(bytes = 0): void {
+    this.answering--;
+    this.reserved -= bytes;
+    this.drain();
+  }
+
   /** Congested: the oldest waiter has waited half of maxQueueTimeMs; then the newest goes first. */
   private congested(): boolean {
     const oldest = this.waiting[0];
@@ -207,6 +231,7 @@ export class RunQueue {
   stats(): QueueStats {
     return {
       inFlight: this.inFlight,
+      answering: this.answering,
       queued: this.waiting.length,
       reservedBytes: this.reserved,
       rejectedFull: this.rejectedFull,

@@ -44,15 +44,22 @@ export function routeHandlers(d: RouteDeps): Record<string, Partial<Record<Metho
     const model = core.io();
     const parsed = parseInferRequest(body, model.inputs, model.outputs, binaryTailOf(body));
     const outputs = await core.run(x.call, parsed.inputs);
-    if (parsed.binaryOutputs) {
-      const r = buildBinaryInferResponse(core.modelName(), core.modelVersion, parsed.id, outputs, parsed.outputs, parsed.binaryOutputs);
-      sendBinaryInfer(x, r.header, r.chunks);
-    } else {
-      const encoded = d.encoder.encode(core.modelName(), core.modelVersion, parsed.id, outputs, parsed.outputs);
-      const text = typeof encoded === 'string' ? encoded : await encoded;
-      if (x.call.phases) x.call.phases.encoded = sinceMs(x.call.started);
-      sendJsonText(x, 200, text);
-      if (text.length >= LARGE_ANSWER_BYTES) releaseMemorySoon();
+    try {
+      if (parsed.binaryOutputs) {
+        const r = buildBinaryInferResponse(core.modelName(), core.modelVersion, parsed.id, outputs, parsed.outputs, parsed.binaryOutputs);
+        if (x.call.phases) x.call.phases.encoded = sinceMs(x.call.started);
+        x.call.answerReady?.();
+        sendBinaryInfer(x, r.header, r.chunks);
+      } else {
+        const encoded = d.encoder.encode(core.modelName(), core.modelVersion, parsed.id, outputs, parsed.outputs);
+        const text = typeof encoded === 'string' ? encoded : await encoded;
+        if (x.call.phases) x.call.phases.encoded = sinceMs(x.call.started);
+        x.call.answerReady?.(); // the run queue stops counting this answer (pipeline/queue.ts)
+        sendJsonText(x, 200, text);
+        if (text.length >= LARGE_ANSWER_BYTES) releaseMemorySoon();
+      }
+    } finally {
+      x.call.answerReady?.();
     }
     core.audit(x.call, action, 200);
   };
