@@ -30,9 +30,10 @@ export interface EncoderOptions {
   /** Worker threads (default: one per core beyond the first, at least 1, at most 2). */
   workers?: number;
   /**
-   * Once no answer was encoded on a worker for this long (default 2000 ms), the idle workers are
-   * retired (their heaps go back whole) and one full collection runs on the main thread: after a
-   * flood the process returns to its quiet size instead of keeping the flood's heaps.
+   * Once no answer was encoded on a worker for this long (default 2000 ms), each idle worker runs
+   * one full collection of its heap, and so does the main thread: after a flood the process
+   * returns to its quiet size instead of keeping the flood's heaps. (Workers stay: starting one
+   * again would cost the next large answer the worker's start.)
    */
   idleReleaseMs?: number;
 }
@@ -66,14 +67,17 @@ export class ResponseEncoder {
     return this.workers.length;
   }
 
+  /** Full collections the workers ran because the pool was idle. */
+  idleCollections = 0;
+
   private releaseIdle(): void {
-    let retired = 0;
-    for (let i = this.workers.length - 1; i >= 0; i--) {
+    let asked = 0;
+    for (let i = 0; i < this.workers.length; i++) {
       if ((this.load[i] ?? 0) > 0) continue;
-      this.retire(this.workers[i] as Worker);
-      retired++;
+      this.workers[i]?.postMessage({ collect: true });
+      asked++;
     }
-    if (retired > 0) releaseMemorySoon(0);
+    if (asked > 0) releaseMemorySoon(0);
   }
 
   /** The response body of one inference: inline when small, else on a worker. */
@@ -117,7 +121,11 @@ export class ResponseEncoder {
     if (best >= 0 && ((this.load[best] ?? 0) === 0 || this.workers.length >= this.size)) return best;
     const w = startModuleWorker(import.meta.url, 'encode-worker');
     w.unref();
-    w.on('message', (r: EncodeReply) => {
+    w.on('message', (r: EncodeReply | { collected: true }) => {
+      if ('collected' in r) {
+        this.idleCollections++;
+        return;
+      }
       const p = this.pending.get(r.seq);
       if (!p) return;
       this.pending.delete(r.seq);

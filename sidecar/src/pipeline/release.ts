@@ -19,6 +19,11 @@ function collector(): () => void {
   return gc;
 }
 
+/** One full collection of this thread's heap, now (also in worker threads: each has its own). */
+export function collectNow(): void {
+  collector()();
+}
+
 /** Asks for one full collection soon (after the current I/O), at most once per `minGapMs`. */
 export function releaseMemorySoon(minGapMs = 2000): void {
   if (scheduled) return;
