@@ -8,7 +8,7 @@
 // loopback; the load generator (grpc-load.ts) is a child process with `--concurrency` callers.
 // Rounds interleave the two servers; prints each round's ratio and the median. No assertions.
 //
-//   npx tsx bench/sidecar/grpc.ts [--duration 5] [--concurrency 8] [--rounds 3]
+//   npx tsx bench/sidecar/grpc.ts [--duration 5] [--concurrency 8] [--rounds 3] [--max-in-flight 1]
 
 import { execFile } from 'node:child_process';
 import { parseArgs } from 'node:util';
@@ -21,7 +21,7 @@ import { createLoggers } from '../../sidecar/src/logging.js';
 import { ReloadableTracing } from '../../sidecar/src/tracing.js';
 import { benchAuth, benchConfig, loadMlpPredictor, median, ROOT } from './common.js';
 
-const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '8' }, rounds: { type: 'string', default: '3' } } });
+const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '8' }, rounds: { type: 'string', default: '3' }, 'max-in-flight': { type: 'string', default: '1' } } });
 const predictor = await loadMlpPredictor();
 
 // ---- bare reference
@@ -52,7 +52,9 @@ const barePort = await new Promise<number>((ok, fail) => bare.bindAsync('127.0.0
 const auth = await benchAuth('grpc-bench-');
 const loggers = createLoggers({ service: 'paddle-sidecar', level: 'info', sinks: { out: { write: () => {} }, deadLetter: { write: (l) => process.stderr.write(l) } } });
 const tracing = new ReloadableTracing({ serviceName: 'bench' });
-const sidecar = await createApp({ config: benchConfig(auth), predictor, registry: new Registry(), loggers, tracer: tracing.tracer, device: 'cpu' });
+// As main.ts runs it (and bench.ts's REST chain): queue.maxInFlight from the CPU threads (1), admission with the memory budget on.
+const MAX_IN_FLIGHT = Number(values['max-in-flight']);
+const sidecar = await createApp({ config: benchConfig(auth), predictor, registry: new Registry(), loggers, tracer: tracing.tracer, device: 'cpu', defaultMaxInFlight: MAX_IN_FLIGHT, memoryBudgetBytes: 2048 * 1024 * 1024 - process.memoryUsage().rss });
 sidecar.start();
 const chain = createGrpcFrontEnd({ core: sidecar.core });
 const chainPort = await chain.listen(0, '127.0.0.1');
@@ -74,7 +76,7 @@ function load(port: number, token?: string): Promise<Load> {
 
 console.log(`\ngRPC ModelInfer on the MLP fixture (raw_input_contents, batch 1), h2c loopback; ${values.concurrency} concurrent callers x ${values.duration}s, ${values.rounds} interleaved rounds`);
 console.log('  bare: @grpc/grpc-js server, same .proto, raw bytes -> predictor.run -> raw bytes (the same predictor instance)');
-console.log('  chain: sidecar gRPC front end, auth on (HS256, authorization metadata), policies, limiter, breaker, queue (default: 1 run in flight, as the REST chain row), metrics, spans, access + audit lines');
+console.log(`  chain: sidecar gRPC front end, auth on (HS256, authorization metadata), policies, limiter, admission, breaker, queue (maxInFlight ${MAX_IN_FLIGHT}, as main.ts with 1 CPU thread), metrics, spans, access + audit lines`);
 const ratios: number[] = [];
 const rows: { bare: number[]; chain: number[]; bareCpu: number[]; chainCpu: number[] } = { bare: [], chain: [], bareCpu: [], chainCpu: [] };
 for (let r = 0; r < Number(values.rounds); r++) {
