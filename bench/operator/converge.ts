@@ -7,6 +7,8 @@
 //
 // The PaddleServices are CPU, TLS off, verification off and replicas 0: the figure is the
 // operator's work (8 children + status each), not the scheduler's or kwok's with 1000 pods.
+// At replicas 0 a PaddleService is Ready (ScaledToZero) once its Deployment exists, so "all
+// Ready" follows the converge; time to Ready with pods, TLS and reports is ready.ts.
 //
 // Usage: make build-ts && npx tsx bench/operator/converge.ts [N ...]   (default: 200 1000)
 //
