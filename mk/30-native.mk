@@ -83,7 +83,7 @@ $(FUZZ_BIN)/obj/%.o: native/src/%.cc $(wildcard native/src/*.h) | fuzz-deps
 	@mkdir -p $(dir $@)
 	$(FUZZ_CXX) $(FUZZ_FLAGS) $$(pkg-config --cflags openblas) -c -o $@ $<
 
-$(FUZZ_BIN)/fuzz_%: native/fuzz/fuzz_%.cc $(FUZZ_OBJS) | fuzz-deps
+$(FUZZ_BIN)/fuzz_%: native/fuzz/fuzz_%.cc $(wildcard native/fuzz/*.h) $(FUZZ_OBJS) | fuzz-deps
 	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $$(pkg-config --libs openblas) -ldnnl -lgomp -lcrypto
 
 fuzz-native: $(addprefix $(FUZZ_BIN)/fuzz_,$(FUZZ_TARGETS)) ## run each native parser fuzzer for FUZZ_SECONDS (default 60)
