@@ -22,7 +22,7 @@ sidecar-deps:
 	fi
 
 test-sidecar: $(NPM_STAMP) sidecar-deps clients-venv $(SIDECAR_NATIVE) ## sidecar tests (real TLS, JWTs, rsyslog; real predictor once built)
-	$(MOCHA) --timeout 30000 'sidecar/test/**/*.test.ts'
+	$(MOCHA) --timeout 120000 'sidecar/test/**/*.test.ts'
 
 bench: bench-sidecar
 bench-sidecar: $(NPM_STAMP) $(SIDECAR_NATIVE) ## sidecar throughput/latency vs bare node:http and bare gRPC servers; dynamic batching on/off

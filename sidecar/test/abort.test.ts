@@ -9,7 +9,7 @@ import { request } from './helpers/http.js';
 import { ScriptedPredictor } from './helpers/predictors.js';
 
 describe('client disconnects mid-request', function () {
-  this.timeout(30000);
+  this.timeout(120000);
   it('writes the access line, ends the span and counts code 499', async () => {
     const p = new ScriptedPredictor();
     p.latencyMs = 300;

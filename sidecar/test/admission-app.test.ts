@@ -27,7 +27,7 @@ class BudgetedMlp extends InProcessMlp {
 }
 
 describe('admission and the breaker through the app', function () {
-  this.timeout(30000);
+  this.timeout(120000);
   let h: Harness;
   let p: BudgetedMlp;
   const infer = (rows: number): Promise<TestResponse> => request(`${h.url}/v2/models/${MODEL}/infer`, { ca: pki().caCert, body: mlpBody(rows) });

@@ -11,7 +11,7 @@ import { loadMlpPredictor, MLP_DIR, MLP_OUTPUT } from './helpers/predictors.js';
 import { validateLogRecord } from '../src/logging.js';
 
 describe('sidecar app over HTTPS', function () {
-  this.timeout(20000);
+  this.timeout(120000);
   let h: Harness;
   const ca = (): string => pki().caCert;
   const get = (path: string, headers: Record<string, string> = {}): Promise<TestResponse> => request(`${h.url}${path}`, { ca: ca(), headers });

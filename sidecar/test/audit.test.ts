@@ -49,7 +49,7 @@ const event = (i: number): AuditEvent => ({
 });
 
 describe('audit to a real rsyslog', function () {
-  this.timeout(60000);
+  this.timeout(120000);
   let rs: Rsyslog;
   before(async () => {
     const p = pki();

@@ -101,7 +101,7 @@ describe('dynamic batcher', () => {
   });
 
   it('on the real MLP predictor a merged run gives each caller exactly its own run\'s outputs', async function () {
-    this.timeout(30000);
+    this.timeout(120000);
     const p = await loadMlpPredictor();
     const b = new DynamicBatcher((i) => p.run(i), { maxBatchSize: 16, maxQueueDelayMicroseconds: 50_000, preferredBatchSizes: [] });
     const reqs = [1, 2, 3, 1, 4].map((rows, i) => row(rows, i));

@@ -13,7 +13,7 @@ import { loadMlpPredictor, MLP_OUTPUT } from './helpers/predictors.js';
 const rowData = (seed: number): number[] => Array.from({ length: 64 }, (_, i) => Math.round(Math.sin(seed * 31 + i) * 1000) / 1000);
 
 describe('dynamic batching through the app', function () {
-  this.timeout(60000);
+  this.timeout(120000);
   let h: Harness;
   before(async () => {
     h = await startHarness({

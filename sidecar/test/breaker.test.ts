@@ -178,7 +178,7 @@ describe('circuit breaker', () => {
 });
 
 describe('circuit breaker through the app (scripted predictor)', function () {
-  this.timeout(30000);
+  this.timeout(120000);
   it('the pod report carries the measured baseline, not the one the operator published', async () => {
     const h = await startHarness({ predictor: new ScriptedPredictor(), config: { breaker: { baselineP95Ms: 500 } } });
     try {

@@ -41,7 +41,7 @@ describe('canary assignment (unit)', () => {
 });
 
 describe('canary assignment in the sidecar', function () {
-  this.timeout(30000);
+  this.timeout(120000);
   let h: Harness;
   before(async () => {
     h = await startHarness({ predictor: await loadMlpPredictor(), tls: 'none', config: { canary: { treatmentPercent: 100 } } });

@@ -54,7 +54,7 @@ describe('default-deny authorization', () => {
   });
 
   describe('the route table is the app\'s', function () {
-    this.timeout(20000);
+    this.timeout(120000);
     let h: Harness;
     before(async () => {
       h = await startHarness({ predictor: new InProcessMlp(), modelDir: MLP_DIR });

@@ -14,7 +14,7 @@ import { InProcessMlp, loadMlpPredictor, ScriptedPredictor } from './helpers/pre
 import { testDir } from './helpers/tmp.js';
 
 describe('degradation tree through the app', function () {
-  this.timeout(20000);
+  this.timeout(120000);
   it('CPU over the watermark sheds with 503 + Retry-After; GPU over it falls back to the CPU predictor', async () => {
     let sample: ResourceSample = { cpu: 0.2, gpu: 0.3, cpuSource: 'process', gpuMemoryUsedBytes: 3e9, gpuMemoryTotalBytes: 1e10 };
     const gpuPredictor = new ScriptedPredictor();
@@ -63,7 +63,7 @@ describe('degradation tree through the app', function () {
 });
 
 describe('readiness', function () {
-  this.timeout(20000);
+  this.timeout(120000);
   it('an unverified model is not ready unless explicitly allowed', async () => {
     class Unverified extends InProcessMlp {
       override info() {

@@ -29,7 +29,7 @@ print(json.dumps(out))
 `;
 
 describe('inference.proto against the upstream descriptors', function () {
-  this.timeout(30000);
+  this.timeout(120000);
   it('every message and field has the upstream number and type', async () => {
     const upstream = JSON.parse(await new Promise<string>((ok, fail) => execFile(clientsPython(), ['-c', DUMP], (e, out, err) => (e ? fail(new Error(err)) : ok(out))))) as Record<string, Record<string, [number, string, string]>>;
     const pkg = loadSync(PROTO_FILE, { keepCase: true });

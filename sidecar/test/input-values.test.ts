@@ -65,7 +65,7 @@ class PoisonedMlp extends InProcessMlp {
 }
 
 describe('inputs and outputs through the app', function () {
-  this.timeout(30000);
+  this.timeout(120000);
   let hx: Harness;
   let p: PoisonedMlp;
   const ca = (): string => pki().caCert;

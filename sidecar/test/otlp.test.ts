@@ -23,7 +23,7 @@ async function startCollector(): Promise<{ url: string; bodies: string[]; close(
 }
 
 describe('OTLP export', function () {
-  this.timeout(20000);
+  this.timeout(120000);
   it('POSTs finished spans to <endpoint>/v1/traces', async () => {
     const received: { path: string; contentType: string; body: string }[] = [];
     const collector = createServer((req, res) => {
@@ -167,7 +167,7 @@ describe('tracing without an exporter', () => {
 });
 
 describe('shutdown with a collector that never answers', function () {
-  this.timeout(20000);
+  this.timeout(120000);
   it('gives up after the timeout instead of the exporter retries', async () => {
     const { createServer: createTcpServer } = await import('node:net');
     const held: import('node:net').Socket[] = [];

@@ -37,7 +37,7 @@ async function until(what: string, cond: () => boolean, timeoutMs = 10000): Prom
 }
 
 describe('run queue through the app', function () {
-  this.timeout(30000);
+  this.timeout(120000);
   let h: Harness;
   let p: GatedPredictor;
   const infer = (): Promise<TestResponse> => request(`${h.url}/v2/models/${MODEL}/infer`, { ca: pki().caCert, body: mlpBody(1) });

@@ -299,7 +299,7 @@ describe('stdout line batching', () => {
   });
   for (const how of ['exit', 'throw', 'drain']) {
     it(`a process that logs and then leaves by ${how} loses no line`, () => {
-      const r = spawnSync(process.execPath, ['--import', 'tsx', new URL('./helpers/log-exit-child.ts', import.meta.url).pathname, how, '500'], { encoding: 'utf8', timeout: 20000 });
+      const r = spawnSync(process.execPath, ['--import', 'tsx', new URL('./helpers/log-exit-child.ts', import.meta.url).pathname, how, '500'], { encoding: 'utf8', timeout: 60000 });
       const lines = r.stdout.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as { n: number });
       assert.deepEqual(lines.map((l) => l.n), Array.from({ length: 500 }, (_, i) => i), r.stderr);
       if (how === 'throw') assert.match(r.stderr, /deliberate crash/);

@@ -32,7 +32,7 @@ function kubeStyleDir(root: string, first: string): { file: string; swap(text: s
 }
 
 describe('config hot reload', function () {
-  this.timeout(20000);
+  this.timeout(120000);
   it('applies a changed policy after a symlink swap; rejects an invalid file and keeps the last good', async () => {
     const h = await startHarness({ predictor: await loadMlpPredictor() });
     const root = join(h.dir, 'configmap');
@@ -94,7 +94,7 @@ describe('config hot reload', function () {
 });
 
 describe('token key rotation', function () {
-  this.timeout(20000);
+  this.timeout(120000);
   it('a rotated HMAC secret file is picked up without a config change; old tokens stop working', async () => {
     const h = await startHarness({ predictor: await loadMlpPredictor(), deps: { keyPollMs: 200 } });
     try {

@@ -24,7 +24,7 @@ interface Case {
 }
 
 describe('REST front end: one router, the whole chain', function () {
-  this.timeout(30000);
+  this.timeout(120000);
   let h: Harness;
   let sample: ResourceSample = { cpu: 0.1, gpu: undefined, cpuSource: 'process' };
 

@@ -10,7 +10,7 @@ import { loadMlpPredictor } from './helpers/predictors.js';
 import { createSidecarServer } from '../src/server.js';
 
 describe('mutual TLS', function () {
-  this.timeout(20000);
+  this.timeout(120000);
   let h: Harness;
   before(async () => {
     h = await startHarness({ predictor: await loadMlpPredictor(), tls: 'mtls' });
@@ -45,7 +45,7 @@ describe('mutual TLS', function () {
 });
 
 describe('certificate rotation', function () {
-  this.timeout(20000);
+  this.timeout(120000);
   it('re-reads changed cert files: new handshakes see the new cert, open connections keep working', async () => {
     const p = pki();
     const dir = join(p.dir, 'rotate');
