@@ -98,10 +98,11 @@ std::shared_ptr<uint8_t> WeightsIn(const memory::desc& want, const memory::desc&
 
 [[noreturn]] void DnnlFail(OpContext& ctx, const dnnl::error& e) { ctx.Fail(std::string("oneDNN: ") + e.what()); }
 
-// Paddle's padding rules (window.h), and the window sizes oneDNN is given checked as kernels.cc does.
+// Paddle's padding rules (window.h), with the window sizes checked first as kernels.cc does
+// (SAME padding divides by the stride: a stride of 0 must fail before, not divide by zero).
 void Resolve(OpContext& ctx, const std::string& algo, const std::vector<int64_t>& pads, int64_t in_h, int64_t in_w, Window* h, Window* w) {
-  ResolvePadding(ctx, algo, pads, in_h, in_w, h, w);
   for (Window* win : {h, w}) CheckWindowParams(ctx, {win->k, win->stride, win->dilation});
+  ResolvePadding(ctx, algo, pads, in_h, in_w, h, w);
 }
 
 void AppendActivation(dnnl::post_ops* po, const PostActivation& act) {

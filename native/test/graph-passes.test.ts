@@ -220,6 +220,20 @@ describe('load-time graph passes', function () {
         }
   });
 
+  it('a fused (oneDNN) conv with SAME padding and stride 0 is a ShapeError at load, not a division by zero (fuzz regression)', async () => {
+    await assert.rejects(
+      withModel(
+        [{ name: 'x', dims: [-1, 1, 4, 4] }, { name: 'y', dims: [-1, 1, 4, 4] }],
+        [{ type: 'conv2d', inputs: { Input: ['x'], Filter: ['f'] }, outputs: { Output: ['y'] }, attrs: { strides: [0, 0], paddings: [0, 0], dilations: [1, 1], groups: 1, padding_algorithm: 'SAME', data_format: 'NCHW' } }],
+        ['x'],
+        ['y'],
+        [{ name: 'f', dims: [1, 1, 3, 3], values: seq(9, () => 1) }],
+        async () => undefined,
+      ),
+      (err: Error) => err.name === 'ShapeError' && /stride\/dilation\/kernel size 0 out of range/.test(err.message),
+    );
+  });
+
   it('the oneDNN matmul falls back to the builtin kernel for 1-D operands, softmax on a middle axis', async () => {
     const r = await withModel(
       [{ name: 'x', dims: [-1, 3] }, { name: 'y', dims: [3] }, { name: 'o', dims: [-1] }, { name: 'z', dims: [-1, 3] }, { name: 'sm', dims: [-1, 3] }],
