@@ -76,6 +76,9 @@ export function createGrpcFrontEnd(o: GrpcFrontEndOptions): GrpcFrontEnd {
   const server = new Server({
     'grpc.max_receive_message_length': o.maxMessageBytes ?? 4 * 1024 * 1024,
     'grpc.max_send_message_length': -1,
+    // No channelz service is served, so its per-call bookkeeping (timestamps, counters on every
+    // call and session) would be kept for nobody.
+    'grpc.enable_channelz': 0,
   });
 
   /** One unary method: open the call, run `fn`, answer, close the call (always once). */
