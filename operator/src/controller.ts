@@ -80,7 +80,10 @@ export class Controller {
       // already acted on everything else it saw.
       onEvent: (ps, type) => {
         if (type !== 'delete' && this.reconciler.isOwnWrite(ps)) return;
-        enqueue(keyOf(ps));
+        const key = keyOf(ps);
+        // A PaddleService this process has not reconciled yet takes turns with the others.
+        if (type === 'add' && !this.reconciler.hasState(key)) this.queue.add(key, { first: true });
+        else enqueue(key);
       },
       log,
       clock: this.#clock,

@@ -381,6 +381,11 @@ export class Reconciler {
     return this.#written.get(writtenKey(obj.kind ?? '', obj.metadata?.namespace ?? 'default', obj.metadata?.name ?? ''))?.rv === rv;
   }
 
+  /** Whether this reconciler has reconciled `key` (and not forgotten it since). */
+  hasState(key: string): boolean {
+    return this.#state.has(key);
+  }
+
   /** Forgets per-key state (the key left the cache), its condition series included. */
   forget(key: string): void {
     this.#state.delete(key);

@@ -3,7 +3,11 @@
 // - a key being processed is never handed to a second worker; if it is added meanwhile it is
 //   queued again when the worker calls done(), so no event is lost;
 // - addAfter keeps the earliest pending deadline per key;
-// - addRateLimited delays by the key's exponential backoff; forget resets it.
+// - addRateLimited delays by the key's exponential backoff; forget resets it;
+// - two lanes, served in turn while both hold keys: keys added as `first` (an object seen for
+//   the first time) and the others. With one FIFO, 1000 new PaddleServices put every
+//   PaddleService's next reconcile (the one that sees its Deployment available and sets Ready)
+//   behind all the newer ones' first reconciles; in turns, both move, and neither starves.
 
 import { KeyedBackoff, type BackoffOptions } from './backoff.js';
 import { realClock, type Clock, type TimerHandle } from './clock.js';
@@ -21,7 +25,11 @@ export class WorkQueue {
   readonly #clock: Clock;
   readonly #backoff: KeyedBackoff<string>;
   readonly #onDepthChange: ((depth: number) => void) | undefined;
-  readonly #queue: string[] = [];
+  /** Waiting keys: lane 0 for keys added as `first`, lane 1 for the others. */
+  readonly #lanes: [string[], string[]] = [[], []];
+  /** The lane each waiting (dirty) key goes to. */
+  readonly #laneOf = new Map<string, 0 | 1>();
+  #lastLane: 0 | 1 = 1;
   readonly #dirty = new Set<string>();
   readonly #processing = new Set<string>();
   readonly #delayed = new Map<string, { at: number; timer: TimerHandle }>();
@@ -36,7 +44,7 @@ export class WorkQueue {
 
   /** Keys waiting to be handed to a worker (not counting delayed or in-flight keys). */
   get depth(): number {
-    return this.#queue.length;
+    return this.#lanes[0].length + this.#lanes[1].length;
   }
 
   get delayedCount(): number {
@@ -51,7 +59,8 @@ export class WorkQueue {
     return this.#shuttingDown;
   }
 
-  add(key: string): void {
+  /** `first`: the key's object was just seen for the first time (its lane takes turns with the others). */
+  add(key: string, opts: { first?: boolean } = {}): void {
     if (this.#shuttingDown) return;
     const pending = this.#delayed.get(key);
     if (pending) {
@@ -60,6 +69,7 @@ export class WorkQueue {
     }
     if (this.#dirty.has(key)) return;
     this.#dirty.add(key);
+    this.#laneOf.set(key, opts.first ? 0 : 1);
     if (this.#processing.has(key)) return; // re-queued by done()
     this.#push(key);
   }
@@ -129,20 +139,26 @@ export class WorkQueue {
     const getter = this.#getters.shift();
     if (getter) {
       this.#dirty.delete(key);
+      this.#laneOf.delete(key);
       this.#processing.add(key);
       getter(key);
       return;
     }
-    this.#queue.push(key);
-    this.#onDepthChange?.(this.#queue.length);
+    this.#lanes[this.#laneOf.get(key) ?? 1].push(key);
+    this.#onDepthChange?.(this.depth);
   }
 
   #pop(): string | undefined {
-    const key = this.#queue.shift();
+    // In turns while both lanes hold keys; otherwise whichever does.
+    const other: 0 | 1 = this.#lastLane === 0 ? 1 : 0;
+    const lane: 0 | 1 = this.#lanes[other].length > 0 ? other : this.#lastLane;
+    const key = this.#lanes[lane].shift();
     if (key === undefined) return undefined;
+    this.#lastLane = lane;
     this.#dirty.delete(key);
+    this.#laneOf.delete(key);
     this.#processing.add(key);
-    this.#onDepthChange?.(this.#queue.length);
+    this.#onDepthChange?.(this.depth);
     return key;
   }
 }

@@ -132,4 +132,54 @@ describe('WorkQueue', () => {
     await clock.advance(200);
     assert.equal(await q2.get(), undefined);
   });
+
+  describe('lanes: first-seen keys and the others take turns', () => {
+    it('1000 first-seen keys do not hold back a known key added after them', async () => {
+      const { q } = newQueue();
+      for (let i = 0; i < 1000; i++) q.add(`new-${i}`, { first: true });
+      q.add('known-a');
+      const order: string[] = [];
+      for (let i = 0; i < 4; i++) order.push((await q.get()) as string);
+      assert.deepEqual(order, ['new-0', 'known-a', 'new-1', 'new-2']);
+      assert.equal(q.depth, 997);
+    });
+
+    it('a steady stream of known keys does not starve first-seen ones: strict turns', async () => {
+      const { q } = newQueue();
+      for (let i = 0; i < 3; i++) q.add(`new-${i}`, { first: true });
+      for (let i = 0; i < 3; i++) q.add(`k-${i}`);
+      const order: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        const key = (await q.get()) as string;
+        order.push(key);
+        q.done(key);
+        if (key.startsWith('k-')) q.add(`k-${i + 3}`); // the known lane never runs dry
+      }
+      assert.deepEqual(order, ['new-0', 'k-0', 'new-1', 'k-1', 'new-2', 'k-2']);
+    });
+
+    it('dedup across lanes: a waiting key stays in the lane it joined; depth counts both lanes', async () => {
+      const { q, depths } = newQueue();
+      q.add('a', { first: true });
+      q.add('a');
+      q.add('b');
+      assert.equal(q.depth, 2);
+      assert.deepEqual(depths, [1, 2]);
+      assert.equal(await q.get(), 'a');
+      assert.equal(await q.get(), 'b');
+      assert.equal(q.depth, 0);
+    });
+
+    it('a first-seen key added while it is processed is requeued after done, in its lane', async () => {
+      const { q } = newQueue();
+      q.add('x', { first: true });
+      assert.equal(await q.get(), 'x');
+      q.add('x', { first: true });
+      q.add('y');
+      q.done('x');
+      // The last key served came from the first lane: the other lane's turn.
+      assert.equal(await q.get(), 'y');
+      assert.equal(await q.get(), 'x');
+    });
+  });
 });
