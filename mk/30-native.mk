@@ -88,7 +88,7 @@ $(FUZZ_BIN)/fuzz_%: native/fuzz/fuzz_%.cc $(wildcard native/fuzz/*.h) $(FUZZ_OBJ
 
 fuzz-native: $(addprefix $(FUZZ_BIN)/fuzz_,$(FUZZ_TARGETS)) ## run each native parser fuzzer for FUZZ_SECONDS (default 60)
 	@for t in $(FUZZ_TARGETS); do \
-	  rm -rf .fuzz-out/$$t && mkdir -p .fuzz-out/$$t && cp native/fuzz/corpus/$$t/* .fuzz-out/$$t/; \
+	  rm -rf .fuzz-out/$$t .fuzz-out/$$t-* && mkdir -p .fuzz-out/$$t && cp native/fuzz/corpus/$$t/* .fuzz-out/$$t/; \
 	  echo "==> fuzz_$$t for $(FUZZ_SECONDS)s"; \
 	  $(FUZZ_BIN)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -max_len=65536 -timeout=10 \
 	    -artifact_prefix=.fuzz-out/$$t- .fuzz-out/$$t 2>&1 | grep -E "^(Done|#[0-9]+.*DONE)|ERROR|SUMMARY|stat::number_of_executed_units" || true; \
