@@ -131,7 +131,8 @@ export class Controller {
         // Our own applies come back as watch events: those need no reconcile (changes by
         // anyone else, e.g. the Deployment controller's status, and every delete do).
         onEvent: (obj, type) => {
-          if (type !== 'delete' && this.reconciler.isOwnWrite(obj)) return;
+          if (type === 'delete') this.reconciler.forgetWritten(obj);
+          else if (this.reconciler.isOwnWrite(obj)) return;
           enqueue(ownerKeyOf(obj));
         },
         log,

@@ -82,6 +82,9 @@ interface KeyState {
 
 const SECRET_TTL_MS = 60_000;
 
+/** How long a child we created may be missing from the cache before it is applied again. */
+export const WRITE_ECHO_GRACE_MS = 30_000;
+
 /** Ready=False reasons of a PaddleService on its way up (see computeStatus), not problems. */
 const STARTING_REASONS: ReadonlySet<string> = new Set(['DeploymentUnavailable', 'CertificateNotReady', 'AwaitingVerifiedPods']);
 
@@ -146,7 +149,7 @@ export class Reconciler {
   readonly #d: ReconcilerDeps;
   readonly #state = new Map<string, KeyState>();
   /** kind/ns/name -> what we last applied (spec hash) and the resourceVersion it produced. */
-  readonly #written = new Map<string, { hash: string; rv: string }>();
+  readonly #written = new Map<string, { hash: string; rv: string; at?: number }>();
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
@@ -381,6 +384,11 @@ export class Reconciler {
     return this.#written.get(writtenKey(obj.kind ?? '', obj.metadata?.namespace ?? 'default', obj.metadata?.name ?? ''))?.rv === rv;
   }
 
+  /** A child was deleted: the next reconcile must apply it again, however recent our last write. */
+  forgetWritten(obj: KubernetesObject): void {
+    this.#written.delete(writtenKey(obj.kind ?? '', obj.metadata?.namespace ?? 'default', obj.metadata?.name ?? ''));
+  }
+
   /** Whether this reconciler has reconciled `key` (and not forgotten it since). */
   hasState(key: string): boolean {
     return this.#state.has(key);
@@ -406,9 +414,13 @@ export class Reconciler {
     const mine = this.#written.get(objKey);
     // Our own write of this very content has not reached the cache yet: its event will come.
     if (why === 'changed' && mine?.hash === hash && cacheIsBehind(live?.metadata?.resourceVersion, mine.rv)) return undefined;
+    // Nor has the create we made moments ago (a busy API server delivers watch events seconds
+    // late, and a reconcile can come sooner): the same content needs no second apply. A delete
+    // seen since clears the record (forgetWritten), and after WRITE_ECHO_GRACE_MS it is applied again.
+    if (why === 'missing' && mine?.hash === hash && mine.at !== undefined && this.#d.clock.now() - mine.at < WRITE_ECHO_GRACE_MS) return undefined;
     try {
       const written = await applyChild(this.#d.client, desired);
-      if (written?.metadata?.resourceVersion) this.#written.set(objKey, { hash, rv: written.metadata.resourceVersion });
+      if (written?.metadata?.resourceVersion) this.#written.set(objKey, { hash, rv: written.metadata.resourceVersion, at: this.#d.clock.now() });
       this.#d.log.debug({ key, kind, name: desired.metadata?.name, why }, 'applied child');
       return written;
     } catch (err) {
