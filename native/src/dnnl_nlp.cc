@@ -342,15 +342,11 @@ bool IsNlpKernel(KernelFn fn) { return fn == DnnlBatchMatmulKernel || fn == Dnnl
 // full_int_array / full) and nobody reads an XShape output.
 void Executor::UseNlpKernels() {
   const size_t nvars = var_names_.size();
-  std::vector<int> readers(nvars, 0), writers(nvars, 0), writer_op(nvars, -1), reader_op(nvars, -1);
-  for (size_t i = 0; i < ops_.size(); ++i) {
-    for (const auto& slot : ops_[i].in)
-      for (int v : slot.second) { readers[static_cast<size_t>(v)]++; reader_op[static_cast<size_t>(v)] = static_cast<int>(i); }
-    for (const auto& slot : ops_[i].out)
-      for (int v : slot.second)
-        if (v >= 0) { writers[static_cast<size_t>(v)]++; writer_op[static_cast<size_t>(v)] = static_cast<int>(i); }
-  }
-  for (int f : fetches_) readers[static_cast<size_t>(f)] += 2;
+  VarUse use = VarUses();
+  std::vector<int>& readers = use.readers;
+  std::vector<int>& writers = use.writers;
+  std::vector<int>& writer_op = use.writer_op;
+  std::vector<int>& reader_op = use.reader_op;
   std::vector<bool> removed(ops_.size(), false);
   auto slot_var = [](const std::vector<std::pair<std::string, std::vector<int>>>& slots, const char* name) {
     for (const auto& s : slots)
@@ -407,7 +403,7 @@ void Executor::UseNlpKernels() {
     if (has_list) return std::vector<int64_t>(b.begin(), b.end());
     return attr_ints(*c.op, "shape");
   };
-  auto single = [&](int v) { return v >= 0 && readers[static_cast<size_t>(v)] == 1 && writers[static_cast<size_t>(v)] == 1; };
+  auto single = [&](int v) { return use.SingleUse(v); };
   auto is_float = [&](int v) {
     const VarDesc* d = program_.FindVar(var_names_[static_cast<size_t>(v)]);
     return d && d->is_tensor && d->dtype == DType::kFloat32;

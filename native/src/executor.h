@@ -121,6 +121,15 @@ class Executor : public Engine {
     std::vector<std::pair<std::string, std::vector<int>>> out;
     std::shared_ptr<void> state = nullptr;  // the kernel's own (OpContext::State), e.g. fused weights
   };
+  // Who reads and writes each var in ops_ (fetched vars count two extra readers, so no pass
+  // fuses them away); index = var, -1 = none. Counted once per pass by VarUses().
+  struct VarUse {
+    std::vector<int> readers, writers, reader_op, writer_op;
+    bool SingleUse(int v) const {
+      return v >= 0 && readers[static_cast<size_t>(v)] == 1 && writers[static_cast<size_t>(v)] == 1;
+    }
+  };
+  VarUse VarUses() const;
   // Load-time graph passes (graph_passes.cc): folding and fusion onto oneDNN kernels.
   void OptimizeGraph();
   // Attention products, softmax and layer_norm onto oneDNN (dnnl_nlp.cc), after OptimizeGraph.

@@ -56,20 +56,29 @@ std::vector<int64_t> IntsAttr(const OpDesc& op, const char* name) {
 
 }  // namespace
 
+Executor::VarUse Executor::VarUses() const {
+  const size_t nvars = var_names_.size();
+  VarUse u{std::vector<int>(nvars, 0), std::vector<int>(nvars, 0), std::vector<int>(nvars, -1), std::vector<int>(nvars, -1)};
+  for (size_t i = 0; i < ops_.size(); ++i) {
+    for (const auto& slot : ops_[i].in)
+      for (int v : slot.second) { u.readers[static_cast<size_t>(v)]++; u.reader_op[static_cast<size_t>(v)] = static_cast<int>(i); }
+    for (const auto& slot : ops_[i].out)
+      for (int v : slot.second)
+        if (v >= 0) { u.writers[static_cast<size_t>(v)]++; u.writer_op[static_cast<size_t>(v)] = static_cast<int>(i); }
+  }
+  for (int f : fetches_) u.readers[static_cast<size_t>(f)] += 2;  // never fused away
+  return u;
+}
+
 void Executor::OptimizeGraph() {
   const size_t nvars = var_names_.size();
   std::vector<int> param_of(nvars, -1);
   for (size_t k = 0; k < param_var_.size(); ++k) param_of[static_cast<size_t>(param_var_[k])] = static_cast<int>(k);
-  std::vector<int> readers(nvars, 0), writers(nvars, 0), reader_op(nvars, -1), writer_op(nvars, -1);
-  for (size_t i = 0; i < ops_.size(); ++i) {
-    for (const auto& slot : ops_[i].in)
-      for (int v : slot.second) { readers[static_cast<size_t>(v)]++; reader_op[static_cast<size_t>(v)] = static_cast<int>(i); }
-    for (const auto& slot : ops_[i].out)
-      for (int v : slot.second)
-        if (v >= 0) { writers[static_cast<size_t>(v)]++; writer_op[static_cast<size_t>(v)] = static_cast<int>(i); }
-  }
-  for (int f : fetches_) readers[static_cast<size_t>(f)] += 2;  // never fused away
-  auto single_use = [&](int v) { return v >= 0 && readers[static_cast<size_t>(v)] == 1 && writers[static_cast<size_t>(v)] == 1; };
+  VarUse use = VarUses();
+  std::vector<int>& readers = use.readers;
+  std::vector<int>& reader_op = use.reader_op;
+  std::vector<int>& writer_op = use.writer_op;
+  auto single_use = [&](int v) { return use.SingleUse(v); };
   auto in_var = [&](const CompiledOp& c, const char* slot) {
     for (const auto& s : c.in)
       if (s.first == slot) return s.second.size() == 1 ? s.second[0] : -1;
