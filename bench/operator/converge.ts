@@ -263,8 +263,7 @@ async function main(): Promise<void> {
   const clients = makeClients();
   for (const n of sizes.length > 0 ? sizes : [200, 1000]) {
     // Before the operator starts: its first lists would otherwise load the objects being deleted.
-    const waitedS = await waitForEarlierRuns(clients);
-    if (waitedS > 1) console.log(`(waited ${waitedS.toFixed(0)} s for the namespace of an earlier run to be deleted)`);
+    await waitForEarlierRuns(clients);
     // A fresh operator per size, so RSS and write counts are per run.
     // The built operator (`make build-ts`: the bundle), as the image runs it: RSS without tsx's compiler.
     const op = await startOperator({ identity: `bench-${n}`, leaseName: `bench-operator-${n}`, compiled: true, nodeArgs: NODE_ARGS, extraArgs: ['--resync-seconds', String(RESYNC_S)] });

@@ -76,13 +76,17 @@ export async function pool<T>(items: T[], width: number, fn: (item: T) => Promis
 /**
  * Waits until no namespace of an earlier run is still being deleted: the namespace controller
  * and the garbage collector deleting thousands of objects load the same API server and etcd,
- * and a run that overlaps them measures that too. Returns the seconds waited.
+ * and a run that overlaps them measures that too. Says how long it waited when it did.
  */
-export async function waitForEarlierRuns(clients: Clients, prefix = 'bench-op-'): Promise<number> {
+export async function waitForEarlierRuns(clients: Clients, prefix = 'bench-op-'): Promise<void> {
   const t0 = performance.now();
   for (;;) {
     const left = (await clients.core.listNamespace()).items.filter((n) => n.metadata?.name?.startsWith(prefix));
-    if (left.length === 0) return (performance.now() - t0) / 1000;
+    if (left.length === 0) {
+      const waitedS = (performance.now() - t0) / 1000;
+      if (waitedS > 1) console.log(`(waited ${waitedS.toFixed(0)} s for the namespace of an earlier run to be deleted)`);
+      return;
+    }
     if (performance.now() - t0 > 900_000) throw new Error(`namespaces of an earlier run still exist after 900 s: ${left.map((n) => n.metadata?.name).join(', ')}`);
     await new Promise((r) => setTimeout(r, 2_000));
   }

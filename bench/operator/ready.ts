@@ -365,8 +365,7 @@ async function main(): Promise<void> {
   if (!(n > 0)) throw new Error(`N must be a positive number, got ${process.argv[2]}`);
   process.env.MALLOC_ARENA_MAX = MALLOC_ARENA_MAX;
   const clients = makeClients();
-  const waitedS = await waitForEarlierRuns(clients);
-  if (waitedS > 1) console.log(`(waited ${waitedS.toFixed(0)} s for the namespace of an earlier run to be deleted)`);
+  await waitForEarlierRuns(clients);
   await ensureBenchNode(clients, n);
   // BENCH_OPERATOR_FROM_SOURCE=1: the operator from its sources (tsx), without make build-ts (RSS is then tsx's too).
   const compiled = process.env.BENCH_OPERATOR_FROM_SOURCE !== '1';
