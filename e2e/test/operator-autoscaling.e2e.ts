@@ -131,9 +131,15 @@ describe('operator: autoscaling and breaker tuning', function () {
     const cond = (p: PaddleService, type: string) => p.status?.conditions?.find((c) => c.type === type);
     const ps = await waitForValue(
       () => getPaddleService(clients, ns.name, 'idle'),
-      (p) => cond(p, 'Ready')?.reason === 'ScaledToZero' && cond(p, 'Available')?.reason === 'ScaledToZero' && p.status?.replicasSummary === '0/0',
-      90_000,
-      'Ready and Available with reason ScaledToZero, the last pod gone (0/0)',
+      // replicasSummary counts ready pods (0/0 at once); the messages wait for the terminating pod to be gone.
+      (p) =>
+        cond(p, 'Ready')?.reason === 'ScaledToZero' &&
+        cond(p, 'Available')?.reason === 'ScaledToZero' &&
+        p.status?.replicasSummary === '0/0' &&
+        /no pod serves/.test(cond(p, 'Ready')?.message ?? '') &&
+        /no pod serves/.test(cond(p, 'Available')?.message ?? ''),
+      120_000,
+      'Ready and Available with reason ScaledToZero and the last pod gone (0/0, "no pod serves")',
     );
     assert.match(cond(ps, 'Ready')?.message ?? '', /no pod serves/);
     assert.equal(cond(ps, 'Ready')?.status, 'True');
