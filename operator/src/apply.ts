@@ -18,11 +18,14 @@ const QUANTITY_KEYS = new Set(['sizeLimit']);
 /**
  * True when every field of `want` is present with an equal value in `have` (arrays: same
  * length, element-wise). Quantities under resources limits/requests and sizeLimit compare by
- * value ("8192Mi" equals "8Gi").
+ * value ("8192Mi" equals "8Gi"). An empty list is satisfied by an absent field: the API server
+ * stores and returns no empty lists (Go's omitempty), so `args: []` comes back as no `args` at
+ * all (that alone made every reconcile of a TLS PaddleService apply its Deployment again).
  */
 export function isSubset(want: unknown, have: unknown, quantity = false): boolean {
   if (want === undefined) return true;
   if (Array.isArray(want)) {
+    if (want.length === 0 && (have === undefined || have === null)) return true;
     if (!Array.isArray(have) || have.length !== want.length) return false;
     return want.every((w, i) => isSubset(w, have[i]));
   }
@@ -40,6 +43,34 @@ export function isSubset(want: unknown, have: unknown, quantity = false): boolea
   }
   if (quantity && typeof want === 'string' && typeof have === 'string') return sameQuantity(want, have);
   return want === have;
+}
+
+/**
+ * Where `want` is first not a subset of `have` (isSubset's walk), as a path such as
+ * `spec.template.spec.containers[0].resources.limits.memory`; undefined when it is a subset.
+ * For the debug log of an apply the cache says is needed.
+ */
+export function firstDifference(want: unknown, have: unknown, path = '', quantity = false): string | undefined {
+  if (isSubset(want, have, quantity)) return undefined;
+  if (Array.isArray(want) && Array.isArray(have) && have.length === want.length) {
+    for (let i = 0; i < want.length; i++) {
+      const d = firstDifference(want[i], have[i], `${path}[${i}]`);
+      if (d !== undefined) return d;
+    }
+  }
+  if (typeof want === 'object' && want !== null && !Array.isArray(want) && typeof have === 'object' && have !== null && !Array.isArray(have)) {
+    for (const [k, v] of Object.entries(want)) {
+      const h = (have as Record<string, unknown>)[k];
+      // Quantities compare by value one level down (isSubset's rule): test the pair whole.
+      if (QUANTITY_PARENTS.has(k)) {
+        if (!isSubset({ [k]: v }, { [k]: h })) return `${path}.${k} (want ${JSON.stringify(v)}, have ${JSON.stringify(h)})`;
+        continue;
+      }
+      const d = firstDifference(v, h, path ? `${path}.${k}` : k, QUANTITY_KEYS.has(k));
+      if (d !== undefined) return d;
+    }
+  }
+  return `${path} (want ${JSON.stringify(want)?.slice(0, 200)}, have ${JSON.stringify(have)?.slice(0, 200)})`;
 }
 
 /** The desired object stamped with the hash of its own content. */
@@ -62,6 +93,13 @@ export function applyReason(desired: KubernetesObject, live: KubernetesObject | 
   const wantMeta = { labels: desired.metadata?.labels, ownerReferences: desired.metadata?.ownerReferences };
   if (!isSubset(wantBody, live) || !isSubset(wantMeta, live.metadata)) return 'drifted';
   return undefined;
+}
+
+/** Where a stamped `desired` with the same spec hash as `live` differs from it (applyReason's 'drifted'), for the debug log. */
+export function driftOf(desired: KubernetesObject, live: KubernetesObject | undefined): string | undefined {
+  const { metadata: _m, apiVersion: _a, kind: _k, ...wantBody } = desired as KubernetesObject & Record<string, unknown>;
+  const wantMeta = { labels: desired.metadata?.labels, ownerReferences: desired.metadata?.ownerReferences };
+  return firstDifference(wantBody, live) ?? firstDifference(wantMeta, live?.metadata, 'metadata');
 }
 
 export async function applyChild<T extends KubernetesObject>(client: Pick<KubeClient, 'apply'>, desired: T): Promise<T> {

@@ -11,7 +11,7 @@ import {
   type PaddleService,
   type SidecarConfig,
 } from '../../crds/src/index.js';
-import { applyChild, applyReason, withSpecHash } from './apply.js';
+import { applyChild, applyReason, driftOf, withSpecHash } from './apply.js';
 import { computeDesiredReplicas, computePublishedBaseline } from './autoscale.js';
 import {
   ANNOTATIONS,
@@ -421,7 +421,7 @@ export class Reconciler {
     try {
       const written = await applyChild(this.#d.client, desired);
       if (written?.metadata?.resourceVersion) this.#written.set(objKey, { hash, rv: written.metadata.resourceVersion, at: this.#d.clock.now() });
-      this.#d.log.debug({ key, kind, name: desired.metadata?.name, why }, 'applied child');
+      this.#d.log.debug({ key, kind, name: desired.metadata?.name, why, ...(why === 'drifted' ? { where: driftOf(desired, live) } : {}), ...(why === 'changed' ? { from: live?.metadata?.annotations?.[ANNOTATIONS.specHash], to: hash, rv: live?.metadata?.resourceVersion, mineRv: mine?.rv } : {}) }, 'applied child');
       return written;
     } catch (err) {
       this.#d.metrics?.applyErrors.inc({ kind, class: classifyError(err) });

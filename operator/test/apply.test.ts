@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { applyReason, isSubset, withSpecHash } from '../src/apply.js';
+import { applyReason, driftOf, firstDifference, isSubset, withSpecHash } from '../src/apply.js';
 import { ANNOTATIONS } from '../src/builders/index.js';
 
 describe('apply: when to write', () => {
@@ -13,6 +13,11 @@ describe('apply: when to write', () => {
     ['array length differs', { a: [1, 2] }, { a: [1] }, false],
     ['array element differs', { a: [1, 2] }, { a: [1, 3] }, false],
     ['object vs array', { a: {} }, { a: [] }, false],
+    // The API server omits empty lists: `args: []` is stored and watched as no `args`.
+    ['empty list vs absent (the server omits empty lists)', { args: [] }, {}, true],
+    ['empty list vs null', { args: [] }, { args: null }, true],
+    ['empty list vs a list someone filled', { args: [] }, { args: ['--x'] }, false],
+    ['a list vs absent', { args: ['--x'] }, {}, false],
   ];
   for (const [name, want, have, expected] of table) {
     it(`isSubset: ${name} -> ${expected}`, () => assert.equal(isSubset(want, have), expected));
@@ -53,5 +58,16 @@ describe('apply: when to write', () => {
     const relabeled = structuredClone(desired);
     relabeled.metadata!.labels = {};
     assert.equal(applyReason(desired, relabeled), 'drifted');
+  });
+
+  it('firstDifference names the first path where want is not in have (for the debug log of a drifted apply)', () => {
+    assert.equal(firstDifference({ a: { b: [1, { c: 2 }] } }, { a: { b: [1, { c: 2, d: 3 }] } }), undefined);
+    assert.equal(firstDifference({ a: { b: [1, { c: 2 }] } }, { a: { b: [1, { c: 4 }] } }), 'a.b[1].c (want 2, have 4)');
+    assert.equal(firstDifference({ x: { resources: { limits: { memory: '1Gi' } } } }, { x: { resources: { limits: { memory: '1024Mi' } } } }), undefined);
+    assert.match(firstDifference({ x: { resources: { limits: { memory: '1Gi' } } } }, { x: { resources: { limits: { memory: '2Gi' } } } }) ?? '', /^x\.resources\.limits /);
+    const live = structuredClone(desired) as KubernetesObject & { data: Record<string, string> };
+    live.data.k = 'edited';
+    assert.equal(driftOf(desired, live), 'data.k (want "v", have "edited")');
+    assert.equal(driftOf(desired, structuredClone(desired)), undefined);
   });
 });

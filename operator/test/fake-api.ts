@@ -1,7 +1,8 @@
 // An in-process fake of the operator's own KubeClient surface (get / apply / mergePatch) over an
 // in-memory object store, with caches that read the same store, for reconciler unit tests.
 // It is not an API server: no defaulting, no validation, no admission; the e2e suites cover
-// the real one.
+// the real one. What it does copy: an applied object is stored (and answered, and cached) without
+// its empty lists, as the API server stores and serves them (Go's omitempty on list fields).
 
 import { ApiException, type KubernetesObject, type V1Pod, type V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
 import type { PaddleService } from '../../crds/src/index.js';
@@ -16,6 +17,15 @@ function mergePatch(target: unknown, patch: unknown): unknown {
     else out[k] = mergePatch(out[k], v);
   }
   return out;
+}
+
+/** `obj` without empty lists at any depth (how the API server stores `args: []`: not at all). */
+export function withoutEmptyLists<T>(obj: T): T {
+  if (Array.isArray(obj)) return obj.map((x) => withoutEmptyLists(x)) as T;
+  if (typeof obj !== 'object' || obj === null) return obj;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) if (!(Array.isArray(v) && v.length === 0)) out[k] = withoutEmptyLists(v);
+  return out as T;
 }
 
 const PLURAL_TO_KIND = new Map<string, string>(Object.entries(CHILD_RESOURCES).map(([kind, r]) => [r.plural, kind]));
@@ -75,7 +85,7 @@ export class FakeApi implements ReconcileApi {
   async apply<T extends KubernetesObject>(path: string, obj: T): Promise<T> {
     this.calls.push({ verb: 'apply', path, body: obj });
     this.#maybeFail('apply');
-    this.put(obj);
+    this.put(withoutEmptyLists(obj));
     return structuredClone(this.find(obj.kind ?? '', obj.metadata?.namespace ?? 'default', obj.metadata?.name ?? '')) as T;
   }
 
