@@ -337,10 +337,14 @@ export class Reconciler {
     // 7. Events on transitions only, and only with the status write that records the transition
     // (a reconcile on a cache that has not seen our last write would otherwise repeat them).
     // A new PaddleService starts Ready=False while its children come up: that first status is
-    // no news, so it gets no Warning (a problem reason, e.g. InvalidSpec, still gets one).
+    // no news, so it gets no Warning (a problem reason, e.g. InvalidSpec, still gets one), nor
+    // does a step from one starting reason to the next (DeploymentUnavailable ->
+    // CertificateNotReady when the pods are up before the certificate: an Event write per
+    // PaddleService, and a Warning about nothing wrong).
     const before = readyOf(raw.status?.conditions);
     const after = readyOf(status.conditions);
-    const startingUp = before === undefined && after?.status === 'False' && STARTING_REASONS.has(after.reason);
+    const wasStarting = before === undefined || (before.status === 'False' && STARTING_REASONS.has(before.reason));
+    const startingUp = wasStarting && after?.status === 'False' && STARTING_REASONS.has(after.reason);
     if (wroteStatus && after && !startingUp && (before?.status !== after.status || before?.reason !== after.reason)) {
       const msg = status.conditions?.find((c) => c.type === 'Ready')?.message ?? '';
       await this.#d.events.record(raw, after.status === 'True' ? 'Normal' : 'Warning', after.status === 'True' ? 'Ready' : after.reason, msg);

@@ -92,6 +92,31 @@ describe('Reconciler (in-process fake of our client)', () => {
     assert.ok(t.events.some((e) => e.type === 'Normal' && e.reason === 'Ready'));
   });
 
+  it('coming up, one starting reason after another (pods before the certificate) is no Warning; Ready is one Normal Event', async () => {
+    const t = setup(raw('minimal.yaml'));
+    await t.reconciler.reconcile(t.key);
+    assert.equal(t.ready()?.reason, 'DeploymentUnavailable');
+    markAvailable(t.api, 'mnist-mlp');
+    addPods(t.api, 'mnist-mlp', ['mnist-mlp-a']);
+    const ps = t.api.find('PaddleService', 'ml', 'mnist-mlp') as unknown as PaddleService;
+    // A pod that has served nothing yet: no latency baseline to publish (that would be a BreakerTuned Event).
+    ps.status = { ...ps.status, podReports: { 'mnist-mlp-a': report({ device: 'cpu', latency: { samples: 0 } }) } };
+    await t.reconciler.reconcile(t.key);
+    assert.equal(t.ready()?.reason, 'CertificateNotReady');
+    assert.deepEqual(t.events, [], 'DeploymentUnavailable -> CertificateNotReady on the way up: no Event');
+    const cert = t.api.find('Certificate', 'ml', 'mnist-mlp') as KubernetesObject;
+    t.api.objects.set(FakeApi.key('Certificate', 'ml', 'mnist-mlp'), { ...cert, status: { conditions: [{ type: 'Ready', status: 'True', reason: 'Ready' }] } } as KubernetesObject);
+    await t.reconciler.reconcile(t.key);
+    assert.equal(t.ready()?.status, 'True', t.ready()?.message);
+    assert.deepEqual(t.events.map((e) => `${e.type}/${e.reason}`), ['Normal/Ready']);
+    // Once it was Ready, losing the Deployment's capacity is news again.
+    const d = t.api.find('Deployment', 'ml', 'mnist-mlp') as V1Deployment;
+    t.api.objects.set(FakeApi.key('Deployment', 'ml', 'mnist-mlp'), { ...d, status: { replicas: 1, readyReplicas: 0, availableReplicas: 0, conditions: [{ type: 'Available', status: 'False' }] } } as KubernetesObject);
+    await t.reconciler.reconcile(t.key);
+    assert.equal(t.ready()?.status, 'False');
+    assert.deepEqual(t.events.map((e) => `${e.type}/${e.reason}`), ['Normal/Ready', `Warning/${t.ready()?.reason}`]);
+  });
+
   it('autoscaling: P95 above target scales the Deployment up and says why', async () => {
     const t = setup(raw('gpu.yaml'));
     t.api.put({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'model-signing-key', namespace: 'ml' } });
