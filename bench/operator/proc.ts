@@ -108,17 +108,79 @@ export function componentConfig(workers = 4): string[] {
   ];
 }
 
-/** The API server's request counters: `apiserver_request_total` summed by verb and resource[/subresource]. */
-export async function apiServerRequests(): Promise<Map<string, number>> {
-  const text = (await kubectl(['get', '--raw', '/metrics'])).stdout;
+/** One series of the API server's /metrics summed by verb and resource[/subresource] ("PATCH paddleservices/status"). */
+function byVerbAndResource(text: string, series: string): Map<string, number> {
   const out = new Map<string, number>();
   for (const line of text.split('\n')) {
-    if (!line.startsWith('apiserver_request_total{')) continue;
+    if (!line.startsWith(`${series}{`)) continue;
     const label = (k: string) => new RegExp(`[{,]${k}="([^"]*)"`).exec(line)?.[1] ?? '';
     const key = `${label('verb')} ${label('resource')}${label('subresource') ? `/${label('subresource')}` : ''}`;
     out.set(key, (out.get(key) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
   }
   return out;
+}
+
+/** The API server's request counters: `apiserver_request_total` summed by verb and resource[/subresource]. */
+export async function apiServerRequests(): Promise<Map<string, number>> {
+  return byVerbAndResource((await kubectl(['get', '--raw', '/metrics'])).stdout, 'apiserver_request_total');
+}
+
+/** Request counts and the seconds the API server spent serving them (`apiserver_request_duration_seconds_sum`), by verb and resource. */
+export async function apiServerCounters(): Promise<{ requests: Map<string, number>; seconds: Map<string, number> }> {
+  const text = (await kubectl(['get', '--raw', '/metrics'])).stdout;
+  return { requests: byVerbAndResource(text, 'apiserver_request_total'), seconds: byVerbAndResource(text, 'apiserver_request_duration_seconds_sum') };
+}
+
+/**
+ * Which component of the bench's cluster makes a kind of write ("VERB resource[/sub]"), from
+ * what each one writes: the operator applies the children and patches PaddleService status (the
+ * pods' reports patch it too: split by count where both are known), cert-manager the Certificate
+ * status, CertificateRequests and Secrets, the controller-manager ReplicaSets, pods,
+ * Deployment/ReplicaSet/PDB status and endpoints, the scheduler pod bindings, kwok pod and node
+ * status and leases. The ClusterIP's IPAddress is the API server's own work for the Service the
+ * operator applies. Events are everyone's (counted apart, by their source).
+ */
+export function writerOf(key: string): string {
+  const [verb = '', resource = ''] = key.split(' ');
+  if (resource === 'events') return 'events (all components)';
+  if (verb === 'APPLY' && ['deployments', 'services', 'configmaps', 'serviceaccounts', 'roles', 'rolebindings', 'poddisruptionbudgets', 'certificates'].includes(resource)) return 'operator';
+  if (resource === 'ipaddresses') return 'operator (Service ClusterIP, API server)';
+  if (resource === 'paddleservices/status') return 'PaddleService status (operator + pod reports)';
+  if (resource === 'paddleservices') return 'user (the creates)';
+  if (resource.startsWith('certificates') || resource.startsWith('certificaterequests') || resource === 'secrets') return 'cert-manager';
+  if (resource === 'pods/binding') return 'kube-scheduler';
+  if (resource === 'pods/status' || resource === 'nodes/status') return 'kwok';
+  if (resource === 'leases') return 'leases (leader elections, kwok node heartbeats)';
+  if (['replicasets', 'replicasets/status', 'deployments/status', 'pods', 'poddisruptionbudgets/status', 'endpoints', 'endpointslices'].includes(resource)) return 'kube-controller-manager';
+  return 'other';
+}
+
+/**
+ * The writes between two readings of apiServerCounters, by the component that made them:
+ * [component, writes, server seconds], most seconds first. PATCH paddleservices/status is split
+ * between the operator and the pod reports by `reports` (the count of reports sent).
+ */
+export function writesByComponent(
+  before: { requests: Map<string, number>; seconds: Map<string, number> },
+  after: { requests: Map<string, number>; seconds: Map<string, number> },
+  reports = 0,
+): Array<[string, number, number]> {
+  const acc = new Map<string, [number, number]>();
+  const add = (who: string, n: number, s: number) => {
+    const a = acc.get(who) ?? [0, 0];
+    acc.set(who, [a[0] + n, a[1] + s]);
+  };
+  for (const [key, n] of apiServerWrites(before.requests, after.requests)) {
+    const s = (after.seconds.get(key) ?? 0) - (before.seconds.get(key) ?? 0);
+    const who = writerOf(key);
+    if (who.startsWith('PaddleService status') && n > 0) {
+      const fromReports = Math.min(n, reports);
+      add('pod reports (sidecars; here the bench)', fromReports, (s * fromReports) / n);
+      add('operator', n - fromReports, (s * (n - fromReports)) / n);
+    } else if (who.startsWith('operator')) add('operator', n, s);
+    else add(who, n, s);
+  }
+  return [...acc.entries()].map(([k, [n, s]]): [string, number, number] => [k, n, s]).sort((a, b) => b[2] - a[2]);
 }
 
 /** The writes (not GET/LIST/WATCH) the API server served between two readings, by verb and resource, most first. */

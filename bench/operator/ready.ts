@@ -6,12 +6,14 @@
 // reportIntervalSeconds, as the sidecar does. Model verification is off (no sidecar verifies).
 //
 // Per PaddleService it records when each step was first seen through its own watches:
-//   created (the create call returned), Deployment (the operator applied it), pod created and
-//   scheduled, pod Ready (kwok), Deployment available (the controller-manager), Certificate
-//   Ready (cert-manager), first report (the bench, for the sidecar), Available and Ready=True
-//   (the operator),
+//   created (the create call returned), Deployment (the operator applied it), ReplicaSet and
+//   pod created (the controller-manager), scheduled (kube-scheduler), pod Running and Ready
+//   (kwok), Deployment available (the controller-manager), Certificate Ready (cert-manager),
+//   first report (the bench, for the sidecar), Available and Ready=True (the operator),
 // and prints for each step when half and all of the PaddleServices had reached it, the time
-// each component took per PaddleService, which input came last before Ready, and the
+// each component took per PaddleService, the path of the last PaddleService to become Ready
+// (where its seconds went, step by step), which input came last before Ready, the API server's
+// writes and the seconds it spent serving them by the component that made them, and the
 // configuration of each component (its flags, read from its command line).
 //
 // Usage: npx tsx bench/operator/ready.ts [N]   (default 1000; needs the local control plane).
@@ -19,13 +21,13 @@
 // pods' report interval; BENCH_OPERATOR_WORKERS (4): the operator's --workers.
 
 import { loadavg } from 'node:os';
-import { PatchStrategy, setHeaderOptions, type KubernetesObject, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type CoreV1Event, type KubernetesObject, type V1Deployment, type V1Pod, type V1ReplicaSet } from '@kubernetes/client-node';
 import type { PaddleService } from '../../crds/src/index.js';
 import { applyObject, createTestNamespace, deleteTestNamespace, makeClients, waitFor, type Clients } from '../../e2e/src/index.js';
 import { E2E_ISSUER, startOperator, sumMetric, type OperatorProcess } from '../../operator/test/e2e/harness.js';
 import { buildPodReport, buildReportPatch } from '../../sidecar/src/pod-report.js';
-import { apiServerRequests, apiServerWrites, clusterPids, componentConfig, cpuSince, cpuSnapshot, pool, rssMb, waitForEarlierRuns } from './proc.js';
-import { certificates, deployments, NamespaceWatch, paddleServices, pods } from './watch.js';
+import { apiServerCounters, apiServerWrites, clusterPids, componentConfig, cpuSince, cpuSnapshot, pool, rssMb, waitForEarlierRuns, writesByComponent } from './proc.js';
+import { certificates, deployments, NamespaceWatch, paddleServices, pods, replicaSets } from './watch.js';
 
 const TARGET_READY_S = 60;
 const TARGET_RSS_MB = 200;
@@ -48,8 +50,10 @@ const BENCH_TAINT = 'serving.paddle.io/bench';
 const STAGES = [
   ['created', 'create call returned'],
   ['deployment', 'Deployment exists (operator)'],
+  ['replicaSet', 'ReplicaSet created (controller-manager)'],
   ['podCreated', 'pod created (controller-manager)'],
   ['scheduled', 'pod scheduled (kube-scheduler)'],
+  ['podRunning', 'pod Running (kwok)'],
   ['podReady', 'pod Ready (kwok)'],
   ['deploymentAvailable', 'Deployment available (controller-manager)'],
   ['certificateReady', 'Certificate Ready (cert-manager)'],
@@ -229,6 +233,55 @@ class Reporters {
   }
 }
 
+/**
+ * Where the seconds of the last PaddleService to become Ready went: the chain created ->
+ * Deployment -> ReplicaSet -> pod -> scheduled -> Running -> pod Ready -> Deployment available,
+ * beside it the Certificate and the first report, then Ready; each step named by the component
+ * that holds it.
+ */
+function lastReadyPath(timeline: Timeline): string[] {
+  let last: [string, Partial<Record<Stage, number>>] | undefined;
+  for (const [name, r] of timeline.at) if (r.ready !== undefined && (!last || r.ready > (last[1].ready ?? 0))) last = [name, r];
+  if (!last) return ['path     : no PaddleService became Ready'];
+  const [name, r] = last;
+  const s = (x: number | undefined) => (x === undefined ? '?' : (x / 1000).toFixed(1));
+  const d = (a: Stage, b: Stage) => (r[a] !== undefined && r[b] !== undefined ? (((r[b] as number) - (r[a] as number)) / 1000).toFixed(1) : '?');
+  const chain: Array<[Stage, Stage, string]> = [
+    ['created', 'deployment', 'operator (queue + first reconcile)'],
+    ['deployment', 'replicaSet', 'controller-manager'],
+    ['replicaSet', 'podCreated', 'controller-manager'],
+    ['podCreated', 'scheduled', 'kube-scheduler'],
+    ['scheduled', 'podRunning', 'kwok'],
+    ['podRunning', 'podReady', 'kwok'],
+    ['podReady', 'deploymentAvailable', 'controller-manager'],
+  ];
+  const inputs: Array<[Stage, string]> = [
+    ['deploymentAvailable', 'Deployment available'],
+    ['certificateReady', 'Certificate Ready (cert-manager, from the operator\'s apply with the Deployment)'],
+    ['reported', 'first report (sidecar)'],
+  ];
+  const lastIn = inputs.reduce((a, b) => ((r[b[0]] ?? -1) > (r[a[0]] ?? -1) ? b : a));
+  return [
+    `path     : the last PaddleService to become Ready (${name}, Ready at ${s(r.ready)} s): ${chain.map(([a, b, who]) => `${who} ${d(a, b)} s`).join(' -> ')}`,
+    `           inputs at ${inputs.map(([st, what]) => `${what} ${s(r[st])} s`).join(', ')}; the last (${lastIn[1]}) -> Ready=True: operator ${d(lastIn[0], 'ready')} s`,
+  ];
+}
+
+/** The namespace's Events counted by the component that wrote them (reportingController, else source.component). */
+async function eventsBySource(clients: Clients, ns: string): Promise<Array<[string, number]>> {
+  const counts = new Map<string, number>();
+  let cont: string | undefined;
+  do {
+    const page = await clients.core.listNamespacedEvent({ namespace: ns, limit: 2000, ...(cont ? { _continue: cont } : {}) });
+    for (const e of page.items as CoreV1Event[]) {
+      const who = e.reportingComponent || e.source?.component || 'unknown';
+      counts.set(who, (counts.get(who) ?? 0) + (e.count ?? 1));
+    }
+    cont = page.metadata?._continue;
+  } while (cont);
+  return [...counts.entries()].sort((a, b) => b[1] - a[1]);
+}
+
 function dist(xs: number[]): string {
   if (xs.length === 0) return 'n/a';
   const q = (p: number) => (xs[Math.min(xs.length - 1, Math.ceil(p * xs.length) - 1)] as number).toFixed(1);
@@ -251,11 +304,16 @@ async function runReady(clients: Clients, op: OperatorProcess, n: number): Promi
       timeline.mark(name, 'deployment');
       if ((d.status?.availableReplicas ?? 0) >= 1 && conditionTrue(d.status?.conditions, 'Available')) timeline.mark(name, 'deploymentAvailable');
     }),
+    new NamespaceWatch<V1ReplicaSet>(clients, replicaSets(clients, ns), (rs) => {
+      const name = rs.metadata?.labels?.[INSTANCE_LABEL];
+      if (name) timeline.mark(name, 'replicaSet');
+    }),
     new NamespaceWatch<V1Pod>(clients, pods(clients, ns), (p) => {
       const name = p.metadata?.labels?.[INSTANCE_LABEL];
       if (!name || p.metadata?.deletionTimestamp) return;
       timeline.mark(name, 'podCreated');
       if (p.spec?.nodeName) timeline.mark(name, 'scheduled');
+      if (p.status?.phase === 'Running') timeline.mark(name, 'podRunning');
       if (conditionTrue(p.status?.conditions, 'Ready')) {
         timeline.mark(name, 'podReady');
         reporters.podReady(p);
@@ -271,7 +329,7 @@ async function runReady(clients: Clients, op: OperatorProcess, n: number): Promi
     const pids = { operator: op.child.pid ?? 0, ...clusterPids() };
     const cpu0 = cpuSnapshot(pids);
     const metrics0 = await op.metrics();
-    const api0 = await apiServerRequests();
+    const api0 = await apiServerCounters();
     const load0 = loadavg()[0] ?? 0;
     const t0 = performance.now();
     let peakRss = 0;
@@ -299,7 +357,10 @@ async function runReady(clients: Clients, op: OperatorProcess, n: number): Promi
     const allReady = timeline.count('ready') >= n;
     const cpu = cpuSince(pids, cpu0);
     const metrics1 = await op.metrics();
-    const apiWrites = apiServerWrites(api0, await apiServerRequests());
+    const api1 = await apiServerCounters();
+    const apiWrites = apiServerWrites(api0.requests, api1.requests);
+    const byComponent = writesByComponent(api0, api1, reporters.sent);
+    const eventSources = await eventsBySource(clients, ns);
     reporters.stop();
     const mem = rssMb(op.child.pid ?? 0);
     const load1 = loadavg()[0] ?? 0;
@@ -334,9 +395,11 @@ async function runReady(clients: Clients, op: OperatorProcess, n: number): Promi
     console.log('per step : per PaddleService, seconds spent in each component');
     const steps: Array<[string, Stage | ((r: Partial<Record<Stage, number>>) => number | undefined), Stage]> = [
       ['operator: created -> Deployment', 'created', 'deployment'],
-      ['controller-manager: Deployment -> pod created', 'deployment', 'podCreated'],
+      ['controller-manager: Deployment -> ReplicaSet', 'deployment', 'replicaSet'],
+      ['controller-manager: ReplicaSet -> pod created', 'replicaSet', 'podCreated'],
       ['kube-scheduler: pod created -> scheduled', 'podCreated', 'scheduled'],
-      ['kwok: scheduled -> pod Ready', 'scheduled', 'podReady'],
+      ['kwok: scheduled -> pod Running', 'scheduled', 'podRunning'],
+      ['kwok: pod Running -> pod Ready', 'podRunning', 'podReady'],
       ['controller-manager: pod Ready -> Deployment available', 'podReady', 'deploymentAvailable'],
       ['operator + cert-manager: created -> Certificate Ready', 'created', 'certificateReady'],
       ['sidecar (bench): pod Ready -> first report', 'podReady', 'reported'],
@@ -346,11 +409,19 @@ async function runReady(clients: Clients, op: OperatorProcess, n: number): Promi
     ];
     for (const [what, from, to] of steps) console.log(`  ${what.padEnd(56)} ${dist(timeline.lags(from, to))}`);
     console.log(`last in  : the input that came last before Ready, per PaddleService: ${[...holder.entries()].map(([s, c]) => `${STAGES.find(([x]) => x === s)?.[1]} ${c}`).join(', ')}`);
+    for (const line of lastReadyPath(timeline)) console.log(line);
     console.log(`operator : ${reconciles} reconciles (${(reconciles / n).toFixed(1)} per PaddleService), ${writes(metrics1) - writes(metrics0)} writes; ${reporters.sent} pod reports sent (${reporters.errors} failed${reporters.lastError ? `: ${reporters.lastError}` : ''})`);
     console.log(`cpu      : over ${wall.toFixed(1)} s wall (2 cores = 200%): ${Object.entries(cpu).map(([k, v]) => `${k} ${v.toFixed(1)} s (${((100 * v) / wall).toFixed(0)}%)`).join(', ')}; cluster processes ${others.toFixed(1)} CPU-s`);
     const totalWrites = apiWrites.reduce((a, [, c]) => a + c, 0);
+    const serverS = byComponent.reduce((a, [, , sec]) => a + sec, 0);
+    console.log(`by whom  : the API server's writes and the seconds it spent serving them (request durations, summed: ${serverS.toFixed(0)} s in ${wall.toFixed(0)} s), by the component that made them:`);
+    for (const [who, count, sec] of byComponent) console.log(`  ${who.padEnd(48)} ${String(count).padStart(7)} writes (${(count / n).toFixed(1)} per PaddleService) ${sec.toFixed(1).padStart(8)} s (${((100 * sec) / serverS).toFixed(0)} %)`);
+    console.log(`events   : by source: ${eventSources.map(([k, c]) => `${k} ${c}`).join(', ')}`);
     console.log(`api      : the API server served ${totalWrites} writes (${(totalWrites / n).toFixed(1)} per PaddleService; kube-apiserver ${(((cpu['kube-apiserver'] ?? 0) * 1000) / totalWrites).toFixed(1)} ms CPU per write, reads and watches included): ${apiWrites.slice(0, 14).map(([k, c]) => `${k} ${c}`).join(', ')}`);
     console.log(`floor    : the cluster processes used ${others.toFixed(1)} CPU-s, ${(others / 2).toFixed(1)} s of 2 fully free cores, the operator's ${(cpu.operator ?? 0).toFixed(1)} CPU-s aside`);
+    // Per PaddleService made Ready: CPU per unit of work, which the machine's other load changes far less than seconds.
+    const readyN = Math.max(1, timeline.count('ready'));
+    console.log(`per PS   : CPU per PaddleService made Ready (${readyN}): kube-apiserver ${((1000 * (cpu['kube-apiserver'] ?? 0)) / readyN).toFixed(0)} ms, all cluster processes ${((1000 * others) / readyN).toFixed(0)} ms, operator ${((1000 * (cpu.operator ?? 0)) / readyN).toFixed(0)} ms; 1000 of them need ${((others / readyN) * 1000 / 2).toFixed(0)} s of 2 free cores for the cluster alone`);
     console.log(`load     : 1-min load average ${load0.toFixed(2)} before the creates, ${load1.toFixed(2)} at the end (2 cores)`);
     console.log(`RSS      : ${mem.rss} MB now, ${Math.max(peakRss, mem.peak)} MB peak with ${n} pods cached (target <= ${TARGET_RSS_MB} MB: ${(Math.max(peakRss, mem.peak) / TARGET_RSS_MB).toFixed(2)}x)`);
   } finally {

@@ -63,6 +63,10 @@ export function deployments(clients: Clients, ns: string): WatchedResource {
   return { path: `/apis/apps/v1/namespaces/${ns}/deployments`, list: async () => (await clients.apps.listNamespacedDeployment({ namespace: ns })) as never };
 }
 
+export function replicaSets(clients: Clients, ns: string): WatchedResource {
+  return { path: `/apis/apps/v1/namespaces/${ns}/replicasets`, list: async () => (await clients.apps.listNamespacedReplicaSet({ namespace: ns })) as never };
+}
+
 export function pods(clients: Clients, ns: string): WatchedResource {
   return { path: `/api/v1/namespaces/${ns}/pods`, list: async () => (await clients.core.listNamespacedPod({ namespace: ns })) as never };
 }
