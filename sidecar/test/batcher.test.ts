@@ -83,6 +83,35 @@ describe('dynamic batcher', () => {
     assert.deepEqual(r.batches, [1]);
   });
 
+  it('with no delay, the requests of one event-loop turn leave together and a lone one leaves at the end of its turn', async () => {
+    const r = recorder();
+    const b = new DynamicBatcher(r.run, { maxBatchSize: 8, maxQueueDelayMicroseconds: 0, preferredBatchSizes: [] });
+    const t0 = process.hrtime.bigint();
+    const together = await Promise.all([1, 2, 3].map((v) => b.submit(xs(1, v))));
+    const t1 = process.hrtime.bigint();
+    assert.deepEqual(r.batches, [3], 'submitted in one turn: one run');
+    for (const x of together) assert.ok(x.launched >= t0 && x.launched <= t1, 'launched is stamped between submit and answer');
+    const lone = await b.submit(xs(1, 4));
+    assert.equal(lone.batchRequests, 1);
+    assert.deepEqual(r.batches, [3, 1]);
+    assert.deepEqual([b.sizes[1], b.sizes[3]], [1, 1], 'runs by requests served');
+    assert.deepEqual(b.stats, { runs: 2, requests: 4, mergedRuns: 1, rows: 4 });
+  });
+
+  it('with no delay, requests that arrive while the run slot is busy leave together when it frees', async () => {
+    const r = recorder(20);
+    const b = new DynamicBatcher(r.run, { maxBatchSize: 8, maxQueueDelayMicroseconds: 0, preferredBatchSizes: [] });
+    const first = b.submit(xs(1, 1));
+    // Later turns, while the first run is in flight.
+    await new Promise((res) => setImmediate(res));
+    const next = [b.submit(xs(1, 2))];
+    await new Promise((res) => setImmediate(res));
+    next.push(b.submit(xs(1, 3)));
+    await Promise.all([first, ...next]);
+    assert.deepEqual(r.batches, [1, 2]);
+    assert.equal(r.maxActive(), 1);
+  });
+
   it('different non-batch shapes never share a run; oversize requests run alone', async () => {
     const r = recorder();
     const b = new DynamicBatcher(r.run, { maxBatchSize: 4, maxQueueDelayMicroseconds: 1000, preferredBatchSizes: [], maxInflightBatches: 4 });
@@ -98,6 +127,7 @@ describe('dynamic batcher', () => {
     assert.deepEqual(out.map((o) => o.status), ['fulfilled', 'rejected', 'fulfilled']);
     assert.match(String((out[1] as PromiseRejectedResult).reason), /nan input/);
     assert.deepEqual(r.batches, [3, 1, 1, 1]);
+    assert.equal(r.maxActive(), 1, 'the retries run one after the other in the batch\'s run slot');
   });
 
   it('on the real MLP predictor a merged run gives each caller exactly its own run\'s outputs', async function () {

@@ -1,14 +1,20 @@
 // Dynamic batching through the app (spec.batching on, real MLP predictor): concurrent REST and
 // gRPC callers share predictor runs, yet each gets exactly the outputs of its own run alone,
 // its own trace (server span + predictor.run child that names the shared batch), its own audit
-// record and access line; the model config reports the batching; off by default.
+// record and access line; the model config reports the batching; off by default. One caller's
+// bad input in a shared run (an out-of-vocabulary token on the real transformer) fails only that
+// caller, with the error of its own run; the others keep their answers, audit records, access
+// lines and matrix cells, and the breaker counts nothing.
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Predictor } from '../../native/lib/index.js';
 import { createGrpcFrontEnd } from '../src/grpc/server.js';
-import { MODEL, startHarness, type Harness } from './helpers/harness.js';
+import { MODEL, startHarness, validLogLines, type Harness } from './helpers/harness.js';
 import { inferenceClient } from './helpers/grpc-client.js';
 import { request } from './helpers/http.js';
-import { loadMlpPredictor, MLP_OUTPUT } from './helpers/predictors.js';
+import { loadMlpPredictor, MLP_DIR, MLP_OUTPUT, RSA_PUB } from './helpers/predictors.js';
 
 const rowData = (seed: number): number[] => Array.from({ length: 64 }, (_, i) => Math.round(Math.sin(seed * 31 + i) * 1000) / 1000);
 
@@ -82,6 +88,68 @@ describe('dynamic batching through the app', function () {
     } finally {
       client.close();
       await g.close();
+    }
+  });
+
+  it('one bad input in a shared run fails only its caller, with its own run\'s error; the others keep answer, audit, access line and matrix cell', async () => {
+    const transformer = await Predictor.load({ modelDir: join(MLP_DIR, '../../transformer/legacy'), publicKeyPem: readFileSync(RSA_PUB, 'utf8'), cpuThreads: 1 });
+    const t = await startHarness({
+      predictor: transformer,
+      tls: 'none',
+      // Four callers fill a batch of 4, which leaves at once; the delay (the longest allowed) only has to outlast their arrival.
+      config: { batching: { enabled: true, maxBatchSize: 4, maxQueueDelayMicroseconds: 1_000_000, preferredBatchSizes: [] } },
+    });
+    try {
+      const token = await t.token('model_inference');
+      const tokens = (seed: number, bad = false): number[] => Array.from({ length: 16 }, (_, i) => (bad && i === 2 ? 100000 : (seed * 31 + i * 7) % 1000));
+      const seeds = [1, 2, 3, 4];
+      const badSeed = 3;
+      const infer = (seed: number, bad = false): ReturnType<typeof request> =>
+        request(`${t.url}/v2/models/${MODEL}/infer`, {
+          body: { inputs: [{ name: 'tokens', shape: [1, 16], datatype: 'INT64', data: tokens(seed, bad) }] },
+          headers: { authorization: `Bearer ${token}`, 'x-request-id': `batch-isolation-${seed}` },
+        });
+      // One call first: the token is verified and cached, so the four below reach the batcher together.
+      assert.equal((await infer(0)).status, 200);
+      const statsBefore = transformer.stats();
+      const matrixBefore = t.sidecar.buildReport().matrix.total;
+      const auditsBefore = t.audits.length;
+      const answers = await Promise.all(seeds.map((seed) => infer(seed, seed === badSeed)));
+      const stats = transformer.stats();
+      assert.deepEqual([stats.runs - statsBefore.runs, stats.failures - statsBefore.failures], [5, 2], 'one merged run of 4 that failed, then each caller alone (the bad one failing again)');
+      for (const [i, seed] of seeds.entries()) {
+        const r = answers[i];
+        assert.ok(r);
+        if (seed === badSeed) {
+          assert.equal(r.status, 400, r.text);
+          // Position 2 of its own 16 tokens: the error of its own run, not of the merged one.
+          assert.match(r.text, /lookup_table_v2: id 100000 at position 2 is outside the table/);
+          continue;
+        }
+        assert.equal(r.status, 200, r.text);
+        const alone = await transformer.run({ tokens: { dtype: 'int64', shape: [1, 16], data: BigInt64Array.from(tokens(seed).map(BigInt)) } });
+        for (const out of (r.json as { outputs: { name: string; data: number[] }[] }).outputs) {
+          const want = Array.from(alone[out.name]?.data as Float32Array);
+          const diff = Math.max(...want.map((v, j) => Math.abs(v - (out.data[j] ?? NaN))));
+          assert.ok(diff < 1e-5, `caller ${seed} output ${out.name}: ${diff} from its own run`);
+        }
+      }
+      const access = validLogLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l['@log.kind'] === 'access' && /^batch-isolation-[1-9]/.test(String(l.request_id)));
+      assert.deepEqual(access.map((l) => `${String(l.request_id)}:${String(l.status)}`).sort(), ['batch-isolation-1:200', 'batch-isolation-2:200', 'batch-isolation-3:400', 'batch-isolation-4:200']);
+      for (const l of access.filter((x) => x.status === 200)) {
+        // The merged run failed, so each caller ran again alone: its access line names that run.
+        assert.deepEqual(l.batch, { requests: 1, rows: 1 }, JSON.stringify(l));
+        assert.ok((l.phases_ms as Record<string, number>).batch >= 0, JSON.stringify(l));
+      }
+      const audits = t.audits.slice(auditsBefore).filter((a) => a.requestId.startsWith('batch-isolation-'));
+      assert.deepEqual(audits.map((a) => `${a.requestId}:${a.status}`).sort(), ['batch-isolation-1:200', 'batch-isolation-2:200', 'batch-isolation-3:400', 'batch-isolation-4:200']);
+      assert.equal(t.sidecar.buildReport().matrix.total - matrixBefore, 3, 'one matrix cell per served caller');
+      const metrics = (await request(`${t.metricsUrl}/metrics`)).text;
+      assert.doesNotMatch(metrics, /paddle_request_failures_total\{[^}]*reason="predictor"[^}]*\} [1-9]/, 'an input error never counts as a predictor failure');
+      assert.match(metrics, /paddle_breaker_state\{group="control"\} 0/);
+    } finally {
+      await t.close();
+      transformer.dispose();
     }
   });
 });

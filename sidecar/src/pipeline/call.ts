@@ -37,6 +37,8 @@ export interface Call {
   inference?: { device: Device; seqLenBucket: string };
   /** Inference phases (phases.ts), for the access line. */
   phases?: PhaseMarks;
+  /** Batching on: the run this call shared (requests and rows in it), for the access line. */
+  batch?: { requests: number; rows: number };
   /**
    * The front end reports the run's service time once the answer's last byte is written
    * (REST); otherwise the predictor stage reports it when the run returns (gRPC).

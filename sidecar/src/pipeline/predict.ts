@@ -167,6 +167,8 @@ export class Predict {
       if (batching) {
         const r = await this.batcher(predictor, batching).submit(inputs);
         out = r.outputs;
+        phases.batched = Number(r.launched - call.started) / 1e6;
+        call.batch = { requests: r.batchRequests, rows: r.batchRows };
         if (child.isRecording()) child.setAttributes({ 'paddle.batch.rows': r.batchRows, 'paddle.batch.requests': r.batchRequests });
       } else out = await predictor.run(inputs);
       const ms = sinceMs(started);

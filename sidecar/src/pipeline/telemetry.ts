@@ -52,6 +52,7 @@ export class Telemetry {
     if (call.principal) line.subject = call.principal.subject;
     if (call.failureReason) line['@error.cause'] = call.failureReason;
     if (call.phases) line.phases_ms = phaseDurations(call.phases, ms);
+    if (call.batch) line.batch = call.batch;
     this.loggers.info(line, 'request served');
   }
 }
