@@ -3,4 +3,4 @@
 UNIT_TEST_TARGETS += test-crds
 
 test-crds: $(NPM_STAMP) ## unit tests of the PaddleService API
-	$(MOCHA) --timeout=30000 'crds/test/**/*.test.ts'
+	$(MOCHA) --timeout=120000 'crds/test/**/*.test.ts'

@@ -17,4 +17,4 @@ paddle-python: fixtures-venv ## print the pinned Paddle venv's python (installs 
 UNIT_TEST_TARGETS += test-docs
 
 test-docs: $(NPM_STAMP) ## Markdown links point inside the repository, at files that exist
-	$(MOCHA) --timeout 30000 'docs/test/**/*.test.ts'
+	$(MOCHA) --timeout 120000 'docs/test/**/*.test.ts'

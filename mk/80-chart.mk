@@ -44,7 +44,7 @@ chart-lint: $(CHART_HELM) ## helm lint --strict with the default values and with
 	$(CHART_HELM) lint --strict $(CHART_DIR) -f charts/test/values/all-options.yaml
 
 test-chart: $(NPM_STAMP) chart-tools chart-lint ## chart tests: lint, values/schema, CRD copy, PromQL, RBAC, images
-	$(CHART_TEST_ENV) $(MOCHA) --timeout 60000 'charts/test/**/*.test.ts'
+	$(CHART_TEST_ENV) $(MOCHA) --timeout 120000 'charts/test/**/*.test.ts'
 
 test-chart-e2e: $(NPM_STAMP) $(CHART_HELM) ## the chart's e2e suites only, against the local cluster
 	@started=false; \

@@ -27,7 +27,7 @@ for name in $(echo "$COMPONENTS" | tr ' ' '\n' | tac); do
     if group_alive "$pid"; then
       say "$name did not stop in 10s; killing its process group"
       kill -KILL -- "-$pid" 2>/dev/null || true
-      for _ in $(seq 1 50); do group_alive "$pid" || break; sleep 0.1; done
+      for _ in $(seq 1 300); do group_alive "$pid" || break; sleep 0.1; done   # 30 s: reaping under load
     fi
     stopped=$((stopped + 1))
   fi

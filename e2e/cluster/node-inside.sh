@@ -37,7 +37,7 @@ mount --bind "$dir/kubelet" "$dir/kubelet"
 mount --make-rshared "$dir/kubelet"
 
 containerd --config "$dir/containerd.toml" > "$dir/containerd.log" 2>&1 &
-for _ in $(seq 1 100); do [ -S "$dir/containerd.sock" ] && break; sleep 0.1; done
+for _ in $(seq 1 600); do [ -S "$dir/containerd.sock" ] && break; sleep 0.1; done   # 60 s at most
 [ -S "$dir/containerd.sock" ] || { echo "containerd did not create its socket; see $dir/containerd.log" >&2; exit 1; }
 
 # Images the node runs: loaded from the cache (OCI archives built by images/build.sh).

@@ -46,17 +46,18 @@ node_pids() {
   } | { grep -vx -e "$$" -e "${BASHPID:-$$}" || true; } | sort -un
 }
 
-# node_kill_all: SIGKILL every process of the node until none is left (30 s at most).
+# node_kill_all: SIGKILL every process of the node until none is left (60 s at most: a starved
+# machine is slow to reap).
 node_kill_all() {
   local pids i
-  for i in $(seq 1 60); do
+  for i in $(seq 1 120); do
     pids="$(node_pids)"
     [ -z "$pids" ] && return 0
     # shellcheck disable=SC2086
     kill -KILL $pids 2>/dev/null || true
     sleep 0.5
   done
-  echo "[e2e-cluster] WARNING: node processes still alive after 30 s: $(node_pids | tr '\n' ' ')" >&2
+  echo "[e2e-cluster] WARNING: node processes still alive after 60 s: $(node_pids | tr '\n' ' ')" >&2
   return 1
 }
 
@@ -65,7 +66,7 @@ node_rm_cgroups() {
   local d i
   for d in $(cgroup_dirs); do
     [ -d "$d/$NODE_CGROUP" ] || continue
-    for i in $(seq 1 20); do
+    for i in $(seq 1 80); do   # 20 s: a cgroup goes once its last task is reaped
       find "$d/$NODE_CGROUP" -depth -type d -exec rmdir {} + 2>/dev/null || true
       [ -d "$d/$NODE_CGROUP" ] || break
       sleep 0.25
@@ -288,18 +289,18 @@ node_up() {
   fi
 
   start node-api-bridge node "$E2E_DIR/cluster/netns-bridge.mjs" host "$NODE_DIR/api.sock" "$api_port"
-  wait_until 10 "the API bridge socket" test -S "$NODE_DIR/api.sock"
+  wait_until 60 "the API bridge socket" test -S "$NODE_DIR/api.sock"
   start node-netns-bridge "${in_ns[@]}" node "$E2E_DIR/cluster/netns-bridge.mjs" node "$SERVICE_IP:443" \
     "$NODE_DIR/api.sock" "$NODE_DIR/proxy.sock"
-  wait_until 10 "the node's CONNECT proxy socket" test -S "$NODE_DIR/proxy.sock"
+  wait_until 60 "the node's CONNECT proxy socket" test -S "$NODE_DIR/proxy.sock"
   start node "${in_ns[@]}" unshare --mount --propagation private \
     env PATH="$KUBELET_BIN:$PATH" "$E2E_DIR/cluster/node-inside.sh" "$NODE_DIR"
-  local deadline=$((SECONDS + 120))
+  local deadline=$((SECONDS + 300))
   until "$KUBECTL" --kubeconfig "$KUBECONFIG_FILE" get node "$NODE_NAME" >/dev/null 2>&1; do
     recorded_pid node >/dev/null || die "the real node's kubelet exited; see $LOG_DIR/node.log and $NODE_DIR/containerd.log"
-    [ "$SECONDS" -lt "$deadline" ] || die "timed out after 120s waiting for node $NODE_NAME to register; see $LOG_DIR/node.log"
+    [ "$SECONDS" -lt "$deadline" ] || die "timed out after 300s waiting for node $NODE_NAME to register; see $LOG_DIR/node.log"
     sleep 0.5
   done
-  "$KUBECTL" --kubeconfig "$KUBECONFIG_FILE" wait --for condition=Ready --timeout 120s node "$NODE_NAME" >/dev/null \
+  "$KUBECTL" --kubeconfig "$KUBECONFIG_FILE" wait --for condition=Ready --timeout 300s node "$NODE_NAME" >/dev/null \
     || die "the real node $NODE_NAME did not become Ready; see $LOG_DIR/node.log and $NODE_DIR/containerd.log"
 }

@@ -27,7 +27,7 @@ const clients = makeClients();
 const pods = await waitForValue(
   async () => (await clients.core.listNamespacedPod({ namespace, labelSelector: `app.kubernetes.io/instance=${values.instance}` })).items,
   (items: V1Pod[]) => items.length === 1 && items[0]?.status?.phase === 'Running' && Boolean(items[0]?.spec?.nodeName),
-  180_000,
+  300_000, // a bound on a hang (the operator, the scheduler and kwok on a loaded machine)
   `one Running pod of ${values.instance} on a kwok node`,
 );
 const pod = pods[0]?.metadata?.name ?? '';

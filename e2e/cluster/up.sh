@@ -41,14 +41,26 @@ is_up() {
   [ -f "$KUBECONFIG_FILE" ] && "$KUBECTL" --kubeconfig "$KUBECONFIG_FILE" get --raw /readyz >/dev/null 2>&1
 }
 
-# free_ports <n>: n distinct free TCP ports on 127.0.0.1 (held open together while chosen).
+# free_ports <n>: n distinct free TCP ports on 127.0.0.1 (held open together while chosen),
+# picked at random below the kernel's ephemeral range: between the choice and the component's
+# bind, the kernel never hands such a port to an outgoing connection or to another process's
+# bind(0) (other clusters and test servers on a busy machine), as it could an ephemeral one.
 free_ports() {
   python3 - "$1" <<'PY'
-import socket, sys
+import random, socket, sys
+try:
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except (OSError, ValueError, IndexError):
+    low = 32768
+lo, hi = 20000, max(20000 + 1000, low - 1)
 socks = []
-for _ in range(int(sys.argv[1])):
+while len(socks) < int(sys.argv[1]):
     s = socket.socket()
-    s.bind(("127.0.0.1", 0))
+    try:
+        s.bind(("127.0.0.1", random.randint(lo, hi)))
+    except OSError:
+        s.close()
+        continue
     socks.append(s)
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 PY
@@ -63,7 +75,7 @@ start() {
   setsid bash -c 'echo $$ > "$0"; exec "$@"' "$PID_DIR/$name.pid.tmp" "$@" \
     > "$LOG_DIR/$name.log" 2>&1 < /dev/null 9>&- &   # 9>&-: components must not hold the cluster lock
   local pid="" i
-  for i in $(seq 1 50); do
+  for i in $(seq 1 300); do   # 30 s at most: a starved machine can be slow to fork
     [ -s "$PID_DIR/$name.pid.tmp" ] && pid="$(cat "$PID_DIR/$name.pid.tmp")" && break
     sleep 0.1
   done
@@ -79,7 +91,8 @@ die() {
   exit 1
 }
 
-# wait_until <seconds> <what> <command...>
+# wait_until <seconds> <what> <command...>. The seconds bound a hang, not an expected duration:
+# on a loaded 2-core machine every component is slow to start, so the bounds are generous.
 wait_until() {
   local secs="$1" what="$2"; shift 2
   local deadline=$((SECONDS + secs))
@@ -223,7 +236,7 @@ main() {
     --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
     --initial-cluster "paddle-e2e=http://127.0.0.1:$ETCD_PEER_PORT" \
     --unsafe-no-fsync --log-level warn
-  wait_until 30 "etcd /health" curl -sf "http://127.0.0.1:$ETCD_PORT/health"
+  wait_until 120 "etcd /health" curl -sf "http://127.0.0.1:$ETCD_PORT/health"
 
   start kube-apiserver "$K8S_BIN/kube-apiserver" \
     --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
@@ -237,7 +250,7 @@ main() {
     --service-account-signing-key-file "$PKI_DIR/sa.key" \
     --service-cluster-ip-range 10.0.0.0/16 \
     --allow-privileged=true --profiling="${E2E_APISERVER_PROFILING:-false}"
-  wait_until 60 "kube-apiserver /readyz" curl -sf --cacert "$PKI_DIR/ca.crt" \
+  wait_until 180 "kube-apiserver /readyz" curl -sf --cacert "$PKI_DIR/ca.crt" \
     --cert "$PKI_DIR/admin.crt" --key "$PKI_DIR/admin.key" "https://127.0.0.1:$API_PORT/readyz"
   alive kube-apiserver
 
@@ -274,7 +287,7 @@ main() {
       sed 's/^/[e2e-cluster]   /' "$LOG_DIR/crd-apply.log" >&2
     fi
   done
-  "${k[@]}" wait --for condition=Established --timeout 60s crd --all >/dev/null || die "CRDs not Established"
+  "${k[@]}" wait --for condition=Established --timeout 180s crd --all >/dev/null || die "CRDs not Established"
 
   say "creating $GPU_NODES kwok GPU nodes ($GPUS_PER_NODE x $GPU_PRODUCT) and 1 CPU node"
   nodes_yaml | "${k[@]}" apply --server-side -f - >/dev/null || die "could not create nodes"
@@ -290,12 +303,12 @@ main() {
 
   for c in kube-controller-manager kube-scheduler; do
     local port=$KCM_PORT; [ "$c" = kube-scheduler ] && port=$SCHED_PORT
-    wait_until 60 "$c /healthz" curl -sfk "https://127.0.0.1:$port/healthz"
+    wait_until 180 "$c /healthz" curl -sfk "https://127.0.0.1:$port/healthz"
   done
-  "${k[@]}" wait --for condition=Ready --timeout 60s node --all >/dev/null || die "kwok nodes did not become Ready"
-  "${k[@]}" wait --for condition=Ready --timeout 60s clusterissuer paddle-e2e-ca >/dev/null \
+  "${k[@]}" wait --for condition=Ready --timeout 180s node --all >/dev/null || die "kwok nodes did not become Ready"
+  "${k[@]}" wait --for condition=Ready --timeout 180s clusterissuer paddle-e2e-ca >/dev/null \
     || die "cert-manager did not make ClusterIssuer paddle-e2e-ca Ready; see $LOG_DIR/cert-manager.log"
-  wait_until 60 "the default ServiceAccount" "${k[@]}" get serviceaccount default -n default
+  wait_until 300 "the default ServiceAccount" "${k[@]}" get serviceaccount default -n default
   if [ "$real_node" = true ]; then
     say "starting the real node $NODE_NAME (network namespace $NODE_NETNS)"
     node_up "$API_PORT"

@@ -106,7 +106,7 @@ export async function runInitContainersForPod(opts: { clients: Clients; namespac
       if (!volume) throw new Error(`volumeMount ${m.name} names no volume of pod ${opts.pod}`);
       const local = volumes[m.name] ?? join(root, 'volumes', m.name);
       if (!volumes[m.name]) {
-        await materializeVolume(clients, pod, volume, local, opts.volumeTimeoutMs ?? 90_000);
+        await materializeVolume(clients, pod, volume, local, opts.volumeTimeoutMs ?? 180_000);
         volumes[m.name] = local;
       }
       mounts.push({ mountPath: m.mountPath, local: m.subPath ? join(local, m.subPath) : local });

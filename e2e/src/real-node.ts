@@ -45,7 +45,7 @@ export function realNode(): RealNode {
 }
 
 /** A byte stream to ip:port inside the node's network namespace (HTTP CONNECT over the unix socket). */
-export function tunnel(proxySocket: string, host: string, port: number, timeoutMs = 10_000): Promise<Duplex> {
+export function tunnel(proxySocket: string, host: string, port: number, timeoutMs = 60_000): Promise<Duplex> {
   return new Promise((resolve, reject) => {
     const req = httpRequest({ socketPath: proxySocket, method: 'CONNECT', path: `${host}:${port}`, timeout: timeoutMs });
     req.on('connect', (res: IncomingMessage, socket) => {
@@ -86,7 +86,8 @@ export async function podRequest(node: RealNode, podIP: string, port: number, r:
   const raw = await tunnel(node.proxySocket, podIP, port);
   const payload = r.body === undefined ? undefined : typeof r.body === 'string' ? r.body : JSON.stringify(r.body);
   return new Promise((resolve, reject) => {
-    const timeoutMs = r.timeoutMs ?? 30_000;
+    // A bound on a hang (no answer at all), not on how fast an answer is.
+    const timeoutMs = r.timeoutMs ?? 120_000;
     const req = httpRequest(
       {
         method: r.method,

@@ -45,7 +45,7 @@ export async function startS3Server(buckets: string[]): Promise<S3Server> {
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const gone = () => child.exitCode !== null || child.signalCode !== null;
-  await waitFor(() => ({ done: endpoint !== '' || gone(), seen: output }), 30_000, 'the S3 server to listen', { intervalMs: 50 });
+  await waitFor(() => ({ done: endpoint !== '' || gone(), seen: output }), 120_000, 'the S3 server to listen', { intervalMs: 50 });
   if (!endpoint) throw new Error(`the S3 server exited: ${output}`);
   return {
     endpoint,

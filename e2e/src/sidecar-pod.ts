@@ -36,9 +36,9 @@ export interface SidecarPodOptions {
   modelDir: string;
   /** Credentials: the pod's mounted ServiceAccount token (default) or the suite's kubeconfig. */
   credentials?: 'serviceAccount' | 'suite';
-  /** How long to wait for the Secrets / ConfigMaps the pod mounts (default 90 s). */
+  /** How long to wait for the Secrets / ConfigMaps the pod mounts (default 180 s: cert-manager writes the TLS Secret). */
   volumeTimeoutMs?: number;
-  /** How long to wait for the process to load the model and listen (default 90 s). */
+  /** How long to wait for the process to load the model and listen (default 180 s: tsx compiles the sources first). */
   startTimeoutMs?: number;
   /** Echo the sidecar's output to stderr as it comes (also E2E_SIDECAR_LOGS=1). */
   echo?: boolean;
@@ -233,7 +233,7 @@ function inClusterKubeconfig(clients: Clients, saDir: string, namespace: string)
 /** Starts the sidecar as pod `opts.pod`; resolves once it serves (its port known). */
 export async function startSidecarForPod(opts: SidecarPodOptions): Promise<SidecarPod> {
   const { clients, namespace } = opts;
-  const volumeTimeoutMs = opts.volumeTimeoutMs ?? 90_000;
+  const volumeTimeoutMs = opts.volumeTimeoutMs ?? 180_000;
   const pod = await clients.core.readNamespacedPod({ name: opts.pod, namespace });
   const container = pod.spec?.containers.find((c) => c.name === SIDECAR_CONTAINER) ?? pod.spec?.containers[0];
   if (!container) throw new Error(`pod ${namespace}/${opts.pod} has no containers`);
@@ -348,7 +348,7 @@ export async function startSidecarForPod(opts: SidecarPodOptions): Promise<Sidec
     };
 
     try {
-      await waitFor(() => ({ done: port > 0 || gone(), seen: output.slice(-1500) }), opts.startTimeoutMs ?? 90_000, `the sidecar for pod ${opts.pod} to listen`, { intervalMs: 200 });
+      await waitFor(() => ({ done: port > 0 || gone(), seen: output.slice(-1500) }), opts.startTimeoutMs ?? 180_000, `the sidecar for pod ${opts.pod} to listen`, { intervalMs: 200 });
     } catch (err) {
       await stop();
       throw err;
@@ -367,9 +367,10 @@ export async function startSidecarForPod(opts: SidecarPodOptions): Promise<Sidec
           res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
           res.on('error', reject);
         };
-        const common = { host: '127.0.0.1', port, path, method, headers, timeout: 30_000 };
+        // A bound on a hang (no answer at all), not on how fast an answer is.
+        const common = { host: '127.0.0.1', port, path, method, headers, timeout: 120_000 };
         const req = tls ? httpsRequest({ ...common, ca, servername: serverName }, onResponse) : httpRequest(common, onResponse);
-        req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer in 30 s`)));
+        req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer in 120 s`)));
         req.on('error', reject);
         req.end(payload);
       });

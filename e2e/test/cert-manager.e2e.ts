@@ -16,7 +16,12 @@ interface Certificate {
 const readyOf = (c: Certificate) => c.status?.conditions?.find((x) => x.type === 'Ready');
 const sans = (x: X509Certificate) => (x.subjectAltName ?? '').split(', ').filter((s) => s.startsWith('DNS:')).map((s) => s.slice(4)).sort();
 
-describe('cert-manager in the e2e cluster', () => {
+// cert-manager under load can take minutes: each wait bounds a hang (ISSUE_TIMEOUT_MS), not an
+// expected duration, and the mocha timeout is above the sum of one test's waits.
+const ISSUE_TIMEOUT_MS = 180_000;
+
+describe('cert-manager in the e2e cluster', function () {
+  this.timeout(4 * ISSUE_TIMEOUT_MS);
   let clients: Clients;
   before(() => {
     clients = makeClients();
@@ -48,7 +53,7 @@ describe('cert-manager in the e2e cluster', () => {
   it('makes a Certificate Ready and writes a TLS Secret whose SANs match', async () => {
     const dnsNames = [`model.${ns.name}.svc`, `model.${ns.name}.svc.cluster.local`];
     await applyObject(clients.objects, certificate(dnsNames, { name: 'paddle-e2e-ca', kind: 'ClusterIssuer', group: 'cert-manager.io' }));
-    const cert = await waitForValue(() => getCert('model-tls'), (c) => readyOf(c)?.status === 'True', 60_000, 'Certificate model-tls Ready');
+    const cert = await waitForValue(() => getCert('model-tls'), (c) => readyOf(c)?.status === 'True', ISSUE_TIMEOUT_MS, 'Certificate model-tls Ready');
     assert.equal(readyOf(cert)?.observedGeneration, cert.metadata.generation);
     const secret = await readSecret('model-tls');
     assert.equal(secret?.type, 'kubernetes.io/tls');
@@ -68,17 +73,17 @@ describe('cert-manager in the e2e cluster', () => {
   it('reissues when the dnsNames change', async () => {
     const ref = { name: 'paddle-e2e-ca', kind: 'ClusterIssuer' };
     await applyObject(clients.objects, certificate(['a.example.test'], ref));
-    const first = await waitForValue(() => getCert('model-tls'), (c) => readyOf(c)?.status === 'True', 60_000, 'first issue');
+    const first = await waitForValue(() => getCert('model-tls'), (c) => readyOf(c)?.status === 'True', ISSUE_TIMEOUT_MS, 'first issue');
     await applyObject(clients.objects, certificate(['a.example.test', 'b.example.test'], ref));
     await waitForValue(() => getCert('model-tls'), (c) => (c.status?.revision ?? 0) > (first.status?.revision ?? 0) && readyOf(c)?.observedGeneration === c.metadata.generation,
-      60_000, 'a new revision after the spec change');
+      ISSUE_TIMEOUT_MS, 'a new revision after the spec change');
     const secret = await readSecret('model-tls');
     assert.deepEqual(sans(new X509Certificate(Buffer.from(secret?.data?.['tls.crt'] as string, 'base64'))), ['a.example.test', 'b.example.test']);
   });
 
   it('waits for a namespaced CA Issuer that does not exist yet, then issues from its CA', async () => {
     await applyObject(clients.objects, certificate(['late.example.test'], { name: 'late-issuer', kind: 'Issuer', group: 'cert-manager.io' }));
-    const pending = await waitForValue(() => getCert('model-tls'), (c) => readyOf(c)?.status === 'False', 60_000, 'the Certificate not Ready');
+    const pending = await waitForValue(() => getCert('model-tls'), (c) => readyOf(c)?.status === 'False', ISSUE_TIMEOUT_MS, 'the Certificate not Ready');
     assert.equal(readyOf(pending)?.status, 'False');
     assert.equal(await readSecret('model-tls'), null, 'no Secret before the issuer exists');
     // The Issuer's CA: a self-signed Certificate from a namespaced SelfSigned Issuer (cert-manager's own bootstrap).
@@ -90,7 +95,7 @@ describe('cert-manager in the e2e cluster', () => {
       spec: { isCA: true, commonName: 'late-ca', secretName: 'late-ca', privateKey: { algorithm: 'ECDSA', size: 256 }, issuerRef: { name: 'bootstrap', kind: 'Issuer' } },
     });
     await applyObject(clients.objects, { apiVersion: 'cert-manager.io/v1', kind: 'Issuer', metadata: { name: 'late-issuer', namespace: ns.name }, spec: { ca: { secretName: 'late-ca' } } });
-    await waitForValue(() => getCert('model-tls'), (c) => readyOf(c)?.status === 'True', 90_000, 'Ready once the Issuer exists');
+    await waitForValue(() => getCert('model-tls'), (c) => readyOf(c)?.status === 'True', ISSUE_TIMEOUT_MS, 'Ready once the Issuer exists');
     const issuer = await clients.custom.getNamespacedCustomObject({ group: 'cert-manager.io', version: 'v1', namespace: ns.name, plural: 'issuers', name: 'late-issuer' }) as Certificate;
     assert.equal(readyOf(issuer)?.status, 'True');
     const secret = await readSecret('model-tls');

@@ -12,7 +12,7 @@ import { createTestNamespace, deleteTestNamespace, kubeconfigPath, kubectl, make
 const CRD = 'paddleservices.serving.paddle.io';
 
 function helmIn(args: string[]) {
-  return helm(args, { kubeconfig: kubeconfigPath(), timeoutMs: 240_000 });
+  return helm(args, { kubeconfig: kubeconfigPath(), timeoutMs: 360_000 });
 }
 
 async function crdMeta(): Promise<{ labels: Record<string, string>; annotations: Record<string, string> } | undefined> {
@@ -22,8 +22,10 @@ async function crdMeta(): Promise<{ labels: Record<string, string>; annotations:
   return { labels: crd.metadata.labels ?? {}, annotations: crd.metadata.annotations ?? {} };
 }
 
+// Each wait bounds a hang on a loaded machine, not an expected duration; the mocha timeout is
+// above the sum of one test's or hook's waits.
 describe('chart install, upgrade and uninstall', function () {
-  this.timeout(300_000);
+  this.timeout(900_000);
   const release = `paddle-${randomBytes(3).toString('hex')}`;
   let clients: Clients;
   let ns = '';
@@ -55,17 +57,17 @@ describe('chart install, upgrade and uninstall', function () {
   const deployment = (): Promise<V1Deployment> => clients.apps.readNamespacedDeployment({ namespace: ns, name: `${release}-paddle-operator` });
 
   it('installs: the operator Deployment becomes available with 2 replicas, the CRD is the release\'s and marked keep', async () => {
-    const r = helmIn(['install', release, CHART_DIR, '-n', ns, '--wait', '--timeout', '180s']);
+    const r = helmIn(['install', release, CHART_DIR, '-n', ns, '--wait', '--timeout', '300s']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /STATUS: deployed/);
     assert.match(r.stdout, /kubectl -n \S+ rollout status deployment\//, 'NOTES.txt tells the user what to do next');
-    const d = await waitForValue(deployment, (x) => x.status?.availableReplicas === 2, 120_000, 'operator Deployment with 2 available replicas');
+    const d = await waitForValue(deployment, (x) => x.status?.availableReplicas === 2, 180_000, 'operator Deployment with 2 available replicas');
     assert.equal(d.spec?.replicas, 2);
     const meta = await crdMeta();
     assert.equal(meta?.annotations['meta.helm.sh/release-name'], release);
     assert.equal(meta?.annotations['helm.sh/resource-policy'], 'keep');
     await kubectl(['get', 'clusterrole', `${release}-paddle-operator`]);
-    await kubectl(['wait', '--for', 'condition=Established', '--timeout', '30s', `crd/${CRD}`]);
+    await kubectl(['wait', '--for', 'condition=Established', '--timeout', '180s', `crd/${CRD}`], { timeoutMs: 200_000 });
   });
 
   it('a PaddleService can be created while the release is installed', async () => {
@@ -76,12 +78,12 @@ describe('chart install, upgrade and uninstall', function () {
 
   it('upgrades with changed values: replicas, log level and the PrometheusRule; nothing else is lost', async () => {
     const r = helmIn([
-      'upgrade', release, CHART_DIR, '-n', ns, '--reuse-values', '--wait', '--timeout', '180s',
+      'upgrade', release, CHART_DIR, '-n', ns, '--reuse-values', '--wait', '--timeout', '300s',
       '--set', 'replicaCount=3', '--set', 'operator.logLevel=debug', '--set', 'metrics.prometheusRule.enabled=true',
     ]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /REVISION: 2/);
-    const d = await waitForValue(deployment, (x) => x.status?.availableReplicas === 3 && x.status.updatedReplicas === 3, 120_000, '3 updated, available replicas');
+    const d = await waitForValue(deployment, (x) => x.status?.availableReplicas === 3 && x.status.updatedReplicas === 3, 180_000, '3 updated, available replicas');
     assert.ok(d.spec?.template.spec?.containers[0]?.args?.includes('--log-level=debug'));
     await kubectl(['get', 'prometheusrule', '-n', ns, `${release}-paddle-operator`]);
     await kubectl(['get', 'psvc', '-n', workloads, 'mnist-mlp']);

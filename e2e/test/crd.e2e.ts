@@ -32,7 +32,8 @@ function expectedMessage(text: string, file: string): string {
 
 const invalidExamples = existsSync(INVALID_DIR) ? readdirSync(INVALID_DIR).filter((f) => /\.ya?ml$/.test(f)).sort() : [];
 
-describe('PaddleService CRD', () => {
+describe('PaddleService CRD', function () {
+  this.timeout(300_000);
   let clients: Clients;
   before(() => {
     clients = makeClients();
@@ -46,7 +47,7 @@ describe('PaddleService CRD', () => {
     const crd = await waitForValue<V1CustomResourceDefinition>(
       () => ext.readCustomResourceDefinition({ name: CRD_NAME }),
       (c) => c.status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True') ?? false,
-      30_000, `CRD ${CRD_NAME} Established`);
+      180_000, `CRD ${CRD_NAME} Established`);
     const conds = Object.fromEntries((crd.status?.conditions ?? []).map((c) => [c.type, c]));
     assert.equal(conds.NamesAccepted?.status, 'True');
     assert.equal(conds.NonStructuralSchema, undefined, `non-structural: ${conds.NonStructuralSchema?.message}`);

@@ -7,13 +7,14 @@ import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { loadAll } from 'js-yaml';
 import { exampleFiles } from '../../docs/test/examples.js';
-import { REPO_ROOT, createTestNamespace, deleteTestNamespace, kubectl, makeClients, type Clients } from '../src/index.js';
+import { REPO_ROOT, SERVICE_ACCOUNT_TIMEOUT_MS, createTestNamespace, deleteTestNamespace, kubectl, makeClients, type Clients } from '../src/index.js';
 
 describe('examples/ apply to the local cluster', function () {
   this.timeout(120_000);
   let clients: Clients;
   let ns = '';
-  before(async () => {
+  before(async function () {
+    this.timeout(SERVICE_ACCOUNT_TIMEOUT_MS + 60_000);
     clients = makeClients();
     ns = await createTestNamespace(clients, 'examples');
   });

@@ -23,7 +23,8 @@ function localCrd(): LocalCrd {
   return load(readFileSync(CRD_FILE, 'utf8')) as LocalCrd;
 }
 
-describe('kubectl and PaddleService', () => {
+describe('kubectl and PaddleService', function () {
+  this.timeout(600_000);
   let clients: Clients;
   before(() => {
     clients = makeClients();
@@ -58,7 +59,7 @@ describe('kubectl and PaddleService', () => {
       const res = await kubectl(['explain', 'psvc.spec.runtime'], { allowFailure: true });
       text = squash(res.stdout);
       return { done: res.code === 0 && text.includes(squash(runtime.description ?? '')), seen: res.stderr || text.slice(0, 300) };
-    }, 30_000, 'kubectl explain psvc.spec.runtime to show the runtime description');
+    }, 180_000, 'kubectl explain psvc.spec.runtime to show the runtime description');
     for (const [field, prop] of fields) {
       assert.ok(text.includes(field), `explain lists ${field}`);
       assert.ok(text.includes(squash(prop.description ?? '')), `explain shows the description of ${field}`);
@@ -72,7 +73,7 @@ describe('kubectl and PaddleService', () => {
     assert.equal(obj.spec.replicas, 3);
     const scale = await waitForValue(
       async () => JSON.parse((await kubectl(['get', '--raw', `/apis/serving.paddle.io/v1alpha1/namespaces/${ns.name}/paddleservices/${name}/scale`])).stdout) as { kind: string; spec: { replicas: number } },
-      (s) => s.spec.replicas === 3, 10_000, 'the scale subresource to report 3 replicas');
+      (s) => s.spec.replicas === 3, 120_000, 'the scale subresource to report 3 replicas');
     assert.equal(scale.kind, 'Scale');
   });
 });

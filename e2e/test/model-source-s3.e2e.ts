@@ -16,7 +16,17 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { Condition, PaddleService } from '../../crds/src/index.js';
 import { runCli } from '../../native/lib/cli/main.js';
 import { loadCases, maxAbsDiff } from '../../native/test/fixtures.js';
-import { E2E_ISSUER, authOffPolicies, createPaddleService, getPaddleService, startOperator, type OperatorProcess } from '../../operator/test/e2e/harness.js';
+import {
+  CONVERGE_TIMEOUT_MS,
+  E2E_ISSUER,
+  STARTUP_TIMEOUT_MS,
+  authOffPolicies,
+  createPaddleService,
+  getPaddleService,
+  startOperator,
+  waitUntilLeading,
+  type OperatorProcess,
+} from '../../operator/test/e2e/harness.js';
 import { REPO_ROOT, createTestNamespace, deleteTestNamespace, kubectl, makeClients, waitForValue, type Clients } from '../src/index.js';
 import { runInitContainersForPod, type InitContainersResult } from '../src/init-container.js';
 import { startS3Server, type S3Server } from '../src/s3-server.js';
@@ -49,8 +59,10 @@ function paddleService(name: string, endpoint: string, prefix: string): PaddleSe
 
 const condition = (ps: PaddleService, type: string): Condition | undefined => ps.status?.conditions?.find((c) => c.type === type);
 
+// Every wait is bounded by STARTUP/CONVERGE_TIMEOUT_MS (a hang, not an expected duration); the
+// mocha timeouts are above the sum of one test's or hook's waits.
 describe('model source s3: fetched, verified and served; a changed byte refused before serving', function () {
-  this.timeout(300_000);
+  this.timeout(1_200_000);
   let clients: Clients;
   let s3: S3Server | undefined;
   let op: OperatorProcess | undefined;
@@ -72,7 +84,7 @@ describe('model source s3: fetched, verified and served; a changed byte refused 
     const pods = await waitForValue(
       async () => (await clients.core.listNamespacedPod({ namespace: ns, labelSelector: `app.kubernetes.io/instance=${name}` })).items,
       (items: V1Pod[]) => items.length === 1 && items[0]?.status?.phase === 'Running' && Boolean(items[0]?.spec?.nodeName),
-      120_000,
+      CONVERGE_TIMEOUT_MS,
       `one Running pod of ${name} on a kwok node`,
     );
     return pods[0]?.metadata?.name ?? '';
@@ -83,7 +95,7 @@ describe('model source s3: fetched, verified and served; a changed byte refused 
   };
 
   before(async function () {
-    this.timeout(300_000);
+    this.timeout(1_200_000);
     clients = makeClients();
     s3 = await startS3Server([BUCKET]);
     // push reads the credentials from the environment, as on a laptop.
@@ -100,7 +112,7 @@ describe('model source s3: fetched, verified and served; a changed byte refused 
     client.destroy();
 
     op = await startOperator({ identity: 'e2e-model-s3', leaseName: 'e2e-model-s3', extraArgs: ['--resync-seconds', '5'] });
-    await waitForValue(async () => op?.metric('paddle_operator_leader'), (v) => v === 1, 60_000, 'the operator to lead');
+    await waitUntilLeading(op);
     ns = await createTestNamespace(clients, 'model-s3');
     await clients.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'model-signing-key' }, stringData: { 'public.pem': readFileSync(PUBLIC_KEY, 'utf8') } } });
     await clients.core.createNamespacedSecret({
@@ -110,7 +122,7 @@ describe('model source s3: fetched, verified and served; a changed byte refused 
   });
 
   after(async function () {
-    this.timeout(90_000);
+    this.timeout(240_000);
     delete process.env.AWS_ACCESS_KEY_ID;
     delete process.env.AWS_SECRET_ACCESS_KEY;
     for (const s of sidecars) await s.dispose();
@@ -138,7 +150,7 @@ describe('model source s3: fetched, verified and served; a changed byte refused 
 
     const sidecar = await startSidecarForPod({ clients, namespace: ns, pod: podName, modelDir }).catch((e) => explain(e));
     sidecars.push(sidecar);
-    await waitForValue(async () => (await sidecar.request('GET', '/v2/health/ready')).status, (s) => s === 200, 90_000, 'the sidecar to be ready').catch((e) =>
+    await waitForValue(async () => (await sidecar.request('GET', '/v2/health/ready')).status, (s) => s === 200, STARTUP_TIMEOUT_MS, 'the sidecar to be ready').catch((e) =>
       explain(e, sidecar.output().slice(-3000)),
     );
     // Paddle's own outputs for the fixture's cases (native/fixtures), through the served model.
@@ -155,7 +167,7 @@ describe('model source s3: fetched, verified and served; a changed byte refused 
     const ps = await waitForValue(
       () => getPaddleService(clients, ns, name),
       (p) => condition(p, 'Ready')?.status === 'True' && condition(p, 'ModelFetched')?.status === 'True',
-      120_000,
+      CONVERGE_TIMEOUT_MS,
       'ModelFetched=True and Ready=True',
     ).catch((e) => explain(e));
     assert.match(condition(ps, 'ModelFetched')?.message ?? '', /^fetched model\.pdiparams, model\.pdmodel .* signature verified/);
@@ -181,7 +193,7 @@ describe('model source s3: fetched, verified and served; a changed byte refused 
     const ps = await waitForValue(
       () => getPaddleService(clients, ns, name),
       (p) => condition(p, 'ModelFetched')?.status === 'False' && condition(p, 'Ready')?.reason === 'ModelFetchFailed',
-      120_000,
+      CONVERGE_TIMEOUT_MS,
       'ModelFetched=False and Ready=False with reason ModelFetchFailed',
     ).catch((e) => explain(e));
     const fetched = condition(ps, 'ModelFetched');

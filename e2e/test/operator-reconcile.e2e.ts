@@ -6,6 +6,8 @@ import type { KubernetesObject, V1Deployment, V1Pod } from '@kubernetes/client-n
 import type { PaddleService } from '../../crds/src/index.js';
 import { kubectl, makeClients, useTestNamespace, waitFor, waitForValue, type Clients } from '../src/index.js';
 import {
+  CONVERGE_TIMEOUT_MS,
+  STARTUP_TIMEOUT_MS,
   createPaddleService,
   createSigningKeySecret,
   e2eExample,
@@ -13,6 +15,8 @@ import {
   mergePatchPaddleService,
   reportFromAllPods,
   startOperator,
+  waitUntilIdle,
+  waitUntilLeading,
   type OperatorProcess,
 } from '../../operator/test/e2e/harness.js';
 
@@ -39,26 +43,37 @@ async function readChild(clients: Clients, apiVersion: string, kind: string, nam
   }
 }
 
-/** resourceVersions of a PaddleService and its children, and the count of its Events: a write to any shows up. */
+/** Children whose status other controllers write (so their resourceVersion moves without us): compared by generation, which only a spec write moves. */
+const STATUS_BY_OTHERS = new Set(['Certificate', 'Deployment', 'PodDisruptionBudget']);
+
+/**
+ * What the operator may have written, as the API server has it: the PaddleService's
+ * resourceVersion (only the operator writes its status here), each child's resourceVersion (its
+ * generation where another controller writes its status), and the count of the PaddleService's
+ * own Events (the Deployment's and the Certificate's Events share its name). A write shows up.
+ */
 async function writeFingerprint(clients: Clients, namespace: string, name: string): Promise<Record<string, string | number>> {
   const out: Record<string, string | number> = {};
   out.PaddleService = (await getPaddleService(clients, namespace, name)).metadata.resourceVersion ?? '';
   for (const [apiVersion, kind, , nameOf] of CHILD_KINDS) {
-    out[kind] = (await readChild(clients, apiVersion, kind, namespace, nameOf(name)))?.metadata?.resourceVersion ?? 'missing';
+    const child = await readChild(clients, apiVersion, kind, namespace, nameOf(name));
+    out[kind] = (STATUS_BY_OTHERS.has(kind) ? `generation ${child?.metadata?.generation}` : child?.metadata?.resourceVersion) ?? 'missing';
   }
-  out.events = (await clients.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name}` })).items.length;
+  out.events = (await clients.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.kind=PaddleService,involvedObject.name=${name}` })).items.length;
   return out;
 }
 
+// Every wait is bounded by CONVERGE_TIMEOUT_MS (a hang, not an expected duration); the mocha
+// timeout is above the sum of one test's waits.
 describe('operator: reconcile on the local control plane', function () {
-  this.timeout(180_000);
+  this.timeout(1_800_000);
   let clients: Clients;
   let op: OperatorProcess;
   before(async function () {
-    this.timeout(90_000);
+    this.timeout(2 * STARTUP_TIMEOUT_MS + 30_000);
     clients = makeClients();
     op = await startOperator({ identity: 'e2e-reconcile', leaseName: 'e2e-reconcile', extraArgs: ['--resync-seconds', '5'] });
-    await waitFor(async () => (await op.metric('paddle_operator_leader')) === 1, 30_000, 'the operator to lead');
+    await waitUntilLeading(op);
   });
   after(async () => {
     await op?.stop();
@@ -71,7 +86,7 @@ describe('operator: reconcile on the local control plane', function () {
     const uid = created.metadata.uid;
 
     for (const [apiVersion, kind, , nameOf] of CHILD_KINDS) {
-      const obj = await waitForValue(() => readChild(clients, apiVersion, kind, ns.name, nameOf('ernie')), (o) => o !== undefined, 60_000, `${kind} ${nameOf('ernie')}`);
+      const obj = await waitForValue(() => readChild(clients, apiVersion, kind, ns.name, nameOf('ernie')), (o) => o !== undefined, CONVERGE_TIMEOUT_MS, `${kind} ${nameOf('ernie')}`);
       const ref = obj?.metadata?.ownerReferences?.[0];
       assert.equal(ref?.uid, uid, `${kind} owned by the PaddleService`);
       assert.equal(ref?.controller, true, `${kind} controller ref`);
@@ -88,19 +103,31 @@ describe('operator: reconcile on the local control plane', function () {
     const pods = await waitForValue(
       async () => (await clients.core.listNamespacedPod({ namespace: ns.name, labelSelector: 'app.kubernetes.io/instance=ernie' })).items,
       (items: V1Pod[]) => items.length === 2 && items.every((p) => p.status?.phase === 'Running'),
-      90_000,
+      CONVERGE_TIMEOUT_MS,
       'two Running model pods',
     );
     for (const p of pods) assert.match(p.spec?.nodeName ?? '', /^kwok-gpu-/, `${p.metadata?.name} on a GPU node`);
 
-    const certReady = await waitForValue(() => getPaddleService(clients, ns.name, 'ernie'), (ps) => condition(ps, 'CertificateReady')?.status === 'True', 60_000, 'CertificateReady=True');
+    const certReady = await waitForValue(() => getPaddleService(clients, ns.name, 'ernie'), (ps) => condition(ps, 'CertificateReady')?.status === 'True', CONVERGE_TIMEOUT_MS, 'CertificateReady=True');
     assert.equal(condition(certReady, 'Ready')?.status, 'False', 'not Ready before any pod reports a verified model');
 
     // gpu.yaml's matrix layout (5 sequence-length edges): reports with another layout are not summed.
     await reportFromAllPods(clients, ns.name, 'ernie', {
       matrix: { gpuMemoryBucketMB: 1024, latencyBucketMs: 5, seqLenEdges: [128, 256, 512, 1024, 2048], total: 200, cells: [{ s: 1, d: 2, l: 0, count: 200 }] },
     });
-    const ready = await waitForValue(() => getPaddleService(clients, ns.name, 'ernie'), (ps) => condition(ps, 'Ready')?.status === 'True', 60_000, 'Ready=True after reports');
+    // The operator may fold the two reports in two reconciles, and replicasSummary follows the
+    // Deployment's status (kube-controller-manager): wait for every field asserted below.
+    const ready = await waitForValue(
+      () => getPaddleService(clients, ns.name, 'ernie'),
+      (ps) =>
+        condition(ps, 'Ready')?.status === 'True' &&
+        ps.status?.matrix?.total === 400 &&
+        ps.status?.replicasSummary === '2/2' &&
+        ps.status?.latency?.p95Ms === 12 &&
+        ps.status?.observedGeneration === ps.metadata.generation,
+      CONVERGE_TIMEOUT_MS,
+      'Ready=True after reports, both reports folded (matrix 400), 2/2 replicas',
+    );
     assert.equal(condition(ready, 'ModelVerified')?.status, 'True');
     assert.equal(ready.status?.device, 'gpu');
     assert.equal(ready.status?.latency?.p95Ms, 12);
@@ -117,7 +144,7 @@ describe('operator: reconcile on the local control plane', function () {
     await waitForValue(
       async () => (await clients.core.listNamespacedEvent({ namespace: ns.name, fieldSelector: 'involvedObject.name=ernie' })).items,
       (items) => items.some((e) => e.reason === 'Ready' && e.type === 'Normal'),
-      60_000,
+      CONVERGE_TIMEOUT_MS,
       'a Ready Event',
     );
   });
@@ -125,9 +152,9 @@ describe('operator: reconcile on the local control plane', function () {
   it('spec change rolls into the children; a hand edit is restored; delete collects every child', async () => {
     await createSigningKeySecret(clients, ns.name);
     await createPaddleService(clients, ns.name, e2eExample('minimal.yaml', 'mnist'));
-    const first = await waitForValue(() => getPaddleService(clients, ns.name, 'mnist'), (ps) => ps.status?.observedGeneration === 1, 60_000, 'observedGeneration 1');
+    const first = await waitForValue(() => getPaddleService(clients, ns.name, 'mnist'), (ps) => ps.status?.observedGeneration === 1, CONVERGE_TIMEOUT_MS, 'observedGeneration 1');
     assert.equal(first.metadata.generation, 1);
-    await waitForValue(() => clients.apps.readNamespacedDeployment({ namespace: ns.name, name: 'mnist' }), () => true, 30_000, 'Deployment');
+    await waitForValue(() => clients.apps.readNamespacedDeployment({ namespace: ns.name, name: 'mnist' }), () => true, CONVERGE_TIMEOUT_MS, 'Deployment');
 
     // Spec change: threads 1 -> 3, memory 2048 -> 1024.
     await mergePatchPaddleService(clients, ns.name, 'mnist', { spec: { runtime: { cpuThreads: 3, maxMemoryMB: 1024 } } });
@@ -135,11 +162,11 @@ describe('operator: reconcile on the local control plane', function () {
     const updated = await waitForValue(
       () => clients.apps.readNamespacedDeployment({ namespace: ns.name, name: 'mnist' }),
       (d) => env(d, 'PADDLE_CPU_THREADS') === '3' && d.spec?.template.spec?.containers[0]?.resources?.limits?.memory === '1Gi',
-      60_000,
+      CONVERGE_TIMEOUT_MS,
       'Deployment with 3 threads and 1Gi',
     );
     assert.equal(env(updated, 'OMP_NUM_THREADS'), '3');
-    await waitForValue(() => getPaddleService(clients, ns.name, 'mnist'), (ps) => ps.status?.observedGeneration === 2, 60_000, 'observedGeneration 2');
+    await waitForValue(() => getPaddleService(clients, ns.name, 'mnist'), (ps) => ps.status?.observedGeneration === 2, CONVERGE_TIMEOUT_MS, 'observedGeneration 2');
 
     // Hand edit: someone raises the memory limit and changes replicas behind the operator's back.
     await kubectl(['-n', ns.name, 'patch', 'deployment', 'mnist', '--type', 'json', '-p',
@@ -147,7 +174,7 @@ describe('operator: reconcile on the local control plane', function () {
     await waitForValue(
       () => clients.apps.readNamespacedDeployment({ namespace: ns.name, name: 'mnist' }),
       (d) => d.spec?.template.spec?.containers[0]?.resources?.limits?.memory === '1Gi' && d.spec?.replicas === 1,
-      60_000,
+      CONVERGE_TIMEOUT_MS,
       'the hand edit to be reverted',
     );
 
@@ -157,7 +184,7 @@ describe('operator: reconcile on the local control plane', function () {
       const left: string[] = [];
       for (const [apiVersion, kind, , nameOf] of CHILD_KINDS) if (await readChild(clients, apiVersion, kind, ns.name, nameOf('mnist'))) left.push(kind);
       return { done: left.length === 0, seen: left };
-    }, 90_000, 'every child to be garbage-collected');
+    }, CONVERGE_TIMEOUT_MS, 'every child to be garbage-collected');
   });
 
   it('GPU spec without a fitting node stays Pending and is never Ready', async () => {
@@ -170,11 +197,11 @@ describe('operator: reconcile on the local control plane', function () {
     const pods = await waitForValue(
       async () => (await clients.core.listNamespacedPod({ namespace: ns.name, labelSelector: 'app.kubernetes.io/instance=huge' })).items,
       (items: V1Pod[]) => items.length === 1 && items[0]?.status?.conditions?.some((c) => c.type === 'PodScheduled' && c.status === 'False') === true,
-      60_000,
+      CONVERGE_TIMEOUT_MS,
       'an unschedulable pod',
     );
     assert.match(pods[0]?.status?.conditions?.find((c) => c.type === 'PodScheduled')?.message ?? '', /Insufficient nvidia.com\/gpu/);
-    const ps = await waitForValue(() => getPaddleService(clients, ns.name, 'huge'), (p) => condition(p, 'Ready')?.reason === 'DeploymentUnavailable', 60_000, 'Ready=False/DeploymentUnavailable');
+    const ps = await waitForValue(() => getPaddleService(clients, ns.name, 'huge'), (p) => condition(p, 'Ready')?.reason === 'DeploymentUnavailable', CONVERGE_TIMEOUT_MS, 'Ready=False/DeploymentUnavailable');
     assert.equal(condition(ps, 'Ready')?.status, 'False');
   });
 
@@ -184,26 +211,37 @@ describe('operator: reconcile on the local control plane', function () {
     const ps = await waitForValue(
       () => getPaddleService(clients, ns.name, 'nokey'),
       (p) => condition(p, 'Ready')?.reason === 'PublicKeySecretMissing' && condition(p, 'CertificateReady')?.status === 'True' && condition(p, 'Available')?.status === 'True',
-      60_000,
+      CONVERGE_TIMEOUT_MS,
       'Ready=False/PublicKeySecretMissing with the rest settled',
     );
     assert.equal(condition(ps, 'Ready')?.status, 'False');
     assert.match(condition(ps, 'Ready')?.message ?? '', new RegExp(`${ns.name}/model-signing-key`));
+    // The Event is written in the background after the status that records the transition.
+    await waitForValue(
+      async () => (await clients.core.listNamespacedEvent({ namespace: ns.name, fieldSelector: 'involvedObject.kind=PaddleService,involvedObject.name=nokey' })).items,
+      (items) => items.some((e) => e.reason === 'PublicKeySecretMissing'),
+      CONVERGE_TIMEOUT_MS,
+      'the PublicKeySecretMissing Event',
+    );
 
+    // Everything the reconciles so far decided has reached the API server; from here, compare.
+    await waitUntilIdle(op);
     const gets0 = await op.metric('paddle_operator_api_requests_total', { verb: 'get', resource: 'secrets' });
     const before = await writeFingerprint(clients, ns.name, 'nokey');
+    // An observation window (a count over a period, not a wait for a state): a slower machine
+    // makes fewer checks in it, never more.
     await new Promise((r) => setTimeout(r, 20_000));
     const gets = (await op.metric('paddle_operator_api_requests_total', { verb: 'get', resource: 'secrets' })) - gets0;
     // Backoff doubles from 0.5 s (capped at 60 s) and this suite resyncs every 5 s: a handful of
     // checks in 20 s, and no status writes (nothing changed).
     assert.ok(gets <= 8, `secret GETs in 20 s while missing: ${gets}`);
     assert.deepEqual(await writeFingerprint(clients, ns.name, 'nokey'), before, 'no writes (status, children, Events) while nothing changes');
-    const events = (await clients.core.listNamespacedEvent({ namespace: ns.name, fieldSelector: 'involvedObject.name=nokey' })).items;
+    const events = (await clients.core.listNamespacedEvent({ namespace: ns.name, fieldSelector: 'involvedObject.kind=PaddleService,involvedObject.name=nokey' })).items;
     assert.equal(events.filter((e) => e.reason === 'PublicKeySecretMissing').length, 1, 'one Event, not one per retry');
 
     // The Secret appears: the operator notices on its next backoff step.
     await createSigningKeySecret(clients, ns.name);
-    await waitForValue(() => getPaddleService(clients, ns.name, 'nokey'), (p) => condition(p, 'Ready')?.reason !== 'PublicKeySecretMissing', 60_000, 'the blocker to clear');
+    await waitForValue(() => getPaddleService(clients, ns.name, 'nokey'), (p) => condition(p, 'Ready')?.reason !== 'PublicKeySecretMissing', CONVERGE_TIMEOUT_MS, 'the blocker to clear');
   });
 
   it('a converged PaddleService: children applied once, and resyncs write nothing', async () => {
@@ -214,15 +252,22 @@ describe('operator: reconcile on the local control plane', function () {
     await waitForValue(
       () => getPaddleService(clients, ns.name, 'steady'),
       (p) => condition(p, 'Available')?.status === 'True' && condition(p, 'CertificateReady')?.status === 'True',
-      60_000,
+      CONVERGE_TIMEOUT_MS,
       'Available=True and CertificateReady=True',
     );
     const d = await clients.apps.readNamespacedDeployment({ namespace: ns.name, name: 'steady' });
     assert.equal(d.metadata?.generation, 1, 'the Deployment spec was written once');
+    // The reconcile that wrote that status records its Ready transition's Event in the
+    // background: wait until the operator is idle, so only later writes are counted.
+    await waitUntilIdle(op);
     const before = await writeFingerprint(clients, ns.name, 'steady');
     const resyncs0 = await op.metric('paddle_operator_reconcile_total');
-    await new Promise((r) => setTimeout(r, 12_000)); // two resync periods (5 s in this suite)
-    assert.ok((await op.metric('paddle_operator_reconcile_total')) > resyncs0, 'resyncs happened');
+    const start = Date.now();
+    // At least two resync periods (5 s in this suite) and at least two reconciles in them.
+    await waitFor(async () => {
+      const reconciles = (await op.metric('paddle_operator_reconcile_total')) - resyncs0;
+      return { done: Date.now() - start >= 12_000 && reconciles >= 2, seen: { reconciles, ms: Date.now() - start } };
+    }, CONVERGE_TIMEOUT_MS, 'two resync periods with reconciles in them', { intervalMs: 500 });
     assert.deepEqual(await writeFingerprint(clients, ns.name, 'steady'), before, 'no writes on no-op resync');
   });
 });

@@ -16,7 +16,16 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { Condition, PaddleService } from '../../crds/src/index.js';
 import { REPO_ROOT, createTestNamespace, deleteTestNamespace, kubectl, makeClients, waitFor, waitForValue, type Clients } from '../src/index.js';
 import { startSidecarForPod, type SidecarPod, type SidecarResponse } from '../src/sidecar-pod.js';
-import { E2E_ISSUER, createPaddleService, getPaddleService, startOperator, type OperatorProcess } from '../../operator/test/e2e/harness.js';
+import {
+  CONVERGE_TIMEOUT_MS,
+  E2E_ISSUER,
+  STARTUP_TIMEOUT_MS,
+  createPaddleService,
+  getPaddleService,
+  startOperator,
+  waitUntilLeading,
+  type OperatorProcess,
+} from '../../operator/test/e2e/harness.js';
 
 const NAME = 'encoder';
 const MODEL_DIR = join(REPO_ROOT, 'native/fixtures/models/transformer/legacy');
@@ -87,8 +96,10 @@ function paddleService(): PaddleService {
   } as PaddleService;
 }
 
+// Every wait is bounded by STARTUP/CONVERGE_TIMEOUT_MS (a hang, not an expected duration); the
+// mocha timeouts are above the sum of one test's or hook's waits.
 describe('operator + a real sidecar process as the model pod', function () {
-  this.timeout(240_000);
+  this.timeout(600_000);
   let clients: Clients;
   let op: OperatorProcess | undefined;
   let sidecar: SidecarPod | undefined;
@@ -105,10 +116,10 @@ describe('operator + a real sidecar process as the model pod', function () {
   };
 
   before(async function () {
-    this.timeout(300_000);
+    this.timeout(1_500_000);
     clients = makeClients();
     op = await startOperator({ identity: 'e2e-sidecar-pod', leaseName: 'e2e-sidecar-pod', extraArgs: ['--resync-seconds', '5'] });
-    await waitFor(async () => (await op?.metric('paddle_operator_leader')) === 1, 60_000, 'the operator to lead');
+    await waitUntilLeading(op);
     ns = await createTestNamespace(clients, 'sidecar-pod');
     await clients.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'model-signing-key' }, stringData: { 'public.pem': readFileSync(PUBLIC_KEY, 'utf8') } } });
     await createPaddleService(clients, ns, paddleService());
@@ -117,7 +128,7 @@ describe('operator + a real sidecar process as the model pod', function () {
     const pod = await waitForValue(
       async () => (await clients.core.listNamespacedPod({ namespace: ns, labelSelector: `app.kubernetes.io/instance=${NAME}` })).items,
       (pods: V1Pod[]) => pods.length === 1 && pods[0]?.status?.phase === 'Running' && Boolean(pods[0]?.spec?.nodeName),
-      120_000,
+      CONVERGE_TIMEOUT_MS,
       'one Running model pod on a kwok node',
     ).catch(dumpOnFailure);
     podName = pod[0]?.metadata?.name ?? '';
@@ -125,7 +136,7 @@ describe('operator + a real sidecar process as the model pod', function () {
   });
 
   after(async function () {
-    this.timeout(60_000);
+    this.timeout(180_000);
     await sidecar?.dispose();
     await op?.stop();
     if (ns && !process.env.E2E_KEEP_NAMESPACES) await deleteTestNamespace(clients, ns);
@@ -139,7 +150,7 @@ describe('operator + a real sidecar process as the model pod', function () {
     await waitFor(async () => {
       const r = await sidecar?.request('GET', '/v2/health/ready');
       return { done: r?.status === 200, seen: r };
-    }, 90_000, 'the sidecar to be ready').catch(dumpOnFailure);
+    }, STARTUP_TIMEOUT_MS, 'the sidecar to be ready').catch(dumpOnFailure);
     const loaded = sidecar
       .output()
       .split('\n')
@@ -180,11 +191,13 @@ describe('operator + a real sidecar process as the model pod', function () {
           TRAFFIC.every((t) => perBucket(t.bucket) >= t.count) &&
           (p.status?.latency?.p95Ms ?? 0) > 0 &&
           condition(p, 'Ready')?.status === 'True' &&
-          condition(p, 'ModelVerified')?.status === 'True'
+          condition(p, 'ModelVerified')?.status === 'True' &&
+          // from the Deployment's status, which kube-controller-manager writes on its own time
+          p.status?.replicasSummary === '1/1'
         );
       },
-      120_000,
-      `status with every request in its matrix bucket, latency, ModelVerified and Ready (pod ${podName})`,
+      CONVERGE_TIMEOUT_MS,
+      `status with every request in its matrix bucket, latency, ModelVerified, Ready and 1/1 replicas (pod ${podName})`,
     ).catch(dumpOnFailure);
     const st = ps.status;
     assert.ok(st);
@@ -226,11 +239,21 @@ describe('operator + a real sidecar process as the model pod', function () {
   });
 
   it('kubectl get psvc prints Ready True, the device, the replicas and the P95', async () => {
+    // The sidecar reports every second and the operator folds each report: the P95 column and a
+    // read of the status are compared from the same moment (the status read before and after
+    // the table agree), not across a report.
+    let p95Status: number | undefined;
     const table = await waitForValue(
-      async () => parseTable((await kubectl(['-n', ns, 'get', 'psvc', NAME])).stdout),
-      (rows) => rows[0]?.READY === 'True',
-      60_000,
-      'kubectl get psvc to show Ready True',
+      async () => {
+        const before = (await getPaddleService(clients, ns, NAME)).status?.latency?.p95Ms;
+        const rows = parseTable((await kubectl(['-n', ns, 'get', 'psvc', NAME])).stdout);
+        const after = (await getPaddleService(clients, ns, NAME)).status?.latency?.p95Ms;
+        p95Status = before === after ? after : undefined;
+        return rows;
+      },
+      (rows) => rows[0]?.READY === 'True' && p95Status !== undefined,
+      CONVERGE_TIMEOUT_MS,
+      'kubectl get psvc to show Ready True (between two equal reads of status.latency.p95Ms)',
     );
     const row = table[0];
     assert.ok(row);
@@ -241,8 +264,7 @@ describe('operator + a real sidecar process as the model pod', function () {
     assert.equal(row.BREAKER, 'closed');
     const p95 = Number(row.P95);
     assert.ok(Number.isFinite(p95) && p95 > 0, `P95 column ${JSON.stringify(row.P95)}`);
-    const ps = await getPaddleService(clients, ns, NAME);
-    assert.equal(p95, ps.status?.latency?.p95Ms, 'the P95 column is status.latency.p95Ms (no traffic since)');
+    assert.equal(p95, p95Status, 'the P95 column is status.latency.p95Ms');
 
     const wide = parseTable((await kubectl(['-n', ns, 'get', 'psvc', NAME, '-o', 'wide'])).stdout)[0];
     assert.equal(wide?.MODEL, NAME);
@@ -261,7 +283,7 @@ describe('operator + a real sidecar process as the model pod', function () {
     const ps = await waitForValue(
       () => getPaddleService(clients, ns, NAME),
       (p) => p.status?.podReports?.[podName] === undefined && condition(p, 'Ready')?.status !== 'True',
-      120_000,
+      CONVERGE_TIMEOUT_MS,
       `the report of ${podName} pruned and Ready dropped`,
     ).catch(dumpOnFailure);
     assert.ok(Date.now() - lastReport >= 30_000, 'pruned only once stale (30 s without a report)');

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Condition, PaddleService } from '../../crds/src/index.js';
 import { PORTS } from '../../crds/src/index.js';
-import { REPO_ROOT, applyObject, createTestNamespace, deleteTestNamespace, makeClients, pinnedVersions, waitForValue, type Clients } from '../src/index.js';
+import { REPO_ROOT, applyObject, createTestNamespace, deleteTestNamespace, makeClients, pinnedVersions, waitFor, waitForValue, type Clients } from '../src/index.js';
 import { REAL_NODE_SELECTOR, REAL_NODE_TOLERATION, containerProcess, podRequest, realNode, type RealNode } from '../src/real-node.js';
 import { E2E_ISSUER, createPaddleService, getPaddleService, mergePatchPaddleService, startOperator, type OperatorProcess } from '../../operator/test/e2e/harness.js';
 
@@ -76,8 +76,10 @@ function podReady(p: V1Pod): boolean {
   return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
 }
 
+// Each wait bounds a hang on a loaded machine (kubelet, containerd, cert-manager, the operator),
+// not an expected duration; the mocha timeouts are above the sum of one test's or hook's waits.
 describe('real node: the operator runs the sidecar image on a kubelet', function () {
-  this.timeout(300_000);
+  this.timeout(900_000);
   let node: RealNode;
   let clients: Clients;
   let op: OperatorProcess | undefined;
@@ -92,7 +94,7 @@ describe('real node: the operator runs the sidecar image on a kubelet', function
   };
 
   before(async function () {
-    this.timeout(300_000);
+    this.timeout(900_000);
     node = realNode();
     clients = makeClients();
     op = await startOperator({ identity: 'e2e-real-node', leaseName: 'e2e-real-node', extraArgs: ['--resync-seconds', '5'] });
@@ -104,7 +106,7 @@ describe('real node: the operator runs the sidecar image on a kubelet', function
   });
 
   after(async function () {
-    this.timeout(120_000);
+    this.timeout(300_000);
     await op?.stop();
     if (ns && !process.env.E2E_KEEP_NAMESPACES) await deleteTestNamespace(clients, ns);
   });
@@ -205,6 +207,7 @@ describe('real node: the operator runs the sidecar image on a kubelet', function
         }
       }
     })();
+    let servedByNew = 0;
     try {
       await mergePatchPaddleService(clients, ns, NAME, { spec: { model: { format: 'pir', source: { configMap: { name: 'mlp-pir' } } } } });
       await waitForValue(
@@ -216,7 +219,13 @@ describe('real node: the operator runs the sidecar image on a kubelet', function
         240_000,
         'the new model digest served by the only pod, Ready',
       ).catch(diagnose);
-      await waitForValue(() => servingPods(clients, ns), (ps) => ps.length === 1 && ps[0]?.metadata?.name !== oldPod, 120_000, 'the old pod gone');
+      await waitForValue(() => servingPods(clients, ns), (ps) => ps.length === 1 && ps[0]?.metadata?.name !== oldPod, 240_000, 'the old pod gone');
+      // The loop goes on until the new pod has answered a few times: it spans the whole
+      // rollout however many requests a loaded machine fits into it.
+      await waitFor(() => {
+        servedByNew = results.filter((r) => r.status === 200 && r.pod !== oldPod && r.pod !== '').length;
+        return { done: servedByNew >= 3 || results.some((r) => r.status !== 200), seen: { requests: results.length, servedByNew } };
+      }, 120_000, 'three answers from the new pod');
     } finally {
       stop = true;
       await loop;
@@ -224,8 +233,7 @@ describe('real node: the operator runs the sidecar image on a kubelet', function
     const failed = results.filter((r) => r.status !== 200);
     const served = new Set(results.filter((r) => r.status === 200).map((r) => r.pod));
     assert.deepEqual(failed, [], `${failed.length} of ${results.length} requests failed during the rollout`);
-    assert.ok(results.length >= 10, `${results.length} requests during the rollout`);
-    assert.ok(served.has(oldPod) && served.size >= 2, `served by the old and the new pod: ${[...served].join(', ')}`);
+    assert.ok(served.has(oldPod) && served.size >= 2 && servedByNew >= 3, `served by the old and the new pod: ${[...served].join(', ')} (${servedByNew} answers from the new one)`);
   });
 
   it('maxMemoryMB is enforced by the kernel: a limit below what the model needs ends OOMKilled, and the status says so', async () => {

@@ -18,7 +18,11 @@ function gpuPod(name: string, gpus: number): V1Pod {
   };
 }
 
-describe('GPU scheduling on kwok nodes', () => {
+// kube-scheduler and kwok under load: each wait bounds a hang, not an expected duration.
+const SCHEDULE_TIMEOUT_MS = 180_000;
+
+describe('GPU scheduling on kwok nodes', function () {
+  this.timeout(3 * SCHEDULE_TIMEOUT_MS);
   let clients: Clients;
   before(() => {
     clients = makeClients();
@@ -28,7 +32,8 @@ describe('GPU scheduling on kwok nodes', () => {
   it('schedules a pod asking for 1 nvidia.com/gpu onto a GPU node, and it runs', async () => {
     await clients.core.createNamespacedPod({ namespace: ns.name, body: gpuPod('one-gpu', 1) });
     const pod = await waitForValue(() => clients.core.readNamespacedPod({ namespace: ns.name, name: 'one-gpu' }),
-      (p) => p.status?.phase === 'Running', 60_000, 'pod one-gpu Running');
+      (p) => p.status?.phase === 'Running' && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true,
+      SCHEDULE_TIMEOUT_MS, 'pod one-gpu Running and Ready');
     const nodeName = pod.spec?.nodeName;
     assert.ok(nodeName, 'pod is bound to a node');
     const node = await clients.core.readNode({ name: nodeName });
@@ -44,8 +49,11 @@ describe('GPU scheduling on kwok nodes', () => {
       events = (await clients.core.listNamespacedEvent({ namespace: ns.name, fieldSelector: 'involvedObject.name=nine-gpus' })).items;
       const failed = events.find((e) => e.reason === 'FailedScheduling' && e.message?.includes('Insufficient nvidia.com/gpu'));
       return { done: !!failed, seen: events.map((e) => `${e.reason}: ${e.message}`) };
-    }, 60_000, 'a FailedScheduling event for nine-gpus');
-    const pod = await clients.core.readNamespacedPod({ namespace: ns.name, name: 'nine-gpus' });
+    }, SCHEDULE_TIMEOUT_MS, 'a FailedScheduling event for nine-gpus');
+    // The scheduler emits the Event (asynchronously) and patches the pod's PodScheduled
+    // condition separately: either can be seen first.
+    const pod = await waitForValue(() => clients.core.readNamespacedPod({ namespace: ns.name, name: 'nine-gpus' }),
+      (p) => p.status?.conditions?.some((c) => c.type === 'PodScheduled') === true, SCHEDULE_TIMEOUT_MS, 'the PodScheduled condition of nine-gpus');
     assert.equal(pod.status?.phase, 'Pending');
     assert.equal(pod.spec?.nodeName, undefined);
     const cond = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');

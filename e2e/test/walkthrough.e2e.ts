@@ -54,7 +54,8 @@ describe('docs/walkthrough.md runs as written', function () {
         return false;
       }
     };
-    for (let i = 0; i < 75 && groupAlive(); i++) await new Promise((r) => setTimeout(r, 200));
+    // (a bound on a hang: 60 s, however slow the machine is to reap them)
+    for (let i = 0; i < 300 && groupAlive(); i++) await new Promise((r) => setTimeout(r, 200));
     const leftover = groupAlive();
     if (leftover) process.kill(-(child.pid ?? 0), 'SIGKILL');
     assert.equal(code, 0, `the walkthrough failed (exit ${code}):\n${output.slice(-6000)}`);

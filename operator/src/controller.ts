@@ -225,6 +225,7 @@ export class Controller {
       const key = await queue.get();
       if (key === undefined) return;
       const end = metrics.reconcileDuration.startTimer();
+      metrics.activeReconciles.inc();
       let result = 'success';
       try {
         const r = await this.reconciler.reconcile(key);
@@ -246,6 +247,7 @@ export class Controller {
       } finally {
         end({ result });
         metrics.reconcileTotal.inc({ result });
+        metrics.activeReconciles.dec();
         queue.done(key);
       }
     }

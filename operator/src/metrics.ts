@@ -15,6 +15,7 @@ export class OperatorMetrics {
   readonly reconcileTotal: Counter<'result'>;
   readonly reconcileDuration: Histogram<'result'>;
   readonly queueDepth: Gauge;
+  readonly activeReconciles: Gauge;
   readonly applyErrors: Counter<'kind' | 'class'>;
   readonly apiRequests: Counter<'verb' | 'resource' | 'code'>;
   readonly apiRequestDuration: Histogram<'verb'>;
@@ -48,6 +49,7 @@ export class OperatorMetrics {
       registers,
     });
     this.queueDepth = new Gauge({ name: 'paddle_operator_workqueue_depth', help: 'Keys waiting in the work queue.', registers });
+    this.activeReconciles = new Gauge({ name: 'paddle_operator_active_reconciles', help: 'Reconciles running now (one per busy worker).', registers });
     this.applyErrors = new Counter({
       name: 'paddle_operator_apply_errors_total',
       help: 'Failed server-side applies of children, by kind and error class.',

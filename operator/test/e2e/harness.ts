@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { load } from 'js-yaml';
 import type { PaddleService, PodReport } from '../../../crds/src/index.js';
-import { CLUSTER_DIR, REPO_ROOT, kubeconfigPath, waitFor, type Clients } from '../../../e2e/src/index.js';
+import { CLUSTER_DIR, REPO_ROOT, kubeconfigPath, retryTransient, waitFor, type Clients } from '../../../e2e/src/index.js';
 
 export const E2E_ISSUER = { name: 'paddle-e2e-ca', kind: 'ClusterIssuer' as const, group: 'cert-manager.io' };
 
@@ -51,6 +51,14 @@ export interface StartOptions {
   nodeArgs?: string[];
 }
 
+/**
+ * Bounds on waits that depend on the operator process, kube-apiserver, kube-controller-manager,
+ * kwok or cert-manager: each bounds a hang (a CPU-starved 2-core machine is slow, not stuck),
+ * none is an expected duration. The suites' mocha timeouts are set above the sum of their waits.
+ */
+export const STARTUP_TIMEOUT_MS = 180_000;
+export const CONVERGE_TIMEOUT_MS = 180_000;
+
 /** Starts `operator/src/main.ts` with tsx; resolves once its ops server listens. */
 export async function startOperator(opts: StartOptions): Promise<OperatorProcess> {
   const entry = opts.compiled ? [join(REPO_ROOT, 'dist/operator/main.js')] : ['--import', 'tsx', join(REPO_ROOT, 'operator/src/main.ts')];
@@ -67,12 +75,14 @@ export async function startOperator(opts: StartOptions): Promise<OperatorProcess
     opts.leaseName,
     '--lease-namespace',
     opts.leaseNamespace ?? 'default',
+    // Generous for a loaded machine: a leader starved of CPU for a few seconds keeps its lease
+    // (renewals are due every 2 s; it steps down after 10 s without one).
     '--lease-duration-seconds',
-    '6',
+    '15',
     '--renew-deadline-seconds',
-    '4',
+    '10',
     '--retry-period-seconds',
-    '1',
+    '2',
     '--resync-seconds',
     '30',
     ...(opts.extraArgs ?? []),
@@ -106,7 +116,8 @@ export async function startOperator(opts: StartOptions): Promise<OperatorProcess
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
 
   try {
-    await waitFor(() => ({ done: port > 0 || child.exitCode !== null, seen: logs.slice(-5) }), 60_000, `operator ${opts.identity} to listen`);
+    // tsx compiles the operator's sources first: on a loaded machine that alone can take a minute.
+    await waitFor(() => ({ done: port > 0 || child.exitCode !== null, seen: logs.slice(-5) }), STARTUP_TIMEOUT_MS, `operator ${opts.identity} to listen`);
   } catch (err) {
     child.kill('SIGKILL');
     throw err;
@@ -130,6 +141,32 @@ export async function startOperator(opts: StartOptions): Promise<OperatorProcess
       clearTimeout(timer);
     },
   };
+}
+
+/** Waits until `op` holds its leader lease (paddle_operator_leader 1). */
+export async function waitUntilLeading(op: OperatorProcess, timeoutMs = STARTUP_TIMEOUT_MS): Promise<void> {
+  await waitFor(async () => {
+    if (op.child.exitCode !== null) throw new Error(`operator ${op.identity} exited with ${op.child.exitCode}: ${op.logs.slice(-10).join('\n')}`);
+    return { done: (await op.metric('paddle_operator_leader')) === 1, seen: op.logs.slice(-3) };
+  }, timeoutMs, `operator ${op.identity} to lead`);
+}
+
+/**
+ * Waits until the operator is idle in one scrape: no key queued, no reconcile running, no API
+ * request in flight (the Events a reconcile records are written in the background and count as
+ * requests in flight). Everything a reconcile that started before this call decided has then
+ * reached the API server: a test that compares objects from here sees only later writes.
+ */
+export async function waitUntilIdle(op: OperatorProcess, timeoutMs = CONVERGE_TIMEOUT_MS): Promise<void> {
+  await waitFor(async () => {
+    const text = await op.metrics();
+    const busy = {
+      queued: sumMetric(text, 'paddle_operator_workqueue_depth', {}),
+      reconciling: sumMetric(text, 'paddle_operator_active_reconciles', {}),
+      inFlight: sumMetric(text, 'paddle_operator_api_requests_in_flight', {}),
+    };
+    return { done: busy.queued === 0 && busy.reconciling === 0 && busy.inFlight === 0, seen: busy };
+  }, timeoutMs, `operator ${op.identity} to be idle`, { intervalMs: 100 });
 }
 
 /** Sums the samples of `name` whose labels include `labels`, from Prometheus text. */
@@ -161,10 +198,10 @@ export function e2eExample(file: string, name: string, mutate: (ps: PaddleServic
 }
 
 export async function createSigningKeySecret(clients: Clients, namespace: string, name = 'model-signing-key'): Promise<void> {
-  await clients.core.createNamespacedSecret({
+  await retryTransient(`create Secret ${namespace}/${name}`, () => clients.core.createNamespacedSecret({
     namespace,
     body: { metadata: { name }, stringData: { 'public.pem': '-----BEGIN PUBLIC KEY-----\n(e2e placeholder: no sidecar verifies it)\n-----END PUBLIC KEY-----\n' } },
-  });
+  }), { onConflictAfterRetry: () => clients.core.readNamespacedSecret({ namespace, name }) });
 }
 
 export async function getPaddleService(clients: Clients, namespace: string, name: string): Promise<PaddleService> {
@@ -172,13 +209,14 @@ export async function getPaddleService(clients: Clients, namespace: string, name
 }
 
 export async function createPaddleService(clients: Clients, namespace: string, ps: PaddleService): Promise<PaddleService> {
-  return (await clients.custom.createNamespacedCustomObject({
+  const name = ps.metadata.name ?? '';
+  return retryTransient(`create PaddleService ${namespace}/${name}`, async () => (await clients.custom.createNamespacedCustomObject({
     group: 'serving.paddle.io',
     version: 'v1alpha1',
     namespace,
     plural: 'paddleservices',
     body: { ...ps, apiVersion: 'serving.paddle.io/v1alpha1', kind: 'PaddleService' },
-  })) as PaddleService;
+  })) as PaddleService, { onConflictAfterRetry: () => getPaddleService(clients, namespace, name) });
 }
 
 /** A merge patch, as kubectl patch --type merge does (spec edits by a user). */
@@ -186,8 +224,11 @@ export async function mergePatchPaddleService(clients: Clients, namespace: strin
   const { setHeaderOptions } = await import('@kubernetes/client-node');
   const params = { group: 'serving.paddle.io', version: 'v1alpha1', namespace, plural: 'paddleservices', name, body: patch };
   const opts = setHeaderOptions('Content-Type', 'application/merge-patch+json');
-  if (subresource === 'status') await clients.custom.patchNamespacedCustomObjectStatus(params, opts);
-  else await clients.custom.patchNamespacedCustomObject(params, opts);
+  // A merge patch sets fields to values: applying it twice is applying it once, so a retry is safe.
+  await retryTransient(`merge patch PaddleService ${namespace}/${name}${subresource ? '/status' : ''}`, async () => {
+    if (subresource === 'status') await clients.custom.patchNamespacedCustomObjectStatus(params, opts);
+    else await clients.custom.patchNamespacedCustomObject(params, opts);
+  });
 }
 
 /** A pod report as the sidecar writes it. */
@@ -259,8 +300,12 @@ export async function restartApiServer(downMs: number): Promise<void> {
   process.kill(-pid, 'SIGTERM');
   const deadline = Date.now() + 20_000;
   while (alive(pid) && Date.now() < deadline) await sleep(100);
-  if (alive(pid)) process.kill(-pid, 'SIGKILL');
-  await sleep(downMs);
+  if (alive(pid)) {
+    process.kill(-pid, 'SIGKILL');
+    // The new server binds the same port: wait until the old one is gone, however slow its exit.
+    await waitFor(() => !alive(pid), 60_000, `kube-apiserver ${pid} to exit after SIGKILL`);
+  }
+  await sleep(downMs); // the outage the test asks for, not a wait for a state
   const log = openSync(join(CLUSTER_DIR, 'logs', 'kube-apiserver.log'), 'a');
   const child = spawn(bin, args, { detached: true, stdio: ['ignore', log, log] });
   closeSync(log);
