@@ -173,7 +173,7 @@ describe('real node: the operator runs the sidecar image on a kubelet', function
     const ps = await waitForValue(
       () => getPaddleService(clients, ns, NAME),
       (p) => p.status?.podReports?.[name]?.ready === true && condition(p, 'Ready')?.status === 'True',
-      120_000,
+      180_000,
       `status.podReports.${name} and Ready`,
     ).catch(diagnose);
     assert.equal(ps.status?.podReports?.[name]?.model.verified, true);
@@ -250,7 +250,7 @@ describe('real node: the operator runs the sidecar image on a kubelet', function
     const ps = await waitForValue(
       () => getPaddleService(clients, ns, oom),
       (p) => condition(p, 'Ready')?.reason === 'OOMKilled',
-      120_000,
+      180_000,
       `${oom} Ready=False with reason OOMKilled`,
     ).catch(diagnose);
     const ready = condition(ps, 'Ready');
@@ -278,7 +278,7 @@ describe('real node: the operator runs the sidecar image on a kubelet', function
     const client = await waitForValue(
       () => clients.core.readNamespacedSecret({ name: 'inference-client', namespace: ns }).catch(() => undefined),
       (sec) => Boolean(sec?.data?.['tls.crt']),
-      60_000,
+      180_000,
       'the client certificate Secret',
     );
     const b64 = (k: string) => Buffer.from(client?.data?.[k] ?? '', 'base64');

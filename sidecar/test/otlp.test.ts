@@ -92,7 +92,7 @@ describe('OTLP export', function () {
       const toB = spanOn('to collector B');
       await tracing.forceFlush();
       // The retired provider exports on its shutdown, after the drain: poll (a busy CI machine).
-      const deadline = Date.now() + 10000;
+      const deadline = Date.now() + 60_000; // a bound on a hang, not an expected duration
       while (!a.bodies.some((x) => x.includes(open.spanContext().traceId)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
       assert.ok(a.bodies.some((x) => x.includes(toA)), 'A got its span');
       assert.ok(a.bodies.some((x) => x.includes(open.spanContext().traceId)), 'the open span ended on A');
@@ -177,11 +177,11 @@ describe('shutdown with a collector that never answers', function () {
     const tracing = new ReloadableTracing({ serviceName: 'paddle-sidecar-silent', otlpEndpoint: `http://127.0.0.1:${port}` });
     try {
       tracing.tracer.startSpan('unsent').end();
-      const t0 = Date.now();
+      // Waiting for the exporter would end with its own timeout, the provider's shutdown then
+      // resolves and shutdown() answers true: false is the proof it gave up at its own bound
+      // (how many milliseconds that took on a loaded machine is not asserted).
       const flushed = await tracing.shutdown(500);
-      const took = Date.now() - t0;
-      assert.equal(flushed, false, 'nothing could be flushed');
-      assert.ok(took < 5000, `shutdown took ${took} ms`);
+      assert.equal(flushed, false, 'nothing could be flushed: shutdown gave up instead of waiting for the exporter');
       assert.ok(held.length > 0, 'the exporter did try the collector');
     } finally {
       for (const s of held) s.destroy();

@@ -10,16 +10,33 @@ import { testDir } from './tmp.js';
 
 export const RSYSLOGD = ['/usr/sbin/rsyslogd', '/sbin/rsyslogd'].find((p) => existsSync(p));
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
+/** The first port of the kernel's ephemeral range (what bind(0) and outgoing connections use). */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 21_000 ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+/**
+ * A port free on 127.0.0.1 now, for a process that binds it later. Chosen at random below the
+ * ephemeral range: until the other process binds it, the kernel never hands it to an outgoing
+ * connection or to another process's bind(0) (a busy machine makes many), as it could a port
+ * taken from bind(0) and closed.
+ */
+export async function freePort(): Promise<number> {
+  const high = ephemeralLow() - 1;
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * (high - 20_000));
+    const free = await new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
     });
-  });
+    if (free) return port;
+  }
 }
 
 export class Rsyslog {
@@ -54,7 +71,7 @@ export class Rsyslog {
     if (!RSYSLOGD) throw new Error('rsyslogd is not installed (apt-get install rsyslog rsyslog-gnutls)');
     this.proc = spawn(RSYSLOGD, ['-n', '-f', join(this.dir, 'rsyslog.conf'), '-i', join(this.dir, 'rsyslog.pid')], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.proc.stderr?.on('data', (d: Buffer) => (this.stderr += d.toString()));
-    const deadline = Date.now() + 10000;
+    const deadline = Date.now() + 60_000; // a bound on a hang: a loaded machine starts it slowly
     while (Date.now() < deadline) {
       if (this.proc.exitCode !== null) throw new Error(`rsyslogd exited ${this.proc.exitCode}: ${this.stderr}`);
       if (await canConnect(this.tlsPort)) return;
