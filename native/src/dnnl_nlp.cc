@@ -42,6 +42,7 @@ bool Usable(const Value& v, size_t min_rank) {
 // A primitive for one set of input shapes; `builtin`: oneDNN does not take them.
 struct Plan {
   Shape key;
+  int threads = 1;  // key: DnnlThreads() when made
   bool builtin = false;
   dnnl::primitive prim;
   memory::desc src_md, wei_md, dst_md, scratch_md;
@@ -54,11 +55,13 @@ struct NlpState {
   std::vector<std::shared_ptr<Plan>> plans;
   template <typename Make>
   std::shared_ptr<Plan> Get(const Shape& key, Make make) {
+    int threads = DnnlThreads();
     std::lock_guard<std::mutex> lock(mu);
     for (auto& p : plans)
-      if (p->key == key) return p;
+      if (p->key == key && p->threads == threads) return p;
     auto plan = std::make_shared<Plan>();
     plan->key = key;
+    plan->threads = threads;
     try {
       make(plan.get());
     } catch (const dnnl::error&) {  // a case this oneDNN has no implementation for: the builtin kernel

@@ -16,10 +16,6 @@
 #include "errors.h"
 #include "window.h"
 
-// oneDNN's runtime here is OpenMP (libgomp); declared rather than included so that compilers
-// without GCC's omp.h on their path (clang for the fuzzers) build this file too.
-extern "C" void omp_set_num_threads(int);
-
 namespace paddle_native {
 
 namespace {
@@ -142,6 +138,7 @@ Tag ConvTag(int64_t channels) {
 
 struct ConvPlan {
   int64_t n, c, h, w;
+  int threads;  // DnnlThreads() when made
   const memory::desc* in_md;  // the layout the input came in
   const memory::desc* src_md;  // the layout the primitive reads
   const memory::desc* dst_md;
@@ -162,9 +159,10 @@ struct FusedConvState {
   std::shared_ptr<ConvPlan> PlanFor(OpContext& ctx, const Value& x) {
     const memory::desc* in_md = DescOf(x);
     int64_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
+    int threads = DnnlThreads();
     std::lock_guard<std::mutex> lock(mu);
     for (auto& p : plans)
-      if (p->n == N && p->c == C && p->h == H && p->w == W && p->in_md == in_md) return p;
+      if (p->n == N && p->c == C && p->h == H && p->w == W && p->in_md == in_md && p->threads == threads) return p;
     const FusedConvSpec& s = spec;
     if (C != s.icg * s.groups) {
       ctx.Fail("Filter [" + std::to_string(s.oc) + ", " + std::to_string(s.icg) + ", " + std::to_string(s.kh) + ", " + std::to_string(s.kw) +
@@ -180,6 +178,7 @@ struct FusedConvState {
     }
     auto plan = std::make_shared<ConvPlan>();
     plan->n = N; plan->c = C; plan->h = H; plan->w = W;
+    plan->threads = threads;
     plan->in_md = in_md;
     plan->out = {N, s.oc, wh.out, ww.out};
     try {
@@ -227,6 +226,7 @@ struct FusedConvState {
 
 struct MatmulPlan {
   int64_t m;
+  int threads;  // DnnlThreads() when made
   dnnl::matmul prim;
   memory::desc src_md, wei_md, bias_md, dst_md, scratch_md;
   std::shared_ptr<uint8_t> weights;
@@ -240,11 +240,13 @@ struct FusedMatmulState {
   WeightCopies weights;
 
   std::shared_ptr<MatmulPlan> PlanFor(OpContext& ctx, int64_t M) {
+    int threads = DnnlThreads();
     std::lock_guard<std::mutex> lock(mu);
     for (auto& p : plans)
-      if (p->m == M) return p;
+      if (p->m == M && p->threads == threads) return p;
     auto plan = std::make_shared<MatmulPlan>();
     plan->m = M;
+    plan->threads = threads;
     try {
       plan->src_md = memory::desc({M, spec.k}, Dt::f32, Tag::ab);
       plan->dst_md = memory::desc({M, spec.n}, Dt::f32, Tag::ab);
@@ -276,6 +278,7 @@ struct FusedMatmulState {
 struct Plan {
   std::vector<const memory::desc*> in;  // key: input layouts
   Shape key;                             // key: input dims (all inputs, concatenated)
+  int threads = 1;                       // key: DnnlThreads() when made
   dnnl::primitive prim;
   const memory::desc* dst_md = nullptr;
   memory::desc scratch_md;
@@ -289,12 +292,14 @@ struct DnnlOpState {
   std::vector<std::shared_ptr<Plan>> plans;
   template <typename Make>
   std::shared_ptr<Plan> Get(OpContext& ctx, const std::vector<const memory::desc*>& in, const Shape& key, Make make) {
+    int threads = DnnlThreads();
     std::lock_guard<std::mutex> lock(mu);
     for (auto& p : plans)
-      if (p->in == in && p->key == key) return p;
+      if (p->in == in && p->key == key && p->threads == threads) return p;
     auto plan = std::make_shared<Plan>();
     plan->in = in;
     plan->key = key;
+    plan->threads = threads;
     try {
       make(plan.get());
     } catch (const dnnl::error& e) {

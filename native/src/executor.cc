@@ -321,8 +321,9 @@ void OpContext::Fail(const std::string& what) const { throw ShapeErr("op " + op_
 // Executor
 
 Executor::Executor(Program program, std::vector<std::string> param_names, std::vector<HostTensor> params,
-                   uint64_t memory_limit_bytes, const std::string& model_file)
+                   uint64_t memory_limit_bytes, const std::string& model_file, int threads)
     : program_(std::move(program)), params_(std::move(params)), memory_limit_(memory_limit_bytes) {
+  threads_ = std::max(threads, 1);
   for (const auto& v : program_.vars) {
     if (var_index_.emplace(v.name, static_cast<int>(var_names_.size())).second) var_names_.push_back(v.name);
   }

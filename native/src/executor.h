@@ -91,9 +91,11 @@ constexpr const char* kBuiltinVersion = "builtin-0.1.0";
 
 class Executor : public Engine {
  public:
-  // Takes ownership of the program and its parameters (same order as `param_names`).
+  // Takes ownership of the program and its parameters (same order as `param_names`). `threads`:
+  // the math threads of every run, set before the load-time probes, which make the oneDNN
+  // primitives of the batch-1 shape (made for 1 thread, they ran batch 1 on 1 thread of 2).
   Executor(Program program, std::vector<std::string> param_names, std::vector<HostTensor> params,
-           uint64_t memory_limit_bytes, const std::string& model_file);
+           uint64_t memory_limit_bytes, const std::string& model_file, int threads = 1);
 
   const std::vector<TensorSpec>& Inputs() const override { return inputs_; }
   const std::vector<TensorSpec>& Outputs() const override { return outputs_; }
@@ -105,8 +107,6 @@ class Executor : public Engine {
   std::string BackendVersion() const override { return kBuiltinVersion; }
   std::vector<HostTensor> Run(const std::vector<std::pair<std::string, HostTensor>>& inputs, RunTimes* times) override;
   uint64_t EstimateRunBytes(const std::vector<std::pair<std::string, Shape>>& shapes) override;
-  // Math threads of each run (oneDNN's OpenMP threads, set on the thread that runs).
-  void SetThreads(int threads) { threads_ = threads; }
 
   // Memory accounting used by workspaces.
   void Reserve(uint64_t bytes);
@@ -161,7 +161,7 @@ class Executor : public Engine {
   std::vector<int> param_var_;  // var index per param
   std::vector<CompiledOp> ops_;
   std::deque<OpDesc> synthetic_ops_;  // descs of fused ops (stable addresses)
-  int threads_ = 1;
+  int threads_ = 1;  // math threads of each run (oneDNN's OpenMP threads, set on the thread that runs)
   std::vector<std::vector<int>> dead_after_;  // per op: vars whose last reader it is
   std::vector<std::pair<int, int>> feeds_;   // (feed var idx, col)
   std::vector<int> fetches_;                 // var idx per fetch column

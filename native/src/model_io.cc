@@ -189,8 +189,7 @@ std::unique_ptr<LoadedModel> LoadModel(const LoadOptions& options) {
     params = ParsePdiparams(pbytes.data(), pbytes.size(), params_name, expected);
     std::vector<uint8_t>().swap(pbytes);  // release the file copy; tensors own their data now
   }
-  auto executor = std::make_unique<Executor>(std::move(program), std::move(param_names), std::move(params), limit, model_name);
-  executor->SetThreads(options.cpu_threads);
+  auto executor = std::make_unique<Executor>(std::move(program), std::move(param_names), std::move(params), limit, model_name, options.cpu_threads);
   loaded->engine = std::move(executor);
   return loaded;
 }
