@@ -2,14 +2,17 @@
 """Generate the model zoo: architectures nobody here wrote, with random weights, exported by the
 pinned paddlepaddle in both formats, plus Paddle Inference's outputs at batch 1 and 4.
 
-    generate.py --out DIR [--only a,b] [--jobs 2]
+    generate.py --out DIR [--set main|large] [--only a,b]
 
 Writes, under DIR:
     <arch>/legacy/<prefix>.pdmodel + <prefix>.pdiparams   (FLAGS_enable_pir_api=0)
     <arch>/pir/<prefix>.json + <prefix>.pdiparams         (FLAGS_enable_pir_api=1)
     <arch>/<format>/cases.json    inputs and paddle.inference outputs, cases b1 and b4
     manifest.json                 every architecture with its status per format
-where <prefix> is "model", or "inference" for the PaddleX / PaddleOCR style exports.
+where <prefix> is "model", or "inference" for the PaddleX / PaddleOCR style exports. The set:
+zoo_models.py (main, the default) or zoo_large.py (the large vision constructors). Both formats
+write the same parameters file; the PIR copy is made a hard link to the legacy one when the
+bytes are equal (half the disk; each directory still holds its own complete model).
 
 Paddle reads FLAGS_enable_pir_api at import, so each format runs in its own worker process
 (`--worker legacy|pir`); the two run side by side. Reference predictor: CPU, IR optimisation
@@ -85,15 +88,33 @@ def reference(model_file: str, params_file: str, inputs: dict) -> tuple[list, li
     return outs, [pred.get_output_handle(n).copy_to_cpu() for n in outs]
 
 
-def worker(fmt: str, out: str, only: list[str]) -> None:
+def arch_set(name: str):
+    import importlib
+
+    return importlib.import_module({"main": "zoo_models", "large": "zoo_large"}[name]).ARCHS
+
+
+def link_equal_params(out: str, archs) -> int:
+    """Hard-links <arch>/pir/<prefix>.pdiparams to the legacy copy when the bytes are equal."""
+    import filecmp
+
+    saved = 0
+    for spec in archs:
+        legacy, pir = (os.path.join(out, spec.name, fmt, spec.prefix + ".pdiparams") for fmt in FORMATS)
+        if os.path.exists(legacy) and os.path.exists(pir) and filecmp.cmp(legacy, pir, shallow=False):
+            saved += os.path.getsize(pir)
+            os.remove(pir)
+            os.link(legacy, pir)
+    return saved
+
+
+def worker(fmt: str, out: str, only: list[str], archs) -> None:
     import numpy as np
     import paddle
 
-    import zoo_models
-
     paddle.set_device("cpu")
     status = {}
-    for spec in zoo_models.ARCHS:
+    for spec in archs:
         if only and spec.name not in only:
             continue
         t0 = time.time()
@@ -147,18 +168,19 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
     ap.add_argument("--only", default="")
+    ap.add_argument("--set", default="main", choices=["main", "large"])
     ap.add_argument("--worker", choices=sorted(FORMATS))
     args = ap.parse_args()
     only = [s for s in args.only.split(",") if s]
     os.makedirs(args.out, exist_ok=True)
     if args.worker:
-        worker(args.worker, args.out, only)
+        worker(args.worker, args.out, only, arch_set(args.set))
         return 0
     t0 = time.time()
     procs = []
     for fmt, flag in FORMATS.items():
         env = dict(os.environ, FLAGS_enable_pir_api=flag, OMP_NUM_THREADS="1", GLOG_minloglevel="2")
-        cmd = [sys.executable, os.path.abspath(__file__), "--out", args.out, "--worker", fmt]
+        cmd = [sys.executable, os.path.abspath(__file__), "--out", args.out, "--worker", fmt, "--set", args.set]
         if only:
             cmd += ["--only", ",".join(only)]
         procs.append((fmt, subprocess.Popen(cmd, env=env)))
@@ -166,20 +188,20 @@ def main() -> int:
     if failed:
         print(f"worker(s) {failed} crashed", file=sys.stderr)
         return 1
-    import zoo_models
-
-    manifest = {"archs": {}, "seconds": round(time.time() - t0, 1), "visionConstructors": vision_constructors()}
+    archs = arch_set(args.set)
+    saved = link_equal_params(args.out, archs)
+    manifest = {"archs": {}, "set": args.set, "seconds": round(time.time() - t0, 1), "visionConstructors": vision_constructors()}
     for fmt in FORMATS:
         with open(os.path.join(args.out, f"status-{fmt}.json")) as f:
             for name, st in json.load(f).items():
                 manifest["archs"].setdefault(name, {})[fmt] = st
-    for spec in zoo_models.ARCHS:
+    for spec in archs:
         if spec.name in manifest["archs"]:
             manifest["archs"][spec.name]["prefix"] = spec.prefix
             manifest["archs"][spec.name]["family"] = spec.family
     with open(os.path.join(args.out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
-    print(f"zoo generated in {manifest['seconds']} s: {args.out}")
+    print(f"zoo ({args.set}) generated in {manifest['seconds']} s: {args.out} ({saved / 1e6:.0f} MB of PIR parameters hard-linked)")
     return 0
 
 

@@ -1,7 +1,9 @@
-// The model zoo through the addon: every generated architecture (native/zoo/zoo_models.py),
-// both formats, batch 1 and 4, against paddle.inference's outputs. Tolerance per output:
-// max abs error <= 1e-4 x max(1, max |reference|). Run by `make test-zoo`, which generates the
-// zoo first and passes its directory in ZOO_DIR. An architecture listed in known-gaps.json
+// The model zoo through the addon: every generated architecture (native/zoo/zoo_models.py, and
+// the large paddle.vision.models constructors of zoo_large.py), both formats, batch 1 and 4,
+// against paddle.inference's outputs. Tolerance per output: max abs error <= 1e-4 x max(1,
+// max |reference|). Run by `make test-zoo`, which generates both zoos first and passes their
+// directories in ZOO_DIR and ZOO_LARGE_DIR. Every constructor of paddle.vision.models must be
+// in one of them. An architecture listed in known-gaps.json
 // must still fail (the test prints why); one that starts to pass fails the test until it is
 // taken off the list, and one that fails without being listed fails the test.
 import assert from 'node:assert/strict';
@@ -35,10 +37,12 @@ interface CasesFile {
 }
 
 const zooDir = process.env.ZOO_DIR ?? '';
+const largeDir = process.env.ZOO_LARGE_DIR ?? '';
 const gaps = JSON.parse(readFileSync(join(HERE, 'known-gaps.json'), 'utf8')) as Record<string, Gap>;
-// paddle.vision.models constructors left out of the zoo on purpose (a deeper or wider copy of
-// a generated one, same op set), each with why.
-const notGenerated = JSON.parse(readFileSync(join(HERE, 'not-generated.json'), 'utf8')) as Record<string, string>;
+
+function readManifest(dir: string): Manifest {
+  return dir && existsSync(join(dir, 'manifest.json')) ? (JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest) : { archs: {} };
+}
 
 function maxAbs(data: Tensor['data']): number {
   let m = 0;
@@ -66,8 +70,8 @@ function bytesOf(tensors: Iterable<Tensor>): number {
 const DATA_DEPENDENT_OPS = ['multiclass_nms3', 'pd_op.multiclass_nms3'];
 
 /** Loads one zoo model and compares every case; returns the worst relative error. */
-async function check(arch: string, format: Format): Promise<number> {
-  const dir = join(zooDir, arch, format);
+async function check(root: string, arch: string, format: Format): Promise<number> {
+  const dir = join(root, arch, format);
   const doc = JSON.parse(readFileSync(join(dir, 'cases.json'), 'utf8')) as CasesFile;
   const p = await Predictor.load({ modelDir: dir, requireSignature: false });
   const opTypes = Object.keys(inspectModel(dir).opCounts);
@@ -108,35 +112,39 @@ async function check(arch: string, format: Format): Promise<number> {
 describe('model zoo: paddle.inference parity, both formats, batch 1 and 4', function () {
   const results: string[] = [];
   before(function () {
-    assert.ok(zooDir && existsSync(join(zooDir, 'manifest.json')), 'ZOO_DIR must name a generated zoo: run `make test-zoo`');
+    for (const [env, dir] of [['ZOO_DIR', zooDir], ['ZOO_LARGE_DIR', largeDir]]) {
+      assert.ok(dir && existsSync(join(dir, 'manifest.json')), `${env} must name a generated zoo: run \`make test-zoo\``);
+    }
     const listed = Object.entries(gaps);
     console.log(`      known gaps (native/zoo/known-gaps.json): ${listed.length === 0 ? 'none' : ''}`);
     for (const [arch, g] of listed) console.log(`        ${arch} [${g.formats.join(', ')}]: ${g.reason}`);
-    console.log('      paddle.vision.models constructors not generated (native/zoo/not-generated.json):');
-    for (const [name, why] of Object.entries(notGenerated)) console.log(`        ${name}: ${why}`);
   });
   after(() => {
     console.log('      worst error relative to max(1, max |reference|), per model:');
     for (const line of results) console.log(`        ${line}`);
   });
 
-  const manifest: Manifest = zooDir && existsSync(join(zooDir, 'manifest.json'))
-    ? (JSON.parse(readFileSync(join(zooDir, 'manifest.json'), 'utf8')) as Manifest)
-    : { archs: {} };
+  const main = readManifest(zooDir);
+  const large = readManifest(largeDir);
+  // Each architecture with the zoo directory it lives in.
+  const archs = [...Object.entries(main.archs).map(([a, e]) => [zooDir, a, e] as const), ...Object.entries(large.archs).map(([a, e]) => [largeDir, a, e] as const)];
   it('the zoo lists every architecture, each known gap names one of them', () => {
-    assert.ok(Object.keys(manifest.archs).length >= 49, `only ${Object.keys(manifest.archs).length} architectures in the zoo`);
-    for (const arch of Object.keys(gaps)) assert.ok(manifest.archs[arch], `known-gaps.json lists ${arch}, which the zoo does not have`);
+    assert.ok(Object.keys(main.archs).length >= 49, `only ${Object.keys(main.archs).length} architectures in the zoo`);
+    assert.ok(Object.keys(large.archs).length >= 10, `only ${Object.keys(large.archs).length} architectures in the large zoo`);
+    for (const arch of Object.keys(large.archs)) assert.ok(!main.archs[arch], `${arch} is in both zoos`);
+    for (const arch of Object.keys(gaps)) assert.ok(main.archs[arch] ?? large.archs[arch], `known-gaps.json lists ${arch}, which the zoo does not have`);
   });
 
-  it('every paddle.vision.models constructor is generated or listed in not-generated.json', () => {
-    const constructors = manifest.visionConstructors ?? [];
+  it('every paddle.vision.models constructor is generated (zoo_models.py or zoo_large.py)', () => {
+    // Recorded by the generator from paddle.vision.models.__all__, so a constructor a new Paddle
+    // adds fails here until it is generated.
+    const constructors = main.visionConstructors ?? [];
     assert.ok(constructors.length >= 30, `the manifest lists ${constructors.length} paddle.vision.models constructors`);
-    const uncovered = constructors.filter((c) => !manifest.archs[c] && !notGenerated[c]);
-    assert.deepEqual(uncovered, [], 'neither generated nor listed as not generated');
-    for (const name of Object.keys(notGenerated)) assert.ok(!manifest.archs[name], `${name} is generated: take it off not-generated.json`);
+    const uncovered = constructors.filter((c) => !main.archs[c] && !large.archs[c]);
+    assert.deepEqual(uncovered, [], 'paddle.vision.models constructors in neither zoo');
   });
 
-  for (const [arch, entry] of Object.entries(manifest.archs)) {
+  for (const [root, arch, entry] of archs) {
     for (const format of FORMATS) {
       const gap = gaps[arch]?.formats.includes(format) ? gaps[arch] : undefined;
       it(`${arch} / ${format}${gap ? ' (known gap)' : ''}`, async function () {
@@ -146,20 +154,20 @@ describe('model zoo: paddle.inference parity, both formats, batch 1 and 4', func
         let worst = 0;
         try {
           if (!st.ok) throw new Error(`the generator could not export it: ${st.error}`);
-          worst = await check(arch, format);
+          worst = await check(root, arch, format);
         } catch (err) {
           error = err;
         }
         if (gap) {
           assert.ok(error, `${arch}/${format} is listed in known-gaps.json but now loads and matches: take it off the list`);
-          const dir = join(zooDir, arch, format);
+          const dir = join(root, arch, format);
           const coverage = st.ok ? inspectModel(dir) : undefined;
           const missing = coverage?.unsupported.length ? `; unsupported: ${coverage.unsupported.join(', ')}` : '';
           results.push(`${arch}/${format}: KNOWN GAP (${gap.reason})${missing}`);
           return;
         }
         if (error) throw error;
-        assert.deepEqual(inspectModel(join(zooDir, arch, format)).unsupported, []);
+        assert.deepEqual(inspectModel(join(root, arch, format)).unsupported, []);
         results.push(`${arch}/${format}: ${worst.toExponential(2)}`);
       });
     }

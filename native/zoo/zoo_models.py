@@ -9,36 +9,11 @@ where the model has one), and the inputs of a case at a batch size.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable
-
 import numpy as np
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
-from paddle.static import InputSpec
-
-
-@dataclass
-class Arch:
-    name: str
-    family: str
-    build: Callable[[], nn.Layer]
-    specs: list  # (name, shape with None for dynamic, dtype)
-    make_inputs: Callable[[np.random.RandomState, int], dict]
-    seed: int = 0
-    prefix: str = "model"  # "inference" for PaddleX / PaddleOCR style exports
-    extra: dict = field(default_factory=dict)
-
-    def input_spec(self):
-        return [InputSpec(shape=s, dtype=d, name=n) for n, s, d in self.specs]
-
-    def inputs(self, rng, batch):
-        return self.make_inputs(rng, batch)
-
-
-def image_inputs(c, h, w, name="x"):
-    return lambda rng, b: {name: rng.standard_normal((b, c, h, w)).astype("float32")}
+from zoo_arch import Arch, image_inputs
 
 
 ARCHS: list[Arch] = []
@@ -78,8 +53,8 @@ vision("densenet121", lambda: V.densenet121(num_classes=10))
 vision("googlenet", lambda: V.googlenet(num_classes=10), size=224)
 vision("inception_v3", lambda: V.inception_v3(num_classes=10), size=96)
 vision("lenet", lambda: V.LeNet(num_classes=10), size=28, channels=1)
-# The other depths / widths of the families above (same op sets; what fits the cache budget:
-# the deepest and widest ResNe(X)ts and densenet264 are listed in not-generated.json).
+# The other depths / widths of the families above (same op sets; the deepest and widest
+# ResNe(X)ts and densenet264 are in zoo_large.py, a zoo of their own).
 vision("resnet34", lambda: V.resnet34(num_classes=10))
 vision("vgg13", lambda: V.vgg13(num_classes=0), size=32)
 vision("vgg19", lambda: V.vgg19(num_classes=0), size=32)
