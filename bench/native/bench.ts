@@ -143,8 +143,26 @@ function report(rows: Row[]): void {
   for (const r of rows.filter((x) => x.batch === 1)) {
     console.log(`| ${r.model} | ${r.threads} | ${r.results.map((x) => `${mb(x.rssAfterLoad)} (+${mb(x.loadGrowth)})`).join(' | ')} |`);
   }
-  console.log('\nconfigurations:');
+  console.log('\nconfigurations (of the first row; the other rows differ only in the threads column):');
   for (const x of rows[0]?.results ?? []) console.log(`  ${LABEL[x.engine]}: ${x.config}`);
+  summarize(rows);
+}
+
+// The issue's acceptance, read off the table above: builtin <= 1.0x of Paddle prod and of ORT
+// in every cell, and on the CNNs less time per sample at batch 4 than at batch 1.
+function summarize(rows: Row[]): void {
+  const med = (r: Row, e: Engine): number => median(r.results.find((x) => x.engine === e)!.times);
+  const cell = (r: Row): string => `${r.model} b${r.batch} t${r.threads}`;
+  const over = rows.filter((r) => med(r, 'builtin') > Math.min(med(r, 'paddle-prod'), med(r, 'ort')));
+  console.log(`\nbuiltin <= 1.0x of Paddle prod and of ORT: ${rows.length - over.length} of ${rows.length} cells` +
+    (over.length ? `; over: ${over.map((r) => `${cell(r)} ${(med(r, 'builtin') / Math.min(med(r, 'paddle-prod'), med(r, 'ort'))).toFixed(2)}x`).join(', ')}` : ''));
+  const perSample = rows
+    .filter((r) => r.batch > 1 && r.model !== 'bert_encoder')
+    .map((r) => {
+      const b1 = rows.find((x) => x.model === r.model && x.threads === r.threads && x.batch === 1);
+      return { r, pct: b1 ? (med(r, 'builtin') / r.batch / med(b1, 'builtin')) * 100 : NaN };
+    });
+  console.log(`CNNs, builtin ms per sample at b4 below b1: ${perSample.map(({ r, pct }) => `${r.model} t${r.threads} ${pct.toFixed(0)}%${pct < 100 ? '' : ' (NOT below)'}`).join(', ')}`);
 }
 
 // ---- synthetic 200 MB model for load + verify ---------------------------------------------
@@ -205,6 +223,7 @@ async function main(): Promise<void> {
   }
   if (!only || only.includes('resnet50')) configs.push(['resnet50', 2]);
   const rows: Row[] = [];
+  console.log(`load average at the start ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   for (const [model, threads] of configs) {
     rows.push(...(await benchModel(model, threads)));
     console.error(`done: ${model} t${threads}`);
