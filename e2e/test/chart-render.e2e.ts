@@ -18,7 +18,7 @@ async function dryRun(manifests: string, namespace: string): Promise<{ code: num
 }
 
 describe('chart manifests validated by the API server (server-side dry-run)', function () {
-  this.timeout(180_000);
+  this.timeout(600_000); // a bound on a hang on a loaded machine, not an expected duration
   let clients: Clients;
   let standins: string[] = [];
   before(async () => {

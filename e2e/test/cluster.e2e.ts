@@ -3,7 +3,8 @@ import { ApiextensionsV1Api, VersionApi, type V1Node } from '@kubernetes/client-
 import assert from 'node:assert/strict';
 import { kubectl, makeClients, pinnedVersions, type Clients } from '../src/index.js';
 
-describe('e2e cluster', () => {
+describe('e2e cluster', function () {
+  this.timeout(300_000); // kubectl's retries of a starved API server: a bound on a hang
   let clients: Clients;
   before(() => {
     clients = makeClients();

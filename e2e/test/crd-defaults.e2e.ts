@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { applyDefaults, validatePaddleService, type PaddleServiceSpec } from '../../crds/src/index.js';
 import { REPO_ROOT, kubectl, makeClients, useTestNamespace, type Clients } from '../src/index.js';
 
-describe('PaddleService defaults: API server vs crds/src', () => {
+describe('PaddleService defaults: API server vs crds/src', function () {
+  this.timeout(300_000); // kubectl's retries of a starved API server: a bound on a hang
   let clients: Clients;
   before(() => {
     clients = makeClients();

@@ -20,14 +20,14 @@ export async function installMonitoringStandins(kubectl: Kubectl): Promise<strin
     } else if (r.stdout.trim() !== '') {
       // Still terminating (an earlier suite removed it): objects of it cannot be created until it
       // is gone, so wait for that and install it afresh.
-      await kubectl(['wait', '--for=delete', `crd/${name}`, '--timeout=120s'], { allowFailure: true, timeoutMs: 130_000 });
+      await kubectl(['wait', '--for=delete', `crd/${name}`, '--timeout=300s'], { allowFailure: true, timeoutMs: 320_000 });
       installed.push(name);
     }
   }
   if (installed.length > 0) {
     const docs = (yaml.loadAll(readFileSync(MONITORING_STANDIN_CRDS, 'utf8')) as { metadata: { name: string } }[]).filter((d) => installed.includes(d.metadata.name));
     await kubectl(['apply', '--server-side', '-f', '-'], { input: docs.map((d) => yaml.dump(d)).join('---\n') });
-    await kubectl(['wait', '--for', 'condition=Established', '--timeout', '60s', ...installed.map((n) => `crd/${n}`)]);
+    await kubectl(['wait', '--for', 'condition=Established', '--timeout', '180s', ...installed.map((n) => `crd/${n}`)], { timeoutMs: 200_000 });
   }
   return installed;
 }
@@ -35,5 +35,6 @@ export async function installMonitoringStandins(kubectl: Kubectl): Promise<strin
 export async function removeMonitoringStandins(kubectl: Kubectl, names: string[]): Promise<void> {
   // Waits until they are gone, so the next suite finds either the CRDs or nothing, never a
   // terminating CRD that refuses creates.
-  if (names.length > 0) await kubectl(['delete', 'crd', '--ignore-not-found', '--wait=true', '--timeout=120s', ...names], { timeoutMs: 130_000 });
+  // (the bounds: a loaded machine's API server deletes slowly; they bound a hang, nothing more)
+  if (names.length > 0) await kubectl(['delete', 'crd', '--ignore-not-found', '--wait=true', '--timeout=300s', ...names], { timeoutMs: 320_000 });
 }
