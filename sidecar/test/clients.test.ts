@@ -11,7 +11,7 @@ import { checkClientRun, MLP_CASES, runTritonClients } from './helpers/clients.j
 import { loadMlpPredictor } from './helpers/predictors.js';
 
 describe('tritonclient.http against the sidecar (binary tensor extension on and off)', function () {
-  this.timeout(120000);
+  this.timeout(300_000); // above the Python client run's 120 s bound: a safety net on a loaded machine
   let h: Harness;
   before(async () => {
     h = await startHarness({ predictor: await loadMlpPredictor(), tls: 'none' });

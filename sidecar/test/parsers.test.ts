@@ -278,7 +278,8 @@ describe('log schema routing', () => {
   });
 });
 
-describe('stdout line batching', () => {
+describe('stdout line batching', function () {
+  this.timeout(300_000); // above the child process's 180 s bound (tsx on a loaded machine)
   it('hands one event-loop turn of lines over as one chunk, in order, and flushes early at the byte bound', async () => {
     const chunks: string[] = [];
     const sink = new BatchingLineSink((c) => void chunks.push(c), 20);
@@ -299,7 +300,7 @@ describe('stdout line batching', () => {
   });
   for (const how of ['exit', 'throw', 'drain']) {
     it(`a process that logs and then leaves by ${how} loses no line`, () => {
-      const r = spawnSync(process.execPath, ['--import', 'tsx', new URL('./helpers/log-exit-child.ts', import.meta.url).pathname, how, '500'], { encoding: 'utf8', timeout: 60000 });
+      const r = spawnSync(process.execPath, ['--import', 'tsx', new URL('./helpers/log-exit-child.ts', import.meta.url).pathname, how, '500'], { encoding: 'utf8', timeout: 180_000 });
       const lines = r.stdout.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as { n: number });
       assert.deepEqual(lines.map((l) => l.n), Array.from({ length: 500 }, (_, i) => i), r.stderr);
       if (how === 'throw') assert.match(r.stderr, /deliberate crash/);

@@ -40,7 +40,7 @@ async function freePort(): Promise<number> {
 }
 
 describe('side ports: one purpose each', function () {
-  this.timeout(120000); // a safety net, not an assertion: the process test starts tsx, which takes long on a loaded 2-core CI machine
+  this.timeout(300_000); // a safety net, not an assertion: the process test starts tsx, which takes long on a loaded 2-core CI machine
   let h: Harness;
   before(async () => {
     h = await startHarness({ predictor: new InProcessMlp(), modelDir: MLP_DIR, config: { auth: { enabled: false } } });
@@ -76,7 +76,7 @@ describe('side ports: one purpose each', function () {
   it('the health port answers while the main thread is blocked (its own thread), from the last readiness published', () => {
     // spawnSync blocks this thread until the child is done: only a server on another thread can answer it.
     const probe = `fetch(${JSON.stringify(`${h.healthUrl}/v2/health/ready`)}).then(async (r) => { console.log(r.status, await r.text()); })`;
-    const r = spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8', timeout: 60000 });
+    const r = spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8', timeout: 180_000 });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^200 \{"ready":true,"model":"mlp"/);
   });

@@ -31,7 +31,7 @@ export interface ServingPorts {
 }
 
 /** The ports from the process's "serving" log line (fails when the process exits first). */
-export async function servingPorts(p: SidecarProcess, timeoutMs = 60000): Promise<ServingPorts> {
+export async function servingPorts(p: SidecarProcess, timeoutMs = 180_000): Promise<ServingPorts> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline && p.child.exitCode === null) {
     for (const line of p.out.stdout.split('\n')) {
