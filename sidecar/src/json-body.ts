@@ -14,76 +14,113 @@ export function hasBody(method: string | undefined): boolean {
   return method !== undefined && METHODS_WITH_BODY.has(method);
 }
 
-/** Reads and parses the JSON body; resolves `undefined` for an empty body. */
-export function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const encoding = req.headers['content-encoding'];
-    if (encoding !== undefined && encoding !== 'identity') {
-      req.resume();
-      reject(new SidecarError('unsupported_media_type', `content encoding ${JSON.stringify(encoding.slice(0, 32))} is not supported`));
-      return;
-    }
+/** Where `readBody` hands the parsed body (undefined for an empty one) or the error; `ctx` is the caller's. */
+export type BodyDone<C> = (ctx: C, err: SidecarError | undefined, body: unknown) => void;
+
+/** One body being read: the state the shared listeners below work on (no closures per request). */
+interface BodyRead {
+  limit: number;
+  first: Buffer | undefined;
+  chunks: Buffer[] | undefined;
+  size: number;
+  settled: boolean;
+  ctx: unknown;
+  done: BodyDone<unknown>;
+}
+
+const READ = Symbol('paddle.body');
+type Reading = IncomingMessage & { [READ]?: BodyRead };
+
+/** Ends a read once: no more data is kept (the rest is discarded, the answer goes out now). */
+function settle(req: Reading, r: BodyRead, err: SidecarError | undefined, body: unknown): void {
+  if (r.settled) return;
+  r.settled = true;
+  req[READ] = undefined;
+  req.removeListener('data', onData);
+  if (err) req.resume();
+  r.done(r.ctx, err, body);
+}
+
+function onData(this: Reading, chunk: Buffer): void {
+  const r = this[READ];
+  if (!r) return;
+  r.size += chunk.length;
+  if (r.size > r.limit) settle(this, r, new SidecarError('payload_too_large', 'request body too large'), undefined);
+  else if (r.first === undefined) r.first = chunk;
+  else (r.chunks ??= [r.first]).push(chunk);
+}
+
+function onError(this: Reading, err: Error): void {
+  const r = this[READ];
+  if (r) settle(this, r, new SidecarError('bad_request', 'request body could not be read', { cause: err }), undefined);
+}
+
+function onEnd(this: Reading): void {
+  const r = this[READ];
+  if (!r) return;
+  if (r.size === 0 || r.first === undefined) {
+    settle(this, r, undefined, undefined);
+    return;
+  }
+  let body: unknown;
+  try {
+    body = parseBody(this, r.chunks ? Buffer.concat(r.chunks, r.size) : r.first);
+  } catch (err) {
+    settle(this, r, err instanceof SidecarError ? err : new SidecarError('malformed_json', 'malformed JSON body', { cause: err }), undefined);
+    return;
+  }
+  settle(this, r, undefined, body);
+}
+
+/** The whole body as JSON, or as the binary tensor extension's JSON header (and its tail). */
+function parseBody(req: IncomingMessage, whole: Buffer): unknown {
+  const headerLength = req.headers['inference-header-content-length'];
+  if (headerLength !== undefined) return splitBinaryBody(whole, headerLength);
+  const text = whole.toString('utf8');
+  const c = text.charCodeAt(firstNonSpace(text));
+  if (c !== 0x7b /* { */ && c !== 0x5b /* [ */) throw new SidecarError('malformed_json', 'malformed JSON body');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new SidecarError('malformed_json', 'malformed JSON body', { cause: err });
+  }
+}
+
+/**
+ * Reads and parses the body, then calls `done(ctx, err, body)` once (body undefined when empty).
+ * The checks before reading (encoding, type, declared length) call `done` synchronously.
+ * Callback form with listeners shared by every request: the inference path reads a body per
+ * request, and a promise with its closures per read showed in the chain's profile.
+ */
+export function readBody<C>(req: IncomingMessage, limitBytes: number, ctx: C, done: BodyDone<C>): void {
+  const encoding = req.headers['content-encoding'];
+  let early: SidecarError | undefined;
+  if (encoding !== undefined && encoding !== 'identity') early = new SidecarError('unsupported_media_type', `content encoding ${JSON.stringify(encoding.slice(0, 32))} is not supported`);
+  else {
     try {
       checkContentType(req.headers);
     } catch (err) {
-      req.resume();
-      reject(err as Error);
-      return;
+      early = err as SidecarError;
     }
     const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limitBytes) {
-      req.resume();
-      reject(new SidecarError('payload_too_large', 'request body too large'));
-      return;
-    }
-    let first: Buffer | undefined;
-    let chunks: Buffer[] | undefined;
-    let size = 0;
-    let failed = false;
-    const fail = (err: SidecarError): void => {
-      if (failed) return;
-      failed = true;
-      req.removeListener('data', onData);
-      req.resume(); // discard the rest; the response goes out now
-      reject(err);
-    };
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > limitBytes) fail(new SidecarError('payload_too_large', 'request body too large'));
-      else if (first === undefined) first = chunk;
-      else (chunks ??= [first]).push(chunk);
-    };
-    req.on('data', onData);
-    req.on('error', (err) => fail(new SidecarError('bad_request', 'request body could not be read', { cause: err })));
-    req.on('end', () => {
-      if (failed) return;
-      if (size === 0 || first === undefined) {
-        resolve(undefined);
-        return;
-      }
-      const whole = chunks ? Buffer.concat(chunks, size) : first;
-      const headerLength = req.headers['inference-header-content-length'];
-      if (headerLength !== undefined) {
-        try {
-          resolve(splitBinaryBody(whole, headerLength));
-        } catch (err) {
-          fail(err instanceof SidecarError ? err : new SidecarError('malformed_json', 'malformed JSON header', { cause: err }));
-        }
-        return;
-      }
-      const text = whole.toString('utf8');
-      const c = text.charCodeAt(firstNonSpace(text));
-      if (c !== 0x7b /* { */ && c !== 0x5b /* [ */) {
-        fail(new SidecarError('malformed_json', 'malformed JSON body'));
-        return;
-      }
-      try {
-        resolve(JSON.parse(text) as unknown);
-      } catch (err) {
-        fail(new SidecarError('malformed_json', 'malformed JSON body', { cause: err }));
-      }
-    });
-  });
+    if (!early && Number.isFinite(declared) && declared > limitBytes) early = new SidecarError('payload_too_large', 'request body too large');
+  }
+  if (early) {
+    req.resume();
+    done(ctx, early, undefined);
+    return;
+  }
+  const r: BodyRead = { limit: limitBytes, first: undefined, chunks: undefined, size: 0, settled: false, ctx, done: done as BodyDone<unknown> };
+  const reading = req as Reading;
+  reading[READ] = r;
+  reading.on('data', onData);
+  reading.on('error', onError);
+  reading.on('end', onEnd);
+}
+
+/** Reads and parses the JSON body; resolves `undefined` for an empty body (readBody as a promise). */
+export function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<unknown> {
+  return new Promise((resolve, reject) => readBody(req, limitBytes, undefined, (_ctx, err, body) => (err ? reject(err) : resolve(body))));
 }
 
 /** The binary part of each binary-extension body, by its parsed JSON header (see splitBinaryBody). */

@@ -18,6 +18,8 @@ export interface Exchange {
   /** Path parameters of the matched route. */
   model: string | undefined;
   version: string | undefined;
+  /** The matched route while its body is read (the front end's, opaque here). */
+  match: unknown;
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';

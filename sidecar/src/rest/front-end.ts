@@ -12,7 +12,7 @@ import type { RequestListener, ServerResponse } from 'node:http';
 import type { CallCore } from '../call-core.js';
 import type { SidecarConfig } from '../config.js';
 import { SidecarError } from '../errors.js';
-import { hasBody, readJsonBody } from '../json-body.js';
+import { hasBody, readBody } from '../json-body.js';
 import { CLIENT_CLOSED_STATUS } from '../pipeline/call.js';
 import { headerValue } from '../pipeline/context.js';
 import { corsHeaders, PREFLIGHT_HEADERS } from '../pipeline/cors.js';
@@ -68,15 +68,12 @@ export function createRestFrontEnd(o: RestOptions): RestFrontEnd {
     }
   };
 
-  /** Guarded and POST routes: shed, body, authn/authz/rate limit, model allow-list, the work. Never rejects. */
-  const guarded = async (x: Exchange, m: RouteMatch<RouteHandler>): Promise<void> => {
+  /** After the body: authn/authz/rate limit, model allow-list, the work. Never rejects. */
+  const afterBody = async (x: Exchange, m: RouteMatch<RouteHandler>, body: unknown): Promise<void> => {
     try {
-      const path = m.route.path;
-      if (INFERENCE_ROUTES.has(path)) o.refuseWhenFull();
-      const body = hasBody(x.method) ? await readJsonBody(x.req, o.bodyLimitBytes) : undefined;
       if (m.route.access === 'policy') {
         const socket = x.req.socket;
-        const pending = core.authorize(x.call, path, headerValue(x.req.headers.authorization), socket, socket.remoteAddress);
+        const pending = core.authorize(x.call, m.route.path, headerValue(x.req.headers.authorization), socket, socket.remoteAddress);
         if (pending) await pending;
       }
       if (x.model !== undefined) core.checkModel(x.model, x.version);
@@ -86,6 +83,23 @@ export function createRestFrontEnd(o: RestOptions): RestFrontEnd {
     }
   };
 
+  // One function for every body read (readBody's callback form: no closure per request).
+  const bodyRead = (x: Exchange, err: SidecarError | undefined, body: unknown): void => {
+    if (err) fail(x, err);
+    else void afterBody(x, x.match as RouteMatch<RouteHandler>, body);
+  };
+
+  /** Guarded and POST routes: shed, then the body, then afterBody. */
+  const guarded = (x: Exchange, m: RouteMatch<RouteHandler>): void => {
+    if (INFERENCE_ROUTES.has(m.route.path)) o.refuseWhenFull();
+    if (!hasBody(x.method)) {
+      void afterBody(x, m, undefined);
+      return;
+    }
+    x.match = m;
+    readBody(x.req, o.bodyLimitBytes, x, bodyRead);
+  };
+
   const handler: RequestListener = (req, res) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -93,7 +107,7 @@ export function createRestFrontEnd(o: RestOptions): RestFrontEnd {
     const method = req.method ?? 'GET';
     const call = core.open(method, path, req.headers, req.socket.remoteAddress);
     call.serviceAtAnswer = true;
-    const x: Exchange = { req, res, call, method, extra: undefined, model: undefined, version: undefined };
+    const x: Exchange = { req, res, call, method, extra: undefined, model: undefined, version: undefined, match: undefined };
     (res as WithExchange)[EXCHANGE] = x;
     res.on('close', onClose);
     try {
@@ -112,7 +126,7 @@ export function createRestFrontEnd(o: RestOptions): RestFrontEnd {
       x.model = m.model;
       x.version = m.version;
       if (m.route.access === 'policy' || method === 'POST') {
-        void guarded(x, m);
+        guarded(x, m);
         return;
       }
       if (x.model !== undefined) core.checkModel(x.model, x.version);
