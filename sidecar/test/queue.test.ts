@@ -2,7 +2,7 @@
 // FIFO order, the memory budget shared by runs in flight, and 503 + Retry-After refusals.
 
 import assert from 'node:assert/strict';
-import { RunQueue } from '../src/pipeline/queue.js';
+import { RunQueue, SHORT_RUN_MS } from '../src/pipeline/queue.js';
 import { ServiceTimes, shapeKey } from '../src/pipeline/service-times.js';
 import { SidecarError } from '../src/errors.js';
 
@@ -172,6 +172,39 @@ describe('pipeline: run queue', () => {
     q.leave(); // b alone is not "congested" against anyone: it starts
     await b;
     assert.deepEqual(order, ['a', 'c', 'b']);
+  });
+  it('short runs (a shape served in under SHORT_RUN_MS) may overlap up to shortRunInFlight; unseen and slower shapes keep maxInFlight', async () => {
+    const clock = new FakeClock();
+    const q = new RunQueue({ maxInFlight: 1, maxQueued: 10, maxQueueTimeMs: 60000, shortRunInFlight: 3 }, 0, clock.now);
+    const small = shapeKey({ x: { shape: [1, 64] } });
+    const big = shapeKey({ x: { shape: [8, 512] } });
+    const unseen = shapeKey({ x: { shape: [2, 64] } });
+    q.observe(small, SHORT_RUN_MS / 2);
+    q.observe(big, 40);
+    assert.equal(q.tryEnter(0, small), true);
+    assert.equal(q.tryEnter(0, small), true, 'a short run overlaps');
+    assert.equal(q.tryEnter(0, big), false, 'a slow shape waits for maxInFlight');
+    assert.equal(q.tryEnter(0, unseen), false, 'a shape never served is not known to be short (the all-shapes figures do not count)');
+    assert.equal(q.tryEnter(0, small), true);
+    assert.equal(q.tryEnter(0, small), false, 'at most shortRunInFlight');
+    const bigStarted = q.enter(0, 0, big).then(() => 'big');
+    q.leave();
+    q.leave();
+    await settle();
+    assert.equal(q.stats().queued, 1, 'the slow run waits until fewer than maxInFlight runs are in flight');
+    q.leave();
+    assert.equal(await bigStarted, 'big');
+    assert.equal(q.stats().inFlight, 1);
+    q.leave();
+    // Ten minutes later the short figure has left the window: the shape is no longer known to be short.
+    clock.t += 600_001;
+    assert.equal(q.tryEnter(0, small), true);
+    assert.equal(q.tryEnter(0, small), false);
+    q.leave();
+    const plain = new RunQueue({ maxInFlight: 1, maxQueued: 10, maxQueueTimeMs: 60000 }, 0, clock.now);
+    plain.observe(small, SHORT_RUN_MS / 2);
+    assert.equal(plain.tryEnter(0, small), true);
+    assert.equal(plain.tryEnter(0, small), false, 'without shortRunInFlight, maxInFlight holds for every run');
   });
 });
 

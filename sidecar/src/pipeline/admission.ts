@@ -11,6 +11,7 @@
 
 import { SidecarError } from '../errors.js';
 import type { DType, Tensor, TensorInfo } from '../predictor.js';
+import { shapeKey } from './service-times.js';
 
 /** The predictor's estimate (native `Predictor.estimateRunBytes`): peak bytes of one run, an upper bound. */
 export type EstimateRunBytes = (shapes: Record<string, readonly number[]>) => number;
@@ -47,10 +48,8 @@ export class Admission {
     return this.budgetBytes > 0;
   }
 
-  /** The bytes one run with these inputs needs (cached by shapes). */
-  need(inputs: Record<string, Tensor>): RunNeed {
-    let key = '';
-    for (const name in inputs) key += `${name}:${(inputs[name] as Tensor).shape.join(',')};`;
+  /** The bytes one run with these inputs needs (cached by shapes; `key`: their shapeKey when the caller has it). */
+  need(inputs: Record<string, Tensor>, key = shapeKey(inputs)): RunNeed {
     let n = this.cache.get(key);
     if (n) return n;
     const shapes: Record<string, readonly number[]> = {};
@@ -78,9 +77,9 @@ export class Admission {
   }
 
   /** Refuses (422 over_budget) a run whose need is above the budget; returns the bytes to hold while it runs. */
-  admit(inputs: Record<string, Tensor>): number {
+  admit(inputs: Record<string, Tensor>, key?: string): number {
     if (!this.enabled) return 0;
-    const n = this.need(inputs);
+    const n = this.need(inputs, key);
     if (n.total > this.budgetBytes) {
       throw new SidecarError(
         'over_budget',

@@ -27,6 +27,9 @@ import type { ServingModes } from './serving-mode.js';
 import type { PhaseMarks } from './phases.js';
 import { shapeKey } from './service-times.js';
 
+/** Short runs (queue.ts) in flight per run slot when batching is off. */
+export const SHORT_RUN_OVERLAP = 8;
+
 /** The options of a child span nobody records (its attributes would be dropped unread). */
 const CHILD_SPAN = { kind: SpanKind.INTERNAL };
 
@@ -112,9 +115,15 @@ export class Predict {
     return batching;
   }
 
-  /** The queue's limits: with batching on, in-flight counts requests handed to the batcher (maxBatchSize per run slot). */
+  /**
+   * The queue's limits: with batching on, in-flight counts requests handed to the batcher
+   * (maxBatchSize per run slot); without, short runs may overlap SHORT_RUN_OVERLAP per slot (queue.ts).
+   */
   queueLimits(c: SidecarConfig): QueueLimits {
-    return { maxInFlight: this.runSlots(c) * (this.batching(c) ? c.batching.maxBatchSize : 1), maxQueued: c.queue.maxQueued, maxQueueTimeMs: c.queue.maxQueueTimeMs };
+    const slots = this.runSlots(c);
+    const batching = this.batching(c);
+    const maxInFlight = slots * (batching ? c.batching.maxBatchSize : 1);
+    return { maxInFlight, maxQueued: c.queue.maxQueued, maxQueueTimeMs: c.queue.maxQueueTimeMs, shortRunInFlight: batching ? maxInFlight : slots * SHORT_RUN_OVERLAP };
   }
 
   private admission(p: PredictorLike): Admission {
@@ -139,13 +148,14 @@ export class Predict {
   async run(call: Call, inputs: Record<string, Tensor>): Promise<Record<string, Tensor>> {
     const o = this.o;
     const { predictor, device } = o.modes.active();
-    const bytes = this.admission(predictor).admit(inputs);
+    // One key of the input shapes for admission's cache and the queue's service times.
+    const key = shapeKey(inputs);
+    const bytes = this.admission(predictor).admit(inputs, key);
     o.modes.refuseWhenShedding();
     const breaker = admitBreaker(o.breakers, call.group);
     // The bounded queue: a slot now, or wait (bounded in count and by the answer's deadline), or 503.
     const phases: PhaseMarks = (call.phases = { queued: sinceMs(call.started) });
-    const key = shapeKey(inputs);
-    if (!this.queue.tryEnter(bytes)) await this.queue.enter(bytes, phases.queued, key);
+    if (!this.queue.tryEnter(bytes, key)) await this.queue.enter(bytes, phases.queued, key);
     phases.started = sinceMs(call.started);
     const config = o.config();
     const seqLen = sequenceLength(inputs);

@@ -28,6 +28,15 @@
 // late if at all, are refused at their deadline. A run that does not fit the memory budget yet
 // blocks the others (big runs are not starved by small ones).
 //
+// Short runs: a run whose input shape has been served in under SHORT_RUN_MS (its fastest service
+// time, run + encode + write, in the last ten minutes: service-times.ts) may start while up to
+// `shortRunInFlight` runs are in flight (the predict stage sets maxInFlight x 8 without batching).
+// For such runs the hand-off to the predictor's thread and back costs more CPU than the run: one
+// run at a time wakes the predictor's thread and then the event loop once per run (about 70 us
+// of CPU per run here, against about 25 us with several runs handed over together), and sharing
+// a core lengthens each by well under a millisecond. Shapes not yet served, and slower ones,
+// keep maxInFlight, so the bound above is what protects the pod's CPU from real work.
+//
 // Beyond the bounds a request is refused at once with 503 and Retry-After (code `overloaded`):
 // the server is busy, the caller did nothing wrong, and nothing here counts toward the breaker.
 // The free path is synchronous (`tryEnter`), so an idle server pays one comparison.
@@ -39,7 +48,15 @@ export interface QueueLimits {
   maxInFlight: number;
   maxQueued: number;
   maxQueueTimeMs: number;
+  /**
+   * Runs in flight at once when the run is short (its shape's fastest service time under
+   * SHORT_RUN_MS); default maxInFlight. See "Short runs" above.
+   */
+  shortRunInFlight?: number;
 }
+
+/** A shape whose fastest service time (run start to last byte) is below this is a short run. */
+export const SHORT_RUN_MS = 1;
 
 export interface QueueStats {
   inFlight: number;
@@ -103,15 +120,23 @@ export class RunQueue {
     this.serviceTimes.observe(key, ms);
   }
 
-  private fits(bytes: number): boolean {
-    if (this.inFlight >= this.limits.maxInFlight || this.answering > this.limits.maxInFlight) return false;
+  /** Runs that may be in flight (and answers in encoding) for a run of this shape. */
+  private slots(key: string | undefined): number {
+    const l = this.limits;
+    const short = l.shortRunInFlight;
+    return short !== undefined && short > l.maxInFlight && key !== undefined && this.serviceTimes.isShort(key, SHORT_RUN_MS) ? short : l.maxInFlight;
+  }
+
+  private fits(bytes: number, key?: string): boolean {
+    const slots = this.slots(key);
+    if (this.inFlight >= slots || this.answering > slots) return false;
     // An idle predictor takes any admitted run (admission already refused what can never fit).
     return this.budgetBytes <= 0 || this.inFlight + this.answering === 0 || this.reserved + bytes <= this.budgetBytes;
   }
 
-  /** Takes a slot now when one is free and nobody waits; the caller must `leave(bytes)` after. */
-  tryEnter(bytes = 0): boolean {
-    if (this.waiting.length > 0 || !this.fits(bytes)) return false;
+  /** Takes a slot now when one is free and nobody waits; the caller must `leave(bytes)` after. `key`: the inputs' shapeKey. */
+  tryEnter(bytes = 0, key?: string): boolean {
+    if (this.waiting.length > 0 || !this.fits(bytes, key)) return false;
     this.inFlight++;
     this.reserved += bytes;
     return true;
@@ -153,7 +178,7 @@ export class RunQueue {
    * `key`: the inputs' shapeKey (service-times.ts).
    */
   enter(bytes = 0, elapsedMs = 0, key = ''): Promise<void> {
-    if (this.tryEnter(bytes)) return Promise.resolve();
+    if (this.tryEnter(bytes, key)) return Promise.resolve();
     if (this.waiting.length >= this.limits.maxQueued) return Promise.reject(this.full());
     const arrival = this.now() - elapsedMs;
     if (this.latestStart({ arrival, key }) <= this.now()) return Promise.reject(this.timeout(key));
@@ -213,7 +238,7 @@ export class RunQueue {
       const newestFirst = this.congested();
       const i = newestFirst ? this.waiting.length - 1 : 0;
       const w = this.waiting[i] as Waiter;
-      if (!this.fits(w.bytes)) break;
+      if (!this.fits(w.bytes, w.key)) break;
       this.waiting.splice(i, 1);
       clearTimeout(w.timer);
       if (this.latestStart(w) < this.now()) {

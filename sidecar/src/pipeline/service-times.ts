@@ -25,8 +25,10 @@ const SLOTS = 10;
 
 /** The key of a run's inputs: names and shapes (a batch of 3 x 128 tokens is not one of 1 x 16). */
 export function shapeKey(inputs: Record<string, Pick<Tensor, 'shape'>>): string {
+  const names = Object.keys(inputs);
+  if (names.length > 1) names.sort();
   let key = '';
-  for (const name of Object.keys(inputs).sort()) key += `${name}:${(inputs[name]?.shape ?? []).join('x')};`;
+  for (const name of names) key += `${name}:${(inputs[name]?.shape ?? []).join('x')};`;
   return key;
 }
 
@@ -75,6 +77,15 @@ export class ServiceTimes {
     let max = 0;
     for (const ms of this.figures(key).recent) if (ms > max) max = ms;
     return max;
+  }
+
+  /** Whether this shape itself (not the all-shapes fallback) was served in under `ms` within the window. */
+  isShort(key: string, ms: number): boolean {
+    const f = this.byKey.get(key);
+    if (!f || f.recent.length === 0) return false;
+    const oldest = Math.floor(this.now() / (this.windowMs / SLOTS)) - SLOTS;
+    for (const s of f.slots) if (s.slot > oldest && s.min < ms) return true;
+    return false;
   }
 
   /** The fastest service time of this shape within the window (0 before any). */
