@@ -49,8 +49,11 @@ export interface Call {
   /**
    * Set while a `serviceAtAnswer` call's answer is being encoded: tells the run queue the bytes
    * are ready (the answer stops counting there). Idempotent; the call's close calls it too.
+   * Called as the call's method (`call.answerReady?.()`): one function serves every call.
    */
   answerReady?: () => void;
+  /** The admitted bytes the answer being encoded still holds in the run queue. */
+  answeringBytes?: number;
 }
 
 /** Milliseconds since an hrtime.bigint() stamp. */

@@ -73,10 +73,18 @@ export class Predict {
   private batchingFor: { config: SidecarConfig; batching: BatchingConfig | undefined } | undefined;
   /** The bounded run queue (its limits follow the config: setConfig). */
   readonly queue: RunQueue;
+  /** `Call.answerReady` of every call whose answer is being encoded (one function, called as the call's method). */
+  private readonly answerReady: (this: Call) => void;
 
   constructor(private readonly o: PredictOptions) {
     this.batchableModel = batchable(this.io(o.predictor).inputs);
-    this.queue = new RunQueue(this.queueLimits(o.config()), o.budgetBytes);
+    const queue = (this.queue = new RunQueue(this.queueLimits(o.config()), o.budgetBytes));
+    this.answerReady = function (this: Call): void {
+      if (this.answerReady === undefined) return;
+      this.answerReady = undefined;
+      queue.answered(this.answeringBytes ?? 0);
+      this.answeringBytes = undefined;
+    };
   }
 
   /** A `serviceAtAnswer` call's answer is out: its run's service time, run start to last byte. */
@@ -212,12 +220,8 @@ export class Predict {
       // An answer still to encode keeps counting in the queue until its bytes are ready.
       if (ok && call.serviceAtAnswer && !call.clientClosed) {
         this.queue.finishRun();
-        const ready = (): void => {
-          if (call.answerReady !== ready) return;
-          call.answerReady = undefined;
-          this.queue.answered(bytes);
-        };
-        call.answerReady = ready;
+        call.answeringBytes = bytes;
+        call.answerReady = this.answerReady;
       } else this.queue.leave(bytes);
       o.metrics.inflight.dec();
       o.counts.total++;
