@@ -15,6 +15,8 @@ import { parseArgs } from 'node:util';
 import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import { Registry } from 'prom-client';
 import { createApp } from '../../sidecar/src/app.js';
+import { SHORT_RUN_OVERLAP } from '../../sidecar/src/pipeline/predict.js';
+import { SHORT_RUN_MS } from '../../sidecar/src/pipeline/queue.js';
 import { createGrpcFrontEnd } from '../../sidecar/src/grpc/server.js';
 import { inferenceServiceDefinition } from '../../sidecar/src/grpc/service.js';
 import { createLoggers } from '../../sidecar/src/logging.js';
@@ -76,7 +78,7 @@ function load(port: number, token?: string): Promise<Load> {
 
 console.log(`\ngRPC ModelInfer on the MLP fixture (raw_input_contents, batch 1), h2c loopback; ${values.concurrency} concurrent callers x ${values.duration}s, ${values.rounds} interleaved rounds`);
 console.log('  bare: @grpc/grpc-js server, same .proto, raw bytes -> predictor.run -> raw bytes (the same predictor instance)');
-console.log(`  chain: sidecar gRPC front end, auth on (HS256, authorization metadata), policies, limiter, admission, breaker, queue (maxInFlight ${MAX_IN_FLIGHT}, as main.ts with 1 CPU thread), metrics, spans, access + audit lines`);
+console.log(`  chain: sidecar gRPC front end, auth on (HS256, authorization metadata), policies, limiter, admission, breaker, queue (maxInFlight ${MAX_IN_FLIGHT}, as main.ts with 1 CPU thread; short runs, under ${SHORT_RUN_MS} ms, up to ${MAX_IN_FLIGHT * SHORT_RUN_OVERLAP}), batching ${sidecar.config().batching.enabled ? 'on' : 'off (the default config)'}, metrics, spans, access + audit lines`);
 const ratios: number[] = [];
 const rows: { bare: number[]; chain: number[]; bareCpu: number[]; chainCpu: number[] } = { bare: [], chain: [], bareCpu: [], chainCpu: [] };
 for (let r = 0; r < Number(values.rounds); r++) {
