@@ -218,9 +218,11 @@ describe('circuit breaker through the app (scripted predictor)', function () {
       const ready = await request(`${h.url}/v2/health/ready`, { ca });
       assert.equal(ready.status, 503);
       assert.match((ready.json as { error: string }).error, /not ready/);
-      const callsWhileOpen = p.calls;
-      await infer();
-      assert.ok(p.calls <= callsWhileOpen + 1, 'open breaker keeps requests off the predictor');
+      // A request of 3 rows (the probes' self-check is not): the open breaker answers it without
+      // the predictor, however many probes run meanwhile on a slow machine.
+      const blocked = await request(`${h.url}/v2/models/${MODEL}/infer`, { ca, body: mlpBody(3), headers: { ...auth, 'x-test-group': 'control' } });
+      assert.equal(blocked.status, 503);
+      assert.ok(!p.rows.includes(3), `open breaker keeps requests off the predictor (rows seen: ${p.rows.join(',')})`);
       // Heal: probes (0.2 s, then 0.2 s after a pass) close both breakers.
       p.failing = false;
       const deadline = Date.now() + 60_000; // a bound on a hang, not an expected duration

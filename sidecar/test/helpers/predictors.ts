@@ -85,8 +85,11 @@ export class ScriptedPredictor extends InProcessMlp {
   latencyMs = 0;
   failing = false;
   calls = 0;
+  /** The leading dimension of every call's first input, in order (tells a test's request from the self-check probes). */
+  readonly rows: number[] = [];
   override async run(inputs: Record<string, Tensor>): Promise<Record<string, Tensor>> {
     this.calls++;
+    this.rows.push(Object.values(inputs)[0]?.shape[0] ?? 0);
     if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
     if (this.failing) {
       this.failures++;
