@@ -19,7 +19,8 @@ function req(o: Partial<GrpcInferRequest>): GrpcInferRequest {
   return { model_name: 'm', model_version: '', id: '', parameters: {}, inputs: [], outputs: [], raw_input_contents: [], ...o };
 }
 
-describe('gRPC codec', () => {
+describe('gRPC codec', function () {
+  this.timeout(600_000); // property runs are CPU-bound and synchronous: a loaded machine takes longer, never forever
   it('typed contents and raw bytes give the JSON path\'s tensors', () => {
     const json = parseInferRequest({ inputs: [{ name: 'x', shape: [1, 2], datatype: 'FP32', data: [0.5, -2] }, { name: 'ids', shape: [1, 2], datatype: 'INT64', data: [7, '9007199254740993'] }] }, INPUTS, OUTPUTS);
     const typed = parseGrpcInfer(req({

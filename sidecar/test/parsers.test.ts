@@ -20,7 +20,8 @@ import { ManualClock } from './helpers/manual-clock.js';
 const INPUTS = [{ name: 'x', dtype: 'float32' as const, shape: [-1, 4] }, { name: 'ids', dtype: 'int64' as const, shape: [-1, -1] }];
 const OUTPUTS = [{ name: 'y', dtype: 'float32' as const, shape: [-1, 2] }];
 
-describe('config parser', () => {
+describe('config parser', function () {
+  this.timeout(600_000); // property runs are CPU-bound and synchronous: a loaded machine takes longer, never forever
   it('fills the checklist defaults', () => {
     const c = defaultSidecarConfig('m');
     assert.deepEqual(c.auth.policies.map((p) => [p.path, p.domain, p.callsPerMinute]), [
@@ -68,7 +69,8 @@ describe('config parser', () => {
   });
 });
 
-describe('OIP v2 codec', () => {
+describe('OIP v2 codec', function () {
+  this.timeout(600_000); // property runs are CPU-bound and synchronous: a loaded machine takes longer, never forever
   const good = { inputs: [{ name: 'x', shape: [2, 4], datatype: 'FP32', data: [1, 2, 3, 4, 5, 6, 7, 8] }, { name: 'ids', shape: [2, 3], datatype: 'INT64', data: [[1, 2, 3], [4, 5, '9007199254740993']] }] };
   it('parses flat and nested data, INT64 as numbers or strings', () => {
     const r = parseInferRequest(good, INPUTS, OUTPUTS);
@@ -189,7 +191,8 @@ describe('matrix, degradation tree, pod report', () => {
   });
 });
 
-describe('log schema routing', () => {
+describe('log schema routing', function () {
+  this.timeout(600_000); // property runs are CPU-bound and synchronous: a loaded machine takes longer, never forever
   it('valid records go out; a record failing the schema goes to the dead-letter sink with the reason', () => {
     const out: string[] = [];
     const dead: string[] = [];
@@ -330,7 +333,8 @@ describe('RFC 5424 audit formatting', () => {
   });
 });
 
-describe('more properties', () => {
+describe('more properties', function () {
+  this.timeout(600_000); // property runs are CPU-bound and synchronous: a loaded machine takes longer, never forever
   it('any subject/path/reason text yields a well-formed RFC 5424 SD element', () => {
     const sdElement = /\[audit@32473(?: [^\s\]=" ]+="(?:[^"\\]|\\.)*")+\]\[meta sequenceId="\d+"\]/;
     fc.assert(

@@ -22,7 +22,8 @@ function isClearBadRequest(err: unknown): boolean {
   return err instanceof SidecarError && err.httpStatus === 400 && err.message.length > 0;
 }
 
-describe('tensor codec', () => {
+describe('tensor codec', function () {
+  this.timeout(600_000); // property runs are CPU-bound and synchronous: a loaded machine takes longer, never forever
   it('half precision: every finite pattern decodes and encodes back to itself', () => {
     for (let h = 0; h < 0x10000; h++) {
       const v = halfToFloat(h);
@@ -99,7 +100,8 @@ describe('tensor codec', () => {
   });
 });
 
-describe('REST binary tensor extension', () => {
+describe('REST binary tensor extension', function () {
+  this.timeout(600_000); // property runs are CPU-bound and synchronous: a loaded machine takes longer, never forever
   it('takes each input\'s bytes in order and answers selected outputs as binary', () => {
     const x = Buffer.from(new Float32Array([1, 2, 3, 4, 5, 6, 7, 8]).buffer);
     const ids = Buffer.from(new Int32Array([7, 8, 9]).buffer);
