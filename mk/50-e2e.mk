@@ -29,7 +29,7 @@ cluster-leftovers: ## check that nothing of the real node is left (after cluster
 	$(E2E_ENV) e2e/cluster/leftovers.sh
 
 test-e2e-unit: $(NPM_STAMP) ## unit tests of the e2e scaffolding and test issuer (no cluster)
-	$(MOCHA) 'e2e/test/**/*.test.ts'
+	$(MOCHA) --timeout 120000 'e2e/test/**/*.test.ts'
 
 # Brings the cluster up when none runs, runs the suites, and brings it down only if it started it.
 test-e2e: $(NPM_STAMP) build-native build-ts ## run the e2e suites against the local cluster (the sidecar suites run the real addon; the real-node suites the sidecar image)
