@@ -12,6 +12,7 @@ import {
 } from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
 import { kubeconfigPath } from './paths.js';
+import { retryTransient } from './retry.js';
 
 export const E2E_FIELD_MANAGER = 'paddle-e2e-tests';
 
@@ -58,9 +59,21 @@ export function apiErrorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Server-side applies one object (one field manager, conflicts forced). */
+/** Server-side applies one object (one field manager, conflicts forced); an apply is idempotent, so transient failures are retried. */
 export async function applyObject<T extends KubernetesObject>(objects: KubernetesObjectApi, obj: T): Promise<T> {
-  return objects.patch(obj, undefined, undefined, E2E_FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+  return retryTransient(`apply ${obj.kind} ${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`, () =>
+    objects.patch(obj, undefined, undefined, E2E_FIELD_MANAGER, true, PatchStrategy.ServerSideApply),
+  );
+}
+
+/**
+ * Creates one object, retrying transient failures (a starved API server); a 409 on a retry
+ * means the try whose answer was lost created it, and the object is read back.
+ */
+export async function createObject<T extends KubernetesObject>(objects: KubernetesObjectApi, obj: T): Promise<T> {
+  return retryTransient(`create ${obj.kind} ${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`, () => objects.create(obj), {
+    onConflictAfterRetry: () => objects.read({ apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name: obj.metadata?.name ?? '', namespace: obj.metadata?.namespace } }),
+  });
 }
 
 /**

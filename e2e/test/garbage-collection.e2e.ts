@@ -2,7 +2,7 @@
 // garbage-collects them.
 import type { V1Deployment } from '@kubernetes/client-node';
 import assert from 'node:assert/strict';
-import { makeClients, useTestNamespace, waitFor, waitForValue, type Clients } from '../src/index.js';
+import { createObject, makeClients, useTestNamespace, waitFor, waitForValue, type Clients } from '../src/index.js';
 
 // kube-controller-manager under load: each wait bounds a hang, not an expected duration.
 const CONTROLLER_TIMEOUT_MS = 180_000;
@@ -20,7 +20,7 @@ describe('Deployments and garbage collection', function () {
     const deployment: V1Deployment = {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
-      metadata: { name: 'gc-probe' },
+      metadata: { name: 'gc-probe', namespace: ns.name },
       spec: {
         replicas: 2,
         selector: { matchLabels: labels },
@@ -30,7 +30,7 @@ describe('Deployments and garbage collection', function () {
         },
       },
     };
-    const created = await clients.apps.createNamespacedDeployment({ namespace: ns.name, body: deployment });
+    const created = await createObject(clients.objects, deployment);
 
     const rs = await waitForValue(async () => (await clients.apps.listNamespacedReplicaSet({ namespace: ns.name })).items,
       (items) => items.length === 1, CONTROLLER_TIMEOUT_MS, 'one ReplicaSet');

@@ -27,7 +27,7 @@ import {
   waitUntilLeading,
   type OperatorProcess,
 } from '../../operator/test/e2e/harness.js';
-import { REPO_ROOT, createTestNamespace, deleteTestNamespace, kubectl, makeClients, waitForValue, type Clients } from '../src/index.js';
+import { REPO_ROOT, createObject, createTestNamespace, deleteTestNamespace, kubectl, makeClients, waitForValue, type Clients } from '../src/index.js';
 import { runInitContainersForPod, type InitContainersResult } from '../src/init-container.js';
 import { startS3Server, type S3Server } from '../src/s3-server.js';
 import { startSidecarForPod, type SidecarPod } from '../src/sidecar-pod.js';
@@ -114,10 +114,12 @@ describe('model source s3: fetched, verified and served; a changed byte refused 
     op = await startOperator({ identity: 'e2e-model-s3', leaseName: 'e2e-model-s3', extraArgs: ['--resync-seconds', '5'] });
     await waitUntilLeading(op);
     ns = await createTestNamespace(clients, 'model-s3');
-    await clients.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'model-signing-key' }, stringData: { 'public.pem': readFileSync(PUBLIC_KEY, 'utf8') } } });
-    await clients.core.createNamespacedSecret({
-      namespace: ns,
-      body: { metadata: { name: 'model-store' }, stringData: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } },
+    await createObject(clients.objects, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'model-signing-key', namespace: ns }, stringData: { 'public.pem': readFileSync(PUBLIC_KEY, 'utf8') } });
+    await createObject(clients.objects, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'model-store', namespace: ns },
+      stringData: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
     });
   });
 

@@ -14,7 +14,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Condition, PaddleService } from '../../crds/src/index.js';
-import { REPO_ROOT, createTestNamespace, deleteTestNamespace, kubectl, makeClients, waitFor, waitForValue, type Clients } from '../src/index.js';
+import { REPO_ROOT, createObject, createTestNamespace, deleteTestNamespace, kubectl, makeClients, waitFor, waitForValue, type Clients } from '../src/index.js';
 import { startSidecarForPod, type SidecarPod, type SidecarResponse } from '../src/sidecar-pod.js';
 import {
   CONVERGE_TIMEOUT_MS,
@@ -121,7 +121,7 @@ describe('operator + a real sidecar process as the model pod', function () {
     op = await startOperator({ identity: 'e2e-sidecar-pod', leaseName: 'e2e-sidecar-pod', extraArgs: ['--resync-seconds', '5'] });
     await waitUntilLeading(op);
     ns = await createTestNamespace(clients, 'sidecar-pod');
-    await clients.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'model-signing-key' }, stringData: { 'public.pem': readFileSync(PUBLIC_KEY, 'utf8') } } });
+    await createObject(clients.objects, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'model-signing-key', namespace: ns }, stringData: { 'public.pem': readFileSync(PUBLIC_KEY, 'utf8') } });
     await createPaddleService(clients, ns, paddleService());
 
     // The real scheduler binds the operator's pod to a kwok node; kwok reports it Running.

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Condition, PaddleService } from '../../crds/src/index.js';
 import { PORTS } from '../../crds/src/index.js';
-import { REPO_ROOT, applyObject, createTestNamespace, deleteTestNamespace, makeClients, pinnedVersions, waitFor, waitForValue, type Clients } from '../src/index.js';
+import { REPO_ROOT, applyObject, createObject, createTestNamespace, deleteTestNamespace, makeClients, pinnedVersions, waitFor, waitForValue, type Clients } from '../src/index.js';
 import { REAL_NODE_SELECTOR, REAL_NODE_TOLERATION, containerProcess, podRequest, realNode, type RealNode } from '../src/real-node.js';
 import { E2E_ISSUER, createPaddleService, getPaddleService, mergePatchPaddleService, startOperator, type OperatorProcess } from '../../operator/test/e2e/harness.js';
 
@@ -29,10 +29,10 @@ function condition(ps: PaddleService, type: string): Condition | undefined {
 }
 
 /** A ConfigMap holding a model directory (binary files as binaryData). */
-function modelConfigMap(name: string, dir: string) {
+function modelConfigMap(name: string, dir: string, namespace: string) {
   const binaryData: Record<string, string> = {};
   for (const f of readdirSync(dir)) binaryData[f] = readFileSync(join(dir, f)).toString('base64');
-  return { metadata: { name }, binaryData };
+  return { metadata: { name, namespace }, binaryData };
 }
 
 function paddleService(format: 'pdmodel' | 'pir', configMap: string, image: string, maxMemoryMB = MEMORY_MB, name = NAME, mutual = false): PaddleService {
@@ -99,9 +99,9 @@ describe('real node: the operator runs the sidecar image on a kubelet', function
     clients = makeClients();
     op = await startOperator({ identity: 'e2e-real-node', leaseName: 'e2e-real-node', extraArgs: ['--resync-seconds', '5'] });
     ns = await createTestNamespace(clients, 'real-node');
-    await clients.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'model-signing-key' }, stringData: { 'public.pem': readFileSync(PUBLIC_KEY, 'utf8') } } });
-    await clients.core.createNamespacedConfigMap({ namespace: ns, body: modelConfigMap('mlp-legacy', join(MLP, 'legacy')) });
-    await clients.core.createNamespacedConfigMap({ namespace: ns, body: modelConfigMap('mlp-pir', join(MLP, 'pir')) });
+    await createObject(clients.objects, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'model-signing-key', namespace: ns }, stringData: { 'public.pem': readFileSync(PUBLIC_KEY, 'utf8') } });
+    await createObject(clients.objects, { apiVersion: 'v1', kind: 'ConfigMap', ...modelConfigMap('mlp-legacy', join(MLP, 'legacy'), ns) });
+    await createObject(clients.objects, { apiVersion: 'v1', kind: 'ConfigMap', ...modelConfigMap('mlp-pir', join(MLP, 'pir'), ns) });
     await createPaddleService(clients, ns, paddleService('pdmodel', 'mlp-legacy', node.sidecarImage));
   });
 

@@ -1,7 +1,7 @@
 // The real scheduler places GPU pods on kwok GPU nodes; kwok runs them.
 import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
 import assert from 'node:assert/strict';
-import { makeClients, useTestNamespace, waitFor, waitForValue, type Clients } from '../src/index.js';
+import { createObject, makeClients, useTestNamespace, waitFor, waitForValue, type Clients } from '../src/index.js';
 
 function gpuPod(name: string, gpus: number): V1Pod {
   return {
@@ -30,7 +30,7 @@ describe('GPU scheduling on kwok nodes', function () {
   const ns = useTestNamespace(() => clients, 'sched');
 
   it('schedules a pod asking for 1 nvidia.com/gpu onto a GPU node, and it runs', async () => {
-    await clients.core.createNamespacedPod({ namespace: ns.name, body: gpuPod('one-gpu', 1) });
+    await createObject(clients.objects, { ...gpuPod('one-gpu', 1), metadata: { name: 'one-gpu', namespace: ns.name } });
     const pod = await waitForValue(() => clients.core.readNamespacedPod({ namespace: ns.name, name: 'one-gpu' }),
       (p) => p.status?.phase === 'Running' && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true,
       SCHEDULE_TIMEOUT_MS, 'pod one-gpu Running and Ready');
@@ -43,7 +43,7 @@ describe('GPU scheduling on kwok nodes', function () {
   });
 
   it('leaves a pod asking for 9 GPUs Pending with an Insufficient nvidia.com/gpu event', async () => {
-    await clients.core.createNamespacedPod({ namespace: ns.name, body: gpuPod('nine-gpus', 9) });
+    await createObject(clients.objects, { ...gpuPod('nine-gpus', 9), metadata: { name: 'nine-gpus', namespace: ns.name } });
     let events: CoreV1Event[] = [];
     await waitFor(async () => {
       events = (await clients.core.listNamespacedEvent({ namespace: ns.name, fieldSelector: 'involvedObject.name=nine-gpus' })).items;

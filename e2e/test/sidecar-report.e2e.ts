@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type PaddleService, type PodReport } from '../../crds/src/types.js';
 import { buildPodReport, PodReportPatcher } from '../../sidecar/src/pod-report.js';
-import { REPO_ROOT, kubeconfigPath, makeClients, useTestNamespace, waitForValue, type Clients } from '../src/index.js';
+import { REPO_ROOT, createObject, kubeconfigPath, makeClients, useTestNamespace, waitForValue, type Clients } from '../src/index.js';
 
 function paddleService(name: string): PaddleService {
   return {
@@ -52,7 +52,7 @@ describe('sidecar pod report on the API server', function () {
   const ns = useTestNamespace(() => clients, 'sidecar');
 
   it('merge-patches status.podReports.<pod> and keeps the other pods reports', async () => {
-    await clients.custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace: ns.name, body: paddleService('svc') });
+    await createObject(clients.objects, { ...paddleService('svc'), metadata: { name: 'svc', namespace: ns.name } });
     const kc = new KubeConfig();
     kc.loadFromFile(kubeconfigPath());
     const a = new PodReportPatcher(kc, { namespace: ns.name, serviceName: 'svc', podName: 'svc-pod-a' });
@@ -75,7 +75,7 @@ describe('sidecar pod report on the API server', function () {
   });
 
   it('the real sidecar process patches its report on its interval (KUBECONFIG credentials)', async () => {
-    await clients.custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace: ns.name, body: paddleService('live') });
+    await createObject(clients.objects, { ...paddleService('live'), metadata: { name: 'live', namespace: ns.name } });
     const dir = mkdtempSync(join(tmpdir(), 'sidecar-e2e-'));
     const configFile = join(dir, 'config.json');
     writeFileSync(configFile, JSON.stringify({ version: 1, model: { name: 'mlp' }, auth: { enabled: false }, reportIntervalSeconds: 1 }));
