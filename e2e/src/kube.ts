@@ -66,6 +66,19 @@ export async function applyObject<T extends KubernetesObject>(objects: Kubernete
   );
 }
 
+/** Deletes one object, retrying transient failures; a 404 on a retry means the lost try deleted it. */
+export async function deleteObject(objects: KubernetesObjectApi, obj: KubernetesObject, propagationPolicy?: 'Background' | 'Foreground' | 'Orphan'): Promise<void> {
+  let tries = 0;
+  await retryTransient(`delete ${obj.kind} ${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`, async () => {
+    tries++;
+    try {
+      await objects.delete(obj, undefined, undefined, undefined, undefined, propagationPolicy);
+    } catch (err) {
+      if (!(tries > 1 && isNotFound(err))) throw err;
+    }
+  });
+}
+
 /**
  * Creates one object, retrying transient failures (a starved API server); a 409 on a retry
  * means the try whose answer was lost created it, and the object is read back.

@@ -2,7 +2,7 @@
 // garbage-collects them.
 import type { V1Deployment } from '@kubernetes/client-node';
 import assert from 'node:assert/strict';
-import { createObject, makeClients, useTestNamespace, waitFor, waitForValue, type Clients } from '../src/index.js';
+import { createObject, deleteObject, makeClients, useTestNamespace, waitFor, waitForValue, type Clients } from '../src/index.js';
 
 // kube-controller-manager under load: each wait bounds a hang, not an expected duration.
 const CONTROLLER_TIMEOUT_MS = 180_000;
@@ -41,7 +41,7 @@ describe('Deployments and garbage collection', function () {
     await waitForValue(() => clients.apps.readNamespacedDeployment({ namespace: ns.name, name: 'gc-probe' }),
       (d) => d.status?.availableReplicas === 2, CONTROLLER_TIMEOUT_MS, 'Deployment with 2 available replicas');
 
-    await clients.apps.deleteNamespacedDeployment({ namespace: ns.name, name: 'gc-probe', propagationPolicy: 'Background' });
+    await deleteObject(clients.objects, deployment, 'Background');
     await waitFor(async () => {
       const r = (await clients.apps.listNamespacedReplicaSet({ namespace: ns.name })).items;
       const p = (await clients.core.listNamespacedPod({ namespace: ns.name })).items;

@@ -12,7 +12,7 @@ import type { PaddleService } from '../../crds/src/index.js';
 import { CircuitBreaker } from '../../sidecar/src/breaker.js';
 import { defaultSidecarConfig } from '../../sidecar/src/config.js';
 import { buildPodReport, PodReportPatcher } from '../../sidecar/src/pod-report.js';
-import { kubeconfigPath, kubectl, makeClients, useTestNamespace, waitFor, waitForValue, type Clients } from '../src/index.js';
+import { createObject, deleteObject, kubeconfigPath, kubectl, makeClients, useTestNamespace, waitFor, waitForValue, type Clients } from '../src/index.js';
 import {
   CONVERGE_TIMEOUT_MS,
   STARTUP_TIMEOUT_MS,
@@ -121,7 +121,7 @@ describe('operator: autoscaling and breaker tuning', function () {
         metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 80 } } }],
       },
     };
-    await clients.objects.create(hpa);
+    await createObject(clients.objects, hpa);
     const conflict = (p: PaddleService) => p.status?.conditions?.find((c) => c.type === 'AutoscalingConflict');
     const ps = await waitForValue(() => getPaddleService(clients, ns.name, 'fought'), (p) => conflict(p)?.status === 'True', CONVERGE_TIMEOUT_MS, 'AutoscalingConflict=True');
     assert.equal(conflict(ps)?.reason, 'HorizontalPodAutoscaler');
@@ -132,7 +132,7 @@ describe('operator: autoscaling and breaker tuning', function () {
       CONVERGE_TIMEOUT_MS,
       'a Warning Event AutoscalingConflict',
     );
-    await clients.objects.delete(hpa);
+    await deleteObject(clients.objects, hpa);
     await waitForValue(() => getPaddleService(clients, ns.name, 'fought'), (p) => conflict(p)?.status === 'False', CONVERGE_TIMEOUT_MS, 'AutoscalingConflict=False once the HPA is gone');
   });
 

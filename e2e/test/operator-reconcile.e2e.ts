@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import type { KubernetesObject, V1Deployment, V1Pod } from '@kubernetes/client-node';
 import type { PaddleService } from '../../crds/src/index.js';
-import { kubectl, makeClients, useTestNamespace, waitFor, waitForValue, type Clients } from '../src/index.js';
+import { deleteObject, kubectl, makeClients, useTestNamespace, waitFor, waitForValue, type Clients } from '../src/index.js';
 import {
   CONVERGE_TIMEOUT_MS,
   STARTUP_TIMEOUT_MS,
@@ -179,7 +179,7 @@ describe('operator: reconcile on the local control plane', function () {
     );
 
     // Delete: the garbage collector removes every child through the owner references.
-    await clients.custom.deleteNamespacedCustomObject({ group: 'serving.paddle.io', version: 'v1alpha1', namespace: ns.name, plural: 'paddleservices', name: 'mnist' });
+    await deleteObject(clients.objects, { apiVersion: 'serving.paddle.io/v1alpha1', kind: 'PaddleService', metadata: { name: 'mnist', namespace: ns.name } });
     await waitFor(async () => {
       const left: string[] = [];
       for (const [apiVersion, kind, , nameOf] of CHILD_KINDS) if (await readChild(clients, apiVersion, kind, ns.name, nameOf('mnist'))) left.push(kind);
