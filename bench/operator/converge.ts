@@ -18,7 +18,7 @@ import { loadavg } from 'node:os';
 import type { PaddleService } from '../../crds/src/index.js';
 import { createTestNamespace, deleteTestNamespace, makeClients, type Clients } from '../../e2e/src/index.js';
 import { startOperator, sumMetric, type OperatorProcess } from '../../operator/test/e2e/harness.js';
-import { clusterPids, componentConfig, cpuSeconds, pool, rssMb, waitForEarlierRuns } from './proc.js';
+import { apiServerCounters, clusterPids, componentConfig, cpuSeconds, pool, rssMb, waitForEarlierRuns, writesByComponent } from './proc.js';
 import { NamespaceWatch, paddleServices } from './watch.js';
 
 const TARGET_CONVERGE_S_1000 = 60;
@@ -141,6 +141,7 @@ async function runOnce(clients: Clients, op: OperatorProcess, n: number): Promis
     const profile = new ConvergeProfile(op, writesText0);
     const apiserverPid = clusterPids()['kube-apiserver'] ?? 0;
     const apiserverCpu0 = cpuSeconds(apiserverPid);
+    const api0 = await apiServerCounters();
     const t0 = performance.now();
     await pool(names, 32, async (name) => {
       await clients.custom.createNamespacedCustomObject({ group: 'serving.paddle.io', version: 'v1alpha1', namespace: ns, plural: 'paddleservices', body: spec(name) });
@@ -166,6 +167,8 @@ async function runOnce(clients: Clients, op: OperatorProcess, n: number): Promis
       await new Promise((r) => setTimeout(r, withStatus === n ? 2_000 : 250));
     }
     const writesToConverge = writesBetween(writesText0, await op.metrics()).total;
+    const apiserverMsPerPs = ((cpuSeconds(apiserverPid) - apiserverCpu0) * 1000) / n;
+    const byComponent = writesByComponent(api0, await apiServerCounters());
     const profileLines = await profile.finish(op, n);
     const load1 = loadavg()[0] ?? 0;
 
@@ -216,6 +219,10 @@ async function runOnce(clients: Clients, op: OperatorProcess, n: number): Promis
     const mb = async (name: string) => Math.round((await op.metric(name)) / 2 ** 20);
     const heap = `V8 heap used ${await mb('paddle_operator_nodejs_heap_size_used_bytes')} MB of ${await mb('paddle_operator_nodejs_heap_size_total_bytes')} MB, external ${await mb('paddle_operator_nodejs_external_memory_bytes')} MB`;
     for (const line of profileLines) console.log(line);
+    // Load-independent figures: the API server's CPU per PaddleService converged, in units of its own CPU per create.
+    console.log(`per PS   : kube-apiserver ${apiserverMsPerPs.toFixed(1)} ms CPU per PaddleService converged (${(apiserverMsPerPs / createCpuMs).toFixed(1)}x its CPU per create)`);
+    const serverS = byComponent.reduce((a, [, , sec]) => a + sec, 0);
+    console.log(`by whom  : the API server's writes and the seconds it spent serving them (request durations, summed: ${serverS.toFixed(0)} s), by the component that made them: ${byComponent.map(([who, c, sec]) => `${who} ${c} (${(c / n).toFixed(1)}/PS, ${((100 * sec) / serverS).toFixed(0)} %)`).join('; ')}`);
     console.log(`load     : 1-min load average ${load0.toFixed(2)} before the creates, ${load1.toFixed(2)} at convergence (2 cores)`);
     console.log(`RSS      : ${mem.rss} MB now, ${Math.max(peakRss, mem.peak)} MB peak (target <= ${TARGET_RSS_MB} MB: ${(Math.max(peakRss, mem.peak) / TARGET_RSS_MB).toFixed(2)}x); ${heap}; node flags: ${NODE_ARGS.join(' ') || 'none'}, MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX}`);
   } finally {
