@@ -122,7 +122,9 @@ function spec(name: string): PaddleService {
 
 /** A kwok node big enough for every pod of the run (kwok manages nodes with this annotation). */
 async function ensureBenchNode(clients: Clients, n: number): Promise<void> {
-  const capacity = { cpu: String(Math.max(64, n)), memory: `${Math.max(64, n)}Gi`, pods: String(n + 100) };
+  // Sized for the default run (1000) at least, so a smaller run first does not leave a node too small for it.
+  const size = Math.max(1000, n);
+  const capacity = { cpu: String(size), memory: `${size}Gi`, pods: String(size + 100) };
   await applyObject(clients.objects, {
     apiVersion: 'v1',
     kind: 'Node',
