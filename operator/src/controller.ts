@@ -33,6 +33,16 @@ export function keyOf(obj: { metadata?: { name?: string; namespace?: string } })
   return `${obj.metadata?.namespace ?? 'default'}/${obj.metadata?.name ?? ''}`;
 }
 
+/**
+ * A PaddleService whose last status says Ready=True for its current spec (observedGeneration):
+ * an update of it that changed no spec is housekeeping (a pod report; the fold may still change
+ * the status, e.g. a pod that stopped serving, and the reconcile still comes, in the steady lane).
+ */
+export function isSteady(ps: PaddleService): boolean {
+  const ready = ps.status?.conditions?.find((c) => c.type === 'Ready');
+  return ready?.status === 'True' && ps.metadata.generation !== undefined && ps.status?.observedGeneration === ps.metadata.generation;
+}
+
 /** The PaddleService key that owns a child (controller owner reference), if any. */
 export function ownerKeyOf(obj: KubernetesObject): string | undefined {
   const ref = obj.metadata?.ownerReferences?.find((r) => r.kind === KIND && r.controller === true);
@@ -81,8 +91,12 @@ export class Controller {
       onEvent: (ps, type) => {
         if (type !== 'delete' && this.reconciler.isOwnWrite(ps)) return;
         const key = keyOf(ps);
-        // A PaddleService this process has not reconciled yet takes turns with the others.
+        // A PaddleService this process has not reconciled yet takes turns with the others; a
+        // status-only update of one that is Ready as asked (in practice a pod's periodic
+        // report) is housekeeping and takes turns with both, so it never stands in front of a
+        // PaddleService on its way up.
         if (type === 'add' && !this.reconciler.hasState(key)) this.queue.add(key, { first: true });
+        else if (type === 'update' && isSteady(ps as PaddleService)) this.queue.add(key, { steady: true });
         else enqueue(key);
       },
       log,
@@ -208,7 +222,7 @@ export class Controller {
       if (!this.#running) return;
       const all = this.#psInformer.cache.list();
       this.#opts.metrics.managedServices.set(all.length);
-      for (const ps of all) this.queue.add(keyOf(ps));
+      for (const ps of all) this.queue.add(keyOf(ps), { steady: true });
       this.#scheduleResync();
     }, this.#opts.resyncMs);
   }

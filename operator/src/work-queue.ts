@@ -4,10 +4,15 @@
 //   queued again when the worker calls done(), so no event is lost;
 // - addAfter keeps the earliest pending deadline per key;
 // - addRateLimited delays by the key's exponential backoff; forget resets it;
-// - two lanes, served in turn while both hold keys: keys added as `first` (an object seen for
-//   the first time) and the others. With one FIFO, 1000 new PaddleServices put every
-//   PaddleService's next reconcile (the one that sees its Deployment available and sets Ready)
-//   behind all the newer ones' first reconciles; in turns, both move, and neither starves.
+// - three lanes, served in turn among those that hold keys: keys added as `first` (an object
+//   seen for the first time), keys added as `steady` (housekeeping of a PaddleService that is
+//   Ready and as asked: a periodic resync, a pod's periodic report), and the others (something
+//   may have to change). With one FIFO, 1000 new PaddleServices put every PaddleService's next
+//   reconcile (the one that sees its Deployment available and sets Ready) behind all the newer
+//   ones' first reconciles; with two lanes, behind every Ready PaddleService's report-driven
+//   reconcile (each pod reports every 15 s: the lane held ~all Ready PaddleServices at all
+//   times). In turns, all move and none starves; a key waiting as `steady` that is added
+//   without it moves to the others' lane.
 
 import { KeyedBackoff, type BackoffOptions } from './backoff.js';
 import { realClock, type Clock, type TimerHandle } from './clock.js';
@@ -19,17 +24,19 @@ export interface WorkQueueOptions {
   onDepthChange?: (depth: number) => void;
 }
 
+type Lane = 0 | 1 | 2;
+
 export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 500, maxMs: 5 * 60_000, jitter: 0.1 };
 
 export class WorkQueue {
   readonly #clock: Clock;
   readonly #backoff: KeyedBackoff<string>;
   readonly #onDepthChange: ((depth: number) => void) | undefined;
-  /** Waiting keys: lane 0 for keys added as `first`, lane 1 for the others. */
-  readonly #lanes: [string[], string[]] = [[], []];
+  /** Waiting keys: lane 0 for keys added as `first`, lane 1 for the others, lane 2 for `steady` ones. */
+  readonly #lanes: [string[], string[], string[]] = [[], [], []];
   /** The lane each waiting (dirty) key goes to. */
-  readonly #laneOf = new Map<string, 0 | 1>();
-  #lastLane: 0 | 1 = 1;
+  readonly #laneOf = new Map<string, Lane>();
+  #lastLane: Lane = 2;
   readonly #dirty = new Set<string>();
   readonly #processing = new Set<string>();
   readonly #delayed = new Map<string, { at: number; timer: TimerHandle }>();
@@ -44,7 +51,7 @@ export class WorkQueue {
 
   /** Keys waiting to be handed to a worker (not counting delayed or in-flight keys). */
   get depth(): number {
-    return this.#lanes[0].length + this.#lanes[1].length;
+    return this.#lanes[0].length + this.#lanes[1].length + this.#lanes[2].length;
   }
 
   get delayedCount(): number {
@@ -59,17 +66,24 @@ export class WorkQueue {
     return this.#shuttingDown;
   }
 
-  /** `first`: the key's object was just seen for the first time (its lane takes turns with the others). */
-  add(key: string, opts: { first?: boolean } = {}): void {
+  /**
+   * `first`: the key's object was just seen for the first time; `steady`: nothing is expected
+   * to change (its lane takes turns with the others; a later plain add moves the key out of it).
+   */
+  add(key: string, opts: { first?: boolean; steady?: boolean } = {}): void {
     if (this.#shuttingDown) return;
     const pending = this.#delayed.get(key);
     if (pending) {
       this.#clock.clearTimer(pending.timer);
       this.#delayed.delete(key);
     }
-    if (this.#dirty.has(key)) return;
+    const lane: Lane = opts.first ? 0 : opts.steady ? 2 : 1;
+    if (this.#dirty.has(key)) {
+      if (lane !== 2 && this.#laneOf.get(key) === 2) this.#move(key, lane);
+      return;
+    }
     this.#dirty.add(key);
-    this.#laneOf.set(key, opts.first ? 0 : 1);
+    this.#laneOf.set(key, lane);
     if (this.#processing.has(key)) return; // re-queued by done()
     this.#push(key);
   }
@@ -148,10 +162,25 @@ export class WorkQueue {
     this.#onDepthChange?.(this.depth);
   }
 
+  /** A waiting key of the steady lane goes to `lane` (its place there: the end). */
+  #move(key: string, lane: Lane): void {
+    this.#laneOf.set(key, lane);
+    if (this.#processing.has(key)) return; // queued by done(), in its new lane
+    const from = this.#lanes[2];
+    const i = from.indexOf(key);
+    if (i < 0) return;
+    from.splice(i, 1);
+    this.#lanes[lane].push(key);
+  }
+
   #pop(): string | undefined {
-    // In turns while both lanes hold keys; otherwise whichever does.
-    const other: 0 | 1 = this.#lastLane === 0 ? 1 : 0;
-    const lane: 0 | 1 = this.#lanes[other].length > 0 ? other : this.#lastLane;
+    // In turns among the lanes that hold keys (0, 1, 2, 0, ...).
+    let lane: Lane | undefined;
+    for (let step = 1; step <= 3 && lane === undefined; step++) {
+      const l = ((this.#lastLane + step) % 3) as Lane;
+      if (this.#lanes[l].length > 0) lane = l;
+    }
+    if (lane === undefined) return undefined;
     const key = this.#lanes[lane].shift();
     if (key === undefined) return undefined;
     this.#lastLane = lane;

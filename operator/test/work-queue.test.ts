@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import type { PaddleService } from '../../crds/src/index.js';
+import { isSteady } from '../src/controller.js';
 import { WorkQueue } from '../src/work-queue.js';
 import { FakeClock, flush } from './fake-clock.js';
 
@@ -180,6 +182,53 @@ describe('WorkQueue', () => {
       // The last key served came from the first lane: the other lane's turn.
       assert.equal(await q.get(), 'y');
       assert.equal(await q.get(), 'x');
+    });
+  });
+
+  describe('the steady lane: housekeeping of Ready PaddleServices (reports, resyncs) takes turns too', () => {
+    it('500 waiting steady keys do not hold back a key that may need a change; the three lanes rotate', async () => {
+      const { q } = newQueue();
+      for (let i = 0; i < 3; i++) q.add(`new-${i}`, { first: true });
+      for (let i = 0; i < 500; i++) q.add(`s-${i}`, { steady: true });
+      q.add('k-0');
+      const order: string[] = [];
+      for (let i = 0; i < 7; i++) order.push((await q.get()) as string);
+      assert.deepEqual(order, ['new-0', 'k-0', 's-0', 'new-1', 's-1', 'new-2', 's-2']);
+      assert.equal(q.depth, 497);
+    });
+
+    it('a waiting steady key added again without `steady` moves to the others (ahead of the steady ones)', async () => {
+      const { q } = newQueue();
+      for (let i = 0; i < 10; i++) q.add(`s-${i}`, { steady: true });
+      q.add('s-7');
+      assert.equal(q.depth, 10, 'moved, not duplicated');
+      assert.equal(await q.get(), 's-7');
+      assert.equal(await q.get(), 's-0');
+    });
+
+    it('a waiting key of the others is not demoted by a steady add; in flight, the last add decides its lane', async () => {
+      const { q } = newQueue();
+      q.add('a');
+      q.add('a', { steady: true });
+      q.add('s', { steady: true });
+      assert.equal(await q.get(), 'a');
+      q.add('a', { steady: true });
+      q.add('a');
+      q.add('b', { steady: true });
+      q.done('a');
+      // 'a' was taken from lane 1: the next turn is the steady lane's ('s'), then 'a' in lane 1, then 'b'.
+      assert.deepEqual([await q.get(), await q.get(), await q.get()], ['s', 'a', 'b']);
+    });
+  });
+
+  describe('isSteady (controller): which PaddleService updates go to the steady lane', () => {
+    const ps = (generation: number, observed: number, ready: 'True' | 'False') =>
+      ({ apiVersion: 'serving.paddle.io/v1alpha1', kind: 'PaddleService', metadata: { name: 'p', generation }, spec: {}, status: { observedGeneration: observed, conditions: [{ type: 'Ready', status: ready }] } }) as unknown as PaddleService;
+    it('Ready=True for the current spec: steady (a report); not Ready, or a spec the status has not seen: not', () => {
+      assert.equal(isSteady(ps(2, 2, 'True')), true);
+      assert.equal(isSteady(ps(3, 2, 'True')), false, 'a spec change');
+      assert.equal(isSteady(ps(2, 2, 'False')), false, 'on its way up (e.g. its first report)');
+      assert.equal(isSteady({ ...ps(1, 1, 'True'), status: {} } as PaddleService), false, 'no status yet');
     });
   });
 });
