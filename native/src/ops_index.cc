@@ -192,6 +192,29 @@ void WhereK(OpContext& ctx) {
   }
 }
 
+// masked_select: the elements of X where Mask is true (the two broadcast to one shape), in
+// row-major order, as a 1-D tensor. Its length depends on the mask's values, so a shape-only
+// pass runs it for real (ops_registry.cc).
+void MaskedSelectK(OpContext& ctx) {
+  const Value& x = ctx.In("X");
+  const Value& m = ctx.In("Mask");
+  if (m.dtype != DType::kBool) ctx.Fail(std::string("Mask must be bool, got ") + DTypeName(m.dtype));
+  Shape full = BroadcastShape(ctx, {&x.shape, &m.shape});
+  auto ox = BroadcastOffsets(x.shape, full), om = BroadcastOffsets(m.shape, full);
+  const uint8_t* mask = Bytes(m);
+  int64_t count = 0;
+  for (int64_t o : om) count += mask[o] != 0;
+  Value& out = ctx.Out("Y", x.dtype, {count});
+  if (ctx.Dry()) return;
+  const size_t es = DTypeSize(x.dtype);
+  uint8_t* dst = static_cast<uint8_t*>(out.data);
+  for (size_t i = 0; i < om.size(); ++i) {
+    if (mask[om[i]] == 0) continue;
+    std::memcpy(dst, Bytes(x) + static_cast<size_t>(ox[i]) * es, es);
+    dst += es;
+  }
+}
+
 void Logical(OpContext& ctx, int op) {  // 0 and, 1 or, 2 xor, 3 not
   const Value& x = ctx.In("X");
   const bool unary = op == 3;
@@ -430,6 +453,7 @@ void AddIndexKernels(KernelMap* table) {
   (*table)["gather_nd"] = GatherNdK;
   (*table)["index_select"] = IndexSelectK;
   (*table)["where"] = WhereK;
+  (*table)["masked_select"] = MaskedSelectK;
   (*table)["logical_and"] = LogicalAndK;
   (*table)["logical_or"] = LogicalOrK;
   (*table)["logical_xor"] = LogicalXorK;

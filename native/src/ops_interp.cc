@@ -1,5 +1,6 @@
-// Upsampling ops: bilinear_interp_v2, nearest_interp_v2, bicubic_interp_v2 (NCHW) and
-// linear_interp_v2 (NCW) (the output size from SizeTensor, OutSize, Scale or the attributes,
+// Upsampling ops: bilinear_interp_v2, nearest_interp_v2, bicubic_interp_v2 (NCHW or NHWC),
+// linear_interp_v2 (NCW or NWC) and trilinear_interp_v2 (NCDHW or NDHWC) (the output size from
+// SizeTensor, OutSize, Scale or the attributes,
 // in Paddle's order of precedence, and Paddle's source-index arithmetic: align_corners,
 // align_mode, the cubic convolution with A = -0.75) and conv2d_transpose /
 // depthwise_conv2d_transpose (gemm + col2im, groups, dilations, EXPLICIT/SAME/VALID padding,
@@ -18,51 +19,78 @@ namespace paddle_native {
 
 namespace {
 
+// Output sizes and source-index ratios of the spatial dims, depth (D) / height (H) / width (W):
+// `nd` of them are real (1: linear_interp_v2, W only; 2: H and W; 3: trilinear, D, H and W);
+// the others have size 1.
 struct InterpPlan {
-  int64_t out_h = -1, out_w = -1;
-  float ratio_h = 0.f, ratio_w = 0.f;
+  int64_t out_d = 1, out_h = 1, out_w = -1;
+  float ratio_d = 0.f, ratio_h = 0.f, ratio_w = 0.f;
 };
 
-// 2-D (H, W) or, for linear_interp_v2 on [N, C, W], 1-D: H is then 1 and every size or scale
-// source holds the one W value.
-InterpPlan PlanInterp(OpContext& ctx, int64_t in_h, int64_t in_w, bool align_corners, bool one_d) {
+InterpPlan PlanInterp(OpContext& ctx, const int64_t in[3], bool align_corners, size_t nd) {
   InterpPlan p;
-  const size_t n = one_d ? 1 : 2;
-  p.out_h = one_d ? 1 : ctx.Int("out_h", -1);
-  p.out_w = ctx.Int("out_w", -1);
-  float scale_h = -1.f, scale_w = -1.f;
-  if (ctx.HasInput("Scale")) {
-    const Value& s = ctx.InValue("Scale");
-    scale_h = static_cast<float>(ops::ScalarAt(s, 0));
-    scale_w = static_cast<float>(s.Numel() > 1 && !one_d ? ops::ScalarAt(s, 1) : scale_h);
-  } else {
-    auto sc = ctx.Floats("scale");
-    if (sc.size() == 1 || (one_d && !sc.empty())) scale_h = scale_w = static_cast<float>(sc[0]);
-    else if (sc.size() >= 2) { scale_h = static_cast<float>(sc[0]); scale_w = static_cast<float>(sc[1]); }
-  }
-  if (scale_h > 0.f && scale_w > 0.f) {
-    if (!one_d) p.out_h = static_cast<int64_t>(static_cast<float>(in_h) * scale_h);
-    p.out_w = static_cast<int64_t>(static_cast<float>(in_w) * scale_w);
-  }
-  if (one_d) scale_h = -1.f;
+  int64_t* out[3] = {&p.out_d, &p.out_h, &p.out_w};
+  const char* attrs[3] = {"out_d", "out_h", "out_w"};
+  const size_t first = 3 - nd;  // the first real dim of D, H, W
+  for (size_t k = first; k < 3; ++k) *out[k] = ctx.Int(attrs[k], -1);
+  // Paddle's precedence: SizeTensor, else OutSize over the scale over the attributes (the
+  // scale, when given, also sets the source-index ratio).
+  float scale[3] = {-1.f, -1.f, -1.f};
   auto take = [&](const std::vector<int64_t>& v, const char* what) {
-    if (v.size() != n) ctx.Fail(std::string(what) + " must hold " + std::to_string(n) + " values");
-    if (!one_d) p.out_h = v[0];
-    p.out_w = v[n - 1];
+    if (v.size() != nd) ctx.Fail(std::string(what) + " must hold " + std::to_string(nd) + " values");
+    for (size_t k = first; k < 3; ++k) *out[k] = v[k - first];
   };
-  if (ctx.HasInput("OutSize")) take(ops::Ints(ctx, ctx.InValue("OutSize")), "OutSize");
-  if (ctx.InputCount("SizeTensor") > 0) take(ops::IntList(ctx, "", nullptr, "SizeTensor"), "SizeTensor");
-  if (p.out_h <= 0 || p.out_w <= 0 || p.out_h > (int64_t{1} << 20) || p.out_w > (int64_t{1} << 20)) {
-    ctx.Fail("output size " + std::to_string(p.out_h) + "x" + std::to_string(p.out_w) + " is not positive or too large");
+  if (ctx.InputCount("SizeTensor") > 0) {
+    take(ops::IntList(ctx, "", nullptr, "SizeTensor"), "SizeTensor");
+  } else {
+    if (ctx.HasInput("Scale")) {
+      const Value& s = ctx.InValue("Scale");
+      if (s.Numel() < 1) ctx.Fail("Scale is empty");
+      for (size_t k = first; k < 3; ++k) {
+        const int64_t at = s.Numel() > 1 && nd > 1 ? static_cast<int64_t>(k - first) : 0;
+        if (at >= s.Numel()) ctx.Fail("Scale must hold 1 or " + std::to_string(nd) + " values");
+        scale[k] = static_cast<float>(ops::ScalarAt(s, at));
+      }
+    } else {
+      auto sc = ctx.Floats("scale");
+      if (sc.size() == 1 || (nd == 1 && !sc.empty())) {
+        for (size_t k = first; k < 3; ++k) scale[k] = static_cast<float>(sc[0]);
+      } else if (sc.size() >= nd) {
+        for (size_t k = first; k < 3; ++k) scale[k] = static_cast<float>(sc[k - first]);
+      }
+    }
+    bool scaled = true;
+    for (size_t k = first; k < 3; ++k) scaled = scaled && scale[k] > 0.f;
+    if (scaled) {
+      for (size_t k = first; k < 3; ++k) *out[k] = static_cast<int64_t>(static_cast<float>(in[k]) * scale[k]);
+    }
+    if (ctx.HasInput("OutSize")) take(ops::Ints(ctx, ctx.InValue("OutSize")), "OutSize");
   }
-  auto ratio = [&](int64_t in, int64_t out, float scale) {
-    if (out <= 1) return 0.f;
-    if (align_corners) return static_cast<float>(in - 1) / static_cast<float>(out - 1);
-    return scale > 0.f ? static_cast<float>(1. / scale) : static_cast<float>(in) / static_cast<float>(out);
+  for (size_t k = first; k < 3; ++k) {
+    if (*out[k] <= 0 || *out[k] > (int64_t{1} << 20)) {
+      ctx.Fail(std::string("output size ") + attrs[k] + " = " + std::to_string(*out[k]) + " is not positive or too large");
+    }
+  }
+  auto ratio = [&](int64_t in_size, int64_t out_size, float s) {
+    if (out_size <= 1) return 0.f;
+    if (align_corners) return static_cast<float>(in_size - 1) / static_cast<float>(out_size - 1);
+    return s > 0.f ? static_cast<float>(1. / s) : static_cast<float>(in_size) / static_cast<float>(out_size);
   };
-  p.ratio_h = ratio(in_h, p.out_h, scale_h);
-  p.ratio_w = ratio(in_w, p.out_w, scale_w);
+  p.ratio_d = ratio(in[0], p.out_d, scale[0]);
+  p.ratio_h = ratio(in[1], p.out_h, scale[1]);
+  p.ratio_w = ratio(in[2], p.out_w, scale[2]);
   return p;
+}
+
+// Where element (n, c, d, h, w) of an image batch lies, for channel-first (NC[D][H]W) or
+// channel-last (N[D][H]WC) data: offset n * n + c * c + d * d + h * h + w * w.
+struct Strides {
+  int64_t n, c, d, h, w;
+};
+
+Strides StridesOf(int64_t C, int64_t D, int64_t H, int64_t W, bool channel_last) {
+  if (channel_last) return {D * H * W * C, 1, H * W * C, W * C, C};
+  return {C * D * H * W, D * H * W, H * W, W, 1};
 }
 
 // Paddle's cubic convolution weights (A = -0.75) for the 4 taps around a fraction t.
@@ -76,119 +104,147 @@ void CubicWeights(float t, float w[4]) {
   w[3] = far(2.f - t);
 }
 
-// bicubic_interp_v2: source index ratio * k (align_corners) or ratio * (k + 0.5) - 0.5, taps
-// at floor - 1 .. floor + 2 clamped to the edge, rows interpolated first, then columns.
-void Bicubic(const float* in, float* po, int64_t NC, int64_t H, int64_t W, const InterpPlan& p, bool align_corners) {
+// bicubic_interp_v2 on one image (D = 1): source index ratio * k (align_corners) or
+// ratio * (k + 0.5) - 0.5, taps at floor - 1 .. floor + 2 clamped to the edge, rows
+// interpolated first, then columns.
+void Bicubic(const float* img, const Strides& si, int64_t H, int64_t W, float* dst, const Strides& so, const InterpPlan& p, bool align_corners) {
   auto src = [&](int64_t k, float ratio) {
     const float fk = static_cast<float>(k);
     return align_corners ? ratio * fk : ratio * (fk + 0.5f) - 0.5f;
   };
-  for (int64_t nc = 0; nc < NC; ++nc) {
-    const float* img = in + nc * H * W;
-    float* dst = po + nc * p.out_h * p.out_w;
-    for (int64_t i = 0; i < p.out_h; ++i) {
-      const float sy = src(i, p.ratio_h);
-      const int64_t y0 = static_cast<int64_t>(std::floor(sy));
-      float wy[4];
-      CubicWeights(sy - static_cast<float>(y0), wy);
-      for (int64_t j = 0; j < p.out_w; ++j) {
-        const float sx = src(j, p.ratio_w);
-        const int64_t x0 = static_cast<int64_t>(std::floor(sx));
-        float wx[4];
-        CubicWeights(sx - static_cast<float>(x0), wx);
-        float rows[4];
-        for (int64_t a = 0; a < 4; ++a) {
-          const float* line = img + std::clamp<int64_t>(y0 - 1 + a, 0, H - 1) * W;
-          float v = 0.f;
-          for (int64_t b = 0; b < 4; ++b) v += line[std::clamp<int64_t>(x0 - 1 + b, 0, W - 1)] * wx[b];
-          rows[a] = v;
-        }
-        dst[i * p.out_w + j] = rows[0] * wy[0] + rows[1] * wy[1] + rows[2] * wy[2] + rows[3] * wy[3];
+  for (int64_t i = 0; i < p.out_h; ++i) {
+    const float sy = src(i, p.ratio_h);
+    const int64_t y0 = static_cast<int64_t>(std::floor(sy));
+    float wy[4];
+    CubicWeights(sy - static_cast<float>(y0), wy);
+    for (int64_t j = 0; j < p.out_w; ++j) {
+      const float sx = src(j, p.ratio_w);
+      const int64_t x0 = static_cast<int64_t>(std::floor(sx));
+      float wx[4];
+      CubicWeights(sx - static_cast<float>(x0), wx);
+      float rows[4];
+      for (int64_t a = 0; a < 4; ++a) {
+        const float* line = img + std::clamp<int64_t>(y0 - 1 + a, 0, H - 1) * si.h;
+        float v = 0.f;
+        for (int64_t b = 0; b < 4; ++b) v += line[std::clamp<int64_t>(x0 - 1 + b, 0, W - 1) * si.w] * wx[b];
+        rows[a] = v;
       }
+      dst[i * so.h + j * so.w] = rows[0] * wy[0] + rows[1] * wy[1] + rows[2] * wy[2] + rows[3] * wy[3];
     }
   }
+}
+
+// Paddle's source indices of a nearest-neighbour resize along one dim.
+std::vector<int64_t> NearestIndex(int64_t out, int64_t in_size, float ratio, bool align_corners) {
+  std::vector<int64_t> v(static_cast<size_t>(out));
+  for (int64_t k = 0; k < out; ++k) {
+    const float f = ratio * static_cast<float>(k);
+    v[static_cast<size_t>(k)] = std::min(static_cast<int64_t>(align_corners ? f + 0.5f : f), in_size - 1);
+  }
+  return v;
+}
+
+// Paddle's two source taps of a linear resize along one dim, and their weights.
+struct Tap {
+  int64_t lo, hi;
+  float d_lo, d_hi;  // d_lo: distance from lo (weight of hi), d_hi = 1 - d_lo (weight of lo)
+};
+
+std::vector<Tap> LinearTaps(int64_t out, int64_t in_size, float ratio, bool align_flag) {
+  std::vector<Tap> t(static_cast<size_t>(out));
+  for (int64_t k = 0; k < out; ++k) {
+    float fk = static_cast<float>(k);
+    int64_t lo = align_flag ? static_cast<int64_t>(ratio * (fk + 0.5f) - 0.5f) : static_cast<int64_t>(ratio * fk);
+    lo = lo > 0 ? lo : 0;
+    int64_t hi = (lo + 1) < (in_size - 1) ? (lo + 1) : (in_size - 1);
+    float src = ratio * (fk + 0.5f) - 0.5f;
+    src = src > 0 ? src : 0;
+    float d = align_flag ? src - static_cast<float>(lo) : ratio * fk - static_cast<float>(lo);
+    t[static_cast<size_t>(k)] = Tap{lo, hi, d, 1.f - d};
+  }
+  return t;
 }
 
 enum class InterpMode { kNearest, kLinear, kBicubic };
 
-// NCHW (or, for linear_interp_v2, NCW: a 1-row image).
-void Interp(OpContext& ctx, InterpMode mode, bool one_d) {
+// `nd` spatial dims (1: NCW / NWC, 2: NCHW / NHWC, 3: NCDHW / NDHWC); each (n, c) image is
+// resized on its own, reading and writing through the layout's strides.
+void Interp(OpContext& ctx, InterpMode mode, size_t nd) {
   const Value x = ctx.In("X");
-  const float* px = ops::F32(ctx, x, "X");
-  const size_t rank = one_d ? 3 : 4;
+  const float* in = ops::F32(ctx, x, "X");
+  const size_t rank = nd + 2;
   if (x.shape.size() != rank) ctx.Fail("input must be " + std::to_string(rank) + "-D, got " + ShapeString(x.shape));
-  std::string layout = ctx.Str("data_layout", ctx.Str("data_format", "NCHW"));
-  if (layout != "NCHW" && layout != "NCW" && layout != "AnyLayout") ctx.Fail("data layout " + layout + " is not supported (NCHW / NCW only)");
+  const std::string layout = ctx.Str("data_layout", ctx.Str("data_format", "NCHW"));
+  const bool channel_last = layout == "NHWC" || layout == "NWC" || layout == "NDHWC";
+  if (!channel_last && layout != "NCHW" && layout != "NCW" && layout != "NCDHW" && layout != "AnyLayout") {
+    ctx.Fail("data layout " + layout + " is not supported (NC[D][H]W or N[D][H]WC)");
+  }
   const bool align_corners = ctx.Bool("align_corners", false);
   const int64_t align_mode = ctx.Int("align_mode", 1);
-  const int64_t N = x.shape[0], C = x.shape[1], H = one_d ? 1 : x.shape[2], W = x.shape[rank - 1];
-  InterpPlan p = PlanInterp(ctx, H, W, align_corners, one_d);
+  const int64_t N = x.shape[0], C = channel_last ? x.shape[rank - 1] : x.shape[1];
+  int64_t size[3] = {1, 1, 1};  // D, H, W
+  for (size_t k = 0; k < nd; ++k) size[3 - nd + k] = x.shape[channel_last ? 1 + k : 2 + k];
+  const int64_t D = size[0], H = size[1], W = size[2];
+  if (D <= 0 || H <= 0 || W <= 0) ctx.Fail("input " + ShapeString(x.shape) + " has an empty spatial dim");
+  InterpPlan p = PlanInterp(ctx, size, align_corners, nd);
+  Shape out_shape{N};
+  if (!channel_last) out_shape.push_back(C);
+  const int64_t out_size[3] = {p.out_d, p.out_h, p.out_w};
+  for (size_t k = 3 - nd; k < 3; ++k) out_shape.push_back(out_size[k]);
+  if (channel_last) out_shape.push_back(C);
   // Inputs stay valid while the op runs: an output that overwrites a live variable gets a
   // fresh slab (executor.cc), so nothing is copied here.
-  const float* in = px;
-  Value& o = ctx.Out("Out", DType::kFloat32, one_d ? Shape{N, C, p.out_w} : Shape{N, C, p.out_h, p.out_w});
+  Value& o = ctx.Out("Out", DType::kFloat32, out_shape);
   if (ctx.Dry()) return;
   float* po = o.As<float>();
+  const Strides si = StridesOf(C, D, H, W, channel_last), so = StridesOf(C, p.out_d, p.out_h, p.out_w, channel_last);
   if (mode == InterpMode::kBicubic) {
-    Bicubic(in, po, N * C, H, W, p, align_corners);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c) Bicubic(in + n * si.n + c * si.c, si, H, W, po + n * so.n + c * so.c, so, p, align_corners);
     return;
   }
+  // Stores value(src, t, i, j) at every output element (t, i, j) of every (n, c) image.
+  auto each_output = [&](auto value) {
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c) {
+        const float* src = in + n * si.n + c * si.c;
+        float* dst = po + n * so.n + c * so.c;
+        for (int64_t t = 0; t < p.out_d; ++t)
+          for (int64_t i = 0; i < p.out_h; ++i)
+            for (int64_t j = 0; j < p.out_w; ++j) dst[t * so.d + i * so.h + j * so.w] = value(src, t, i, j);
+      }
+  };
+  auto at = [](const auto& v, int64_t k) { return v[static_cast<size_t>(k)]; };
   if (mode == InterpMode::kNearest) {
-    std::vector<int64_t> ys(static_cast<size_t>(p.out_h)), xs(static_cast<size_t>(p.out_w));
-    for (int64_t k = 0; k < p.out_h; ++k) {
-      int64_t v = align_corners ? static_cast<int64_t>(p.ratio_h * static_cast<float>(k) + 0.5f) : static_cast<int64_t>(p.ratio_h * static_cast<float>(k));
-      ys[static_cast<size_t>(k)] = std::min(v, H - 1);
-    }
-    for (int64_t k = 0; k < p.out_w; ++k) {
-      int64_t v = align_corners ? static_cast<int64_t>(p.ratio_w * static_cast<float>(k) + 0.5f) : static_cast<int64_t>(p.ratio_w * static_cast<float>(k));
-      xs[static_cast<size_t>(k)] = std::min(v, W - 1);
-    }
-    for (int64_t nc = 0; nc < N * C; ++nc) {
-      const float* src = in + nc * H * W;
-      float* dst = po + nc * p.out_h * p.out_w;
-      for (int64_t i = 0; i < p.out_h; ++i)
-        for (int64_t j = 0; j < p.out_w; ++j) dst[i * p.out_w + j] = src[ys[static_cast<size_t>(i)] * W + xs[static_cast<size_t>(j)]];
-    }
+    auto zs = NearestIndex(p.out_d, D, p.ratio_d, align_corners), ys = NearestIndex(p.out_h, H, p.ratio_h, align_corners),
+         xs = NearestIndex(p.out_w, W, p.ratio_w, align_corners);
+    each_output([&](const float* src, int64_t t, int64_t i, int64_t j) { return src[at(zs, t) * si.d + at(ys, i) * si.h + at(xs, j) * si.w]; });
     return;
   }
   const bool align_flag = align_mode == 0 && !align_corners;
-  struct Tap {
-    int64_t lo, hi;
-    float d_lo, d_hi;  // d_lo: distance from lo (weight of hi), d_hi = 1 - d_lo
-  };
-  auto taps = [&](int64_t out, int64_t in_size, float ratio) {
-    std::vector<Tap> t(static_cast<size_t>(out));
-    for (int64_t k = 0; k < out; ++k) {
-      float fk = static_cast<float>(k);
-      int64_t lo = align_flag ? static_cast<int64_t>(ratio * (fk + 0.5f) - 0.5f) : static_cast<int64_t>(ratio * fk);
-      lo = lo > 0 ? lo : 0;
-      int64_t hi = (lo + 1) < (in_size - 1) ? (lo + 1) : (in_size - 1);
-      float src = ratio * (fk + 0.5f) - 0.5f;
-      src = src > 0 ? src : 0;
-      float d = align_flag ? src - static_cast<float>(lo) : ratio * fk - static_cast<float>(lo);
-      t[static_cast<size_t>(k)] = Tap{lo, hi, d, 1.f - d};
-    }
-    return t;
-  };
-  auto ty = taps(p.out_h, H, p.ratio_h), tx = taps(p.out_w, W, p.ratio_w);
-  for (int64_t nc = 0; nc < N * C; ++nc) {
-    const float* src = in + nc * H * W;
-    float* dst = po + nc * p.out_h * p.out_w;
-    for (int64_t i = 0; i < p.out_h; ++i) {
-      const Tap& a = ty[static_cast<size_t>(i)];
-      for (int64_t j = 0; j < p.out_w; ++j) {
-        const Tap& b = tx[static_cast<size_t>(j)];
-        // Paddle: in(n, w) * d_s * d_e + in(s, w) * d_n * d_e + in(n, e) * d_s * d_w + in(s, e) * d_n * d_w
-        dst[i * p.out_w + j] = src[a.lo * W + b.lo] * a.d_hi * b.d_hi + src[a.hi * W + b.lo] * a.d_lo * b.d_hi +
-                               src[a.lo * W + b.hi] * a.d_hi * b.d_lo + src[a.hi * W + b.hi] * a.d_lo * b.d_lo;
-      }
-    }
-  }
+  auto tz = LinearTaps(p.out_d, D, p.ratio_d, align_flag), ty = LinearTaps(p.out_h, H, p.ratio_h, align_flag),
+       tx = LinearTaps(p.out_w, W, p.ratio_w, align_flag);
+  each_output([&](const float* src, int64_t t, int64_t i, int64_t j) {
+    const Tap &z = at(tz, t), &a = at(ty, i), &b = at(tx, j);
+    // Paddle: in(n, w) * d_s * d_e + in(s, w) * d_n * d_e + in(n, e) * d_s * d_w + in(s, e) * d_n * d_w,
+    // and in 3-D the same per depth tap (front, back), front first.
+    auto plane = [&](int64_t zi) {
+      const float* s = src + zi * si.d;
+      return s[a.lo * si.h + b.lo * si.w] * a.d_hi * b.d_hi + s[a.hi * si.h + b.lo * si.w] * a.d_lo * b.d_hi +
+             s[a.lo * si.h + b.hi * si.w] * a.d_hi * b.d_lo + s[a.hi * si.h + b.hi * si.w] * a.d_lo * b.d_lo;
+    };
+    return nd == 3 ? plane(z.lo) * z.d_hi + plane(z.hi) * z.d_lo : plane(0);
+  });
 }
-void BilinearK(OpContext& c) { Interp(c, InterpMode::kLinear, false); }
-void LinearK(OpContext& c) { Interp(c, InterpMode::kLinear, true); }
-void BicubicK(OpContext& c) { Interp(c, InterpMode::kBicubic, false); }
-void NearestK(OpContext& c) { Interp(c, InterpMode::kNearest, false); }
+void BilinearK(OpContext& c) { Interp(c, InterpMode::kLinear, 2); }
+void LinearK(OpContext& c) { Interp(c, InterpMode::kLinear, 1); }
+void TrilinearK(OpContext& c) { Interp(c, InterpMode::kLinear, 3); }
+void BicubicK(OpContext& c) { Interp(c, InterpMode::kBicubic, 2); }
+// nearest_interp_v2 takes 3-D, 4-D and 5-D inputs.
+void NearestK(OpContext& c) {
+  const size_t rank = c.In("X").shape.size();
+  Interp(c, InterpMode::kNearest, rank >= 3 && rank <= 5 ? rank - 2 : 2);
+}
 
 void ConvTransposeK(OpContext& ctx) {
   const Value x = ctx.In("Input");
@@ -279,6 +335,7 @@ void AddInterpKernels(KernelMap* table) {
   (*table)["nearest_interp_v2"] = NearestK;
   (*table)["linear_interp_v2"] = LinearK;
   (*table)["bicubic_interp_v2"] = BicubicK;
+  (*table)["trilinear_interp_v2"] = TrilinearK;
   (*table)["conv2d_transpose"] = ConvTransposeK;
   (*table)["depthwise_conv2d_transpose"] = ConvTransposeK;
 }

@@ -13,13 +13,14 @@ KernelMap AllExtra() {
   AddInterpKernels(&extra);
   AddDetectionKernels(&extra);
   AddIndexKernels(&extra);
+  AddConv3dKernels(&extra);
   return extra;
 }
 
-// Ops whose output shapes depend on their input values (the detections multiclass_nms3 keeps),
-// so a shape-only pass must run them for real; every other kernel of the ops_*.cc files makes
-// its outputs and scratch, then returns when ctx.Dry().
-const char* const kNeedsRealRun[] = {"multiclass_nms3"};
+// Ops whose output shapes depend on their input values (the detections multiclass_nms3 keeps,
+// the elements masked_select picks), so a shape-only pass must run them for real; every other
+// kernel of the ops_*.cc files makes its outputs and scratch, then returns when ctx.Dry().
+const char* const kNeedsRealRun[] = {"multiclass_nms3", "masked_select"};
 
 }  // namespace
 

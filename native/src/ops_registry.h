@@ -22,5 +22,6 @@ void AddRnnKernels(KernelMap* table);        // ops_rnn.cc
 void AddInterpKernels(KernelMap* table);     // ops_interp.cc
 void AddDetectionKernels(KernelMap* table);  // ops_detection.cc
 void AddIndexKernels(KernelMap* table);      // ops_index.cc
+void AddConv3dKernels(KernelMap* table);     // ops_conv3d.cc
 
 }  // namespace paddle_native

@@ -487,8 +487,10 @@ const std::map<std::string, Translator>& PirTable() {
       {"max", ReduceTranslator("reduce_max")}, {"min", ReduceTranslator("reduce_min")},
       {"bilinear_interp", InterpTranslator("bilinear_interp_v2")}, {"nearest_interp", InterpTranslator("nearest_interp_v2")},
       {"linear_interp", InterpTranslator("linear_interp_v2")}, {"bicubic_interp", InterpTranslator("bicubic_interp_v2")},
+      {"trilinear_interp", InterpTranslator("trilinear_interp_v2")},
       {"conv2d_transpose", ConvTransposeTranslator("conv2d_transpose")},
       {"depthwise_conv2d_transpose", ConvTransposeTranslator("depthwise_conv2d_transpose")},
+      {"conv3d", ConvTransposeTranslator("conv3d")},  // (input, filter) -> conv3d(Input, Filter)
       {"yolo_box", [](PirContext& c, const PirOp& p, OpDesc* op) {
          op->type = "yolo_box"; In(c, p, op, 0, "X"); In(c, p, op, 1, "ImgSize");
          Out(c, p, op, 0, "Boxes"); Out(c, p, op, 1, "Scores"); CopyAll(p, op);
@@ -522,6 +524,9 @@ const std::map<std::string, Translator>& PirTable() {
        }},
       {"where", [](PirContext& c, const PirOp& p, OpDesc* op) {
          op->type = "where"; In(c, p, op, 0, "Condition"); In(c, p, op, 1, "X"); In(c, p, op, 2, "Y"); Out(c, p, op, 0, "Out");
+       }},
+      {"masked_select", [](PirContext& c, const PirOp& p, OpDesc* op) {
+         op->type = "masked_select"; In(c, p, op, 0, "X"); In(c, p, op, 1, "Mask"); Out(c, p, op, 0, "Y");
        }},
       {"logical_and", Binary("logical_and")}, {"logical_or", Binary("logical_or")}, {"logical_xor", Binary("logical_xor")},
       {"logical_not", Unary("logical_not")},

@@ -252,7 +252,7 @@ describe('model-zoo ops: semantics and refusals', function () {
 
   it('refusals name the op and the problem', async () => {
     await assert.rejects(one('expand_v2', { X: ['x'] }, { shape: [2, 3] }, f32([2, 2], range(4))), (e: Error) => e instanceof ShapeError && /op expand_v2: cannot expand \[2, 2\] to \[2, 3\]/.test(e.message));
-    await assert.rejects(one('nearest_interp_v2', { X: ['x'] }, { out_h: 0, out_w: 2 }, f32([1, 1, 2, 2], range(4))), (e: Error) => e instanceof ShapeError && /output size 0x2 is not positive/.test(e.message));
+    await assert.rejects(one('nearest_interp_v2', { X: ['x'] }, { out_h: 0, out_w: 2 }, f32([1, 1, 2, 2], range(4))), (e: Error) => e instanceof ShapeError && /output size out_h = 0 is not positive/.test(e.message));
     await assert.rejects(one('strided_slice', { Input: ['x'] }, { axes: [0], starts: [0], ends: [2], strides: [0] }, f32([4], range(4))), (e: Error) => e instanceof ShapeError && /stride 0/.test(e.message));
     await assert.rejects(
       runOne(
@@ -275,5 +275,36 @@ describe('model-zoo ops: semantics and refusals', function () {
       named(/op pad3d: reflect padding must be smaller than the dim it pads/),
     );
     await assert.rejects(one('one_hot_v2', { X: ['x'] }, { depth: 3 }, f32([2], [1, 3])), named(/op one_hot_v2: X value 3 outside \[0, depth 3\)/));
+  });
+
+  it('conv3d, masked_select and 3-D / channel-last interpolation refusals name the op and the problem', async () => {
+    const named = (re: RegExp) => (e: Error) => e instanceof ShapeError && re.test(e.message);
+    const two = (type: string, inputs: Record<string, string[]>, out: string, attrs: OpSpec['attrs'], x: Tensor, w: Tensor) =>
+      runOne(
+        [
+          { name: 'x', dtype: x.dtype as 'float32', dims: x.shape.map(() => -1) },
+          { name: 'w', dtype: w.dtype as 'float32', dims: w.shape.map(() => -1) },
+          { name: 'y', dims: [-1] },
+        ],
+        [{ type, inputs, outputs: { [out]: ['y'] }, attrs }],
+        ['x', 'w'],
+        ['y'],
+        { x, w },
+      );
+    const cube = f32([1, 2, 3, 3, 3], Array(54).fill(1));
+    await assert.rejects(
+      two('conv3d', { Input: ['x'], Filter: ['w'] }, 'Output', {}, cube, f32([4, 3, 1, 1, 1], range(12))),
+      named(/op conv3d: Filter \[4, 3, 1, 1, 1\] with groups 1 does not fit Input \[1, 2, 3, 3, 3\]/),
+    );
+    await assert.rejects(
+      two('conv3d', { Input: ['x'], Filter: ['w'] }, 'Output', { paddings: [1, 1] }, cube, f32([4, 2, 1, 1, 1], range(8))),
+      named(/op conv3d: paddings must hold 3 or 6 values, got 2/),
+    );
+    await assert.rejects(
+      two('masked_select', { X: ['x'], Mask: ['w'] }, 'Y', {}, f32([2], [1, 2]), f32([2], [1, 0])),
+      named(/op masked_select: Mask must be bool, got float32/),
+    );
+    await assert.rejects(one('trilinear_interp_v2', { X: ['x'] }, { out_d: 2, out_h: 2, out_w: 2 }, f32([1, 1, 2, 2], range(4))), named(/op trilinear_interp_v2: input must be 5-D/));
+    await assert.rejects(one('bilinear_interp_v2', { X: ['x'] }, { out_h: 2, out_w: 2, data_layout: 'HWNC' }, f32([1, 1, 2, 2], range(4))), named(/data layout HWNC is not supported/));
   });
 });

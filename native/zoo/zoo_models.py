@@ -679,3 +679,72 @@ def det_ops_inputs(rng, b):
 
 
 add("det_ops", "ops", DetOps, [("image", [None, 3, 32, 32], "float32"), ("rows", [4], "int64")], det_ops_inputs)
+
+
+class Interp3dNhwcOps(nn.Layer):
+    """trilinear_interp_v2 (NCDHW and NDHWC; sizes, per-dim scales, align_corners, align_mode 1),
+    nearest_interp_v2 on 5-D input, and the channel-last 2-D / 1-D resizes (bilinear, nearest,
+    bicubic in NHWC; linear in NWC) that video and some PaddleSeg / PaddleDetection exports use."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = self.create_parameter([1, 3, 1, 1, 1])
+
+    def forward(self, x):
+        h = x * self.w                                                     # [B, 3, 4, 6, 5]
+        t1 = F.interpolate(h, size=[6, 9, 7], mode="trilinear")
+        t2 = F.interpolate(h, scale_factor=[1.5, 2.0, 1.7], mode="trilinear", align_corners=True)
+        t3 = F.interpolate(h, size=[3, 4, 11], mode="trilinear", align_mode=1)
+        hc = h.transpose([0, 2, 3, 4, 1])                                  # [B, 4, 6, 5, 3]
+        t4 = F.interpolate(hc, size=[5, 8, 8], mode="trilinear", data_format="NDHWC")
+        t5 = F.interpolate(h, scale_factor=2, mode="nearest")
+        mc = h.mean(axis=2).transpose([0, 2, 3, 1])                        # [B, 6, 5, 3]
+        n1 = F.interpolate(mc, size=[11, 7], mode="bilinear", data_format="NHWC")
+        n2 = F.interpolate(mc, scale_factor=2, mode="nearest", data_format="NHWC")
+        n3 = F.interpolate(mc, size=[9, 13], mode="bicubic", align_corners=True, data_format="NHWC")
+        line = mc.reshape([-1, 30, 3])                                     # [B, 30, 3] (NWC)
+        l1 = F.interpolate(line, size=[45], mode="linear", data_format="NWC")
+        return t1, t2, t3, t4, t5, n1, n2, n3, l1
+
+
+add("interp3d_nhwc_ops", "ops", Interp3dNhwcOps, [("x", [None, 3, 4, 6, 5], "float32")],
+    lambda rng, b: {"x": rng.standard_normal((b, 3, 4, 6, 5)).astype("float32")})
+
+
+class Conv3dOps(nn.Layer):
+    """conv3d (video / medical nets): bias, stride 2, groups, dilation, SAME padding and six
+    explicit paddings."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv3D(3, 8, 3, padding=1)
+        self.c2 = nn.Conv3D(8, 8, 3, stride=2, padding=[1, 0, 1, 1, 0, 1], groups=2, bias_attr=False)
+        self.c3 = nn.Conv3D(8, 4, [1, 3, 3], dilation=[1, 2, 1], padding="SAME")
+        self.c4 = nn.Conv3D(8, 6, 2, stride=[1, 2, 2], padding="VALID")
+
+    def forward(self, x):
+        h = F.relu(self.c1(x))                                             # [B, 8, 4, 6, 5]
+        return self.c2(h), self.c3(h), self.c4(h)
+
+
+add("conv3d_ops", "ops", Conv3dOps, [("x", [None, 3, 4, 6, 5], "float32")],
+    lambda rng, b: {"x": rng.standard_normal((b, 3, 4, 6, 5)).astype("float32")})
+
+
+class MaskedSelectOps(nn.Layer):
+    """masked_select (output length from the mask's values): a full mask and one broadcast over
+    the channels, float32 and int64 data."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = self.create_parameter([1, 3, 1, 1])
+
+    def forward(self, x):
+        h = x * self.scale                                                 # [B, 3, 4, 5]
+        a = paddle.masked_select(h, h > 0.3)
+        b = paddle.masked_select(h, h.mean(axis=1, keepdim=True) > 0.0)    # mask [B, 1, 4, 5]
+        c = paddle.masked_select(paddle.cast(h * 10.0, "int64"), h < -0.5)
+        return a, b, c
+
+
+add("masked_select_ops", "ops", MaskedSelectOps, [("x", [None, 3, 4, 5], "float32")], image_inputs(3, 4, 5))
