@@ -9,9 +9,12 @@
 //     request's access line (`phases_ms`, 1 us resolution): `batch` the wait in the batcher's
 //     queue, `run` the run it shared until its outputs were back on the main thread, and their
 //     sum, the time the batcher adds, whose p99 is held against the issue's bound
-//     max queue delay + one batch run (one run of maxBatchSize rows, timed here on the idle
-//     predictor) and against that plus the run in flight when a request arrives;
-//   - the batch sizes formed (runs by the requests they served) and the mean.
+//     max queue delay + one batch run (the p99 of 40 runs of maxBatchSize rows, timed here on
+//     the idle predictor) and against that plus the run in flight when a request arrives;
+//   - the batch sizes formed (runs by the requests they served) and the mean;
+//   - CPU per request and the main thread's busy share (event-loop utilisation);
+//   - one more row below saturation: the largest connection count, open loop, at half the rate
+//     batching off sustained there (both serve the same rate; the latencies are the point).
 // Figures only; never asserts timings.
 //
 //   npx tsx bench/sidecar/batching.ts [--duration 3] [--rounds 3] [--fixtures mlp,transformer]
@@ -100,16 +103,16 @@ const q = (xs: number[], p: number): number => {
 };
 const us = (n: number): string => String(Math.round(n));
 
-function load(url: string, conns: number, seconds: number, bodyFile: string, token: string): Promise<Load> {
+function load(url: string, conns: number, seconds: number, bodyFile: string, rate: number, token: string): Promise<Load> {
   return new Promise((resolve, reject) =>
-    execFile(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/sidecar/http-load.ts'), url, String(conns), String(seconds), bodyFile, `authorization=Bearer ${token}`], { cwd: ROOT, maxBuffer: 1 << 20 }, (err, out) =>
+    execFile(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/sidecar/http-load.ts'), url, String(conns), String(seconds), bodyFile, String(rate), `authorization=Bearer ${token}`], { cwd: ROOT, maxBuffer: 1 << 20 }, (err, out) =>
       err ? reject(err) : resolve(JSON.parse(out) as Load),
     ),
   );
 }
 
 /** Serves the fixture through the full chain with batching off or on for one load run. */
-async function cell(fx: Fixture, predictor: Predictor, auth: BenchAuth, bodyFile: string, enabled: boolean, conns: number, seconds: number): Promise<Cell> {
+async function cell(fx: Fixture, predictor: Predictor, auth: BenchAuth, bodyFile: string, enabled: boolean, conns: number, seconds: number, rate = 0): Promise<Cell> {
   const base = benchConfig(auth);
   const config = { ...base, model: { name: fx.name }, batching: { enabled, maxBatchSize: MAX_BATCH, maxQueueDelayMicroseconds: DELAY_US, preferredBatchSizes: PREFERRED } };
   const chunks: string[] = [];
@@ -121,7 +124,7 @@ async function cell(fx: Fixture, predictor: Predictor, auth: BenchAuth, bodyFile
   const port = await server.listen(0, '127.0.0.1');
   const cpu0 = process.cpuUsage();
   const elu0 = performance.eventLoopUtilization();
-  const r = await load(`http://127.0.0.1:${port}/v2/models/${fx.name}/infer`, conns, seconds, bodyFile, auth.token);
+  const r = await load(`http://127.0.0.1:${port}/v2/models/${fx.name}/infer`, conns, seconds, bodyFile, rate, auth.token);
   const cpu = process.cpuUsage(cpu0);
   const elu = performance.eventLoopUtilization(elu0).utilization;
   await new Promise((res) => setTimeout(res, 200));
@@ -184,23 +187,25 @@ for (const key of values.fixtures.split(',')) {
     await predictor.run(full);
     runs.push(Number(process.hrtime.bigint() - s) / 1e3);
   }
-  const fullRunUs = median(runs.slice(10));
+  const idle = runs.slice(10);
+  const fullRunUs = q(idle, 0.99);
   const bound = DELAY_US + fullRunUs;
   const boundInFlight = DELAY_US + 2 * fullRunUs;
   // Warm-up (JIT, caches), not reported.
   for (const enabled of [false, true]) await cell(fx, predictor, auth, bodyFile, enabled, 8, 1);
-  console.log(`\n${fx.name}: one run of ${MAX_BATCH} rows ${us(fullRunUs)} us (median of 40 on the idle predictor, JS call to promise settled)`);
-  console.log(`  bound (issue) = max queue delay + one batch run = ${DELAY_US} + ${us(fullRunUs)} = ${us(bound)} us; with the run in flight at arrival: + one more run = ${us(boundInFlight)} us`);
+  console.log(`\n${fx.name}: one run of ${MAX_BATCH} rows on the idle predictor (JS call to promise settled, 40 runs): p50 ${us(q(idle, 0.5))} us, p99 ${us(fullRunUs)} us`);
+  console.log(`  bound (issue) = max queue delay + one batch run (its p99) = ${DELAY_US} + ${us(fullRunUs)} = ${us(bound)} us; with the run in flight at arrival (one run slot): + one more run = ${us(boundInFlight)} us`);
   const rows: string[] = [];
   const lat: string[] = [];
   const hist: string[] = [];
-  for (const conc of CONCS) {
+  const measure = async (conc: number, offered: number, rounds: number): Promise<number> => {
+    const label = (offered > 0 ? `${conc}@${Math.round(offered)}/s` : String(conc)).padStart(10);
     const cells: Record<'off' | 'on', Cell[]> = { off: [], on: [] };
     const ratios: number[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
+    for (let round = 0; round < rounds; round++) {
       const order = round % 2 === 0 ? [false, true] : [true, false];
       const got: Partial<Record<'off' | 'on', Cell>> = {};
-      for (const enabled of order) got[enabled ? 'on' : 'off'] = await cell(fx, predictor, auth, bodyFile, enabled, conc, DURATION);
+      for (const enabled of order) got[enabled ? 'on' : 'off'] = await cell(fx, predictor, auth, bodyFile, enabled, conc, DURATION, offered);
       cells.off.push(got.off as Cell);
       cells.on.push(got.on as Cell);
       ratios.push((got.on as Cell).load.rate / Math.max(1, (got.off as Cell).load.rate));
@@ -208,7 +213,7 @@ for (const key of values.fixtures.split(',')) {
     const rate = (cs: Cell[]): number => median(cs.map((c) => c.load.rate));
     const non2xx = [...cells.off, ...cells.on].reduce((a, c) => a + c.load.non2xx, 0);
     const cpuElu = (cs: Cell[]): string => `${median(cs.map((c) => c.cpuUs)).toFixed(0)} / ${median(cs.map((c) => c.elu)).toFixed(2)}`;
-    rows.push(`  ${String(conc).padStart(4)} | ${rate(cells.off).toFixed(0).padStart(9)} | ${rate(cells.on).toFixed(0).padStart(8)} | ${`${median(ratios).toFixed(2)}x`.padStart(6)} (${ratios.map((r) => r.toFixed(2)).join(', ')}) | ${cpuElu(cells.off).padStart(10)} | ${cpuElu(cells.on).padStart(10)}${non2xx ? ` | ${non2xx} non-2xx` : ''}`);
+    rows.push(`${label} | ${rate(cells.off).toFixed(0).padStart(9)} | ${rate(cells.on).toFixed(0).padStart(8)} | ${`${median(ratios).toFixed(2)}x`.padStart(6)} (${ratios.map((r) => r.toFixed(2)).join(', ')}) | ${cpuElu(cells.off).padStart(10)} | ${cpuElu(cells.on).padStart(10)}${non2xx ? ` | ${non2xx} non-2xx` : ''}`);
     const client = (cs: Cell[]): string => `${us(median(cs.map((c) => c.load.p50Us)))}/${us(median(cs.map((c) => c.load.p99Us)))}`;
     const on = cells.on.flatMap((c) => c.served);
     const offRun = cells.off.flatMap((c) => c.served.map((s) => s.runUs));
@@ -217,15 +222,22 @@ for (const key of values.fixtures.split(',')) {
     const added = on.map((s) => s.batchUs + s.runUs);
     const p99 = q(added, 0.99);
     const verdict = p99 <= bound ? 'yes' : p99 <= boundInFlight ? 'no; within + run in flight' : 'no';
-    lat.push(
-      `  ${String(conc).padStart(4)} | ${client(cells.off).padStart(13)} | ${client(cells.on).padStart(13)} | ${`${us(q(offRun, 0.5))}/${us(q(offRun, 0.99))}`.padStart(12)} | ${`${us(q(wait, 0.5))}/${us(q(wait, 0.99))}`.padStart(12)} | ${`${us(q(run, 0.5))}/${us(q(run, 0.99))}`.padStart(12)} | ${`${us(q(added, 0.5))}/${us(p99)}`.padStart(12)} | ${verdict}`,
-    );
-    hist.push(`  ${String(conc).padStart(4)} | ${histogram(on)}`);
+    const pair = (xs: number[]): string => `${us(q(xs, 0.5))}/${us(q(xs, 0.99))}`.padStart(12);
+    lat.push(`${label} | ${client(cells.off).padStart(13)} | ${client(cells.on).padStart(13)} | ${pair(offRun)} | ${pair(wait)} | ${pair(run)} | ${pair(added)} | ${verdict}`);
+    hist.push(`${label} | ${histogram(on)}`);
+    return rate(cells.off);
+  };
+  let offAt32 = 0;
+  for (const conc of CONCS) {
+    const off = await measure(conc, 0, ROUNDS);
+    if (conc === Math.max(...CONCS)) offAt32 = off;
   }
-  console.log('  conc | off req/s | on req/s | on/off median (per round) | off CPU us/req / main-thread busy | on');
+  // Below saturation: the largest connection count at half the rate batching off sustained there (open loop).
+  if (offAt32 > 0) await measure(Math.max(...CONCS), offAt32 / 2, 1);
+  console.log('      conc | off req/s | on req/s | on/off median (per round) | off CPU us/req / main-thread busy | on');
   for (const r of rows) console.log(r);
   console.log('  latency, us, p50/p99: client = autocannon per response; server = access line phases: off run = the request\'s own run; on: batch = wait in the batcher, run = the shared run to outputs back on the main thread, batcher = batch + run');
-  console.log('  conc | client off    | client on     | off run      | on batch     | on run       | on batcher   | on batcher p99 <= bound');
+  console.log('      conc | client off    | client on     | off run      | on batch     | on run       | on batcher   | on batcher p99 <= bound');
   for (const l of lat) console.log(l);
   console.log('  batch sizes formed (batching on, all rounds):');
   for (const h of hist) console.log(h);
