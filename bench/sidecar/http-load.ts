@@ -2,17 +2,16 @@
 // time is its own). autocannon's own result rounds latencies to whole milliseconds (its HDR
 // histogram holds integers), too coarse for a sub-millisecond bound; its `response` event gives
 // each response's time as a float (hrtime, ns resolution), which this script keeps. Prints one
-// JSON line {requests, non2xx, seconds, rate, p50Us, p99Us, maxUs} over the 2xx answers. RATE 0:
-// each connection sends its next request as soon as the last is answered (closed loop); else
-// RATE requests per second in all (autocannon's overallRate), spread over the connections.
+// JSON line {requests, non2xx, seconds, rate, p50Us, p99Us, maxUs} over the 2xx answers.
+// Closed loop: each connection sends its next request as soon as the last is answered.
 //
-//   npx tsx bench/sidecar/http-load.ts URL CONNECTIONS DURATION_S BODY_FILE RATE [HEADER=VALUE ...]
+//   npx tsx bench/sidecar/http-load.ts URL CONNECTIONS DURATION_S BODY_FILE [HEADER=VALUE ...]
 
 import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 
-const [url, conns = '8', dur = '5', bodyFile, rate = '0', ...headerArgs] = process.argv.slice(2);
-if (!url || !bodyFile) throw new Error('usage: http-load.ts URL CONNECTIONS DURATION_S BODY_FILE RATE [HEADER=VALUE ...]');
+const [url, conns = '8', dur = '5', bodyFile, ...headerArgs] = process.argv.slice(2);
+if (!url || !bodyFile) throw new Error('usage: http-load.ts URL CONNECTIONS DURATION_S BODY_FILE [HEADER=VALUE ...]');
 const headers: Record<string, string> = { 'content-type': 'application/json' };
 for (const h of headerArgs) {
   const i = h.indexOf('=');
@@ -23,7 +22,7 @@ let lat = new Float64Array(1 << 16);
 let n = 0;
 let finished: (r: autocannon.Result) => void = () => {};
 const done = new Promise<autocannon.Result>((resolve) => (finished = resolve));
-const instance = autocannon({ url, method: 'POST', body: readFileSync(bodyFile), headers, connections: Number(conns), duration: Number(dur), ...(Number(rate) > 0 ? { overallRate: Number(rate) } : {}) }, (err, r) => {
+const instance = autocannon({ url, method: 'POST', body: readFileSync(bodyFile), headers, connections: Number(conns), duration: Number(dur) }, (err, r) => {
   if (err) throw err;
   finished(r);
 });
