@@ -85,19 +85,26 @@ describe('dynamic batcher', () => {
     assert.deepEqual(r.batches, [1]);
   });
 
-  it('with no delay, the requests of one event-loop turn leave together and a lone one leaves at the end of its turn', async () => {
+  it('with no delay a lone request leaves at once; once requests come together, those of one event-loop turn leave together', async () => {
     const r = recorder();
     const b = new DynamicBatcher(r.run, { maxBatchSize: 8, maxQueueDelayMicroseconds: 0, preferredBatchSizes: [] });
     const t0 = process.hrtime.bigint();
-    const together = await Promise.all([1, 2, 3].map((v) => b.submit(xs(1, v))));
-    const t1 = process.hrtime.bigint();
-    assert.deepEqual(r.batches, [3], 'submitted in one turn: one run');
-    for (const x of together) assert.ok(x.launched >= t0 && x.launched <= t1, 'launched is stamped between submit and answer');
-    const lone = await b.submit(xs(1, 4));
-    assert.equal(lone.batchRequests, 1);
-    assert.deepEqual(r.batches, [3, 1]);
-    assert.deepEqual([b.sizes[1], b.sizes[3]], [1, 1], 'runs by requests served');
-    assert.deepEqual(b.stats, { runs: 2, requests: 4, mergedRuns: 1, rows: 4 });
+    const lone = b.submit(xs(1, 1));
+    assert.deepEqual(r.batches, [1], 'started before submit returned');
+    const first = await lone;
+    assert.ok(first.launched >= t0 && first.launched <= process.hrtime.bigint(), 'launched is stamped between submit and answer');
+    await new Promise((res) => setImmediate(res)); // the run slot is given back after the answer
+    // A wave after lone requests: its first request still leaves at once, the rest wait for that run.
+    await Promise.all([2, 3, 4].map((v) => b.submit(xs(1, v))));
+    assert.deepEqual(r.batches, [1, 1, 2]);
+    // Requests now come together: the next wave waits for the end of its turn and leaves as one run.
+    const wave = [5, 6, 7].map((v) => b.submit(xs(1, v)));
+    assert.deepEqual(r.batches, [1, 1, 2], 'nothing left before the end of the turn');
+    const got = await Promise.all(wave);
+    assert.deepEqual(r.batches, [1, 1, 2, 3]);
+    assert.deepEqual(got.map((x) => x.batchRequests), [3, 3, 3]);
+    assert.deepEqual([b.sizes[1], b.sizes[2], b.sizes[3]], [2, 1, 1], 'runs by requests served');
+    assert.deepEqual(b.stats, { runs: 4, requests: 7, mergedRuns: 2, rows: 7 });
   });
 
   it('with no delay, requests that arrive while the run slot is busy leave together when it frees', async () => {
