@@ -62,6 +62,18 @@ describe('operator: autoscaling and breaker tuning', function () {
 
     // Slow fleet: P95 120 ms against a 50 ms target -> up, capped at 3.
     const slow = { latency: { p50Ms: 80, p95Ms: 120, p99Ms: 200, baselineP95Ms: 30, samples: 100 } };
+    // While a wait below reads what the operator made of the reports, the pods keep reporting
+    // (every 5 s, as sidecars do): a report 30 s old is stale and pruned, which a slow machine
+    // could otherwise reach in the middle of the test.
+    let fleet: typeof slow = slow;
+    let reportedAt = 0;
+    const reporting = async <T>(read: () => Promise<T>): Promise<T> => {
+      if (Date.now() - reportedAt > 5_000) {
+        await reportFromAllPods(clients, ns.name, 'scaler', fleet);
+        reportedAt = Date.now();
+      }
+      return read();
+    };
     await waitFor(async () => {
       await reportFromAllPods(clients, ns.name, 'scaler', slow);
       const r = await replicas();
@@ -69,7 +81,7 @@ describe('operator: autoscaling and breaker tuning', function () {
     }, CONVERGE_TIMEOUT_MS, 'scale up to maxReplicas 3', { intervalMs: 2_000 });
     // The Deployment is written before the status that records the decision: wait for the
     // status itself (a busy machine can show the one without the other for a while).
-    const up = await waitForValue(() => getPaddleService(clients, ns.name, 'scaler'), (p) => p.status?.autoscaling?.desiredReplicas === 3, CONVERGE_TIMEOUT_MS, 'status.autoscaling.desiredReplicas 3');
+    const up = await waitForValue(() => reporting(() => getPaddleService(clients, ns.name, 'scaler')), (p) => p.status?.autoscaling?.desiredReplicas === 3, CONVERGE_TIMEOUT_MS, 'status.autoscaling.desiredReplicas 3');
     assert.match(up.status?.autoscaling?.reason ?? '', /P95|maxReplicas/);
 
     // Breaker tuning: baseline 30 ms published to the pods' config, threshold 30 x 1.8.
@@ -77,9 +89,9 @@ describe('operator: autoscaling and breaker tuning', function () {
       const cm = await clients.core.readNamespacedConfigMap({ namespace: ns.name, name: 'scaler-config' });
       return (JSON.parse(cm.data?.['config.json'] ?? '{}') as { breaker?: { baselineP95Ms?: number }; auth?: { rateShare?: number } });
     };
-    const cfg = await waitForValue(baselineOf, (c) => c.breaker?.baselineP95Ms === 30 && c.auth?.rateShare === 0.333333, CONVERGE_TIMEOUT_MS, 'baseline 30 ms and a 1/3 rate share in the pods\' config');
+    const cfg = await waitForValue(() => reporting(baselineOf), (c) => c.breaker?.baselineP95Ms === 30 && c.auth?.rateShare === 0.333333, CONVERGE_TIMEOUT_MS, 'baseline 30 ms and a 1/3 rate share in the pods\' config');
     assert.equal(cfg.breaker?.baselineP95Ms, 30);
-    await waitForValue(() => getPaddleService(clients, ns.name, 'scaler'), (p) => p.status?.breaker?.thresholds?.p95Ms === 54, CONVERGE_TIMEOUT_MS, 'thresholds.p95Ms 54');
+    await waitForValue(() => reporting(() => getPaddleService(clients, ns.name, 'scaler')), (p) => p.status?.breaker?.thresholds?.p95Ms === 54, CONVERGE_TIMEOUT_MS, 'thresholds.p95Ms 54');
 
     // Fast fleet: P95 5 ms -> held for the 8 s window, then down step by step to 1. The window
     // opens when the operator first sees the fast reports, which is after `downStarted` (taken
@@ -87,6 +99,7 @@ describe('operator: autoscaling and breaker tuning', function () {
     // see 3 replicas, however slow the machine (a slower machine makes fewer such reads, never
     // a wrong one). The first read that sees fewer than 3 is after the window.
     const fast = { latency: { p50Ms: 3, p95Ms: 5, p99Ms: 8, baselineP95Ms: 30, samples: 100 } };
+    fleet = fast;
     const downStarted = Date.now();
     await reportFromAllPods(clients, ns.name, 'scaler', fast);
     const inWindow: number[] = [];
@@ -101,8 +114,8 @@ describe('operator: autoscaling and breaker tuning', function () {
     }, CONVERGE_TIMEOUT_MS, 'scale down to minReplicas 1', { intervalMs: 1_000 });
     assert.ok(inWindow.every((r) => r === 3), `no scale-down inside the stabilization window: ${inWindow.join(', ')}`);
     assert.ok(firstBelowAt !== undefined && firstBelowAt - downStarted >= 8_000, 'not before the window');
-    await waitForValue(() => getPaddleService(clients, ns.name, 'scaler'), (p) => p.status?.autoscaling?.desiredReplicas === 1, CONVERGE_TIMEOUT_MS, 'status.autoscaling.desiredReplicas 1');
-    await waitForValue(baselineOf, (c) => c.auth?.rateShare === 1, CONVERGE_TIMEOUT_MS, 'the whole rate for the one pod left');
+    await waitForValue(() => reporting(() => getPaddleService(clients, ns.name, 'scaler')), (p) => p.status?.autoscaling?.desiredReplicas === 1, CONVERGE_TIMEOUT_MS, 'status.autoscaling.desiredReplicas 1');
+    await waitForValue(() => reporting(baselineOf), (c) => c.auth?.rateShare === 1, CONVERGE_TIMEOUT_MS, 'the whole rate for the one pod left');
   });
 
   it('an HPA targeting a PaddleService that sets spec.autoscaling: AutoscalingConflict=True and a Warning Event; gone again when the HPA goes', async () => {
@@ -254,7 +267,20 @@ describe('operator: autoscaling and breaker tuning', function () {
       assert.ok((seen[i] ?? 0) <= prev * 1.5 + 0.1, `one move at most x1.5: ${prev} -> ${seen[i]} (moves: ${seen.join(' -> ')})`);
     }
     assert.ok(seen.length >= 4, `several bounded moves from ~10 ms, not one jump: ${seen.join(' -> ')}`);
-    const ps = await waitForValue(() => getPaddleService(clients, ns.name, 'learner'), (p) => (p.status?.breaker?.thresholds?.p95Ms ?? 0) >= 36 * 1.8, CONVERGE_TIMEOUT_MS, 'thresholds.p95Ms follows');
+    // The fleet keeps serving at ~40 ms meanwhile (a report 30 s old would be pruned as stale).
+    let roundAt = Date.now();
+    const ps = await waitForValue(
+      async () => {
+        if (Date.now() - roundAt > 5_000) {
+          await round(40, 1);
+          roundAt = Date.now();
+        }
+        return getPaddleService(clients, ns.name, 'learner');
+      },
+      (p) => (p.status?.breaker?.thresholds?.p95Ms ?? 0) >= 36 * 1.8,
+      CONVERGE_TIMEOUT_MS,
+      'thresholds.p95Ms follows',
+    );
     assert.ok(ps.status?.breaker?.tunedAt, 'status.breaker.tunedAt records the last move');
     const events = await waitForValue(
       async () => (await clients.core.listNamespacedEvent({ namespace: ns.name, fieldSelector: 'involvedObject.name=learner' })).items.filter((e) => e.reason === 'BreakerTuned'),

@@ -112,13 +112,24 @@ describe('operator: reconcile on the local control plane', function () {
     assert.equal(condition(certReady, 'Ready')?.status, 'False', 'not Ready before any pod reports a verified model');
 
     // gpu.yaml's matrix layout (5 sequence-length edges): reports with another layout are not summed.
-    await reportFromAllPods(clients, ns.name, 'ernie', {
-      matrix: { gpuMemoryBucketMB: 1024, latencyBucketMs: 5, seqLenEdges: [128, 256, 512, 1024, 2048], total: 200, cells: [{ s: 1, d: 2, l: 0, count: 200 }] },
-    });
+    const report = () =>
+      reportFromAllPods(clients, ns.name, 'ernie', {
+        matrix: { gpuMemoryBucketMB: 1024, latencyBucketMs: 5, seqLenEdges: [128, 256, 512, 1024, 2048], total: 200, cells: [{ s: 1, d: 2, l: 0, count: 200 }] },
+      });
+    await report();
+    let reportedAt = Date.now();
     // The operator may fold the two reports in two reconciles, and replicasSummary follows the
-    // Deployment's status (kube-controller-manager): wait for every field asserted below.
+    // Deployment's status (kube-controller-manager): wait for every field asserted below. The
+    // pods report again every 5 s meanwhile, as sidecars do: a report 30 s old is stale and
+    // pruned, which a slow machine could otherwise reach before the rest is there.
     const ready = await waitForValue(
-      () => getPaddleService(clients, ns.name, 'ernie'),
+      async () => {
+        if (Date.now() - reportedAt > 5_000) {
+          await report();
+          reportedAt = Date.now();
+        }
+        return getPaddleService(clients, ns.name, 'ernie');
+      },
       (ps) =>
         condition(ps, 'Ready')?.status === 'True' &&
         ps.status?.matrix?.total === 400 &&
