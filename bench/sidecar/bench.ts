@@ -31,7 +31,7 @@ import { createLoggers } from '../../sidecar/src/logging.js';
 import { createSidecarServer } from '../../sidecar/src/server.js';
 import { ReloadableTracing } from '../../sidecar/src/tracing.js';
 import { createPki } from '../../sidecar/test/helpers/pki.js';
-import { bareInferHandler, benchAuth, benchConfig, cannon, INFER_BODY, inferOnce, loadMlpPredictor, median, type InferRequest } from './common.js';
+import { bareInferHandler, benchAuth, benchConfig, cannon, INFER_BODY, shortRunLine, inferOnce, loadMlpPredictor, median, type InferRequest } from './common.js';
 
 const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, connections: { type: 'string', default: '8' }, sequential: { type: 'string', default: '1500' }, rounds: { type: 'string', default: '3' }, quick: { type: 'boolean', default: false }, 'max-in-flight': { type: 'string', default: '1' } } });
 const ROUNDS = Number(values.rounds);
@@ -173,6 +173,7 @@ if (b && e) {
   console.log(`for reference, bare express (json + 1 route) vs bare node:http: throughput ${f(e.rps / b.rps, 2)}x, cpu ${f(b.cpuUs / e.cpuUs, 2)}x, seq p50 +${f(e.seqP50 - b.seqP50)} ms`);
 }
 console.log(`access log lines validated during the run: ${logLines}`);
+console.log(shortRunLine(sidecar.queue));
 
 sidecar.close();
 await Promise.all([chain.close(), chainTls.close(), bareExpress.close(), new Promise((r) => bare.close(r))]);

@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { Predictor } from '../../native/lib/index.js';
 import { DEFAULT_POLICIES, parseSidecarConfig, type SidecarConfig } from '../../sidecar/src/config.js';
+import { type RunQueue, SHORT_RUN_MS } from '../../sidecar/src/pipeline/queue.js';
+import { shapeKey } from '../../sidecar/src/pipeline/service-times.js';
 
 export const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -98,6 +100,13 @@ export function benchConfig(auth: BenchAuth, authEnabled = true): SidecarConfig 
   );
   if (!c.ok) throw new Error(c.error);
   return c.config;
+}
+
+/** What the chain's run queue made of the bench shape ([1, 64]): its fastest service time and whether its runs counted as short. */
+export function shortRunLine(queue: RunQueue): string {
+  const key = shapeKey({ x: { shape: [1, 64] } });
+  const fastest = queue.serviceTimes.oneRun(key);
+  return `chain's run queue on the bench shape: fastest service time ${fastest.toFixed(3)} ms, so its runs ${queue.serviceTimes.isShort(key, SHORT_RUN_MS) ? 'were short (the short-run slots applied)' : `were not short (>= ${SHORT_RUN_MS} ms: maxInFlight applied)`}`;
 }
 
 /** What the scripts read of autocannon's JSON result. */

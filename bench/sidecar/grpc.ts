@@ -21,7 +21,7 @@ import { createGrpcFrontEnd } from '../../sidecar/src/grpc/server.js';
 import { inferenceServiceDefinition } from '../../sidecar/src/grpc/service.js';
 import { createLoggers } from '../../sidecar/src/logging.js';
 import { ReloadableTracing } from '../../sidecar/src/tracing.js';
-import { benchAuth, benchConfig, loadMlpPredictor, median, ROOT } from './common.js';
+import { benchAuth, benchConfig, loadMlpPredictor, median, ROOT, shortRunLine } from './common.js';
 
 const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '8' }, rounds: { type: 'string', default: '3' }, 'max-in-flight': { type: 'string', default: '1' } } });
 const predictor = await loadMlpPredictor();
@@ -95,6 +95,7 @@ for (let r = 0; r < Number(values.rounds); r++) {
   console.log(`  round ${r + 1}: bare ${br.toFixed(0)} req/s (p50 ${b.p50Ms.toFixed(2)} ms, p99 ${b.p99Ms.toFixed(2)}), chain ${cr.toFixed(0)} req/s (p50 ${c.p50Ms.toFixed(2)}, p99 ${c.p99Ms.toFixed(2)}), chain/bare ${(cr / br).toFixed(2)}x; server CPU us/req bare ${b.cpuUsPerReq.toFixed(0)}, chain ${c.cpuUsPerReq.toFixed(0)}`);
 }
 console.log(`gRPC median: bare ${median(rows.bare).toFixed(0)} req/s, chain ${median(rows.chain).toFixed(0)} req/s; paired chain/bare median ${median(ratios).toFixed(2)}x (goal >= 0.8x); server CPU us/req bare ${median(rows.bareCpu).toFixed(0)}, chain ${median(rows.chainCpu).toFixed(0)} (bare/chain ${(median(rows.bareCpu) / median(rows.chainCpu)).toFixed(2)}x)`);
+console.log(shortRunLine(sidecar.queue));
 await chain.close();
 bare.forceShutdown();
 sidecar.close();
