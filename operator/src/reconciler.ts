@@ -9,6 +9,7 @@ import {
   KIND,
   validatePaddleService,
   type PaddleService,
+  type PodReport,
   type SidecarConfig,
 } from '../../crds/src/index.js';
 import { applyChild, applyReason, driftOf, withSpecHash } from './apply.js';
@@ -33,7 +34,7 @@ import { objectPath } from './kube-client.js';
 import type { OperatorMetrics } from './metrics.js';
 import { RESOURCES, type ChildKind } from './resources.js';
 import { computeStatus, computeStatusPatch, readyOf, type Blocker, type CertificateLike } from './status/compute-status.js';
-import { foldReports, staleAfterMs } from './status/fleet.js';
+import { foldReports, freshFrom, staleAfterMs } from './status/fleet.js';
 import { modelFetchCondition } from './status/model-fetch.js';
 import { memoryKillBlocker, memoryKills } from './status/memory-kills.js';
 import { CONTAINER_NAME } from './builders/deployment.js';
@@ -78,6 +79,8 @@ interface KeyState {
   baselineMovedAt?: number;
   /** uid/generation -> the pod template hash that spec builds (undefined: it does not build). */
   template?: { token: string; hash?: string };
+  /** Per pod: the reportedAt of its report as last seen, and when (this process's clock) that report was first seen. */
+  reportsSeen?: Map<string, { reportedAt: string; seenAt: number }>;
 }
 
 const SECRET_TTL_MS = 60_000;
@@ -183,8 +186,10 @@ export class Reconciler {
     const templateHash = state.template.hash ?? deployment?.spec?.template?.metadata?.labels?.[TEMPLATE_HASH_LABEL];
     const ownPods = caches.podsSynced() ? this.#ownPods(ps) : undefined;
     const pods = ownPods ? podsByTemplate(ownPods, templateHash) : undefined;
+    const seenAt = noteReports(state, raw.status?.podReports, now);
     const fleet = foldReports({
       reports: raw.status?.podReports,
+      seenAt,
       livePods: pods?.live,
       now,
       spec: ps.spec,
@@ -368,7 +373,8 @@ export class Reconciler {
     if (tuned.recheckAfterMs !== undefined) waits.push(tuned.recheckAfterMs);
     const staleMs = staleAfterMs(ps.spec);
     for (const pod of fleet.reporting) {
-      const at = Date.parse(raw.status?.podReports?.[pod]?.reportedAt ?? '');
+      const report = raw.status?.podReports?.[pod];
+      const at = report ? freshFrom(pod, report, seenAt) : NaN;
       if (Number.isFinite(at)) waits.push(Math.max(1_000, at + staleMs - now + 1_000));
     }
     const result: ReconcileResult = { result: blocker ? (blocker.reason === 'InvalidSpec' ? 'invalid' : 'blocked') : 'success' };
@@ -471,6 +477,26 @@ export class Reconciler {
       throw err;
     }
   }
+}
+
+/**
+ * Records when this process first saw each pod's current report (a new reportedAt is a new
+ * report) and forgets pods that no longer report; answers pod -> first seen (ms).
+ */
+function noteReports(state: KeyState, reports: Record<string, PodReport | null> | undefined, now: number): Map<string, number> {
+  const seen = (state.reportsSeen ??= new Map());
+  const out = new Map<string, number>();
+  for (const pod of seen.keys()) if (!reports?.[pod]) seen.delete(pod);
+  for (const [pod, r] of Object.entries(reports ?? {})) {
+    if (!r || typeof r.reportedAt !== 'string') continue;
+    let s = seen.get(pod);
+    if (s?.reportedAt !== r.reportedAt) {
+      s = { reportedAt: r.reportedAt, seenAt: now };
+      seen.set(pod, s);
+    }
+    out.set(pod, s.seenAt);
+  }
+  return out;
 }
 
 /** Names of the live pods, and of those on another template than `templateHash` (a rollout not finished). */

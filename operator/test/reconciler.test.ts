@@ -117,6 +117,28 @@ describe('Reconciler (in-process fake of our client)', () => {
     assert.deepEqual(t.events.map((e) => `${e.type}/${e.reason}`), ['Normal/Ready', `Warning/${t.ready()?.reason}`]);
   });
 
+  it('a report is fresh for the staleness window from when the operator first saw it (a late reconcile, a pod clock behind), then stale', async () => {
+    const t = setup(raw('minimal.yaml'));
+    await t.reconciler.reconcile(t.key);
+    markAvailable(t.api, 'mnist-mlp');
+    const cert = t.api.find('Certificate', 'ml', 'mnist-mlp') as KubernetesObject;
+    t.api.objects.set(FakeApi.key('Certificate', 'ml', 'mnist-mlp'), { ...cert, status: { conditions: [{ type: 'Ready', status: 'True', reason: 'Ready' }] } } as KubernetesObject);
+    addPods(t.api, 'mnist-mlp', ['mnist-mlp-a']);
+    // Built 60 s before this reconcile (the window is 45 s: 3 x the 15 s interval): it waited in
+    // the API server and the work queue, or the pod's clock is behind. It has just arrived.
+    const ps = t.api.find('PaddleService', 'ml', 'mnist-mlp') as unknown as PaddleService;
+    const late = new Date(t.clock.now() - 60_000).toISOString();
+    ps.status = { ...ps.status, podReports: { 'mnist-mlp-a': report({ device: 'cpu', reportedAt: late, latency: { samples: 0 } }) } };
+    const r = await t.reconciler.reconcile(t.key);
+    assert.equal(t.ready()?.status, 'True', t.ready()?.message);
+    assert.ok(r.requeueAfterMs !== undefined && r.requeueAfterMs > 40_000 && r.requeueAfterMs <= 46_000, `looks again when it would go stale (${r.requeueAfterMs} ms)`);
+    // No newer report within the window: stale now, pruned, Ready=False.
+    await t.clock.advance(46_000);
+    await t.reconciler.reconcile(t.key);
+    assert.equal(t.ready()?.status, 'False');
+    assert.deepEqual(Object.keys(t.status()?.podReports ?? {}), []);
+  });
+
   it('autoscaling: P95 above target scales the Deployment up and says why', async () => {
     const t = setup(raw('gpu.yaml'));
     t.api.put({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'model-signing-key', namespace: 'ml' } });

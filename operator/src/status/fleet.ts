@@ -34,6 +34,20 @@ export interface FoldInput {
   oldPods?: ReadonlySet<string>;
   now: number;
   spec: PaddleServiceSpec;
+  /**
+   * When this operator first saw each pod's current report (its own clock, ms): a report is
+   * fresh until staleAfterMs after the later of its reportedAt and that. A reconcile that comes
+   * late (a long work queue, a slow API server) then does not judge a report that has just
+   * arrived stale by the pod's timestamp, nor does a pod's clock running behind.
+   */
+  seenAt?: ReadonlyMap<string, number>;
+}
+
+/** The time a report counts as fresh from: the later of its reportedAt and when the operator first saw it. */
+export function freshFrom(pod: string, report: PodReport, seenAt: ReadonlyMap<string, number> | undefined): number {
+  const at = Date.parse(report.reportedAt);
+  const seen = seenAt?.get(pod);
+  return seen !== undefined && (!Number.isFinite(at) || seen > at) ? seen : at;
 }
 
 export interface VerdictCondition {
@@ -134,7 +148,7 @@ export function foldReports(input: FoldInput): FleetView {
       pruned.push({ pod, why: 'gone' });
       continue;
     }
-    const at = Date.parse(report.reportedAt);
+    const at = freshFrom(pod, report, input.seenAt);
     if (!Number.isFinite(at) || now - at > staleMs) {
       pruned.push({ pod, why: 'stale' });
       continue;
