@@ -25,6 +25,7 @@
 //   --body-limit BYTES       request body limit                                (1048576)
 //   --rate-limit-keys N      limiter state bound (LRU entries)                 (10000)
 //   --dead-letter-file F     where schema-failing log records go               (stderr)
+//   --shutdown-delay-seconds N  on SIGTERM: not ready, still serving, for N s    (5 in a pod, else 0)
 
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -62,6 +63,9 @@ function parseBool(v: string | undefined, fallback: boolean): boolean {
   throw new Error(`expected true or false, got ${JSON.stringify(v)}`);
 }
 
+/** --shutdown-delay-seconds when running in a pod (POD_NAME set by the downward API). */
+const SHUTDOWN_DELAY_IN_POD_S = 5;
+
 function parseIntFlag(name: string, v: string | undefined, fallback: number): number {
   if (v === undefined || v === '') return fallback;
   const n = Number(v);
@@ -96,6 +100,7 @@ const OPTIONS = {
   'body-limit': { type: 'string' },
   'rate-limit-keys': { type: 'string' },
   'dead-letter-file': { type: 'string' },
+  'shutdown-delay-seconds': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -130,6 +135,7 @@ const FLAG_HELP: Record<keyof typeof OPTIONS, string> = {
   'body-limit': `request body limit in bytes (default ${DEFAULTS.bodyLimitBytes})`,
   'rate-limit-keys': `most rate-limiter buckets kept (default ${DEFAULTS.rateLimitKeys})`,
   'dead-letter-file': 'append log records that fail the schema here instead of stderr',
+  'shutdown-delay-seconds': `on SIGTERM, answer not ready but keep serving this long before draining, so clients that picked this pod before it was marked terminating still get through (default ${SHUTDOWN_DELAY_IN_POD_S} in a pod, i.e. with ${ENV.podName} set; else 0)`,
   help: 'print this and exit',
 };
 
@@ -313,7 +319,11 @@ async function main(): Promise<void> {
   const metricsServer = metricsPort > 0 ? createSidecarServer({ handler: metricsListener(registry) }) : undefined;
   const metricsBound = metricsServer ? await metricsServer.listen(metricsPort, values.host) : 0;
   const healthPort = parseIntFlag('health-port', values['health-port'], PORTS.health);
-  const healthServer = healthPort > 0 ? new HealthPort({ readiness: sidecar.readyAnswer }) : undefined;
+  // From SIGTERM on, readiness says so (the kubelet and the endpoints stop sending new work)
+  // while the serving port keeps answering for --shutdown-delay-seconds.
+  let draining = false;
+  const readyAnswer = (): { status: number; body: unknown } => (draining ? { status: 503, body: { ready: false, reason: 'shutting down' } } : sidecar.readyAnswer());
+  const healthServer = healthPort > 0 ? new HealthPort({ readiness: readyAnswer }) : undefined;
   const healthBound = healthServer ? await healthServer.listen(healthPort, values.host) : 0;
   const grpcPort = parseIntFlag('grpc-port', values['grpc-port'], PORTS.grpc);
   const grpc = grpcPort > 0 ? createGrpcFrontEnd({ core: sidecar.core, ...(tls ? { tls } : {}), maxMessageBytes: parseIntFlag('body-limit', values['body-limit'], DEFAULTS.bodyLimitBytes) }) : undefined;
@@ -343,12 +353,20 @@ async function main(): Promise<void> {
     log.info({}, 'not in a cluster (POD_NAME/POD_NAMESPACE/PADDLESERVICE_NAME unset): pod reports off');
   }
 
+  const shutdownDelayS = parseIntFlag('shutdown-delay-seconds', values['shutdown-delay-seconds'], podName ? SHUTDOWN_DELAY_IN_POD_S : 0);
   let stopping = false;
   const shutdown = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
+    draining = true;
+    if (reportTimer) clearTimeout(reportTimer); // no more reports: this pod is on its way out
+    if (shutdownDelayS > 0) {
+      // A client (or a Service whose endpoints lag) that picked this pod just before it was
+      // marked terminating still connects: answer it before closing the listeners.
+      log.info({ signal, delaySeconds: shutdownDelayS }, 'shutting down: not ready, still serving until the delay ends');
+      await new Promise((r) => setTimeout(r, shutdownDelayS * 1000));
+    }
     log.info({ signal }, 'shutting down: draining connections');
-    if (reportTimer) clearTimeout(reportTimer);
     reloader?.close();
     encKeyWatcher.close();
     await within(Promise.all([serving.close(), metricsServer?.close(), healthServer?.close(), grpc?.close()]).then(() => true), 10_000, false);

@@ -65,6 +65,38 @@ describe('paddle-sidecar process (main.ts)', function () {
     }
   });
 
+  it('SIGTERM with --shutdown-delay-seconds: readiness 503 at once, the serving port still answers until the delay ends, then exit 0', async () => {
+    const dir = testDir('sidecar-main-');
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ version: 1, model: { name: 'mlp' }, auth: { enabled: false } }));
+    // A delay far longer than the few requests below take, even on a loaded machine.
+    const healthPort = await freePort();
+    const { child, out, exited } = run([
+      '--model-dir', MLP_DIR, '--public-key', RSA_PUB, '--config', join(dir, 'config.json'), '--no-tls',
+      '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--health-port', String(healthPort), '--grpc-port', '0', '--shutdown-delay-seconds', '20',
+    ]);
+    try {
+      const ports = await servingPorts({ child, out, exited });
+      assert.equal(ports.healthPort, healthPort);
+      assert.equal((await request(`http://127.0.0.1:${ports.healthPort}/v2/health/ready`)).status, 200);
+      child.kill('SIGTERM');
+      // Wait for the state, not a time: the health port answers 503 once the signal is handled.
+      let ready = await request(`http://127.0.0.1:${ports.healthPort}/v2/health/ready`);
+      for (let i = 0; i < 600 && ready.status === 200; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        ready = await request(`http://127.0.0.1:${ports.healthPort}/v2/health/ready`);
+      }
+      assert.equal(ready.status, 503, ready.text);
+      assert.match(ready.text, /shutting down/);
+      const infer = await request(`http://127.0.0.1:${ports.port}/v2/models/mlp/infer`, { body: { inputs: [{ name: 'x', shape: [1, 64], datatype: 'FP32', data: new Array(64).fill(0.25) }] } });
+      assert.equal(infer.status, 200, 'a client that picked this pod before it was marked terminating still gets its answer');
+      assert.equal(child.exitCode, null, 'still running during the delay');
+      assert.equal(await exited, 0);
+      assert.ok(out.stdout.includes('"message":"shutting down: not ready, still serving until the delay ends"'));
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+
   // The operator's Deployment sets these args from spec.tls (SIDECAR_ARGS in the pod contract).
   it('the pod-contract TLS args: --no-tls serves plain HTTP without TLS files; --mtls refuses a client without a certificate', async () => {
     const p = pki();
