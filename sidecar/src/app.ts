@@ -110,6 +110,8 @@ export interface SidecarApp {
   readiness(): { ready: boolean; reason: string };
   /** The /v2/health/ready status and body (for the health port). */
   readyAnswer(): { status: number; body: unknown };
+  /** Not ready from now on (shutdown), while every port keeps serving. */
+  drain(reason: string): void;
   /** Takes one resource sample now and applies the degradation tree. */
   sampleResources(): ServingMode;
   mode(): ServingMode;
@@ -264,6 +266,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     selfCheck: () => readiness.selfCheck(),
     readiness: () => readiness.state(),
     readyAnswer: () => readiness.answer(),
+    drain: (reason) => readiness.drain(reason),
     sampleResources: () => modes.sample(),
     mode: () => modes.mode,
     buildReport,

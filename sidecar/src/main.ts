@@ -319,11 +319,7 @@ async function main(): Promise<void> {
   const metricsServer = metricsPort > 0 ? createSidecarServer({ handler: metricsListener(registry) }) : undefined;
   const metricsBound = metricsServer ? await metricsServer.listen(metricsPort, values.host) : 0;
   const healthPort = parseIntFlag('health-port', values['health-port'], PORTS.health);
-  // From SIGTERM on, readiness says so (the kubelet and the endpoints stop sending new work)
-  // while the serving port keeps answering for --shutdown-delay-seconds.
-  let draining = false;
-  const readyAnswer = (): { status: number; body: unknown } => (draining ? { status: 503, body: { ready: false, reason: 'shutting down' } } : sidecar.readyAnswer());
-  const healthServer = healthPort > 0 ? new HealthPort({ readiness: readyAnswer }) : undefined;
+  const healthServer = healthPort > 0 ? new HealthPort({ readiness: sidecar.readyAnswer }) : undefined;
   const healthBound = healthServer ? await healthServer.listen(healthPort, values.host) : 0;
   const grpcPort = parseIntFlag('grpc-port', values['grpc-port'], PORTS.grpc);
   const grpc = grpcPort > 0 ? createGrpcFrontEnd({ core: sidecar.core, ...(tls ? { tls } : {}), maxMessageBytes: parseIntFlag('body-limit', values['body-limit'], DEFAULTS.bodyLimitBytes) }) : undefined;
@@ -358,7 +354,9 @@ async function main(): Promise<void> {
   const shutdown = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    draining = true;
+    // From SIGTERM on, readiness says so on every port (the kubelet and the endpoints stop sending
+    // new work) while the ports keep answering for --shutdown-delay-seconds.
+    sidecar.drain(`shutting down (${signal})`);
     if (reportTimer) clearTimeout(reportTimer); // no more reports: this pod is on its way out
     if (shutdownDelayS > 0) {
       // A client (or a Service whose endpoints lag) that picked this pod just before it was

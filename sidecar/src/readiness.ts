@@ -33,8 +33,15 @@ export class Readiness {
   private inFlight: Promise<SelfCheckResult> | undefined;
   private lastBackground = 0;
   private breakers: GroupBreakers | undefined;
+  private stopping: string | undefined;
 
   constructor(private readonly o: ReadinessOptions) {}
+
+  /** From now on not ready, with this reason (shutdown: the endpoints drop the pod while it still serves). */
+  drain(reason: string): void {
+    this.stopping = reason;
+    this.publish();
+  }
 
   /** The breakers whose control state readiness includes (they probe through selfCheck). */
   attach(breakers: GroupBreakers): void {
@@ -42,6 +49,7 @@ export class Readiness {
   }
 
   state(): { ready: boolean; reason: string } {
+    if (this.stopping !== undefined) return { ready: false, reason: this.stopping };
     if (!this.o.info.verified && !this.o.allowUnverified) return { ready: false, reason: 'model signature not verified' };
     if (!this.selfCheckPassed) return { ready: false, reason: `self-check failed: ${this.lastError}` };
     const b = this.breakers?.control.state ?? 'closed';

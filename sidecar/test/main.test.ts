@@ -86,7 +86,9 @@ describe('paddle-sidecar process (main.ts)', function () {
         ready = await request(`http://127.0.0.1:${ports.healthPort}/v2/health/ready`);
       }
       assert.equal(ready.status, 503, ready.text);
-      assert.match(ready.text, /shutting down/);
+      assert.match(ready.text, /shutting down \(SIGTERM\)/);
+      const servingReady = await request(`http://127.0.0.1:${ports.port}/v2/health/ready`);
+      assert.equal(servingReady.status, 503, `the serving port's readiness says the same: ${servingReady.text}`);
       const infer = await request(`http://127.0.0.1:${ports.port}/v2/models/mlp/infer`, { body: { inputs: [{ name: 'x', shape: [1, 64], datatype: 'FP32', data: new Array(64).fill(0.25) }] } });
       assert.equal(infer.status, 200, 'a client that picked this pod before it was marked terminating still gets its answer');
       assert.equal(child.exitCode, null, 'still running during the delay');

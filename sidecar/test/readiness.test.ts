@@ -32,6 +32,18 @@ describe('readiness and the self-check', () => {
     breakers.stop();
   });
 
+  it('drain (SIGTERM): not ready from then on with the reason, whatever the self-check says', async () => {
+    const { k, r, breakers } = setup(new InProcessMlp());
+    assert.equal((await r.selfCheck()).ok, true);
+    assert.equal(r.state().ready, true);
+    r.drain('shutting down (SIGTERM)');
+    assert.deepEqual(r.state(), { ready: false, reason: 'shutting down (SIGTERM)' });
+    assert.equal(await metricValue(k, 'paddle_model_ready'), 0);
+    assert.equal((await r.selfCheck()).ok, true);
+    assert.equal(r.answer().status, 503, 'a passing self-check does not make a draining pod ready again');
+    breakers.stop();
+  });
+
   it('a failing self-check says why; concurrent checks share one run; an unverified model is never ready unless allowed', async () => {
     const p = new InProcessMlp();
     p.inputs = () => [{ name: 'x', dtype: 'float32', shape: [-1, 63] }];
