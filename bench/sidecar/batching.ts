@@ -30,6 +30,8 @@ import { createLoggers } from '../../sidecar/src/logging.js';
 import { createSidecarServer } from '../../sidecar/src/server.js';
 import { ReloadableTracing } from '../../sidecar/src/tracing.js';
 import type { Tensor } from '../../sidecar/src/predictor.js';
+import { SHORT_RUN_OVERLAP } from '../../sidecar/src/pipeline/predict.js';
+import { SHORT_RUN_MS } from '../../sidecar/src/pipeline/queue.js';
 import { benchAuth, benchConfig, median, ROOT, type BenchAuth } from './common.js';
 
 const { values } = parseArgs({
@@ -157,7 +159,7 @@ function histogram(served: Served[]): string {
 }
 
 const auth = await benchAuth('batching-bench-');
-console.log(`\ndynamic batching: full REST chain (auth on, access log on, queue default: 1 run slot), predictor cpuThreads 1, batch-1 requests`);
+console.log(`\ndynamic batching: full REST chain (auth on, access log on, queue default: 1 run slot; off: runs under ${SHORT_RUN_MS} ms overlap up to ${SHORT_RUN_OVERLAP}; on: one batch in flight), predictor cpuThreads 1, batch-1 requests`);
 console.log(`  on = spec.batching {enabled: true, maxBatchSize: ${MAX_BATCH}, maxQueueDelayMicroseconds: ${DELAY_US}, preferredBatchSizes: [${PREFERRED.join(', ')}]}; off = enabled: false`);
 console.log(`  ${ROUNDS} rounds x ${DURATION} s per cell, off and on alternating; load: http-load.ts (autocannon, per-response times in us), own process`);
 console.log(`  machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, node ${process.version}`);
