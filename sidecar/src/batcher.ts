@@ -6,8 +6,9 @@
 // sequence lengths are never padded together). A queue runs as one batch when
 //   - its rows reach maxBatchSize, or one of preferredBatchSizes (the largest reached), or
 //   - its first request has waited maxQueueDelayMicroseconds, or, with 0 (no timer): at once
-//     when a run slot is free and the batch launched last served one request (requests come
-//     one at a time: a lone request waits for nothing), else at the end of the event-loop turn
+//     when a run slot is free and the last two batches served one request each (requests come
+//     one at a time: a lone request waits for nothing; one lone batch after a full one is the
+//     tail of a wave, not a lull), else at the end of the event-loop turn
 //     the first request arrived in: the requests whose bodies the same turn read leave together
 //     (under load this keeps the first arrival of a wave from leaving alone with the rest
 //     waiting behind its run: at 32 connections 36-40 % of runs served one request when every
@@ -135,8 +136,9 @@ export class DynamicBatcher {
   #cfg: BatchingConfig;
   readonly #queues = new Map<string, Queue>();
   #inflight = 0;
-  /** Requests in the batch launched last: 1 while requests come one at a time. */
+  /** Requests in the last two batches launched: both 1 while requests come one at a time. */
   #lastLaunched = 1;
+  #beforeLast = 1;
   /** Counters: predictor runs made, requests served through them, merged runs. */
   readonly stats = { runs: 0, requests: 0, mergedRuns: 0, rows: 0 };
   /** Runs by the number of requests they served (index: requests; [1]: runs alone). */
@@ -172,7 +174,7 @@ export class DynamicBatcher {
         };
         if (this.#cfg.maxQueueDelayMicroseconds > 0) q.timer = setTimeout(fire, this.#cfg.maxQueueDelayMicroseconds / 1000);
         // No delay, requests coming one at a time and a run slot free: it leaves at once.
-        else if (this.#lastLaunched <= 1 && this.#inflight < (this.#cfg.maxInflightBatches ?? 1)) q.due = true;
+        else if (this.#lastLaunched <= 1 && this.#beforeLast <= 1 && this.#inflight < (this.#cfg.maxInflightBatches ?? 1)) q.due = true;
         // No delay otherwise: the batch closes once the requests that arrived in this turn of
         // the event loop have joined (the rest of its I/O callbacks, no timer).
         else q.turn = setImmediate(fire);
@@ -217,6 +219,7 @@ export class DynamicBatcher {
       q.due = true;
     }
     this.#inflight++;
+    this.#beforeLast = this.#lastLaunched;
     this.#lastLaunched = taken.length;
     void this.#execute(taken, rows).finally(() => {
       this.#inflight--;
