@@ -8,7 +8,7 @@
 //     Models come from make_models.py (the pinned paddle), cached by the make target.
 //  2. load + verify of a signed model with a 200 MB parameters file vs `sha256sum` on that file.
 // Env: BENCH_PYTHON (the bench venv), BENCH_MODELS (the exported models), BENCH_ROUNDS (7),
-// BENCH_ITERS (3), BENCH_ONLY (comma-separated model names).
+// BENCH_ITERS (3), BENCH_ONLY (comma-separated model names), BENCH_TURN_PAUSE_MS (300).
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createPrivateKey, randomFillSync, sign } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,6 +26,8 @@ const RSA_PUB = readFileSync(join(FIXTURES, 'keys/test-only-rsa2048.pub.pem'), '
 const RSA_KEY = readFileSync(join(FIXTURES, 'keys/test-only-rsa2048.key.pem'), 'utf8');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const ITERS = Number(process.env.BENCH_ITERS ?? 3);
+/** The pause before each engine's turn (ms): longer than any math pool's spin-wait after a run. */
+const TURN_PAUSE_MS = Number(process.env.BENCH_TURN_PAUSE_MS ?? 300);
 const SEQ = 128;
 const BATCHES = [1, 4];
 const ENGINES = ['builtin', 'paddle-prod', 'ort', 'paddle-iroff'] as const;
@@ -108,6 +110,12 @@ async function benchModel(model: string, threads: number): Promise<Row[]> {
       for (let k = 0; k < ENGINES.length; k++) {
         const engine = ENGINES[(round + k) % ENGINES.length]!;
         for (const batch of round % 2 ? [...BATCHES].reverse() : BATCHES) {
+          // Each engine's turn starts the same way: a pause, so the previous engine's math threads
+          // have stopped spinning (OpenMP and ORT's pool spin for a while after a parallel run and
+          // would take a core from whoever runs next), then one untimed run to bring its weights
+          // and plans back into the caches the previous engine evicted.
+          await new Promise((r) => setTimeout(r, TURN_PAUSE_MS));
+          await servers.get(engine)!.ask({ cmd: 'time', batch, iters: 1 });
           const { times } = await servers.get(engine)!.ask<{ times: number[] }>({ cmd: 'time', batch, iters: ITERS });
           at(engine, batch).times.push(...times);
         }
@@ -121,7 +129,7 @@ async function benchModel(model: string, threads: number): Promise<Row[]> {
 
 function report(rows: Row[]): void {
   const mb = (b: number): string => (b / 1048576).toFixed(0);
-  console.log(`\nmedian ms per run over ${ROUNDS} rounds x ${ITERS} runs per batch, engine order rotated each round, all engines of a model loaded side by side`);
+  console.log(`\nmedian ms per run over ${ROUNDS} rounds x ${ITERS} runs per batch, engine order rotated each round, all engines of a model loaded side by side; each turn: a ${TURN_PAUSE_MS} ms pause, one untimed run, then the timed runs`);
   console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   console.log('| model | batch | threads | builtin | Paddle prod | ORT | Paddle IR-off | builtin / strongest | builtin ms per sample |');
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
