@@ -277,7 +277,11 @@ node_up() {
   local in_ns=(nsenter --net="/run/netns/$NODE_NETNS")
   "${in_ns[@]}" ip link set lo up
   "${in_ns[@]}" ip addr add "$SERVICE_IP/32" dev lo
-  "${in_ns[@]}" ip link add cni0 type bridge
+  # A fixed MAC: a bridge without one takes the lowest MAC of its ports, so when a pod's veth with
+  # the lowest MAC goes away the gateway's MAC changes under the other pods, whose neighbour entry
+  # for $NODE_IP then sends every answer (probes, requests through the CONNECT proxy) to the old
+  # MAC until it expires (~40 s of "no answer" seen on a rollout). A set address never changes.
+  "${in_ns[@]}" ip link add cni0 address 02:50:44:00:00:01 type bridge
   "${in_ns[@]}" ip addr add "$NODE_IP/16" dev cni0
   "${in_ns[@]}" ip link set cni0 up
   local d
