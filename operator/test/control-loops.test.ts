@@ -6,7 +6,7 @@ import type { KubernetesObject, V1Deployment } from '@kubernetes/client-node';
 import type { PaddleService, PodReport, SidecarConfig } from '../../crds/src/index.js';
 import { ENV } from '../../crds/src/index.js';
 import { TEMPLATE_HASH_LABEL } from '../src/builders/index.js';
-import { addPods, markAvailable, raw, setup } from './reconcile-harness.js';
+import { addPods, markAvailable, markCertificateReady, raw, setup } from './reconcile-harness.js';
 import { report } from './reports.js';
 
 type T = ReturnType<typeof setup>;
@@ -100,8 +100,7 @@ describe('control loops (reconciler over time)', () => {
     const t = setup(raw('minimal.yaml'));
     await t.reconciler.reconcile(t.key);
     markAvailable(t.api, 'mnist-mlp');
-    const cert = t.api.find('Certificate', 'ml', 'mnist-mlp') as KubernetesObject;
-    t.api.put({ ...cert, status: { conditions: [{ type: 'Ready', status: 'True', reason: 'Ready' }] } } as KubernetesObject);
+    markCertificateReady(t.api, 'mnist-mlp');
     const d = deploymentOf(t, 'mnist-mlp');
     const hash = d.spec?.template.metadata?.labels?.[TEMPLATE_HASH_LABEL];
     assert.match(hash ?? '', /^[0-9a-f]{16}$/);

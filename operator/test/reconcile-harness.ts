@@ -42,6 +42,12 @@ export function markAvailable(api: FakeApi, name: string): void {
   } as KubernetesObject);
 }
 
+/** Stands in for cert-manager: marks the PaddleService's Certificate Ready (a write, so a new resourceVersion). */
+export function markCertificateReady(api: FakeApi, name: string): void {
+  const cert = api.find('Certificate', 'ml', name) as KubernetesObject;
+  api.put({ ...cert, status: { conditions: [{ type: 'Ready', status: 'True', reason: 'Ready' }] } } as KubernetesObject);
+}
+
 /** Pods as the Deployment's ReplicaSet makes them: the template's labels (its template hash unless `template` names another). */
 export function addPods(api: FakeApi, instance: string, names: string[], template?: string): void {
   const d = api.find('Deployment', 'ml', instance) as V1Deployment | undefined;

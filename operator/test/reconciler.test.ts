@@ -3,7 +3,7 @@ import { ApiException, type KubernetesObject, type V1Deployment } from '@kuberne
 import type { PaddleService } from '../../crds/src/index.js';
 import { cacheIsBehind } from '../src/reconciler.js';
 import { FakeApi } from './fake-api.js';
-import { addPods, markAvailable, raw, setup } from './reconcile-harness.js';
+import { addPods, markAvailable, markCertificateReady, raw, setup } from './reconcile-harness.js';
 import { report } from './reports.js';
 
 describe('Reconciler (in-process fake of our client)', () => {
@@ -79,8 +79,7 @@ describe('Reconciler (in-process fake of our client)', () => {
     const t = setup(raw('minimal.yaml'));
     await t.reconciler.reconcile(t.key);
     markAvailable(t.api, 'mnist-mlp');
-    const cert = t.api.find('Certificate', 'ml', 'mnist-mlp') as KubernetesObject;
-    t.api.objects.set(FakeApi.key('Certificate', 'ml', 'mnist-mlp'), { ...cert, status: { conditions: [{ type: 'Ready', status: 'True', reason: 'Ready' }] } } as KubernetesObject);
+    markCertificateReady(t.api, 'mnist-mlp');
     addPods(t.api, 'mnist-mlp', ['mnist-mlp-a']);
     const ps = t.api.find('PaddleService', 'ml', 'mnist-mlp') as unknown as PaddleService;
     ps.status = { ...ps.status, podReports: { 'mnist-mlp-a': report({ device: 'cpu' }), 'mnist-mlp-gone': report({ device: 'cpu' }) } };
@@ -104,8 +103,7 @@ describe('Reconciler (in-process fake of our client)', () => {
     await t.reconciler.reconcile(t.key);
     assert.equal(t.ready()?.reason, 'CertificateNotReady');
     assert.equal(t.events.length, 0, `DeploymentUnavailable -> CertificateNotReady on the way up: no Event, got ${JSON.stringify(t.events)}`);
-    const cert = t.api.find('Certificate', 'ml', 'mnist-mlp') as KubernetesObject;
-    t.api.objects.set(FakeApi.key('Certificate', 'ml', 'mnist-mlp'), { ...cert, status: { conditions: [{ type: 'Ready', status: 'True', reason: 'Ready' }] } } as KubernetesObject);
+    markCertificateReady(t.api, 'mnist-mlp');
     await t.reconciler.reconcile(t.key);
     assert.equal(t.ready()?.status, 'True', t.ready()?.message);
     assert.deepEqual(t.events.map((e) => `${e.type}/${e.reason}`), ['Normal/Ready']);
@@ -121,8 +119,7 @@ describe('Reconciler (in-process fake of our client)', () => {
     const t = setup(raw('minimal.yaml'));
     await t.reconciler.reconcile(t.key);
     markAvailable(t.api, 'mnist-mlp');
-    const cert = t.api.find('Certificate', 'ml', 'mnist-mlp') as KubernetesObject;
-    t.api.objects.set(FakeApi.key('Certificate', 'ml', 'mnist-mlp'), { ...cert, status: { conditions: [{ type: 'Ready', status: 'True', reason: 'Ready' }] } } as KubernetesObject);
+    markCertificateReady(t.api, 'mnist-mlp');
     addPods(t.api, 'mnist-mlp', ['mnist-mlp-a']);
     // Built 60 s before this reconcile (the window is 45 s: 3 x the 15 s interval): it waited in
     // the API server and the work queue, or the pod's clock is behind. It has just arrived.
