@@ -5,6 +5,8 @@
 //     activation an eltwise post-op; the chain runs as one oneDNN convolution (FusedConvKernel);
 //  2. batch_norm on 4-D NCHW (with a following relu fused), pool2d and channel concat run on
 //     oneDNN, on the conv outputs' blocked layout (no conversion back to NCHW between them);
+//     an average pool2d after a 1x1 convolution chain with no activation runs before it (the
+//     two commute; the convolution then reads a smaller map);
 //  3. parameters no remaining op reads (the filters and batch_norm statistics folded above)
 //     are freed.
 // A var feeds a fusion only when one op writes it, exactly one op reads it and it is not
@@ -52,6 +54,37 @@ std::vector<int64_t> IntsAttr(const OpDesc& op, const char* name) {
   if (!a) return {};
   if (a->kind == Attr::Kind::kInt) return {a->i};
   return a->ints;
+}
+
+// A convolution chain that is pointwise and affine: 1x1 filter, stride 1, no padding (the
+// caller checks that no activation or residual follows). Such a chain maps each pixel's
+// channels on their own, so it commutes with an average over pixels.
+bool PointwiseConv(const FusedConvSpec& s) {
+  if (s.kh != 1 || s.kw != 1) return false;
+  for (int64_t v : s.strides)
+    if (v != 1) return false;
+  if (s.padding_algorithm == "SAME") return true;  // a 1x1 stride-1 window needs no padding
+  for (int64_t v : s.paddings)
+    if (v != 0) return false;
+  return true;
+}
+
+// An average pool2d whose every window is a plain mean of pixels that exist (NCHW, no padding,
+// floor mode, not global or adaptive): it commutes with a pointwise affine map, since each
+// output is sum_k w_k * x_k with weights summing to 1, so pool(W x + b) = W pool(x) + b.
+// Pooling first makes the convolution read a map stride^2 times smaller (DenseNet's
+// transitions: 1x1 conv then 2x2 average pool). Results differ from the exported order only
+// in float rounding.
+bool PoolCommutes(const OpDesc& op) {
+  if (op.type != "pool2d" || !DnnlPoolSupported(op) || StrAttr(op, "pooling_type", "max") != "avg") return false;
+  if (IntAttr(op, "global_pooling", 0) != 0 || IntAttr(op, "adaptive", 0) != 0 || IntAttr(op, "ceil_mode", 0) != 0) return false;
+  std::string algo = StrAttr(op, "padding_algorithm", "EXPLICIT");
+  if (algo == "SAME") return false;
+  if (algo != "VALID")
+    for (int64_t v : IntsAttr(op, "paddings"))
+      if (v != 0) return false;
+  std::vector<int64_t> ks = IntsAttr(op, "ksize");
+  return !ks.empty() && ks.size() <= 2;
 }
 
 }  // namespace
@@ -108,6 +141,25 @@ void Executor::OptimizeGraph() {
     }
     return true;
   };
+
+  // PIR programs pass pool2d's window as a KSize operand, a constant after folding: it becomes
+  // the ksize attribute legacy programs carry, so those pools run on oneDNN too.
+  for (CompiledOp& c : ops_) {
+    int ks = c.op->type == "pool2d" ? in_var(c, "KSize") : -1;
+    if (ks < 0 || param_of[static_cast<size_t>(ks)] < 0) continue;
+    const HostTensor& t = params_[static_cast<size_t>(param_of[static_cast<size_t>(ks)])];
+    Attr a;
+    a.kind = Attr::Kind::kInts;
+    for (size_t k = 0; t.dtype == DType::kInt64 && k + 8 <= t.bytes.size(); k += 8) a.ints.push_back(*reinterpret_cast<const int64_t*>(&t.bytes[k]));
+    for (size_t k = 0; t.dtype == DType::kInt32 && k + 4 <= t.bytes.size(); k += 4) a.ints.push_back(*reinterpret_cast<const int32_t*>(&t.bytes[k]));
+    if (a.ints.empty()) continue;
+    OpDesc desc = *c.op;
+    desc.attrs["ksize"] = a;
+    desc.inputs.erase(std::remove_if(desc.inputs.begin(), desc.inputs.end(), [](const auto& slot) { return slot.first == "KSize"; }), desc.inputs.end());
+    synthetic_ops_.push_back(std::move(desc));
+    c.op = &synthetic_ops_.back();
+    c.in.erase(std::remove_if(c.in.begin(), c.in.end(), [](const auto& slot) { return slot.first == "KSize"; }), c.in.end());
+  }
 
   std::vector<bool> removed(ops_.size(), false);
   for (size_t i = 0; i < ops_.size(); ++i) {
@@ -207,6 +259,15 @@ void Executor::OptimizeGraph() {
         break;
       }
       spec.residual = residual >= 0;
+      // An average pool after a pointwise chain runs first (see PoolCommutes): the convolution
+      // then reads the pooled map, and the chain's end var carries the pooled input instead.
+      int pool = -1;
+      if (!spec.residual && spec.act.kind.empty() && PointwiseConv(spec) && single_use(cur)) {
+        int j = reader_op[static_cast<size_t>(cur)];
+        if (j > static_cast<int>(i) && !removed[static_cast<size_t>(j)] && PoolCommutes(*ops_[static_cast<size_t>(j)].op) &&
+            in_var(ops_[static_cast<size_t>(j)], "X") == cur && out_var(ops_[static_cast<size_t>(j)], "Out") >= 0)
+          pool = j;
+      }
       OpDesc desc = op;
       desc.type = "fused_conv2d";
       synthetic_ops_.push_back(std::move(desc));
@@ -215,6 +276,17 @@ void Executor::OptimizeGraph() {
       // The conv's own output var keeps its writer count; ops reading the chain's end see one writer.
       for (size_t j : fused) removed[j] = true;
       if (cur != y) writer_op[static_cast<size_t>(cur)] = static_cast<int>(i);
+      if (pool >= 0) {
+        CompiledOp& p = ops_[static_cast<size_t>(pool)];
+        int pool_out = out_var(p, "Out");
+        CompiledOp pooled{p.op, DnnlPoolKernel, {{"X", {x}}}, {{"Out", {cur}}}, MakeDnnlOpState()};
+        fc.in = {{"Input", {cur}}};
+        fc.out = {{"Output", {pool_out}}};
+        p = std::move(fc);  // the convolution runs where the pool ran and writes its output
+        c = std::move(pooled);
+        writer_op[static_cast<size_t>(pool_out)] = pool;
+        continue;
+      }
       c = std::move(fc);
       continue;
     }

@@ -234,6 +234,61 @@ describe('load-time graph passes', function () {
     );
   });
 
+  it('an average pool after a 1x1 conv + batch_norm runs first (they commute); not past a relu or in ceil mode', async () => {
+    // x [N, 16, 8, 8] -> conv 1x1 (16 -> 32) -> batch_norm [-> relu] -> avg pool 2x2 / 2.
+    const C = 16, O = 32, H = 8;
+    const F = seq(O * C, (i) => Math.sin(i * 0.7) / 4);
+    const bn = { scale: seq(O, (i) => 1 + i / 40), bias: seq(O, (i) => (i % 5) - 2), mean: seq(O, (i) => Math.cos(i) / 3), variance: seq(O, (i) => 0.5 + i / 20) };
+    const X = seq(2 * C * H * H, (i) => Math.sin(i * 0.37) * 2);
+    const ref = (relu: boolean) => {
+      const out: number[] = [];
+      for (let n = 0; n < 2; n++)
+        for (let o = 0; o < O; o++)
+          for (let y = 0; y < H / 2; y++)
+            for (let x = 0; x < H / 2; x++) {
+              let acc = 0;
+              for (const [dy, dx] of [[0, 0], [0, 1], [1, 0], [1, 1]] as const) {
+                let v = 0;
+                for (let c = 0; c < C; c++) v += F[o * C + c]! * X[((n * C + c) * H + 2 * y + dy) * H + 2 * x + dx]!;
+                v = ((v - bn.mean[o]!) / Math.sqrt(bn.variance[o]! + 1e-5)) * bn.scale[o]! + bn.bias[o]!;
+                acc += relu ? Math.max(v, 0) : v;
+              }
+              out.push(acc / 4);
+            }
+      return out;
+    };
+    const run = (relu: boolean, ceil: boolean) =>
+      withModel(
+        ['x', 'y', 'z', 'r', 'out'].map((name) => ({ name, dims: [-1, name === 'x' ? C : O, name === 'out' ? H / 2 : H, name === 'out' ? H / 2 : H] })),
+        [
+          { type: 'conv2d', inputs: { Input: ['x'], Filter: ['f'] }, outputs: { Output: ['y'] }, attrs: { strides: [1, 1], paddings: [0, 0], dilations: [1, 1], groups: 1, data_format: 'NCHW' } },
+          { type: 'batch_norm', inputs: { X: ['y'], Scale: ['s'], Bias: ['b'], Mean: ['m'], Variance: ['v'] }, outputs: { Y: ['z'] }, attrs: { epsilon: { float: 1e-5 }, is_test: true, data_layout: 'NCHW' } },
+          ...(relu ? [{ type: 'relu', inputs: { X: ['z'] }, outputs: { Out: ['r'] } }] : []),
+          { type: 'pool2d', inputs: { X: [relu ? 'r' : 'z'] }, outputs: { Out: ['out'] }, attrs: { pooling_type: 'avg', ksize: [2, 2], strides: [2, 2], paddings: [0, 0], exclusive: true, ceil_mode: ceil, data_format: 'NCHW' } },
+        ],
+        ['x'],
+        ['out'],
+        [
+          { name: 'f', dims: [O, C, 1, 1], values: F },
+          { name: 's', dims: [O], values: bn.scale },
+          { name: 'b', dims: [O], values: bn.bias },
+          { name: 'm', dims: [O], values: bn.mean },
+          { name: 'v', dims: [O], values: bn.variance },
+        ],
+        async (p) => ({ bytes: p.estimateRunBytes({ x: [2, C, H, H] }), out: Array.from((await p.run({ x: f32([2, C, H, H], X) })).out!.data as Float32Array) }),
+      );
+    const swapped = await run(false, false);
+    const kept = await run(false, true);  // ceil mode (no partial window at 8x8, so the same values): not reordered
+    const relu = await run(true, false);
+    for (const [name, r, want] of [['swapped', swapped, ref(false)], ['ceil mode', kept, ref(false)], ['relu', relu, ref(true)]] as const) {
+      assert.equal(r.out.length, want.length);
+      want.forEach((w, i) => assert.ok(Math.abs(r.out[i]! - w) <= 1e-5 * Math.max(1, Math.abs(w)), `${name}: out[${i}] = ${r.out[i]}, want ${w}`));
+    }
+    // Pooled first, the run holds the pooled input (2 x 16 x 4 x 4) instead of the conv's output (2 x 32 x 8 x 8).
+    assert.ok(swapped.bytes + 12 * 1024 <= kept.bytes, `estimate ${swapped.bytes} (pool first) vs ${kept.bytes} (conv first)`);
+    assert.ok(relu.bytes >= kept.bytes, `a relu between them keeps the exported order: ${relu.bytes} vs ${kept.bytes}`);
+  });
+
   it('the oneDNN matmul falls back to the builtin kernel for 1-D operands, softmax on a middle axis', async () => {
     const r = await withModel(
       [{ name: 'x', dims: [-1, 3] }, { name: 'y', dims: [3] }, { name: 'o', dims: [-1] }, { name: 'z', dims: [-1, 3] }, { name: 'sm', dims: [-1, 3] }],
