@@ -625,16 +625,26 @@ void DnnlConcatKernel(OpContext& ctx) {
     p->scratch_bytes = p->scratch_md.get_size();
     p->prim = dnnl::concat(pd);
   });
-  Value& o = ctx.OutLayout("Out", DType::kFloat32, plan->out, plan->dst_md, plan->dst_md->get_size());
+  // A channel-major concat appends to its first input when this op is that input's last reader
+  // (DenseNet: each layer's concat extends the previous one): the output takes over the input's
+  // slab, grown to the output's size, so sample 0 of the first input is already in place.
+  Value* over = plan->copies ? ctx.OutOver("Out", "X", DType::kFloat32, plan->out, plan->dst_md, plan->dst_md->get_size(), true) : nullptr;
+  Value& o = over ? *over : ctx.OutLayout("Out", DType::kFloat32, plan->out, plan->dst_md, plan->dst_md->get_size());
   float* scratch = plan->scratch_bytes ? ctx.Scratch((plan->scratch_bytes + 3) / 4) : nullptr;
   if (ctx.Dry()) return;
   if (plan->copies) {
     const size_t plane = static_cast<size_t>(plan->out[2] * plan->out[3]), per_out = static_cast<size_t>(plan->out[1]) * plane;
+    float* out = o.As<float>();
+    if (over) {  // the first input's later samples move up to their place, the last one first
+      const size_t len0 = static_cast<size_t>(xs[0].shape[1]) * plane;
+      for (int64_t b = plan->out[0] - 1; b > 0; --b)
+        std::memmove(out + static_cast<size_t>(b) * per_out, out + static_cast<size_t>(b) * len0, len0 * sizeof(float));
+    }
     for (int64_t b = 0; b < plan->out[0]; ++b) {
-      float* dst = o.As<float>() + static_cast<size_t>(b) * per_out;
+      float* dst = out + static_cast<size_t>(b) * per_out;
       for (size_t i = 0; i < n; ++i) {
         const size_t len = static_cast<size_t>(xs[i].shape[1]) * plane;
-        std::memcpy(dst, xs[i].As<float>() + static_cast<size_t>(b) * len, len * sizeof(float));
+        if (!(over && i == 0)) std::memcpy(dst, xs[i].As<float>() + static_cast<size_t>(b) * len, len * sizeof(float));
         dst += len;
       }
     }

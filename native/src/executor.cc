@@ -81,6 +81,21 @@ void Workspace::Back(Slab* slab, size_t bytes, const std::string& what) {
   reserved_ += bytes;
 }
 
+void Workspace::Regrow(Slab* slab, size_t bytes, const std::string& what) {
+  if (slab->cap >= bytes) return;
+  owner_->Reserve(bytes);
+  uint8_t* p = MapBytes(bytes);
+  if (!p) {
+    owner_->Release(bytes);
+    throw PaddleError(ErrorCode::kMemoryLimit, what + ": out of host memory allocating " + std::to_string(bytes) + " bytes");
+  }
+  if (slab->ptr) std::memcpy(p, slab->ptr, std::min(slab->logical, slab->cap));
+  Unback(slab);
+  slab->ptr = p;
+  slab->cap = bytes;
+  reserved_ += bytes;
+}
+
 void Workspace::BeginRun() {
   for (auto& s : slabs_) s.logical = 0;
   scratch_.logical = 0;
@@ -157,9 +172,18 @@ void Workspace::Free(int idx) {
   values_[static_cast<size_t>(idx)].defined = false;
 }
 
-bool Workspace::Adopt(int out, int in, DType dtype, const Shape& shape, size_t bytes, const void* layout) {
+bool Workspace::Adopt(int out, int in, DType dtype, const Shape& shape, size_t bytes, const void* layout, bool grow) {
   int from = slab_of_[static_cast<size_t>(in)];
-  if (from < 0 || slabs_[static_cast<size_t>(from)].logical < RoundUp(bytes) || out == in) return false;
+  if (from < 0 || out == in) return false;
+  Slab& s = slabs_[static_cast<size_t>(from)];
+  if (s.logical < RoundUp(bytes)) {
+    if (!grow) return false;
+    if (!real_) {
+      Regrow(&s, RoundUp(bytes), "output over " + std::to_string(in));
+      values_[static_cast<size_t>(in)].data = s.ptr;
+    }
+    s.logical = RoundUp(bytes);
+  }
   int& slab = slab_of_[static_cast<size_t>(out)];
   if (slab >= 0 && values_[static_cast<size_t>(out)].defined) pending_free_.push_back(slab);
   slab = from;
@@ -174,7 +198,8 @@ bool Workspace::Adopt(int out, int in, DType dtype, const Shape& shape, size_t b
     if ((*real_)[static_cast<size_t>(out)]) {
       auto it = side_.find(in);
       if (it != side_.end()) {
-        side_[out] = std::move(it->second);  // the input keeps its pointer until the op ends
+        side_[out] = std::move(it->second);  // the input keeps its pointer until the op ends (unless grown)
+        side_[out].resize(std::max(side_[out].size(), RoundUp(bytes)), 0);
       } else {
         side_[out].assign(RoundUp(bytes), 0);
       }
@@ -248,14 +273,15 @@ Value& OpContext::Out(const char* slot, size_t i, DType dtype, const Shape& shap
   return ws_->Allocate(idx, dtype, shape, op_->type + " output " + ex_->var_names_[static_cast<size_t>(idx)]);
 }
 
-Value* OpContext::OutOver(const char* slot, const char* in_slot, DType dtype, const Shape& shape, const void* layout, size_t bytes) {
+Value* OpContext::OutOver(const char* slot, const char* in_slot, DType dtype, const Shape& shape, const void* layout, size_t bytes,
+                          bool grow) {
   int out = Index(out_, slot, 0), in = Index(in_, in_slot, 0);
   if (out < 0 || in < 0 || !dying_ || std::find(dying_->begin(), dying_->end(), in) == dying_->end()) return nullptr;
   for (const auto& s : *in_) {
     for (size_t k = 0; k < s.second.size(); ++k)
       if (s.second[k] == in && !(s.first == in_slot && k == 0)) return nullptr;  // read again by this op
   }
-  if (!ws_->Adopt(out, in, dtype, shape, bytes, layout)) return nullptr;
+  if (!ws_->Adopt(out, in, dtype, shape, bytes, layout, grow)) return nullptr;
   return &ws_->At(out);
 }
 

@@ -207,8 +207,11 @@ class Workspace {
   void Free(int idx);
   // Var `out` takes over the slab of var `in` (whose last reader is the running op), becoming a
   // tensor of the given type, shape and layout that starts with `in`'s bytes; `in` stays readable
-  // until the op ends. False (nothing changed) when `in` holds no slab of at least `bytes`.
-  bool Adopt(int out, int in, DType dtype, const Shape& shape, size_t bytes, const void* layout);
+  // until the op ends. False (nothing changed) when `in` holds no slab of at least `bytes`, unless
+  // `grow`: then the slab grows to `bytes`, keeping its contents (memory moves only when the slab
+  // has never been that large, i.e. in a workspace's first run of these shapes), and `in`'s data
+  // moves with it.
+  bool Adopt(int out, int in, DType dtype, const Shape& shape, size_t bytes, const void* layout, bool grow = false);
   // Slabs detached from overwritten vars during an op become free once the op has finished.
   void FlushPending();
   // Scratch memory for kernels (im2col etc.), reused across runs. nullptr in a shape-only op.
@@ -231,6 +234,7 @@ class Workspace {
     size_t logical = 0;  // size this run needs
   };
   void Back(Slab* slab, size_t bytes, const std::string& what);
+  void Regrow(Slab* slab, size_t bytes, const std::string& what);  // Back, keeping the live bytes
   void Unback(Slab* slab);
   Executor* owner_;
   std::vector<Value> values_;
@@ -266,8 +270,10 @@ class OpContext {
   // The output written in place over input `in_slot`, which then holds the input's bytes: only
   // when this op is that input's last reader and reads it through no other slot (else nullptr,
   // and the kernel makes a fresh output). For ops that accumulate into their output (a residual
-  // sum), this saves the copy and a slab.
-  Value* OutOver(const char* slot, const char* in_slot, DType dtype, const Shape& shape, const void* layout, size_t bytes);
+  // sum), this saves the copy and a slab. `grow`: the output may be larger than the input's slab
+  // (a concat appending to its first input; see Workspace::Adopt).
+  Value* OutOver(const char* slot, const char* in_slot, DType dtype, const Shape& shape, const void* layout, size_t bytes,
+                 bool grow = false);
   void* State() const { return state_; }
   float* Scratch(size_t floats) { return ws_->Scratch(floats, op_->type); }
   // True in a shape-only pass (EstimateRunBytes): the kernel has made its outputs (Out) and

@@ -142,23 +142,30 @@ void Executor::OptimizeGraph() {
     return true;
   };
 
-  // PIR programs pass pool2d's window as a KSize operand, a constant after folding: it becomes
-  // the ksize attribute legacy programs carry, so those pools run on oneDNN too.
+  // PIR programs pass pool2d's window (KSize) and concat's axis (AxisTensor) as operands, constants
+  // after folding: they become the attributes legacy programs carry, so those ops run on oneDNN too.
   for (CompiledOp& c : ops_) {
-    int ks = c.op->type == "pool2d" ? in_var(c, "KSize") : -1;
-    if (ks < 0 || param_of[static_cast<size_t>(ks)] < 0) continue;
-    const HostTensor& t = params_[static_cast<size_t>(param_of[static_cast<size_t>(ks)])];
+    const char* slot = c.op->type == "pool2d" ? "KSize" : c.op->type == "concat" ? "AxisTensor" : nullptr;
+    int v = slot ? in_var(c, slot) : -1;
+    if (v < 0 || param_of[static_cast<size_t>(v)] < 0) continue;
+    const HostTensor& t = params_[static_cast<size_t>(param_of[static_cast<size_t>(v)])];
     Attr a;
     a.kind = Attr::Kind::kInts;
     for (size_t k = 0; t.dtype == DType::kInt64 && k + 8 <= t.bytes.size(); k += 8) a.ints.push_back(*reinterpret_cast<const int64_t*>(&t.bytes[k]));
     for (size_t k = 0; t.dtype == DType::kInt32 && k + 4 <= t.bytes.size(); k += 4) a.ints.push_back(*reinterpret_cast<const int32_t*>(&t.bytes[k]));
-    if (a.ints.empty()) continue;
+    if (a.ints.empty() || (c.op->type == "concat" && a.ints.size() != 1)) continue;
     OpDesc desc = *c.op;
-    desc.attrs["ksize"] = a;
-    desc.inputs.erase(std::remove_if(desc.inputs.begin(), desc.inputs.end(), [](const auto& slot) { return slot.first == "KSize"; }), desc.inputs.end());
+    if (c.op->type == "concat") {
+      a.kind = Attr::Kind::kInt;
+      a.i = a.ints[0];
+      a.ints.clear();
+    }
+    desc.attrs[c.op->type == "concat" ? "axis" : "ksize"] = a;
+    auto is_slot = [&](const auto& e) { return e.first == slot; };
+    desc.inputs.erase(std::remove_if(desc.inputs.begin(), desc.inputs.end(), is_slot), desc.inputs.end());
     synthetic_ops_.push_back(std::move(desc));
     c.op = &synthetic_ops_.back();
-    c.in.erase(std::remove_if(c.in.begin(), c.in.end(), [](const auto& slot) { return slot.first == "KSize"; }), c.in.end());
+    c.in.erase(std::remove_if(c.in.begin(), c.in.end(), is_slot), c.in.end());
   }
 
   std::vector<bool> removed(ops_.size(), false);

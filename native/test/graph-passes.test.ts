@@ -289,6 +289,52 @@ describe('load-time graph passes', function () {
     assert.ok(relu.bytes >= kept.bytes, `a relu between them keeps the exported order: ${relu.bytes} vs ${kept.bytes}`);
   });
 
+  it('a channel concat appends in place to its first input when it is that input\'s last reader', async () => {
+    // c = concat(conv_a(x), conv_b(x)) on 16-channel blocks; x is fetched, so no free slab can take c.
+    // Fetching ya too keeps it alive past the concat, so c needs a slab of its own.
+    const C = 16, H = 4;
+    const Fa = seq(C * C, (i) => Math.sin(i) / 3), Fb = seq(C * C, (i) => Math.cos(i * 1.3) / 3);
+    const conv = (F: number[], X: number[], n: number, o: number, p: number) => {
+      let v = 0;
+      for (let c = 0; c < C; c++) v += F[o * C + c]! * X[(n * C + c) * H * H + p]!;
+      return v;
+    };
+    const run = (fetchYa: boolean) =>
+      withModel(
+        [{ name: 'x', dims: [-1, C, H, H] }, { name: 'ya', dims: [-1, C, H, H] }, { name: 'yb', dims: [-1, C, H, H] }, { name: 'c', dims: [-1, 2 * C, H, H] }],
+        [
+          { type: 'conv2d', inputs: { Input: ['x'], Filter: ['fa'] }, outputs: { Output: ['ya'] }, attrs: { strides: [1, 1], paddings: [0, 0], dilations: [1, 1], groups: 1 } },
+          { type: 'conv2d', inputs: { Input: ['x'], Filter: ['fb'] }, outputs: { Output: ['yb'] }, attrs: { strides: [1, 1], paddings: [0, 0], dilations: [1, 1], groups: 1 } },
+          { type: 'concat', inputs: { X: ['ya', 'yb'] }, outputs: { Out: ['c'] }, attrs: { axis: 1 } },
+        ],
+        ['x'],
+        fetchYa ? ['c', 'x', 'ya'] : ['c', 'x'],
+        [{ name: 'fa', dims: [C, C, 1, 1], values: Fa }, { name: 'fb', dims: [C, C, 1, 1], values: Fb }],
+        async (p) => {
+          const bytes = p.estimateRunBytes({ x: [3, C, H, H] });
+          for (const n of [1, 3, 3, 1]) {  // the first run of a shape grows the slab, the next ones reuse it
+            const X = seq(n * C * H * H, (i) => Math.sin(i * 0.61 + n));
+            const got = Array.from((await p.run({ x: f32([n, C, H, H], X) })).c!.data as Float32Array);
+            assert.equal(got.length, n * 2 * C * H * H);
+            for (let b = 0; b < n; b++)
+              for (let o = 0; o < 2 * C; o++)
+                for (let q = 0; q < H * H; q++) {
+                  const want = conv(o < C ? Fa : Fb, X, b, o % C, q);
+                  const v = got[(b * 2 * C + o) * H * H + q]!;
+                  assert.ok(Math.abs(v - want) <= 1e-5 * Math.max(1, Math.abs(want)), `batch ${n}: c[${b},${o},${q}] = ${v}, want ${want}`);
+                }
+          }
+          return bytes;
+        },
+      );
+    const inPlace = await run(false);
+    const copied = await run(true);
+    // At batch 3 one 16-channel map is `map` bytes. Fetching ya adds its plain copy and the reorder
+    // slab (2 maps) either way; only without the append does c also need a slab of its own (+1 map).
+    const map = 3 * C * H * H * 4;
+    assert.ok(copied - inPlace >= 3 * map, `estimate ${inPlace} (appended in place) vs ${copied} (ya kept alive)`);
+  });
+
   it('the oneDNN matmul falls back to the builtin kernel for 1-D operands, softmax on a middle axis', async () => {
     const r = await withModel(
       [{ name: 'x', dims: [-1, 3] }, { name: 'y', dims: [3] }, { name: 'o', dims: [-1] }, { name: 'z', dims: [-1, 3] }, { name: 'sm', dims: [-1, 3] }],
