@@ -21,19 +21,32 @@ const round = (ms: number): number => Math.round(ms * 1000) / 1000;
 /**
  * parse / queue / batch / run / encode / write durations; `totalMs`: arrival to the last byte
  * written. `batch` (batching on only) is the wait in the batcher's queue, `run` then the shared
- * run until its outputs were back on the main thread.
+ * run until its outputs were back on the main thread. Written out mark by mark (no list of
+ * pairs per call): every access line computes it.
  */
 export function phaseDurations(m: PhaseMarks, totalMs: number): Record<string, number> {
   const out: Record<string, number> = {};
-  let last = 0;
-  for (const [name, at] of [['parse', m.queued], ['queue', m.started], ['batch', m.batched], ['run', m.ran], ['encode', m.encoded]] as const) {
-    if (at === undefined) {
-      if (name === 'batch') continue;
-      break;
-    }
-    out[name] = round(at - last);
-    last = at;
-  }
+  const last = fillPhases(out, m);
   if (m.encoded !== undefined) out.write = round(totalMs - last);
   return out;
+}
+
+/** Each phase up to the first missing mark (`batch` may be missing alone); returns the last mark. */
+function fillPhases(out: Record<string, number>, m: PhaseMarks): number {
+  if (m.queued === undefined) return 0;
+  out.parse = round(m.queued);
+  let last = m.queued;
+  if (m.started === undefined) return last;
+  out.queue = round(m.started - last);
+  last = m.started;
+  if (m.batched !== undefined) {
+    out.batch = round(m.batched - last);
+    last = m.batched;
+  }
+  if (m.ran === undefined) return last;
+  out.run = round(m.ran - last);
+  last = m.ran;
+  if (m.encoded === undefined) return last;
+  out.encode = round(m.encoded - last);
+  return m.encoded;
 }

@@ -23,18 +23,44 @@ interface Figures {
 
 const SLOTS = 10;
 
+/**
+ * The last key built and the names and shapes it was built from: requests of one service mostly
+ * repeat one shape, and the same string (its hash already computed) then serves every Map that
+ * the key looks up (admission's cache, the service times) without being built again.
+ */
+const lastKey = { names: [] as string[], shapes: [] as number[][], key: '' };
+
+function isLastKey(names: readonly string[], inputs: Record<string, Pick<Tensor, 'shape'>>): boolean {
+  if (names.length !== lastKey.names.length) return false;
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i] as string;
+    if (name !== lastKey.names[i]) return false;
+    const shape = inputs[name]?.shape ?? [];
+    const seen = lastKey.shapes[i] as number[];
+    if (shape.length !== seen.length) return false;
+    for (let d = 0; d < shape.length; d++) if (shape[d] !== seen[d]) return false;
+  }
+  return true;
+}
+
 /** The key of a run's inputs: names and shapes (a batch of 3 x 128 tokens is not one of 1 x 16). */
 export function shapeKey(inputs: Record<string, Pick<Tensor, 'shape'>>): string {
   const names = Object.keys(inputs);
   if (names.length > 1) names.sort();
+  if (isLastKey(names, inputs)) return lastKey.key;
   let key = '';
   for (const name of names) key += `${name}:${(inputs[name]?.shape ?? []).join('x')};`;
+  lastKey.names = names;
+  lastKey.shapes = names.map((name) => [...(inputs[name]?.shape ?? [])]);
+  lastKey.key = key;
   return key;
 }
 
 export class ServiceTimes {
   private readonly byKey = new Map<string, Figures>();
   private readonly all: Figures = { recent: [], next: 0, slots: [] };
+  /** The key observed last (the end of byKey's order). */
+  private newest: string | undefined;
 
   constructor(
     private readonly now: () => number,
@@ -46,21 +72,25 @@ export class ServiceTimes {
   observe(key: string, ms: number): void {
     if (!Number.isFinite(ms) || ms < 0) return;
     let f = this.byKey.get(key);
-    if (f) this.byKey.delete(key);
-    else {
-      f = { recent: [], next: 0, slots: [] };
-      if (this.byKey.size >= this.maxKeys) this.byKey.delete(this.byKey.keys().next().value as string);
+    // Least recently observed first: move the key to the end, unless it is there already.
+    if (key !== this.newest || f === undefined) {
+      if (f) this.byKey.delete(key);
+      else {
+        f = { recent: [], next: 0, slots: [] };
+        if (this.byKey.size >= this.maxKeys) this.byKey.delete(this.byKey.keys().next().value as string);
+      }
+      this.byKey.set(key, f);
+      this.newest = key;
     }
-    this.byKey.set(key, f);
-    this.add(f, ms);
-    this.add(this.all, ms);
+    const slot = Math.floor(this.now() / (this.windowMs / SLOTS));
+    this.add(f as Figures, ms, slot);
+    this.add(this.all, ms, slot);
   }
 
-  private add(f: Figures, ms: number): void {
+  private add(f: Figures, ms: number, slot: number): void {
     if (f.recent.length < this.recent) f.recent.push(ms);
     else f.recent[f.next] = ms;
     f.next = (f.next + 1) % this.recent;
-    const slot = Math.floor(this.now() / (this.windowMs / SLOTS));
     const last = f.slots[f.slots.length - 1];
     if (last && last.slot === slot) last.min = Math.min(last.min, ms);
     else f.slots.push({ slot, min: ms });
