@@ -50,10 +50,17 @@ function headersOf(md: Metadata): IncomingHttpHeaders {
 }
 
 /** The peer's address from grpc-js's peer string (ipv4:1.2.3.4:5, ipv6:[::1]:5, or host:port). */
-function peerAddress(peer: string): string {
+function parsePeer(peer: string): string {
   const s = peer.replace(/^ipv[46]:/, '');
   const m = /^\[([^\]]+)\]:\d+$/.exec(s) ?? /^(.*):\d+$/.exec(s);
   return m?.[1] ?? s;
+}
+
+/** The last peer string parsed and its address: the calls of one connection repeat it (twice per ModelInfer). */
+let lastPeer = { peer: '', address: parsePeer('') };
+function peerAddress(peer: string): string {
+  if (peer !== lastPeer.peer) lastPeer = { peer, address: parsePeer(peer) };
+  return lastPeer.address;
 }
 
 function credentials(tls: TlsFiles | undefined, refreshMs: number): ServerCredentials {
@@ -82,10 +89,10 @@ export function createGrpcFrontEnd(o: GrpcFrontEndOptions): GrpcFrontEnd {
   });
 
   /** One unary method: open the call, run `fn`, answer, close the call (always once). */
-  const unary =
-    <Req, Res>(method: string, fn: Handler<Req, Res>) =>
-    (grpc: ServerUnaryCall<Req, Res>, done: sendUnaryData<Res>): void => {
-      const route = `/${SERVICE_NAME}/${method}`;
+  const unary = <Req, Res>(method: string, fn: Handler<Req, Res>) => {
+    // The route label is the method's: built once, not per call.
+    const route = `/${SERVICE_NAME}/${method}`;
+    return (grpc: ServerUnaryCall<Req, Res>, done: sendUnaryData<Res>): void => {
       const call = core.open('POST', route, headersOf(grpc.metadata), peerAddress(grpc.getPeer()));
       const reply = new Metadata();
       reply.set('x-request-id', call.requestId);
@@ -121,6 +128,7 @@ export function createGrpcFrontEnd(o: GrpcFrontEndOptions): GrpcFrontEnd {
         answerError(err);
       }
     };
+  };
 
   const modelCheck = (req: { name: string; version: string }): void => core.checkModel(req.name, req.version === '' ? undefined : req.version);
 
