@@ -48,6 +48,12 @@ export function markCertificateReady(api: FakeApi, name: string): void {
   api.put({ ...cert, status: { conditions: [{ type: 'Ready', status: 'True', reason: 'Ready' }] } } as KubernetesObject);
 }
 
+/** Pod reports as the pods' sidecars leave them in the PaddleService's status (in place, as the other status fields are). */
+export function putReports(api: FakeApi, name: string, reports: NonNullable<NonNullable<PaddleService['status']>['podReports']>): void {
+  const ps = api.find('PaddleService', 'ml', name) as unknown as PaddleService;
+  ps.status = { ...ps.status, podReports: reports };
+}
+
 /** Pods as the Deployment's ReplicaSet makes them: the template's labels (its template hash unless `template` names another). */
 export function addPods(api: FakeApi, instance: string, names: string[], template?: string): void {
   const d = api.find('Deployment', 'ml', instance) as V1Deployment | undefined;

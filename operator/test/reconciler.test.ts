@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { ApiException, type KubernetesObject, type V1Deployment } from '@kubernetes/client-node';
-import type { PaddleService } from '../../crds/src/index.js';
 import { cacheIsBehind } from '../src/reconciler.js';
 import { FakeApi } from './fake-api.js';
-import { addPods, markAvailable, markCertificateReady, raw, setup } from './reconcile-harness.js';
+import { addPods, markAvailable, markCertificateReady, putReports, raw, setup } from './reconcile-harness.js';
 import { report } from './reports.js';
 
 describe('Reconciler (in-process fake of our client)', () => {
@@ -81,8 +80,7 @@ describe('Reconciler (in-process fake of our client)', () => {
     markAvailable(t.api, 'mnist-mlp');
     markCertificateReady(t.api, 'mnist-mlp');
     addPods(t.api, 'mnist-mlp', ['mnist-mlp-a']);
-    const ps = t.api.find('PaddleService', 'ml', 'mnist-mlp') as unknown as PaddleService;
-    ps.status = { ...ps.status, podReports: { 'mnist-mlp-a': report({ device: 'cpu' }), 'mnist-mlp-gone': report({ device: 'cpu' }) } };
+    putReports(t.api, 'mnist-mlp', { 'mnist-mlp-a': report({ device: 'cpu' }), 'mnist-mlp-gone': report({ device: 'cpu' }) });
     const r = await t.reconciler.reconcile(t.key);
     assert.equal(t.ready()?.status, 'True', t.ready()?.message);
     assert.deepEqual(Object.keys(t.status()?.podReports ?? {}), ['mnist-mlp-a'], 'the gone pod report was pruned');
@@ -97,9 +95,8 @@ describe('Reconciler (in-process fake of our client)', () => {
     assert.equal(t.ready()?.reason, 'DeploymentUnavailable');
     markAvailable(t.api, 'mnist-mlp');
     addPods(t.api, 'mnist-mlp', ['mnist-mlp-a']);
-    const ps = t.api.find('PaddleService', 'ml', 'mnist-mlp') as unknown as PaddleService;
     // A pod that has served nothing yet: no latency baseline to publish (that would be a BreakerTuned Event).
-    ps.status = { ...ps.status, podReports: { 'mnist-mlp-a': report({ device: 'cpu', latency: { samples: 0 } }) } };
+    putReports(t.api, 'mnist-mlp', { 'mnist-mlp-a': report({ device: 'cpu', latency: { samples: 0 } }) });
     await t.reconciler.reconcile(t.key);
     assert.equal(t.ready()?.reason, 'CertificateNotReady');
     assert.equal(t.events.length, 0, `DeploymentUnavailable -> CertificateNotReady on the way up: no Event, got ${JSON.stringify(t.events)}`);
@@ -123,9 +120,8 @@ describe('Reconciler (in-process fake of our client)', () => {
     addPods(t.api, 'mnist-mlp', ['mnist-mlp-a']);
     // Built 60 s before this reconcile (the window is 45 s: 3 x the 15 s interval): it waited in
     // the API server and the work queue, or the pod's clock is behind. It has just arrived.
-    const ps = t.api.find('PaddleService', 'ml', 'mnist-mlp') as unknown as PaddleService;
     const late = new Date(t.clock.now() - 60_000).toISOString();
-    ps.status = { ...ps.status, podReports: { 'mnist-mlp-a': report({ device: 'cpu', reportedAt: late, latency: { samples: 0 } }) } };
+    putReports(t.api, 'mnist-mlp', { 'mnist-mlp-a': report({ device: 'cpu', reportedAt: late, latency: { samples: 0 } }) });
     const r = await t.reconciler.reconcile(t.key);
     assert.equal(t.ready()?.status, 'True', t.ready()?.message);
     assert.ok(r.requeueAfterMs !== undefined && r.requeueAfterMs > 40_000 && r.requeueAfterMs <= 46_000, `looks again when it would go stale (${r.requeueAfterMs} ms)`);
@@ -142,9 +138,8 @@ describe('Reconciler (in-process fake of our client)', () => {
     await t.reconciler.reconcile(t.key);
     assert.equal((t.api.find('Deployment', 'ml', 'ernie-encoder') as V1Deployment).spec?.replicas, 2, 'minReplicas');
     addPods(t.api, 'ernie-encoder', ['a', 'b']);
-    const ps = t.api.find('PaddleService', 'ml', 'ernie-encoder') as unknown as PaddleService;
     const slow = { latency: { p50Ms: 60, p95Ms: 100, p99Ms: 150, baselineP95Ms: 40, samples: 50 } };
-    ps.status = { ...ps.status, podReports: { a: report(slow), b: report(slow) } };
+    putReports(t.api, 'ernie-encoder', { a: report(slow), b: report(slow) });
     await t.reconciler.reconcile(t.key);
     assert.equal((t.api.find('Deployment', 'ml', 'ernie-encoder') as V1Deployment).spec?.replicas, 4);
     assert.equal(t.status()?.autoscaling?.desiredReplicas, 4);
