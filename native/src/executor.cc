@@ -83,17 +83,12 @@ void Workspace::Back(Slab* slab, size_t bytes, const std::string& what) {
 
 void Workspace::Regrow(Slab* slab, size_t bytes, const std::string& what) {
   if (slab->cap >= bytes) return;
-  owner_->Reserve(bytes);
-  uint8_t* p = MapBytes(bytes);
-  if (!p) {
-    owner_->Release(bytes);
-    throw PaddleError(ErrorCode::kMemoryLimit, what + ": out of host memory allocating " + std::to_string(bytes) + " bytes");
-  }
-  if (slab->ptr) std::memcpy(p, slab->ptr, std::min(slab->logical, slab->cap));
+  Slab grown;
+  Back(&grown, bytes, what);  // throws with `slab` untouched
+  if (slab->ptr) std::memcpy(grown.ptr, slab->ptr, std::min(slab->logical, slab->cap));
   Unback(slab);
-  slab->ptr = p;
-  slab->cap = bytes;
-  reserved_ += bytes;
+  slab->ptr = grown.ptr;
+  slab->cap = grown.cap;
 }
 
 void Workspace::BeginRun() {
