@@ -198,6 +198,7 @@ for (const key of values.fixtures.split(',')) {
   const rows: string[] = [];
   const lat: string[] = [];
   const hist: string[] = [];
+  const rounds: string[] = [];
   for (const conc of CONCS) {
     const label = String(conc).padStart(6);
     const cells: Record<'off' | 'on', Cell[]> = { off: [], on: [] };
@@ -209,6 +210,10 @@ for (const key of values.fixtures.split(',')) {
       cells.off.push(got.off as Cell);
       cells.on.push(got.on as Cell);
       ratios.push((got.on as Cell).load.rate / Math.max(1, (got.off as Cell).load.rate));
+      const on = got.on as Cell;
+      const off = got.off as Cell;
+      const perRun = on.served.length / Math.max(1, on.served.reduce((a, s) => a + 1 / s.requests, 0));
+      rounds.push(`${label} | round ${round + 1} (${order[0] ? 'on' : 'off'} first): off ${off.load.rate.toFixed(0)} req/s, ${off.cpuUs.toFixed(0)} us/req; on ${on.load.rate.toFixed(0)} req/s, ${on.cpuUs.toFixed(0)} us/req, ${perRun.toFixed(1)} requests/run; on/off ${(on.load.rate / Math.max(1, off.load.rate)).toFixed(2)}x`);
     }
     const rate = (cs: Cell[]): number => median(cs.map((c) => c.load.rate));
     const non2xx = [...cells.off, ...cells.on].reduce((a, c) => a + c.load.non2xx, 0);
@@ -233,6 +238,8 @@ for (const key of values.fixtures.split(',')) {
   console.log('  latency, us, p50/p99: client = autocannon per response; server = access line phases: off run = the request\'s own run; on: batch = wait in the batcher, run = the shared run to outputs back on the main thread, batcher = batch + run');
   console.log('  conc | client off    | client on     | off run      | on batch     | on run       | on batcher   | on batcher p99 <= bound    | on batch p99 <= delay + on run p99');
   for (const l of lat) console.log(l);
+  console.log('  each round (CPU: the server process, all threads):');
+  for (const r of rounds) console.log(r);
   console.log('  batch sizes formed (batching on, all rounds):');
   for (const h of hist) console.log(h);
   predictor.dispose();

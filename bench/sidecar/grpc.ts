@@ -7,12 +7,18 @@
 // rate limiter, breaker, queue, metrics, spans, access and audit lines). Both plain h2c on
 // loopback; the load generator (grpc-load.ts) is a child process with `--concurrency` callers.
 // Rounds interleave the two servers; prints each round's ratio and the median. No assertions.
+// Before the rounds both servers get the same unmeasured warm-up load (`--warmup` seconds each):
+// the chain runs about three times as much JavaScript per call as the bare server, and until V8
+// has optimised it, its compiler threads take CPU from the same two cores (on a 2-core VM, perf
+// showed 30-55 us per call of TurboFan work in the first seconds, falling to a few us once warm).
+// The figures are the steady state of both servers.
 //
-//   npx tsx bench/sidecar/grpc.ts [--duration 5] [--concurrency 8] [--rounds 3] [--max-in-flight 1]
+//   npx tsx bench/sidecar/grpc.ts [--duration 5] [--concurrency 8] [--rounds 3] [--warmup 3] [--max-in-flight 1]
 
 import { execFile } from 'node:child_process';
+import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
+import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { Registry } from 'prom-client';
 import { createApp } from '../../sidecar/src/app.js';
 import { SHORT_RUN_OVERLAP } from '../../sidecar/src/pipeline/predict.js';
@@ -21,33 +27,15 @@ import { createGrpcFrontEnd } from '../../sidecar/src/grpc/server.js';
 import { inferenceServiceDefinition } from '../../sidecar/src/grpc/service.js';
 import { createLoggers } from '../../sidecar/src/logging.js';
 import { ReloadableTracing } from '../../sidecar/src/tracing.js';
+import { bareModelInfer } from './grpc-bare.js';
 import { benchAuth, benchConfig, loadMlpPredictor, median, ROOT, shortRunLine } from './common.js';
 
-const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '8' }, rounds: { type: 'string', default: '3' }, 'max-in-flight': { type: 'string', default: '1' } } });
+const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '8' }, rounds: { type: 'string', default: '3' }, warmup: { type: 'string', default: '3' }, 'max-in-flight': { type: 'string', default: '1' } } });
 const predictor = await loadMlpPredictor();
 
 // ---- bare reference
 const bare = new Server();
-bare.addService(inferenceServiceDefinition(), {
-  ModelInfer: (call: ServerUnaryCall<{ inputs: { name: string; shape: string[] }[]; raw_input_contents: Buffer[] }, unknown>, done: sendUnaryData<unknown>) => {
-    const inp = call.request.inputs[0];
-    const raw = call.request.raw_input_contents[0];
-    if (!inp || !raw) return done({ code: 3, details: 'no input' });
-    const data = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length));
-    predictor.run({ [inp.name]: { dtype: 'float32', shape: inp.shape.map(Number), data } }).then(
-      (out) => {
-        const names = Object.keys(out);
-        done(null, {
-          model_name: 'mlp',
-          model_version: '1',
-          outputs: names.map((n) => ({ name: n, datatype: 'FP32', shape: out[n]?.shape ?? [] })),
-          raw_output_contents: names.map((n) => Buffer.from((out[n]?.data as Float32Array).buffer)),
-        });
-      },
-      (err: unknown) => done({ code: 13, details: String(err) }),
-    );
-  },
-});
+bare.addService(inferenceServiceDefinition(), { ModelInfer: bareModelInfer(predictor) });
 const barePort = await new Promise<number>((ok, fail) => bare.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) => (e ? fail(e) : ok(p))));
 
 // ---- full chain
@@ -63,10 +51,10 @@ const chainPort = await chain.listen(0, '127.0.0.1');
 
 interface Load { requests: number; errors: number; seconds: number; p50Ms: number; p99Ms: number; cpuUsPerReq: number }
 /** Runs the load child against `port`; cpuUsPerReq is THIS process's CPU (the servers') per request during it. */
-function load(port: number, token?: string): Promise<Load> {
+function load(port: number, token?: string, seconds = values.duration): Promise<Load> {
   const cpu0 = process.cpuUsage();
   return new Promise((ok, fail) =>
-    execFile(process.execPath, ['--import', 'tsx', `${ROOT}bench/sidecar/grpc-load.ts`, `127.0.0.1:${port}`, values.concurrency, values.duration, ...(token ? [token] : [])], { cwd: ROOT }, (e, out) => {
+    execFile(process.execPath, ['--import', 'tsx', `${ROOT}bench/sidecar/grpc-load.ts`, `127.0.0.1:${port}`, values.concurrency, seconds, ...(token ? [token] : [])], { cwd: ROOT }, (e, out) => {
       if (e) return fail(e);
       const r = JSON.parse(out.trim().split('\n').pop() ?? '{}') as Omit<Load, 'cpuUsPerReq'>;
       const d = process.cpuUsage(cpu0);
@@ -78,7 +66,14 @@ function load(port: number, token?: string): Promise<Load> {
 
 console.log(`\ngRPC ModelInfer on the MLP fixture (raw_input_contents, batch 1), h2c loopback; ${values.concurrency} concurrent callers x ${values.duration}s, ${values.rounds} interleaved rounds`);
 console.log('  bare: @grpc/grpc-js server, same .proto, raw bytes -> predictor.run -> raw bytes (the same predictor instance)');
+console.log(`  machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, node ${process.version}`);
 console.log(`  chain: sidecar gRPC front end, auth on (HS256, authorization metadata), policies, limiter, admission, breaker, queue (maxInFlight ${MAX_IN_FLIGHT}, as main.ts with 1 CPU thread; short runs, under ${SHORT_RUN_MS} ms, up to ${MAX_IN_FLIGHT * SHORT_RUN_OVERLAP}), batching ${sidecar.config().batching.enabled ? 'on' : 'off (the default config)'}, metrics, spans, access + audit lines`);
+if (Number(values.warmup) > 0) {
+  // Unmeasured: the same load on each server first (JIT, caches, connection); see the header.
+  await load(barePort, undefined, values.warmup);
+  await load(chainPort, auth.token, values.warmup);
+  console.log(`  warm-up: ${values.warmup} s of the same load on each server before the rounds, not counted`);
+}
 const ratios: number[] = [];
 const rows: { bare: number[]; chain: number[]; bareCpu: number[]; chainCpu: number[] } = { bare: [], chain: [], bareCpu: [], chainCpu: [] };
 for (let r = 0; r < Number(values.rounds); r++) {
@@ -96,6 +91,7 @@ for (let r = 0; r < Number(values.rounds); r++) {
 }
 console.log(`gRPC median: bare ${median(rows.bare).toFixed(0)} req/s, chain ${median(rows.chain).toFixed(0)} req/s; paired chain/bare median ${median(ratios).toFixed(2)}x (goal >= 0.8x); server CPU us/req bare ${median(rows.bareCpu).toFixed(0)}, chain ${median(rows.chainCpu).toFixed(0)} (bare/chain ${(median(rows.bareCpu) / median(rows.chainCpu)).toFixed(2)}x)`);
 console.log(shortRunLine(sidecar.queue));
+console.log(`  load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 await chain.close();
 bare.forceShutdown();
 sidecar.close();

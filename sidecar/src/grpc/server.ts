@@ -76,7 +76,75 @@ function credentials(tls: TlsFiles | undefined, refreshMs: number): ServerCreden
   return experimental.createCertificateProviderServerCredentials(provider, tls.mutual ? provider : null, tls.mutual);
 }
 
-type Handler<Req, Res> = (req: Req, call: CallHandle, grpc: ServerUnaryCall<Req, Res>) => Res | Promise<Res>;
+/** What a method's handler gets: the decoded request, the pipeline's call, the metadata as headers, the peer. */
+interface MethodCall<Req> {
+  request: Req;
+  call: CallHandle;
+  headers: IncomingHttpHeaders;
+  peer: string;
+  cancelled(): boolean;
+}
+type Handler<Req, Res> = (m: MethodCall<Req>) => Res | Promise<Res>;
+
+/** The state of one unary call: a class, so no closures are made per call. */
+class Unary<Req, Res> implements MethodCall<Req> {
+  closed = false;
+  readonly request: Req;
+  constructor(
+    private readonly core: CallCore,
+    private readonly route: string,
+    private readonly grpc: ServerUnaryCall<Req, Res>,
+    private readonly done: sendUnaryData<Res>,
+    readonly call: CallHandle,
+    readonly headers: IncomingHttpHeaders,
+    readonly peer: string,
+  ) {
+    this.request = grpc.request;
+  }
+
+  cancelled(): boolean {
+    return this.grpc.cancelled;
+  }
+
+  /** Ends the call once: span, request metrics, access line. */
+  close(status: number): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.core.close(this.call, status, this.route, 'POST');
+  }
+
+  /** The initial metadata: the request id and the server span's traceparent. */
+  private sendReplyMetadata(): void {
+    const reply = new Metadata();
+    reply.set('x-request-id', this.call.requestId);
+    reply.set('traceparent', this.core.traceparent(this.call));
+    this.grpc.sendMetadata(reply);
+  }
+
+  answer(res: Res): void {
+    if (this.grpc.cancelled) return this.close(CLIENT_CLOSED);
+    this.sendReplyMetadata();
+    this.done(null, res);
+    this.close(200);
+  }
+
+  fail(err: unknown): void {
+    const e = this.core.fail(this.call, err);
+    if (!this.grpc.cancelled) {
+      const trailers = new Metadata();
+      if (e.retryAfterSeconds !== undefined) trailers.set('retry-after', String(e.retryAfterSeconds));
+      this.sendReplyMetadata();
+      this.done({ code: grpcStatusOf(e.httpStatus), details: e.message, metadata: trailers });
+    }
+    this.close(this.grpc.cancelled ? CLIENT_CLOSED : e.httpStatus);
+  }
+}
+
+const UNARY = Symbol('sidecar.grpc.unary');
+/** The 'cancelled' listener of every call (one function: the emitter is the call, `this`). */
+function onCancelled(this: { [UNARY]?: Unary<unknown, unknown> }): void {
+  this[UNARY]?.close(CLIENT_CLOSED);
+}
 
 export function createGrpcFrontEnd(o: GrpcFrontEndOptions): GrpcFrontEnd {
   const core = o.core;
@@ -93,40 +161,19 @@ export function createGrpcFrontEnd(o: GrpcFrontEndOptions): GrpcFrontEnd {
     // The route label is the method's: built once, not per call.
     const route = `/${SERVICE_NAME}/${method}`;
     return (grpc: ServerUnaryCall<Req, Res>, done: sendUnaryData<Res>): void => {
-      const call = core.open('POST', route, headersOf(grpc.metadata), peerAddress(grpc.getPeer()));
-      const reply = new Metadata();
-      reply.set('x-request-id', call.requestId);
-      reply.set('traceparent', core.traceparent(call));
-      let closed = false;
-      const close = (status: number): void => {
-        if (closed) return;
-        closed = true;
-        core.close(call, status, route, 'POST');
-      };
-      grpc.on('cancelled', () => close(CLIENT_CLOSED));
-      const answerError = (err: unknown): void => {
-        const e = core.fail(call, err);
-        const trailers = new Metadata();
-        if (e.retryAfterSeconds !== undefined) trailers.set('retry-after', String(e.retryAfterSeconds));
-        if (!grpc.cancelled) {
-          grpc.sendMetadata(reply);
-          done({ code: grpcStatusOf(e.httpStatus), details: e.message, metadata: trailers });
-        }
-        close(grpc.cancelled ? CLIENT_CLOSED : e.httpStatus);
-      };
+      const headers = headersOf(grpc.metadata);
+      const peer = peerAddress(grpc.getPeer());
+      const u = new Unary(core, route, grpc, done, core.open('POST', route, headers, peer), headers, peer);
+      (grpc as { [UNARY]?: unknown })[UNARY] = u;
+      grpc.on('cancelled', onCancelled);
+      let out: Res | Promise<Res>;
       try {
-        const out = fn(grpc.request, call, grpc);
-        const answer = (res: Res): void => {
-          if (grpc.cancelled) return close(CLIENT_CLOSED);
-          grpc.sendMetadata(reply);
-          done(null, res);
-          close(200);
-        };
-        if (out instanceof Promise) out.then(answer, answerError);
-        else answer(out);
+        out = fn(u);
       } catch (err) {
-        answerError(err);
+        return u.fail(err);
       }
+      if (out instanceof Promise) out.then((res) => u.answer(res), (err: unknown) => u.fail(err));
+      else u.answer(out);
     };
   };
 
@@ -135,29 +182,31 @@ export function createGrpcFrontEnd(o: GrpcFrontEndOptions): GrpcFrontEnd {
   const impl: UntypedServiceImplementation = {
     ServerLive: unary('ServerLive', () => ({ live: true })),
     ServerReady: unary('ServerReady', () => ({ ready: core.readiness().ready })),
-    ModelReady: unary<{ name: string; version: string }, { ready: boolean }>('ModelReady', (req) => {
-      modelCheck(req);
+    ModelReady: unary<{ name: string; version: string }, { ready: boolean }>('ModelReady', (m) => {
+      modelCheck(m.request);
       return { ready: core.readiness().ready };
     }),
     ServerMetadata: unary('ServerMetadata', () => core.serverMetadata()),
-    ModelMetadata: unary<{ name: string; version: string }, unknown>('ModelMetadata', (req) => {
-      modelCheck(req);
+    ModelMetadata: unary<{ name: string; version: string }, unknown>('ModelMetadata', (m) => {
+      modelCheck(m.request);
       return core.modelMetadata();
     }),
-    ModelConfig: unary<{ name: string; version: string }, unknown>('ModelConfig', (req) => {
-      modelCheck(req);
+    ModelConfig: unary<{ name: string; version: string }, unknown>('ModelConfig', (m) => {
+      modelCheck(m.request);
       return { config: core.modelConfig() };
     }),
-    ModelInfer: unary<GrpcInferRequest, unknown>('ModelInfer', async (req, call, grpc) => {
-      const auth = grpc.metadata.get('authorization')[0];
-      const pending = core.authorize(call, INFER_POLICY, typeof auth === 'string' ? auth : undefined, undefined, peerAddress(grpc.getPeer()));
+    ModelInfer: unary<GrpcInferRequest, unknown>('ModelInfer', async (m) => {
+      const { request: req, call } = m;
+      const auth = m.headers.authorization;
+      const pending = core.authorize(call, INFER_POLICY, auth, undefined, m.peer);
       if (pending) await pending;
       core.checkModel(req.model_name, req.model_version === '' ? undefined : req.model_version);
       const io = core.io();
       const parsed = parseGrpcInfer(req, io.inputs, io.outputs);
       const outputs = await core.run(call, parsed.inputs);
       const res = buildGrpcInferResponse(core.modelName(), core.modelVersion, parsed.id, outputs, parsed.outputs);
-      core.audit(call, 'infer', grpc.cancelled ? CLIENT_CLOSED : 200, grpc.cancelled ? 'client_closed' : undefined);
+      const cancelled = m.cancelled();
+      core.audit(call, 'infer', cancelled ? CLIENT_CLOSED : 200, cancelled ? 'client_closed' : undefined);
       return res;
     }),
   };

@@ -1,0 +1,106 @@
+// The gRPC front end's own call handling (grpc/server.ts), with grpc-js's client: the initial
+// metadata of an answer (the caller's request id, the server span's traceparent), and a call
+// the client cancels while its run is in progress (one access line and audit record with 499,
+// the run queue emptied, the server still serving).
+
+import assert from 'node:assert/strict';
+import { credentials, makeGenericClientConstructor, Metadata, type Client, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
+import { createGrpcFrontEnd, type GrpcFrontEnd } from '../src/grpc/server.js';
+import { inferenceServiceDefinition } from '../src/grpc/service.js';
+import { MODEL, startHarness, validLogLines, type Harness } from './helpers/harness.js';
+import { MLP_FEATURES, MLP_INPUT, ScriptedPredictor } from './helpers/predictors.js';
+
+type Infer = (req: unknown, md: Metadata, cb: (err: ServiceError | null, res: Record<string, unknown>) => void) => ClientUnaryCall;
+
+const REQUEST = {
+  model_name: MODEL,
+  inputs: [{ name: MLP_INPUT, datatype: 'FP32', shape: [1, MLP_FEATURES] }],
+  raw_input_contents: [Buffer.from(new Float32Array(MLP_FEATURES).fill(0.25).buffer)],
+};
+
+const accessLines = (requestId: string): Record<string, unknown>[] =>
+  validLogLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.request_id === requestId && l['@log.kind'] === 'access');
+
+async function until(what: string, ok: () => boolean): Promise<void> {
+  const deadline = Date.now() + 60_000; // a bound on a hang, not an expected duration
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('gRPC front end: answer metadata and cancelled calls', function () {
+  this.timeout(120_000);
+  let h: Harness;
+  let g: GrpcFrontEnd;
+  let client: Client;
+  let infer: Infer;
+  const p = new ScriptedPredictor();
+  before(async () => {
+    h = await startHarness({ predictor: p, tls: 'none' });
+    g = createGrpcFrontEnd({ core: h.sidecar.core });
+    const port = await g.listen(0, '127.0.0.1');
+    const Ctor = makeGenericClientConstructor(inferenceServiceDefinition(), 'GRPCInferenceService');
+    client = new Ctor(`127.0.0.1:${port}`, credentials.createInsecure());
+    infer = (client as unknown as { ModelInfer: Infer }).ModelInfer.bind(client);
+  });
+  after(async () => {
+    client.close();
+    await g.close();
+    await h.close();
+  });
+
+  const metadata = async (requestId: string): Promise<Metadata> => {
+    const md = new Metadata();
+    md.set('authorization', `Bearer ${await h.token('model_inference', { sub: 'grpc-user' })}`);
+    md.set('x-request-id', requestId);
+    return md;
+  };
+
+  it('answers the request id and the server span traceparent in the initial metadata', async () => {
+    const md = await metadata('grpc-md-1');
+    let initial: Metadata | undefined;
+    const res = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      const call = infer(REQUEST, md, (err, r) => (err ? reject(err) : resolve(r)));
+      call.on('metadata', (m: Metadata) => (initial = m));
+    });
+    assert.equal((res.raw_output_contents as Buffer[]).length, 1);
+    assert.ok(initial, 'initial metadata received');
+    assert.deepEqual(initial.get('x-request-id'), ['grpc-md-1']);
+    const traceparent = String(initial.get('traceparent')[0]);
+    assert.match(traceparent, /^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
+    await until('the access line', () => accessLines('grpc-md-1').length > 0);
+    const line = accessLines('grpc-md-1')[0] as Record<string, unknown>;
+    assert.equal(line.status, 200);
+    assert.equal(traceparent.split('-')[1], line.trace_id, 'the traceparent names the call trace');
+  });
+
+  it('a call cancelled during its run: one access line and audit record with 499, queue empty, still serving', async () => {
+    const md = await metadata('grpc-cancel-1');
+    const before = p.calls;
+    p.latencyMs = 300;
+    let error: ServiceError | undefined;
+    const done = new Promise<void>((resolve) => {
+      const call = infer(REQUEST, md, (err) => {
+        error = err ?? undefined;
+        resolve();
+      });
+      void until('the run to start', () => p.calls > before).then(() => call.cancel());
+    });
+    await done;
+    assert.equal(error?.code, 1, 'the client sees CANCELLED');
+    await until('the access line and audit record', () => accessLines('grpc-cancel-1').length > 0 && h.audits.some((a) => a.requestId === 'grpc-cancel-1'));
+    p.latencyMs = 0;
+    const lines = accessLines('grpc-cancel-1');
+    assert.equal(lines.length, 1, 'exactly one access line');
+    assert.equal(lines[0]?.status, 499);
+    const audit = h.audits.find((a) => a.requestId === 'grpc-cancel-1');
+    assert.equal(audit?.status, 499);
+    assert.equal(audit?.reason, 'client_closed');
+    await until('the run queue to empty', () => h.sidecar.queue.stats().inFlight === 0 && h.sidecar.queue.stats().answering === 0);
+    // Still serving.
+    const next = await metadata('grpc-after-1');
+    const again = await new Promise<Record<string, unknown>>((resolve, reject) => infer(REQUEST, next, (err, r) => (err ? reject(err) : resolve(r))));
+    assert.equal((again.raw_output_contents as Buffer[]).length, 1);
+  });
+});
