@@ -6,7 +6,7 @@
 // PaddleService creates themselves (the floor no operator can beat), and the issue's targets.
 //
 // The PaddleServices are CPU, TLS off, verification off and replicas 0: the figure is the
-// operator's work (8 children + status each), not the scheduler's or kwok's with 1000 pods.
+// operator's work (7 children, TLS off: no Certificate; a status patch and a Ready Event each), not the scheduler's or kwok's with 1000 pods.
 // At replicas 0 a PaddleService is Ready (ScaledToZero) once its Deployment exists, so "all
 // Ready" follows the converge; time to Ready with pods, TLS and reports is ready.ts.
 //
@@ -18,7 +18,7 @@ import { loadavg } from 'node:os';
 import type { PaddleService } from '../../crds/src/index.js';
 import { createTestNamespace, deleteTestNamespace, makeClients, type Clients } from '../../e2e/src/index.js';
 import { startOperator, sumMetric, type OperatorProcess } from '../../operator/test/e2e/harness.js';
-import { apiServerCounters, clusterPids, componentConfig, cpuSeconds, pool, rssMb, waitForEarlierRuns, writesByComponent } from './proc.js';
+import { apiServerCounters, apiServerWrites, clusterPids, componentConfig, cpuSeconds, cpuSince, cpuSnapshot, pool, rssMb, waitForEarlierRuns, writesByComponent } from './proc.js';
 import { NamespaceWatch, paddleServices } from './watch.js';
 
 const TARGET_CONVERGE_S_1000 = 60;
@@ -141,6 +141,8 @@ async function runOnce(clients: Clients, op: OperatorProcess, n: number): Promis
     const profile = new ConvergeProfile(op, writesText0);
     const apiserverPid = clusterPids()['kube-apiserver'] ?? 0;
     const apiserverCpu0 = cpuSeconds(apiserverPid);
+    const allPids: Record<string, number> = { operator: op.child.pid ?? 0, ...clusterPids() };
+    const allCpu0 = cpuSnapshot(allPids);
     const api0 = await apiServerCounters();
     const t0 = performance.now();
     await pool(names, 32, async (name) => {
@@ -183,6 +185,7 @@ async function runOnce(clients: Clients, op: OperatorProcess, n: number): Promis
     let kcmAtReady = -1;
     let lastKcmCheck = 0;
     const kcmSeries: Array<[number, number]> = [];
+    let lastApiCpu = cpuSeconds(apiserverPid);
     for (;;) {
       const ready = watch.count((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true);
       if (ready === n && allReadyS === 0) allReadyS = (performance.now() - t0) / 1000;
@@ -194,11 +197,20 @@ async function runOnce(clients: Clients, op: OperatorProcess, n: number): Promis
         if (kcmDone === n) kcmDoneS = (performance.now() - t0) / 1000;
       }
       if (allReadyS > 0 && kcmAtReady < 0) kcmAtReady = kcmDone;
-      if (ready === n && depth === 0 && kcmDoneS > 0) break;
+      // ... and the API server idle (under a quarter of a core over the last second): the
+      // controllers' trailing writes (PDB status, Events) are part of the cost.
+      const apiCpu = cpuSeconds(apiserverPid);
+      const apiIdle = apiCpu - lastApiCpu < 0.25;
+      lastApiCpu = apiCpu;
+      if (ready === n && depth === 0 && kcmDoneS > 0 && apiIdle) break;
       if (performance.now() - settleStart > 400_000) throw new Error(`not settled after 400 s: ${ready}/${n} Ready, queue depth ${depth}, ${kcmDone}/${n} Deployment statuses`);
       await new Promise((r) => setTimeout(r, 1_000));
     }
     const settledS = (performance.now() - t0) / 1000;
+    // The whole cost of the N PaddleServices: the controllers' work that trails the converge
+    // (ReplicaSet and PDB status, Events) included.
+    const settleCpu = cpuSince(allPids, allCpu0);
+    const settleWrites = apiServerWrites(api0.requests, (await apiServerCounters()).requests);
     await new Promise((r) => setTimeout(r, 3_000));
     const steadyText0 = await op.metrics();
     await new Promise((r) => setTimeout(r, 2 * RESYNC_S * 1000 + 2_000));
@@ -210,11 +222,17 @@ async function runOnce(clients: Clients, op: OperatorProcess, n: number): Promis
     console.log(`\n== ${n} PaddleServices ==`);
     for (const line of componentConfig()) console.log(`config   : ${line}`);
     console.log(`reference: API server accepted the ${n} creates in ${createdS.toFixed(1)} s (kube-apiserver CPU ${createCpuMs.toFixed(1)} ms per create, operator already watching)`);
-    console.log(`converge : every PaddleService with 8 children + status in ${convergedS.toFixed(1)} s (${(convergedS / createdS).toFixed(2)}x the create time)`);
+    console.log(`converge : every PaddleService with its 7 children + status in ${convergedS.toFixed(1)} s (${(convergedS / createdS).toFixed(2)}x the create time)`);
     if (n === 1000) console.log(`           target <= ${TARGET_CONVERGE_S_1000} s on 2 cores: ${(convergedS / TARGET_CONVERGE_S_1000).toFixed(2)}x of target`);
-    console.log(`writes   : ${writesToConverge} to converge (${(writesToConverge / n).toFixed(1)} per PaddleService: 8 applies + status)`);
+    console.log(`writes   : ${writesToConverge} to converge (${(writesToConverge / n).toFixed(1)} per PaddleService: 7 applies, 1 status patch, 1 Ready Event)`);
     console.log(`all Ready: every PaddleService Ready=True ${allReadyS.toFixed(1)} s after the first create (target <= 60 s for 1000: ${(allReadyS / 60).toFixed(2)}x)`);
     console.log(`kcm      : the controller-manager had written every Deployment's status (Available, observedGeneration) at ${kcmDoneS.toFixed(1)} s (polled every 5 s; ${kcmAtReady}/${n} when all were Ready; ${kcmRate(kcmSeries, n)}); settled at ${settledS.toFixed(1)} s`);
+    const clusterSettleS = Object.entries(settleCpu).reduce((a, [k, v]) => (k === 'operator' ? a : a + v), 0);
+    console.log(
+      `to settle: CPU from the first create until settled (${settledS.toFixed(1)} s): kube-apiserver ${((1000 * (settleCpu['kube-apiserver'] ?? 0)) / n).toFixed(1)} ms per PaddleService, ` +
+        `the cluster processes ${clusterSettleS.toFixed(1)} CPU-s (${((1000 * clusterSettleS) / n).toFixed(1)} ms per PaddleService), the operator ${(settleCpu.operator ?? 0).toFixed(1)} CPU-s (${((1000 * (settleCpu.operator ?? 0)) / n).toFixed(1)} ms per PaddleService)`,
+    );
+    console.log(`writes/PS: every write the API server served until settled, per PaddleService: ${settleWrites.map(([k, c]) => `${k} ${(c / n).toFixed(2)}`).join(', ')}`);
     console.log(`no-op    : ${steadyWrites} writes over ${resyncReconciles} resync reconciles (${(steadyWrites / n).toFixed(3)} per PaddleService; target 0)${steadyDetail ? ` [${steadyDetail}]` : ''}`);
     const mb = async (name: string) => Math.round((await op.metric(name)) / 2 ** 20);
     const heap = `V8 heap used ${await mb('paddle_operator_nodejs_heap_size_used_bytes')} MB of ${await mb('paddle_operator_nodejs_heap_size_total_bytes')} MB, external ${await mb('paddle_operator_nodejs_external_memory_bytes')} MB`;

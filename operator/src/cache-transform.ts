@@ -3,8 +3,9 @@
 //   - applyReason (apply.ts): a child's spec-hash annotation, labels and ownerReferences, and
 //     every field the builders set (anything outside metadata and status: spec, data, rules,
 //     subjects, ...), compared as a subset: server-added fields there are ignored, so they stay.
-//   - computeStatus: Deployment status (replicas, readyReplicas, availableReplicas, conditions)
-//     and the Certificate's Ready condition; the reconciler: the Deployment's spec.replicas and
+//   - computeStatus: Deployment status (replicas, readyReplicas, availableReplicas; the
+//     Available condition's status, Progressing's status and, when stalled, its reason and
+//     message) and the Certificate's Ready condition; the reconciler: the Deployment's spec.replicas and
 //     the ConfigMap's data.
 //   - the controller and reconciler bookkeeping: kind, name, namespace, resourceVersion
 //     (isOwnWrite, cacheIsBehind, client-node's cache), ownerReferences (ownerKeyOf).
@@ -27,9 +28,34 @@ export type CacheTransform<T extends KubernetesObject> = (obj: T) => T;
 
 /** The status fields of a child that something reads (none for the other kinds). */
 const CHILD_STATUS_FIELDS: Partial<Record<ChildKind, readonly string[]>> = {
-  Deployment: ['observedGeneration', 'replicas', 'updatedReplicas', 'readyReplicas', 'availableReplicas', 'unavailableReplicas', 'conditions'],
+  Deployment: ['replicas', 'readyReplicas', 'availableReplicas', 'conditions'],
   Certificate: ['conditions'],
 };
+
+interface DeploymentConditionLike {
+  type?: string;
+  status?: string;
+  reason?: string;
+  message?: string;
+}
+
+/**
+ * A Deployment's conditions as computeStatus reads them: Available by its status; Progressing by
+ * its status, and its reason and message only when the rollout is stalled
+ * (ProgressDeadlineExceeded). The Deployment controller writes a new Deployment's status about
+ * three times while its ReplicaSet comes up (Progressing NewReplicaSetCreated -> ReplicaSetUpdated
+ * -> NewReplicaSetAvailable, new lastUpdateTimes); those steps carry nothing the status folds, so
+ * their cached form does not change and they enqueue no reconcile.
+ */
+function deploymentConditions(conditions: unknown): DeploymentConditionLike[] | undefined {
+  if (!Array.isArray(conditions)) return undefined;
+  return (conditions as DeploymentConditionLike[]).flatMap((c): DeploymentConditionLike[] => {
+    if (c.type === 'Available') return [{ type: c.type, status: c.status }];
+    if (c.type !== 'Progressing') return [];
+    const stalled = c.reason === 'ProgressDeadlineExceeded';
+    return [{ type: c.type, status: c.status, ...(stalled ? { reason: c.reason, message: c.message } : {}) }];
+  });
+}
 
 function pick(obj: Record<string, unknown> | undefined, keys: readonly string[]): Record<string, unknown> | undefined {
   if (!obj) return undefined;
@@ -64,6 +90,7 @@ export function childForCache(obj: KubernetesObject): KubernetesObject {
   if (hash !== undefined) meta.annotations = { [ANNOTATIONS.specHash]: hash };
   const statusFields = CHILD_STATUS_FIELDS[obj.kind as ChildKind];
   const kept = statusFields ? pick(status, statusFields) : undefined;
+  if (kept && obj.kind === 'Deployment' && kept.conditions !== undefined) kept.conditions = deploymentConditions(kept.conditions);
   return compact({ ...content, metadata: meta, ...(kept ? { status: kept } : {}) });
 }
 

@@ -212,16 +212,24 @@ export class KubeClient {
     return this.request<T>(HttpMethod.PUT, path, 'update', { body });
   }
 
+  /** JSON merge patch (fieldValidation=Ignore: see apply). */
   mergePatch<T>(path: string, body: unknown): Promise<T> {
-    return this.request<T>(HttpMethod.PATCH, path, 'patch', { body, contentType: PatchStrategy.MergePatch });
+    return this.request<T>(HttpMethod.PATCH, path, 'patch', { body, contentType: PatchStrategy.MergePatch, query: { fieldValidation: 'Ignore' } });
   }
 
-  /** Server-side apply (JSON is valid YAML), always with our field manager and force. */
+  /**
+   * Server-side apply (JSON is valid YAML), always with our field manager and force.
+   * fieldValidation=Ignore: at the API server's default (Warn) every apply body is parsed a
+   * second time, strictly, only to find duplicate keys for a warning header nobody here reads
+   * (JSON.stringify writes none); a field the schema does not know still fails the apply (the
+   * typed conversion refuses it whatever fieldValidation says). That second parse was 1.7 % of
+   * the API server's CPU while it converged PaddleServices (bench/operator/results-2026-12-06.md).
+   */
   apply<T extends KubernetesObject>(path: string, obj: T, fieldManager: string): Promise<T> {
     return this.request<T>(HttpMethod.PATCH, path, 'apply', {
       body: obj,
       contentType: PatchStrategy.ServerSideApply,
-      query: { fieldManager, force: true },
+      query: { fieldManager, force: true, fieldValidation: 'Ignore' },
     });
   }
 

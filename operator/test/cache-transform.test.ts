@@ -110,9 +110,9 @@ describe('cache transforms (what the informer caches keep)', () => {
   it('Deployment and Certificate keep the status fields the status folding reads; other kinds keep none', () => {
     const children = desiredChildren('minimal.yaml');
     const d = childForCache(asServed(children.find((o) => o.kind === 'Deployment')!)) as V1Deployment;
-    assert.deepEqual(Object.keys(d.status ?? {}).sort(), ['availableReplicas', 'conditions', 'observedGeneration', 'readyReplicas', 'replicas', 'unavailableReplicas', 'updatedReplicas']);
+    assert.deepEqual(Object.keys(d.status ?? {}).sort(), ['availableReplicas', 'conditions', 'readyReplicas', 'replicas']);
     assert.equal(d.status?.readyReplicas, 1);
-    assert.equal(d.status?.conditions?.find((c) => c.type === 'Available')?.reason, 'MinimumReplicasUnavailable');
+    assert.deepEqual(d.status?.conditions, [{ type: 'Available', status: 'False' }, { type: 'Progressing', status: 'True' }]);
     assert.equal(d.metadata?.generation, 3);
     assert.equal(d.spec?.replicas, 2);
     const cert = childForCache(asServed(children.find((o) => o.kind === 'Certificate')!)) as Obj & { status?: { conditions?: unknown[] } };
@@ -226,6 +226,34 @@ describe('cache transforms (what the informer caches keep)', () => {
       const available = asServed(desired, '44') as unknown as V1Deployment;
       available.status!.availableReplicas = 2;
       assert.equal(sameCachedContent(before, childForCache(available as unknown as Obj)), false);
+    });
+
+    it("a new Deployment's Progressing steps do not change it; Available, a stalled rollout and the replica counts do", () => {
+      const desired = desiredChildren('minimal.yaml').find((o) => o.kind === 'Deployment')!;
+      const served = (rv: string, progressing: { status: string; reason: string; message: string }, available = 'True', edit?: (d: V1Deployment) => void) => {
+        const d = asServed(desired, rv) as unknown as V1Deployment;
+        d.status = {
+          observedGeneration: Number(rv),
+          replicas: 0,
+          updatedReplicas: 0,
+          conditions: [
+            { type: 'Available', status: available, reason: 'MinimumReplicasAvailable', message: 'Deployment has minimum availability.', lastUpdateTime: new Date(Number(rv) * 1000), lastTransitionTime: new Date(0) },
+            { type: 'Progressing', ...progressing, lastUpdateTime: new Date(Number(rv) * 1000), lastTransitionTime: new Date(0) },
+          ],
+        };
+        edit?.(d);
+        return childForCache(d as unknown as Obj);
+      };
+      const created = served('10', { status: 'True', reason: 'NewReplicaSetCreated', message: 'Created new replica set "a-1"' });
+      // The Deployment controller's next two writes of a new Deployment at 0 replicas.
+      assert.equal(sameCachedContent(created, served('11', { status: 'True', reason: 'ReplicaSetUpdated', message: 'ReplicaSet "a-1" is progressing.' })), true);
+      assert.equal(sameCachedContent(created, served('12', { status: 'True', reason: 'NewReplicaSetAvailable', message: 'ReplicaSet "a-1" has successfully progressed.' })), true);
+      // What computeStatus reads does change it.
+      const stalled = served('13', { status: 'False', reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "a-1" has timed out progressing.' });
+      assert.equal(sameCachedContent(created, stalled), false);
+      assert.deepEqual((stalled as unknown as V1Deployment).status?.conditions?.[1], { type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "a-1" has timed out progressing.' });
+      assert.equal(sameCachedContent(created, served('14', { status: 'True', reason: 'NewReplicaSetAvailable', message: '' }, 'False')), false);
+      assert.equal(sameCachedContent(created, served('15', { status: 'True', reason: 'NewReplicaSetAvailable', message: '' }, 'True', (d) => (d.status!.availableReplicas = 1))), false);
     });
 
     it("a Certificate: cert-manager's other status fields do not change it, its Ready condition does", () => {
