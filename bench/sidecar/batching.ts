@@ -22,6 +22,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Registry } from 'prom-client';
 import { Predictor } from '../../native/lib/index.js';
@@ -95,6 +96,8 @@ interface Cell {
   cpuUs: number;
   /** Event-loop utilisation of the main thread during the load (1: never idle). */
   elu: number;
+  /** How late the main thread ran a timer during the load (monitorEventLoopDelay), us p99: how long any completion can wait for it. */
+  loopDelayP99Us: number;
 }
 
 const q = (xs: number[], p: number): number => {
@@ -124,9 +127,12 @@ async function cell(fx: Fixture, predictor: Predictor, auth: BenchAuth, bodyFile
   const port = await server.listen(0, '127.0.0.1');
   const cpu0 = process.cpuUsage();
   const elu0 = performance.eventLoopUtilization();
+  const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+  loopDelay.enable();
   const r = await load(`http://127.0.0.1:${port}/v2/models/${fx.name}/infer`, conns, seconds, bodyFile, auth.token);
   const cpu = process.cpuUsage(cpu0);
   const elu = performance.eventLoopUtilization(elu0).utilization;
+  loopDelay.disable();
   await new Promise((res) => setTimeout(res, 200));
   await server.close();
   app.close();
@@ -139,7 +145,7 @@ async function cell(fx: Fixture, predictor: Predictor, auth: BenchAuth, bodyFile
       served.push({ batchUs: (rec.phases_ms.batch ?? 0) * 1000, runUs: (rec.phases_ms.run ?? 0) * 1000, requests: rec.batch?.requests ?? 1 });
     }
   }
-  return { load: r, served, cpuUs: (cpu.user + cpu.system) / Math.max(1, r.requests), elu };
+  return { load: r, served, cpuUs: (cpu.user + cpu.system) / Math.max(1, r.requests), elu, loopDelayP99Us: loopDelay.percentile(99) / 1000 };
 }
 
 /** Runs by the number of requests they served, in power-of-two buckets, from the requests' own counts. */
@@ -199,6 +205,7 @@ for (const key of values.fixtures.split(',')) {
   const lat: string[] = [];
   const hist: string[] = [];
   const rounds: string[] = [];
+  const floor: string[] = [];
   for (const conc of CONCS) {
     const label = String(conc).padStart(6);
     const cells: Record<'off' | 'on', Cell[]> = { off: [], on: [] };
@@ -232,12 +239,23 @@ for (const key of values.fixtures.split(',')) {
     const pair = (xs: number[]): string => `${us(q(xs, 0.5))}/${us(q(xs, 0.99))}`.padStart(12);
     lat.push(`${label} | ${client(cells.off).padStart(13)} | ${client(cells.on).padStart(13)} | ${pair(offRun)} | ${pair(wait)} | ${pair(run)} | ${pair(added)} | ${verdict.padEnd(26)} | ${waitVerdict}`);
     hist.push(`${label} | ${histogram(on)}`);
+    // The closed loop's own floor: with `conc` callers each waiting for its answer, the mean
+    // latency is conc / throughput (Little's law) whatever the batcher does, and a run's
+    // completion reaches the main thread only after the callbacks already running there (the
+    // loop delay) - the same for batching off.
+    const onRate = rate(cells.on);
+    const mainUs = (median(cells.on.map((c) => c.elu)) * 1e6) / Math.max(1, onRate);
+    const loopP99 = (cs: Cell[]): string => us(median(cs.map((c) => c.loopDelayP99Us)));
+    floor.push(`${label} | ${us((conc * 1e6) / Math.max(1, onRate)).padStart(12)} | ${us(mainUs).padStart(16)} | ${loopP99(cells.off).padStart(14)} | ${loopP99(cells.on).padStart(13)} | ${us(q(run, 0.99)).padStart(10)}`);
   }
   console.log('  conc | off req/s | on req/s | on/off median (per round) | off CPU us/req / main-thread busy | on');
   for (const r of rows) console.log(r);
   console.log('  latency, us, p50/p99: client = autocannon per response; server = access line phases: off run = the request\'s own run; on: batch = wait in the batcher, run = the shared run to outputs back on the main thread, batcher = batch + run');
   console.log('  conc | client off    | client on     | off run      | on batch     | on run       | on batcher   | on batcher p99 <= bound    | on batch p99 <= delay + on run p99');
   for (const l of lat) console.log(l);
+  console.log('  the closed loop\'s floor (batching on; loop delay: how late the main thread ran a 5 ms timer, p99 over the cell, median of the rounds; a run\'s completion waits as long, on or off):');
+  console.log('  conc | conc / req/s | main-thread / req | loop delay off | loop delay on | on run p99 (us)');
+  for (const f of floor) console.log(f);
   console.log('  each round (CPU: the server process, all threads):');
   for (const r of rounds) console.log(r);
   console.log('  batch sizes formed (batching on, all rounds):');

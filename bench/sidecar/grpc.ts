@@ -13,7 +13,7 @@
 // showed 30-55 us per call of TurboFan work in the first seconds, falling to a few us once warm).
 // The figures are the steady state of both servers.
 //
-//   npx tsx bench/sidecar/grpc.ts [--duration 5] [--concurrency 8] [--rounds 3] [--warmup 3] [--max-in-flight 1]
+//   npx tsx bench/sidecar/grpc.ts [--duration 5] [--concurrency 8] [--rounds 3] [--warmup 5] [--max-in-flight 1]
 
 import { execFile } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
@@ -30,7 +30,7 @@ import { ReloadableTracing } from '../../sidecar/src/tracing.js';
 import { bareModelInfer } from './grpc-bare.js';
 import { benchAuth, benchConfig, loadMlpPredictor, median, ROOT, shortRunLine } from './common.js';
 
-const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '8' }, rounds: { type: 'string', default: '3' }, warmup: { type: 'string', default: '3' }, 'max-in-flight': { type: 'string', default: '1' } } });
+const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '8' }, rounds: { type: 'string', default: '3' }, warmup: { type: 'string', default: '5' }, 'max-in-flight': { type: 'string', default: '1' } } });
 const predictor = await loadMlpPredictor();
 
 // ---- bare reference

@@ -48,6 +48,7 @@ interface Entry {
 
 interface Queue {
   key: string;
+  /** Replaced, not shifted, when a batch takes all of it. */
   entries: Entry[];
   rows: number;
   /** Makes the queue due after maxQueueDelayMicroseconds (> 0) from its first request. */
@@ -117,8 +118,20 @@ export function splitOutputs(outputs: Record<string, Tensor>, rowsPerEntry: read
   return parts;
 }
 
+interface BatchKey {
+  key: string;
+  rows: number;
+}
+
+/** True when the inputs' dtypes, in order, are `dtypes`. */
+function sameDtypes(inputs: Record<string, Tensor>, dtypes: readonly string[]): boolean {
+  let i = 0;
+  for (const name in inputs) if ((inputs[name] as Tensor).dtype !== dtypes[i++]) return false;
+  return i === dtypes.length;
+}
+
 /** The queue key: each input's name, dtype and non-batch dims; undefined when the request cannot join a batch. */
-function batchKey(inputs: Record<string, Tensor>): { key: string; rows: number } | undefined {
+function batchKey(inputs: Record<string, Tensor>): BatchKey | undefined {
   let rows = -1;
   let key = '';
   for (const name in inputs) {
@@ -143,6 +156,11 @@ export class DynamicBatcher {
   readonly stats = { runs: 0, requests: 0, mergedRuns: 0, rows: 0 };
   /** Runs by the number of requests they served (index: requests; [1]: runs alone). */
   readonly sizes: number[] = [];
+  /** The last shape key given to submit and its queue key (requests of one shape repeat). */
+  #lastShape: string | undefined;
+  #lastKey: BatchKey | undefined;
+  /** The dtypes of those inputs, in their order (a shape key names shapes, not dtypes). */
+  #lastDtypes: string[] = [];
 
   constructor(run: RunFn, cfg: BatchingConfig) {
     this.#run = run;
@@ -153,35 +171,53 @@ export class DynamicBatcher {
     this.#cfg = cfg;
   }
 
-  submit(inputs: Record<string, Tensor>): Promise<BatchResult> {
-    const k = batchKey(inputs);
+  /**
+   * Queues `inputs` for a batch (or runs them alone when they cannot join one). `shapeKey`, when
+   * given, is the inputs' names and shapes as one string (service-times.ts shapeKey): while it
+   * and the dtypes repeat, the queue key is reused instead of rebuilt per request.
+   */
+  submit(inputs: Record<string, Tensor>, shapeKey?: string): Promise<BatchResult> {
+    let k: BatchKey | undefined;
+    if (shapeKey !== undefined && shapeKey === this.#lastShape && sameDtypes(inputs, this.#lastDtypes)) k = this.#lastKey;
+    else {
+      k = batchKey(inputs);
+      if (shapeKey !== undefined) {
+        this.#lastShape = shapeKey;
+        this.#lastKey = k;
+        this.#lastDtypes = Object.values(inputs).map((t) => t.dtype);
+      }
+    }
     if (!k || k.rows >= this.#cfg.maxBatchSize) return this.#alone(inputs, k?.rows ?? 0);
-    return new Promise<BatchResult>((resolve, reject) => {
-      let q = this.#queues.get(k.key);
-      if (!q) {
-        q = { key: k.key, entries: [], rows: 0, due: false };
-        this.#queues.set(k.key, q);
-      }
-      q.entries.push({ inputs, rows: k.rows, resolve, reject });
-      q.rows += k.rows;
-      if (!q.due && !q.timer && !q.turn) {
-        const queue = q;
-        const fire = (): void => {
-          queue.timer = undefined;
-          queue.turn = undefined;
-          queue.due = true;
-          this.#pump();
-        };
-        if (this.#cfg.maxQueueDelayMicroseconds > 0) q.timer = setTimeout(fire, this.#cfg.maxQueueDelayMicroseconds / 1000);
-        // No delay, requests coming one at a time and a run slot free: it leaves at once.
-        else if (this.#lastLaunched <= 1 && this.#beforeLast <= 1 && this.#inflight < (this.#cfg.maxInflightBatches ?? 1)) q.due = true;
-        // No delay otherwise: the batch closes once the requests that arrived in this turn of
-        // the event loop have joined (the rest of its I/O callbacks, no timer).
-        else q.turn = setImmediate(fire);
-      }
-      this.#pump();
-    });
+    const key = k;
+    return new Promise<BatchResult>((resolve, reject) => this.#enqueue({ inputs, rows: key.rows, resolve, reject }, key.key));
   }
+
+  #enqueue(e: Entry, key: string): void {
+    let q = this.#queues.get(key);
+    if (!q) {
+      q = { key, entries: [], rows: 0, due: false };
+      this.#queues.set(key, q);
+    }
+    q.entries.push(e);
+    q.rows += e.rows;
+    if (!q.due && !q.timer && !q.turn) {
+      if (this.#cfg.maxQueueDelayMicroseconds > 0) q.timer = setTimeout(this.#fire, this.#cfg.maxQueueDelayMicroseconds / 1000, q);
+      // No delay, requests coming one at a time and a run slot free: it leaves at once.
+      else if (this.#lastLaunched <= 1 && this.#beforeLast <= 1 && this.#inflight < (this.#cfg.maxInflightBatches ?? 1)) q.due = true;
+      // No delay otherwise: the batch closes once the requests that arrived in this turn of
+      // the event loop have joined (the rest of its I/O callbacks, no timer).
+      else q.turn = setImmediate(this.#fire, q);
+    }
+    this.#pump();
+  }
+
+  /** A queue's delay (or its turn) is over: it leaves as soon as a run slot is free. One function for every queue. */
+  readonly #fire = (q: Queue): void => {
+    q.timer = undefined;
+    q.turn = undefined;
+    q.due = true;
+    this.#pump();
+  };
 
   /** Starts every batch that is ready while run slots are free. */
   #pump(): void {
@@ -201,14 +237,15 @@ export class DynamicBatcher {
 
   /** Takes up to maxBatchSize rows off the queue and runs them as one batch. */
   #launch(q: Queue): void {
-    const taken: Entry[] = [];
+    let n = 0;
     let rows = 0;
-    while (q.entries.length > 0) {
-      const e = q.entries[0] as Entry;
-      if (taken.length > 0 && rows + e.rows > this.#cfg.maxBatchSize) break;
-      taken.push(q.entries.shift() as Entry);
+    for (const e of q.entries) {
+      if (n > 0 && rows + e.rows > this.#cfg.maxBatchSize) break;
+      n++;
       rows += e.rows;
     }
+    const taken = n === q.entries.length ? q.entries : q.entries.splice(0, n);
+    if (taken === q.entries) q.entries = [];
     q.rows -= rows;
     if (q.entries.length === 0) {
       if (q.timer) clearTimeout(q.timer);
@@ -221,13 +258,20 @@ export class DynamicBatcher {
     this.#inflight++;
     this.#beforeLast = this.#lastLaunched;
     this.#lastLaunched = taken.length;
-    void this.#execute(taken, rows).finally(() => {
-      this.#inflight--;
-      this.#pump();
-    });
+    void this.#execute(taken, rows);
   }
 
+  /** Runs one batch and answers its entries; then frees its run slot and starts what is ready. */
   async #execute(entries: Entry[], rows: number): Promise<void> {
+    try {
+      await this.#runBatch(entries, rows);
+    } finally {
+      this.#inflight--;
+      this.#pump();
+    }
+  }
+
+  async #runBatch(entries: Entry[], rows: number): Promise<void> {
     if (entries.length === 1) {
       const e = entries[0] as Entry;
       await this.#alone(e.inputs, e.rows).then(e.resolve, e.reject);

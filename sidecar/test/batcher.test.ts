@@ -129,6 +129,17 @@ describe('dynamic batcher', () => {
     assert.deepEqual([...r.batches].sort(), [1, 1, 5]);
   });
 
+  it('the shape key passed by the predictor stage reuses the queue key only while the dtypes repeat too', async () => {
+    const r = recorder();
+    const b = new DynamicBatcher(r.run, { maxBatchSize: 8, maxQueueDelayMicroseconds: 1000, preferredBatchSizes: [], maxInflightBatches: 4 });
+    const ints = { x: { dtype: 'int32' as const, shape: [1, 2], data: new Int32Array(2).fill(1) } };
+    // One shape key (names and shapes) for all four: the float32 pair shares a run, the int32 one does not join it.
+    const got = await Promise.all([b.submit(xs(1, 1), 'x:1x2;'), b.submit(xs(1, 2), 'x:1x2;'), b.submit(ints, 'x:1x2;'), b.submit(xs(2, 3), 'x:2x2;')]);
+    assert.deepEqual([...r.batches].sort(), [1, 4]);
+    assert.deepEqual(got.map((x) => x.batchRequests), [3, 3, 1, 3]);
+    assert.deepEqual(got.map((x) => x.outputs.y?.shape[0]), [1, 1, 1, 2]);
+  });
+
   it('a failing merged run answers each caller alone: only the bad one fails', async () => {
     const r = recorder();
     const b = new DynamicBatcher(r.run, { maxBatchSize: 3, maxQueueDelayMicroseconds: 50_000, preferredBatchSizes: [] });

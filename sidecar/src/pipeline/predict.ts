@@ -183,7 +183,7 @@ export class Predict {
       const batching = this.batching(config);
       let out: Record<string, Tensor>;
       if (batching) {
-        const r = await this.batcher(predictor, batching).submit(inputs);
+        const r = await this.batcher(predictor, batching).submit(inputs, key);
         out = r.outputs;
         phases.batched = Number(r.launched - call.started) / 1e6;
         call.batch = { requests: r.batchRequests, rows: r.batchRows };
