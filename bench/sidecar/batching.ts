@@ -100,6 +100,9 @@ interface Cell {
   loopDelayP99Us: number;
 }
 
+/** The period of the event-loop delay timer (ms); node records each interval whole, so the period is subtracted. */
+const LOOP_TIMER_MS = 5;
+
 const q = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? 0;
@@ -127,7 +130,7 @@ async function cell(fx: Fixture, predictor: Predictor, auth: BenchAuth, bodyFile
   const port = await server.listen(0, '127.0.0.1');
   const cpu0 = process.cpuUsage();
   const elu0 = performance.eventLoopUtilization();
-  const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+  const loopDelay = monitorEventLoopDelay({ resolution: LOOP_TIMER_MS });
   loopDelay.enable();
   const r = await load(`http://127.0.0.1:${port}/v2/models/${fx.name}/infer`, conns, seconds, bodyFile, auth.token);
   const cpu = process.cpuUsage(cpu0);
@@ -145,7 +148,7 @@ async function cell(fx: Fixture, predictor: Predictor, auth: BenchAuth, bodyFile
       served.push({ batchUs: (rec.phases_ms.batch ?? 0) * 1000, runUs: (rec.phases_ms.run ?? 0) * 1000, requests: rec.batch?.requests ?? 1 });
     }
   }
-  return { load: r, served, cpuUs: (cpu.user + cpu.system) / Math.max(1, r.requests), elu, loopDelayP99Us: loopDelay.percentile(99) / 1000 };
+  return { load: r, served, cpuUs: (cpu.user + cpu.system) / Math.max(1, r.requests), elu, loopDelayP99Us: Math.max(0, loopDelay.percentile(99) - LOOP_TIMER_MS * 1e6) / 1000 };
 }
 
 /** Runs by the number of requests they served, in power-of-two buckets, from the requests' own counts. */
@@ -253,7 +256,7 @@ for (const key of values.fixtures.split(',')) {
   console.log('  latency, us, p50/p99: client = autocannon per response; server = access line phases: off run = the request\'s own run; on: batch = wait in the batcher, run = the shared run to outputs back on the main thread, batcher = batch + run');
   console.log('  conc | client off    | client on     | off run      | on batch     | on run       | on batcher   | on batcher p99 <= bound    | on batch p99 <= delay + on run p99');
   for (const l of lat) console.log(l);
-  console.log('  the closed loop\'s floor (batching on; loop delay: how late the main thread ran a 5 ms timer, p99 over the cell, median of the rounds; a run\'s completion waits as long, on or off):');
+  console.log(`  the closed loop's floor (batching on; loop delay: how late the main thread ran a ${LOOP_TIMER_MS} ms timer, p99 over the cell, median of the rounds; a run's completion waits as long, on or off):`);
   console.log('  conc | conc / req/s | main-thread / req | loop delay off | loop delay on | on run p99 (us)');
   for (const f of floor) console.log(f);
   console.log('  each round (CPU: the server process, all threads):');
