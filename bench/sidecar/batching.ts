@@ -256,7 +256,7 @@ for (const key of values.fixtures.split(',')) {
   console.log('  latency, us, p50/p99: client = autocannon per response; server = access line phases: off run = the request\'s own run; on: batch = wait in the batcher, run = the shared run to outputs back on the main thread, batcher = batch + run');
   console.log('  conc | client off    | client on     | off run      | on batch     | on run       | on batcher   | on batcher p99 <= bound    | on batch p99 <= delay + on run p99');
   for (const l of lat) console.log(l);
-  console.log(`  the closed loop's floor (batching on; loop delay: how late the main thread ran a ${LOOP_TIMER_MS} ms timer, p99 over the cell, median of the rounds; a run's completion waits as long, on or off):`);
+  console.log(`  the closed loop's floor (batching on; loop delay: how late the main thread ran a ${LOOP_TIMER_MS} ms timer, p99 over the cell, median of the rounds; what any callback, a run's completion included, can wait for the main thread, on or off):`);
   console.log('  conc | conc / req/s | main-thread / req | loop delay off | loop delay on | on run p99 (us)');
   for (const f of floor) console.log(f);
   console.log('  each round (CPU: the server process, all threads):');
