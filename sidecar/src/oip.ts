@@ -63,12 +63,13 @@ function flatData(data: unknown): unknown[] {
 
 function parseShape(name: string, shape: unknown): number[] {
   if (!Array.isArray(shape) || shape.length > MAX_RANK) throw bad(`input ${name}: shape must be an array of at most ${MAX_RANK} dims`);
-  return shape.map((d, i) => {
+  for (let i = 0; i < shape.length; i++) {
+    const d: unknown = shape[i];
     if (typeof d !== 'number' || !Number.isInteger(d) || d < 0 || d > MAX_ELEMENTS) {
       throw bad(`input ${name}: shape[${i}] must be a non-negative integer`);
     }
-    return d;
-  });
+  }
+  return (shape as number[]).slice();
 }
 
 /** The model's inputs by name, built once per input list (a loaded model's list does not change). */
@@ -106,7 +107,8 @@ export function parseInferRequest(body: unknown, modelInputs: TensorInfo[], mode
   if (!Array.isArray(inputs) || inputs.length === 0) throw bad('inputs must be a non-empty array');
   const byName = inputsByName(modelInputs);
   const result: Record<string, Tensor> = {};
-  inputs.forEach((raw: unknown, idx) => {
+  for (let idx = 0; idx < inputs.length; idx++) {
+    const raw: unknown = inputs[idx];
     if (!isRecord(raw)) throw bad(`inputs[${idx}] must be an object`);
     const name = raw.name;
     if (typeof name !== 'string' || name.length === 0) throw bad(`inputs[${idx}].name must be a non-empty string`);
@@ -138,13 +140,13 @@ export function parseInferRequest(body: unknown, modelInputs: TensorInfo[], mode
       const bytes = binary.subarray(offset, offset + binarySize);
       offset += binarySize;
       result[name] = { dtype, shape, data: fromRawBytes(name, datatype, dtype, bytes, count) };
-      return;
+      continue;
     }
     if (raw.data === undefined) throw bad(`input ${name}: data is missing`);
     const flat = flatData(raw.data);
     if (flat.length !== count) throw bad(`input ${name}: data has ${flat.length} elements, shape needs ${count}`);
     result[name] = { dtype, shape, data: fromJsonValues(name, datatype, dtype, flat) };
-  });
+  }
   if (binary && offset !== binary.byteLength) {
     throw bad(`the binary data has ${binary.byteLength - offset} bytes that no input's binary_data_size claims`);
   }
@@ -226,11 +228,14 @@ export function buildInferResponse(
 ): { model_name: string; model_version: string; id?: string; outputs: OipOutputTensor[] } {
   const names = selected ?? Object.keys(outputs);
   checkFiniteOutputs(outputs, names);
-  const tensors = names.flatMap((n) => {
+  // A plain loop and one object shape per id case: flatMap and an object spread per answer
+  // showed in the chain's profile (every REST and gRPC answer comes through here).
+  const tensors: OipOutputTensor[] = [];
+  for (const n of names) {
     const t = outputs[n];
-    return t ? [tensorToJson(n, t)] : [];
-  });
-  return { model_name: modelName, model_version: modelVersion, ...(id === undefined ? {} : { id }), outputs: tensors };
+    if (t) tensors.push(tensorToJson(n, t));
+  }
+  return id === undefined ? { model_name: modelName, model_version: modelVersion, outputs: tensors } : { model_name: modelName, model_version: modelVersion, id, outputs: tensors };
 }
 
 /**

@@ -80,9 +80,8 @@ export function startChildSpan(tracer: Tracer, name: string, options: SpanOption
 
 /** False for a tracer known to record nothing (so a caller may skip building span names and attributes). */
 export function tracerRecords(t: Tracer): boolean {
-  if (t instanceof IdOnlyTracer) return false;
   if (t instanceof SwitchableTracer) return t.records;
-  return true;
+  return !(t instanceof IdOnlyTracer);
 }
 
 /** The tracer a provider's spans should come from: the SDK's when something exports, else ids only. */
@@ -92,12 +91,17 @@ function tracerOf(provider: BasicTracerProvider, exporting: boolean, name: strin
 
 /** A Tracer that forwards to whichever tracer is current (swapped on an otlp reload). */
 export class SwitchableTracer implements Tracer {
-  constructor(private current: Tracer) {}
+  /** Whether the current tracer records, kept with it (every request asks). */
+  private recording: boolean;
+  constructor(private current: Tracer) {
+    this.recording = tracerRecords(current);
+  }
   use(t: Tracer): void {
     this.current = t;
+    this.recording = tracerRecords(t);
   }
   get records(): boolean {
-    return tracerRecords(this.current);
+    return this.recording;
   }
   startSpan(name: string, options?: SpanOptions, context?: Context): Span {
     return this.current.startSpan(name, options, context);
