@@ -3,9 +3,11 @@
 // Every line passes through a validating sink: a record that fails the schema goes to the
 // dead-letter sink (with the reason), never silently dropped.
 
-import { Ajv } from 'ajv';
+import { Ajv, type ValidateFunction } from 'ajv';
 import pino, { type Logger } from 'pino';
 import { newTraceIdHex } from './ids.js';
+
+export { BatchingLineSink, processSinks } from './log-sinks.js';
 
 export type { Logger };
 
@@ -61,15 +63,15 @@ export class ValidatingLogStream {
    * Serialised by hand, one field at a time: the same text JSON.stringify gives for the merged
    * record, at under half its cost, and no merged object is built.
    */
-  writeFields(head: string, fields: Record<string, unknown>, message: string): void {
+  writeFields(head: string, fields: Record<string, unknown>, message: string, shared?: SharedFields): void {
     let line: string;
     try {
-      line = `${head}${serialiseFields(fields)},"message":${jsonString(message)}}`;
+      line = `${head}${shared === undefined ? '' : shared.text}${serialiseFields(fields)}${messageFragment(message)}`;
     } catch (err) {
       this.route(`${head}}`, '', `not serialisable: ${(err as Error).message}`);
       return;
     }
-    this.route(line, `${line}\n`, schemaFailure(validateFields, fields));
+    this.route(line, `${line}\n`, shared === undefined ? schemaFailure(validateFields, fields) : (shared.failure ?? schemaFailure(shared.shape.validateRest, fields)));
   }
 
   /** `line` without its newline, `out` with it. */
@@ -103,11 +105,69 @@ const GENERATED_KEYS: readonly string[] = ['level', 'timestamp', 'service', 'mes
  * The schema a hot-path record's fields must meet: `logRecordSchema` less the generated keys,
  * which the fields must not carry (a `false` schema), derived here so the two cannot drift.
  */
-const validateFields = ajv.compile({
-  type: 'object',
-  required: logRecordSchema.required.filter((k) => !GENERATED_KEYS.includes(k)),
-  properties: Object.fromEntries(Object.entries(logRecordSchema.properties).map(([k, v]) => [k, GENERATED_KEYS.includes(k) ? false : v])),
-});
+const FIELD_PROPERTIES: Record<string, unknown> = Object.fromEntries(Object.entries(logRecordSchema.properties).map(([k, v]) => [k, GENERATED_KEYS.includes(k) ? false : v]));
+const FIELDS_REQUIRED: readonly string[] = logRecordSchema.required.filter((k) => !GENERATED_KEYS.includes(k));
+const validateFields = ajv.compile({ type: 'object', required: FIELDS_REQUIRED, properties: FIELD_PROPERTIES });
+/**
+ * The keys several lines share (a call's trace_id, @span.id, env_id, test_group: its access and
+ * audit lines), for serialising and schema-checking their values once (`share`) instead of once
+ * per line. A line written with shared fields is the same record, with the same verdict, as one
+ * written with the shared fields first and its own after them: the shared values are checked
+ * against the fields schema's property schemas of their keys (a required key among them must
+ * be there; no other key may be), and a line's own fields against the fields schema with those
+ * keys no longer required and not allowed again (a `false` schema).
+ */
+export class SharedShape {
+  private readonly validateShared: ValidateFunction;
+  readonly validateRest: ValidateFunction;
+
+  constructor(readonly keys: readonly string[]) {
+    const own = (props: Record<string, unknown>, k: string): Record<string, unknown> => ({ ...props, [k]: FIELD_PROPERTIES[k] ?? {} });
+    this.validateShared = ajv.compile({
+      type: 'object',
+      required: FIELDS_REQUIRED.filter((k) => keys.includes(k)),
+      properties: keys.reduce(own, {}),
+      additionalProperties: false,
+    });
+    const rest: Record<string, unknown> = { ...FIELD_PROPERTIES };
+    for (const k of keys) rest[k] = false;
+    this.validateRest = ajv.compile({ type: 'object', required: FIELDS_REQUIRED.filter((k) => !keys.includes(k)), properties: rest });
+  }
+
+  /** The values of this shape's keys, serialised and checked (not reused by the caller afterwards). */
+  share(fields: Record<string, unknown>): SharedFields {
+    let text: string;
+    let failure: string | undefined;
+    try {
+      text = serialiseFields(fields);
+      failure = schemaFailure(this.validateShared, fields);
+    } catch (err) {
+      text = '';
+      failure = `not serialisable: ${(err as Error).message}`;
+    }
+    return { text, failure, shape: this };
+  }
+}
+
+/** A shape's values, serialised and checked once, for the lines that share them (loggers.info's `shared`). */
+export interface SharedFields {
+  /** The members as JSON text, each preceded by a comma. */
+  readonly text: string;
+  /** Why the shared values fail the schema (every line written with them goes to the dead letters); undefined when they pass. */
+  readonly failure: string | undefined;
+  readonly shape: SharedShape;
+}
+
+/** `,"message":"..."}` for each message seen (bounded: messages are the code's constants). */
+const MESSAGE_FRAGMENTS = new Map<string, string>();
+function messageFragment(message: string): string {
+  let f = MESSAGE_FRAGMENTS.get(message);
+  if (f === undefined) {
+    f = `,"message":${jsonString(message)}}`;
+    if (MESSAGE_FRAGMENTS.size < 256) MESSAGE_FRAGMENTS.set(message, f);
+  }
+  return f;
+}
 
 // What JSON.stringify would escape in a string: a quote, a backslash, a control character or a
 // surrogate (a lone one is written as \u escape). Strings without any are copied between quotes.
@@ -196,7 +256,7 @@ function serialiseFields(fields: Record<string, unknown>, nested = false): strin
  * schema for lines written through pino, the fields schema for the hot-path lines (whose only
  * `false` schemas are the keys the logger writes itself).
  */
-function schemaFailure(validate: typeof validateLogRecord, value: unknown): string | undefined {
+function schemaFailure(validate: ValidateFunction, value: unknown): string | undefined {
   if (validate(value)) return undefined;
   const e = validate.errors?.[0];
   if (e?.keyword === 'false schema') return `${e.instancePath} is written by the logger, not a field`;
@@ -220,7 +280,7 @@ export interface SidecarLoggers {
    * same schema check and sinks, at a fraction of the cost. `fields` must not carry secrets
    * (pino's redaction does not run here) and must not be reused by the caller.
    */
-  info(fields: Record<string, unknown>, message: string): void;
+  info(fields: Record<string, unknown>, message: string, shared?: SharedFields): void;
 }
 
 // Date#toISOString costs more than the rest of a log line's serialisation: lines written in the
@@ -276,74 +336,13 @@ export function createLoggers(options: { service: string; level?: string; sinks:
     event,
     stream,
     forRequest: (traceId, spanId) => root.child({ trace_id: traceId, '@span.id': spanId }),
-    info: (fields, message) => {
+    info: (fields, message, shared) => {
       if (!root.isLevelEnabled('info')) return;
-      stream.writeFields(infoHead(), fields, message);
+      stream.writeFields(infoHead(), fields, message, shared);
     },
     setLevel: (level) => {
       root.level = level;
       event.level = level;
     },
-  };
-}
-
-/**
- * Gathers the lines written during one event-loop turn and hands them to `target` as one chunk
- * (at the end of the turn, on setImmediate), or at once when `maxPendingChars` are pending
- * (string length: UTF-16 units, so bytes for the ASCII lines logs almost always are). A pod's
- * stdout is a pipe, and node writes to a pipe synchronously: one write(2) per line costs a
- * syscall and a wake-up of the log reader for each of a request's two lines (audit + access).
- * Order is kept. `flush()` empties it synchronously (the process's 'exit' hook calls it, so
- * process.exit and a crash lose nothing; only SIGKILL can lose the current turn's lines).
- */
-export class BatchingLineSink implements LineSink {
-  private pending: string[] = [];
-  private pendingChars = 0;
-  private scheduled = false;
-  /** Chunks handed to the target (the write syscalls a pipe sees). */
-  chunks = 0;
-  private readonly onTurnEnd = (): void => {
-    this.scheduled = false;
-    this.flush();
-  };
-
-  constructor(
-    private readonly target: (chunk: string) => void,
-    private readonly maxPendingChars = 64 * 1024,
-  ) {}
-
-  write(line: string): void {
-    this.pending.push(line);
-    this.pendingChars += line.length;
-    if (this.pendingChars >= this.maxPendingChars) this.flush();
-    else if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.onTurnEnd);
-    }
-  }
-
-  flush(): void {
-    const n = this.pending.length;
-    if (n === 0) return;
-    const chunk = n === 1 ? (this.pending[0] as string) : this.pending.join('');
-    this.pending = [];
-    this.pendingChars = 0;
-    this.chunks++;
-    this.target(chunk);
-  }
-}
-
-/**
- * Sinks writing to stdout (valid lines, batched per event-loop turn) and stderr (dead letters,
- * rare, written as they come), as a pod does. Registers the 'exit' flush of the stdout batch.
- */
-export function processSinks(onDeadLetter?: (reason: string) => void): LogSinks {
-  const out = new BatchingLineSink((chunk) => void process.stdout.write(chunk));
-  // stdout is synchronous for files, pipes and terminals on Linux, so this write completes here.
-  process.once('exit', () => out.flush());
-  return {
-    out,
-    deadLetter: { write: (l) => void process.stderr.write(l) },
-    ...(onDeadLetter ? { onDeadLetter } : {}),
   };
 }

@@ -10,7 +10,7 @@ import { defaultSidecarConfig, parseSidecarConfig } from '../src/config.js';
 import { TokenVerifier } from '../src/auth.js';
 import { computeServingMode, CpuSampler, gpuWatermark, parseCpuMaxCores, parseCpuStatUsageUsec } from '../src/degradation.js';
 import { SidecarError } from '../src/errors.js';
-import { BatchingLineSink, createLoggers } from '../src/logging.js';
+import { BatchingLineSink, createLoggers, SharedShape } from '../src/logging.js';
 import { ObservationMatrix, seqLenBucket, seqLenBucketLabel } from '../src/matrix.js';
 import { parseInferRequest, sequenceLength } from '../src/oip.js';
 import { buildPodReport, buildReportPatch, computeOpProfile } from '../src/pod-report.js';
@@ -267,6 +267,46 @@ describe('log schema routing', function () {
       }),
       { numRuns: 2000 },
     );
+  });
+  it('a line with shared fields is the record, with the verdict, of the shared fields merged before its own', () => {
+    const out: string[] = [];
+    const dead: string[] = [];
+    const l = createLoggers({ service: 's', sinks: { out: { write: (x) => void out.push(x) }, deadLetter: { write: (x) => void dead.push(x) } } });
+    const shape = new SharedShape(['trace_id', '@span.id', 'env_id', 'test_group']);
+    const hex = (n: number): fc.Arbitrary<string> => fc.stringMatching(new RegExp(`^[0-9a-f]{${n}}$`));
+    const maybe = <T>(a: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> => fc.oneof(a, fc.constant(undefined));
+    const taken = new Set(['level', 'timestamp', 'service', 'message', 'trace_id', '@span.id', 'env_id', 'test_group', '@log.kind', '@error.cause']);
+    const stamp = (line: string): string => line.replace(/"timestamp":"[^"]*"/, '"timestamp":"T"');
+    fc.assert(
+      fc.property(
+        fc.record({ trace_id: maybe(fc.oneof(hex(32), fc.string())), '@span.id': maybe(fc.oneof(hex(16), fc.string())), env_id: maybe(fc.string({ unit: 'binary' })), test_group: maybe(fc.oneof(fc.constantFrom('control', 'treatment'), fc.integer())) }),
+        fc.record({ '@log.kind': maybe(fc.oneof(fc.constantFrom('access', 'audit', 'event'), fc.string())), '@error.cause': maybe(fc.oneof(fc.string(), fc.integer())) }),
+        fc.dictionary(fc.string({ unit: 'binary' }).filter((k) => !taken.has(k) && !/^(0|[1-9]\d*)$/.test(k)), fc.oneof(fc.string({ unit: 'binary' }), fc.double(), fc.boolean(), fc.constant(undefined))),
+        fc.string(),
+        (shared, kind, extra, message) => {
+          out.length = 0;
+          dead.length = 0;
+          l.info({ ...kind, ...extra }, message, shape.share({ ...shared }));
+          l.info({ ...shared, ...kind, ...extra }, message);
+          assert.equal(out.length + dead.length, 2);
+          assert.ok(out.length !== 1, 'both lines pass the schema or both fail it');
+          if (out.length === 2) assert.equal(stamp(out[0] ?? ''), stamp(out[1] ?? ''));
+          else assert.equal(stamp((JSON.parse(dead[0] ?? '{}') as { record: string }).record), stamp((JSON.parse(dead[1] ?? '{}') as { record: string }).record));
+        },
+      ),
+      { numRuns: 3000 },
+    );
+    // A line may not repeat a shared key; a shape holds only its own keys.
+    const ids = shape.share({ trace_id: 'a'.repeat(32), '@span.id': 'b'.repeat(16), env_id: 'e', test_group: 'control' });
+    dead.length = 0;
+    out.length = 0;
+    l.info({ '@log.kind': 'access', env_id: 'again' }, 'repeated', ids);
+    l.info({ '@log.kind': 'access' }, 'fine', ids);
+    l.info({ '@log.kind': 'access' }, 'unknown shared key', new SharedShape(['trace_id']).share({ trace_id: 'a'.repeat(32), other: 1 }));
+    assert.equal(out.length, 1);
+    assert.equal(dead.length, 2);
+    assert.match(dead[0] ?? '', /env_id/);
+    assert.match(dead[1] ?? '', /additional properties/);
   });
   it('the hot-path writer refuses fields that would repeat a generated key, and unserialisable ones', () => {
     const out: string[] = [];

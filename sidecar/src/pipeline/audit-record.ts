@@ -5,7 +5,7 @@
 
 import type { AuditEvent } from '../audit.js';
 import type { SidecarLoggers } from '../logging.js';
-import { type Call, CLIENT_CLOSED_STATUS } from './call.js';
+import { type Call, CLIENT_CLOSED_STATUS, lineFields } from './call.js';
 
 /** Where audit events go (the AuditShipper in production; anything with `record` in tests). */
 export interface AuditSink {
@@ -25,19 +25,8 @@ export class AuditRecorder {
     const reason = gone ? 'client_closed' : why;
     const decision = status === 401 || status === 403 || status === 429 ? 'deny' : 'allow';
     const subject = call.principal?.subject ?? '-';
-    const line: Record<string, unknown> = {
-      trace_id: call.traceId,
-      '@span.id': call.spanId,
-      '@log.kind': 'audit',
-      action,
-      decision,
-      status,
-      subject,
-      env_id: call.envId,
-      test_group: call.group,
-    };
-    if (reason) line['@error.cause'] = reason;
-    this.loggers.info(line, 'audit event');
+    const line: Record<string, unknown> = { '@log.kind': 'audit', action, decision, status, subject, '@error.cause': reason || undefined };
+    this.loggers.info(line, 'audit event', lineFields(call));
     if (!this.sink) return;
     const event: AuditEvent = {
       action,

@@ -7,7 +7,7 @@ import type { Context, Span } from '@opentelemetry/api';
 import type { Device } from '../../../crds/src/types.js';
 import type { Principal } from '../auth.js';
 import type { TestGroup } from '../breaker.js';
-import type { Logger } from '../logging.js';
+import { type Logger, type SharedFields, SharedShape } from '../logging.js';
 import type { PhaseMarks } from './phases.js';
 
 export interface Call {
@@ -54,6 +54,25 @@ export interface Call {
   answerReady?: () => void;
   /** The admitted bytes the answer being encoded still holds in the run queue. */
   answeringBytes?: number;
+  /** What the call's log lines share (lineFields), and the group it was built with. */
+  lineFields?: SharedFields;
+  lineFieldsGroup?: TestGroup;
+}
+
+const CALL_LINE = new SharedShape(['trace_id', '@span.id', 'env_id', 'test_group']);
+
+/**
+ * The fields every log line of the call carries (trace_id, @span.id, env_id, test_group: its
+ * access and audit lines), serialised and schema-checked once per call, not once per line;
+ * built again when the canary group changed since (authn re-assigns it).
+ */
+export function lineFields(call: Call): SharedFields {
+  let f = call.lineFields;
+  if (f === undefined || call.lineFieldsGroup !== call.group) {
+    f = call.lineFields = CALL_LINE.share({ trace_id: call.traceId, '@span.id': call.spanId, env_id: call.envId, test_group: call.group });
+    call.lineFieldsGroup = call.group;
+  }
+  return f;
 }
 
 /** Milliseconds since an hrtime.bigint() stamp. */

@@ -6,7 +6,7 @@
 import { SpanStatusCode } from '@opentelemetry/api';
 import type { SidecarLoggers } from '../logging.js';
 import type { SidecarMetrics } from '../metrics.js';
-import { type Call, sinceMs } from './call.js';
+import { type Call, lineFields, sinceMs } from './call.js';
 import { phaseDurations } from './phases.js';
 
 /** Status codes as label strings, built once each. */
@@ -37,22 +37,19 @@ export class Telemetry {
     this.metrics.requests.labels(model, route, codeLabel).inc();
     const ms = sinceMs(call.started);
     if (call.inference) this.metrics.requestDuration.labels(model, call.inference.device, codeLabel, call.inference.seqLenBucket).observe(ms / 1000);
+    // One shape for every access line (absent parts undefined, which the writer leaves out).
     const line: Record<string, unknown> = {
-      trace_id: call.traceId,
-      '@span.id': call.spanId,
       '@log.kind': 'access',
       method,
       path: route,
       status: code,
       duration_ms: Math.round(ms * 1000) / 1000,
       request_id: call.requestId,
-      env_id: call.envId,
-      test_group: call.group,
+      subject: call.principal?.subject,
+      '@error.cause': call.failureReason || undefined,
+      phases_ms: call.phases && phaseDurations(call.phases, ms),
+      batch: call.batch,
     };
-    if (call.principal) line.subject = call.principal.subject;
-    if (call.failureReason) line['@error.cause'] = call.failureReason;
-    if (call.phases) line.phases_ms = phaseDurations(call.phases, ms);
-    if (call.batch) line.batch = call.batch;
-    this.loggers.info(line, 'request served');
+    this.loggers.info(line, 'request served', lineFields(call));
   }
 }
