@@ -18,6 +18,9 @@ const ENV_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
 /** The options of a server span of a tracer that records nothing (its attributes would be dropped). */
 const SERVER_SPAN = { kind: SpanKind.SERVER };
 
+/** Every field of T present (undefined until set): the compiler checks that a new call field is not left out of `open`. */
+type EveryField<T> = { [K in keyof Required<T>]: T[K] | undefined };
+
 export function headerValue(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
@@ -58,7 +61,35 @@ export class CallContext {
         )
       : this.tracer.startSpan('', SERVER_SPAN, parent);
     const sc = span.spanContext();
-    return { requestId, traceId: sc.traceId, spanId: sc.spanId, span, parent, envId, group, groupAssigned: explicit === undefined, started };
+    // Every field of the call from the start (later stages fill them in): one object shape for
+    // all calls, so each stage's property accesses see one shape, not one per path taken.
+    return {
+      requestId,
+      traceId: sc.traceId,
+      spanId: sc.spanId,
+      span,
+      parent,
+      envId,
+      group,
+      groupAssigned: explicit === undefined,
+      started,
+      logger: undefined,
+      route: undefined,
+      principal: undefined,
+      policyPath: undefined,
+      domain: undefined,
+      failureReason: undefined,
+      clientClosed: undefined,
+      inference: undefined,
+      phases: undefined,
+      batch: undefined,
+      serviceAtAnswer: undefined,
+      service: undefined,
+      answerReady: undefined,
+      answeringBytes: undefined,
+      lineFields: undefined,
+      lineFieldsGroup: undefined,
+    } satisfies EveryField<Call>;
   }
 }
 
