@@ -12,7 +12,13 @@
 // column is this process's CPU time (user + system, every thread: the event loop, the
 // predictor's pool, GC) per request, which a busy machine distorts less than req/s.
 //
-//   npx tsx bench/sidecar/bench.ts [--duration 8] [--connections 8] [--rounds 3] [--quick]
+//   npx tsx bench/sidecar/bench.ts [--duration 8] [--connections 8] [--rounds 3] [--quick] [--warmup 5]
+//
+// Before the rounds every measured server gets the same unmeasured warm-up load (`--warmup`
+// seconds each, autocannon as in the rounds): the full chain's JIT settles only after several
+// seconds of load, and a shorter warm-up made the first round's ratio a figure of the compiler
+// (0.65x against 0.85-0.86x in the next two rounds of one run). Each measurement still starts
+// with its own 2 s warm-up.
 //
 // --quick measures only the two rows the targets compare (bare node:http, full chain over HTTP),
 // for trying a change; the full table is what a figure to report comes from.
@@ -33,7 +39,7 @@ import { ReloadableTracing } from '../../sidecar/src/tracing.js';
 import { createPki } from '../../sidecar/test/helpers/pki.js';
 import { bareInferHandler, benchAuth, benchConfig, cannon, INFER_BODY, shortRunLine, inferOnce, loadMlpPredictor, median, type InferRequest } from './common.js';
 
-const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, connections: { type: 'string', default: '8' }, sequential: { type: 'string', default: '1500' }, rounds: { type: 'string', default: '3' }, quick: { type: 'boolean', default: false }, 'max-in-flight': { type: 'string', default: '1' } } });
+const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, connections: { type: 'string', default: '8' }, sequential: { type: 'string', default: '1500' }, rounds: { type: 'string', default: '3' }, quick: { type: 'boolean', default: false }, 'max-in-flight': { type: 'string', default: '1' }, warmup: { type: 'string', default: '5' } } });
 const ROUNDS = Number(values.rounds);
 const DURATION = Number(values.duration);
 const CONNECTIONS = Number(values.connections);
@@ -129,6 +135,11 @@ const targets: [string, string, Record<string, string>, boolean][] = [
   ['sidecar full chain (HTTPS)', `https://localhost:${chainTlsPort}/v2/models/mlp/infer`, auth, true],
 ];
 const measured = values.quick ? targets.filter(([name]) => name === 'bare node:http' || name === 'sidecar full chain (HTTP)') : targets;
+const WARMUP = Number(values.warmup);
+if (WARMUP > 0) {
+  for (const [, url, headers] of measured) await cannon(url.replace('https://localhost', 'https://127.0.0.1'), { body, headers, connections: CONNECTIONS, duration: WARMUP });
+  console.log(`warm-up: ${WARMUP} s of the same load on each server before the rounds, not counted`);
+}
 const samples = new Map<string, Row[]>();
 for (let round = 0; round < ROUNDS; round++) {
   for (const [name, url, headers, tls] of measured) {
