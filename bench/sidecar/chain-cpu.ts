@@ -16,29 +16,16 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { parseArgs } from 'node:util';
-import { Registry } from 'prom-client';
-import { createApp } from '../../sidecar/src/app.js';
-import { createLoggers } from '../../sidecar/src/logging.js';
-import type { PredictorLike } from '../../sidecar/src/predictor.js';
-import { ReloadableTracing } from '../../sidecar/src/tracing.js';
-import { bareInferHandler, benchAuth, benchConfig, INFER_BODY, loadMlpPredictor, median } from './common.js';
+import { bareInferHandler, INFER_BODY, instantChain, median } from './common.js';
 
 const { values } = parseArgs({ options: { requests: { type: 'string', default: '40000' }, rounds: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '8' }, only: { type: 'string' }, level: { type: 'string', default: 'info' }, 'no-auth': { type: 'boolean', default: false } } });
 const REQUESTS = Number(values.requests);
 const CONCURRENCY = Number(values.concurrency);
 
-const real = await loadMlpPredictor();
-const once = await real.run({ x: { dtype: 'float32', shape: [1, 64], data: new Float32Array(64) } });
-const predictor: PredictorLike = { run: () => Promise.resolve({ ...once }), inputs: () => real.inputs(), outputs: () => real.outputs(), info: () => real.info(), stats: () => real.stats(), dispose: () => real.dispose() };
-const creds = await benchAuth('sidecar-chain-cpu-');
-let lines = 0;
-const loggers = createLoggers({ service: 'paddle-sidecar', level: values.level, sinks: { out: { write: () => void lines++ }, deadLetter: { write: () => undefined } } });
-const tracing = new ReloadableTracing({ serviceName: 'bench' });
-const sidecar = await createApp({ config: benchConfig(creds, !values['no-auth']), predictor, registry: new Registry(), loggers, tracer: tracing.tracer, device: 'cpu', defaultMaxInFlight: 1, memoryBudgetBytes: 2048 * 1024 * 1024 - process.memoryUsage().rss });
-sidecar.start();
+const { sidecar, predictor, token, lines, close } = await instantChain({ tmpPrefix: 'sidecar-chain-cpu-', level: values.level, authEnabled: !values['no-auth'] });
 
 const BODY = Buffer.from(INFER_BODY);
-const HEADERS = { host: '127.0.0.1', 'content-type': 'application/json', 'content-length': String(BODY.length), authorization: `Bearer ${creds.token}`, 'x-env-id': 'bench', 'x-test-group': 'control' };
+const HEADERS = { host: '127.0.0.1', 'content-type': 'application/json', 'content-length': String(BODY.length), authorization: `Bearer ${token}`, 'x-env-id': 'bench', 'x-test-group': 'control' };
 
 /** One keep-alive connection per concurrent caller (the token cache is per connection). */
 const sockets = Array.from({ length: CONCURRENCY }, () => ({ remoteAddress: '127.0.0.1' }));
@@ -128,6 +115,5 @@ for (let r = 0; r < Number(values.rounds); r++) {
   }
 }
 for (const name of names) console.log(`${name.padEnd(6)} cpu us/req median ${median(figures[name] ?? []).toFixed(2)} min ${Math.min(...(figures[name] ?? [])).toFixed(2)} (rounds ${(figures[name] ?? []).map((x) => x.toFixed(1)).join(', ')})`);
-if (figures.bare && figures.chain) console.log(`chain - bare: ${(median(figures.chain) - median(figures.bare)).toFixed(2)} us/req; ${lines} log lines`);
-sidecar.close();
-await tracing.shutdown();
+if (figures.bare && figures.chain) console.log(`chain - bare: ${(median(figures.chain) - median(figures.bare)).toFixed(2)} us/req; ${lines()} log lines`);
+await close();

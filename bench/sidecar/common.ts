@@ -1,6 +1,7 @@
-// What the sidecar benchmark scripts (bench.ts, profile.ts, ablation.ts) share: the MLP
-// predictor, the request body, the bare node:http reference handler, the HS256 secret with its
-// token, and the full-chain config. One copy, so the scripts measure the same things.
+// What the sidecar benchmark scripts (bench.ts, profile.ts, ablation.ts, chain-cpu.ts,
+// grpc-cpu.ts) share: the MLP predictor, the request body, the bare node:http reference
+// handler, the HS256 secret with its token, the full-chain config, and the in-process CPU
+// benches' chain over an instant predictor. One copy, so the scripts measure the same things.
 
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -9,8 +10,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
+import { Registry } from 'prom-client';
 import { Predictor } from '../../native/lib/index.js';
+import { createApp, type SidecarApp } from '../../sidecar/src/app.js';
 import { DEFAULT_POLICIES, parseSidecarConfig, type SidecarConfig } from '../../sidecar/src/config.js';
+import { createLoggers } from '../../sidecar/src/logging.js';
+import type { PredictorLike } from '../../sidecar/src/predictor.js';
+import { ReloadableTracing } from '../../sidecar/src/tracing.js';
 import { type RunQueue, SHORT_RUN_MS } from '../../sidecar/src/pipeline/queue.js';
 import { shapeKey } from '../../sidecar/src/pipeline/service-times.js';
 
@@ -139,4 +145,31 @@ export async function cannon(url: string, o: { body: string; headers?: Record<st
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)] ?? 0;
+}
+
+/**
+ * The in-process CPU benches' set-up (chain-cpu.ts, grpc-cpu.ts): the full chain as bench.ts
+ * builds it (queue.maxInFlight 1, admission with the memory budget), over a predictor that
+ * answers at once with the MLP's real output, log lines counted instead of written.
+ */
+export async function instantChain(o: { tmpPrefix: string; level: string; authEnabled: boolean }): Promise<{ sidecar: SidecarApp; predictor: PredictorLike; token: string; lines: () => number; close: () => Promise<void> }> {
+  const real = await loadMlpPredictor();
+  const once = await real.run({ x: { dtype: 'float32', shape: [1, 64], data: new Float32Array(64) } });
+  const predictor: PredictorLike = { run: () => Promise.resolve({ ...once }), inputs: () => real.inputs(), outputs: () => real.outputs(), info: () => real.info(), stats: () => real.stats(), dispose: () => real.dispose() };
+  const creds = await benchAuth(o.tmpPrefix);
+  let lines = 0;
+  const loggers = createLoggers({ service: 'paddle-sidecar', level: o.level, sinks: { out: { write: () => void lines++ }, deadLetter: { write: () => undefined } } });
+  const tracing = new ReloadableTracing({ serviceName: 'bench' });
+  const sidecar = await createApp({ config: benchConfig(creds, o.authEnabled), predictor, registry: new Registry(), loggers, tracer: tracing.tracer, device: 'cpu', defaultMaxInFlight: 1, memoryBudgetBytes: 2048 * 1024 * 1024 - process.memoryUsage().rss });
+  sidecar.start();
+  return {
+    sidecar,
+    predictor,
+    token: creds.token,
+    lines: () => lines,
+    close: async () => {
+      sidecar.close();
+      await tracing.shutdown();
+    },
+  };
 }

@@ -12,28 +12,15 @@
 import { EventEmitter } from 'node:events';
 import { Metadata, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import { parseArgs } from 'node:util';
-import { Registry } from 'prom-client';
-import { createApp } from '../../sidecar/src/app.js';
 import { createGrpcFrontEnd } from '../../sidecar/src/grpc/server.js';
 import { inferenceServiceDefinition } from '../../sidecar/src/grpc/service.js';
-import { createLoggers } from '../../sidecar/src/logging.js';
-import type { PredictorLike } from '../../sidecar/src/predictor.js';
-import { ReloadableTracing } from '../../sidecar/src/tracing.js';
 import { bareModelInfer } from './grpc-bare.js';
-import { benchAuth, benchConfig, loadMlpPredictor, median } from './common.js';
+import { instantChain, median } from './common.js';
 
 const { values } = parseArgs({ options: { calls: { type: 'string', default: '40000' }, rounds: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '8' }, only: { type: 'string' } } });
 const CALLS = Number(values.calls);
 
-const real = await loadMlpPredictor();
-const once = await real.run({ x: { dtype: 'float32', shape: [1, 64], data: new Float32Array(64) } });
-const predictor: PredictorLike = { run: () => Promise.resolve({ ...once }), inputs: () => real.inputs(), outputs: () => real.outputs(), info: () => real.info(), stats: () => real.stats(), dispose: () => real.dispose() };
-const creds = await benchAuth('sidecar-grpc-cpu-');
-let lines = 0;
-const loggers = createLoggers({ service: 'paddle-sidecar', level: 'info', sinks: { out: { write: () => void lines++ }, deadLetter: { write: () => undefined } } });
-const tracing = new ReloadableTracing({ serviceName: 'bench' });
-const sidecar = await createApp({ config: benchConfig(creds), predictor, registry: new Registry(), loggers, tracer: tracing.tracer, device: 'cpu', defaultMaxInFlight: 1, memoryBudgetBytes: 2048 * 1024 * 1024 - process.memoryUsage().rss });
-sidecar.start();
+const { sidecar, predictor, token, lines, close } = await instantChain({ tmpPrefix: 'sidecar-grpc-cpu-', level: 'info', authEnabled: true });
 const front = createGrpcFrontEnd({ core: sidecar.core });
 
 type Handler = (call: ServerUnaryCall<unknown, unknown>, done: sendUnaryData<unknown>) => void;
@@ -87,7 +74,7 @@ async function drive(handler: Handler, md: Metadata, n: number): Promise<{ usPer
 }
 
 const authed = new Metadata();
-authed.set('authorization', `Bearer ${creds.token}`);
+authed.set('authorization', `Bearer ${token}`);
 const handlers: Record<string, [Handler, Metadata]> = { bare: [bareModelInfer(predictor) as Handler, new Metadata()], chain: [registered.func, authed] };
 const names = values.only ? [values.only] : Object.keys(handlers);
 for (const name of names) await drive(...(handlers[name] as [Handler, Metadata]), 4000); // warm up
@@ -101,7 +88,6 @@ for (let r = 0; r < Number(values.rounds); r++) {
   }
 }
 for (const name of names) console.log(`${name.padEnd(6)} cpu us/call median ${median(figures[name] ?? []).toFixed(2)} min ${Math.min(...(figures[name] ?? [])).toFixed(2)} (rounds ${(figures[name] ?? []).map((v) => v.toFixed(1)).join(', ')})`);
-if (figures.bare && figures.chain) console.log(`chain - bare: ${(median(figures.chain) - median(figures.bare)).toFixed(2)} us/call; ${lines} log lines`);
+if (figures.bare && figures.chain) console.log(`chain - bare: ${(median(figures.chain) - median(figures.bare)).toFixed(2)} us/call; ${lines()} log lines`);
 await front.close();
-sidecar.close();
-await tracing.shutdown();
+await close();
