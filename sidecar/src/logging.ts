@@ -122,11 +122,10 @@ export class SharedShape {
   readonly validateRest: ValidateFunction;
 
   constructor(readonly keys: readonly string[]) {
-    const own = (props: Record<string, unknown>, k: string): Record<string, unknown> => ({ ...props, [k]: FIELD_PROPERTIES[k] ?? {} });
     this.validateShared = ajv.compile({
       type: 'object',
       required: FIELDS_REQUIRED.filter((k) => keys.includes(k)),
-      properties: keys.reduce(own, {}),
+      properties: Object.fromEntries(keys.map((k) => [k, FIELD_PROPERTIES[k] ?? {}])),
       additionalProperties: false,
     });
     const rest: Record<string, unknown> = { ...FIELD_PROPERTIES };
