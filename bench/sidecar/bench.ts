@@ -163,6 +163,7 @@ const rows: Row[] = measured.map(([name]) => {
 
 const f = (n: number, d = 3): string => n.toFixed(d);
 console.log(`\nsidecar overhead on the MLP fixture, batch 1, loopback; medians of ${ROUNDS} interleaved rounds; autocannon ${CONNECTIONS} connections x ${DURATION}s; sequential ${SEQUENTIAL} requests on one connection; chain queue.maxInFlight ${MAX_IN_FLIGHT} (short runs, under ${SHORT_RUN_MS} ms, up to ${MAX_IN_FLIGHT * SHORT_RUN_OVERLAP}), admission on, batching ${chainConfig.batching.enabled ? 'on' : 'off (the default config)'}`);
+console.log('references: bare node:http = node:http server, body read, JSON.parse, Float32Array, predictor.run on the SAME predictor instance (1 CPU thread), JSON.stringify answer; no auth, logs, metrics or queue. bare express = that handler behind express.json + one route. chain = createApp as main.ts runs it (auth on, HS256; access + audit lines; metrics; spans without an OTLP exporter)');
 console.log('| server | req/s | ac p50 ms | ac p99 ms | seq p50 ms | seq p99 ms | cpu us/req | non-2xx |');
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const r of rows) console.log(`| ${r.name} | ${f(r.rps, 0)} | ${r.p50} | ${r.p99} | ${f(r.seqP50)} | ${f(r.seqP99)} | ${f(r.cpuUs, 0)} | ${r.non2xx} |`);
