@@ -182,7 +182,7 @@ export async function runOperator(opts: OperatorOptions): Promise<{ stop: () => 
   });
 
   let elector: LeaderElector | undefined;
-  const server = createOpsServer(metrics.registry, {
+  const server = createOpsServer(metrics, {
     ready: () => {
       if (elector && !elector.isLeader) return { ok: true, detail: `standby; leader is ${elector.observedHolder || 'unknown'}` };
       return controller.synced ? { ok: true, detail: 'leading; caches synced' } : { ok: false, detail: 'caches not synced yet' };

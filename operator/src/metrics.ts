@@ -2,13 +2,9 @@
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Condition } from '../../crds/src/index.js';
+import { ConditionGauge } from './condition-metric.js';
 
-/**
- * Label names of the per-PaddleService condition gauge. Not `namespace`: Prometheus gives every
- * scraped series the target's own `namespace` (the operator's), and with honorLabels off (the
- * chart's default) a metric label of that name would be renamed to `exported_namespace`.
- */
-export type ConditionLabel = 'paddleservice_namespace' | 'paddleservice' | 'condition' | 'reason';
+export type { ConditionLabel } from './condition-metric.js';
 
 export class OperatorMetrics {
   readonly registry: Registry;
@@ -26,10 +22,11 @@ export class OperatorMetrics {
   readonly unchangedUpdates: Counter<'resource'>;
   readonly isLeader: Gauge;
   readonly managedServices: Gauge;
-  /** 1 while a PaddleService's condition is True, 0 while False; no series when Unknown or absent. */
-  readonly paddleServiceCondition: Gauge<ConditionLabel>;
-  /** namespace/name -> condition type -> the reason its exported series carries. */
-  readonly #conditionReasons = new Map<string, Map<string, string>>();
+  /**
+   * 1 while a PaddleService's condition is True, 0 while False; no series when Unknown or absent.
+   * Not in the registry: metrics() appends it, rendered per PaddleService (condition-metric.ts).
+   */
+  readonly paddleServiceCondition = new ConditionGauge();
 
   constructor(registry = new Registry(), withDefaults = true) {
     this.registry = registry;
@@ -92,12 +89,16 @@ export class OperatorMetrics {
     });
     this.isLeader = new Gauge({ name: 'paddle_operator_leader', help: '1 while this replica holds the leader lease.', registers });
     this.managedServices = new Gauge({ name: 'paddle_operator_paddleservices', help: 'PaddleServices in the informer cache.', registers });
-    this.paddleServiceCondition = new Gauge({
-      name: 'paddle_operator_paddleservice_condition',
-      help: 'Status conditions of each PaddleService as the operator computed them, with their reason: 1 True, 0 False (no series while Unknown).',
-      labelNames: ['paddleservice_namespace', 'paddleservice', 'condition', 'reason'],
-      registers,
-    });
+  }
+
+  /** The text /metrics serves: the registry's families, then the condition family. */
+  async metrics(): Promise<string> {
+    // The registry is the Prometheus text format (the constructor's type): families apart by a blank line.
+    return `${await this.registry.metrics()}\n${this.paddleServiceCondition.render()}\n`;
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
   }
 
   /**
@@ -105,19 +106,7 @@ export class OperatorMetrics {
    * and a changed reason replaces the series of the old one.
    */
   setConditions(namespace: string, name: string, conditions: readonly Pick<Condition, 'type' | 'status' | 'reason'>[] | undefined): void {
-    const key = `${namespace}/${name}`;
-    const previous = this.#conditionReasons.get(key);
-    const now = new Map<string, string>();
-    for (const c of conditions ?? []) {
-      if (c.status !== 'True' && c.status !== 'False') continue;
-      now.set(c.type, c.reason);
-      this.paddleServiceCondition.set({ paddleservice_namespace: namespace, paddleservice: name, condition: c.type, reason: c.reason }, c.status === 'True' ? 1 : 0);
-    }
-    for (const [type, reason] of previous ?? []) {
-      if (now.get(type) !== reason) this.paddleServiceCondition.remove({ paddleservice_namespace: namespace, paddleservice: name, condition: type, reason });
-    }
-    if (now.size > 0) this.#conditionReasons.set(key, now);
-    else this.#conditionReasons.delete(key);
+    this.paddleServiceCondition.set(namespace, name, conditions);
   }
 
   /** Drops every condition series of one PaddleService (it was deleted). */
@@ -128,6 +117,5 @@ export class OperatorMetrics {
   /** Drops every condition series (the controller stopped: a standby must not export stale values). */
   clearConditions(): void {
     this.paddleServiceCondition.reset();
-    this.#conditionReasons.clear();
   }
 }

@@ -2,14 +2,19 @@
 // synced caches), /metrics (Prometheus).
 
 import { createServer, type Server } from 'node:http';
-import type { Registry } from 'prom-client';
+
+/** What /metrics serves: a prom-client Registry, or OperatorMetrics (its registry plus the condition family). */
+export interface MetricsSource {
+  metrics(): Promise<string>;
+  readonly contentType: string;
+}
 
 export interface ProbeState {
   /** Ready to serve its role: a standby is ready; a leader once its caches are synced. */
   ready(): { ok: boolean; detail: string };
 }
 
-export function createOpsServer(registry: Registry, probes: ProbeState): Server {
+export function createOpsServer(registry: MetricsSource, probes: ProbeState): Server {
   return createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];
     const send = (code: number, body: string, type = 'text/plain; charset=utf-8') => {

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { Registry } from 'prom-client';
-import type { PaddleService } from '../../crds/src/index.js';
+import { Gauge, Registry } from 'prom-client';
+import type { Condition, PaddleService } from '../../crds/src/index.js';
 import { DEFAULT_OPERATOR_CONFIG } from '../src/builders/index.js';
+import { CONDITION_METRIC } from '../src/condition-metric.js';
 import { OperatorMetrics } from '../src/metrics.js';
 import { Reconciler } from '../src/reconciler.js';
 import { FakeApi } from './fake-api.js';
@@ -76,5 +77,48 @@ describe('paddle_operator_paddleservice_condition', () => {
     api.objects.delete(FakeApi.key('PaddleService', 'ml', name));
     await reconciler.reconcile(`ml/${name}`);
     assert.deepEqual(await conditionSeries(metrics, 'ml', name), {}, 'no stale series after deletion');
+  });
+});
+
+describe('paddle_operator_paddleservice_condition text', () => {
+  type Conds = Array<Pick<Condition, 'type' | 'status' | 'reason'>>;
+  /** The same sequence of sets through a prom-client Gauge (the oracle) and through OperatorMetrics. */
+  async function both(steps: Array<[string, string, Conds | undefined]>): Promise<{ ours: string; promClient: string }> {
+    const m = new OperatorMetrics(new Registry(), false);
+    const reg = new Registry();
+    const help = (await m.metrics()).split('\n').find((l) => l.startsWith(`# HELP ${CONDITION_METRIC} `))?.slice(`# HELP ${CONDITION_METRIC} `.length) ?? '';
+    const g = new Gauge({ name: CONDITION_METRIC, help, labelNames: ['paddleservice_namespace', 'paddleservice', 'condition', 'reason'], registers: [reg] });
+    const seen = new Map<string, Conds>();
+    for (const [ns, name, conds] of steps) {
+      m.setConditions(ns, name, conds);
+      for (const c of seen.get(`${ns}/${name}`) ?? []) g.remove({ paddleservice_namespace: ns, paddleservice: name, condition: c.type, reason: c.reason });
+      const kept = (conds ?? []).filter((c) => c.status !== 'Unknown');
+      for (const c of kept) g.set({ paddleservice_namespace: ns, paddleservice: name, condition: c.type, reason: c.reason }, c.status === 'True' ? 1 : 0);
+      seen.set(`${ns}/${name}`, kept);
+    }
+    return { ours: await m.metrics(), promClient: await reg.metrics() };
+  }
+  const sorted = (text: string) => text.split('\n').filter((l) => l.startsWith(CONDITION_METRIC) || l.startsWith(`# HELP ${CONDITION_METRIC}`) || l.startsWith(`# TYPE ${CONDITION_METRIC}`)).sort();
+
+  it('has the lines prom-client writes for the same series (escaping included), as the last family of /metrics', async () => {
+    const { ours, promClient } = await both([
+      ['ml', 'a', [{ type: 'Ready', status: 'False', reason: 'DeploymentUnavailable' }, { type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable' }]],
+      ['ml', 'b', [{ type: 'Ready', status: 'True', reason: 'Ready' }, { type: 'ModelVerified', status: 'Unknown', reason: 'AwaitingReports' }]],
+      ['other', 'c', [{ type: 'Degraded', status: 'True', reason: 'quote " backslash \\ newline \n end' }]],
+      ['ml', 'a', [{ type: 'Ready', status: 'True', reason: 'Ready' }]],
+      ['ml', 'b', undefined],
+    ]);
+    assert.deepEqual(sorted(ours), sorted(promClient));
+    assert.equal(sorted(ours).filter((l) => l.startsWith(`${CONDITION_METRIC}{`)).length, 2);
+    assert.ok(ours.includes('reason="quote \\" backslash \\\\ newline \\n end"} 1'), ours);
+    assert.ok(ours.endsWith(`${CONDITION_METRIC}{paddleservice_namespace="other",paddleservice="c",condition="Degraded",reason="quote \\" backslash \\\\ newline \\n end"} 1\n`) || ours.endsWith(`reason="Ready"} 1\n`), 'the family closes the text');
+  });
+
+  it('with no series: the HELP and TYPE lines only, after a blank line', async () => {
+    const m = new OperatorMetrics(new Registry(), false);
+    m.reconcileTotal.inc({ result: 'success' });
+    const text = await m.metrics();
+    assert.match(text, /paddle_operator_reconcile_total\{result="success"\} 1\n/);
+    assert.match(text, /\n\n# HELP paddle_operator_paddleservice_condition [^\n]*\n# TYPE paddle_operator_paddleservice_condition gauge\n$/);
   });
 });
