@@ -15,9 +15,11 @@
 //   - HorizontalPodAutoscalers: name and spec.scaleTargetRef (the AutoscalingConflict condition).
 //   - PaddleServices: everything but managedFields (the reconciler reads spec, status, metadata).
 // Everything else (managedFields above all, creationTimestamp, other annotations, child status
-// nobody folds, a pod's spec and status) is dropped. The result is re-parsed from JSON: that
-// gives V8's compact layout, where deleting properties in place would leave dictionary-mode
-// objects that are larger than what they replaced.
+// nobody folds, a pod's spec and status) is dropped. The kept objects are built new (never by
+// deleting properties in place, which leaves larger dictionary-mode objects); what they keep of
+// the event's object (a spec, the labels) is shared, not copied: the event's object itself is
+// garbage once transformed. (A JSON round trip of every cached object used to copy those parts
+// too: 3 % of the operator's CPU while 400 PaddleServices converged, for no smaller heap.)
 
 import type { KubernetesObject, V1ContainerStateTerminated, V1ObjectMeta, V1Pod, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
 import { MODEL_FETCH } from '../../crds/src/index.js';
@@ -64,11 +66,6 @@ function pick(obj: Record<string, unknown> | undefined, keys: readonly string[])
   return out;
 }
 
-/** JSON round trip: the compact object layout (and no references into the original). */
-function compact<T>(obj: T): T {
-  return JSON.parse(JSON.stringify(obj)) as T;
-}
-
 /** Identity and ownership: what every cache's bookkeeping reads. */
 function identity(m: V1ObjectMeta | undefined): V1ObjectMeta {
   const out = pick(m as Record<string, unknown> | undefined, ['name', 'namespace', 'uid', 'resourceVersion', 'generation', 'labels', 'ownerReferences', 'deletionTimestamp', 'finalizers']);
@@ -77,9 +74,9 @@ function identity(m: V1ObjectMeta | undefined): V1ObjectMeta {
 
 /** A PaddleService (or any object read whole): everything but managedFields. */
 export function withoutManagedFields<T extends KubernetesObject>(obj: T): T {
-  if (!obj.metadata?.managedFields) return compact(obj);
+  if (!obj.metadata?.managedFields) return obj;
   const { managedFields: _mf, ...metadata } = obj.metadata;
-  return compact({ ...obj, metadata });
+  return { ...obj, metadata };
 }
 
 /** A child of a PaddleService: its content, identity, spec hash and the status fields folded into the PaddleService's. */
@@ -91,18 +88,18 @@ export function childForCache(obj: KubernetesObject): KubernetesObject {
   const statusFields = CHILD_STATUS_FIELDS[obj.kind as ChildKind];
   const kept = statusFields ? pick(status, statusFields) : undefined;
   if (kept && obj.kind === 'Deployment' && kept.conditions !== undefined) kept.conditions = deploymentConditions(kept.conditions);
-  return compact({ ...content, metadata: meta, ...(kept ? { status: kept } : {}) });
+  return { ...content, metadata: meta, ...(kept ? { status: kept } : {}) };
 }
 
 /** An HPA: who it is and what it scales. */
 export function hpaForCache(hpa: V2HorizontalPodAutoscaler): V2HorizontalPodAutoscaler {
   const ref = hpa.spec?.scaleTargetRef;
-  return compact({
+  return {
     apiVersion: hpa.apiVersion,
     kind: hpa.kind,
     metadata: identity(hpa.metadata),
     ...(ref ? { spec: { scaleTargetRef: { apiVersion: ref.apiVersion, kind: ref.kind, name: ref.name } } } : {}),
-  }) as V2HorizontalPodAutoscaler;
+  } as V2HorizontalPodAutoscaler;
 }
 
 /** A terminated state reduced to what the ModelFetched condition reads. */
@@ -133,7 +130,7 @@ export function podForCache(pod: V1Pod): V1Pod {
     ...(initContainerStatuses.length > 0 ? { initContainerStatuses } : {}),
     ...(containerStatuses.length > 0 ? { containerStatuses } : {}),
   };
-  return compact({ apiVersion: pod.apiVersion, kind: pod.kind, metadata: identity(pod.metadata), ...(Object.keys(status).length > 0 ? { status } : {}) });
+  return { apiVersion: pod.apiVersion, kind: pod.kind, metadata: identity(pod.metadata), ...(Object.keys(status).length > 0 ? { status } : {}) };
 }
 
 /**
