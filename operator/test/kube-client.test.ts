@@ -1,14 +1,22 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient } from '../src/kube-client.js';
 
 /** A plain-HTTP stand-in for the API server that records each request and answers `{}`. */
-async function recordingServer() {
-  const seen: Array<{ method: string; url: URL; contentType: string }> = [];
+async function recordingServer(user: Parameters<KubeConfig['loadFromOptions']>[0]['users'][number] = { name: 'u' }) {
+  const seen: Array<{ method: string; url: URL; contentType: string; authorization?: string }> = [];
   const server = createServer((req: IncomingMessage, res) => {
-    seen.push({ method: req.method ?? '', url: new URL(req.url ?? '/', 'http://x'), contentType: String(req.headers['content-type'] ?? '') });
+    seen.push({
+      method: req.method ?? '',
+      url: new URL(req.url ?? '/', 'http://x'),
+      contentType: String(req.headers['content-type'] ?? ''),
+      ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+    });
     req.resume();
     req.on('end', () => {
       res.setHeader('Content-Type', 'application/json');
@@ -19,11 +27,18 @@ async function recordingServer() {
   const kc = new KubeConfig();
   kc.loadFromOptions({
     clusters: [{ name: 'c', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
-    users: [{ name: 'u' }],
-    contexts: [{ name: 'ctx', cluster: 'c', user: 'u' }],
+    users: [user],
+    contexts: [{ name: 'ctx', cluster: 'c', user: user.name }],
     currentContext: 'ctx',
   });
-  return { seen, client: new KubeClient(kc), close: () => new Promise((r) => server.close(r)) };
+  // Count how often the client asks the kubeconfig for its auth.
+  let authReads = 0;
+  const apply = kc.applyToHTTPSOptions.bind(kc);
+  kc.applyToHTTPSOptions = async (opts) => {
+    authReads++;
+    return apply(opts);
+  };
+  return { seen, client: new KubeClient(kc), authReads: () => authReads, close: () => new Promise((r) => server.close(r)) };
 }
 
 describe('KubeClient: what the operator asks of the API server', () => {
@@ -42,6 +57,38 @@ describe('KubeClient: what the operator asks of the API server', () => {
     } finally {
       s.client.close();
       await s.close();
+    }
+  });
+
+  it("reads a fixed user's auth once, and a rotating one (auth provider, exec plugin) at every request", async () => {
+    const fixed = await recordingServer({ name: 'u', token: 'fixed-token' });
+    try {
+      for (let i = 0; i < 3; i++) await fixed.client.get('/api/v1/namespaces/ml/secrets/a');
+      assert.deepEqual(
+        fixed.seen.map((r) => r.authorization),
+        ['Bearer fixed-token', 'Bearer fixed-token', 'Bearer fixed-token'],
+      );
+      // One read for the connection pool's TLS material, one for the headers.
+      assert.equal(fixed.authReads(), 2);
+    } finally {
+      fixed.client.close();
+      await fixed.close();
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'kube-client-'));
+    const tokenFile = join(dir, 'token');
+    writeFileSync(tokenFile, 'file-token');
+    const rotating = await recordingServer({ name: 'u', authProvider: { name: 'tokenFile', config: { tokenFile } } });
+    try {
+      for (let i = 0; i < 3; i++) await rotating.client.get('/api/v1/namespaces/ml/secrets/a');
+      assert.deepEqual(
+        rotating.seen.map((r) => r.authorization),
+        ['Bearer file-token', 'Bearer file-token', 'Bearer file-token'],
+      );
+      assert.equal(rotating.authReads(), 1 + 3, 'the pool once, then the headers at each request');
+    } finally {
+      rotating.client.close();
+      await rotating.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
