@@ -181,10 +181,15 @@ export class Reconciler {
     const ps = resolvePaddleService(raw);
     const names = childNames(name);
     const deployment = caches.children.Deployment.get(names.deployment, namespace) as V1Deployment | undefined;
-    // The current pod template: what this spec builds (once per generation), else what runs.
-    if (state.template?.token !== token) state.template = { token, ...this.#templateHashOf(ps) };
-    const templateHash = state.template.hash ?? deployment?.spec?.template?.metadata?.labels?.[TEMPLATE_HASH_LABEL];
     const ownPods = caches.podsSynced() ? this.#ownPods(ps) : undefined;
+    // The current pod template: what this spec builds (once per generation), else what runs. It
+    // only tells pods and reports of an old template from the current one: with neither (a new
+    // PaddleService, one scaled to zero) nothing reads it, and step 4 records the hash of the
+    // children it builds (the same: the template does not depend on replicas or tuning) instead
+    // of a second build here.
+    const needTemplate = (ownPods !== undefined && ownPods.length > 0) || Object.values(raw.status?.podReports ?? {}).some((r) => r !== null);
+    if (needTemplate && state.template?.token !== token) state.template = { token, ...this.#templateHashOf(ps) };
+    const templateHash = needTemplate ? (state.template?.hash ?? deployment?.spec?.template?.metadata?.labels?.[TEMPLATE_HASH_LABEL]) : undefined;
     const pods = ownPods ? podsByTemplate(ownPods, templateHash) : undefined;
     const seenAt = noteReports(state, raw.status?.podReports, now);
     const fleet = foldReports({
@@ -237,10 +242,12 @@ export class Reconciler {
     let certificateWanted = ps.spec.tls?.enabled !== false;
     if (!blocker) {
       try {
-        const { objects } = buildChildren(ps, this.#d.config, {
+        const built = buildChildren(ps, this.#d.config, {
           replicas: desiredReplicas,
           ...(baseline !== undefined ? { tuning: { baselineP95Ms: baseline } } : {}),
         });
+        if (state.template?.token !== token) state.template = { token, hash: built.templateHash };
+        const { objects } = built;
         // Concurrently: no child needs another to exist first (a Deployment whose
         // ServiceAccount is a moment late only delays its pods, and the next reconcile is
         // level-triggered anyway). Every apply is waited for, so a failed one never runs on

@@ -79,6 +79,23 @@ describe('builders', () => {
       const b = buildChildren(loadExample('gpu.yaml'), cfg, { replicas: 3 });
       assert.equal(hashOf(a.objects), hashOf(b.objects));
     });
+
+    it("the pod template's hash does not depend on replicas or breaker tuning (a reconcile takes it from the children it builds)", () => {
+      for (const file of ['minimal.yaml', 'gpu.yaml']) {
+        const hashes = new Set<string>();
+        for (const replicas of [0, 1, 2, 7]) {
+          for (const tuning of [undefined, { baselineP95Ms: 12.5 }, { baselineP95Ms: 300 }]) {
+            const built = buildChildren(loadExample(file), cfg, { replicas, ...(tuning ? { tuning } : {}) });
+            assert.match(built.templateHash, /^[0-9a-f]{16}$/);
+            hashes.add(built.templateHash);
+          }
+        }
+        assert.equal(hashes.size, 1, file);
+      }
+      // ... and does depend on the spec (a new model rolls the pods).
+      const other = variant('minimal.yaml', (p) => (p.spec.model.name = 'other'));
+      assert.notEqual(buildChildren(other, cfg, { replicas: 1 }).templateHash, buildChildren(loadExample('minimal.yaml'), cfg, { replicas: 1 }).templateHash);
+    });
   });
 
   describe('RBAC', () => {
