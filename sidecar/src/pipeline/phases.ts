@@ -27,7 +27,9 @@ const round = (ms: number): number => Math.round(ms * 1000) / 1000;
 export function phaseDurations(m: PhaseMarks, totalMs: number): Record<string, number> {
   const out: Record<string, number> = {};
   const last = fillPhases(out, m);
-  if (m.encoded !== undefined) out.write = round(totalMs - last);
+  // `encode` is there only when every mark up to `encoded` was: a write phase after a gap would
+  // hold the missing phases too.
+  if (out.encode !== undefined) out.write = round(totalMs - last);
   return out;
 }
 
