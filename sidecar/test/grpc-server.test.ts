@@ -9,6 +9,7 @@ import { createGrpcFrontEnd, type GrpcFrontEnd } from '../src/grpc/server.js';
 import { inferenceServiceDefinition } from '../src/grpc/service.js';
 import { MODEL, startHarness, validLogLines, type Harness } from './helpers/harness.js';
 import { MLP_FEATURES, MLP_INPUT, ScriptedPredictor } from './helpers/predictors.js';
+import { until } from './helpers/until.js';
 
 type Infer = (req: unknown, md: Metadata, cb: (err: ServiceError | null, res: Record<string, unknown>) => void) => ClientUnaryCall;
 
@@ -20,14 +21,6 @@ const REQUEST = {
 
 const accessLines = (requestId: string): Record<string, unknown>[] =>
   validLogLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.request_id === requestId && l['@log.kind'] === 'access');
-
-async function until(what: string, ok: () => boolean): Promise<void> {
-  const deadline = Date.now() + 60_000; // a bound on a hang, not an expected duration
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('gRPC front end: answer metadata and cancelled calls', function () {
   this.timeout(120_000);

@@ -1,15 +1,14 @@
 // The bounded run queue through the app (spec.queue): with the predictor busy, requests wait up
 // to maxQueued, the next is refused at once with 503 + Retry-After, waiters past maxQueueTimeMs
 // get 503 + Retry-After, the probe port answers meanwhile, and none of it counts toward the
-// breaker. Large answers are encoded on a worker thread with the same bytes as inline.
+// breaker. (The encoder's own cases, inline and on its worker threads: pipeline/encode.test.ts.)
 
 import assert from 'node:assert/strict';
 import { mlpBody, MODEL, pki, startHarness, validLogLines, type Harness } from './helpers/harness.js';
 import { request, type TestResponse } from './helpers/http.js';
 import { InProcessMlp } from './helpers/predictors.js';
+import { until } from './helpers/until.js';
 import type { Tensor } from '../src/predictor.js';
-import { ResponseEncoder } from '../src/pipeline/encode.js';
-import { SidecarError } from '../src/errors.js';
 import { shapeKey } from '../src/pipeline/service-times.js';
 
 /** Runs only when the test opens the gate (so "busy" is a state, not a timing). */
@@ -25,14 +24,6 @@ class GatedPredictor extends InProcessMlp {
   release(): void {
     this.open = true;
     for (const g of this.gates.splice(0)) g();
-  }
-}
-
-async function until(what: string, cond: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
   }
 }
 
@@ -120,66 +111,5 @@ describe('run queue through the app', function () {
     await h.sidecar.applyConfig({ ...h.sidecar.config(), queue: { maxInFlight: 4, maxQueued: 0, maxQueueTimeMs: 50 } });
     const rs = await Promise.all([infer(), infer(), infer()]);
     assert.deepEqual(rs.map((r) => r.status), [200, 200, 200]);
-  });
-});
-
-describe('response encoding off the main thread', () => {
-  const outputs = (n: number, poison?: number): Record<string, Tensor> => {
-    const data = Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 1e-3 * i);
-    if (poison !== undefined) data[poison] = Number.NaN;
-    return { y: { dtype: 'float32', shape: [1, n], data }, ids: { dtype: 'int64', shape: [2], data: BigInt64Array.from([1n, -7n]) } };
-  };
-
-  it('once idle, the encoder has its workers collect their heaps (and keeps them)', async () => {
-    const pooled = new ResponseEncoder({ inlineElements: 1, workers: 2, idleReleaseMs: 50 });
-    try {
-      await pooled.encode('m', '1', undefined, outputs(20000), undefined);
-      assert.equal(pooled.workerCount, 1, 'a worker encoded it');
-      await until('the idle worker to collect its heap', () => pooled.idleCollections === 1);
-      assert.equal(pooled.workerCount, 1, 'the worker stays (no start cost for the next answer)');
-      const again = await pooled.encode('m', '1', undefined, outputs(3), undefined);
-      assert.match(again.toString(), /^\{"model_name":"m"/);
-      await until('a second idle collection after the next answer', () => pooled.idleCollections === 2);
-    } finally {
-      pooled.close();
-    }
-  });
-
-  it('a worker gives the same bytes as the inline encoder', async () => {
-    const inline = new ResponseEncoder({ inlineElements: Number.MAX_SAFE_INTEGER });
-    const pooled = new ResponseEncoder({ inlineElements: 1, workers: 2 });
-    try {
-      const out = outputs(50000);
-      const a = inline.encode('m', '1', 'req-1', out, undefined);
-      const b = pooled.encode('m', '1', 'req-1', out, undefined);
-      assert.equal(typeof a, 'string');
-      assert.ok(b instanceof Promise);
-      assert.equal((await b).toString('utf8'), a);
-      const sel = await pooled.encode('m', '1', undefined, out, ['ids']);
-      assert.equal(sel.toString(), JSON.stringify({ model_name: 'm', model_version: '1', outputs: [{ name: 'ids', shape: [2], datatype: 'INT64', data: [1, -7] }] }));
-    } finally {
-      inline.close();
-      pooled.close();
-    }
-  });
-
-  it('NaN in an output is refused with 422 on either path, naming the output and the first index', async () => {
-    const pooled = new ResponseEncoder({ inlineElements: 1 });
-    try {
-      const runs: Array<() => string | Promise<Buffer>> = [
-        () => new ResponseEncoder({ inlineElements: 1e9 }).encode('m', '1', undefined, outputs(10, 3), undefined),
-        () => pooled.encode('m', '1', undefined, outputs(40000, 123), undefined),
-      ];
-      for (const run of runs) {
-        const err = await Promise.resolve()
-          .then(async () => run())
-          .then(() => undefined, (e: unknown) => e);
-        assert.ok(err instanceof SidecarError, String(err));
-        assert.equal(err.httpStatus, 422);
-        assert.match(err.message, /output y holds 1 non-finite value \(first at flat index (3|123): NaN\)/);
-      }
-    } finally {
-      pooled.close();
-    }
   });
 });

@@ -3,9 +3,9 @@
 // estimate are 400; figures are cached per shape tuple.
 
 import assert from 'node:assert/strict';
-import { Admission, responseElementsBytes } from '../src/pipeline/admission.js';
-import { SidecarError } from '../src/errors.js';
-import type { Tensor, TensorInfo } from '../src/predictor.js';
+import { Admission, responseElementsBytes } from '../../src/pipeline/admission.js';
+import { SidecarError } from '../../src/errors.js';
+import type { Tensor, TensorInfo } from '../../src/predictor.js';
 
 const OUTPUTS: TensorInfo[] = [
   { name: 'hidden', dtype: 'float32', shape: [-1, -1, 128] },

@@ -1,10 +1,11 @@
 // The bounded run queue (pipeline/queue.ts): in-flight and queued bounds, the queue time bound,
-// FIFO order, the memory budget shared by runs in flight, and 503 + Retry-After refusals.
+// FIFO order, the memory budget shared by runs in flight, and 503 + Retry-After refusals. (The
+// service times it reads per shape: service-times.test.ts.)
 
 import assert from 'node:assert/strict';
-import { RunQueue, SHORT_RUN_MS } from '../src/pipeline/queue.js';
-import { ServiceTimes, shapeKey } from '../src/pipeline/service-times.js';
-import { SidecarError } from '../src/errors.js';
+import { RunQueue, SHORT_RUN_MS } from '../../src/pipeline/queue.js';
+import { shapeKey } from '../../src/pipeline/service-times.js';
+import { SidecarError } from '../../src/errors.js';
 
 /** A clock the test moves (ms): deadlines and congestion become states, not timings. */
 class FakeClock {
@@ -15,7 +16,7 @@ const refusal = (p: Promise<unknown>): Promise<unknown> => p.then(() => 'started
 
 const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-describe('pipeline: run queue', () => {
+describe('pipeline stage: run queue', () => {
   it('takes free slots synchronously up to maxInFlight, then queues FIFO up to maxQueued, then refuses at once with 503', async () => {
     const q = new RunQueue({ maxInFlight: 2, maxQueued: 2, maxQueueTimeMs: 60000 });
     assert.equal(q.tryEnter(), true);
@@ -205,36 +206,5 @@ describe('pipeline: run queue', () => {
     plain.observe(small, SHORT_RUN_MS / 2);
     assert.equal(plain.tryEnter(0, small), true);
     assert.equal(plain.tryEnter(0, small), false, 'without shortRunInFlight, maxInFlight holds for every run');
-  });
-});
-
-describe('pipeline: service times per shape', () => {
-  it('slow = slowest of the last 32, oneRun = fastest of the last ten minutes; unseen shapes use all shapes', () => {
-    const clock = new FakeClock();
-    const t = new ServiceTimes(clock.now);
-    const k = shapeKey({ b: { shape: [2] }, a: { shape: [1, 3] } });
-    assert.equal(k, 'a:1x3;b:2;', 'names sorted, shapes joined');
-    assert.deepEqual([t.slow(k), t.oneRun(k)], [0, 0], 'no figures yet: no correction');
-    t.observe(k, 500);
-    for (let i = 0; i < 32; i++) t.observe(k, 20 + i);
-    assert.equal(t.slow(k), 51, 'the 500 ms run left the last 32');
-    assert.equal(t.oneRun(k), 20);
-    t.observe('other', 5);
-    assert.equal(t.oneRun('never-seen'), 5, 'all shapes together');
-    assert.equal(t.slow('never-seen'), 51);
-    clock.t += 11 * 60_000;
-    t.observe(k, 40);
-    assert.equal(t.oneRun(k), 40, 'runs older than the window no longer count as one run');
-  });
-
-  it('keeps at most maxKeys shapes, dropping the least recently observed', () => {
-    const t = new ServiceTimes(() => 0, 32, 600_000, 2);
-    t.observe('a', 1);
-    t.observe('b', 2);
-    t.observe('a', 1);
-    t.observe('c', 3);
-    assert.equal(t.slow('b'), 3, 'b was dropped: all shapes figures');
-    assert.equal(t.slow('a'), 1);
-    assert.equal(t.slow('c'), 3);
   });
 });
