@@ -4,24 +4,19 @@
 // those, so a test's setup and clean-up calls do too. Anything else (400, 403, 404, 409, 422...)
 // is an answer, returned to the caller at once.
 import { ApiException } from '@kubernetes/client-node';
+import { isConflict, isNetworkError } from '../../operator/src/errors.js';
+
+export { isConflict };
 
 const TRANSIENT_CODES = new Set([429, 500, 502, 503, 504]);
-const TRANSIENT_NET = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
 
-/** Whether an error from an API call is worth retrying (throttled, server-side timeout, dropped connection). */
+/**
+ * Whether an error from an API call is worth retrying: throttled, a server-side timeout, or a
+ * dropped connection (the operator's own test for those, operator/src/errors.ts).
+ */
 export function isTransientApiError(err: unknown): boolean {
   if (err instanceof ApiException) return TRANSIENT_CODES.has(err.code);
-  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && TRANSIENT_NET.has(code)) return true;
-    const message = (e as { message?: unknown }).message;
-    if (typeof message === 'string' && /socket hang up|other side closed|ECONNRESET|ECONNREFUSED/.test(message)) return true;
-  }
-  return false;
-}
-
-export function isConflict(err: unknown): boolean {
-  return err instanceof ApiException && err.code === 409;
+  return isNetworkError(err);
 }
 
 export interface RetryOptions {

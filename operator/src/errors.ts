@@ -50,12 +50,17 @@ export function httpStatusOf(err: unknown): number | undefined {
   return undefined;
 }
 
-function isNetworkError(err: unknown, depth = 0): boolean {
+/**
+ * Whether an error, or one of its causes (four levels down), is a dropped or refused connection,
+ * a name lookup or a timeout: the request may not have reached the API server. The operator's
+ * work queue and the e2e helpers' retries (e2e/src/retry.ts) both read it.
+ */
+export function isNetworkError(err: unknown, depth = 0): boolean {
   if (depth > 4 || typeof err !== 'object' || err === null) return false;
   const e = err as { code?: unknown; name?: unknown; cause?: unknown; message?: unknown };
   if (typeof e.code === 'string' && NETWORK_CODES.has(e.code)) return true;
   if (e.name === 'AbortError' || e.name === 'TimeoutError' || e.name === 'FetchError') return true;
-  if (typeof e.message === 'string' && /fetch failed|socket hang up|ECONNREFUSED|ECONNRESET/.test(e.message)) return true;
+  if (typeof e.message === 'string' && /fetch failed|socket hang up|other side closed|ECONNREFUSED|ECONNRESET/.test(e.message)) return true;
   return isNetworkError(e.cause, depth + 1);
 }
 
