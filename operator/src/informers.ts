@@ -3,7 +3,7 @@
 // backoff (reset once it connects again). Events only enqueue keys (level-triggered). Each
 // object passes through the informer's transform (cache-transform.ts) before it is cached.
 
-import { ListWatch, Watch, type KubeConfig, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
+import { ListWatch, Watch, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
 import { computeBackoffDelay } from './backoff.js';
 import { sameCachedContent, withoutManagedFields, type CacheTransform } from './cache-transform.js';
 import { realClock, type Clock, type TimerHandle } from './clock.js';
@@ -35,24 +35,27 @@ export interface ResilientInformerOptions<T extends KubernetesObject> {
 }
 
 /**
- * client-node's Watch with each object of an ADDED/MODIFIED/DELETED event passed through
- * `transform` before the ListWatch caches it (BOOKMARK and ERROR events go through as they are).
+ * The watch the ListWatch drives: KubeClient.watch (node:https on the client's TLS material; see
+ * there), with each object of an ADDED/MODIFIED/DELETED event passed through `transform` before
+ * the ListWatch caches it (BOOKMARK and ERROR events go through as they are).
  */
 class TransformingWatch<T extends KubernetesObject> extends Watch {
+  readonly #client: KubeClient;
   readonly #transform: CacheTransform<T>;
   readonly #onModified: (next: T) => void;
 
   /** `onModified` sees each MODIFIED object after the transform, before the cache takes it. */
-  constructor(kc: KubeConfig, transform: CacheTransform<T>, onModified: (next: T) => void) {
-    super(kc);
+  constructor(client: KubeClient, transform: CacheTransform<T>, onModified: (next: T) => void) {
+    super(client.kubeConfig);
+    this.#client = client;
     this.#transform = transform;
     this.#onModified = onModified;
   }
 
   override watch(...[path, query, callback, done]: Parameters<Watch['watch']>): ReturnType<Watch['watch']> {
-    return super.watch(
+    return this.#client.watch(
       path,
-      query,
+      query ?? {},
       (phase, obj, raw) => {
         if (phase !== 'ADDED' && phase !== 'MODIFIED' && phase !== 'DELETED') return callback(phase, obj, raw);
         const cached = this.#transform(obj as T);
@@ -107,7 +110,7 @@ export class ResilientInformer<T extends KubernetesObject> {
       const m = next.metadata;
       if (sameCachedContent(m?.name ? this.#informer.get(m.name, m.namespace) : undefined, next)) unchanged.add(next);
     };
-    this.#informer = new ListWatch<T>(path, new TransformingWatch<T>(opts.client.kubeConfig, transform, onModified), listFn, false, opts.labelSelector);
+    this.#informer = new ListWatch<T>(path, new TransformingWatch<T>(opts.client, transform, onModified), listFn, false, opts.labelSelector);
     this.#informer.on('add', (obj) => opts.onEvent(obj, 'add'));
     this.#informer.on('update', (obj) => {
       if (unchanged.has(obj)) opts.onUnchanged?.();
