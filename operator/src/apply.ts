@@ -9,7 +9,7 @@ import { ANNOTATIONS, FIELD_MANAGER, hashOf } from './builders/common.js';
 import type { KubeClient } from './kube-client.js';
 import { objectPath } from './kube-client.js';
 import { sameQuantity } from './quantity.js';
-import { CHILD_RESOURCES, isChildKind } from './resources.js';
+import { CHILD_RESOURCES, isChildKind, type ChildKind } from './resources.js';
 
 /** Keys whose string values are resource quantities (the API server rewrites them canonically). */
 const QUANTITY_PARENTS = new Set(['limits', 'requests']);
@@ -102,11 +102,24 @@ export function driftOf(desired: KubernetesObject, live: KubernetesObject | unde
   return firstDifference(wantBody, live) ?? firstDifference(wantMeta, live?.metadata, 'metadata');
 }
 
-export async function applyChild<T extends KubernetesObject>(client: Pick<KubeClient, 'apply'>, desired: T): Promise<T> {
+/**
+ * The kinds whose applied object the reconcile reads beyond its metadata: the Deployment's and
+ * the Certificate's status go into the PaddleService's (newer than the cache). Of the others only
+ * the new resourceVersion is read, so their applies ask for metadata only (METADATA_ONLY_ACCEPT).
+ */
+const READ_WHOLE: ReadonlySet<string> = new Set<ChildKind>(['Deployment', 'Certificate']);
+
+/**
+ * Applies a child; answers what the API server wrote: the whole object for a Deployment or a
+ * Certificate, else its apiVersion, kind and metadata.
+ */
+export async function applyChild(client: Pick<KubeClient, 'apply'>, desired: KubernetesObject): Promise<KubernetesObject> {
   const kind = desired.kind;
   if (!isChildKind(kind)) throw new Error(`not a child kind: ${kind}`);
   const name = desired.metadata?.name;
   if (!name) throw new Error(`${kind} without a name`);
   const path = objectPath(CHILD_RESOURCES[kind], desired.metadata?.namespace, name);
-  return client.apply(path, desired, FIELD_MANAGER);
+  if (READ_WHOLE.has(kind)) return client.apply(path, desired, FIELD_MANAGER);
+  const written = await client.apply(path, desired, FIELD_MANAGER, { metadataOnly: true });
+  return { apiVersion: desired.apiVersion, kind, ...(written?.metadata ? { metadata: written.metadata } : {}) };
 }

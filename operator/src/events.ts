@@ -76,7 +76,7 @@ export class KubeEventRecorder implements EventRecorder {
       count: 1,
     };
     try {
-      await this.client.create(collectionPath(RESOURCES.event, ns), event);
+      await this.client.create(collectionPath(RESOURCES.event, ns), event, { metadataOnly: true });
     } catch (err) {
       // An Event that cannot be written must never fail a reconcile.
       this.onError(err);

@@ -341,7 +341,8 @@ export class Reconciler {
     const statusBehind = cacheIsBehind(raw.metadata.resourceVersion, this.#written.get(statusKey)?.rv);
     const wroteStatus = patch !== undefined && !statusBehind;
     if (wroteStatus) {
-      const written = await this.#d.client.mergePatch<PaddleService>(objectPath(RESOURCES.paddleService, namespace, name, 'status'), patch);
+      // Only the new resourceVersion is read from the answer.
+      const written = await this.#d.client.mergePatch<PaddleService>(objectPath(RESOURCES.paddleService, namespace, name, 'status'), patch, { metadataOnly: true });
       if (written?.metadata?.resourceVersion) this.#written.set(statusKey, { hash: '', rv: written.metadata.resourceVersion });
       this.#d.log.debug({ key, fields: Object.keys(patch.status) }, 'status updated');
     }

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { applyReason, driftOf, firstDifference, isSubset, withSpecHash } from '../src/apply.js';
-import { ANNOTATIONS } from '../src/builders/index.js';
+import { applyChild, applyReason, driftOf, firstDifference, isSubset, withSpecHash } from '../src/apply.js';
+import { ANNOTATIONS, buildChildren, DEFAULT_OPERATOR_CONFIG } from '../src/builders/index.js';
+import type { WriteOptions } from '../src/kube-client.js';
+import { loadExample } from './fixtures.js';
 
 describe('apply: when to write', () => {
   const table: Array<[string, unknown, unknown, boolean]> = [
@@ -71,3 +73,33 @@ describe('apply: when to write', () => {
     assert.equal(driftOf(desired, structuredClone(desired)), undefined);
   });
 });
+
+describe('applyChild: what it asks the API server to answer', () => {
+  it('the whole object for a Deployment or a Certificate (their status is read), metadata only for the other children', async () => {
+    const asked: Array<[string, boolean]> = [];
+    const client = {
+      apply: async <T extends KubernetesObject>(path: string, obj: T, fieldManager: string, opts: WriteOptions = {}): Promise<T> => {
+        assert.equal(fieldManager, 'paddle-operator');
+        asked.push([obj.kind ?? '', opts.metadataOnly === true]);
+        // What the API server answers either way.
+        const metadata = { ...obj.metadata, resourceVersion: '42' };
+        return (opts.metadataOnly ? { apiVersion: 'meta.k8s.io/v1', kind: 'PartialObjectMetadata', metadata } : { ...obj, metadata, status: { seen: true } }) as unknown as T;
+      },
+    };
+    const { objects } = buildChildren(loadExample('gpu.yaml'), DEFAULT_OPERATOR_CONFIG, { replicas: 2 });
+    const kinds = objects.map((o) => o.kind);
+    assert.ok(kinds.includes('Certificate') && kinds.includes('Deployment') && kinds.includes('ConfigMap'), kinds.join());
+    for (const obj of objects) {
+      const written = (await applyChild(client, obj)) as KubernetesObject & { status?: unknown };
+      assert.equal(written.kind, obj.kind, 'the kind of the child, whatever the answer said');
+      assert.equal(written.apiVersion, obj.apiVersion);
+      assert.equal(written.metadata?.resourceVersion, '42');
+      assert.equal(written.status !== undefined, obj.kind === 'Deployment' || obj.kind === 'Certificate', obj.kind);
+    }
+    assert.deepEqual(
+      asked.filter(([, metadataOnly]) => !metadataOnly).map(([k]) => k).sort(),
+      ['Certificate', 'Deployment'],
+    );
+  });
+});
+

@@ -5,16 +5,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
-import { KubeClient } from '../src/kube-client.js';
+import { KubeClient, METADATA_ONLY_ACCEPT } from '../src/kube-client.js';
 
 /** A plain-HTTP stand-in for the API server that records each request and answers `{}`. */
 async function recordingServer(user: Parameters<KubeConfig['loadFromOptions']>[0]['users'][number] = { name: 'u' }) {
-  const seen: Array<{ method: string; url: URL; contentType: string; authorization?: string }> = [];
+  const seen: Array<{ method: string; url: URL; contentType: string; accept: string; authorization?: string }> = [];
   const server = createServer((req: IncomingMessage, res) => {
     seen.push({
       method: req.method ?? '',
       url: new URL(req.url ?? '/', 'http://x'),
       contentType: String(req.headers['content-type'] ?? ''),
+      accept: String(req.headers.accept ?? ''),
       ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
     });
     req.resume();
@@ -91,4 +92,25 @@ describe('KubeClient: what the operator asks of the API server', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('asks for PartialObjectMetadata where the caller reads only the metadata, else for JSON', async () => {
+    const s = await recordingServer();
+    try {
+      const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a' } };
+      await s.client.apply('/api/v1/namespaces/ml/configmaps/a', cm, 'paddle-operator', { metadataOnly: true });
+      await s.client.apply('/api/v1/namespaces/ml/configmaps/a', cm, 'paddle-operator');
+      await s.client.mergePatch('/apis/serving.paddle.io/v1alpha1/namespaces/ml/paddleservices/a/status', { status: {} }, { metadataOnly: true });
+      await s.client.create('/api/v1/namespaces/ml/events', { metadata: { generateName: 'a.' } }, { metadataOnly: true });
+      await s.client.get('/api/v1/namespaces/ml/configmaps/a');
+      assert.deepEqual(
+        s.seen.map((r) => r.accept),
+        [METADATA_ONLY_ACCEPT, 'application/json', METADATA_ONLY_ACCEPT, METADATA_ONLY_ACCEPT, 'application/json'],
+      );
+      assert.equal(METADATA_ONLY_ACCEPT, 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json');
+    } finally {
+      s.client.close();
+      await s.close();
+    }
+  });
 });
+
