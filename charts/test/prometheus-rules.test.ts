@@ -40,7 +40,26 @@ function promqlCheck(rules: Rule[]): { code: number; results: CheckResult[]; std
   return { code: r.status ?? -1, results: r.stdout ? (JSON.parse(r.stdout) as CheckResult[]) : [], stderr: r.stderr };
 }
 
-/** Exported series names -> label names, from the real metric registries of both components. */
+/**
+ * Families the operator serves beside its registry (OperatorMetrics.metrics() appends them):
+ * names and label names read from the served text, with one PaddleService's conditions set so
+ * the per-PaddleService family has series to read the labels from.
+ */
+async function servedBesideRegistry(operator: OperatorMetrics): Promise<Map<string, Set<string>>> {
+  const inRegistry = new Set((await operator.registry.getMetricsAsJSON()).map((m) => m.name));
+  operator.setConditions('ns', 'ps', [{ type: 'Ready', status: 'True', reason: 'Serving' }]);
+  const out = new Map<string, Set<string>>();
+  for (const line of (await operator.metrics()).split('\n')) {
+    const type = /^# TYPE (\S+) /.exec(line);
+    if (type?.[1] && !inRegistry.has(type[1])) out.set(type[1], new Set());
+    const series = /^([a-zA-Z_:][\w:]*)\{(.*)\} /.exec(line);
+    const labels = series?.[1] ? out.get(series[1]) : undefined;
+    if (labels) for (const m of (series?.[2] ?? '').matchAll(/(\w+)="/g)) labels.add(m[1] as string);
+  }
+  return out;
+}
+
+/** Exported series names -> label names, from the real metric registries of both components and what the operator's /metrics serves beside its registry. */
 async function exportedSeries(): Promise<Map<string, Set<string>>> {
   const sidecar = new Registry();
   createMetrics(sidecar);
@@ -62,6 +81,7 @@ async function exportedSeries(): Promise<Map<string, Set<string>>> {
       }
     }
   }
+  for (const [name, labels] of await servedBesideRegistry(operator)) out.set(name, labels);
   return out;
 }
 

@@ -119,8 +119,8 @@ async function rollout(o: { newVerifies: boolean; templateAware: boolean }): Pro
     metrics.setConditions('ml', 'ernie', status.conditions);
     const mv = status.conditions?.find((c) => c.type === 'ModelVerified');
     if (mv) reasons.add(`${mv.status}/${mv.reason}`);
-    // Scrape, then evaluate the rule as Prometheus does at each evaluation.
-    const now = holding(shape, parseExposition(await metrics.registry.metrics(), shape.metric));
+    // Scrape what /metrics serves, then evaluate the rule as Prometheus does at each evaluation.
+    const now = holding(shape, parseExposition(await metrics.metrics(), shape.metric));
     for (const key of [...pendingSince.keys()]) if (!now.has(key)) pendingSince.delete(key);
     for (const key of now) {
       const since = pendingSince.get(key) ?? t;
