@@ -127,9 +127,15 @@ export class KubeClient {
     return c.create + c.apply + c.patch + c.update + c.delete;
   }
 
-  async request<T>(method: HttpMethod, path: string, verb: Verb, opts: RequestOptions = {}): Promise<T> {
+  /** The server's URL for `path` with `query` (undefined values left out). */
+  #url(path: string, query: Record<string, string | number | boolean | undefined> = {}): URL {
     const url = new URL(this.#server + path);
-    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
+    return url;
+  }
+
+  async request<T>(method: HttpMethod, path: string, verb: Verb, opts: RequestOptions = {}): Promise<T> {
+    const url = this.#url(path, opts.query);
     const body = opts.body !== undefined ? JSON.stringify(opts.body) : undefined;
     this.calls[verb]++;
     const resource = resourceOf(path);
@@ -253,9 +259,7 @@ export class KubeClient {
       return new AbortController();
     }
     if (!agent) return new Watch(this.#kc).watch(path, query, callback, done);
-    const url = new URL(this.#server + path);
-    url.searchParams.set('watch', 'true');
-    for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
+    const url = this.#url(path, { watch: 'true', ...query });
     const controller = new AbortController();
     const timeoutError = () => new DOMException('The operation was aborted due to timeout', 'TimeoutError');
     let finished = false;
