@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
+import { waitFor } from '../../e2e/src/wait-for.js';
 import { KubeClient } from '../src/kube-client.js';
 
 /** A plain-HTTP stand-in for the API server's watch: `handler` writes the answer. */
@@ -109,7 +110,7 @@ describe('KubeClient.watch (the informers’ watch transport)', () => {
       assert.equal(events.length, 1);
       assert.equal(doneWith.length, 1);
       assert.equal((doneWith[0] as Error).name, 'TimeoutError');
-      for (let i = 0; i < 100 && s.closed.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      await waitFor(() => s.closed.length > 0, 60_000, 'the server to see the connection close', { intervalMs: 10 });
       assert.equal(s.closed.length, 1, 'the server saw the connection close');
     } finally {
       await s.close();
@@ -125,7 +126,7 @@ describe('KubeClient.watch (the informers’ watch transport)', () => {
       const doneWith: unknown[] = [];
       const controller = await s.client.watch('/api/v1/pods', {}, () => undefined, (err) => doneWith.push(err));
       controller.abort();
-      for (let i = 0; i < 100 && (doneWith.length === 0 || s.closed.length === 0); i++) await new Promise((r) => setTimeout(r, 10));
+      await waitFor(() => ({ done: doneWith.length > 0 && s.closed.length > 0, seen: { done: doneWith.length, closed: s.closed.length } }), 60_000, 'the watch to end and its connection to close', { intervalMs: 10 });
       assert.equal(doneWith.length, 1);
       assert.equal(s.closed.length, 1);
     } finally {
