@@ -7,6 +7,7 @@ import { Registry } from 'prom-client';
 import { BREAKER_STATE_VALUE, createMetrics } from '../../sidecar/src/metrics.js';
 import { OperatorMetrics } from '../../operator/src/metrics.js';
 import { ALL_OPTIONS_VALUES, only, render, type RenderedObject } from './lib/chart.js';
+import { parseExposition } from './lib/exposition.js';
 
 interface Rule {
   alert: string;
@@ -48,13 +49,11 @@ function promqlCheck(rules: Rule[]): { code: number; results: CheckResult[]; std
 async function servedBesideRegistry(operator: OperatorMetrics): Promise<Map<string, Set<string>>> {
   const inRegistry = new Set((await operator.registry.getMetricsAsJSON()).map((m) => m.name));
   operator.setConditions('ns', 'ps', [{ type: 'Ready', status: 'True', reason: 'Serving' }]);
+  const text = await operator.metrics();
   const out = new Map<string, Set<string>>();
-  for (const line of (await operator.metrics()).split('\n')) {
-    const type = /^# TYPE (\S+) /.exec(line);
-    if (type?.[1] && !inRegistry.has(type[1])) out.set(type[1], new Set());
-    const series = /^([a-zA-Z_:][\w:]*)\{(.*)\} /.exec(line);
-    const labels = series?.[1] ? out.get(series[1]) : undefined;
-    if (labels) for (const m of (series?.[2] ?? '').matchAll(/(\w+)="/g)) labels.add(m[1] as string);
+  for (const [, name] of text.matchAll(/^# TYPE (\S+) /gm)) {
+    if (name === undefined || inRegistry.has(name)) continue;
+    out.set(name, new Set(parseExposition(text, name).flatMap((x) => Object.keys(x.labels))));
   }
   return out;
 }

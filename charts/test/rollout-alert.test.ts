@@ -21,6 +21,7 @@ import { foldReports } from '../../operator/src/status/fleet.js';
 import { loadExample } from '../../operator/test/fixtures.js';
 import { NOW, report } from '../../operator/test/reports.js';
 import { only, render, type RenderedObject } from './lib/chart.js';
+import { parseExposition, type Sample } from './lib/exposition.js';
 
 interface Rule {
   alert: string;
@@ -46,23 +47,6 @@ function shapeOf(r: Rule): Shape {
   const f = /^(\d+)m$/.exec(r.for);
   assert.ok(f, `for: ${r.for}`);
   return { metric: m[2] ?? '', matchers, by: (m[1] ?? '').split(',').map((s) => s.trim()), forMs: Number(f[1]) * 60_000 };
-}
-
-interface Sample {
-  labels: Record<string, string>;
-  value: number;
-}
-
-function parseExposition(text: string, metric: string): Sample[] {
-  const out: Sample[] = [];
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\}\s+(\S+)$/.exec(line);
-    if (!m || m[1] !== metric) continue;
-    const labels: Record<string, string> = {};
-    for (const p of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[p[1] ?? ''] = p[2] ?? '';
-    out.push({ labels, value: Number(m[3]) });
-  }
-  return out;
 }
 
 /** The label sets for which the expression holds at one evaluation. */
