@@ -74,6 +74,38 @@ describe('tensor codec', function () {
     const t = { dtype: 'int64' as const, shape: [2], data: new BigInt64Array([-1n, 2n ** 40n]) };
     assert.deepEqual(fromRawBytes('n', 'INT64', 'int64', toRawBytes(t), 2), t.data);
   });
+  it('raw bytes of the model\'s own datatype (the copy path) decode as element-wise little-endian reads, at any alignment (property)', () => {
+    const cases: ['FP32' | 'INT32' | 'INT64', 'float32' | 'int32' | 'int64'][] = [['FP32', 'float32'], ['INT32', 'int32'], ['INT64', 'int64']];
+    fc.assert(
+      fc.property(fc.constantFrom(...cases), fc.nat({ max: 7 }), fc.uint8Array({ maxLength: 72 }), fc.option(fc.constantFrom(0x7f800000, 0xff800000, 0x7fc00001), { nil: undefined }), ([dt, dtype], shift, raw, special) => {
+        const size = ELEMENT_BYTES[dt];
+        const count = Math.floor(raw.length / size);
+        // The tensor's bytes at an odd offset of a larger buffer, as a protobuf field's bytes are.
+        const bytes = Buffer.alloc(shift + count * size);
+        bytes.set(raw.subarray(0, count * size), shift);
+        const view = bytes.subarray(shift);
+        const dv = new DataView(view.buffer, view.byteOffset, view.byteLength);
+        if (special !== undefined && dt === 'FP32' && count > 0) dv.setUint32((count - 1) * 4, special, true);
+        const expected: number[] | bigint[] = [];
+        let firstBad = -1;
+        for (let i = 0; i < count; i++) {
+          const v = dt === 'FP32' ? dv.getFloat32(i * 4, true) : dt === 'INT32' ? dv.getInt32(i * 4, true) : dv.getBigInt64(i * 8, true);
+          if (typeof v === 'number' && dt === 'FP32' && !Number.isFinite(v) && firstBad < 0) firstBad = i;
+          (expected as unknown[]).push(v);
+        }
+        if (firstBad >= 0) {
+          assert.throws(() => fromRawBytes('v', dt, dtype, view, count), new RegExp(`^SidecarError: input v: element ${firstBad} is not a finite number$`));
+          return;
+        }
+        const decoded = fromRawBytes('v', dt, dtype, view, count);
+        assert.equal(decoded.byteLength, count * size);
+        view.fill(0xee); // a copy: the request's bytes may be reused once parsed
+        assert.deepEqual([...(decoded as ArrayLike<number | bigint>)], expected);
+        assert.throws(() => fromRawBytes('v', dt, dtype, view, count + 1), /bytes of .* data, the shape needs/);
+      }),
+      { numRuns: 3000 },
+    );
+  });
   it('raw bytes of every accepted datatype decode to the JSON path\'s values (property)', () => {
     const cases: [keyof typeof ELEMENT_BYTES, 'float32' | 'int32' | 'int64'][] = [
       ['FP32', 'float32'], ['FP16', 'float32'], ['BF16', 'float32'], ['INT8', 'int32'], ['UINT8', 'int32'], ['INT16', 'int32'],
