@@ -11,6 +11,7 @@
 
 import { EventEmitter } from 'node:events';
 import { Metadata, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
+import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { createGrpcFrontEnd } from '../../sidecar/src/grpc/server.js';
 import { inferenceServiceDefinition } from '../../sidecar/src/grpc/service.js';
@@ -42,7 +43,10 @@ class FakeCall extends EventEmitter {
   getPeer(): string {
     return 'ipv4:127.0.0.1:40000';
   }
-  sendMetadata(_md: Metadata): void {}
+  /** What grpc-js's sendMetadata does with the answer's metadata before http2's respond. */
+  sendMetadata(md: Metadata): void {
+    md.toHttp2Headers();
+  }
 }
 
 function one(handler: Handler, md: Metadata): Promise<boolean> {
@@ -78,6 +82,7 @@ authed.set('authorization', `Bearer ${token}`);
 const handlers: Record<string, [Handler, Metadata]> = { bare: [bareModelInfer(predictor) as Handler, new Metadata()], chain: [registered.func, authed] };
 const names = values.only ? [values.only] : Object.keys(handlers);
 for (const name of names) await drive(...(handlers[name] as [Handler, Metadata]), 4000); // warm up
+console.log(`machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, node ${process.version}`);
 console.log(`in-process gRPC ModelInfer, no sockets: ${CALLS} calls x ${values.rounds} interleaved rounds, ${values.concurrency} in flight; request bytes decoded and answers encoded per call; bare = grpc.ts's bare handler; chain = the front end over the full chain (auth on, HS256; access + audit lines); predictor answers at once with the MLP's output`);
 const figures: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
 for (let r = 0; r < Number(values.rounds); r++) {

@@ -68,6 +68,43 @@ describe('gRPC front end: answer metadata and cancelled calls', function () {
     assert.equal(traceparent.split('-')[1], line.trace_id, 'the traceparent names the call trace');
   });
 
+  /** Runs ModelInfer; the initial metadata and the error (null when answered). */
+  const inferWith = (md: Metadata): Promise<{ initial?: Metadata; error: ServiceError | null }> =>
+    new Promise((resolve) => {
+      let initial: Metadata | undefined;
+      const call = infer(REQUEST, md, (err) => resolve({ initial, error: err }));
+      call.on('metadata', (m: Metadata) => (initial = m));
+    });
+
+  it('refused calls (no token, wrong scope) answer the same metadata with their refusal', async () => {
+    const none = new Metadata();
+    none.set('x-request-id', 'grpc-md-unauth');
+    const unauth = await inferWith(none);
+    assert.equal(unauth.error?.code, 16, 'UNAUTHENTICATED');
+    assert.deepEqual(unauth.initial?.get('x-request-id'), ['grpc-md-unauth']);
+    assert.match(String(unauth.initial?.get('traceparent')[0]), /^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
+    const scoped = new Metadata();
+    scoped.set('authorization', `Bearer ${await h.token('model_metadata', { sub: 'grpc-user' })}`);
+    scoped.set('x-request-id', 'grpc-md-scope');
+    const denied = await inferWith(scoped);
+    assert.equal(denied.error?.code, 7, 'PERMISSION_DENIED');
+    assert.deepEqual(denied.initial?.get('x-request-id'), ['grpc-md-scope']);
+  });
+
+  it('a caller request id that is not a plain token is replaced by a fresh one in the answer', async () => {
+    // Legal gRPC metadata (printable ASCII), but not [A-Za-z0-9._-]{1,128}: the answer carries
+    // the id the access line has, never the caller's text.
+    for (const odd of ['has space', 'a/b"c', 'x'.repeat(129)]) {
+      const md = await metadata(odd);
+      const r = await inferWith(md);
+      assert.equal(r.error, null);
+      const id = String(r.initial?.get('x-request-id')[0]);
+      assert.notEqual(id, odd);
+      assert.match(id, /^[0-9a-f-]{36}$/);
+      await until('the access line', () => accessLines(id).length > 0);
+    }
+  });
+
   it('a call cancelled during its run: one access line and audit record with 499, queue empty, still serving', async () => {
     const md = await metadata('grpc-cancel-1');
     const before = p.calls;

@@ -100,7 +100,7 @@ describe('tensor codec', function () {
         const decoded = fromRawBytes('v', dt, dtype, view, count);
         assert.equal(decoded.byteLength, count * size);
         view.fill(0xee); // a copy: the request's bytes may be reused once parsed
-        assert.deepEqual([...(decoded as ArrayLike<number | bigint>)], expected);
+        assert.deepEqual(Array.from(decoded as ArrayLike<number | bigint>), expected);
         assert.throws(() => fromRawBytes('v', dt, dtype, view, count + 1), /bytes of .* data, the shape needs/);
       }),
       { numRuns: 3000 },

@@ -12,7 +12,7 @@
 // REST port, re-read when they change (grpc-js's FileWatcherCertificateProvider); with mutual
 // TLS a client without a certificate from that CA fails the handshake.
 
-import { Metadata, Server, ServerCredentials, experimental, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { Metadata, type MetadataValue, Server, ServerCredentials, experimental, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { CallCore, CallHandle } from '../call-core.js';
 import type { TlsFiles } from '../server.js';
@@ -76,6 +76,36 @@ function credentials(tls: TlsFiles | undefined, refreshMs: number): ServerCreden
   return experimental.createCertificateProviderServerCredentials(provider, tls.mutual ? provider : null, tls.mutual);
 }
 
+/**
+ * The answer's initial metadata, x-request-id and traceparent, handed to grpc-js as the headers
+ * it sends (toHttp2Headers, what grpc-js's sendMetadata reads) without Metadata.set's per-call
+ * key and value checks (two regular expressions per entry). Both values are legal header values
+ * by construction: the request id is the caller's only when it matches [A-Za-z0-9._-]{1,128}
+ * (pipeline/context.ts), else a UUID; the traceparent is version, hex ids and flags joined by
+ * dashes. get() and getMap() answer the same two entries.
+ */
+class ReplyMetadata extends Metadata {
+  constructor(
+    private readonly requestId: string,
+    private readonly traceparent: string,
+  ) {
+    super();
+  }
+
+  override toHttp2Headers(): { 'x-request-id': string; traceparent: string } {
+    return { 'x-request-id': this.requestId, traceparent: this.traceparent };
+  }
+
+  override getMap(): { [key: string]: MetadataValue } {
+    return this.toHttp2Headers();
+  }
+
+  override get(key: string): MetadataValue[] {
+    const k = key.toLowerCase();
+    return k === 'x-request-id' ? [this.requestId] : k === 'traceparent' ? [this.traceparent] : [];
+  }
+}
+
 /** What a method's handler gets: the decoded request, the pipeline's call, the metadata as headers, the peer. */
 interface MethodCall<Req> {
   request: Req;
@@ -115,10 +145,7 @@ class Unary<Req, Res> implements MethodCall<Req> {
 
   /** The initial metadata: the request id and the server span's traceparent. */
   private sendReplyMetadata(): void {
-    const reply = new Metadata();
-    reply.set('x-request-id', this.call.requestId);
-    reply.set('traceparent', this.core.traceparent(this.call));
-    this.grpc.sendMetadata(reply);
+    this.grpc.sendMetadata(new ReplyMetadata(this.call.requestId, this.core.traceparent(this.call)));
   }
 
   answer(res: Res): void {
