@@ -61,15 +61,75 @@ function flatData(data: unknown): unknown[] {
   return out;
 }
 
-function parseShape(name: string, shape: unknown): number[] {
-  if (!Array.isArray(shape) || shape.length > MAX_RANK) throw bad(`input ${name}: shape must be an array of at most ${MAX_RANK} dims`);
-  for (let i = 0; i < shape.length; i++) {
-    const d: unknown = shape[i];
-    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0 || d > MAX_ELEMENTS) {
-      throw bad(`input ${name}: shape[${i}] must be a non-negative integer`);
-    }
+function shapeError(name: string): SidecarError {
+  return bad(`input ${name}: shape must be an array of at most ${MAX_RANK} dims`);
+}
+
+function checkDim(name: string, d: unknown, i: number): number {
+  if (typeof d !== 'number' || !Number.isInteger(d) || d < 0 || d > MAX_ELEMENTS) {
+    throw bad(`input ${name}: shape[${i}] must be a non-negative integer`);
   }
+  return d;
+}
+
+function parseShape(name: string, shape: unknown): number[] {
+  if (!Array.isArray(shape) || shape.length > MAX_RANK) throw shapeError(name);
+  for (let i = 0; i < shape.length; i++) checkDim(name, shape[i], i);
   return (shape as number[]).slice();
+}
+
+/** A shape sent as decimal strings (gRPC's int64 dims): each as Number(), then parseShape's checks and messages. */
+export function parseDecimalShape(name: string, dims: readonly string[]): number[] {
+  if (dims.length > MAX_RANK) throw shapeError(name);
+  const shape = new Array<number>(dims.length);
+  for (let i = 0; i < dims.length; i++) shape[i] = checkDim(name, Number(dims[i]), i);
+  return shape;
+}
+
+/** The element count of `shape` after the checks against the model's input: rank, fixed dims, size. */
+export function checkShape(name: string, shape: readonly number[], info: TensorInfo): number {
+  if (shape.length !== info.shape.length) throw bad(`input ${name}: rank ${shape.length} does not match the model's ${info.shape.length}`);
+  let count = 1;
+  for (let i = 0; i < shape.length; i++) {
+    const d = info.shape[i] as number;
+    if (d >= 0 && shape[i] !== d) throw bad(`input ${name}: shape[${i}] must be ${d}`);
+    count *= shape[i] as number;
+  }
+  if (count > MAX_ELEMENTS) throw bad(`input ${name}: too many elements`);
+  return count;
+}
+
+/** The checks of inputs[idx]'s name: a non-empty string naming an input of the model not already in `seen`. */
+export function checkInputName(idx: number, name: unknown, modelInputs: TensorInfo[], seen: Record<string, Tensor>): TensorInfo {
+  if (typeof name !== 'string' || name.length === 0) throw bad(`inputs[${idx}].name must be a non-empty string`);
+  const info = inputsByName(modelInputs).get(name);
+  if (!info) throw bad(`input ${JSON.stringify(name.slice(0, 64))} is not an input of this model`);
+  if (Object.prototype.hasOwnProperty.call(seen, name)) throw bad(`input ${name} is given twice`);
+  return info;
+}
+
+/** An input's values (JSON `data`, or gRPC typed contents) as the model's dtype: flat or nested, `count` of them. */
+export function valuesData(name: string, datatype: OipDatatype, dtype: Tensor['dtype'], data: unknown, count: number): Tensor['data'] {
+  const flat = flatData(data);
+  if (flat.length !== count) throw bad(`input ${name}: data has ${flat.length} elements, shape needs ${count}`);
+  return fromJsonValues(name, datatype, dtype, flat);
+}
+
+/** The check of a requested output's name (`known`: outputNames of the model). */
+export function checkOutputName(name: string, known: ReadonlySet<string>): string {
+  if (!known.has(name)) throw bad(`output ${JSON.stringify(name.slice(0, 64))} is not an output of this model`);
+  return name;
+}
+
+/** The model's output names, built once per output list. */
+const OUTPUT_NAMES = new WeakMap<TensorInfo[], Set<string>>();
+export function outputNames(modelOutputs: TensorInfo[]): Set<string> {
+  let s = OUTPUT_NAMES.get(modelOutputs);
+  if (!s) {
+    s = new Set(modelOutputs.map((o) => o.name));
+    OUTPUT_NAMES.set(modelOutputs, s);
+  }
+  return s;
 }
 
 /** The model's inputs by name, built once per input list (a loaded model's list does not change). */
@@ -105,29 +165,18 @@ export function parseInferRequest(body: unknown, modelInputs: TensorInfo[], mode
   let offset = 0;
   if (id !== undefined && typeof id !== 'string') throw bad('id must be a string');
   if (!Array.isArray(inputs) || inputs.length === 0) throw bad('inputs must be a non-empty array');
-  const byName = inputsByName(modelInputs);
   const result: Record<string, Tensor> = {};
   for (let idx = 0; idx < inputs.length; idx++) {
     const raw: unknown = inputs[idx];
     if (!isRecord(raw)) throw bad(`inputs[${idx}] must be an object`);
-    const name = raw.name;
-    if (typeof name !== 'string' || name.length === 0) throw bad(`inputs[${idx}].name must be a non-empty string`);
-    const info = byName.get(name);
-    if (!info) throw bad(`input ${JSON.stringify(name.slice(0, 64))} is not an input of this model`);
-    if (Object.prototype.hasOwnProperty.call(result, name)) throw bad(`input ${name} is given twice`);
+    const info = checkInputName(idx, raw.name, modelInputs, result);
+    const name = info.name;
     if (raw.parameters !== undefined && !isRecord(raw.parameters)) throw bad(`input ${name}: parameters must be an object`);
     const binarySize = isRecord(raw.parameters) ? raw.parameters.binary_data_size : undefined;
     const datatype = checkDatatype(name, raw.datatype, info.dtype);
     const dtype = info.dtype;
     const shape = parseShape(name, raw.shape);
-    if (shape.length !== info.shape.length) throw bad(`input ${name}: rank ${shape.length} does not match the model's ${info.shape.length}`);
-    let count = 1;
-    for (let i = 0; i < shape.length; i++) {
-      const d = info.shape[i] as number;
-      if (d >= 0 && shape[i] !== d) throw bad(`input ${name}: shape[${i}] must be ${d}`);
-      count *= shape[i] as number;
-    }
-    if (count > MAX_ELEMENTS) throw bad(`input ${name}: too many elements`);
+    const count = checkShape(name, shape, info);
     if (binarySize !== undefined) {
       if (typeof binarySize !== 'number' || !Number.isSafeInteger(binarySize) || binarySize < 0) {
         throw bad(`input ${name}: parameters.binary_data_size must be a non-negative integer`);
@@ -143,9 +192,7 @@ export function parseInferRequest(body: unknown, modelInputs: TensorInfo[], mode
       continue;
     }
     if (raw.data === undefined) throw bad(`input ${name}: data is missing`);
-    const flat = flatData(raw.data);
-    if (flat.length !== count) throw bad(`input ${name}: data has ${flat.length} elements, shape needs ${count}`);
-    result[name] = { dtype, shape, data: fromJsonValues(name, datatype, dtype, flat) };
+    result[name] = { dtype, shape, data: valuesData(name, datatype, dtype, raw.data, count) };
   }
   if (binary && offset !== binary.byteLength) {
     throw bad(`the binary data has ${binary.byteLength - offset} bytes that no input's binary_data_size claims`);
@@ -157,10 +204,10 @@ export function parseInferRequest(body: unknown, modelInputs: TensorInfo[], mode
   let binaryOutputs: Set<string> | undefined;
   if (outputs !== undefined) {
     if (!Array.isArray(outputs)) throw bad('outputs must be an array');
-    const known = new Set(modelOutputs.map((o) => o.name));
+    const known = outputNames(modelOutputs);
     selected = outputs.map((o: unknown, idx) => {
       if (!isRecord(o) || typeof o.name !== 'string') throw bad(`outputs[${idx}].name must be a string`);
-      if (!known.has(o.name)) throw bad(`output ${JSON.stringify(o.name.slice(0, 64))} is not an output of this model`);
+      checkOutputName(o.name, known);
       const params = o.parameters;
       if (params !== undefined && !isRecord(params)) throw bad(`outputs[${idx}].parameters must be an object`);
       if (params?.classification !== undefined) throw bad(`output ${o.name}: the classification extension is not supported`);

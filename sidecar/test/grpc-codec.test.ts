@@ -1,7 +1,8 @@
-// The gRPC adapter's pure parts: ModelInferRequest -> the REST path's request object (typed
-// contents and raw_input_contents give the same tensors as JSON and binary REST bodies),
-// outputs -> raw_output_contents, SidecarError statuses -> gRPC codes; random requests parse or
-// raise one clear 400 (fuzz).
+// The gRPC adapter's pure parts: ModelInferRequest -> the parsed request (typed contents and
+// raw_input_contents give the same tensors as JSON and binary REST bodies, and random requests
+// give exactly what parseInferRequest gives for the REST body with those tensors: the same
+// tensors or the same refusal), outputs -> raw_output_contents, SidecarError statuses -> gRPC
+// codes; random requests parse or raise one clear 400 (fuzz).
 
 import assert from 'node:assert/strict';
 import { status } from '@grpc/grpc-js';
@@ -9,7 +10,8 @@ import fc from 'fast-check';
 import { SidecarError } from '../src/errors.js';
 import { buildGrpcInferResponse, parseGrpcInfer, type GrpcContents, type GrpcInferRequest } from '../src/grpc/codec.js';
 import { grpcStatusOf } from '../src/grpc/status.js';
-import { parseInferRequest } from '../src/oip.js';
+import { parseInferRequest, type ParsedInferRequest } from '../src/oip.js';
+import type { TensorInfo } from '../src/predictor.js';
 
 const INPUTS = [{ name: 'x', dtype: 'float32' as const, shape: [-1, 2] }, { name: 'ids', dtype: 'int64' as const, shape: [-1, -1] }];
 const OUTPUTS = [{ name: 'y', dtype: 'float32' as const, shape: [-1] }];
@@ -17,6 +19,54 @@ const OUTPUTS = [{ name: 'y', dtype: 'float32' as const, shape: [-1] }];
 const empty = (): GrpcContents => ({ bool_contents: [], int_contents: [], int64_contents: [], uint_contents: [], uint64_contents: [], fp32_contents: [], fp64_contents: [], bytes_contents: [] });
 function req(o: Partial<GrpcInferRequest>): GrpcInferRequest {
   return { model_name: 'm', model_version: '', id: '', parameters: {}, inputs: [], outputs: [], raw_input_contents: [], ...o };
+}
+
+/** The typed contents field of `datatype`, as the REST body's `data` (what the first gRPC adapter sent to parseInferRequest). */
+function restData(name: string, datatype: string, c: GrpcContents): unknown[] {
+  const field: Record<string, keyof GrpcContents> = {
+    BOOL: 'bool_contents', INT8: 'int_contents', INT16: 'int_contents', INT32: 'int_contents', INT64: 'int64_contents', UINT8: 'uint_contents',
+    UINT16: 'uint_contents', UINT32: 'uint_contents', UINT64: 'uint64_contents', FP32: 'fp32_contents', FP64: 'fp64_contents', BYTES: 'bytes_contents',
+  };
+  const f = field[datatype];
+  if (!f) throw new SidecarError('bad_request', `input ${name}: ${datatype} data must be sent in raw_input_contents`);
+  return c[f];
+}
+
+/**
+ * The reference: the gRPC request as the REST body with the same tensors (typed contents as
+ * `data`, raw_input_contents as binary-extension bytes with binary_data_size) through the REST
+ * parser, with the adapter's own two checks (raw entries per input, contents beside raw bytes).
+ */
+function viaRestBody(req: GrpcInferRequest, inputs: TensorInfo[], outputs: TensorInfo[]): ParsedInferRequest {
+  const raw = req.raw_input_contents;
+  if (raw.length > 0 && raw.length !== req.inputs.length) {
+    throw new SidecarError('bad_request', `raw_input_contents has ${raw.length} entries for ${req.inputs.length} inputs: one per input, in order`);
+  }
+  const body: Record<string, unknown> = {
+    inputs: req.inputs.map((t, i) => {
+      const entry: Record<string, unknown> = { name: t.name, datatype: t.datatype, shape: t.shape.map(Number) };
+      if (raw.length > 0) {
+        if (t.contents && restData(t.name, t.datatype, t.contents).length > 0) throw new SidecarError('bad_request', `input ${t.name}: has both contents and raw_input_contents`);
+        entry.parameters = { binary_data_size: (raw[i] as Buffer).length };
+      } else {
+        entry.data = t.contents ? restData(t.name, t.datatype, t.contents) : [];
+      }
+      return entry;
+    }),
+  };
+  if (req.id) body.id = req.id;
+  if (req.outputs.length > 0) body.outputs = req.outputs.map((o) => ({ name: o.name }));
+  return parseInferRequest(body, inputs, outputs, raw.length === 0 ? undefined : Buffer.concat(raw));
+}
+
+/** What a parse gives: the parsed request, or the refusal's status and message. */
+function outcome(parse: () => ParsedInferRequest): { ok: ParsedInferRequest } | { refused: string } {
+  try {
+    return { ok: parse() };
+  } catch (err) {
+    assert.ok(err instanceof SidecarError, String(err));
+    return { refused: `${err.httpStatus} ${err.message}` };
+  }
 }
 
 describe('gRPC codec', function () {
@@ -51,6 +101,66 @@ describe('gRPC codec', function () {
     assert.throws(() => parseGrpcInfer(req({ inputs: [{ ...x, datatype: 'FP16', contents: empty() }, ids] }), INPUTS, OUTPUTS), /FP16 data must be sent in raw_input_contents/);
     assert.throws(() => parseGrpcInfer(req({ inputs: [x, { ...ids, contents: { ...empty(), int64_contents: ['1'] } }], raw_input_contents: [Buffer.alloc(8), Buffer.alloc(8)] }), INPUTS, OUTPUTS), /both contents and raw_input_contents/);
     assert.throws(() => parseGrpcInfer(req({ inputs: [{ ...x, datatype: 'BYTES', contents: { ...empty(), bytes_contents: [Buffer.from('a'), Buffer.from('b')] } }, ids] }), INPUTS, OUTPUTS), /BYTES \(string\) tensors are not supported/);
+  });
+  it('gives exactly what the REST parser gives for the same tensors: the same tensors or the same refusal (property)', () => {
+    const contents = (n: number) => fc.record({
+      bool_contents: fc.array(fc.boolean(), { maxLength: n }),
+      int_contents: fc.array(fc.oneof(fc.integer({ min: -200, max: 200 }), fc.integer()), { maxLength: n }),
+      int64_contents: fc.array(fc.oneof(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }).map(String), fc.constantFrom('x', '1.5', '')), { maxLength: n }),
+      uint_contents: fc.array(fc.nat(), { maxLength: n }),
+      uint64_contents: fc.array(fc.nat().map(String), { maxLength: n }),
+      fp32_contents: fc.array(fc.oneof(fc.float(), fc.constantFrom(Infinity, NaN)), { maxLength: n }),
+      fp64_contents: fc.array(fc.double(), { maxLength: n }),
+      bytes_contents: fc.array(fc.uint8Array({ maxLength: 3 }).map((a) => Buffer.from(a)), { maxLength: 2 }),
+    });
+    // Mostly well-formed x and ids tensors (so both parsers get past the header checks and
+    // compare values), with a wrong name, datatype, dim, element or byte count some of the time.
+    const dimsOf = (shape: string[]): number => shape.reduce((a, d) => a * (Number(d) >= 0 && Number(d) <= 8 ? Number(d) : 1), 1);
+    const tensor = (name: string, datatypes: string[]) =>
+      fc.record({
+        name: fc.oneof({ weight: 12, arbitrary: fc.constant(name) }, { weight: 1, arbitrary: fc.constantFrom('', 'q', 'y', 'x', 'ids') }),
+        datatype: fc.oneof({ weight: 8, arbitrary: fc.constantFrom(...datatypes) }, { weight: 1, arbitrary: fc.constantFrom('FP32', 'FP16', 'BF16', 'INT64', 'INT32', 'INT8', 'UINT8', 'BOOL', 'UINT32', 'BYTES', 'FP64', 'UINT64', '', 'fp32') }),
+        shape: fc.oneof({ weight: 8, arbitrary: fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 1, max: 3 })).map(([a, b]) => [String(a), String(b)]) }, { weight: 1, arbitrary: fc.array(fc.constantFrom('-1', '0', '2', 'x', '1e3', '99999999999', ''), { maxLength: 9 }) }),
+        pool: contents(8),
+        offBy: fc.oneof({ weight: 10, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.constantFrom(-1, 1) }),
+        both: fc.oneof({ weight: 10, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+      });
+    const request = fc.record({
+      id: fc.constantFrom('', 'req-1'),
+      inputs: fc.oneof({ weight: 6, arbitrary: fc.tuple(tensor('x', ['FP32', 'FP32', 'FP16', 'BF16']), tensor('ids', ['INT64', 'INT64', 'INT32', 'INT8', 'UINT8', 'BOOL', 'UINT32'])).map((t) => [...t]) }, { weight: 1, arbitrary: fc.array(tensor('x', ['FP32']), { maxLength: 3 }) }),
+      raw: fc.constantFrom('none', 'sized', 'sized', 'random'),
+      fill: fc.uint8Array({ minLength: 64, maxLength: 64 }),
+      outputs: fc.oneof({ weight: 4, arbitrary: fc.constant<string[]>([]) }, { weight: 1, arbitrary: fc.array(fc.constantFrom<string>('y', 'z'), { maxLength: 2 }) }),
+    });
+    const SIZE: Record<string, number> = { FP32: 4, INT64: 8, INT32: 4, FP16: 2, BF16: 2, INT8: 1, UINT8: 1, BOOL: 1, UINT32: 4, FP64: 8, UINT64: 8 };
+    let parsed = 0;
+    fc.assert(
+      fc.property(request, fc.array(fc.uint8Array({ maxLength: 24 }).map((a) => Buffer.from(a)), { maxLength: 3 }), (r, randomRaw) => {
+        const useRaw = r.raw !== 'none';
+        const inputs = r.inputs.map((t) => {
+          const n = Math.max(0, dimsOf(t.shape) + t.offBy);
+          const sized = Object.fromEntries(Object.entries(t.pool).map(([k, v]) => [k, (v as unknown[]).slice(0, n)])) as unknown as GrpcContents;
+          return { name: t.name, datatype: t.datatype, shape: t.shape, parameters: {}, contents: useRaw ? (t.both ? sized : null) : sized };
+        });
+        let raw: Buffer[] = [];
+        if (r.raw === 'random') raw = randomRaw;
+        else if (r.raw === 'sized') {
+          // Each input's bytes for its shape and datatype from `fill`: BOOL bytes mostly 0/1, floats mostly finite.
+          raw = r.inputs.map((t) => {
+            const bytes = Buffer.alloc(Math.max(0, dimsOf(t.shape) + t.offBy) * (SIZE[t.datatype] ?? 1));
+            for (let i = 0; i < bytes.length; i++) bytes[i] = t.datatype === 'BOOL' ? ((r.fill[i % 64] as number) % 7 === 0 ? 2 : (r.fill[i % 64] as number) & 1) : (r.fill[i % 64] as number) % 251 === 0 ? 0xff : (r.fill[i % 64] as number) & 0x3f;
+            return bytes;
+          });
+        }
+        const req: GrpcInferRequest = { model_name: 'm', model_version: '', id: r.id, parameters: {}, inputs, outputs: r.outputs.map((name) => ({ name, parameters: {} })), raw_input_contents: raw };
+        const direct = outcome(() => parseGrpcInfer(req, INPUTS, OUTPUTS));
+        const reference = outcome(() => viaRestBody(req, INPUTS, OUTPUTS));
+        assert.deepEqual(direct, reference);
+        if ('ok' in direct) parsed++;
+      }),
+      { numRuns: 4000 },
+    );
+    assert.ok(parsed > 100, `only ${parsed} of the random requests parsed: the property compares too few tensors`);
   });
   it('answers raw little-endian bytes per output', () => {
     const r = buildGrpcInferResponse('m', '1', undefined, { y: { dtype: 'float32', shape: [2], data: new Float32Array([1.5, -3]) } }, undefined);

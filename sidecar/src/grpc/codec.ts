@@ -1,12 +1,13 @@
-// ModelInferRequest (gRPC) -> the one inference request object the REST path parses
-// (oip.ts parseInferRequest), and outputs -> ModelInferResponse with raw_output_contents.
-// Typed contents become the JSON path's `data`, raw_input_contents the binary extension's bytes,
-// so shape, datatype, size and range checks are the same code for both front ends.
+// ModelInferRequest (gRPC) -> the one parsed inference request the REST path makes (oip.ts's
+// ParsedInferRequest), and outputs -> ModelInferResponse with raw_output_contents. Typed
+// contents go through the JSON path's value checks, raw_input_contents through the binary
+// extension's, and names, datatypes and shapes through oip.ts's per-input checks, so the checks
+// and messages are the same code for both front ends; no REST-shaped body is built per call.
 
 import { SidecarError } from '../errors.js';
-import { parseInferRequest, type ParsedInferRequest } from '../oip.js';
+import { checkInputName, checkOutputName, checkShape, outputNames, parseDecimalShape, valuesData, type ParsedInferRequest } from '../oip.js';
 import type { Tensor, TensorInfo } from '../predictor.js';
-import { toOipDatatype, toRawBytes } from '../tensor-codec.js';
+import { checkDatatype, fromRawBytes, toOipDatatype, toRawBytes } from '../tensor-codec.js';
 
 export interface GrpcParameter {
   parameter_choice?: string;
@@ -78,29 +79,52 @@ function contentsOf(name: string, datatype: string, c: GrpcContents): unknown[] 
   }
 }
 
-/** Parses a ModelInferRequest against the model's inputs (the checks of the REST path). */
+/**
+ * Parses a ModelInferRequest against the model's inputs, with the REST path's checks and
+ * messages (oip.ts's per-input checks, in the same order), straight from the decoded message:
+ * raw_input_contents[i] is input i's binary_data_size bytes, typed contents its JSON `data`.
+ * It refuses exactly what parseInferRequest refuses for the REST body with those tensors
+ * (test/grpc-codec.test.ts holds the two side by side).
+ */
 export function parseGrpcInfer(req: GrpcInferRequest, modelInputs: TensorInfo[], modelOutputs: TensorInfo[]): ParsedInferRequest {
   const raw = req.raw_input_contents;
-  if (raw.length > 0 && raw.length !== req.inputs.length) {
-    throw bad(`raw_input_contents has ${raw.length} entries for ${req.inputs.length} inputs: one per input, in order`);
+  const tensors = req.inputs;
+  const n = tensors.length;
+  const useRaw = raw.length > 0;
+  if (useRaw && raw.length !== n) {
+    throw bad(`raw_input_contents has ${raw.length} entries for ${n} inputs: one per input, in order`);
   }
-  const inputs = req.inputs.map((t, i) => {
-    const shape = t.shape.map(Number);
-    const entry: Record<string, unknown> = { name: t.name, datatype: t.datatype, shape };
-    if (raw.length > 0) {
-      if (t.contents && contentsOf(t.name, t.datatype, t.contents).length > 0) throw bad(`input ${t.name}: has both contents and raw_input_contents`);
-      entry.parameters = { binary_data_size: (raw[i] as Buffer).length };
-    } else {
-      entry.data = t.contents ? contentsOf(t.name, t.datatype, t.contents) : [];
-    }
-    return entry;
-  });
-  const body: Record<string, unknown> = { inputs };
-  if (req.id) body.id = req.id;
-  if (req.outputs.length > 0) body.outputs = req.outputs.map((o) => ({ name: o.name }));
-  const binary = raw.length === 0 ? undefined : raw.length === 1 ? (raw[0] as Buffer) : Buffer.concat(raw);
-  return parseInferRequest(body, modelInputs, modelOutputs, binary);
+  // The typed contents of every input first (an unsupported datatype there, or contents beside raw bytes).
+  for (let i = 0; i < n; i++) {
+    const t = tensors[i] as GrpcInferRequest['inputs'][number];
+    if (t.contents && contentsOf(t.name, t.datatype, t.contents).length > 0 && useRaw) throw bad(`input ${t.name}: has both contents and raw_input_contents`);
+  }
+  if (n === 0) throw bad('inputs must be a non-empty array');
+  const result: Record<string, Tensor> = {};
+  for (let i = 0; i < n; i++) {
+    const t = tensors[i] as GrpcInferRequest['inputs'][number];
+    const info = checkInputName(i, t.name, modelInputs, result);
+    const name = info.name;
+    const dtype = info.dtype;
+    const datatype = checkDatatype(name, t.datatype, dtype);
+    const shape = parseDecimalShape(name, t.shape);
+    const count = checkShape(name, shape, info);
+    const data = useRaw ? fromRawBytes(name, datatype, dtype, raw[i] as Buffer, count) : valuesData(name, datatype, dtype, t.contents ? contentsOf(name, datatype, t.contents) : EMPTY, count);
+    result[name] = { dtype, shape, data };
+  }
+  for (const info of modelInputs) {
+    if (!(info.name in result)) throw bad(`input ${info.name} is missing`);
+  }
+  const parsed: ParsedInferRequest = { inputs: result };
+  if (req.id) parsed.id = req.id;
+  if (req.outputs.length > 0) {
+    const known = outputNames(modelOutputs);
+    parsed.outputs = req.outputs.map((o) => checkOutputName(o.name, known));
+  }
+  return parsed;
 }
+
+const EMPTY: readonly unknown[] = [];
 
 /** The answer: every selected output as raw little-endian bytes (as Triton's gRPC server does). */
 export function buildGrpcInferResponse(modelName: string, modelVersion: string, id: string | undefined, outputs: Record<string, Tensor>, selected: string[] | undefined): GrpcInferResponse {
