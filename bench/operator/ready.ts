@@ -27,7 +27,7 @@ import { applyObject, createTestNamespace, deleteTestNamespace, makeClients, wai
 import { E2E_ISSUER, startOperator, sumMetric, type OperatorProcess } from '../../operator/test/e2e/harness.js';
 import { buildPodReport, buildReportPatch } from '../../sidecar/src/pod-report.js';
 import { apiServerCounters, apiServerWrites, clusterPids, componentConfig, cpuSince, cpuSnapshot, pool, rssMb, waitForEarlierRuns, writesByComponent } from './proc.js';
-import { certificates, deployments, NamespaceWatch, paddleServices, pods, replicaSets } from './watch.js';
+import { benchClient, certificates, deployments, NamespaceWatch, paddleServices, pods, replicaSets } from './watch.js';
 
 const TARGET_READY_S = 60;
 const TARGET_RSS_MB = 200;
@@ -304,21 +304,21 @@ async function runReady(clients: Clients, op: OperatorProcess, n: number): Promi
   const timeline = new Timeline();
   const reporters = new Reporters(clients, ns, timeline);
   const watches = [
-    new NamespaceWatch<PaddleService>(clients, paddleServices(clients, ns), (ps) => {
+    new NamespaceWatch<PaddleService>(clients, paddleServices(ns), (ps) => {
       const conds = ps.status?.conditions;
       if (conditionTrue(conds, 'Available')) timeline.mark(ps.metadata.name ?? '', 'available');
       if (conditionTrue(conds, 'Ready')) timeline.mark(ps.metadata.name ?? '', 'ready');
     }),
-    new NamespaceWatch<V1Deployment>(clients, deployments(clients, ns), (d) => {
+    new NamespaceWatch<V1Deployment>(clients, deployments(ns), (d) => {
       const name = d.metadata?.name ?? '';
       timeline.mark(name, 'deployment');
       if ((d.status?.availableReplicas ?? 0) >= 1 && conditionTrue(d.status?.conditions, 'Available')) timeline.mark(name, 'deploymentAvailable');
     }),
-    new NamespaceWatch<V1ReplicaSet>(clients, replicaSets(clients, ns), (rs) => {
+    new NamespaceWatch<V1ReplicaSet>(clients, replicaSets(ns), (rs) => {
       const name = rs.metadata?.labels?.[INSTANCE_LABEL];
       if (name) timeline.mark(name, 'replicaSet');
     }),
-    new NamespaceWatch<V1Pod>(clients, pods(clients, ns), (p) => {
+    new NamespaceWatch<V1Pod>(clients, pods(ns), (p) => {
       const name = p.metadata?.labels?.[INSTANCE_LABEL];
       if (!name || p.metadata?.deletionTimestamp) return;
       timeline.mark(name, 'podCreated');
@@ -329,7 +329,7 @@ async function runReady(clients: Clients, op: OperatorProcess, n: number): Promi
         reporters.podReady(p);
       }
     }),
-    new NamespaceWatch<KubernetesObject & { status?: { conditions?: Array<{ type?: string; status?: string }> } }>(clients, certificates(clients, ns), (c) => {
+    new NamespaceWatch<KubernetesObject & { status?: { conditions?: Array<{ type?: string; status?: string }> } }>(clients, certificates(ns), (c) => {
       if (conditionTrue(c.status?.conditions, 'Ready')) timeline.mark(c.metadata?.name ?? '', 'certificateReady');
     }),
   ];
@@ -344,7 +344,7 @@ async function runReady(clients: Clients, op: OperatorProcess, n: number): Promi
     const t0 = performance.now();
     let peakRss = 0;
     await pool(names, 32, async (name) => {
-      await clients.custom.createNamespacedCustomObject({ group: 'serving.paddle.io', version: 'v1alpha1', namespace: ns, plural: 'paddleservices', body: spec(name) });
+      await benchClient(clients).create(paddleServices(ns).path, spec(name));
       timeline.mark(name, 'created');
     });
     const createdS = (performance.now() - t0) / 1000;

@@ -35,27 +35,43 @@ export interface ResilientInformerOptions<T extends KubernetesObject> {
 }
 
 /**
- * The watch the ListWatch drives: KubeClient.watch (node:https on the client's TLS material; see
- * there), with each object of an ADDED/MODIFIED/DELETED event passed through `transform` before
- * the ListWatch caches it (BOOKMARK and ERROR events go through as they are).
+ * client-node's Watch contract (what a ListWatch drives) over KubeClient.watch: node:https on the
+ * client's TLS material and keep-alive pool instead of client-node's fetch + web stream + readline
+ * (see KubeClient.watch). Also what the operator benchmarks watch with.
  */
-class TransformingWatch<T extends KubernetesObject> extends Watch {
-  readonly #client: KubeClient;
+export class KubeClientWatch extends Watch {
+  protected readonly client: KubeClient;
+
+  constructor(client: KubeClient) {
+    super(client.kubeConfig);
+    this.client = client;
+  }
+
+  override watch(...[path, query, callback, done]: Parameters<Watch['watch']>): ReturnType<Watch['watch']> {
+    return this.client.watch(path, query ?? {}, callback, done);
+  }
+}
+
+/**
+ * The watch the informers' ListWatch drives: KubeClientWatch, with each object of an
+ * ADDED/MODIFIED/DELETED event passed through `transform` before the ListWatch caches it
+ * (BOOKMARK and ERROR events go through as they are).
+ */
+class TransformingWatch<T extends KubernetesObject> extends KubeClientWatch {
   readonly #transform: CacheTransform<T>;
   readonly #onModified: (next: T) => void;
 
   /** `onModified` sees each MODIFIED object after the transform, before the cache takes it. */
   constructor(client: KubeClient, transform: CacheTransform<T>, onModified: (next: T) => void) {
-    super(client.kubeConfig);
-    this.#client = client;
+    super(client);
     this.#transform = transform;
     this.#onModified = onModified;
   }
 
   override watch(...[path, query, callback, done]: Parameters<Watch['watch']>): ReturnType<Watch['watch']> {
-    return this.#client.watch(
+    return super.watch(
       path,
-      query ?? {},
+      query,
       (phase, obj, raw) => {
         if (phase !== 'ADDED' && phase !== 'MODIFIED' && phase !== 'DELETED') return callback(phase, obj, raw);
         const cached = this.#transform(obj as T);
