@@ -13,7 +13,12 @@
 // showed 30-55 us per call of TurboFan work in the first seconds, falling to a few us once warm).
 // The figures are the steady state of both servers.
 //
+// After the rounds, the headline ratio also comes from back-to-back pairs of short windows
+// (`--pairs`, `--pair-duration`), bare and chain in ABBA order, as bench.ts does for REST: the
+// machine's drift within a pair is seconds, not the gap between two servers' windows in a round.
+//
 //   npx tsx bench/sidecar/grpc.ts [--duration 5] [--concurrency 8] [--rounds 3] [--warmup 5] [--max-in-flight 1]
+//     [--pairs 8] [--pair-duration 3]
 
 import { execFile } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
@@ -30,7 +35,7 @@ import { ReloadableTracing } from '../../sidecar/src/tracing.js';
 import { bareModelInfer } from './grpc-bare.js';
 import { benchAuth, benchConfig, loadMlpPredictor, median, ROOT, shortRunLine } from './common.js';
 
-const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '8' }, rounds: { type: 'string', default: '3' }, warmup: { type: 'string', default: '5' }, 'max-in-flight': { type: 'string', default: '1' } } });
+const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '8' }, rounds: { type: 'string', default: '3' }, warmup: { type: 'string', default: '5' }, 'max-in-flight': { type: 'string', default: '1' }, pairs: { type: 'string', default: '8' }, 'pair-duration': { type: 'string', default: '3' } } });
 const predictor = await loadMlpPredictor();
 
 // ---- bare reference
@@ -90,6 +95,31 @@ for (let r = 0; r < Number(values.rounds); r++) {
   console.log(`  round ${r + 1}: bare ${br.toFixed(0)} req/s (p50 ${b.p50Ms.toFixed(2)} ms, p99 ${b.p99Ms.toFixed(2)}), chain ${cr.toFixed(0)} req/s (p50 ${c.p50Ms.toFixed(2)}, p99 ${c.p99Ms.toFixed(2)}), chain/bare ${(cr / br).toFixed(2)}x; server CPU us/req bare ${b.cpuUsPerReq.toFixed(0)}, chain ${c.cpuUsPerReq.toFixed(0)}`);
 }
 console.log(`gRPC median: bare ${median(rows.bare).toFixed(0)} req/s, chain ${median(rows.chain).toFixed(0)} req/s; paired chain/bare median ${median(ratios).toFixed(2)}x (goal >= 0.8x); server CPU us/req bare ${median(rows.bareCpu).toFixed(0)}, chain ${median(rows.chainCpu).toFixed(0)} (bare/chain ${(median(rows.bareCpu) / median(rows.chainCpu)).toFixed(2)}x)`);
+// The headline pairs: bare first in even pairs, chain first in odd ones, so a linear drift cancels over two pairs.
+const PAIRS = Number(values.pairs);
+if (PAIRS > 0) {
+  const pairRatios: number[] = [];
+  const totals = { bare: 0, chain: 0 };
+  const cpu = { bare: 0, chain: 0 };
+  const one = async (which: 'bare' | 'chain'): Promise<number> => {
+    const r = which === 'bare' ? await load(barePort, undefined, values['pair-duration']) : await load(chainPort, auth.token, values['pair-duration']);
+    if (r.errors) console.log(`  pair window ${which}: ${r.errors} errors`);
+    totals[which] += r.requests;
+    cpu[which] += r.cpuUsPerReq * (r.requests + 50);
+    return r.requests / r.seconds;
+  };
+  for (let i = 0; i < PAIRS; i++) {
+    const [first, second] = i % 2 === 0 ? (['bare', 'chain'] as const) : (['chain', 'bare'] as const);
+    const a = await one(first);
+    const b = await one(second);
+    pairRatios.push(first === 'bare' ? b / a : a / b);
+  }
+  const sorted = [...pairRatios].sort((x, y) => x - y);
+  // CPU per call over the pairs' windows (each window's 50 unmeasured warm-up calls counted, as in the rounds).
+  const cpuB = cpu.bare / (totals.bare + 50 * PAIRS);
+  const cpuC = cpu.chain / (totals.chain + 50 * PAIRS);
+  console.log(`gRPC paired windows (${PAIRS} pairs of ${values['pair-duration']} s, ABBA order, ${values.concurrency} callers): chain/bare per pair ${sorted.map((r) => r.toFixed(2)).join(', ')}; median ${median(sorted).toFixed(2)}x (goal >= 0.8x); server CPU us/call bare ${cpuB.toFixed(0)}, chain ${cpuC.toFixed(0)} (bare/chain ${(cpuB / cpuC).toFixed(2)}x)`);
+}
 console.log(shortRunLine(sidecar.queue));
 console.log(`  load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 await chain.close();
