@@ -61,6 +61,21 @@ describe('tensor codec', function () {
     assert.deepEqual([...fromJsonValues('x', 'FP16', 'float32', [0.1])], [halfToFloat(floatToHalf(0.1))]);
     assert.throws(() => fromJsonValues('x', 'FP16', 'float32', [70000]), /out of FP16 range/);
   });
+  it('FP32 JSON values: each tensor its own memory (pooled slices never shared), values exact as Float32Array rounds them (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.array(fc.double({ min: -3e38, max: 3e38, noNaN: true }), { maxLength: 1200 }), { minLength: 2, maxLength: 8 }), (tensors) => {
+        const got = tensors.map((vals) => fromJsonValues('x', 'FP32', 'float32', vals) as Float32Array);
+        // Written after all were made: a tensor sharing memory with a later one would now differ.
+        got.forEach((a, i) => {
+          assert.ok(a instanceof Float32Array);
+          assert.deepEqual([...a], [...Float32Array.from(tensors[i] ?? [])]);
+          for (const b of got) if (b !== a && b.buffer === a.buffer) assert.ok(b.byteOffset >= a.byteOffset + a.byteLength || a.byteOffset >= b.byteOffset + b.byteLength, 'two tensors overlap');
+        });
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('raw bytes: little-endian, exact length, integers widened, BOOL bytes 0/1 only', () => {
     const i16 = Buffer.alloc(4);
     i16.writeInt16LE(-300, 0);
