@@ -1,16 +1,18 @@
 // Sidecar overhead benchmark (issue 5): the full request chain (request id + trace context +
 // dyeing, CORS, body limit, JWT HS256, authz, rate limiter, allow-list, degradation, breaker,
-// metrics, matrix, spans, schema-checked access logs) against a bare node:http server calling
-// the SAME predictor instance (real addon, MLP fixture), measured in the same run on loopback.
+// metrics, matrix, spans, schema-checked access logs) against a bare node:http server running
+// the same model (real addon, MLP fixture, one CPU thread), measured in the same run on loopback.
 //
 // Prints figures and ratios; never asserts timings. Targets from the issue: >= 0.8x bare
 // throughput, <= 0.3 ms added p50. Both servers use plain HTTP so the difference is the chain
 // itself (a further row shows the chain over HTTPS for reference; another a bare express app,
 // to show what a framework's own per-request machinery costs).
 //
-// autocannon runs in a child process, so this process is the servers alone: the `cpu us/req`
-// column is this process's CPU time (user + system, every thread: the event loop, the
-// predictor's pool, GC) per request, which a busy machine distorts less than req/s.
+// Every server runs in a process of its own (serve-one.ts, its own predictor), and autocannon in
+// another: the `cpu us/req` column is that server process's CPU time (user + system, every
+// thread: the event loop, the predictor's pool, GC) per request, which a busy machine distorts
+// less than req/s. (Until this session all servers shared this process and one predictor, so the
+// bare reference ran beside an idle full chain, its timers and its heap.)
 //
 //   npx tsx bench/sidecar/bench.ts [--duration 8] [--connections 8] [--rounds 3] [--quick] [--warmup 5]
 //     [--pairs 8] [--pair-duration 3]
@@ -25,20 +27,12 @@
 // for trying a change; the full table is what a figure to report comes from.
 
 import { readFileSync } from 'node:fs';
-import { createServer, Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
-import express from 'express';
-import { Registry } from 'prom-client';
-import { createApp } from '../../sidecar/src/app.js';
 import { SHORT_RUN_OVERLAP } from '../../sidecar/src/pipeline/predict.js';
 import { SHORT_RUN_MS } from '../../sidecar/src/pipeline/queue.js';
-import { createLoggers } from '../../sidecar/src/logging.js';
-import { createSidecarServer } from '../../sidecar/src/server.js';
-import { ReloadableTracing } from '../../sidecar/src/tracing.js';
-import { createPki } from '../../sidecar/test/helpers/pki.js';
-import { bareInferHandler, benchAuth, benchConfig, cannon, INFER_BODY, shortRunLine, inferOnce, loadMlpPredictor, median, type InferRequest } from './common.js';
+import { cannon, forkServer, INFER_BODY, median, type ServerProcess } from './common.js';
 
 const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, connections: { type: 'string', default: '8' }, sequential: { type: 'string', default: '1500' }, rounds: { type: 'string', default: '3' }, pairs: { type: 'string', default: '8' }, 'pair-duration': { type: 'string', default: '3' }, quick: { type: 'boolean', default: false }, 'max-in-flight': { type: 'string', default: '1' }, warmup: { type: 'string', default: '5' } } });
 const ROUNDS = Number(values.rounds);
@@ -46,42 +40,28 @@ const DURATION = Number(values.duration);
 const CONNECTIONS = Number(values.connections);
 const SEQUENTIAL = Number(values.sequential);
 
-const predictor = await loadMlpPredictor();
 const body = INFER_BODY;
 
-// ---- bare reference: parse JSON, build the tensor, run, answer JSON.
-const bare = createServer(bareInferHandler(predictor));
-bare.keepAliveTimeout = 65000;
-await new Promise<void>((r) => bare.listen(0, '127.0.0.1', () => r()));
-const barePort = (bare.address() as AddressInfo).port;
-
-// ---- second reference: the same bare handler inside a minimal express app (json parser + one
-// route), to show how much of the chain's cost is the framework itself.
-const ex = express();
-ex.use(express.json({ limit: 1024 * 1024 }));
-ex.post('/infer', async (req, res) => {
-  res.json(await inferOnce(predictor, req.body as InferRequest));
-});
-const bareExpress = createSidecarServer({ handler: ex });
-const bareExpressPort = await bareExpress.listen(0, '127.0.0.1');
-
-// ---- full chain: the real app with auth on.
-const benchCreds = await benchAuth('sidecar-bench-');
-let logLines = 0;
-const loggers = createLoggers({ service: 'paddle-sidecar', sinks: { out: { write: () => void logLines++ }, deadLetter: { write: () => undefined } } });
-// What main.ts runs without an OTLP endpoint.
-const tracing = new ReloadableTracing({ serviceName: 'bench' });
-// As main.ts runs it: queue.maxInFlight from the CPU threads (1), admission with the memory budget on.
+// One process per server (serve-one.ts), started before any measurement.
 const MAX_IN_FLIGHT = Number(values['max-in-flight']);
-const chainConfig = benchConfig(benchCreds);
-const sidecar = await createApp({ config: chainConfig, predictor, registry: new Registry(), loggers, tracer: tracing.tracer, device: 'cpu', defaultMaxInFlight: MAX_IN_FLIGHT, memoryBudgetBytes: 2048 * 1024 * 1024 - process.memoryUsage().rss });
-sidecar.start();
-const chain = createSidecarServer({ handler: sidecar.handler });
-const chainPort = await chain.listen(0, '127.0.0.1');
-const pki = createPki();
-const chainTls = createSidecarServer({ handler: sidecar.handler, tls: { certFile: pki.serverCert, keyFile: pki.serverKey, mutual: false } });
-const chainTlsPort = await chainTls.listen(0, '127.0.0.1');
-const { token } = benchCreds;
+const servers = new Map<string, ServerProcess>();
+const KINDS: [string, 'bare' | 'express' | 'chain' | 'chain-tls'][] = [
+  ['bare node:http', 'bare'],
+  ['bare express (json + 1 route)', 'express'],
+  ['sidecar full chain (HTTP)', 'chain'],
+  ['sidecar full chain (HTTPS)', 'chain-tls'],
+];
+for (const [name, kind] of KINDS) {
+  if (values.quick && kind !== 'bare' && kind !== 'chain') continue;
+  servers.set(name, await forkServer(kind, MAX_IN_FLIGHT));
+}
+const serverOf = (name: string): ServerProcess => {
+  const p = servers.get(name);
+  if (!p) throw new Error(`no server ${name}`);
+  return p;
+};
+const bareServer = serverOf('bare node:http');
+const chainServer = serverOf('sidecar full chain (HTTP)');
 
 interface Row {
   name: string;
@@ -95,8 +75,9 @@ interface Row {
 }
 
 /** Sequential requests over one keep-alive connection, timed with hrtime (sub-ms resolution). */
-async function sequential(url: string, headers: Record<string, string>, tls: boolean): Promise<{ p50: number; p99: number }> {
-  const agent = tls ? new HttpsAgent({ keepAlive: true, maxSockets: 1, ca: readFileSync(pki.caCert) }) : new HttpAgent({ keepAlive: true, maxSockets: 1 });
+async function sequential(url: string, headers: Record<string, string>, caCert: string | undefined): Promise<{ p50: number; p99: number }> {
+  const tls = caCert !== undefined;
+  const agent = tls ? new HttpsAgent({ keepAlive: true, maxSockets: 1, ca: readFileSync(caCert) }) : new HttpAgent({ keepAlive: true, maxSockets: 1 });
   const once = (): Promise<number> =>
     new Promise((resolve, reject) => {
       const t0 = process.hrtime.bigint();
@@ -115,40 +96,39 @@ async function sequential(url: string, headers: Record<string, string>, tls: boo
   return { p50: xs[Math.floor(xs.length * 0.5)] ?? 0, p99: xs[Math.floor(xs.length * 0.99)] ?? 0 };
 }
 
-async function measure(name: string, url: string, headers: Record<string, string>, tls = false): Promise<Row> {
+async function measure(name: string): Promise<Row> {
+  const server = serverOf(name);
+  const { url, headers } = server;
+  const target = url.replace('https://localhost', 'https://127.0.0.1');
   // Warm-up under load first, so the JIT has compiled this server's path before any figure.
-  await cannon(url.replace('https://localhost', 'https://127.0.0.1'), { body, headers, connections: CONNECTIONS, duration: 2 });
-  const seq = await sequential(url, headers, tls);
-  const cpu0 = process.cpuUsage();
-  const r = await cannon(url.replace('https://localhost', 'https://127.0.0.1'), { body, headers, connections: CONNECTIONS, duration: DURATION });
-  const cpu = process.cpuUsage(cpu0);
-  const cpuUs = r.requests.total > 0 ? (cpu.user + cpu.system) / r.requests.total : 0;
+  await cannon(target, { body, headers, connections: CONNECTIONS, duration: 2 });
+  const seq = await sequential(url, headers, server.caCert);
+  const cpu0 = await server.cpuUs();
+  const r = await cannon(target, { body, headers, connections: CONNECTIONS, duration: DURATION });
+  const cpu = (await server.cpuUs()) - cpu0;
+  const cpuUs = r.requests.total > 0 ? cpu / r.requests.total : 0;
   return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, seqP50: seq.p50, seqP99: seq.p99, non2xx: r.non2xx, cpuUs };
 }
 
-const auth = { authorization: `Bearer ${token}`, 'x-env-id': 'bench', 'x-test-group': 'control' };
 // Rounds interleave the servers (A B C D, A B C D, ...) and each figure is the median over the
 // rounds, so a burst of load from elsewhere on the machine does not land on one server only.
-const targets: [string, string, Record<string, string>, boolean][] = [
-  ['bare node:http', `http://127.0.0.1:${barePort}/`, {}, false],
-  ['bare express (json + 1 route)', `http://127.0.0.1:${bareExpressPort}/infer`, {}, false],
-  ['sidecar full chain (HTTP)', `http://127.0.0.1:${chainPort}/v2/models/mlp/infer`, auth, false],
-  ['sidecar full chain (HTTPS)', `https://localhost:${chainTlsPort}/v2/models/mlp/infer`, auth, true],
-];
-const measured = values.quick ? targets.filter(([name]) => name === 'bare node:http' || name === 'sidecar full chain (HTTP)') : targets;
+const measured = [...servers.keys()];
 const WARMUP = Number(values.warmup);
 if (WARMUP > 0) {
-  for (const [, url, headers] of measured) await cannon(url.replace('https://localhost', 'https://127.0.0.1'), { body, headers, connections: CONNECTIONS, duration: WARMUP });
+  for (const name of measured) {
+    const { url, headers } = serverOf(name);
+    await cannon(url.replace('https://localhost', 'https://127.0.0.1'), { body, headers, connections: CONNECTIONS, duration: WARMUP });
+  }
   console.log(`warm-up: ${WARMUP} s of the same load on each server before the rounds, not counted`);
 }
 const samples = new Map<string, Row[]>();
 for (let round = 0; round < ROUNDS; round++) {
-  for (const [name, url, headers, tls] of measured) {
-    const r = await measure(name, url, headers, tls);
+  for (const name of measured) {
+    const r = await measure(name);
     samples.set(name, [...(samples.get(name) ?? []), r]);
   }
 }
-const rows: Row[] = measured.map(([name]) => {
+const rows: Row[] = measured.map((name) => {
   const rs = samples.get(name) ?? [];
   return {
     name,
@@ -172,14 +152,14 @@ const pairRatios: number[] = [];
 const pairTotals = { bare: 0, chain: 0 };
 const pairCpu = { bare: 0, chain: 0 };
 if (PAIRS > 0) {
-  const chainUrl = `http://127.0.0.1:${chainPort}/v2/models/mlp/infer`;
   const one = async (which: 'bare' | 'chain'): Promise<number> => {
-    const cpu0 = process.cpuUsage();
-    const r = await cannon(which === 'bare' ? `http://127.0.0.1:${barePort}/` : chainUrl, { body, headers: which === 'bare' ? {} : auth, connections: CONNECTIONS, duration: PAIR_S });
-    const cpu = process.cpuUsage(cpu0);
+    const server = which === 'bare' ? bareServer : chainServer;
+    const cpu0 = await server.cpuUs();
+    const r = await cannon(server.url, { body, headers: server.headers, connections: CONNECTIONS, duration: PAIR_S });
+    const cpu = (await server.cpuUs()) - cpu0;
     if (r.non2xx > 0) console.log(`  pair window ${which}: ${r.non2xx} non-2xx answers`);
     pairTotals[which] += r.requests.total;
-    pairCpu[which] += cpu.user + cpu.system;
+    pairCpu[which] += cpu;
     return r.requests.average;
   };
   for (let i = 0; i < PAIRS; i++) {
@@ -191,8 +171,9 @@ if (PAIRS > 0) {
 }
 
 const f = (n: number, d = 3): string => n.toFixed(d);
-console.log(`\nsidecar overhead on the MLP fixture, batch 1, loopback; medians of ${ROUNDS} interleaved rounds; autocannon ${CONNECTIONS} connections x ${DURATION}s; sequential ${SEQUENTIAL} requests on one connection; chain queue.maxInFlight ${MAX_IN_FLIGHT} (short runs, under ${SHORT_RUN_MS} ms, up to ${MAX_IN_FLIGHT * SHORT_RUN_OVERLAP}), admission on, batching ${chainConfig.batching.enabled ? 'on' : 'off (the default config)'}`);
-console.log('references: bare node:http = node:http server, body read, JSON.parse, Float32Array, predictor.run on the SAME predictor instance (1 CPU thread), JSON.stringify answer; no auth, logs, metrics or queue. bare express = that handler behind express.json + one route. chain = createApp as main.ts runs it (auth on, HS256; access + audit lines; metrics; spans without an OTLP exporter)');
+const chainInfo = await chainServer.info();
+console.log(`\nsidecar overhead on the MLP fixture, batch 1, loopback; medians of ${ROUNDS} interleaved rounds; autocannon ${CONNECTIONS} connections x ${DURATION}s; sequential ${SEQUENTIAL} requests on one connection; chain queue.maxInFlight ${MAX_IN_FLIGHT} (short runs, under ${SHORT_RUN_MS} ms, up to ${MAX_IN_FLIGHT * SHORT_RUN_OVERLAP}), admission on, batching ${chainInfo.batching ? 'on' : 'off (the default config)'}; every server in a process of its own`);
+console.log('references: bare node:http = node:http server, body read, JSON.parse, Float32Array, predictor.run on its own MLP predictor (1 CPU thread, as the chain), JSON.stringify answer; no auth, logs, metrics or queue. bare express = that handler behind express.json + one route. chain = createApp as main.ts runs it (auth on, HS256; access + audit lines; metrics; spans without an OTLP exporter)');
 console.log('| server | req/s | ac p50 ms | ac p99 ms | seq p50 ms | seq p99 ms | cpu us/req | non-2xx |');
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const r of rows) console.log(`| ${r.name} | ${f(r.rps, 0)} | ${r.p50} | ${r.p99} | ${f(r.seqP50)} | ${f(r.seqP99)} | ${f(r.cpuUs, 0)} | ${r.non2xx} |`);
@@ -219,18 +200,7 @@ const e = row('bare express (json + 1 route)');
 if (b && e) {
   console.log(`for reference, bare express (json + 1 route) vs bare node:http: throughput ${f(e.rps / b.rps, 2)}x, cpu ${f(b.cpuUs / e.cpuUs, 2)}x, seq p50 +${f(e.seqP50 - b.seqP50)} ms`);
 }
-console.log(`access log lines validated during the run: ${logLines}`);
-console.log(shortRunLine(sidecar.queue));
+console.log(`access log lines validated during the run (chain over HTTP): ${String(chainInfo.logLines)}`);
+console.log(String(chainInfo.shortRun));
 
-sidecar.close();
-await Promise.all([chain.close(), chainTls.close(), bareExpress.close(), new Promise((r) => bare.close(r))]);
-await tracing.shutdown();
-// autocannon stops mid-request: let the last runs finish before disposing.
-for (let i = 0; i < 50; i++) {
-  try {
-    predictor.dispose();
-    break;
-  } catch {
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+await Promise.all([...servers.values()].map((p) => p.close()));

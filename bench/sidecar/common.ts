@@ -3,7 +3,7 @@
 // handler, the HS256 secret with its token, the full-chain config, and the in-process CPU
 // benches' chain over an instant predictor. One copy, so the scripts measure the same things.
 
-import { execFile } from 'node:child_process';
+import { execFile, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -170,6 +170,51 @@ export async function instantChain(o: { tmpPrefix: string; level: string; authEn
     close: async () => {
       sidecar.close();
       await tracing.shutdown();
+    },
+  };
+}
+
+/** A benchmark server in its own process (serve-one.ts), driven over IPC. */
+export interface ServerProcess {
+  /** Where to send requests, and the headers to send (the chain's token and dyeing). */
+  url: string;
+  headers: Record<string, string>;
+  /** The test CA of an HTTPS server (for clients that verify it). */
+  caCert: string | undefined;
+  /** The server process's CPU time so far (user + system, every thread), us. */
+  cpuUs(): Promise<number>;
+  /** The chain's figures (log lines validated, the run queue's short-run line, batching). */
+  info(): Promise<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+/** Starts serve-one.ts `kind` in a child process and waits until it listens. */
+export async function forkServer(kind: 'bare' | 'express' | 'chain' | 'chain-tls' | 'grpc-bare' | 'grpc-chain', maxInFlight = 1): Promise<ServerProcess> {
+  const child = fork(join(ROOT, 'bench/sidecar/serve-one.ts'), [kind, String(maxInFlight)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const waiting = new Map<string, Array<(m: Record<string, unknown>) => void>>();
+  const next = (type: string): Promise<Record<string, unknown>> => new Promise((resolve) => waiting.set(type, [...(waiting.get(type) ?? []), resolve]));
+  child.on('message', (m: Record<string, unknown>) => {
+    const q = waiting.get(String(m.type));
+    q?.shift()?.(m);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const ready = await Promise.race([next('ready'), exited.then(() => undefined)]);
+  if (!ready) throw new Error(`bench server ${kind} exited before it listened`);
+  const ask = async (type: string): Promise<Record<string, unknown>> => {
+    const answer = next(type);
+    child.send({ type });
+    return answer;
+  };
+  return {
+    url: String(ready.url),
+    headers: (ready.headers as Record<string, string> | undefined) ?? {},
+    caCert: ready.caCert as string | undefined,
+    cpuUs: async () => Number((await ask('cpu')).us),
+    info: async () => ((await ask('info')).info as Record<string, unknown>) ?? {},
+    close: async () => {
+      child.send({ type: 'close' });
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+      if (child.exitCode === null) child.kill('SIGKILL');
     },
   };
 }

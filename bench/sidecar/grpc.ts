@@ -1,8 +1,10 @@
-// gRPC full chain vs a bare @grpc/grpc-js server with the same predictor (issue 19).
+// gRPC full chain vs a bare @grpc/grpc-js server running the same model (issue 19).
 //
 // Bare: a grpc-js server on the sidecar's .proto whose ModelInfer reads raw_input_contents into
-// a Float32Array, runs the SAME predictor instance (real addon, MLP fixture, batch 1) and answers
-// raw_output_contents; nothing else. Chain: the sidecar's gRPC front end (grpc/server.ts) over
+// a Float32Array, runs its MLP predictor (real addon, MLP fixture, one CPU thread, batch 1) and
+// answers raw_output_contents; nothing else. Each server runs in a process of its own
+// (serve-one.ts; before this session both shared this process and one predictor, so the bare
+// reference paid for the idle chain's timers and heap). Chain: the sidecar's gRPC front end (grpc/server.ts) over
 // createApp with auth on (HS256 token in the authorization metadata, default-deny policies,
 // rate limiter, breaker, queue, metrics, spans, access and audit lines). Both plain h2c on
 // loopback; the load generator (grpc-load.ts) is a child process with `--concurrency` callers.
@@ -23,67 +25,49 @@
 import { execFile } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
-import { Registry } from 'prom-client';
-import { createApp } from '../../sidecar/src/app.js';
 import { SHORT_RUN_OVERLAP } from '../../sidecar/src/pipeline/predict.js';
 import { SHORT_RUN_MS } from '../../sidecar/src/pipeline/queue.js';
-import { createGrpcFrontEnd } from '../../sidecar/src/grpc/server.js';
-import { inferenceServiceDefinition } from '../../sidecar/src/grpc/service.js';
-import { createLoggers } from '../../sidecar/src/logging.js';
-import { ReloadableTracing } from '../../sidecar/src/tracing.js';
-import { bareModelInfer } from './grpc-bare.js';
-import { benchAuth, benchConfig, loadMlpPredictor, median, ROOT, shortRunLine } from './common.js';
+import { forkServer, median, ROOT, type ServerProcess } from './common.js';
 
 const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '8' }, rounds: { type: 'string', default: '3' }, warmup: { type: 'string', default: '5' }, 'max-in-flight': { type: 'string', default: '1' }, pairs: { type: 'string', default: '8' }, 'pair-duration': { type: 'string', default: '3' } } });
-const predictor = await loadMlpPredictor();
 
-// ---- bare reference
-const bare = new Server();
-bare.addService(inferenceServiceDefinition(), { ModelInfer: bareModelInfer(predictor) });
-const barePort = await new Promise<number>((ok, fail) => bare.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) => (e ? fail(e) : ok(p))));
-
-// ---- full chain
-const auth = await benchAuth('grpc-bench-');
-const loggers = createLoggers({ service: 'paddle-sidecar', level: 'info', sinks: { out: { write: () => {} }, deadLetter: { write: (l) => process.stderr.write(l) } } });
-const tracing = new ReloadableTracing({ serviceName: 'bench' });
 // As main.ts runs it (and bench.ts's REST chain): queue.maxInFlight from the CPU threads (1), admission with the memory budget on.
 const MAX_IN_FLIGHT = Number(values['max-in-flight']);
-const sidecar = await createApp({ config: benchConfig(auth), predictor, registry: new Registry(), loggers, tracer: tracing.tracer, device: 'cpu', defaultMaxInFlight: MAX_IN_FLIGHT, memoryBudgetBytes: 2048 * 1024 * 1024 - process.memoryUsage().rss });
-sidecar.start();
-const chain = createGrpcFrontEnd({ core: sidecar.core });
-const chainPort = await chain.listen(0, '127.0.0.1');
+const bareServer = await forkServer('grpc-bare');
+const chainServer = await forkServer('grpc-chain', MAX_IN_FLIGHT);
 
 interface Load { requests: number; errors: number; seconds: number; p50Ms: number; p99Ms: number; cpuUsPerReq: number }
-/** Runs the load child against `port`; cpuUsPerReq is THIS process's CPU (the servers') per request during it. */
-function load(port: number, token?: string, seconds = values.duration): Promise<Load> {
-  const cpu0 = process.cpuUsage();
-  return new Promise((ok, fail) =>
-    execFile(process.execPath, ['--import', 'tsx', `${ROOT}bench/sidecar/grpc-load.ts`, `127.0.0.1:${port}`, values.concurrency, seconds, ...(token ? [token] : [])], { cwd: ROOT }, (e, out) => {
+/** Runs the load child against `server`; cpuUsPerReq is that server process's CPU per request during it. */
+async function load(server: ServerProcess, seconds = values.duration): Promise<Load> {
+  const cpu0 = await server.cpuUs();
+  const token = server.headers.token;
+  const r = await new Promise<Omit<Load, 'cpuUsPerReq'>>((ok, fail) =>
+    execFile(process.execPath, ['--import', 'tsx', `${ROOT}bench/sidecar/grpc-load.ts`, server.url, values.concurrency, seconds, ...(token ? [token] : [])], { cwd: ROOT }, (e, out) => {
       if (e) return fail(e);
-      const r = JSON.parse(out.trim().split('\n').pop() ?? '{}') as Omit<Load, 'cpuUsPerReq'>;
-      const d = process.cpuUsage(cpu0);
-      // The child's warm-up calls (50) count too.
-      ok({ ...r, cpuUsPerReq: (d.user + d.system) / (r.requests + 50) });
+      ok(JSON.parse(out.trim().split('\n').pop() ?? '{}') as Omit<Load, 'cpuUsPerReq'>);
     }),
   );
+  const cpu = (await server.cpuUs()) - cpu0;
+  // The child's warm-up calls (50) count too.
+  return { ...r, cpuUsPerReq: cpu / (r.requests + 50) };
 }
 
+const chainInfo = await chainServer.info();
 console.log(`\ngRPC ModelInfer on the MLP fixture (raw_input_contents, batch 1), h2c loopback; ${values.concurrency} concurrent callers x ${values.duration}s, ${values.rounds} interleaved rounds`);
-console.log('  bare: @grpc/grpc-js server, same .proto, raw bytes -> predictor.run -> raw bytes (the same predictor instance)');
+console.log('  bare: @grpc/grpc-js server, same .proto, raw bytes -> predictor.run -> raw bytes (its own MLP predictor, 1 CPU thread, in a process of its own)');
 console.log(`  machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, node ${process.version}`);
-console.log(`  chain: sidecar gRPC front end, auth on (HS256, authorization metadata), policies, limiter, admission, breaker, queue (maxInFlight ${MAX_IN_FLIGHT}, as main.ts with 1 CPU thread; short runs, under ${SHORT_RUN_MS} ms, up to ${MAX_IN_FLIGHT * SHORT_RUN_OVERLAP}), batching ${sidecar.config().batching.enabled ? 'on' : 'off (the default config)'}, metrics, spans, access + audit lines`);
+console.log(`  chain: sidecar gRPC front end, auth on (HS256, authorization metadata), policies, limiter, admission, breaker, queue (maxInFlight ${MAX_IN_FLIGHT}, as main.ts with 1 CPU thread; short runs, under ${SHORT_RUN_MS} ms, up to ${MAX_IN_FLIGHT * SHORT_RUN_OVERLAP}), batching ${chainInfo.batching ? 'on' : 'off (the default config)'}, metrics, spans, access + audit lines; in a process of its own`);
 if (Number(values.warmup) > 0) {
   // Unmeasured: the same load on each server first (JIT, caches, connection); see the header.
-  await load(barePort, undefined, values.warmup);
-  await load(chainPort, auth.token, values.warmup);
+  await load(bareServer, values.warmup);
+  await load(chainServer, values.warmup);
   console.log(`  warm-up: ${values.warmup} s of the same load on each server before the rounds, not counted`);
 }
 const ratios: number[] = [];
 const rows: { bare: number[]; chain: number[]; bareCpu: number[]; chainCpu: number[] } = { bare: [], chain: [], bareCpu: [], chainCpu: [] };
 for (let r = 0; r < Number(values.rounds); r++) {
-  const b = await load(barePort);
-  const c = await load(chainPort, auth.token);
+  const b = await load(bareServer);
+  const c = await load(chainServer);
   if (b.errors || c.errors) console.log(`  round ${r + 1}: errors bare ${b.errors}, chain ${c.errors}`);
   const br = b.requests / b.seconds;
   const cr = c.requests / c.seconds;
@@ -102,7 +86,7 @@ if (PAIRS > 0) {
   const totals = { bare: 0, chain: 0 };
   const cpu = { bare: 0, chain: 0 };
   const one = async (which: 'bare' | 'chain'): Promise<number> => {
-    const r = which === 'bare' ? await load(barePort, undefined, values['pair-duration']) : await load(chainPort, auth.token, values['pair-duration']);
+    const r = await load(which === 'bare' ? bareServer : chainServer, values['pair-duration']);
     if (r.errors) console.log(`  pair window ${which}: ${r.errors} errors`);
     totals[which] += r.requests;
     cpu[which] += r.cpuUsPerReq * (r.requests + 50);
@@ -120,10 +104,6 @@ if (PAIRS > 0) {
   const cpuC = cpu.chain / (totals.chain + 50 * PAIRS);
   console.log(`gRPC paired windows (${PAIRS} pairs of ${values['pair-duration']} s, ABBA order, ${values.concurrency} callers): chain/bare per pair ${sorted.map((r) => r.toFixed(2)).join(', ')}; median ${median(sorted).toFixed(2)}x (goal >= 0.8x); server CPU us/call bare ${cpuB.toFixed(0)}, chain ${cpuC.toFixed(0)} (bare/chain ${(cpuB / cpuC).toFixed(2)}x)`);
 }
-console.log(shortRunLine(sidecar.queue));
+console.log(String((await chainServer.info()).shortRun));
 console.log(`  load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-await chain.close();
-bare.forceShutdown();
-sidecar.close();
-await tracing.shutdown(1000);
-predictor.dispose();
+await Promise.all([bareServer.close(), chainServer.close()]);
