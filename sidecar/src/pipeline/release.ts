@@ -19,6 +19,17 @@ function collector(): () => void {
   return gc;
 }
 
+/**
+ * Replaces the function that runs a full collection (tests count the collections instead of
+ * running them: whether V8 collects an object at a given moment on its own is its heuristics',
+ * not this module's); undefined goes back to V8's. Returns the one it replaced.
+ */
+export function setCollector(fn: (() => void) | undefined): (() => void) | undefined {
+  const previous = gc;
+  gc = fn;
+  return previous;
+}
+
 /** One full collection of this thread's heap, now (also in worker threads: each has its own). */
 export function collectNow(): void {
   collector()();
