@@ -32,7 +32,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { parseArgs } from 'node:util';
 import { SHORT_RUN_OVERLAP } from '../../sidecar/src/pipeline/predict.js';
 import { SHORT_RUN_MS } from '../../sidecar/src/pipeline/queue.js';
-import { cannon, forkServer, INFER_BODY, median, type ServerProcess } from './common.js';
+import { cannon, forkServer, INFER_BODY, median, pairedWindows, type ServerProcess } from './common.js';
 
 const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, connections: { type: 'string', default: '8' }, sequential: { type: 'string', default: '1500' }, rounds: { type: 'string', default: '3' }, pairs: { type: 'string', default: '8' }, 'pair-duration': { type: 'string', default: '3' }, quick: { type: 'boolean', default: false }, 'max-in-flight': { type: 'string', default: '1' }, warmup: { type: 'string', default: '5' } } });
 const ROUNDS = Number(values.rounds);
@@ -142,33 +142,21 @@ const rows: Row[] = measured.map((name) => {
   };
 });
 
-// The headline throughput ratio: back-to-back pairs of short windows, bare and chain, in ABBA
-// order (bare first in even pairs, chain first in odd ones), so the machine's drift within a pair
-// is seconds, not the ~13 s between the two servers' windows in a round above, and a linear drift
-// cancels over two pairs. The servers are as in the rounds (already warm).
+// The headline throughput ratio: back-to-back ABBA pairs of short windows (pairedWindows in
+// common.ts), the machine's drift within a pair seconds, not the ~13 s between the two servers'
+// windows in a round above. The servers are as in the rounds (already warm).
 const PAIRS = Number(values.pairs);
 const PAIR_S = Number(values['pair-duration']);
-const pairRatios: number[] = [];
-const pairTotals = { bare: 0, chain: 0 };
-const pairCpu = { bare: 0, chain: 0 };
-if (PAIRS > 0) {
-  const one = async (which: 'bare' | 'chain'): Promise<number> => {
+const pairs = PAIRS > 0
+  ? await pairedWindows(PAIRS, async (which) => {
     const server = which === 'bare' ? bareServer : chainServer;
     const cpu0 = await server.cpuUs();
     const r = await cannon(server.url, { body, headers: server.headers, connections: CONNECTIONS, duration: PAIR_S });
-    const cpu = (await server.cpuUs()) - cpu0;
+    const cpuUs = (await server.cpuUs()) - cpu0;
     if (r.non2xx > 0) console.log(`  pair window ${which}: ${r.non2xx} non-2xx answers`);
-    pairTotals[which] += r.requests.total;
-    pairCpu[which] += cpu;
-    return r.requests.average;
-  };
-  for (let i = 0; i < PAIRS; i++) {
-    const [first, second] = i % 2 === 0 ? (['bare', 'chain'] as const) : (['chain', 'bare'] as const);
-    const a = await one(first);
-    const b2 = await one(second);
-    pairRatios.push(first === 'bare' ? b2 / a : a / b2);
-  }
-}
+    return { rate: r.requests.average, requests: r.requests.total, cpuUs, cpuCalls: r.requests.total };
+  })
+  : undefined;
 
 const f = (n: number, d = 3): string => n.toFixed(d);
 const chainInfo = await chainServer.info();
@@ -187,11 +175,9 @@ if (b && c) {
   const cs = samples.get('sidecar full chain (HTTP)') ?? [];
   const paired = bs.map((br, i) => (cs[i]?.rps ?? 0) / br.rps).sort((x, y) => x - y);
   console.log(`\nthroughput ratio chain/bare: ${f(c.rps / b.rps, 2)}x of the medians; per round ${paired.map((r) => f(r, 2)).join(', ')}, median ${f(median(paired), 2)}x (target >= 0.85x, aim 0.9x: issues 18 and 19); cpu per request ratio bare/chain: ${f(b.cpuUs / c.cpuUs, 2)}x`);
-  if (pairRatios.length > 0) {
-    const sorted = [...pairRatios].sort((x, y) => x - y);
-    const cpuB = pairCpu.bare / pairTotals.bare;
-    const cpuC = pairCpu.chain / pairTotals.chain;
-    console.log(`paired windows (${PAIRS} pairs of ${PAIR_S} s, ABBA order, autocannon ${CONNECTIONS} connections): chain/bare per pair ${sorted.map((r) => f(r, 2)).join(', ')}; median ${f(median(sorted), 2)}x, all requests ${f(pairTotals.chain / pairTotals.bare, 2)}x (target >= 0.85x, aim 0.9x); cpu us/req bare ${f(cpuB, 0)}, chain ${f(cpuC, 0)} (bare/chain ${f(cpuB / cpuC, 2)}x)`);
+  if (pairs) {
+    const { bare: cpuB, chain: cpuC } = pairs.cpuUsPerCall;
+    console.log(`paired windows (${PAIRS} pairs of ${PAIR_S} s, ABBA order, autocannon ${CONNECTIONS} connections): chain/bare per pair ${pairs.ratios.map((r) => f(r, 2)).join(', ')}; median ${f(median(pairs.ratios), 2)}x, all requests ${f(pairs.total, 2)}x (target >= 0.85x, aim 0.9x); cpu us/req bare ${f(cpuB, 0)}, chain ${f(cpuC, 0)} (bare/chain ${f(cpuB / cpuC, 2)}x)`);
   }
   console.log(`added p50 (sequential, hrtime): ${f(c.seqP50 - b.seqP50)} ms (target <= 0.3 ms); added p99: ${f(c.seqP99 - b.seqP99)} ms`);
   console.log(`added p50/p99 under load (autocannon, ms resolution): ${c.p50 - b.p50} / ${c.p99 - b.p99} ms`);

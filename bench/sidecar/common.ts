@@ -152,6 +152,54 @@ export function median(xs: number[]): number {
  * builds it (queue.maxInFlight 1, admission with the memory budget), over a predictor that
  * answers at once with the MLP's real output, log lines counted instead of written.
  */
+/** One measured window of one server: its mean rate, the requests it served, and the server
+ * process's CPU over the window with the number of calls that CPU is divided by. */
+export interface PairWindow {
+  rate: number;
+  requests: number;
+  cpuUs: number;
+  cpuCalls: number;
+}
+
+export interface PairedResult {
+  /** chain/bare rate per pair, sorted. */
+  ratios: number[];
+  /** all chain requests over all bare requests. */
+  total: number;
+  cpuUsPerCall: { bare: number; chain: number };
+}
+
+/**
+ * Back-to-back pairs of short windows, bare and chain, in ABBA order (bare first in even pairs,
+ * chain first in odd ones): the machine's drift within a pair is seconds, and a linear drift
+ * cancels over two pairs. Used by bench.ts (REST) and grpc.ts (gRPC) with their own load
+ * generators behind `window`.
+ */
+export async function pairedWindows(pairs: number, window: (which: 'bare' | 'chain') => Promise<PairWindow>): Promise<PairedResult> {
+  const ratios: number[] = [];
+  const requests = { bare: 0, chain: 0 };
+  const cpu = { bare: 0, chain: 0 };
+  const calls = { bare: 0, chain: 0 };
+  const one = async (which: 'bare' | 'chain'): Promise<number> => {
+    const w = await window(which);
+    requests[which] += w.requests;
+    cpu[which] += w.cpuUs;
+    calls[which] += w.cpuCalls;
+    return w.rate;
+  };
+  for (let i = 0; i < pairs; i++) {
+    const [first, second] = i % 2 === 0 ? (['bare', 'chain'] as const) : (['chain', 'bare'] as const);
+    const a = await one(first);
+    const b = await one(second);
+    ratios.push(first === 'bare' ? b / a : a / b);
+  }
+  return {
+    ratios: ratios.sort((x, y) => x - y),
+    total: requests.chain / requests.bare,
+    cpuUsPerCall: { bare: cpu.bare / calls.bare, chain: cpu.chain / calls.chain },
+  };
+}
+
 export async function instantChain(o: { tmpPrefix: string; level: string; authEnabled: boolean }): Promise<{ sidecar: SidecarApp; predictor: PredictorLike; token: string; lines: () => number; close: () => Promise<void> }> {
   const real = await loadMlpPredictor();
   const once = await real.run({ x: { dtype: 'float32', shape: [1, 64], data: new Float32Array(64) } });

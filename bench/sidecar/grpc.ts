@@ -27,7 +27,7 @@ import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { SHORT_RUN_OVERLAP } from '../../sidecar/src/pipeline/predict.js';
 import { SHORT_RUN_MS } from '../../sidecar/src/pipeline/queue.js';
-import { forkServer, median, ROOT, type ServerProcess } from './common.js';
+import { forkServer, median, pairedWindows, ROOT, type ServerProcess } from './common.js';
 
 const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '8' }, rounds: { type: 'string', default: '3' }, warmup: { type: 'string', default: '5' }, 'max-in-flight': { type: 'string', default: '1' }, pairs: { type: 'string', default: '8' }, 'pair-duration': { type: 'string', default: '3' } } });
 
@@ -79,30 +79,17 @@ for (let r = 0; r < Number(values.rounds); r++) {
   console.log(`  round ${r + 1}: bare ${br.toFixed(0)} req/s (p50 ${b.p50Ms.toFixed(2)} ms, p99 ${b.p99Ms.toFixed(2)}), chain ${cr.toFixed(0)} req/s (p50 ${c.p50Ms.toFixed(2)}, p99 ${c.p99Ms.toFixed(2)}), chain/bare ${(cr / br).toFixed(2)}x; server CPU us/req bare ${b.cpuUsPerReq.toFixed(0)}, chain ${c.cpuUsPerReq.toFixed(0)}`);
 }
 console.log(`gRPC median: bare ${median(rows.bare).toFixed(0)} req/s, chain ${median(rows.chain).toFixed(0)} req/s; paired chain/bare median ${median(ratios).toFixed(2)}x (goal >= 0.8x); server CPU us/req bare ${median(rows.bareCpu).toFixed(0)}, chain ${median(rows.chainCpu).toFixed(0)} (bare/chain ${(median(rows.bareCpu) / median(rows.chainCpu)).toFixed(2)}x)`);
-// The headline pairs: bare first in even pairs, chain first in odd ones, so a linear drift cancels over two pairs.
+// The headline pairs (pairedWindows in common.ts: ABBA order, so a linear drift cancels over two pairs).
 const PAIRS = Number(values.pairs);
 if (PAIRS > 0) {
-  const pairRatios: number[] = [];
-  const totals = { bare: 0, chain: 0 };
-  const cpu = { bare: 0, chain: 0 };
-  const one = async (which: 'bare' | 'chain'): Promise<number> => {
+  const pairs = await pairedWindows(PAIRS, async (which) => {
     const r = await load(which === 'bare' ? bareServer : chainServer, values['pair-duration']);
     if (r.errors) console.log(`  pair window ${which}: ${r.errors} errors`);
-    totals[which] += r.requests;
-    cpu[which] += r.cpuUsPerReq * (r.requests + 50);
-    return r.requests / r.seconds;
-  };
-  for (let i = 0; i < PAIRS; i++) {
-    const [first, second] = i % 2 === 0 ? (['bare', 'chain'] as const) : (['chain', 'bare'] as const);
-    const a = await one(first);
-    const b = await one(second);
-    pairRatios.push(first === 'bare' ? b / a : a / b);
-  }
-  const sorted = [...pairRatios].sort((x, y) => x - y);
-  // CPU per call over the pairs' windows (each window's 50 unmeasured warm-up calls counted, as in the rounds).
-  const cpuB = cpu.bare / (totals.bare + 50 * PAIRS);
-  const cpuC = cpu.chain / (totals.chain + 50 * PAIRS);
-  console.log(`gRPC paired windows (${PAIRS} pairs of ${values['pair-duration']} s, ABBA order, ${values.concurrency} callers): chain/bare per pair ${sorted.map((r) => r.toFixed(2)).join(', ')}; median ${median(sorted).toFixed(2)}x (goal >= 0.8x); server CPU us/call bare ${cpuB.toFixed(0)}, chain ${cpuC.toFixed(0)} (bare/chain ${(cpuB / cpuC).toFixed(2)}x)`);
+    // CPU per call over the window, its 50 unmeasured warm-up calls counted, as in the rounds.
+    return { rate: r.requests / r.seconds, requests: r.requests, cpuUs: r.cpuUsPerReq * (r.requests + 50), cpuCalls: r.requests + 50 };
+  });
+  const { bare: cpuB, chain: cpuC } = pairs.cpuUsPerCall;
+  console.log(`gRPC paired windows (${PAIRS} pairs of ${values['pair-duration']} s, ABBA order, ${values.concurrency} callers): chain/bare per pair ${pairs.ratios.map((r) => r.toFixed(2)).join(', ')}; median ${median(pairs.ratios).toFixed(2)}x (goal >= 0.8x); server CPU us/call bare ${cpuB.toFixed(0)}, chain ${cpuC.toFixed(0)} (bare/chain ${(cpuB / cpuC).toFixed(2)}x)`);
 }
 console.log(String((await chainServer.info()).shortRun));
 console.log(`  load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
