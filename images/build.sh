@@ -47,7 +47,7 @@ inputs_hash() {
   {
     cat "$here/rootfs.sh" "$here/image.env" "$here/$name.Dockerfile" "$root/package.json"
     echo "$modules"
-    for d in dist/crds dist/native dist/sidecar dist/operator/main.js build/Release/paddle_native.node; do
+    for d in dist/crds dist/native dist/sidecar dist/operator/main.js dist/operator/src/kube-client.js build/Release/paddle_native.node; do
       [ -e "$root/$d" ] && (cd "$root" && find "$d" -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum)
     done
   } | sha256sum | cut -c1-16
@@ -70,7 +70,7 @@ build_one() {
     [ "${args[0]}" = "$name" ] || { log "$dockerfile runs rootfs.sh for ${args[0]}, not $name"; return 1; }
     local modules=""
     [ "$name" = sidecar ] && modules="$(prod_modules)"
-    for f in dist/crds dist/operator/main.js; do
+    for f in dist/crds dist/operator/main.js dist/operator/src/kube-client.js; do
       [ -e "$root/$f" ] || { log "$root/$f missing: run make build-ts (make images does)"; return 1; }
     done
     # Fast path: the same inputs as an image already packed (the tree is not assembled again).

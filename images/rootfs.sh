@@ -78,6 +78,8 @@ else
   install -D -m 0644 "$src/build/Release/paddle_native.node" "$app/build/Release/paddle_native.node"
   cp -r "$src/dist/native" "$app/dist/native"
   cp -r "$src/dist/sidecar" "$app/dist/sidecar"
+  # The pod reports go through the operator's KubeClient (one keep-alive connection; pod-report.ts).
+  install -D -m 0644 "$src/dist/operator/src/kube-client.js" "$app/dist/operator/src/kube-client.js"
   # The gRPC service definition, read at run time (sidecar/src/grpc/service.ts PROTO_FILE).
   mkdir -p "$app/sidecar" && cp -r "$src/sidecar/proto" "$app/sidecar/proto"
   # paddle-model (the model-fetch init container runs `paddle-model fetch`) and paddle-sidecar;

@@ -2,8 +2,9 @@
 // TLS from the cluster's cert-manager CA ClusterIssuer) are created at once; their pods run on
 // a kwok node (kwok marks them Running and Ready, no containers run), and the bench plays each
 // pod's sidecar: when kwok marks a pod Ready it sends the pod's first report (the sidecar's own
-// buildPodReport / buildReportPatch, a merge patch of status.podReports.<pod>) and then one every
-// reportIntervalSeconds, as the sidecar does. Model verification is off (no sidecar verifies).
+// buildPodReport and PodReportPatcher, a merge patch of status.podReports.<pod> over its own
+// keep-alive connection) and then one every reportIntervalSeconds, as the sidecar does. Model
+// verification is off (no sidecar verifies).
 //
 // Per PaddleService it records when each step was first seen through its own watches:
 //   created (the create call returned), Deployment (the operator applied it), ReplicaSet and
@@ -21,11 +22,11 @@
 // pods' report interval; BENCH_OPERATOR_WORKERS (4): the operator's --workers.
 
 import { loadavg } from 'node:os';
-import { PatchStrategy, setHeaderOptions, type CoreV1Event, type KubernetesObject, type V1Deployment, type V1Pod, type V1ReplicaSet } from '@kubernetes/client-node';
+import { type CoreV1Event, type KubernetesObject, type V1Deployment, type V1Pod, type V1ReplicaSet } from '@kubernetes/client-node';
 import type { PaddleService } from '../../crds/src/index.js';
 import { applyObject, createTestNamespace, deleteTestNamespace, makeClients, waitFor, type Clients } from '../../e2e/src/index.js';
 import { E2E_ISSUER, startOperator, sumMetric, type OperatorProcess } from '../../operator/test/e2e/harness.js';
-import { buildPodReport, buildReportPatch } from '../../sidecar/src/pod-report.js';
+import { buildPodReport, PodReportPatcher } from '../../sidecar/src/pod-report.js';
 import { apiServerCounters, apiServerWrites, clusterPids, componentConfig, cpuSince, cpuSnapshot, pool, rssMb, waitForEarlierRuns, writesByComponent } from './proc.js';
 import { benchClient, certificates, deployments, NamespaceWatch, paddleServices, pods, replicaSets } from './watch.js';
 
@@ -160,7 +161,7 @@ class Reporters {
   readonly #clients: Clients;
   readonly #ns: string;
   readonly #timeline: Timeline;
-  readonly #pods = new Map<string, { instance: string; templateHash: string }>();
+  readonly #pods = new Map<string, { instance: string; patcher: PodReportPatcher }>();
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #waiting: string[] = [];
   #busy = 0;
@@ -180,7 +181,10 @@ class Reporters {
   podReady(pod: V1Pod): void {
     const name = pod.metadata?.name ?? '';
     if (this.#pods.has(name)) return;
-    this.#pods.set(name, { instance: pod.metadata?.labels?.[INSTANCE_LABEL] ?? '', templateHash: pod.metadata?.labels?.[TEMPLATE_LABEL] ?? '' });
+    const instance = pod.metadata?.labels?.[INSTANCE_LABEL] ?? '';
+    // Each pod's own patcher (its own keep-alive connection), as each sidecar has.
+    const patcher = new PodReportPatcher(this.#clients.kc, { namespace: this.#ns, serviceName: instance, podName: name, templateHash: pod.metadata?.labels?.[TEMPLATE_LABEL] ?? '' });
+    this.#pods.set(name, { instance, patcher });
     this.#due(name);
   }
 
@@ -189,6 +193,7 @@ class Reporters {
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
     this.#waiting.length = 0;
+    for (const p of this.#pods.values()) p.patcher.close();
   }
 
   #due(pod: string): void {
@@ -230,10 +235,7 @@ class Reporters {
       breaker: { state: 'closed', trips: 0, treatmentState: 'closed' },
     });
     try {
-      await this.#clients.custom.patchNamespacedCustomObjectStatus(
-        { group: 'serving.paddle.io', version: 'v1alpha1', plural: 'paddleservices', namespace: this.#ns, name: p.instance, body: buildReportPatch(pod, report, p.templateHash) },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-      );
+      await p.patcher.patch(report);
       this.sent++;
       this.#timeline.mark(p.instance, 'reported');
     } catch (err) {

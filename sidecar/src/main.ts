@@ -327,22 +327,25 @@ async function main(): Promise<void> {
   log.info({ port, metricsPort: metricsBound, healthPort: healthBound, grpcPort: grpcBound, tls: Boolean(tls), mtls: Boolean(tls?.mutual) }, 'serving');
 
   // Pod report: only when the downward API says which pod and PaddleService this is.
+  let stopping = false;
   let reportTimer: NodeJS.Timeout | undefined;
+  let patcher: PodReportPatcher | undefined;
   const podName = env[ENV.podName];
   const namespace = env[ENV.podNamespace];
   const serviceName = env[ENV.serviceName];
   if (podName && namespace && serviceName) {
     const templateHash = env[ENV.templateHash];
-    const patcher = new PodReportPatcher(PodReportPatcher.kubeConfigFromEnvironment(), { podName, namespace, serviceName, ...(templateHash ? { templateHash } : {}) });
+    const reports = new PodReportPatcher(PodReportPatcher.kubeConfigFromEnvironment(), { podName, namespace, serviceName, ...(templateHash ? { templateHash } : {}) });
+    patcher = reports;
     const tick = async (): Promise<void> => {
       try {
-        await patcher.patch(sidecar.buildReport());
+        await reports.patch(sidecar.buildReport());
         m.reportPatches.inc({ result: 'ok' });
       } catch (err) {
         m.reportPatches.inc({ result: 'error' });
         log.warn({ '@error.cause': describeCause(err) }, 'pod report patch failed');
       }
-      reportTimer = setTimeout(() => void tick(), sidecar.config().reportIntervalSeconds * 1000);
+      if (!stopping) reportTimer = setTimeout(() => void tick(), sidecar.config().reportIntervalSeconds * 1000);
     };
     void tick();
   } else {
@@ -350,7 +353,6 @@ async function main(): Promise<void> {
   }
 
   const shutdownDelayS = parseIntFlag('shutdown-delay-seconds', values['shutdown-delay-seconds'], podName ? SHUTDOWN_DELAY_IN_POD_S : 0);
-  let stopping = false;
   const shutdown = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
@@ -358,6 +360,7 @@ async function main(): Promise<void> {
     // new work) while the ports keep answering for --shutdown-delay-seconds.
     sidecar.drain(`shutting down (${signal})`);
     if (reportTimer) clearTimeout(reportTimer); // no more reports: this pod is on its way out
+    patcher?.close();
     if (shutdownDelayS > 0) {
       // A client (or a Service whose endpoints lag) that picked this pod just before it was
       // marked terminating still connects: answer it before closing the listeners.
