@@ -87,7 +87,8 @@ export class Controller {
       client,
       resource: RESOURCES.paddleService,
       // The echo of our own status write brings nothing new: the reconcile that wrote it
-      // already acted on everything else it saw.
+      // already acted on everything else it saw (unless a later reconcile held its status
+      // write back until this echo: then isOwnWrite answers false).
       onEvent: (ps, type) => {
         if (type !== 'delete' && this.reconciler.isOwnWrite(ps)) return;
         const key = keyOf(ps);

@@ -153,6 +153,14 @@ export class Reconciler {
   readonly #state = new Map<string, KeyState>();
   /** kind/ns/name -> what we last applied (spec hash) and the resourceVersion it produced. */
   readonly #written = new Map<string, { hash: string; rv: string; at?: number }>();
+  /**
+   * PaddleServices (by written key) whose last reconcile had a status to write but held it back
+   * because the cache had not caught up with our previous status patch: the echo of that patch
+   * is then no longer "nothing new" (isOwnWrite answers false), so the reconcile it triggers
+   * writes what the held-back one saw. Without this the status waited for the next unrelated
+   * event (in ready.ts, the pod's next report 15 s later: Ready came 13-14 s after its inputs).
+   */
+  readonly #statusHeldBack = new Set<string>();
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
@@ -340,6 +348,8 @@ export class Reconciler {
     const statusKey = writtenKey('PaddleService', namespace, name);
     const statusBehind = cacheIsBehind(raw.metadata.resourceVersion, this.#written.get(statusKey)?.rv);
     const wroteStatus = patch !== undefined && !statusBehind;
+    if (patch !== undefined && statusBehind) this.#statusHeldBack.add(statusKey);
+    else this.#statusHeldBack.delete(statusKey);
     if (wroteStatus) {
       // Only the new resourceVersion is read from the answer.
       const written = await this.#d.client.mergePatch<PaddleService>(objectPath(RESOURCES.paddleService, namespace, name, 'status'), patch, { metadataOnly: true });
@@ -399,7 +409,9 @@ export class Reconciler {
   isOwnWrite(obj: KubernetesObject): boolean {
     const rv = obj.metadata?.resourceVersion;
     if (!rv) return false;
-    return this.#written.get(writtenKey(obj.kind ?? '', obj.metadata?.namespace ?? 'default', obj.metadata?.name ?? ''))?.rv === rv;
+    const key = writtenKey(obj.kind ?? '', obj.metadata?.namespace ?? 'default', obj.metadata?.name ?? '');
+    if (this.#statusHeldBack.has(key)) return false;
+    return this.#written.get(key)?.rv === rv;
   }
 
   /** A child was deleted: the next reconcile must apply it again, however recent our last write. */
@@ -417,6 +429,7 @@ export class Reconciler {
     this.#state.delete(key);
     const { namespace, name } = splitKey(key);
     for (const k of ownWriteKeys(namespace, name)) this.#written.delete(k);
+    this.#statusHeldBack.delete(writtenKey('PaddleService', namespace, name));
     this.#d.metrics?.forgetConditions(namespace, name);
   }
 

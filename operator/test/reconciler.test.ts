@@ -182,6 +182,36 @@ describe('Reconciler (in-process fake of our client)', () => {
     assert.equal(t.api.calls.filter((c) => c.verb === 'apply').length, before, 'no re-apply while the cache is behind our write');
   });
 
+  it('a status write held back because the cache was behind our last patch is made on that patch\'s echo (no lost update)', async () => {
+    const t = setup(raw('minimal.yaml'));
+    await t.reconciler.reconcile(t.key);
+    markAvailable(t.api, 'mnist-mlp');
+    addPods(t.api, 'mnist-mlp', ['mnist-mlp-a']);
+    putReports(t.api, 'mnist-mlp', { 'mnist-mlp-a': report({ device: 'cpu', latency: { samples: 0 } }) });
+    await t.reconciler.reconcile(t.key);
+    assert.equal(t.ready()?.reason, 'CertificateNotReady');
+    // Our status patch is written (resourceVersion W); the watch has not delivered it yet, so the
+    // cache still shows the PaddleService as it was before that patch.
+    const echo = structuredClone(t.api.find('PaddleService', 'ml', 'mnist-mlp') as KubernetesObject);
+    const key = FakeApi.key('PaddleService', 'ml', 'mnist-mlp');
+    const lagging = structuredClone(echo);
+    lagging.metadata = { ...lagging.metadata, resourceVersion: '1' };
+    t.api.objects.set(key, lagging);
+    // cert-manager marks the Certificate Ready: a reconcile sees it, but holds its status write back.
+    markCertificateReady(t.api, 'mnist-mlp');
+    const statusWrites = (): number => t.api.calls.filter((c) => c.verb === 'patch').length;
+    const before = statusWrites();
+    await t.reconciler.reconcile(t.key);
+    assert.equal(statusWrites(), before, 'no status write over a cache older than our last patch');
+    // The echo of our patch arrives: it must cause a reconcile (the controller drops own-write echoes).
+    t.api.objects.set(key, echo);
+    assert.equal(t.reconciler.isOwnWrite(echo), false, 'the echo is news: a held-back status write waits for it');
+    await t.reconciler.reconcile(t.key);
+    assert.equal(t.ready()?.status, 'True', t.ready()?.message);
+    // Written now: the echo of this write is our own again.
+    assert.equal(t.reconciler.isOwnWrite(t.api.find('PaddleService', 'ml', 'mnist-mlp') as KubernetesObject), true);
+  });
+
   it('knows the echo of its own writes (children applied, status patched) from anyone else\'s change', async () => {
     const t = setup(raw('minimal.yaml'));
     await t.reconciler.reconcile(t.key);
