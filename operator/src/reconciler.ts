@@ -148,6 +148,9 @@ export function splitKey(key: string): { namespace: string; name: string } {
   return i < 0 ? { namespace: 'default', name: key } : { namespace: key.slice(0, i), name: key.slice(i + 1) };
 }
 
+/** When a reconcile that held its status write back looks again without an event. */
+export const HELD_BACK_RECHECK_MS = 1_000;
+
 export class Reconciler {
   readonly #d: ReconcilerDeps;
   readonly #state = new Map<string, KeyState>();
@@ -387,6 +390,9 @@ export class Reconciler {
 
     // 8. When to look again without an event.
     const waits: number[] = [];
+    // A held-back status write also comes back by itself: the echo of our last patch may have
+    // reached the cache (and been judged our own) while this reconcile was awaiting its applies.
+    if (patch !== undefined && statusBehind) waits.push(HELD_BACK_RECHECK_MS);
     if (decision.recheckAfterMs !== undefined) waits.push(decision.recheckAfterMs);
     if (tuned.recheckAfterMs !== undefined) waits.push(tuned.recheckAfterMs);
     const staleMs = staleAfterMs(ps.spec);

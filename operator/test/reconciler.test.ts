@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { ApiException, type KubernetesObject, type V1Deployment } from '@kubernetes/client-node';
-import { cacheIsBehind } from '../src/reconciler.js';
+import { cacheIsBehind, HELD_BACK_RECHECK_MS } from '../src/reconciler.js';
 import { FakeApi } from './fake-api.js';
 import { addPods, markAvailable, markCertificateReady, putReports, raw, setup } from './reconcile-harness.js';
 import { report } from './reports.js';
@@ -201,8 +201,10 @@ describe('Reconciler (in-process fake of our client)', () => {
     markCertificateReady(t.api, 'mnist-mlp');
     const statusWrites = (): number => t.api.calls.filter((c) => c.verb === 'patch').length;
     const before = statusWrites();
-    await t.reconciler.reconcile(t.key);
+    const held = await t.reconciler.reconcile(t.key);
     assert.equal(statusWrites(), before, 'no status write over a cache older than our last patch');
+    // ... and it comes back by itself soon, in case the echo reached the cache during that reconcile.
+    assert.ok(held.requeueAfterMs !== undefined && held.requeueAfterMs <= HELD_BACK_RECHECK_MS, `looks again within ${HELD_BACK_RECHECK_MS} ms (${held.requeueAfterMs} ms)`);
     // The echo of our patch arrives: it must cause a reconcile (the controller drops own-write echoes).
     t.api.objects.set(key, echo);
     assert.equal(t.reconciler.isOwnWrite(echo), false, 'the echo is news: a held-back status write waits for it');
