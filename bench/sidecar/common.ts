@@ -147,11 +147,6 @@ export function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)] ?? 0;
 }
 
-/**
- * The in-process CPU benches' set-up (chain-cpu.ts, grpc-cpu.ts): the full chain as bench.ts
- * builds it (queue.maxInFlight 1, admission with the memory budget), over a predictor that
- * answers at once with the MLP's real output, log lines counted instead of written.
- */
 /** One measured window of one server: its mean rate, the requests it served, and the server
  * process's CPU over the window with the number of calls that CPU is divided by. */
 export interface PairWindow {
@@ -200,6 +195,11 @@ export async function pairedWindows(pairs: number, window: (which: 'bare' | 'cha
   };
 }
 
+/**
+ * The in-process CPU benches' set-up (chain-cpu.ts, grpc-cpu.ts): the full chain as bench.ts
+ * builds it (queue.maxInFlight 1, admission with the memory budget), over a predictor that
+ * answers at once with the MLP's real output, log lines counted instead of written.
+ */
 export async function instantChain(o: { tmpPrefix: string; level: string; authEnabled: boolean }): Promise<{ sidecar: SidecarApp; predictor: PredictorLike; token: string; lines: () => number; close: () => Promise<void> }> {
   const real = await loadMlpPredictor();
   const once = await real.run({ x: { dtype: 'float32', shape: [1, 64], data: new Float32Array(64) } });

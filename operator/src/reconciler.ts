@@ -351,7 +351,8 @@ export class Reconciler {
     const statusKey = writtenKey('PaddleService', namespace, name);
     const statusBehind = cacheIsBehind(raw.metadata.resourceVersion, this.#written.get(statusKey)?.rv);
     const wroteStatus = patch !== undefined && !statusBehind;
-    if (patch !== undefined && statusBehind) this.#statusHeldBack.add(statusKey);
+    const heldBack = patch !== undefined && statusBehind;
+    if (heldBack) this.#statusHeldBack.add(statusKey);
     else this.#statusHeldBack.delete(statusKey);
     if (wroteStatus) {
       // Only the new resourceVersion is read from the answer.
@@ -392,7 +393,7 @@ export class Reconciler {
     const waits: number[] = [];
     // A held-back status write also comes back by itself: the echo of our last patch may have
     // reached the cache (and been judged our own) while this reconcile was awaiting its applies.
-    if (patch !== undefined && statusBehind) waits.push(HELD_BACK_RECHECK_MS);
+    if (heldBack) waits.push(HELD_BACK_RECHECK_MS);
     if (decision.recheckAfterMs !== undefined) waits.push(decision.recheckAfterMs);
     if (tuned.recheckAfterMs !== undefined) waits.push(tuned.recheckAfterMs);
     const staleMs = staleAfterMs(ps.spec);

@@ -2,7 +2,7 @@
 // status.podReports.<podName> of the PaddleService through the status subresource.
 
 import { HttpMethod, KubeConfig, PatchStrategy } from '@kubernetes/client-node';
-import { KubeClient } from '../../operator/src/kube-client.js';
+import { KubeClient, objectPath, type ResourceRef } from '../../operator/src/kube-client.js';
 import { GROUP, PLURAL, VERSION, type BreakerState, type Device, type OpProfileEntry, type PodReport, type ServingMode } from '../../crds/src/types.js';
 import type { ModelInfoLike, PredictorStatsLike } from './predictor.js';
 import { quantile } from './quantiles.js';
@@ -96,6 +96,9 @@ export function buildReportPatch(podName: string, report: PodReport, templateHas
  * local control plane, 200 reports in a row: about 7.6 -> 1.6 ms of the sidecar's CPU, 15 -> 8 ms
  * of wall time and 10.3 -> 8.4 ms of the API server's CPU per report.
  */
+/** The PaddleService resource (the operator's RESOURCES.paddleService, from the CRD's own names). */
+const PADDLE_SERVICES: ResourceRef = { group: GROUP, version: VERSION, plural: PLURAL, namespaced: true };
+
 export class PodReportPatcher {
   private readonly kube: KubeClient;
   private readonly path: string;
@@ -104,8 +107,7 @@ export class PodReportPatcher {
     private readonly target: ReportTarget,
   ) {
     this.kube = new KubeClient(kubeConfig, { maxConnections: 1 });
-    const seg = encodeURIComponent;
-    this.path = `/apis/${GROUP}/${VERSION}/namespaces/${seg(target.namespace)}/${PLURAL}/${seg(target.serviceName)}/status`;
+    this.path = objectPath(PADDLE_SERVICES, target.namespace, target.serviceName, 'status');
   }
 
   /** Loads in-cluster credentials when present, else $KUBECONFIG / ~/.kube/config. */
