@@ -19,14 +19,17 @@
 //
 // Usage: npx tsx bench/operator/ready.ts [N]   (default 1000; needs the local control plane).
 // BENCH_READY_TIMEOUT_S (600): the wait for all Ready; BENCH_READY_REPORT_INTERVAL_S (15): the
-// pods' report interval; BENCH_OPERATOR_WORKERS (4): the operator's --workers.
+// pods' report interval; BENCH_READY_REPORT_HEARTBEAT_S (60): the longest a pod goes without
+// writing an unchanged report (spec.observability.reportHeartbeatSeconds; set it to the interval
+// for a write every interval, as before 2026-12-07); BENCH_OPERATOR_WORKERS (4): the operator's
+// --workers.
 
 import { loadavg } from 'node:os';
 import { type CoreV1Event, type KubernetesObject, type V1Deployment, type V1Pod, type V1ReplicaSet } from '@kubernetes/client-node';
 import type { PaddleService } from '../../crds/src/index.js';
 import { applyObject, createTestNamespace, deleteTestNamespace, makeClients, waitFor, type Clients } from '../../e2e/src/index.js';
 import { E2E_ISSUER, startOperator, sumMetric, type OperatorProcess } from '../../operator/test/e2e/harness.js';
-import { buildPodReport, PodReportPatcher } from '../../sidecar/src/pod-report.js';
+import { buildPodReport, PodReportPatcher, ReportGate } from '../../sidecar/src/pod-report.js';
 import { apiServerCounters, apiServerWrites, clusterPids, componentConfig, cpuSince, cpuSnapshot, pool, rssMb, waitForEarlierRuns, writesByComponent } from './proc.js';
 import { benchClient, certificates, deployments, NamespaceWatch, paddleServices, pods, replicaSets } from './watch.js';
 
@@ -36,6 +39,8 @@ const TARGET_RSS_MB = 200;
 const TIMEOUT_S = Number(process.env.BENCH_READY_TIMEOUT_S ?? 600);
 /** status.podReports cadence of each pod (spec.observability.reportIntervalSeconds; the CRD's default). */
 const REPORT_INTERVAL_S = Number(process.env.BENCH_READY_REPORT_INTERVAL_S ?? 15);
+/** spec.observability.reportHeartbeatSeconds (the CRD's default): an unchanged report waits for it. */
+const REPORT_HEARTBEAT_S = Number(process.env.BENCH_READY_REPORT_HEARTBEAT_S ?? 60);
 /** Reports in flight at once at most (1000 real sidecars would each have one; 1000 / 15 s needs ~67/s). */
 const MAX_IN_FLIGHT = 256;
 const NODE_ARGS = (process.env.BENCH_OPERATOR_NODE_ARGS ?? '--max-old-space-size=128 --max-semi-space-size=8').split(' ').filter(Boolean);
@@ -116,7 +121,7 @@ function spec(name: string): PaddleService {
       },
       tls: { enabled: true, issuerRef: E2E_ISSUER },
       auth: { enabled: false },
-      observability: { reportIntervalSeconds: REPORT_INTERVAL_S },
+      observability: { reportIntervalSeconds: REPORT_INTERVAL_S, reportHeartbeatSeconds: REPORT_HEARTBEAT_S },
     },
   };
 }
@@ -161,12 +166,14 @@ class Reporters {
   readonly #clients: Clients;
   readonly #ns: string;
   readonly #timeline: Timeline;
-  readonly #pods = new Map<string, { instance: string; patcher: PodReportPatcher }>();
+  readonly #pods = new Map<string, { instance: string; patcher: PodReportPatcher; gate: ReportGate }>();
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #waiting: string[] = [];
   #busy = 0;
   #stopped = false;
   sent = 0;
+  /** Reports built but not written: unchanged within the heartbeat (the sidecar's ReportGate). */
+  unchanged = 0;
   errors = 0;
   lastError = '';
   /** Reports due but not started because MAX_IN_FLIGHT were in flight (how far the bench fell behind). */
@@ -184,7 +191,7 @@ class Reporters {
     const instance = pod.metadata?.labels?.[INSTANCE_LABEL] ?? '';
     // Each pod's own patcher (its own keep-alive connection), as each sidecar has.
     const patcher = new PodReportPatcher(this.#clients.kc, { namespace: this.#ns, serviceName: instance, podName: name, templateHash: pod.metadata?.labels?.[TEMPLATE_LABEL] ?? '' });
-    this.#pods.set(name, { instance, patcher });
+    this.#pods.set(name, { instance, patcher, gate: new ReportGate() });
     this.#due(name);
   }
 
@@ -234,8 +241,15 @@ class Reporters {
       stats: undefined,
       breaker: { state: 'closed', trips: 0, treatmentState: 'closed' },
     });
+    const at = Date.now();
+    const { write, content } = p.gate.decide(report, at, Math.max(REPORT_INTERVAL_S, REPORT_HEARTBEAT_S) * 1000);
+    if (!write) {
+      this.unchanged++;
+      return;
+    }
     try {
       await p.patcher.patch(report);
+      p.gate.written(content, at);
       this.sent++;
       this.#timeline.mark(p.instance, 'reported');
     } catch (err) {
@@ -395,7 +409,7 @@ async function runReady(clients: Clients, op: OperatorProcess, n: number): Promi
 
     console.log(`\n== time to Ready: ${n} PaddleServices, 1 replica each, TLS (cert-manager CA ClusterIssuer), pods on kwok node ${BENCH_NODE}, verification off ==`);
     for (const line of componentConfig(WORKERS)) console.log(`config   : ${line}`);
-    console.log(`config   : kwok node ${BENCH_NODE}; pods report every ${REPORT_INTERVAL_S} s after the last report finished, each on its own timer (as the sidecar; at most ${MAX_IN_FLIGHT} in flight from the bench)`);
+    console.log(`config   : kwok node ${BENCH_NODE}; pods look at their report every ${REPORT_INTERVAL_S} s after the last one finished and write it when it changed or ${REPORT_HEARTBEAT_S} s after their last write, each on its own timer (as the sidecar; at most ${MAX_IN_FLIGHT} in flight from the bench)`);
     console.log(`reference: API server accepted the ${n} creates in ${createdS.toFixed(1)} s (kube-apiserver CPU ${createCpuMs.toFixed(1)} ms per create)`);
     console.log(`all Ready: ${allReady ? `every PaddleService Ready=True ${timeline.quantileAt('ready', n, 1)?.toFixed(1)} s after the first create` : `NOT all Ready after ${wall.toFixed(0)} s (${timeline.count('ready')}/${n})`} (target <= ${TARGET_READY_S} s: ${allReady ? ((timeline.quantileAt('ready', n, 1) ?? 0) / TARGET_READY_S).toFixed(2) : '>' + (wall / TARGET_READY_S).toFixed(2)}x)`);
     console.log('stages   : seconds after the first create at which 50 % / 100 % of the PaddleServices had reached each step');
@@ -422,7 +436,7 @@ async function runReady(clients: Clients, op: OperatorProcess, n: number): Promi
     for (const [what, from, to] of steps) console.log(`  ${what.padEnd(56)} ${dist(timeline.lags(from, to))}`);
     console.log(`last in  : the input that came last before Ready, per PaddleService: ${[...holder.entries()].map(([s, c]) => `${STAGES.find(([x]) => x === s)?.[1]} ${c}`).join(', ')}`);
     for (const line of lastReadyPath(timeline)) console.log(line);
-    console.log(`operator : ${reconciles} reconciles (${(reconciles / n).toFixed(1)} per PaddleService), ${writes(metrics1) - writes(metrics0)} writes; ${reporters.sent} pod reports sent (${reporters.errors} failed${reporters.lastError ? `: ${reporters.lastError}` : ''}; ${reporters.deferred} waited for one of the bench's ${MAX_IN_FLIGHT} slots)`);
+    console.log(`operator : ${reconciles} reconciles (${(reconciles / n).toFixed(1)} per PaddleService), ${writes(metrics1) - writes(metrics0)} writes; ${reporters.sent} pod reports sent, ${reporters.unchanged} unchanged ones not (${reporters.errors} failed${reporters.lastError ? `: ${reporters.lastError}` : ''}; ${reporters.deferred} waited for one of the bench's ${MAX_IN_FLIGHT} slots)`);
     console.log(`cpu      : over ${wall.toFixed(1)} s wall (2 cores = 200%): ${Object.entries(cpu).map(([k, v]) => `${k} ${v.toFixed(1)} s (${((100 * v) / wall).toFixed(0)}%)`).join(', ')}; cluster processes ${others.toFixed(1)} CPU-s`);
     const totalWrites = apiWrites.reduce((a, [, c]) => a + c, 0);
     const serverS = byComponent.reduce((a, [, , sec]) => a + sec, 0);

@@ -173,5 +173,10 @@ export interface SidecarConfig {
   otlp?: { endpoint: string };
   matrix: Required<MatrixSpec>;
   reportIntervalSeconds: number;
+  /**
+   * The longest the pod goes without writing an unchanged report (at least reportIntervalSeconds).
+   * Absent (a config written by an operator that predates it): every interval, as before.
+   */
+  reportHeartbeatSeconds?: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }

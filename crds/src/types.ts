@@ -204,6 +204,7 @@ export interface ObservabilitySpec {
     bufferRecords?: number;
   };
   reportIntervalSeconds?: number;
+  reportHeartbeatSeconds?: number;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
   matrix?: MatrixSpec;
 }

@@ -56,6 +56,7 @@ describe('applyDefaults', () => {
     assert.deepEqual(spec.resources, { gpu: { count: 1, resourceName: 'nvidia.com/gpu' } });
     assert.deepEqual(spec.observability, {
       reportIntervalSeconds: 15,
+      reportHeartbeatSeconds: 60,
       logLevel: 'info',
       matrix: { gpuMemoryBucketMB: 1024, gpuMemoryBuckets: 128, latencyBucketMs: 5, latencyBuckets: 200, seqLenEdges: [128, 256, 512, 1024, 2048, 4096] },
     });

@@ -91,7 +91,7 @@ function paddleService(): PaddleService {
           { path: '/v1/export_model', domain: 'model_admin', callsPerMinute: 5 },
         ],
       },
-      observability: { reportIntervalSeconds: 1, matrix: { seqLenEdges: SEQ_LEN_EDGES } },
+      observability: { reportIntervalSeconds: 1, reportHeartbeatSeconds: 5, matrix: { seqLenEdges: SEQ_LEN_EDGES } },
     },
   } as PaddleService;
 }
@@ -279,7 +279,7 @@ describe('operator + a real sidecar process as the model pod', function () {
     assert.ok(Number.isFinite(lastReport));
     await sidecar.stop();
     assert.ok(sidecar.child.exitCode !== null || sidecar.child.signalCode !== null, 'the sidecar process is gone');
-    // Stale after max(30 s, 3 report intervals); the operator requeues itself for that moment.
+    // Stale after max(30 s, the heartbeat + 2 report intervals); the operator requeues itself for that moment.
     const ps = await waitForValue(
       () => getPaddleService(clients, ns, NAME),
       (p) => p.status?.podReports?.[podName] === undefined && condition(p, 'Ready')?.status !== 'True',

@@ -1,7 +1,7 @@
 // The sidecar's pod report against the real kube-apiserver: merge patches land in
 // status.podReports.<pod> through the status subresource, pass the CRD's status schema, leave
 // other pods' reports alone, and the real sidecar process (main.ts, KUBECONFIG credentials)
-// patches on its own interval.
+// patches on its own interval, an unchanged report once per heartbeat.
 
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -78,7 +78,7 @@ describe('sidecar pod report on the API server', function () {
     await createObject(clients.objects, { ...paddleService('live'), metadata: { name: 'live', namespace: ns.name } });
     const dir = mkdtempSync(join(tmpdir(), 'sidecar-e2e-'));
     const configFile = join(dir, 'config.json');
-    writeFileSync(configFile, JSON.stringify({ version: 1, model: { name: 'mlp' }, auth: { enabled: false }, reportIntervalSeconds: 1 }));
+    writeFileSync(configFile, JSON.stringify({ version: 1, model: { name: 'mlp' }, auth: { enabled: false }, reportIntervalSeconds: 1, reportHeartbeatSeconds: 3 }));
     let child: ChildProcess | undefined;
     let output = '';
     try {
@@ -106,14 +106,22 @@ describe('sidecar pod report on the API server', function () {
       assert.equal(rep.device, 'cpu');
       assert.equal(rep.mode, 'normal');
       assert.equal(rep.breaker.state, 'closed');
-      // Reports keep coming on the interval.
-      const t0 = Date.parse(rep.reportedAt);
+      // Reports keep coming; an idle sidecar's report does not change, so it looks every second
+      // (reportIntervalSeconds) but writes once per heartbeat (reportHeartbeatSeconds: 3).
+      const seen = [Date.parse(rep.reportedAt)];
       await waitForValue(
         () => readStatus(clients, ns.name, 'live'),
-        (ps) => Date.parse(ps.status?.podReports?.['live-pod-0']?.reportedAt ?? '0') > t0,
+        (ps) => {
+          const at = Date.parse(ps.status?.podReports?.['live-pod-0']?.reportedAt ?? '0');
+          if (at > (seen.at(-1) ?? 0)) seen.push(at);
+          return seen.length >= 4;
+        },
         120_000,
-        'a newer report',
+        'three newer reports',
+        { intervalMs: 100 },
       );
+      const gaps = seen.slice(1).map((at, i) => at - (seen[i] ?? 0));
+      assert.ok(gaps.every((g) => g >= 2900), `an unchanged report is written once per 3 s heartbeat, not every 1 s interval (gaps ${gaps.join(', ')} ms)`);
       assert.match(output, /"message":"serving"/);
       assert.doesNotMatch(output, /pod report patch failed/);
     } finally {

@@ -118,15 +118,16 @@ describe('Reconciler (in-process fake of our client)', () => {
     markAvailable(t.api, 'mnist-mlp');
     markCertificateReady(t.api, 'mnist-mlp');
     addPods(t.api, 'mnist-mlp', ['mnist-mlp-a']);
-    // Built 60 s before this reconcile (the window is 45 s: 3 x the 15 s interval): it waited in
-    // the API server and the work queue, or the pod's clock is behind. It has just arrived.
-    const late = new Date(t.clock.now() - 60_000).toISOString();
+    // Built 120 s before this reconcile (the window is 90 s: the 60 s heartbeat + 2 x the 15 s
+    // interval): it waited in the API server and the work queue, or the pod's clock is behind. It
+    // has just arrived.
+    const late = new Date(t.clock.now() - 120_000).toISOString();
     putReports(t.api, 'mnist-mlp', { 'mnist-mlp-a': report({ device: 'cpu', reportedAt: late, latency: { samples: 0 } }) });
     const r = await t.reconciler.reconcile(t.key);
     assert.equal(t.ready()?.status, 'True', t.ready()?.message);
-    assert.ok(r.requeueAfterMs !== undefined && r.requeueAfterMs > 40_000 && r.requeueAfterMs <= 46_000, `looks again when it would go stale (${r.requeueAfterMs} ms)`);
+    assert.ok(r.requeueAfterMs !== undefined && r.requeueAfterMs > 85_000 && r.requeueAfterMs <= 91_000, `looks again when it would go stale (${r.requeueAfterMs} ms)`);
     // No newer report within the window: stale now, pruned, Ready=False.
-    await t.clock.advance(46_000);
+    await t.clock.advance(91_000);
     await t.reconciler.reconcile(t.key);
     assert.equal(t.ready()?.status, 'False');
     assert.deepEqual(Object.keys(t.status()?.podReports ?? {}), []);

@@ -18,7 +18,7 @@ import { paddleServiceSchema, type SchemaNode } from '../../crds/src/schema.js';
 import { parseSidecarConfig } from '../../sidecar/src/config.js';
 import { computeDesiredReplicas } from '../src/autoscale.js';
 import { buildChildren, CONFIG_FILE_KEY, DEFAULT_OPERATOR_CONFIG } from '../src/builders/index.js';
-import { staleAfterMs } from '../src/status/fleet.js';
+import { reportTiming } from '../src/status/fleet.js';
 import { variant } from './fixtures.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -251,8 +251,13 @@ export const FIELDS: Record<string, FieldEntry> = {
   'observability.audit.bufferRecords': audit('bufferRecords', 4242, SIDECAR('main.ts', /a\.bufferRecords/)),
   'observability.reportIntervalSeconds': {
     value: 21,
-    carried: (b) => [b.config.reportIntervalSeconds, staleAfterMs(b.ps.spec) / 3 / 1000],
+    carried: (b) => [b.config.reportIntervalSeconds, reportTiming(b.ps.spec).intervalMs / 1000],
     reader: [SIDECAR('main.ts', /config\(\)\.reportIntervalSeconds/), OPERATOR('status/fleet.ts', /reportIntervalSeconds/)],
+  },
+  'observability.reportHeartbeatSeconds': {
+    value: 300,
+    carried: (b) => [b.config.reportHeartbeatSeconds, reportTiming(b.ps.spec).heartbeatMs / 1000],
+    reader: [SIDECAR('main.ts', /config\(\)\.reportHeartbeatSeconds/), OPERATOR('status/fleet.ts', /reportHeartbeatSeconds/)],
   },
   'observability.logLevel': { value: 'warn', carried: (b) => b.config.logLevel, reader: SIDECAR('main.ts', /config\.logLevel/) },
   'observability.matrix.gpuMemoryBucketMB': matrix('gpuMemoryBucketMB', 2048, true),

@@ -189,6 +189,7 @@ export const sidecarConfigSchema = {
       },
     },
     reportIntervalSeconds: { ...positive, maximum: 86400, default: 30 },
+    reportHeartbeatSeconds: { ...positive, maximum: 86400 },
     logLevel: { enum: ['debug', 'info', 'warn', 'error'], default: 'info' },
   },
 } as const;

@@ -42,7 +42,7 @@ import { createResourceSampler } from './degradation.js';
 import { describeCause } from './errors.js';
 import { readEncryptionKey } from './input-crypto.js';
 import { createLoggers, processSinks, type LogSinks } from './logging.js';
-import { PodReportPatcher } from './pod-report.js';
+import { PodReporter, PodReportPatcher } from './pod-report.js';
 import type { GpuTelemetryLike, PredictorLike } from './predictor.js';
 import { createSidecarServer } from './server.js';
 import { createGrpcFrontEnd } from './grpc/server.js';
@@ -328,7 +328,7 @@ async function main(): Promise<void> {
 
   // Pod report: only when the downward API says which pod and PaddleService this is.
   let stopping = false;
-  let reportTimer: NodeJS.Timeout | undefined;
+  let reporter: PodReporter | undefined;
   let patcher: PodReportPatcher | undefined;
   const podName = env[ENV.podName];
   const namespace = env[ENV.podNamespace];
@@ -337,17 +337,16 @@ async function main(): Promise<void> {
     const templateHash = env[ENV.templateHash];
     const reports = new PodReportPatcher(PodReportPatcher.kubeConfigFromEnvironment(), { podName, namespace, serviceName, ...(templateHash ? { templateHash } : {}) });
     patcher = reports;
-    const tick = async (): Promise<void> => {
-      try {
-        await reports.patch(sidecar.buildReport());
-        m.reportPatches.inc({ result: 'ok' });
-      } catch (err) {
-        m.reportPatches.inc({ result: 'error' });
-        log.warn({ '@error.cause': describeCause(err) }, 'pod report patch failed');
-      }
-      if (!stopping) reportTimer = setTimeout(() => void tick(), sidecar.config().reportIntervalSeconds * 1000);
-    };
-    void tick();
+    reporter = new PodReporter({
+      build: () => sidecar.buildReport(),
+      patch: (r) => reports.patch(r),
+      cadence: () => ({ intervalSeconds: sidecar.config().reportIntervalSeconds, heartbeatSeconds: sidecar.config().reportHeartbeatSeconds }),
+      onResult: (result, err) => {
+        m.reportPatches.inc({ result });
+        if (result === 'error') log.warn({ '@error.cause': describeCause(err) }, 'pod report patch failed');
+      },
+    });
+    reporter.start();
   } else {
     log.info({}, 'not in a cluster (POD_NAME/POD_NAMESPACE/PADDLESERVICE_NAME unset): pod reports off');
   }
@@ -359,7 +358,7 @@ async function main(): Promise<void> {
     // From SIGTERM on, readiness says so on every port (the kubelet and the endpoints stop sending
     // new work) while the ports keep answering for --shutdown-delay-seconds.
     sidecar.drain(`shutting down (${signal})`);
-    if (reportTimer) clearTimeout(reportTimer); // no more reports: this pod is on its way out
+    reporter?.stop(); // no more reports: this pod is on its way out
     patcher?.close();
     if (shutdownDelayS > 0) {
       // A client (or a Service whose endpoints lag) that picked this pod just before it was

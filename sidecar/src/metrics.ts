@@ -67,7 +67,7 @@ export function createMetrics(registry: Registry): SidecarMetrics {
     logDeadLetters: new Counter({ name: 'paddle_log_dead_letters_total', help: 'Log records that failed the log schema and went to the dead-letter sink', registers }),
     configReloads: new Counter({ name: 'paddle_config_reloads_total', help: 'Config file reloads by result', labelNames: ['result'], registers }),
     modelReady: new Gauge({ name: 'paddle_model_ready', help: '1 when the model is loaded, verified and the self-check passed', registers }),
-    reportPatches: new Counter({ name: 'paddle_pod_report_patches_total', help: 'Pod report patches by result', labelNames: ['result'], registers }),
+    reportPatches: new Counter({ name: 'paddle_pod_report_patches_total', help: 'Pod reports by result: ok and error are writes, unchanged a report not written (equal to the last one, within the heartbeat)', labelNames: ['result'], registers }),
   };
 }
 

@@ -10,7 +10,8 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { buildPodReport, buildReportPatch, PodReportPatcher } from '../src/pod-report.js';
+import { buildPodReport, buildReportPatch, PodReporter, PodReportPatcher } from '../src/pod-report.js';
+import type { PodReport } from '../../crds/src/types.js';
 import { createPki, type Pki } from './helpers/pki.js';
 import { testDir } from './helpers/tmp.js';
 
@@ -116,5 +117,81 @@ describe('PodReportPatcher (the pod report transport)', function () {
     }
     assert.equal(seen.length, 2);
     assert.equal(seen[1]?.url, '/apis/serving.paddle.io/v1alpha1/namespaces/team-a/paddleservices/gone/status');
+  });
+});
+
+describe('PodReporter (which reports are written)', function () {
+  /** A reporter over a fake clock and an in-memory patch; `state` is what the pod would report. */
+  function setup(cadence: { intervalSeconds: number; heartbeatSeconds?: number }) {
+    let now = Date.parse('2026-12-07T00:00:00Z');
+    const state = { total: 0, ready: true };
+    const written: PodReport[] = [];
+    const results: string[] = [];
+    let fail: Error | undefined;
+    const reporter = new PodReporter({
+      build: () => ({ ...report, reportedAt: new Date(now).toISOString(), ready: state.ready, requests: { total: state.total, errors: 0 } }),
+      patch: async (r) => {
+        if (fail) throw fail;
+        written.push(r);
+      },
+      cadence: () => cadence,
+      onResult: (r) => results.push(r),
+      now: () => now,
+    });
+    /** The ticks the loop would make, an interval apart. */
+    const ticks = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) {
+        now += cadence.intervalSeconds * 1000;
+        await reporter.tick();
+      }
+    };
+    return { reporter, state, written, results, ticks, failWith: (e: Error | undefined) => (fail = e) };
+  }
+
+  it('writes the first report, then only a changed one, and an unchanged one once per heartbeat', async function () {
+    const t = setup({ intervalSeconds: 15, heartbeatSeconds: 60 });
+    assert.equal(await t.reporter.tick(), 'ok', 'the first report is always written');
+    await t.ticks(3);
+    assert.deepEqual(t.results, ['ok', 'unchanged', 'unchanged', 'unchanged'], 'an idle pod writes nothing within the heartbeat');
+    await t.ticks(1);
+    assert.equal(t.results.at(-1), 'ok', 'the heartbeat: 60 s after the last write');
+    t.state.total = 5; // it served
+    await t.ticks(1);
+    assert.equal(t.results.at(-1), 'ok', 'a changed report is written at the next tick');
+    assert.equal(t.written.at(-1)?.requests.total, 5);
+    t.state.ready = false; // the breaker opened, say
+    await t.ticks(1);
+    assert.equal(t.written.at(-1)?.ready, false);
+    assert.deepEqual(t.results, ['ok', 'unchanged', 'unchanged', 'unchanged', 'ok', 'ok', 'ok']);
+    // Over 10 idle minutes: one write per heartbeat, not one per interval.
+    const before = t.written.length;
+    await t.ticks(40);
+    assert.equal(t.written.length - before, 10);
+  });
+
+  it('without a heartbeat (a config from an older operator) every interval writes, as before', async function () {
+    const t = setup({ intervalSeconds: 15 });
+    await t.reporter.tick();
+    await t.ticks(4);
+    assert.deepEqual(t.results, ['ok', 'ok', 'ok', 'ok', 'ok']);
+  });
+
+  it('a heartbeat below the interval means every interval', async function () {
+    const t = setup({ intervalSeconds: 15, heartbeatSeconds: 5 });
+    await t.reporter.tick();
+    await t.ticks(2);
+    assert.deepEqual(t.results, ['ok', 'ok', 'ok']);
+  });
+
+  it('a failed write is tried again at the next tick, even when nothing changed', async function () {
+    const t = setup({ intervalSeconds: 15, heartbeatSeconds: 60 });
+    await t.reporter.tick();
+    t.state.total = 1;
+    t.failWith(new Error('connection refused'));
+    await t.ticks(1);
+    t.failWith(undefined);
+    await t.ticks(1);
+    assert.deepEqual(t.results, ['ok', 'error', 'ok']);
+    assert.equal(t.written.at(-1)?.requests.total, 1, 'the change that failed to go out went out next');
   });
 });

@@ -104,6 +104,7 @@ export function buildSidecarConfig(ps: PaddleService, tuning: BreakerTuning = {}
       seqLenEdges: [...must(matrix.seqLenEdges, 'spec.observability.matrix.seqLenEdges')],
     },
     reportIntervalSeconds: must(obs.reportIntervalSeconds, 'spec.observability.reportIntervalSeconds'),
+    reportHeartbeatSeconds: must(obs.reportHeartbeatSeconds, 'spec.observability.reportHeartbeatSeconds'),
     logLevel: must(obs.logLevel, 'spec.observability.logLevel'),
   };
   if (config.audit && 'caSecretRef' in config.audit) {

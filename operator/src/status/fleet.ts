@@ -82,10 +82,21 @@ export interface FleetView {
   requests: { total: number; errors: number };
 }
 
-/** A report older than this is stale: three missed intervals (at least 30 s). */
+/**
+ * The pods' report cadence (the CRD's defaults when unset): each pod looks every interval and
+ * writes a report that changed, and an unchanged one once per heartbeat (never more often than
+ * the interval). A report older than the heartbeat plus two missed intervals (at least 30 s) is
+ * stale: its pod stopped reporting (or cannot reach the API server).
+ */
+export function reportTiming(spec: PaddleServiceSpec): { intervalMs: number; heartbeatMs: number; staleMs: number } {
+  const intervalMs = (spec.observability?.reportIntervalSeconds ?? 15) * 1000;
+  const heartbeatMs = Math.max(intervalMs, (spec.observability?.reportHeartbeatSeconds ?? 60) * 1000);
+  return { intervalMs, heartbeatMs, staleMs: Math.max(30_000, heartbeatMs + 2 * intervalMs) };
+}
+
+/** A report older than this is stale (reportTiming). */
 export function staleAfterMs(spec: PaddleServiceSpec): number {
-  const interval = spec.observability?.reportIntervalSeconds ?? 15;
-  return Math.max(30_000, 3 * interval * 1000);
+  return reportTiming(spec).staleMs;
 }
 
 function round2(x: number): number {
