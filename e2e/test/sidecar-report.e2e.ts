@@ -120,8 +120,11 @@ describe('sidecar pod report on the API server', function () {
         'three newer reports',
         { intervalMs: 100 },
       );
+      // reportedAt is stamped when the report is built, a little before the write's clock reading
+      // the heartbeat counts from: 2.5 s leaves room for a slow build on a loaded machine, and
+      // writes every interval would give gaps of about 1 s.
       const gaps = seen.slice(1).map((at, i) => at - (seen[i] ?? 0));
-      assert.ok(gaps.every((g) => g >= 2900), `an unchanged report is written once per 3 s heartbeat, not every 1 s interval (gaps ${gaps.join(', ')} ms)`);
+      assert.ok(gaps.every((g) => g >= 2500), `an unchanged report is written once per 3 s heartbeat, not every 1 s interval (gaps ${gaps.join(', ')} ms)`);
       assert.match(output, /"message":"serving"/);
       assert.doesNotMatch(output, /pod report patch failed/);
     } finally {
