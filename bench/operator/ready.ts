@@ -26,10 +26,10 @@
 
 import { loadavg } from 'node:os';
 import { type CoreV1Event, type KubernetesObject, type V1Deployment, type V1Pod, type V1ReplicaSet } from '@kubernetes/client-node';
-import type { PaddleService } from '../../crds/src/index.js';
+import type { PaddleService, PodReport } from '../../crds/src/index.js';
 import { applyObject, createTestNamespace, deleteTestNamespace, makeClients, waitFor, type Clients } from '../../e2e/src/index.js';
 import { E2E_ISSUER, startOperator, sumMetric, type OperatorProcess } from '../../operator/test/e2e/harness.js';
-import { buildPodReport, PodReportPatcher, ReportGate } from '../../sidecar/src/pod-report.js';
+import { buildPodReport, PodReporter, PodReportPatcher } from '../../sidecar/src/pod-report.js';
 import { apiServerCounters, apiServerWrites, clusterPids, componentConfig, cpuSince, cpuSnapshot, pool, rssMb, waitForEarlierRuns, writesByComponent } from './proc.js';
 import { benchClient, certificates, deployments, NamespaceWatch, paddleServices, pods, replicaSets } from './watch.js';
 
@@ -166,13 +166,13 @@ class Reporters {
   readonly #clients: Clients;
   readonly #ns: string;
   readonly #timeline: Timeline;
-  readonly #pods = new Map<string, { instance: string; patcher: PodReportPatcher; gate: ReportGate }>();
+  readonly #pods = new Map<string, { instance: string; patcher: PodReportPatcher; reporter: PodReporter }>();
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #waiting: string[] = [];
   #busy = 0;
   #stopped = false;
   sent = 0;
-  /** Reports built but not written: unchanged within the heartbeat (the sidecar's ReportGate). */
+  /** Reports built but not written: unchanged within the heartbeat (the sidecar's PodReporter). */
   unchanged = 0;
   errors = 0;
   lastError = '';
@@ -191,7 +191,25 @@ class Reporters {
     const instance = pod.metadata?.labels?.[INSTANCE_LABEL] ?? '';
     // Each pod's own patcher (its own keep-alive connection), as each sidecar has.
     const patcher = new PodReportPatcher(this.#clients.kc, { namespace: this.#ns, serviceName: instance, podName: name, templateHash: pod.metadata?.labels?.[TEMPLATE_LABEL] ?? '' });
-    this.#pods.set(name, { instance, patcher, gate: new ReportGate() });
+    // The sidecar's own report loop step (build, write when changed or the heartbeat is due); the
+    // bench schedules the ticks itself (each pod's timer, at most MAX_IN_FLIGHT in flight).
+    const reporter = new PodReporter({
+      build: benchReport,
+      patch: (r) => patcher.patch(r),
+      cadence: () => ({ intervalSeconds: REPORT_INTERVAL_S, heartbeatSeconds: REPORT_HEARTBEAT_S }),
+      onResult: (result, err) => {
+        if (result === 'ok') {
+          this.sent++;
+          this.#timeline.mark(instance, 'reported');
+        } else if (result === 'unchanged') {
+          this.unchanged++;
+        } else {
+          this.errors++;
+          this.lastError = String(err).slice(0, 200);
+        }
+      },
+    });
+    this.#pods.set(name, { instance, patcher, reporter });
     this.#due(name);
   }
 
@@ -225,38 +243,26 @@ class Reporters {
   }
 
   async #send(pod: string): Promise<void> {
-    const p = this.#pods.get(pod);
-    if (!p) return;
-    const report = buildPodReport({
-      now: new Date(),
-      ready: true,
-      selfCheckPassed: true,
-      info: { format: 'pdmodel', backend: 'builtin', backendVersion: 'bench', verified: false, digest: 'sha256:bench', parameterBytes: 0 },
-      device: 'cpu',
-      mode: 'normal',
-      latenciesMs: [],
-      baselineP95Ms: undefined,
-      requests: { total: 0, errors: 0 },
-      matrix: { gpuMemoryBucketMB: 1024, latencyBucketMs: 5, seqLenEdges: [], total: 0, cells: [] },
-      stats: undefined,
-      breaker: { state: 'closed', trips: 0, treatmentState: 'closed' },
-    });
-    const at = Date.now();
-    const { write, content } = p.gate.decide(report, at, Math.max(REPORT_INTERVAL_S, REPORT_HEARTBEAT_S) * 1000);
-    if (!write) {
-      this.unchanged++;
-      return;
-    }
-    try {
-      await p.patcher.patch(report);
-      p.gate.written(content, at);
-      this.sent++;
-      this.#timeline.mark(p.instance, 'reported');
-    } catch (err) {
-      this.errors++;
-      this.lastError = String(err).slice(0, 200);
-    }
+    await this.#pods.get(pod)?.reporter.tick();
   }
+}
+
+/** What each played pod reports: ready, idle (no requests), the same every time but for reportedAt. */
+function benchReport(): PodReport {
+  return buildPodReport({
+    now: new Date(),
+    ready: true,
+    selfCheckPassed: true,
+    info: { format: 'pdmodel', backend: 'builtin', backendVersion: 'bench', verified: false, digest: 'sha256:bench', parameterBytes: 0 },
+    device: 'cpu',
+    mode: 'normal',
+    latenciesMs: [],
+    baselineP95Ms: undefined,
+    requests: { total: 0, errors: 0 },
+    matrix: { gpuMemoryBucketMB: 1024, latencyBucketMs: 5, seqLenEdges: [], total: 0, cells: [] },
+    stats: undefined,
+    breaker: { state: 'closed', trips: 0, treatmentState: 'closed' },
+  });
 }
 
 /**

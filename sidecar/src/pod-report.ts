@@ -7,6 +7,7 @@ import { GROUP, PLURAL, VERSION, type BreakerState, type Device, type OpProfileE
 import type { ModelInfoLike, PredictorStatsLike } from './predictor.js';
 import { quantile } from './quantiles.js';
 import type { MatrixStatus } from '../../crds/src/types.js';
+import { reportHeartbeatMs } from '../../crds/src/pod-contract.js';
 
 export interface PodReportInput {
   now: Date;
@@ -85,7 +86,7 @@ export function buildPodReport(i: PodReportInput): PodReport {
  * until heartbeatMs have passed since that write; the operator's staleness window follows the
  * heartbeat (operator/src/status/fleet.ts, reportTiming).
  */
-export class ReportGate {
+class ReportGate {
   #lastContent: string | undefined;
   #lastWrittenAt = -Infinity;
 
@@ -141,7 +142,7 @@ export class PodReporter {
     const { intervalSeconds, heartbeatSeconds } = this.o.cadence();
     const report = this.o.build();
     const at = this.#now();
-    const { write, content } = this.#gate.decide(report, at, Math.max(intervalSeconds, heartbeatSeconds ?? 0) * 1000);
+    const { write, content } = this.#gate.decide(report, at, reportHeartbeatMs(intervalSeconds, heartbeatSeconds));
     if (!write) {
       this.o.onResult('unchanged');
       return 'unchanged';

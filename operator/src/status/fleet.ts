@@ -21,6 +21,7 @@ import type {
   PaddleServiceSpec,
   PodReport,
 } from '../../../crds/src/index.js';
+import { reportHeartbeatMs } from '../../../crds/src/index.js';
 
 export const TOP_OPS = 5;
 
@@ -89,8 +90,9 @@ export interface FleetView {
  * stale: its pod stopped reporting (or cannot reach the API server).
  */
 export function reportTiming(spec: PaddleServiceSpec): { intervalMs: number; heartbeatMs: number; staleMs: number } {
-  const intervalMs = (spec.observability?.reportIntervalSeconds ?? 15) * 1000;
-  const heartbeatMs = Math.max(intervalMs, (spec.observability?.reportHeartbeatSeconds ?? 60) * 1000);
+  const intervalSeconds = spec.observability?.reportIntervalSeconds ?? 15;
+  const intervalMs = intervalSeconds * 1000;
+  const heartbeatMs = reportHeartbeatMs(intervalSeconds, spec.observability?.reportHeartbeatSeconds ?? 60);
   return { intervalMs, heartbeatMs, staleMs: Math.max(30_000, heartbeatMs + 2 * intervalMs) };
 }
 
