@@ -15,7 +15,14 @@
 // bare reference ran beside an idle full chain, its timers and its heap.)
 //
 //   npx tsx bench/sidecar/bench.ts [--duration 8] [--connections 8] [--rounds 3] [--quick] [--warmup 5]
-//     [--pairs 8] [--pair-duration 3]
+//     [--pairs 8] [--pair-duration 3] [--together 6] [--together-duration 4]
+//
+// After the pairs, `--together` windows load bare and chain at the same moment, each with its own
+// autocannon: the machine's speed, which on this 2-core VM moves by 10-30 % from second to second
+// (bare node:http 87-126 us of CPU per request in 3 s windows on a core of its own), is then the
+// same for both, and each server's CPU per request is its own process's over the same seconds.
+// Its CPU ratio is the figure least moved by that drift; its rate ratio also carries how the
+// kernel shares the cores between the two servers and the two load generators.
 //
 // Before the rounds every measured server gets the same unmeasured warm-up load (`--warmup`
 // seconds each, autocannon as in the rounds): the full chain's JIT settles only after several
@@ -34,7 +41,7 @@ import { SHORT_RUN_OVERLAP } from '../../sidecar/src/pipeline/predict.js';
 import { SHORT_RUN_MS } from '../../sidecar/src/pipeline/queue.js';
 import { cannon, forkServer, INFER_BODY, median, pairedWindows, type ServerProcess } from './common.js';
 
-const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, connections: { type: 'string', default: '8' }, sequential: { type: 'string', default: '1500' }, rounds: { type: 'string', default: '3' }, pairs: { type: 'string', default: '8' }, 'pair-duration': { type: 'string', default: '3' }, quick: { type: 'boolean', default: false }, 'max-in-flight': { type: 'string', default: '1' }, warmup: { type: 'string', default: '5' } } });
+const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, connections: { type: 'string', default: '8' }, sequential: { type: 'string', default: '1500' }, rounds: { type: 'string', default: '3' }, pairs: { type: 'string', default: '8' }, 'pair-duration': { type: 'string', default: '3' }, together: { type: 'string', default: '6' }, 'together-duration': { type: 'string', default: '4' }, quick: { type: 'boolean', default: false }, 'max-in-flight': { type: 'string', default: '1' }, warmup: { type: 'string', default: '5' } } });
 const ROUNDS = Number(values.rounds);
 const DURATION = Number(values.duration);
 const CONNECTIONS = Number(values.connections);
@@ -158,6 +165,25 @@ const pairs = PAIRS > 0
   })
   : undefined;
 
+// Both loaded at once (see the header): per window, chain/bare of the requests served and of the
+// CPU per request, each server's own process over the same seconds.
+const TOGETHER = Number(values.together);
+const TOGETHER_S = Number(values['together-duration']);
+const together = { rate: [] as number[], cpu: [] as number[], cpuB: [] as number[], cpuC: [] as number[] };
+for (let i = 0; i < TOGETHER; i++) {
+  const before = await Promise.all([bareServer.cpuUs(), chainServer.cpuUs()]);
+  const [rb, rc] = await Promise.all([bareServer, chainServer].map((p) => cannon(p.url, { body, headers: p.headers, connections: CONNECTIONS, duration: TOGETHER_S })));
+  const after = await Promise.all([bareServer.cpuUs(), chainServer.cpuUs()]);
+  if (!rb || !rc || rb.requests.total === 0 || rc.requests.total === 0) continue;
+  if (rb.non2xx + rc.non2xx > 0) console.log(`  together window ${i + 1}: ${rb.non2xx + rc.non2xx} non-2xx answers`);
+  const cb = ((after[0] ?? 0) - (before[0] ?? 0)) / rb.requests.total;
+  const cc = ((after[1] ?? 0) - (before[1] ?? 0)) / rc.requests.total;
+  together.rate.push(rc.requests.total / rb.requests.total);
+  together.cpu.push(cb / cc);
+  together.cpuB.push(cb);
+  together.cpuC.push(cc);
+}
+
 const f = (n: number, d = 3): string => n.toFixed(d);
 const chainInfo = await chainServer.info();
 console.log(`\nsidecar overhead on the MLP fixture, batch 1, loopback; medians of ${ROUNDS} interleaved rounds; autocannon ${CONNECTIONS} connections x ${DURATION}s; sequential ${SEQUENTIAL} requests on one connection; chain queue.maxInFlight ${MAX_IN_FLIGHT} (short runs, under ${SHORT_RUN_MS} ms, up to ${MAX_IN_FLIGHT * SHORT_RUN_OVERLAP}), admission on, batching ${chainInfo.batching ? 'on' : 'off (the default config)'}; every server in a process of its own`);
@@ -178,6 +204,10 @@ if (b && c) {
   if (pairs) {
     const { bare: cpuB, chain: cpuC } = pairs.cpuUsPerCall;
     console.log(`paired windows (${PAIRS} pairs of ${PAIR_S} s, ABBA order, autocannon ${CONNECTIONS} connections): chain/bare per pair ${pairs.ratios.map((r) => f(r, 2)).join(', ')}; median ${f(median(pairs.ratios), 2)}x, all requests ${f(pairs.total, 2)}x (target >= 0.85x, aim 0.9x); cpu us/req bare ${f(cpuB, 0)}, chain ${f(cpuC, 0)} (bare/chain ${f(cpuB / cpuC, 2)}x)`);
+  }
+  if (together.cpu.length > 0) {
+    const sorted = (xs: number[]): string => [...xs].sort((x, y) => x - y).map((r) => f(r, 2)).join(', ');
+    console.log(`both loaded at once (${together.cpu.length} windows of ${TOGETHER_S} s, each server with its own autocannon, ${CONNECTIONS} connections): cpu per request bare/chain per window ${sorted(together.cpu)}, median ${f(median(together.cpu), 2)}x (bare ${f(median(together.cpuB), 0)}, chain ${f(median(together.cpuC), 0)} us); requests chain/bare ${sorted(together.rate)}, median ${f(median(together.rate), 2)}x`);
   }
   console.log(`added p50 (sequential, hrtime): ${f(c.seqP50 - b.seqP50)} ms (target <= 0.3 ms); added p99: ${f(c.seqP99 - b.seqP99)} ms`);
   console.log(`added p50/p99 under load (autocannon, ms resolution): ${c.p50 - b.p50} / ${c.p99 - b.p99} ms`);
