@@ -20,9 +20,15 @@ const dockerignore = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8')
   .map((l) => l.trim())
   .filter((l) => l && !l.startsWith('#'));
 
-function make(args: string[]): { code: number; out: string } {
-  const r = spawnSync('make', ['--no-print-directory', ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 600_000 });
-  return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
+/**
+ * Runs make in the repository: `stdout` alone for what a recipe prints, `out` (stdout and stderr)
+ * for messages. stdin is /dev/null: node's default stdin pipe is a socket pair, and a bash started
+ * with a socket on stdin and no SHLVL (cron, systemd, a CI agent's exec) reads /etc/bash.bashrc as
+ * if sshd had started it, whose warnings under the Makefile's `set -u` would mix into the output.
+ */
+function make(args: string[]): { code: number; out: string; stdout: string } {
+  const r = spawnSync('make', ['--no-print-directory', ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 600_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}`, stdout: r.stdout };
 }
 
 const images = [
@@ -89,7 +95,7 @@ describe('images', () => {
         if (targets.includes('build-native')) {
           const r = make(['--eval', 'print-native-sources: ; @echo $(NATIVE_SOURCES)', 'print-native-sources']);
           assert.equal(r.code, 0, r.out);
-          needed.push(...r.out.trim().split(/\s+/));
+          needed.push(...r.stdout.trim().split(/\s+/));
         }
         assert.ok(needed.length > 0);
         assert.deepEqual(needed.filter((f) => !covered(f)), [], `${image.file}: the build stage does not copy these`);
