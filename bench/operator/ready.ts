@@ -166,7 +166,7 @@ class Reporters {
   readonly #clients: Clients;
   readonly #ns: string;
   readonly #timeline: Timeline;
-  readonly #pods = new Map<string, { instance: string; patcher: PodReportPatcher; reporter: PodReporter }>();
+  readonly #pods = new Map<string, { patcher: PodReportPatcher; reporter: PodReporter }>();
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #waiting: string[] = [];
   #busy = 0;
@@ -209,7 +209,7 @@ class Reporters {
         }
       },
     });
-    this.#pods.set(name, { instance, patcher, reporter });
+    this.#pods.set(name, { patcher, reporter });
     this.#due(name);
   }
 

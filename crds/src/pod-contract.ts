@@ -122,11 +122,6 @@ export interface SidecarRoute {
 export const PROTECTED_PATHS: readonly string[] = SIDECAR_ROUTES.filter((r) => r.access === 'policy').map((r) => r.path);
 
 /**
- * Default-deny over a policies list: the message for the first protected route without a
- * policy, then for the first policy that guards no protected route (dead); undefined when
- * every protected route has exactly the policies it needs. `where` prefixes the field path.
- */
-/**
  * The longest a pod goes without writing an unchanged report, in ms: the heartbeat, never below
  * the report interval (no heartbeat: every interval). The sidecar writes by it and the operator's
  * staleness window is built on it.
@@ -135,6 +130,11 @@ export function reportHeartbeatMs(intervalSeconds: number, heartbeatSeconds: num
   return Math.max(intervalSeconds, heartbeatSeconds ?? 0) * 1000;
 }
 
+/**
+ * Default-deny over a policies list: the message for the first protected route without a
+ * policy, then for the first policy that guards no protected route (dead); undefined when
+ * every protected route has exactly the policies it needs. `where` prefixes the field path.
+ */
 export function checkPolicyCoverage(policies: readonly { path: string }[], where: string): string | undefined {
   for (const path of PROTECTED_PATHS) {
     if (!policies.some((p) => p.path === path)) return `${where} has no policy for ${path}: every inference and admin route needs one (default-deny)`;
