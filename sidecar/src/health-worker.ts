@@ -21,7 +21,7 @@ export type HealthMessage = { type: 'ready'; status: number; body: string } | { 
 const data = workerData as HealthWorkerData;
 const beat = new Float64Array(data.heartbeat);
 let ready = { status: 503, body: JSON.stringify({ error: 'not ready: starting' }) };
-const JSON_TYPE = 'application/json; charset=utf-8';
+const JSON_TYPE = 'application/json';
 
 function send(res: ServerResponse, status: number, body: string, head: boolean, extra: Record<string, string> = {}): void {
   res.writeHead(status, { 'Content-Type': JSON_TYPE, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store', ...extra });

@@ -15,7 +15,7 @@ function pathOf(req: IncomingMessage): string {
 
 function refuse(res: ServerResponse, status: 404 | 405, message: string): void {
   const body = JSON.stringify({ error: message });
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body), ...(status === 405 ? { Allow: 'GET, HEAD' } : {}) });
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), ...(status === 405 ? { Allow: 'GET, HEAD' } : {}) });
   res.end(body);
 }
 
@@ -46,7 +46,7 @@ export function metricsListener(registry: Registry): RequestListener {
       },
       (err: unknown) => {
         const body = JSON.stringify({ error: `metrics collection failed: ${err instanceof Error ? err.message : String(err)}` });
-        res.writeHead(500, { 'Content-Type': 'application/json; charset=utf-8' });
+        res.writeHead(500, { 'Content-Type': 'application/json' });
         res.end(body);
       },
     );

@@ -22,7 +22,7 @@ export interface Exchange {
   match: unknown;
 }
 
-const JSON_TYPE = 'application/json; charset=utf-8';
+const JSON_TYPE = 'application/json';
 
 function head(x: Exchange, own: string[]): string[] {
   const h = answerHeaders(x.call);

@@ -1,5 +1,6 @@
-// Runs sidecar/test/clients/triton_clients.py (Triton's own Python clients) with the venv of
-// `make clients-venv`, without blocking the event loop (the sidecar under test is in-process).
+// Runs the standard Python clients' scripts in sidecar/test/clients/ (triton_clients.py: Triton's
+// own clients; kserve_clients.py: KServe's SDK) with the venv of `make clients-venv`, without
+// blocking the event loop (the sidecar under test is in-process).
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -10,7 +11,6 @@ import { clientsPython, clientsPythonReady } from '../../../clients/python-path.
 import { MODEL } from './harness.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const SCRIPT = resolve(HERE, '../clients/triton_clients.py');
 export const MLP_CASES = resolve(HERE, '../../../native/fixtures/models/mlp/cases.json');
 
 export interface ClientCase {
@@ -39,17 +39,22 @@ export interface ClientRun {
   unknown_model_error: string | null;
 }
 
-export async function runTritonClients(dir: string, cfg: Record<string, unknown>): Promise<{ http?: ClientRun; grpc?: ClientRun }> {
+/** Runs `sidecar/test/clients/<script>` on `cfg` (written to a file in `dir`); its stdout is one JSON object. */
+export async function runClientScript(script: string, dir: string, cfg: Record<string, unknown>): Promise<unknown> {
   if (!clientsPythonReady()) throw new Error(`the clients venv is missing (${clientsPython()}): run make clients-venv`);
   const file = join(dir, `clients-${Date.now()}.json`);
   writeFileSync(file, JSON.stringify(cfg));
   const stdout = await new Promise<string>((ok, fail) => {
-    execFile(clientsPython(), [SCRIPT, file], { maxBuffer: 64 << 20, timeout: 120000 }, (err, out, errText) => {
-      if (err) fail(new Error(`triton_clients.py failed: ${err.message}\n${errText}`));
+    execFile(clientsPython(), [resolve(HERE, '../clients', script), file], { maxBuffer: 64 << 20, timeout: 120000 }, (err, out, errText) => {
+      if (err) fail(new Error(`${script} failed: ${err.message}\n${errText}`));
       else ok(out);
     });
   });
-  return JSON.parse(stdout) as { http?: ClientRun; grpc?: ClientRun };
+  return JSON.parse(stdout) as unknown;
+}
+
+export async function runTritonClients(dir: string, cfg: Record<string, unknown>): Promise<{ http?: ClientRun; grpc?: ClientRun }> {
+  return (await runClientScript('triton_clients.py', dir, cfg)) as { http?: ClientRun; grpc?: ClientRun };
 }
 
 /** What every client run must show: health, metadata, config, exact inference, refusals. */
