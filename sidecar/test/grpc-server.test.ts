@@ -4,8 +4,9 @@
 // the run queue emptied, the server still serving).
 
 import assert from 'node:assert/strict';
+import { connect, type Settings } from 'node:http2';
 import { credentials, makeGenericClientConstructor, Metadata, type Client, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
-import { createGrpcFrontEnd, type GrpcFrontEnd } from '../src/grpc/server.js';
+import { createGrpcFrontEnd, MAX_STREAMS_PER_CONNECTION, type GrpcFrontEnd } from '../src/grpc/server.js';
 import { inferenceServiceDefinition } from '../src/grpc/service.js';
 import { MODEL, startHarness, validLogLines, type Harness } from './helpers/harness.js';
 import { MLP_FEATURES, MLP_INPUT, ScriptedPredictor } from './helpers/predictors.js';
@@ -28,11 +29,12 @@ describe('gRPC front end: answer metadata and cancelled calls', function () {
   let g: GrpcFrontEnd;
   let client: Client;
   let infer: Infer;
+  let port: number;
   const p = new ScriptedPredictor();
   before(async () => {
     h = await startHarness({ predictor: p, tls: 'none' });
     g = createGrpcFrontEnd({ core: h.sidecar.core });
-    const port = await g.listen(0, '127.0.0.1');
+    port = await g.listen(0, '127.0.0.1');
     const Ctor = makeGenericClientConstructor(inferenceServiceDefinition(), 'GRPCInferenceService');
     client = new Ctor(`127.0.0.1:${port}`, credentials.createInsecure());
     infer = (client as unknown as { ModelInfer: Infer }).ModelInfer.bind(client);
@@ -132,5 +134,22 @@ describe('gRPC front end: answer metadata and cancelled calls', function () {
     const next = await metadata('grpc-after-1');
     const again = await new Promise<Record<string, unknown>>((resolve, reject) => infer(REQUEST, next, (err, r) => (err ? reject(err) : resolve(r))));
     assert.equal((again.raw_output_contents as Buffer[]).length, 1);
+  });
+
+  it('one connection may hold a bounded number of streams (partial messages cannot pin unbounded memory)', async () => {
+    // grpc-js buffers a message until it is complete, before any handler or auth: without a
+    // stream limit one connection opened thousands of streams of 1 MB less a byte each (1.5 GB
+    // of RSS for 1500 streams in a probe of the real process).
+    const session = connect(`http://127.0.0.1:${port}`);
+    try {
+      const settings = await new Promise<Settings>((resolve, reject) => {
+        session.once('remoteSettings', resolve);
+        session.once('error', reject);
+      });
+      assert.equal(settings.maxConcurrentStreams, MAX_STREAMS_PER_CONNECTION);
+      assert.ok(MAX_STREAMS_PER_CONNECTION >= 100 && MAX_STREAMS_PER_CONNECTION <= 128);
+    } finally {
+      session.destroy();
+    }
   });
 });

@@ -36,6 +36,16 @@ export interface GrpcFrontEnd {
 }
 
 const INFER_POLICY = '/v2/models/{model}/infer';
+
+/**
+ * Streams one connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS; 100 is the
+ * least HTTP/2 recommends). grpc-js buffers each stream's message until it is complete, before
+ * any handler (auth included) sees it, and advertises no limit by default: one unauthenticated
+ * connection could open thousands of streams, each sending all but the last byte of a message
+ * up to the size limit, and pin that much memory. With the limit, a connection holds at most
+ * this many partial messages (100 x the message limit).
+ */
+export const MAX_STREAMS_PER_CONNECTION = 100;
 const CLIENT_CLOSED = 499;
 
 /** The call's metadata as lower-case HTTP-style headers (text entries only; `-bin` entries skipped). */
@@ -178,6 +188,7 @@ export function createGrpcFrontEnd(o: GrpcFrontEndOptions): GrpcFrontEnd {
   const server = new Server({
     'grpc.max_receive_message_length': o.maxMessageBytes ?? 4 * 1024 * 1024,
     'grpc.max_send_message_length': -1,
+    'grpc.max_concurrent_streams': MAX_STREAMS_PER_CONNECTION,
     // No channelz service is served, so its per-call bookkeeping (timestamps, counters on every
     // call and session) would be kept for nobody.
     'grpc.enable_channelz': 0,
