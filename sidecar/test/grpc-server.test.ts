@@ -136,6 +136,37 @@ describe('gRPC front end: answer metadata and cancelled calls', function () {
     assert.equal((again.raw_output_contents as Buffer[]).length, 1);
   });
 
+  it('a call cancelled while it waits in the run queue never runs (499, queue empty)', async () => {
+    const rows = 3; // a shape not served yet: one run slot (short runs of a known shape may overlap)
+    const req = { ...REQUEST, inputs: [{ name: MLP_INPUT, datatype: 'FP32', shape: [rows, MLP_FEATURES] }], raw_input_contents: [Buffer.from(new Float32Array(rows * MLP_FEATURES).fill(0.25).buffer)] };
+    p.latencyMs = 300;
+    const before = p.calls;
+    const mdA = await metadata('grpc-queued-a');
+    const mdB = await metadata('grpc-queued-b');
+    const first = new Promise<ServiceError | null>((resolve) => infer(req, mdA, (err) => resolve(err)));
+    await until('the first run to start', () => p.calls > before);
+    let error: ServiceError | undefined;
+    const second = new Promise<void>((resolve) => {
+      const call = infer(req, mdB, (err) => {
+        error = err ?? undefined;
+        resolve();
+      });
+      void until('the second call to wait', () => h.sidecar.queue.stats().queued === 1).then(() => call.cancel());
+    });
+    await second;
+    assert.equal(error?.code, 1, 'the client sees CANCELLED');
+    await until('the access line', () => accessLines('grpc-queued-b').length > 0);
+    assert.equal(await first, null);
+    await until('the run queue to empty', () => {
+      const s = h.sidecar.queue.stats();
+      return s.queued === 0 && s.inFlight === 0 && s.answering === 0;
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    p.latencyMs = 0;
+    assert.equal(p.calls, before + 1, 'the cancelled call never reached the predictor');
+    assert.equal(accessLines('grpc-queued-b')[0]?.status, 499);
+  });
+
   it('one connection may hold a bounded number of streams (partial messages cannot pin unbounded memory)', async () => {
     // grpc-js buffers a message until it is complete, before any handler or auth: without a
     // stream limit one connection opened thousands of streams of 1 MB less a byte each (1.5 GB
