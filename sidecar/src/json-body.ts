@@ -52,7 +52,10 @@ function onData(this: Reading, chunk: Buffer): void {
 
 function onError(this: Reading, err: Error): void {
   const r = this[READ];
-  if (r) settle(this, r, new SidecarError('bad_request', 'request body could not be read', { cause: err }), undefined);
+  if (!r) return;
+  // node:http's 'aborted' (ECONNRESET): the client closed the connection before its body was complete.
+  const gone = (err as NodeJS.ErrnoException).code === 'ECONNRESET';
+  settle(this, r, gone ? new SidecarError('client_closed', 'the client closed the connection before the body was complete', { cause: err }) : new SidecarError('bad_request', 'request body could not be read', { cause: err }), undefined);
 }
 
 function onEnd(this: Reading): void {

@@ -113,4 +113,31 @@ describe('client disconnects mid-request', function () {
     }
     assert.deepEqual(deadLetters, []);
   });
+
+  it('a client gone in the middle of its body: 499 client_closed, never counted as a bad request', async () => {
+    const h = await startHarness({ predictor: new ScriptedPredictor(), tls: 'none' });
+    try {
+      const token = await h.token('model_inference', { sub: 'half-sender' });
+      const requestId = 'half-body-1';
+      const sock = connect(h.port, '127.0.0.1');
+      await new Promise<void>((r) => sock.once('connect', () => r()));
+      sock.write(
+        `POST /v2/models/${MODEL}/infer HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n` +
+          `authorization: Bearer ${token}\r\nx-request-id: ${requestId}\r\ncontent-length: 5000\r\n\r\n{"inputs":[`,
+      );
+      await new Promise((r) => setTimeout(r, 50));
+      sock.destroy();
+      const accessLines = () => validLogLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.request_id === requestId && l['@log.kind'] === 'access');
+      for (let i = 0; i < 6000 && accessLines().length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(accessLines().length, 1);
+      assert.equal(accessLines()[0]?.status, 499);
+      assert.match(String(accessLines()[0]?.['@error.cause']), /^client_closed/);
+      await new Promise((r) => setTimeout(r, 50));
+      const metrics = (await request(`${h.metricsUrl}/metrics`)).text;
+      assert.doesNotMatch(metrics, /paddle_request_failures_total\{[^}]*reason="bad_request"/);
+    } finally {
+      await h.close();
+    }
+    assert.deepEqual(deadLetters, []);
+  });
 });
