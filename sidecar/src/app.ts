@@ -202,11 +202,17 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     modelVersion: MODEL_VERSION,
   };
 
+  const bodyLimitBytes = deps.bodyLimitBytes ?? 1024 * 1024;
   const rest = createRestFrontEnd({
     core,
     config: current,
-    bodyLimitBytes: deps.bodyLimitBytes ?? 1024 * 1024,
+    bodyLimitBytes,
     refuseWhenFull: () => queue.refuseWhenFull(),
+    // Bodies received at once: as many full ones as the run queue can hold, running and waiting.
+    pendingBodyBytes: () => {
+      const l = predict.queueLimits(current());
+      return (l.maxInFlight + l.maxQueued) * bodyLimitBytes;
+    },
     encoder,
     readyAnswer: () => readiness.answer(),
     selfCheck: () => readiness.selfCheck(),
