@@ -66,9 +66,8 @@ function shapeError(name: string): SidecarError {
 }
 
 function checkDim(name: string, d: unknown, i: number): number {
-  if (typeof d !== 'number' || !Number.isInteger(d) || d < 0 || d > MAX_ELEMENTS) {
-    throw bad(`input ${name}: shape[${i}] must be a non-negative integer`);
-  }
+  if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) throw bad(`input ${name}: shape[${i}] must be a non-negative integer`);
+  if (d > MAX_ELEMENTS) throw bad(`input ${name}: shape[${i}] ${d} is above the largest dim, ${MAX_ELEMENTS}`);
   return d;
 }
 
