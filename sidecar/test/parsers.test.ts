@@ -79,6 +79,11 @@ describe('OIP v2 codec', function () {
     assert.equal((r.inputs.ids?.data as BigInt64Array)[5], 9007199254740993n);
     assert.equal(sequenceLength(r.inputs), 4);
   });
+  it('each output may be requested once (a repeated name would be answered once per repeat)', () => {
+    const body = { ...good, outputs: [{ name: 'y' }, { name: 'y', parameters: { binary_data: true } }] };
+    assert.throws(() => parseInferRequest(body, INPUTS, OUTPUTS), (e: unknown) => e instanceof SidecarError && e.httpStatus === 400 && e.message === 'output y is requested twice');
+    assert.deepEqual(parseInferRequest({ ...good, outputs: [{ name: 'y' }] }, INPUTS, OUTPUTS).outputs, ['y']);
+  });
   it('a shape dim is refused naming what is wrong with it', () => {
     const msg = (dim: unknown): string => {
       try {
