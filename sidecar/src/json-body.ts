@@ -18,8 +18,8 @@ export function hasBody(method: string | undefined): boolean {
 export type BodyDone<C> = (ctx: C, err: SidecarError | undefined, body: unknown) => void;
 
 /**
- * The bytes of the bodies being read now, over every connection, and their bound (`cap()`, 0:
- * none). Each body is buffered whole before anything (auth included) looks at it, so without a
+ * The bytes of the bodies being read now, over every connection, and their bound (`cap()`, read
+ * only while more than one full body is pending). Each body is buffered whole before anything (auth included) looks at it, so without a
  * bound N unauthenticated connections, each sending all but the last byte of a body at the
  * limit, pin N x the limit. Past the bound the body whose bytes crossed it is refused (503).
  */
