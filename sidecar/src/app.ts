@@ -187,6 +187,10 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     audit: (call, action, status, reason) => audit.record(call, action, status, reason),
     fail: (call, err) => failures.note(call, err),
     traceparent: traceparentOfCall,
+    capacity: () => {
+      const l = predict.queueLimits(current());
+      return l.maxInFlight + l.maxQueued;
+    },
     readiness: () => readiness.state(),
     serverMetadata: () => ({ name: SIDECAR_NAME, version: SIDECAR_VERSION, extensions: SERVER_EXTENSIONS }),
     modelMetadata: () => {
@@ -209,10 +213,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     bodyLimitBytes,
     refuseWhenFull: () => queue.refuseWhenFull(),
     // Bodies received at once: as many full ones as the run queue can hold, running and waiting.
-    pendingBodyBytes: () => {
-      const l = predict.queueLimits(current());
-      return (l.maxInFlight + l.maxQueued) * bodyLimitBytes;
-    },
+    pendingBodyBytes: () => core.capacity() * bodyLimitBytes,
     encoder,
     readyAnswer: () => readiness.answer(),
     selfCheck: () => readiness.selfCheck(),

@@ -12,7 +12,19 @@
 // REST port, re-read when they change (grpc-js's FileWatcherCertificateProvider); with mutual
 // TLS a client without a certificate from that CA fails the handshake.
 
-import { Metadata, type MetadataValue, Server, ServerCredentials, experimental, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import {
+  Metadata,
+  type MetadataValue,
+  Server,
+  ServerCredentials,
+  ServerInterceptingCall,
+  type ServerInterceptor,
+  status as Status,
+  experimental,
+  type sendUnaryData,
+  type ServerUnaryCall,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { CallCore, CallHandle } from '../call-core.js';
 import type { TlsFiles } from '../server.js';
@@ -33,6 +45,8 @@ export interface GrpcFrontEnd {
   server: Server;
   listen(port: number, host?: string): Promise<number>;
   close(): Promise<void>;
+  /** ModelInfer calls open now (openInferCallBound). */
+  openInferCalls(): number;
 }
 
 const INFER_POLICY = '/v2/models/{model}/infer';
@@ -47,6 +61,48 @@ const INFER_POLICY = '/v2/models/{model}/infer';
  */
 export const MAX_STREAMS_PER_CONNECTION = 100;
 const CLIENT_CLOSED = 499;
+const INFER_PATH = `/${SERVICE_NAME}/ModelInfer`;
+
+/**
+ * Bounds the ModelInfer calls open at once over every connection (message being received,
+ * waiting or running) to `max()`, the requests the run queue can hold: the stream limit bounds
+ * one connection, this bounds them all (10 connections x 100 streams of 1 MB less a byte pinned
+ * 1.2 GB). A call beyond it is refused at its start with UNAVAILABLE and `retry-after`, before
+ * its message is read: grpc-js leaves the stream paused, then discards what arrives. Other
+ * methods pass through unwrapped.
+ */
+export function openInferCallBound(max: () => number): ServerInterceptor & { open(): number } {
+  let open = 0;
+  const bound = (method: { path: string }, call: Parameters<ServerInterceptor>[1]): ServerInterceptingCall => {
+    if (method.path !== INFER_PATH) return call as ServerInterceptingCall;
+    let counted = false;
+    const release = (): void => {
+      if (counted) {
+        counted = false;
+        open--;
+      }
+    };
+    return new ServerInterceptingCall(call, {
+      start: (next) => {
+        const limit = max();
+        if (open >= limit) {
+          const trailers = new Metadata();
+          trailers.set('retry-after', '1');
+          call.sendStatus({ code: Status.UNAVAILABLE, details: `server busy: ${open} inference calls open, the run queue holds ${limit}`, metadata: trailers });
+          return;
+        }
+        open++;
+        counted = true;
+        next({ onCancel: release });
+      },
+      sendStatus: (status, next) => {
+        release();
+        next(status);
+      },
+    });
+  };
+  return Object.assign(bound, { open: () => open });
+}
 
 /** The call's metadata as lower-case HTTP-style headers (text entries only; `-bin` entries skipped). */
 function headersOf(md: Metadata): IncomingHttpHeaders {
@@ -185,10 +241,12 @@ function onCancelled(this: { [UNARY]?: Unary<unknown, unknown> }): void {
 
 export function createGrpcFrontEnd(o: GrpcFrontEndOptions): GrpcFrontEnd {
   const core = o.core;
+  const bound = openInferCallBound(() => core.capacity());
   const server = new Server({
     'grpc.max_receive_message_length': o.maxMessageBytes ?? 4 * 1024 * 1024,
     'grpc.max_send_message_length': -1,
     'grpc.max_concurrent_streams': MAX_STREAMS_PER_CONNECTION,
+    interceptors: [bound],
     // No channelz service is served, so its per-call bookkeeping (timestamps, counters on every
     // call and session) would be kept for nobody.
     'grpc.enable_channelz': 0,
@@ -253,6 +311,7 @@ export function createGrpcFrontEnd(o: GrpcFrontEndOptions): GrpcFrontEnd {
 
   return {
     server,
+    openInferCalls: () => bound.open(),
     listen: (port, host = '0.0.0.0') =>
       new Promise((resolve, reject) => {
         const target = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
