@@ -10,6 +10,7 @@ import { createGrpcFrontEnd, MAX_STREAMS_PER_CONNECTION, type GrpcFrontEnd } fro
 import { inferenceServiceDefinition } from '../src/grpc/service.js';
 import { MODEL, startHarness, validLogLines, type Harness } from './helpers/harness.js';
 import { MLP_FEATURES, MLP_INPUT, ScriptedPredictor } from './helpers/predictors.js';
+import { request } from './helpers/http.js';
 import { until } from './helpers/until.js';
 
 type Infer = (req: unknown, md: Metadata, cb: (err: ServiceError | null, res: Record<string, unknown>) => void) => ClientUnaryCall;
@@ -204,6 +205,8 @@ describe('gRPC front end: answer metadata and cancelled calls', function () {
       await until('one call refused', () => statuses.some((x) => x !== undefined));
       assert.deepEqual(statuses.filter((x) => x !== undefined), ['14'], 'exactly one UNAVAILABLE, the others still receiving');
       assert.equal(g.openInferCalls(), 2);
+      const metrics = (await request(`${h.metricsUrl}/metrics`)).text;
+      assert.match(metrics, /paddle_request_failures_total\{model="mlp",reason="overloaded"\} 1/, 'the refusal is counted');
     } finally {
       for (const session of sessions) session.destroy();
     }

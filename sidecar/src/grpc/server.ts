@@ -27,6 +27,7 @@ import {
 } from '@grpc/grpc-js';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { CallCore, CallHandle } from '../call-core.js';
+import { SidecarError } from '../errors.js';
 import type { TlsFiles } from '../server.js';
 import { buildGrpcInferResponse, parseGrpcInfer, type GrpcInferRequest } from './codec.js';
 import { inferenceServiceDefinition, SERVICE_NAME } from './service.js';
@@ -71,7 +72,7 @@ const INFER_PATH = `/${SERVICE_NAME}/ModelInfer`;
  * its message is read: grpc-js leaves the stream paused, then discards what arrives. Other
  * methods pass through unwrapped.
  */
-export function openInferCallBound(max: () => number): ServerInterceptor & { open(): number } {
+export function openInferCallBound(max: () => number, refused: (e: SidecarError) => void = () => undefined): ServerInterceptor & { open(): number } {
   let open = 0;
   const bound = (method: { path: string }, call: Parameters<ServerInterceptor>[1]): ServerInterceptingCall => {
     if (method.path !== INFER_PATH) return call as ServerInterceptingCall;
@@ -86,9 +87,11 @@ export function openInferCallBound(max: () => number): ServerInterceptor & { ope
       start: (next) => {
         const limit = max();
         if (open >= limit) {
+          const e = new SidecarError('overloaded', `server busy: ${open} inference calls open, the run queue holds ${limit}`, { retryAfterSeconds: 1 });
+          refused(e);
           const trailers = new Metadata();
           trailers.set('retry-after', '1');
-          call.sendStatus({ code: Status.UNAVAILABLE, details: `server busy: ${open} inference calls open, the run queue holds ${limit}`, metadata: trailers });
+          call.sendStatus({ code: Status.UNAVAILABLE, details: e.message, metadata: trailers });
           return;
         }
         open++;
@@ -241,7 +244,11 @@ function onCancelled(this: { [UNARY]?: Unary<unknown, unknown> }): void {
 
 export function createGrpcFrontEnd(o: GrpcFrontEndOptions): GrpcFrontEnd {
   const core = o.core;
-  const bound = openInferCallBound(() => core.capacity());
+  // Refusals are counted as the queue's are (paddle_request_failures_total{reason="overloaded"}).
+  const bound = openInferCallBound(
+    () => core.capacity(),
+    (e) => core.fail(undefined, e),
+  );
   const server = new Server({
     'grpc.max_receive_message_length': o.maxMessageBytes ?? 4 * 1024 * 1024,
     'grpc.max_send_message_length': -1,
