@@ -185,8 +185,9 @@ describe('gRPC front end: answer metadata and cancelled calls', function () {
     }
   });
 
-  it('ModelInfer calls open at once over every connection are bounded by the run queue: the next is refused unread, and the count comes back', async () => {
-    // Per-connection stream limits bound one connection; 10 connections x 100 partial 1 MB messages still pinned 1.2 GB.
+  it('calls open at once over every connection are bounded by the run queue: the next is refused unread, and the count comes back', async () => {
+    // Per-connection stream limits bound one connection; 10 connections x 100 partial 1 MB messages still pinned 1.2 GB,
+    // to ModelInfer or ServerLive alike.
     const saved = h.sidecar.config();
     await h.sidecar.applyConfig({ ...saved, queue: { maxInFlight: 1, maxQueued: 1, maxQueueTimeMs: 1000 } });
     const sessions = [connect(`http://127.0.0.1:${port}`), connect(`http://127.0.0.1:${port}`), connect(`http://127.0.0.1:${port}`)];
@@ -196,7 +197,8 @@ describe('gRPC front end: answer metadata and cancelled calls', function () {
       const statuses: (string | undefined)[] = [];
       sessions.forEach((session, i) => {
         session.on('error', () => undefined);
-        const st = session.request({ ':method': 'POST', ':path': '/inference.GRPCInferenceService/ModelInfer', 'content-type': 'application/grpc', te: 'trailers' });
+        const method = i === 1 ? 'ServerLive' : 'ModelInfer';
+        const st = session.request({ ':method': 'POST', ':path': `/inference.GRPCInferenceService/${method}`, 'content-type': 'application/grpc', te: 'trailers' });
         st.on('error', () => undefined);
         st.on('response', (headers) => (statuses[i] = headers['grpc-status'] as string | undefined));
         st.on('trailers', (trailers) => (statuses[i] = trailers['grpc-status'] as string | undefined));
@@ -204,17 +206,17 @@ describe('gRPC front end: answer metadata and cancelled calls', function () {
       });
       await until('one call refused', () => statuses.some((x) => x !== undefined));
       assert.deepEqual(statuses.filter((x) => x !== undefined), ['14'], 'exactly one UNAVAILABLE, the others still receiving');
-      assert.equal(g.openInferCalls(), 2);
+      assert.equal(g.openCalls(), 2);
       const metrics = (await request(`${h.metricsUrl}/metrics`)).text;
       assert.match(metrics, /paddle_request_failures_total\{model="mlp",reason="overloaded"\} 1/, 'the refusal is counted');
     } finally {
       for (const session of sessions) session.destroy();
     }
     // The two cut calls give their places back: two calls at once are served again.
-    await until('the cut calls to close', () => g.openInferCalls() === 0);
+    await until('the cut calls to close', () => g.openCalls() === 0);
     const both = await Promise.all([metadata('grpc-bound-a'), metadata('grpc-bound-b')].map(async (md) => inferWith(await md)));
     assert.deepEqual(both.map((r) => r.error?.code ?? 0), [0, 0]);
-    assert.equal(g.openInferCalls(), 0, 'answered calls give their places back');
+    assert.equal(g.openCalls(), 0, 'answered calls give their places back');
     await h.sidecar.applyConfig(saved);
   });
 });

@@ -46,8 +46,8 @@ export interface GrpcFrontEnd {
   server: Server;
   listen(port: number, host?: string): Promise<number>;
   close(): Promise<void>;
-  /** ModelInfer calls open now (openInferCallBound). */
-  openInferCalls(): number;
+  /** Calls open now (openCallBound). */
+  openCalls(): number;
 }
 
 const INFER_POLICY = '/v2/models/{model}/infer';
@@ -62,20 +62,18 @@ const INFER_POLICY = '/v2/models/{model}/infer';
  */
 export const MAX_STREAMS_PER_CONNECTION = 100;
 const CLIENT_CLOSED = 499;
-const INFER_PATH = `/${SERVICE_NAME}/ModelInfer`;
 
 /**
- * Bounds the ModelInfer calls open at once over every connection (message being received,
- * waiting or running) to `max()`, the requests the run queue can hold: the stream limit bounds
- * one connection, this bounds them all (10 connections x 100 streams of 1 MB less a byte pinned
- * 1.2 GB). A call beyond it is refused at its start with UNAVAILABLE and `retry-after`, before
- * its message is read: grpc-js leaves the stream paused, then discards what arrives. Other
- * methods pass through unwrapped.
+ * Bounds the calls open at once over every connection (message being received, waiting or
+ * running) to `max()`, the requests the run queue can hold: the stream limit bounds one
+ * connection, this bounds them all (10 connections x 100 streams of 1 MB less a byte pinned
+ * 1.2 GB, to ModelInfer or to any other method alike: every request message may be as large).
+ * A call beyond it is refused at its start with UNAVAILABLE and `retry-after`, before its
+ * message is read: grpc-js leaves the stream paused, then discards what arrives.
  */
-export function openInferCallBound(max: () => number, refused: (e: SidecarError) => void = () => undefined): ServerInterceptor & { open(): number } {
+export function openCallBound(max: () => number, refused: (e: SidecarError) => void = () => undefined): ServerInterceptor & { open(): number } {
   let open = 0;
-  const bound = (method: { path: string }, call: Parameters<ServerInterceptor>[1]): ServerInterceptingCall => {
-    if (method.path !== INFER_PATH) return call as ServerInterceptingCall;
+  const bound = (_method: unknown, call: Parameters<ServerInterceptor>[1]): ServerInterceptingCall => {
     let counted = false;
     const release = (): void => {
       if (counted) {
@@ -87,7 +85,7 @@ export function openInferCallBound(max: () => number, refused: (e: SidecarError)
       start: (next) => {
         const limit = max();
         if (open >= limit) {
-          const e = new SidecarError('overloaded', `server busy: ${open} inference calls open, the run queue holds ${limit}`, { retryAfterSeconds: 1 });
+          const e = new SidecarError('overloaded', `server busy: ${open} calls open, the run queue holds ${limit}`, { retryAfterSeconds: 1 });
           refused(e);
           const trailers = new Metadata();
           trailers.set('retry-after', '1');
@@ -245,7 +243,7 @@ function onCancelled(this: { [UNARY]?: Unary<unknown, unknown> }): void {
 export function createGrpcFrontEnd(o: GrpcFrontEndOptions): GrpcFrontEnd {
   const core = o.core;
   // Refusals are counted as the queue's are (paddle_request_failures_total{reason="overloaded"}).
-  const bound = openInferCallBound(
+  const bound = openCallBound(
     () => core.capacity(),
     (e) => core.fail(undefined, e),
   );
@@ -318,7 +316,7 @@ export function createGrpcFrontEnd(o: GrpcFrontEndOptions): GrpcFrontEnd {
 
   return {
     server,
-    openInferCalls: () => bound.open(),
+    openCalls: () => bound.open(),
     listen: (port, host = '0.0.0.0') =>
       new Promise((resolve, reject) => {
         const target = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
