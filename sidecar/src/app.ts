@@ -28,7 +28,7 @@ import { AuditRecorder, type AuditSink } from './pipeline/audit-record.js';
 import { Authn } from './pipeline/authn.js';
 import { Authz } from './pipeline/authz.js';
 import { createBreakers } from './pipeline/breaker-gate.js';
-import { MODEL_VERSION } from './pipeline/call.js';
+import { CLIENT_CLOSED_STATUS, MODEL_VERSION } from './pipeline/call.js';
 import { CallContext, traceparentOfCall } from './pipeline/context.js';
 import { type EncoderOptions, ResponseEncoder } from './pipeline/encode.js';
 import { Failures } from './pipeline/failure.js';
@@ -174,6 +174,8 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
   const core: CallCore = {
     open: (method, path, headers, remoteAddress) => context.open(method, path, headers, remoteAddress),
     close: (call, status, route, method) => {
+      // A gRPC call cancelled by its client closes with 499 (REST sets this itself): a run still waiting for a slot then never starts.
+      if (status === CLIENT_CLOSED_STATUS) call.clientClosed = true;
       call.answerReady?.();
       if (call.service && !call.clientClosed) predict.answered(call);
       telemetry.close(call, status, route, method);
@@ -185,6 +187,10 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     audit: (call, action, status, reason) => audit.record(call, action, status, reason),
     fail: (call, err) => failures.note(call, err),
     traceparent: traceparentOfCall,
+    capacity: () => {
+      const l = predict.queueLimits(current());
+      return l.maxInFlight + l.maxQueued;
+    },
     readiness: () => readiness.state(),
     serverMetadata: () => ({ name: SIDECAR_NAME, version: SIDECAR_VERSION, extensions: SERVER_EXTENSIONS }),
     modelMetadata: () => {
@@ -200,11 +206,14 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     modelVersion: MODEL_VERSION,
   };
 
+  const bodyLimitBytes = deps.bodyLimitBytes ?? 1024 * 1024;
   const rest = createRestFrontEnd({
     core,
     config: current,
-    bodyLimitBytes: deps.bodyLimitBytes ?? 1024 * 1024,
+    bodyLimitBytes,
     refuseWhenFull: () => queue.refuseWhenFull(),
+    // Bodies received at once: as many full ones as the run queue can hold, running and waiting.
+    pendingBodyBytes: () => core.capacity() * bodyLimitBytes,
     encoder,
     readyAnswer: () => readiness.answer(),
     selfCheck: () => readiness.selfCheck(),

@@ -39,6 +39,8 @@ export interface CallCore {
   fail(call: CallHandle | undefined, err: unknown): SidecarError;
   /** The W3C traceparent of the call's server span (for the answer's metadata). */
   traceparent(call: CallHandle): string;
+  /** Inference requests the run queue can hold at once (run slots + queue.maxQueued): the bound on requests being received too. */
+  capacity(): number;
   readiness(): { ready: boolean; reason: string };
   serverMetadata(): { name: string; version: string; extensions: string[] };
   modelMetadata(): ModelMetadataJson;

@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'inference_timeout'
   | 'decryption_failed'
   | 'not_configured'
+  | 'client_closed'
   | 'internal';
 
 const STATUS: Record<ErrorCode, number> = {
@@ -50,6 +51,8 @@ const STATUS: Record<ErrorCode, number> = {
   inference_timeout: 504,
   decryption_failed: 400,
   not_configured: 501,
+  // The caller went away first (nginx's 499): nothing is answered, the call is accounted for.
+  client_closed: 499,
   internal: 500,
 };
 

@@ -17,8 +17,20 @@ export function hasBody(method: string | undefined): boolean {
 /** Where `readBody` hands the parsed body (undefined for an empty one) or the error; `ctx` is the caller's. */
 export type BodyDone<C> = (ctx: C, err: SidecarError | undefined, body: unknown) => void;
 
+/**
+ * The bytes of the bodies being read now, over every connection, and their bound (`cap()`, read
+ * only while more than one full body is pending). Each body is buffered whole before anything (auth included) looks at it, so without a
+ * bound N unauthenticated connections, each sending all but the last byte of a body at the
+ * limit, pin N x the limit. Past the bound the body whose bytes crossed it is refused (503).
+ */
+export class BodyBytes {
+  used = 0;
+  constructor(readonly cap: () => number) {}
+}
+
 /** One body being read: the state the shared listeners below work on (no closures per request). */
 interface BodyRead {
+  pending: BodyBytes | undefined;
   limit: number;
   first: Buffer | undefined;
   chunks: Buffer[] | undefined;
@@ -35,6 +47,7 @@ type Reading = IncomingMessage & { [READ]?: BodyRead };
 function settle(req: Reading, r: BodyRead, err: SidecarError | undefined, body: unknown): void {
   if (r.settled) return;
   r.settled = true;
+  if (r.pending) r.pending.used -= r.size;
   req[READ] = undefined;
   req.removeListener('data', onData);
   if (err) req.resume();
@@ -45,14 +58,32 @@ function onData(this: Reading, chunk: Buffer): void {
   const r = this[READ];
   if (!r) return;
   r.size += chunk.length;
+  const pending = r.pending;
+  if (pending) pending.used += chunk.length;
   if (r.size > r.limit) settle(this, r, new SidecarError('payload_too_large', 'request body too large'), undefined);
+  // (The bound is looked up only while more than one full body is pending: not on a lone request's path.)
+  else if (pending && pending.used > r.limit && pending.used > pending.cap()) settle(this, r, bodiesFull(pending), undefined);
   else if (r.first === undefined) r.first = chunk;
   else (r.chunks ??= [r.first]).push(chunk);
 }
 
+function bodiesFull(pending: BodyBytes): SidecarError {
+  const mib = (n: number): string => (n / 1048576).toFixed(1);
+  return new SidecarError('overloaded', `server busy: ${mib(pending.used)} MiB of request bodies are being received, above the ${mib(pending.cap())} MiB bound`, { retryAfterSeconds: 1 });
+}
+
+/** The request closed while its body was still being read (no 'end', maybe no 'error'): the client went away. */
+function onClose(this: Reading): void {
+  const r = this[READ];
+  if (r) settle(this, r, new SidecarError('client_closed', 'the client closed the connection before the body was complete'), undefined);
+}
+
 function onError(this: Reading, err: Error): void {
   const r = this[READ];
-  if (r) settle(this, r, new SidecarError('bad_request', 'request body could not be read', { cause: err }), undefined);
+  if (!r) return;
+  // node:http's 'aborted' (ECONNRESET): the client closed the connection before its body was complete.
+  const gone = (err as NodeJS.ErrnoException).code === 'ECONNRESET';
+  settle(this, r, gone ? new SidecarError('client_closed', 'the client closed the connection before the body was complete', { cause: err }) : new SidecarError('bad_request', 'request body could not be read', { cause: err }), undefined);
 }
 
 function onEnd(this: Reading): void {
@@ -92,7 +123,7 @@ function parseBody(req: IncomingMessage, whole: Buffer): unknown {
  * Callback form with listeners shared by every request: the inference path reads a body per
  * request, and a promise with its closures per read showed in the chain's profile.
  */
-export function readBody<C>(req: IncomingMessage, limitBytes: number, ctx: C, done: BodyDone<C>): void {
+export function readBody<C>(req: IncomingMessage, limitBytes: number, ctx: C, done: BodyDone<C>, pending?: BodyBytes): void {
   const encoding = req.headers['content-encoding'];
   let early: SidecarError | undefined;
   if (encoding !== undefined && encoding !== 'identity') early = new SidecarError('unsupported_media_type', `content encoding ${JSON.stringify(encoding.slice(0, 32))} is not supported`);
@@ -110,12 +141,13 @@ export function readBody<C>(req: IncomingMessage, limitBytes: number, ctx: C, do
     done(ctx, early, undefined);
     return;
   }
-  const r: BodyRead = { limit: limitBytes, first: undefined, chunks: undefined, size: 0, settled: false, ctx, done: done as BodyDone<unknown> };
+  const r: BodyRead = { pending, limit: limitBytes, first: undefined, chunks: undefined, size: 0, settled: false, ctx, done: done as BodyDone<unknown> };
   const reading = req as Reading;
   reading[READ] = r;
   reading.on('data', onData);
   reading.on('error', onError);
   reading.on('end', onEnd);
+  reading.on('close', onClose);
 }
 
 /** Reads and parses the JSON body; resolves `undefined` for an empty body (readBody as a promise). */

@@ -66,9 +66,8 @@ function shapeError(name: string): SidecarError {
 }
 
 function checkDim(name: string, d: unknown, i: number): number {
-  if (typeof d !== 'number' || !Number.isInteger(d) || d < 0 || d > MAX_ELEMENTS) {
-    throw bad(`input ${name}: shape[${i}] must be a non-negative integer`);
-  }
+  if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) throw bad(`input ${name}: shape[${i}] must be a non-negative integer`);
+  if (d > MAX_ELEMENTS) throw bad(`input ${name}: shape[${i}] ${d} is above the largest dim, ${MAX_ELEMENTS}`);
   return d;
 }
 
@@ -115,9 +114,15 @@ export function valuesData(name: string, datatype: OipDatatype, dtype: Tensor['d
   return fromJsonValues(name, datatype, dtype, flat);
 }
 
-/** The check of a requested output's name (`known`: outputNames of the model). */
-export function checkOutputName(name: string, known: ReadonlySet<string>): string {
+/**
+ * The check of a requested output's name (`known`: outputNames of the model; `seen`: the names
+ * requested before it). Each output once: a name repeated N times would be answered N times,
+ * an answer as many times over the admitted estimate from a request of a few bytes more.
+ */
+export function checkOutputName(name: string, known: ReadonlySet<string>, seen: Set<string>): string {
   if (!known.has(name)) throw bad(`output ${JSON.stringify(name.slice(0, 64))} is not an output of this model`);
+  if (seen.has(name)) throw bad(`output ${name} is requested twice`);
+  seen.add(name);
   return name;
 }
 
@@ -205,9 +210,10 @@ export function parseInferRequest(body: unknown, modelInputs: TensorInfo[], mode
   if (outputs !== undefined) {
     if (!Array.isArray(outputs)) throw bad('outputs must be an array');
     const known = outputNames(modelOutputs);
+    const seen = new Set<string>();
     selected = outputs.map((o: unknown, idx) => {
       if (!isRecord(o) || typeof o.name !== 'string') throw bad(`outputs[${idx}].name must be a string`);
-      checkOutputName(o.name, known);
+      checkOutputName(o.name, known, seen);
       const params = o.parameters;
       if (params !== undefined && !isRecord(params)) throw bad(`outputs[${idx}].parameters must be an object`);
       if (params?.classification !== undefined) throw bad(`output ${o.name}: the classification extension is not supported`);

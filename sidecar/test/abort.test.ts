@@ -1,6 +1,7 @@
 // A client that goes away before its answer: the request is still accounted for. One access
 // line (status 499, the cause), the server span ended, the request counted under code 499, and
-// the process keeps serving.
+// the process keeps serving. A client gone while its request waits in the run queue: the run
+// never starts (a burst of requests whose callers hung up must not buy the predictor's time).
 
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
@@ -62,6 +63,78 @@ describe('client disconnects mid-request', function () {
       assert.equal(ok.status, 200, ok.text);
       const metrics = await request(`${h.metricsUrl}/metrics`);
       assert.match(metrics.text, /paddle_requests_total\{[^}]*code="499"[^}]*\} 1/);
+    } finally {
+      await h.close();
+    }
+    assert.deepEqual(deadLetters, []);
+  });
+
+  it('a client gone while its request waits in the run queue: its run never starts, queue empty, 499', async () => {
+    const p = new ScriptedPredictor();
+    p.latencyMs = 400;
+    const h = await startHarness({ predictor: p, tls: 'none', config: { queue: { maxInFlight: 1 } } });
+    try {
+      const token = await h.token('model_inference', { sub: 'waiter' });
+      const before = p.calls;
+      // A holds the one run slot for 400 ms.
+      const first = request(`${h.url}/v2/models/${MODEL}/infer`, { body: mlpBody(2), headers: { authorization: `Bearer ${token}` } });
+      for (let i = 0; i < 6000 && p.calls === before; i++) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(p.calls, before + 1, 'the first request is running');
+      // B waits behind it, then hangs up.
+      const requestId = 'queued-then-gone-1';
+      const body = JSON.stringify(mlpBody(2));
+      const sock = connect(h.port, '127.0.0.1');
+      await new Promise<void>((r) => sock.once('connect', () => r()));
+      sock.write(
+        `POST /v2/models/${MODEL}/infer HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n` +
+          `authorization: Bearer ${token}\r\nx-request-id: ${requestId}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+      for (let i = 0; i < 6000 && h.sidecar.queue.stats().queued === 0; i++) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(h.sidecar.queue.stats().queued, 1, 'the second request waits in the queue');
+      sock.destroy();
+      const accessLines = () => validLogLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.request_id === requestId && l['@log.kind'] === 'access');
+      for (let i = 0; i < 6000 && accessLines().length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+      assert.equal((await first).status, 200);
+      for (let i = 0; i < 6000 && (h.sidecar.queue.stats().queued > 0 || h.sidecar.queue.stats().inFlight > 0 || h.sidecar.queue.stats().answering > 0); i++) await new Promise((r) => setTimeout(r, 5));
+      assert.deepEqual([h.sidecar.queue.stats().queued, h.sidecar.queue.stats().inFlight, h.sidecar.queue.stats().answering, h.sidecar.queue.stats().reservedBytes], [0, 0, 0, 0]);
+      // Give a run that (wrongly) started after A a chance to show up before counting.
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(p.calls, before + 1, 'the abandoned request never reached the predictor');
+      assert.equal(accessLines().length, 1);
+      assert.equal(accessLines()[0]?.status, 499);
+      for (let i = 0; i < 6000 && !h.audits.some((a) => a.requestId === requestId); i++) await new Promise((r) => setTimeout(r, 5));
+      const audit = h.audits.find((a) => a.requestId === requestId);
+      assert.equal(audit?.status, 499);
+      assert.equal(audit?.reason, 'client_closed');
+      const ok = await request(`${h.url}/v2/models/${MODEL}/infer`, { body: mlpBody(2), headers: { authorization: `Bearer ${token}` } });
+      assert.equal(ok.status, 200, ok.text);
+    } finally {
+      await h.close();
+    }
+    assert.deepEqual(deadLetters, []);
+  });
+
+  it('a client gone in the middle of its body: 499 client_closed, never counted as a bad request', async () => {
+    const h = await startHarness({ predictor: new ScriptedPredictor(), tls: 'none' });
+    try {
+      const token = await h.token('model_inference', { sub: 'half-sender' });
+      const requestId = 'half-body-1';
+      const sock = connect(h.port, '127.0.0.1');
+      await new Promise<void>((r) => sock.once('connect', () => r()));
+      sock.write(
+        `POST /v2/models/${MODEL}/infer HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n` +
+          `authorization: Bearer ${token}\r\nx-request-id: ${requestId}\r\ncontent-length: 5000\r\n\r\n{"inputs":[`,
+      );
+      await new Promise((r) => setTimeout(r, 50));
+      sock.destroy();
+      const accessLines = () => validLogLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.request_id === requestId && l['@log.kind'] === 'access');
+      for (let i = 0; i < 6000 && accessLines().length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(accessLines().length, 1);
+      assert.equal(accessLines()[0]?.status, 499);
+      assert.match(String(accessLines()[0]?.['@error.cause']), /^client_closed/);
+      await new Promise((r) => setTimeout(r, 50));
+      const metrics = (await request(`${h.metricsUrl}/metrics`)).text;
+      assert.doesNotMatch(metrics, /paddle_request_failures_total\{[^}]*reason="bad_request"/);
     } finally {
       await h.close();
     }

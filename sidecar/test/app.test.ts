@@ -246,6 +246,15 @@ describe('sidecar app over HTTPS', function () {
       assert.equal(bad.status, 400);
       assert.match((bad.json as { error: string }).error, /could not be decrypted/);
     });
+    it('/v1/encrypt_input refuses a body nested too deeply to re-encode with 400, not 500', async () => {
+      // JSON.parse takes any depth; JSON.stringify recursed past the stack at a few thousand levels.
+      const depth = 20_000;
+      const r = await request(`${h.url}/v1/encrypt_input`, { ca: ca(), rawBody: `{"x":${'['.repeat(depth)}${']'.repeat(depth)}}`, headers: await bearer('data_protection') });
+      assert.equal(r.status, 400, r.text);
+      assert.deepEqual(r.json, { error: 'request body is nested too deeply to encrypt' });
+      const ok = await post('/v1/encrypt_input', mlpBody(1), await bearer('data_protection'));
+      assert.equal(ok.status, 200, ok.text);
+    });
     it('/v1/export_model returns every model file with the signature, byte-exact', async () => {
       const r = await request(`${h.url}/v1/export_model`, { ca: ca(), headers: await bearer('model_admin', { sub: 'exporter' }) });
       assert.equal(r.status, 200, r.text.slice(0, 200));

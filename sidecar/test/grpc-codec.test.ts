@@ -101,6 +101,9 @@ describe('gRPC codec', function () {
     assert.throws(() => parseGrpcInfer(req({ inputs: [{ ...x, datatype: 'FP16', contents: empty() }, ids] }), INPUTS, OUTPUTS), /FP16 data must be sent in raw_input_contents/);
     assert.throws(() => parseGrpcInfer(req({ inputs: [x, { ...ids, contents: { ...empty(), int64_contents: ['1'] } }], raw_input_contents: [Buffer.alloc(8), Buffer.alloc(8)] }), INPUTS, OUTPUTS), /both contents and raw_input_contents/);
     assert.throws(() => parseGrpcInfer(req({ inputs: [{ ...x, datatype: 'BYTES', contents: { ...empty(), bytes_contents: [Buffer.from('a'), Buffer.from('b')] } }, ids] }), INPUTS, OUTPUTS), /BYTES \(string\) tensors are not supported/);
+    // An output named N times would be answered N times (a 6 KB REST request drew a 257 MB answer on the transformer).
+    const ok = { inputs: [x, ids], raw_input_contents: [Buffer.alloc(8), Buffer.alloc(8)] };
+    assert.throws(() => parseGrpcInfer(req({ ...ok, outputs: [{ name: 'y', parameters: {} }, { name: 'y', parameters: {} }] }), INPUTS, OUTPUTS), /^SidecarError: output y is requested twice$/);
   });
   it('gives exactly what the REST parser gives for the same tensors: the same tensors or the same refusal (property)', () => {
     const contents = (n: number) => fc.record({

@@ -4,11 +4,13 @@
 // the run queue emptied, the server still serving).
 
 import assert from 'node:assert/strict';
+import { connect, type Settings } from 'node:http2';
 import { credentials, makeGenericClientConstructor, Metadata, type Client, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
-import { createGrpcFrontEnd, type GrpcFrontEnd } from '../src/grpc/server.js';
+import { createGrpcFrontEnd, MAX_STREAMS_PER_CONNECTION, type GrpcFrontEnd } from '../src/grpc/server.js';
 import { inferenceServiceDefinition } from '../src/grpc/service.js';
 import { MODEL, startHarness, validLogLines, type Harness } from './helpers/harness.js';
 import { MLP_FEATURES, MLP_INPUT, ScriptedPredictor } from './helpers/predictors.js';
+import { request } from './helpers/http.js';
 import { until } from './helpers/until.js';
 
 type Infer = (req: unknown, md: Metadata, cb: (err: ServiceError | null, res: Record<string, unknown>) => void) => ClientUnaryCall;
@@ -28,11 +30,12 @@ describe('gRPC front end: answer metadata and cancelled calls', function () {
   let g: GrpcFrontEnd;
   let client: Client;
   let infer: Infer;
+  let port: number;
   const p = new ScriptedPredictor();
   before(async () => {
     h = await startHarness({ predictor: p, tls: 'none' });
     g = createGrpcFrontEnd({ core: h.sidecar.core });
-    const port = await g.listen(0, '127.0.0.1');
+    port = await g.listen(0, '127.0.0.1');
     const Ctor = makeGenericClientConstructor(inferenceServiceDefinition(), 'GRPCInferenceService');
     client = new Ctor(`127.0.0.1:${port}`, credentials.createInsecure());
     infer = (client as unknown as { ModelInfer: Infer }).ModelInfer.bind(client);
@@ -132,5 +135,88 @@ describe('gRPC front end: answer metadata and cancelled calls', function () {
     const next = await metadata('grpc-after-1');
     const again = await new Promise<Record<string, unknown>>((resolve, reject) => infer(REQUEST, next, (err, r) => (err ? reject(err) : resolve(r))));
     assert.equal((again.raw_output_contents as Buffer[]).length, 1);
+  });
+
+  it('a call cancelled while it waits in the run queue never runs (499, queue empty)', async () => {
+    const rows = 3; // a shape not served yet: one run slot (short runs of a known shape may overlap)
+    const req = { ...REQUEST, inputs: [{ name: MLP_INPUT, datatype: 'FP32', shape: [rows, MLP_FEATURES] }], raw_input_contents: [Buffer.from(new Float32Array(rows * MLP_FEATURES).fill(0.25).buffer)] };
+    p.latencyMs = 300;
+    const before = p.calls;
+    const mdA = await metadata('grpc-queued-a');
+    const mdB = await metadata('grpc-queued-b');
+    const first = new Promise<ServiceError | null>((resolve) => infer(req, mdA, (err) => resolve(err)));
+    await until('the first run to start', () => p.calls > before);
+    let error: ServiceError | undefined;
+    const second = new Promise<void>((resolve) => {
+      const call = infer(req, mdB, (err) => {
+        error = err ?? undefined;
+        resolve();
+      });
+      void until('the second call to wait', () => h.sidecar.queue.stats().queued === 1).then(() => call.cancel());
+    });
+    await second;
+    assert.equal(error?.code, 1, 'the client sees CANCELLED');
+    await until('the access line', () => accessLines('grpc-queued-b').length > 0);
+    assert.equal(await first, null);
+    await until('the run queue to empty', () => {
+      const s = h.sidecar.queue.stats();
+      return s.queued === 0 && s.inFlight === 0 && s.answering === 0;
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    p.latencyMs = 0;
+    assert.equal(p.calls, before + 1, 'the cancelled call never reached the predictor');
+    assert.equal(accessLines('grpc-queued-b')[0]?.status, 499);
+  });
+
+  it('one connection may hold a bounded number of streams (partial messages cannot pin unbounded memory)', async () => {
+    // grpc-js buffers a message until it is complete, before any handler or auth: without a
+    // stream limit one connection opened thousands of streams of 1 MB less a byte each (1.5 GB
+    // of RSS for 1500 streams in a probe of the real process).
+    const session = connect(`http://127.0.0.1:${port}`);
+    try {
+      const settings = await new Promise<Settings>((resolve, reject) => {
+        session.once('remoteSettings', resolve);
+        session.once('error', reject);
+      });
+      assert.equal(settings.maxConcurrentStreams, MAX_STREAMS_PER_CONNECTION);
+      assert.ok(MAX_STREAMS_PER_CONNECTION >= 100 && MAX_STREAMS_PER_CONNECTION <= 128);
+    } finally {
+      session.destroy();
+    }
+  });
+
+  it('calls open at once over every connection are bounded by the run queue: the next is refused unread, and the count comes back', async () => {
+    // Per-connection stream limits bound one connection; 10 connections x 100 partial 1 MB messages still pinned 1.2 GB,
+    // to ModelInfer or ServerLive alike.
+    const saved = h.sidecar.config();
+    await h.sidecar.applyConfig({ ...saved, queue: { maxInFlight: 1, maxQueued: 1, maxQueueTimeMs: 1000 } });
+    const sessions = [connect(`http://127.0.0.1:${port}`), connect(`http://127.0.0.1:${port}`), connect(`http://127.0.0.1:${port}`)];
+    try {
+      const prefix = Buffer.alloc(5);
+      prefix.writeUInt32BE(100_000, 1);
+      const statuses: (string | undefined)[] = [];
+      sessions.forEach((session, i) => {
+        session.on('error', () => undefined);
+        const method = i === 1 ? 'ServerLive' : 'ModelInfer';
+        const st = session.request({ ':method': 'POST', ':path': `/inference.GRPCInferenceService/${method}`, 'content-type': 'application/grpc', te: 'trailers' });
+        st.on('error', () => undefined);
+        st.on('response', (headers) => (statuses[i] = headers['grpc-status'] as string | undefined));
+        st.on('trailers', (trailers) => (statuses[i] = trailers['grpc-status'] as string | undefined));
+        st.write(Buffer.concat([prefix, Buffer.alloc(50_000)])); // half a message: the call stays open
+      });
+      await until('one call refused', () => statuses.some((x) => x !== undefined));
+      assert.deepEqual(statuses.filter((x) => x !== undefined), ['14'], 'exactly one UNAVAILABLE, the others still receiving');
+      assert.equal(g.openCalls(), 2);
+      const metrics = (await request(`${h.metricsUrl}/metrics`)).text;
+      assert.match(metrics, /paddle_request_failures_total\{model="mlp",reason="overloaded"\} 1/, 'the refusal is counted');
+    } finally {
+      for (const session of sessions) session.destroy();
+    }
+    // The two cut calls give their places back: two calls at once are served again.
+    await until('the cut calls to close', () => g.openCalls() === 0);
+    const both = await Promise.all([metadata('grpc-bound-a'), metadata('grpc-bound-b')].map(async (md) => inferWith(await md)));
+    assert.deepEqual(both.map((r) => r.error?.code ?? 0), [0, 0]);
+    assert.equal(g.openCalls(), 0, 'answered calls give their places back');
+    await h.sidecar.applyConfig(saved);
   });
 });

@@ -1,9 +1,11 @@
 // The bounded run queue through the app (spec.queue): with the predictor busy, requests wait up
 // to maxQueued, the next is refused at once with 503 + Retry-After, waiters past maxQueueTimeMs
 // get 503 + Retry-After, the probe port answers meanwhile, and none of it counts toward the
-// breaker. (The encoder's own cases, inline and on its worker threads: pipeline/encode.test.ts.)
+// breaker. Bodies being received at once are bounded too (partial bodies cannot pin memory). (The encoder's own cases, inline and on its worker threads: pipeline/encode.test.ts.)
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { connect, type TLSSocket } from 'node:tls';
 import { mlpBody, MODEL, pki, startHarness, validLogLines, type Harness } from './helpers/harness.js';
 import { request, type TestResponse } from './helpers/http.js';
 import { InProcessMlp } from './helpers/predictors.js';
@@ -111,5 +113,39 @@ describe('run queue through the app', function () {
     await h.sidecar.applyConfig({ ...h.sidecar.config(), queue: { maxInFlight: 4, maxQueued: 0, maxQueueTimeMs: 50 } });
     const rs = await Promise.all([infer(), infer(), infer()]);
     assert.deepEqual(rs.map((r) => r.status), [200, 200, 200]);
+  });
+
+  it('bodies received at once are bounded: past (maxInFlight + maxQueued) x the body limit, 503 + Retry-After before they are complete', async () => {
+    // Bodies are buffered whole before auth: a probe of the real process held 480 MB for 500
+    // connections each sending all but the end of a 1 MB body. Here the bound is 3 x 1 MiB.
+    await h.sidecar.applyConfig({ ...h.sidecar.config(), queue: { maxInFlight: 1, maxQueued: 2, maxQueueTimeMs: 1000 } });
+    const ca = readFileSync(pki().caCert);
+    const sockets: TLSSocket[] = [];
+    const answers: string[] = [];
+    try {
+      for (let i = 0; i < 4; i++) {
+        const s = connect({ host: '127.0.0.1', port: h.port, ca, servername: 'localhost' });
+        const seen: Buffer[] = [];
+        s.on('data', (d: Buffer) => {
+          seen.push(d);
+          answers[i] = Buffer.concat(seen).toString('latin1');
+        });
+        s.on('error', () => undefined);
+        await new Promise<void>((r) => s.once('secureConnect', () => r()));
+        s.write(`POST /v2/models/${MODEL}/infer HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 1000000\r\n\r\n[${' '.repeat(900_000)}`);
+        sockets.push(s);
+      }
+      await until('one body refused', () => answers.some((a) => a !== undefined && a.startsWith('HTTP/1.1 503')));
+      const refused = answers.find((a) => a?.startsWith('HTTP/1.1 503')) ?? '';
+      assert.match(refused, /retry-after: 1/i);
+      assert.match(refused, /server busy: [\d.]+ MiB of request bodies are being received, above the 3\.0 MiB bound/);
+      assert.equal(answers.filter((a) => a?.startsWith('HTTP/1.1 503')).length, 1, 'only the body that crossed the bound');
+    } finally {
+      for (const s of sockets) s.destroy();
+    }
+    // Their bytes are released when they go: the next request is served.
+    p.release();
+    const ok = await infer();
+    assert.equal(ok.status, 200, ok.text);
   });
 });

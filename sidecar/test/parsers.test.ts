@@ -79,6 +79,27 @@ describe('OIP v2 codec', function () {
     assert.equal((r.inputs.ids?.data as BigInt64Array)[5], 9007199254740993n);
     assert.equal(sequenceLength(r.inputs), 4);
   });
+  it('each output may be requested once (a repeated name would be answered once per repeat)', () => {
+    const body = { ...good, outputs: [{ name: 'y' }, { name: 'y', parameters: { binary_data: true } }] };
+    assert.throws(() => parseInferRequest(body, INPUTS, OUTPUTS), (e: unknown) => e instanceof SidecarError && e.httpStatus === 400 && e.message === 'output y is requested twice');
+    assert.deepEqual(parseInferRequest({ ...good, outputs: [{ name: 'y' }] }, INPUTS, OUTPUTS).outputs, ['y']);
+  });
+  it('a shape dim is refused naming what is wrong with it', () => {
+    const msg = (dim: unknown): string => {
+      try {
+        parseInferRequest({ inputs: [{ name: 'x', shape: [dim, 4], datatype: 'FP32', data: [] }] }, INPUTS, OUTPUTS);
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return 'accepted';
+    };
+    assert.equal(msg(-1), 'input x: shape[0] must be a non-negative integer');
+    assert.equal(msg(1.5), 'input x: shape[0] must be a non-negative integer');
+    assert.equal(msg('2'), 'input x: shape[0] must be a non-negative integer');
+    // A dim that is a non-negative integer, only too large: say so (2^31, 2^53 were "must be a non-negative integer").
+    assert.equal(msg(2 ** 31), 'input x: shape[0] 2147483648 is above the largest dim, 67108864');
+    assert.equal(msg(2 ** 53), 'input x: shape[0] 9007199254740992 is above the largest dim, 67108864');
+  });
   it('random bodies either parse or raise a bad_request SidecarError (property)', () => {
     const tensor = fc.record({
       name: fc.oneof(fc.constant('x'), fc.constant('ids'), fc.string()),

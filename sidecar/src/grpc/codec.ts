@@ -119,7 +119,8 @@ export function parseGrpcInfer(req: GrpcInferRequest, modelInputs: TensorInfo[],
   if (req.id) parsed.id = req.id;
   if (req.outputs.length > 0) {
     const known = outputNames(modelOutputs);
-    parsed.outputs = req.outputs.map((o) => checkOutputName(o.name, known));
+    const seen = new Set<string>();
+    parsed.outputs = req.outputs.map((o) => checkOutputName(o.name, known, seen));
   }
   return parsed;
 }

@@ -12,9 +12,22 @@
 // REST port, re-read when they change (grpc-js's FileWatcherCertificateProvider); with mutual
 // TLS a client without a certificate from that CA fails the handshake.
 
-import { Metadata, type MetadataValue, Server, ServerCredentials, experimental, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import {
+  Metadata,
+  type MetadataValue,
+  Server,
+  ServerCredentials,
+  ServerInterceptingCall,
+  type ServerInterceptor,
+  status as Status,
+  experimental,
+  type sendUnaryData,
+  type ServerUnaryCall,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { CallCore, CallHandle } from '../call-core.js';
+import { SidecarError } from '../errors.js';
 import type { TlsFiles } from '../server.js';
 import { buildGrpcInferResponse, parseGrpcInfer, type GrpcInferRequest } from './codec.js';
 import { inferenceServiceDefinition, SERVICE_NAME } from './service.js';
@@ -33,10 +46,64 @@ export interface GrpcFrontEnd {
   server: Server;
   listen(port: number, host?: string): Promise<number>;
   close(): Promise<void>;
+  /** Calls open now (openCallBound). */
+  openCalls(): number;
 }
 
 const INFER_POLICY = '/v2/models/{model}/infer';
+
+/**
+ * Streams one connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS; 100 is the
+ * least HTTP/2 recommends). grpc-js buffers each stream's message until it is complete, before
+ * any handler (auth included) sees it, and advertises no limit by default: one unauthenticated
+ * connection could open thousands of streams, each sending all but the last byte of a message
+ * up to the size limit, and pin that much memory. With the limit, a connection holds at most
+ * this many partial messages (100 x the message limit).
+ */
+export const MAX_STREAMS_PER_CONNECTION = 100;
 const CLIENT_CLOSED = 499;
+
+/**
+ * Bounds the calls open at once over every connection (message being received, waiting or
+ * running) to `max()`, the requests the run queue can hold: the stream limit bounds one
+ * connection, this bounds them all (10 connections x 100 streams of 1 MB less a byte pinned
+ * 1.2 GB, to ModelInfer or to any other method alike: every request message may be as large).
+ * A call beyond it is refused at its start with UNAVAILABLE and `retry-after`, before its
+ * message is read: grpc-js leaves the stream paused, then discards what arrives.
+ */
+export function openCallBound(max: () => number, refused: (e: SidecarError) => void = () => undefined): ServerInterceptor & { open(): number } {
+  let open = 0;
+  const bound = (_method: unknown, call: Parameters<ServerInterceptor>[1]): ServerInterceptingCall => {
+    let counted = false;
+    const release = (): void => {
+      if (counted) {
+        counted = false;
+        open--;
+      }
+    };
+    return new ServerInterceptingCall(call, {
+      start: (next) => {
+        const limit = max();
+        if (open >= limit) {
+          const e = new SidecarError('overloaded', `server busy: ${open} calls open, the run queue holds ${limit}`, { retryAfterSeconds: 1 });
+          refused(e);
+          const trailers = new Metadata();
+          trailers.set('retry-after', '1');
+          call.sendStatus({ code: Status.UNAVAILABLE, details: e.message, metadata: trailers });
+          return;
+        }
+        open++;
+        counted = true;
+        next({ onCancel: release });
+      },
+      sendStatus: (status, next) => {
+        release();
+        next(status);
+      },
+    });
+  };
+  return Object.assign(bound, { open: () => open });
+}
 
 /** The call's metadata as lower-case HTTP-style headers (text entries only; `-bin` entries skipped). */
 function headersOf(md: Metadata): IncomingHttpHeaders {
@@ -175,9 +242,16 @@ function onCancelled(this: { [UNARY]?: Unary<unknown, unknown> }): void {
 
 export function createGrpcFrontEnd(o: GrpcFrontEndOptions): GrpcFrontEnd {
   const core = o.core;
+  // Refusals are counted as the queue's are (paddle_request_failures_total{reason="overloaded"}).
+  const bound = openCallBound(
+    () => core.capacity(),
+    (e) => core.fail(undefined, e),
+  );
   const server = new Server({
     'grpc.max_receive_message_length': o.maxMessageBytes ?? 4 * 1024 * 1024,
     'grpc.max_send_message_length': -1,
+    'grpc.max_concurrent_streams': MAX_STREAMS_PER_CONNECTION,
+    interceptors: [bound],
     // No channelz service is served, so its per-call bookkeeping (timestamps, counters on every
     // call and session) would be kept for nobody.
     'grpc.enable_channelz': 0,
@@ -242,6 +316,7 @@ export function createGrpcFrontEnd(o: GrpcFrontEndOptions): GrpcFrontEnd {
 
   return {
     server,
+    openCalls: () => bound.open(),
     listen: (port, host = '0.0.0.0') =>
       new Promise((resolve, reject) => {
         const target = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;

@@ -164,6 +164,11 @@ export class Predict {
     // The bounded queue: a slot now, or wait (bounded in count and by the answer's deadline), or 503.
     const phases: PhaseMarks = (call.phases = { queued: sinceMs(call.started) });
     if (!this.queue.tryEnter(bytes, key)) await this.queue.enter(bytes, phases.queued, key);
+    if (call.clientClosed) {
+      // The caller hung up while this waited: its answer has nowhere to go, so the slot goes to the next waiter unused.
+      this.queue.leave(bytes);
+      throw new SidecarError('client_closed', 'the client went away before its run started: not run');
+    }
     phases.started = sinceMs(call.started);
     const config = o.config();
     const seqLen = sequenceLength(inputs);

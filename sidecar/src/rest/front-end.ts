@@ -12,7 +12,7 @@ import type { RequestListener, ServerResponse } from 'node:http';
 import type { CallCore } from '../call-core.js';
 import type { SidecarConfig } from '../config.js';
 import { SidecarError } from '../errors.js';
-import { hasBody, readBody } from '../json-body.js';
+import { BodyBytes, hasBody, readBody } from '../json-body.js';
 import { CLIENT_CLOSED_STATUS } from '../pipeline/call.js';
 import { headerValue } from '../pipeline/context.js';
 import { corsHeaders, PREFLIGHT_HEADERS } from '../pipeline/cors.js';
@@ -26,6 +26,8 @@ export interface RestOptions extends Omit<RouteDeps, 'core'> {
   bodyLimitBytes: number;
   /** Shed before parsing: 503 at once when the run queue is full (inference routes only). */
   refuseWhenFull: () => void;
+  /** Bytes of request bodies that may be received at once, over every connection (beyond: 503). */
+  pendingBodyBytes: () => number;
 }
 
 export interface RestFrontEnd {
@@ -41,6 +43,7 @@ type WithExchange = ServerResponse & { [EXCHANGE]?: Exchange };
 export function createRestFrontEnd(o: RestOptions): RestFrontEnd {
   const core = o.core;
   const router = new Router<RouteHandler>(routeHandlers({ ...o, core }));
+  const pending = new BodyBytes(o.pendingBodyBytes);
 
   // 'close' comes once per response: after 'finish' when the answer went out, alone when the
   // connection closed first. One function for every response (no closure per request).
@@ -97,7 +100,7 @@ export function createRestFrontEnd(o: RestOptions): RestFrontEnd {
       return;
     }
     x.match = m;
-    readBody(x.req, o.bodyLimitBytes, x, bodyRead);
+    readBody(x.req, o.bodyLimitBytes, x, bodyRead, pending);
   };
 
   const handler: RequestListener = (req, res) => {

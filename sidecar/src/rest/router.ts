@@ -130,6 +130,6 @@ function decode(s: string): string {
   try {
     return decodeURIComponent(s);
   } catch (err) {
-    throw new SidecarError('bad_request', 'bad request', { cause: err, httpStatus: 400 });
+    throw new SidecarError('bad_request', `malformed percent-escape in the path segment ${JSON.stringify(s.slice(0, 64))}`, { cause: err });
   }
 }

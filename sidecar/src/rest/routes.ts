@@ -86,7 +86,15 @@ export function routeHandlers(d: RouteDeps): Record<string, Partial<Record<Metho
     const key = d.encryptionKey?.();
     if (!key) throw new SidecarError('not_configured', 'input encryption is not configured');
     if (typeof body !== 'object' || body === null) throw new SidecarError('bad_request', 'request body must be a JSON object or array');
-    sendJson(x, 200, { encrypted_input: encryptInput(key, core.modelName(), Buffer.from(JSON.stringify(body), 'utf8')) });
+    let plain: Buffer;
+    try {
+      plain = Buffer.from(JSON.stringify(body), 'utf8');
+    } catch (err) {
+      // JSON.parse takes any depth the body limit allows; JSON.stringify recurses and runs out of stack.
+      if (err instanceof RangeError) throw new SidecarError('bad_request', 'request body is nested too deeply to encrypt', { cause: err });
+      throw err;
+    }
+    sendJson(x, 200, { encrypted_input: encryptInput(key, core.modelName(), plain) });
     core.audit(x.call, 'encrypt_input', 200);
   };
 

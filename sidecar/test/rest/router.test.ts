@@ -45,7 +45,10 @@ describe('REST router: one route table (SIDECAR_ROUTES)', () => {
     assert.equal(router.match('POST', '/v2/models//infer'), undefined);
     assert.equal(router.match('POST', '/v2/models/mlp/infer//'), undefined);
     assert.equal(router.match('GET', '/v2/health/%6Cive'), undefined, 'literal segments are not decoded');
-    assert.throws(() => router.match('POST', '/v2/models/%E0%A4%A/infer'), (e: unknown) => e instanceof SidecarError && e.httpStatus === 400);
+    assert.throws(
+      () => router.match('POST', '/v2/models/%E0%A4%A/infer'),
+      (e: unknown) => e instanceof SidecarError && e.httpStatus === 400 && e.message === 'malformed percent-escape in the path segment "%E0%A4%A"',
+    );
     assert.equal(router.match('GET', 'v2'), undefined);
     assert.equal(router.match('GET', '/v2')?.route.path, '/v2');
   });
