@@ -19,9 +19,11 @@ export type BodyDone<C> = (ctx: C, err: SidecarError | undefined, body: unknown)
 
 /**
  * The bytes of the bodies being read now, over every connection, and their bound (`cap()`, read
- * only while more than one full body is pending). Each body is buffered whole before anything (auth included) looks at it, so without a
- * bound N unauthenticated connections, each sending all but the last byte of a body at the
- * limit, pin N x the limit. Past the bound the body whose bytes crossed it is refused (503).
+ * only while more than one full body is pending). Each body is buffered whole before it is
+ * parsed, so without a bound N connections, each sending all but the last byte of a body at the
+ * limit, pin N x the limit (every route with a body is protected and reads it only after the
+ * caller's token passed; a pod with auth off reads it at once). Past the bound the body whose
+ * bytes crossed it is refused (503).
  */
 export class BodyBytes {
   used = 0;

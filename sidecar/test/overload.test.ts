@@ -116,8 +116,9 @@ describe('run queue through the app', function () {
   });
 
   it('bodies received at once are bounded: past (maxInFlight + maxQueued) x the body limit, 503 + Retry-After before they are complete', async () => {
-    // Bodies are buffered whole before auth: a probe of the real process held 480 MB for 500
-    // connections each sending all but the end of a 1 MB body. Here the bound is 3 x 1 MiB.
+    // Bodies are buffered whole before they are parsed (here auth is off): a probe of the real
+    // process held 480 MB for 500 connections each sending all but the end of a 1 MB body. Here
+    // the bound is 3 x 1 MiB.
     await h.sidecar.applyConfig({ ...h.sidecar.config(), queue: { maxInFlight: 1, maxQueued: 2, maxQueueTimeMs: 1000 } });
     const ca = readFileSync(pki().caCert);
     const sockets: TLSSocket[] = [];

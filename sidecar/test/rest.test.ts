@@ -6,6 +6,7 @@
 // 404, 413, 415, 429, 503), CORS, a preflight, and a shed and an open breaker.
 
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import type { ResourceSample } from '../src/degradation.js';
 import { deadLetters, MODEL, mlpBody, startHarness, validLogLines, type Harness } from './helpers/harness.js';
 import { request, type TestResponse } from './helpers/http.js';
@@ -158,5 +159,38 @@ describe('REST front end: one router, the whole chain', function () {
     await check(open);
     const audits = h.audits.filter((a) => a.status === 503);
     assert.ok(audits.length >= 2 && audits.every((a) => a.reason === 'shed' || (a.reason === 'breaker_open' && a.group === 'treatment')), JSON.stringify(audits));
+  });
+
+  it('a guarded route refuses a caller without a valid token from its headers, before reading its body', async () => {
+    // Headers announcing a 900 kB body of which nothing is sent: the refusal cannot wait for it
+    // (with the body read first, the server waited for bytes that never came, then parsed them).
+    const ask = (authorization: string): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const s = connect({ host: '127.0.0.1', port: h.port });
+        // A safety net, not a timing: without it a server that waits for the body would hold the socket until mocha's timeout.
+        const stuck = setTimeout(() => {
+          s.destroy();
+          reject(new Error('no answer while the body was not sent'));
+        }, 30_000);
+        let seen = '';
+        s.on('data', (d: Buffer) => {
+          seen += d.toString('latin1');
+          if (seen.includes('\r\n\r\n') && seen.includes('}')) {
+            clearTimeout(stuck);
+            s.destroy();
+            resolve(seen);
+          }
+        });
+        s.on('error', reject);
+        s.write(`POST /v2/models/${MODEL}/infer HTTP/1.1\r\nhost: localhost\r\n${authorization}content-type: application/json\r\ncontent-length: 900000\r\n\r\n`);
+      });
+    const none = await ask('');
+    assert.match(none, /^HTTP\/1\.1 401 /);
+    assert.match(none, /bearer token/i);
+    const forged = await ask('authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.AAAA\r\n');
+    assert.match(forged, /^HTTP\/1\.1 401 /);
+    const scope = await ask(`authorization: ${(await bearer('data_protection')('wrong scope'))['authorization']}\r\n`);
+    assert.match(scope, /^HTTP\/1\.1 403 /);
+    assert.match(scope, /insufficient permissions/);
   });
 });

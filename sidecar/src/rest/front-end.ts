@@ -2,8 +2,9 @@
 // (call-core.ts), over the one router (router.ts, built from SIDECAR_ROUTES). Per request:
 //   context (request id, trace, dyeing: the call) -> CORS (listed origins; preflight answered)
 //   -> route (404 for none) -> for a guarded or POST route: shed when the run queue is full
-//   (inference routes, before the body is read) -> body (limit 413, JSON 400, type 415) ->
-//   authn/authz/rate limit (guarded routes) -> model allow-list (routes naming a model) ->
+//   (inference routes, before the body is read) -> authn/authz/rate limit (guarded routes, from
+//   the headers: before the body is read) -> body (limit 413, JSON 400, type 415) ->
+//   model allow-list (routes naming a model) ->
 //   the route's work (routes.ts: inference runs admission/degradation/breaker/queue/predictor)
 //   -> answer (exchange.ts) -> audit; telemetry (span, metrics, access line) when the response
 //   closes, also for a caller that left first (499). Every error goes through `fail`.
@@ -71,14 +72,9 @@ export function createRestFrontEnd(o: RestOptions): RestFrontEnd {
     }
   };
 
-  /** After the body: authn/authz/rate limit, model allow-list, the work. Never rejects. */
+  /** After the body: the model allow-list and the work. Never rejects. */
   const afterBody = async (x: Exchange, m: RouteMatch<RouteHandler>, body: unknown): Promise<void> => {
     try {
-      if (m.route.access === 'policy') {
-        const socket = x.req.socket;
-        const pending = core.authorize(x.call, m.route.path, headerValue(x.req.headers.authorization), socket, socket.remoteAddress);
-        if (pending) await pending;
-      }
       if (x.model !== undefined) core.checkModel(x.model, x.version);
       await m.handler(x, body);
     } catch (err) {
@@ -92,15 +88,40 @@ export function createRestFrontEnd(o: RestOptions): RestFrontEnd {
     else void afterBody(x, x.match as RouteMatch<RouteHandler>, body);
   };
 
-  /** Guarded and POST routes: shed, then the body, then afterBody. */
-  const guarded = (x: Exchange, m: RouteMatch<RouteHandler>): void => {
-    if (INFERENCE_ROUTES.has(m.route.path)) o.refuseWhenFull();
+  /** The body (when the method has one), then afterBody. */
+  const withBody = (x: Exchange, m: RouteMatch<RouteHandler>): void => {
     if (!hasBody(x.method)) {
       void afterBody(x, m, undefined);
       return;
     }
     x.match = m;
     readBody(x.req, o.bodyLimitBytes, x, bodyRead, pending);
+  };
+
+  // After an authorization that had to wait (a token's first verification): one function for
+  // every such call, the exchange and route kept on the exchange.
+  const authorized = (x: Exchange): void => withBody(x, x.match as RouteMatch<RouteHandler>);
+
+  /**
+   * Guarded and POST routes: shed, then authn/authz/rate limit from the headers alone (the
+   * token is a header: a caller without a valid one is refused before a byte of its body is
+   * buffered or parsed), then the body, then afterBody.
+   */
+  const guarded = (x: Exchange, m: RouteMatch<RouteHandler>): void => {
+    if (INFERENCE_ROUTES.has(m.route.path)) o.refuseWhenFull();
+    if (m.route.access === 'policy') {
+      const socket = x.req.socket;
+      const waiting = core.authorize(x.call, m.route.path, headerValue(x.req.headers.authorization), socket, socket.remoteAddress);
+      if (waiting) {
+        x.match = m;
+        waiting.then(
+          () => authorized(x),
+          (err: unknown) => fail(x, err),
+        );
+        return;
+      }
+    }
+    withBody(x, m);
   };
 
   const handler: RequestListener = (req, res) => {

@@ -1,5 +1,5 @@
 // What each route of the table (SIDECAR_ROUTES) does once the front end has run the chain in
-// front of it (context, CORS, body, authn/authz/rate limit for guarded routes, model allow-list
+// front of it (context, CORS, authn/authz/rate limit for guarded routes, body, model allow-list
 // for routes naming a model). Keyed by the table's paths; router.ts checks they match it.
 
 import { createReadStream } from 'node:fs';
