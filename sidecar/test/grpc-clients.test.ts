@@ -7,26 +7,21 @@
 // metrics and spans as for REST.
 
 import assert from 'node:assert/strict';
-import { createGrpcFrontEnd, type GrpcFrontEnd } from '../src/grpc/server.js';
-import { MODEL, pki, startHarness, type Harness } from './helpers/harness.js';
-import { checkClientRun, MLP_CASES, runTritonClients } from './helpers/clients.js';
-import { loadMlpPredictor } from './helpers/predictors.js';
+import { MODEL, pki, type Harness } from './helpers/harness.js';
+import { checkClientRun, MLP_CASES, runTritonClients, startClientsTarget, type ClientsTarget } from './helpers/clients.js';
 
 for (const mode of ['insecure', 'mtls'] as const) {
   describe(`tritonclient.grpc against the sidecar (${mode})`, function () {
     this.timeout(300_000); // above the Python client run's 120 s bound: a safety net on a loaded machine
+    let t: ClientsTarget;
     let h: Harness;
-    let g: GrpcFrontEnd;
     let port: number;
     before(async () => {
-      h = await startHarness({ predictor: await loadMlpPredictor(), tls: 'none' });
-      const p = pki();
-      g = createGrpcFrontEnd({ core: h.sidecar.core, ...(mode === 'mtls' ? { tls: { certFile: p.serverCert, keyFile: p.serverKey, caFile: p.caCert, mutual: true } } : {}) });
-      port = await g.listen(0, '127.0.0.1');
+      t = await startClientsTarget('none', mode === 'mtls');
+      ({ h, grpcPort: port } = t);
     });
     after(async () => {
-      await g.close();
-      await h.close();
+      await t.close();
     });
 
     it('live, ready, metadata, config and infer match the JSON path; refusals as REST', async () => {

@@ -8,10 +8,8 @@
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createGrpcFrontEnd, type GrpcFrontEnd } from '../src/grpc/server.js';
-import { runClientScript, MLP_CASES } from './helpers/clients.js';
-import { MODEL, pki, startHarness, type Harness } from './helpers/harness.js';
-import { loadMlpPredictor } from './helpers/predictors.js';
+import { MLP_CASES, runClientScript, startClientsTarget, type ClientsTarget } from './helpers/clients.js';
+import { MODEL, pki, type Harness } from './helpers/harness.js';
 
 interface KserveCase {
   case: string;
@@ -37,18 +35,15 @@ interface KserveRun {
 
 describe('KServe SDK clients (REST binary on/off, gRPC) against the sidecar on mutual TLS', function () {
   this.timeout(300_000); // above the Python client run's 120 s bound: a safety net on a loaded machine
+  let t: ClientsTarget;
   let h: Harness;
-  let g: GrpcFrontEnd;
   let grpcPort: number;
   before(async () => {
-    h = await startHarness({ predictor: await loadMlpPredictor(), tls: 'mtls' });
-    const p = pki();
-    g = createGrpcFrontEnd({ core: h.sidecar.core, tls: { certFile: p.serverCert, keyFile: p.serverKey, caFile: p.caCert, mutual: true } });
-    grpcPort = await g.listen(0, '127.0.0.1');
+    t = await startClientsTarget('mtls', true);
+    ({ h, grpcPort } = t);
   });
   after(async () => {
-    await g.close();
-    await h.close();
+    await t.close();
   });
 
   it('health and inference equal to the JSON path and to Paddle; refusals as REST', async () => {

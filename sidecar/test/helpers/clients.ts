@@ -8,7 +8,9 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { clientsPython, clientsPythonReady } from '../../../clients/python-path.js';
-import { MODEL } from './harness.js';
+import { createGrpcFrontEnd, type GrpcFrontEnd } from '../../src/grpc/server.js';
+import { MODEL, pki, startHarness, type Harness } from './harness.js';
+import { loadMlpPredictor } from './predictors.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const MLP_CASES = resolve(HERE, '../../../native/fixtures/models/mlp/cases.json');
@@ -37,6 +39,30 @@ export interface ClientRun {
   no_token_error: string | null;
   wrong_scope_error: string | null;
   unknown_model_error: string | null;
+}
+
+/** The in-process sidecar on the real MLP predictor with its gRPC front end beside REST (mutual TLS on gRPC when `grpcMutual`). */
+export interface ClientsTarget {
+  h: Harness;
+  grpc: GrpcFrontEnd;
+  grpcPort: number;
+  close(): Promise<void>;
+}
+
+export async function startClientsTarget(restTls: 'none' | 'mtls', grpcMutual: boolean): Promise<ClientsTarget> {
+  const h = await startHarness({ predictor: await loadMlpPredictor(), tls: restTls });
+  const p = pki();
+  const grpc = createGrpcFrontEnd({ core: h.sidecar.core, ...(grpcMutual ? { tls: { certFile: p.serverCert, keyFile: p.serverKey, caFile: p.caCert, mutual: true } } : {}) });
+  const grpcPort = await grpc.listen(0, '127.0.0.1');
+  return {
+    h,
+    grpc,
+    grpcPort,
+    close: async () => {
+      await grpc.close();
+      await h.close();
+    },
+  };
 }
 
 /** Runs `sidecar/test/clients/<script>` on `cfg` (written to a file in `dir`); its stdout is one JSON object. */
