@@ -176,6 +176,8 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     close: (call, status, route, method) => {
       // A gRPC call cancelled by its client closes with 499 (REST sets this itself): a run still waiting for a slot then never starts.
       if (status === CLIENT_CLOSED_STATUS) call.clientClosed = true;
+      // Its client left while it waited for a run slot: out of the queue now, not at its turn.
+      if (call.clientClosed) call.abandonWait?.();
       call.answerReady?.();
       if (call.service && !call.clientClosed) predict.answered(call);
       telemetry.close(call, status, route, method);

@@ -115,6 +115,44 @@ describe('run queue through the app', function () {
     assert.deepEqual(rs.map((r) => r.status), [200, 200, 200]);
   });
 
+  it('a waiter whose client hangs up leaves the queue at once: its place goes to the next caller, and it never runs', async () => {
+    await h.sidecar.applyConfig({ ...h.sidecar.config(), queue: { maxInFlight: 1, maxQueued: 2, maxQueueTimeMs: 30_000 } });
+    p.open = false; // the predictor busy until release
+    // A shape of its own, served in 5 ms: the MLP's 1-row one is a short run by now (short runs
+    // may overlap beyond maxInFlight, queue.ts) and carries the 100 s figure of the test above
+    // (which a shape never seen would borrow); this one keeps maxInFlight 1 and may wait.
+    const rows = 3;
+    h.sidecar.queue.observe(shapeKey({ x: { shape: [rows, 64] } }), 5);
+    const inferRows = (): Promise<TestResponse> => request(`${h.url}/v2/models/${MODEL}/infer`, { ca: pki().caCert, body: mlpBody(rows) });
+    const calls0 = p.calls;
+    const timeouts0 = h.sidecar.queue.stats().rejectedTimeout;
+    const first = inferRows();
+    await until('the first run to start', () => p.calls === calls0 + 1);
+    const kept = inferRows();
+    // The second waiter on a socket of its own, closed while it waits.
+    const ca = readFileSync(pki().caCert);
+    const s = connect({ host: '127.0.0.1', port: h.port, ca, servername: 'localhost' });
+    s.on('error', () => undefined);
+    await new Promise<void>((r) => s.once('secureConnect', () => r()));
+    const body = JSON.stringify(mlpBody(rows));
+    s.write(`POST /v2/models/${MODEL}/infer HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    await until('two waiters', () => h.sidecar.queue.stats().queued === 2);
+    s.destroy();
+    // (Before, it stayed until its deadline, maxQueueTimeMs later, and took the next caller's place meanwhile.)
+    await until('the hung-up waiter out of the queue', () => h.sidecar.queue.stats().queued === 1);
+    // Its place is free now (maxQueued 2): the next caller waits instead of being refused.
+    const next = inferRows();
+    await until('the next caller waiting', () => h.sidecar.queue.stats().queued === 2);
+    p.release();
+    const served = await Promise.all([first, kept, next]);
+    assert.deepEqual(served.map((r) => r.status), [200, 200, 200], served.map((r) => r.text).join('\n'));
+    assert.equal(p.calls, calls0 + 3, 'the abandoned request never reached the predictor');
+    assert.equal(h.sidecar.queue.stats().rejectedTimeout, timeouts0, 'it left when its client did, not at its deadline');
+    const m = (await request(`${h.metricsUrl}/metrics`)).text;
+    assert.match(m, /paddle_request_failures_total\{model="mlp",reason="client_closed"\} 1/);
+    assert.match(m, /paddle_queue_depth 0/);
+  });
+
   it('bodies received at once are bounded: past (maxInFlight + maxQueued) x the body limit, 503 + Retry-After before they are complete', async () => {
     // Bodies are buffered whole before they are parsed (here auth is off): a probe of the real
     // process held 480 MB for 500 connections each sending all but the end of a 1 MB body. Here

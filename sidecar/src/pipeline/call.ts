@@ -33,6 +33,11 @@ export interface Call {
   failureReason?: string;
   /** The caller went away before the answer was complete. */
   clientClosed?: boolean;
+  /**
+   * Set by the run queue while the call waits for a run slot: takes it out of the queue (its
+   * client went away), so it stops counting toward maxQueued at once. The call's close calls it.
+   */
+  abandonWait?: () => void;
   /** Set once the call reached the predictor: labels of the duration histogram. */
   inference?: { device: Device; seqLenBucket: string };
   /** Inference phases (phases.ts), for the access line. */

@@ -80,6 +80,7 @@ export class CallContext {
       domain: undefined,
       failureReason: undefined,
       clientClosed: undefined,
+      abandonWait: undefined,
       inference: undefined,
       phases: undefined,
       batch: undefined,

@@ -163,7 +163,7 @@ export class Predict {
     const breaker = admitBreaker(o.breakers, call.group);
     // The bounded queue: a slot now, or wait (bounded in count and by the answer's deadline), or 503.
     const phases: PhaseMarks = (call.phases = { queued: sinceMs(call.started) });
-    if (!this.queue.tryEnter(bytes, key)) await this.queue.enter(bytes, phases.queued, key);
+    if (!this.queue.tryEnter(bytes, key)) await this.queue.enter(bytes, phases.queued, key, call);
     if (call.clientClosed) {
       // The caller hung up while this waited: its answer has nowhere to go, so the slot goes to the next waiter unused.
       this.queue.leave(bytes);

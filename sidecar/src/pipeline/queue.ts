@@ -37,6 +37,10 @@
 // a core lengthens each by well under a millisecond. Shapes not yet served, and slower ones,
 // keep maxInFlight, so the bound above is what protects the pod's CPU from real work.
 //
+// A waiter whose client went away leaves the queue at once (the call's close calls the
+// `abandonWait` its holder got from `enter`): 499 `client_closed`, never run, and its place goes
+// to the next caller instead of counting toward maxQueued until its turn or its deadline.
+//
 // Beyond the bounds a request is refused at once with 503 and Retry-After (code `overloaded`):
 // the server is busy, the caller did nothing wrong, and nothing here counts toward the breaker.
 // The free path is synchronous (`tryEnter`), so an idle server pays one comparison.
@@ -71,7 +75,13 @@ export interface QueueStats {
   startedNewestFirst: number;
 }
 
+/** What a waiter's caller holds while it waits (the pipeline's Call): how to take it out of the queue. */
+export interface WaitHolder {
+  abandonWait?: (() => void) | undefined;
+}
+
 interface Waiter {
+  holder: WaitHolder | undefined;
   bytes: number;
   key: string;
   /** Arrival, on the queue's clock (ms). */
@@ -175,18 +185,37 @@ export class RunQueue {
    * Waits for a slot. Rejects at once with `overloaded` when maxQueued are already waiting, with
    * `queue_timeout` at once when the request (which arrived `elapsedMs` ago) can no longer start
    * in time, else at its latest start; the caller must `leave(bytes)` after a resolved wait.
-   * `key`: the inputs' shapeKey (service-times.ts).
+   * `key`: the inputs' shapeKey (service-times.ts). While it waits, `holder.abandonWait` takes it
+   * out of the queue (rejected with `client_closed`: its client went away), so a waiter nobody
+   * waits for stops counting toward maxQueued at once, not at its turn or its deadline.
    */
-  enter(bytes = 0, elapsedMs = 0, key = ''): Promise<void> {
+  enter(bytes = 0, elapsedMs = 0, key = '', holder?: WaitHolder): Promise<void> {
     if (this.tryEnter(bytes, key)) return Promise.resolve();
     if (this.waiting.length >= this.limits.maxQueued) return Promise.reject(this.full());
     const arrival = this.now() - elapsedMs;
     if (this.latestStart({ arrival, key }) <= this.now()) return Promise.reject(this.timeout(key));
     return new Promise<void>((resolve, reject) => {
-      const w: Waiter = { bytes, key, arrival, resolve, reject, timer: undefined };
+      const w: Waiter = { bytes, key, arrival, resolve, reject, timer: undefined, holder };
       this.waiting.push(w);
       this.arm(w);
+      if (holder) holder.abandonWait = () => this.abandon(w);
     });
+  }
+
+  /** A waiter whose client went away: out of the queue, rejected with `client_closed`, the next ones may start. */
+  private abandon(w: Waiter): void {
+    const i = this.waiting.indexOf(w);
+    if (i < 0) return;
+    this.waiting.splice(i, 1);
+    clearTimeout(w.timer);
+    this.settled(w);
+    w.reject(new SidecarError('client_closed', 'the client went away while it waited for a run slot: not run'));
+    this.drain();
+  }
+
+  /** A waiter leaves the queue (started, refused or abandoned): its holder no longer reaches it. */
+  private settled(w: Waiter): void {
+    if (w.holder) w.holder.abandonWait = undefined;
   }
 
   /** Refuses `w` at its latest start (re-armed when the estimates moved it later meanwhile). */
@@ -200,6 +229,7 @@ export class RunQueue {
         return;
       }
       this.waiting.splice(i, 1);
+      this.settled(w);
       w.reject(this.timeout(w.key));
       this.drain();
     }, Math.max(0, leftMs));
@@ -241,6 +271,7 @@ export class RunQueue {
       if (!this.fits(w.bytes, w.key)) break;
       this.waiting.splice(i, 1);
       clearTimeout(w.timer);
+      this.settled(w);
       if (this.latestStart(w) < this.now()) {
         // Its timer is late (a busy loop): starting it now would answer past its deadline.
         w.reject(this.timeout(w.key));

@@ -41,6 +41,31 @@ describe('pipeline stage: run queue', () => {
     assert.equal(q.stats().inFlight, 2);
   });
 
+  it('a waiter abandoned by its holder (its client left) leaves at once with client_closed; a started one no longer can be', async () => {
+    const q = new RunQueue({ maxInFlight: 1, maxQueued: 2, maxQueueTimeMs: 60000 });
+    assert.equal(q.tryEnter(), true);
+    const gone: { abandonWait?: () => void } = {};
+    const stays: { abandonWait?: () => void } = {};
+    const left = refusal(q.enter(0, 0, '', gone));
+    const started = refusal(q.enter(0, 0, '', stays));
+    assert.equal(q.stats().queued, 2);
+    const abandon = gone.abandonWait;
+    assert.equal(typeof abandon, 'function');
+    abandon?.();
+    const e = await left;
+    assert.ok(e instanceof SidecarError);
+    assert.equal(e.code, 'client_closed');
+    assert.equal(e.httpStatus, 499);
+    assert.equal(gone.abandonWait, undefined, 'the holder no longer reaches the queue');
+    assert.equal(q.stats().queued, 1, 'its place is free');
+    abandon?.(); // idempotent: it is out already
+    assert.equal(q.stats().queued, 1);
+    q.leave();
+    assert.equal(await started, 'started');
+    assert.equal(stays.abandonWait, undefined, 'a started waiter cannot be abandoned');
+    assert.deepEqual([q.stats().inFlight, q.stats().queued, q.stats().rejectedTimeout], [1, 0, 0]);
+  });
+
   it('a waiter past maxQueueTimeMs gets 503 queue_timeout with Retry-After, and leaves the queue', async () => {
     const q = new RunQueue({ maxInFlight: 1, maxQueued: 10, maxQueueTimeMs: 30 });
     assert.equal(q.tryEnter(), true);
