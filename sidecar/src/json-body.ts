@@ -74,10 +74,15 @@ function bodiesFull(pending: BodyBytes): SidecarError {
   return new SidecarError('overloaded', `server busy: ${mib(pending.used)} MiB of request bodies are being received, above the ${mib(pending.cap())} MiB bound`, { retryAfterSeconds: 1 });
 }
 
+/** The client closed the connection before its body was complete (`cause`: node's error, when it gave one). */
+function closedMidBody(cause?: Error): SidecarError {
+  return new SidecarError('client_closed', 'the client closed the connection before the body was complete', { cause });
+}
+
 /** The request closed while its body was still being read (no 'end', maybe no 'error'): the client went away. */
 function onClose(this: Reading): void {
   const r = this[READ];
-  if (r) settle(this, r, new SidecarError('client_closed', 'the client closed the connection before the body was complete'), undefined);
+  if (r) settle(this, r, closedMidBody(), undefined);
 }
 
 function onError(this: Reading, err: Error): void {
@@ -85,7 +90,7 @@ function onError(this: Reading, err: Error): void {
   if (!r) return;
   // node:http's 'aborted' (ECONNRESET): the client closed the connection before its body was complete.
   const gone = (err as NodeJS.ErrnoException).code === 'ECONNRESET';
-  settle(this, r, gone ? new SidecarError('client_closed', 'the client closed the connection before the body was complete', { cause: err }) : new SidecarError('bad_request', 'request body could not be read', { cause: err }), undefined);
+  settle(this, r, gone ? closedMidBody(err) : new SidecarError('bad_request', 'request body could not be read', { cause: err }), undefined);
 }
 
 function onEnd(this: Reading): void {

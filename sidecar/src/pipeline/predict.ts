@@ -165,7 +165,9 @@ export class Predict {
     const phases: PhaseMarks = (call.phases = { queued: sinceMs(call.started) });
     if (!this.queue.tryEnter(bytes, key)) await this.queue.enter(bytes, phases.queued, key, call);
     if (call.clientClosed) {
-      // The caller hung up while this waited: its answer has nowhere to go, so the slot goes to the next waiter unused.
+      // The caller hung up before its run started (before it took a slot; a waiter whose caller
+      // hangs up leaves the queue by its abandonWait): its answer has nowhere to go, so the slot
+      // goes to the next waiter unused.
       this.queue.leave(bytes);
       throw new SidecarError('client_closed', 'the client went away before its run started: not run');
     }
