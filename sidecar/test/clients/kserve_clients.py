@@ -10,21 +10,15 @@ OIP JSON, no client library) and with the outputs real Paddle produced (max abs 
 """
 
 import asyncio
-import base64
 import json
 import ssl
 import sys
-import urllib.request
 
 import numpy as np
 from kserve import InferenceGRPCClient, InferenceRESTClient, InferInput, InferRequest, RESTConfig
 from kserve.protocol.infer_type import RequestedOutput
 
-DTYPES = {"float32": (np.float32, "FP32"), "int32": (np.int32, "INT32"), "int64": (np.int64, "INT64")}
-
-
-def decode(t):
-    return np.frombuffer(base64.b64decode(t["data"]), dtype=DTYPES[t["dtype"]][0]).reshape(t["shape"])
+from oip_reference import OIP, decode, json_path
 
 
 def tls_context(tls):
@@ -35,13 +29,7 @@ def tls_context(tls):
 
 def plain_json(cfg, arrays):
     """The sidecar's OIP JSON path with the standard library only: the reference each client must equal."""
-    body = {"inputs": [{"name": k, "shape": list(v.shape), "datatype": DTYPES[str(v.dtype)][1], "data": v.flatten().tolist()} for k, v in arrays.items()]}
-    req = urllib.request.Request(f"{cfg['rest']}/v2/models/{cfg['model']}/infer", data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json", "Authorization": f"Bearer {cfg['token']}"})
-    ctx = tls_context(cfg["tls"]) if cfg.get("tls") else None
-    with urllib.request.urlopen(req, context=ctx) as r:
-        answer = json.loads(r.read())
-    return {o["name"]: np.array(o["data"], dtype=np.float32 if o["datatype"] == "FP32" else np.int64).reshape(o["shape"]) for o in answer["outputs"]}
+    return json_path(cfg["rest"], cfg["model"], cfg["token"], arrays, tls_context(cfg["tls"]) if cfg.get("tls") else None)
 
 
 async def error_text(coro):
@@ -55,7 +43,7 @@ async def error_text(coro):
 def request(cfg, arrays, expected, binary, request_id):
     inputs = []
     for k, v in arrays.items():
-        i = InferInput(k, list(v.shape), DTYPES[str(v.dtype)][1])
+        i = InferInput(k, list(v.shape), OIP[str(v.dtype)])
         if binary is None:
             i.set_data_from_numpy(v)
         else:

@@ -8,29 +8,17 @@ Every inference is compared element for element (np.array_equal) with the sideca
 (a raw urllib POST of OIP JSON), and with the outputs real Paddle produced (max abs diff).
 """
 
-import base64
 import json
 import sys
-import urllib.request
 
 import numpy as np
 
-NP = {"float32": np.float32, "int32": np.int32, "int64": np.int64}
-OIP = {"float32": "FP32", "int32": "INT32", "int64": "INT64"}
-
-
-def decode(t):
-    return np.frombuffer(base64.b64decode(t["data"]), dtype=NP[t["dtype"]]).reshape(t["shape"])
+from oip_reference import OIP, decode, json_path as reference_json_path
 
 
 def json_path(cfg, name, arrays):
     """The sidecar's plain OIP JSON path, without any client library."""
-    body = {"inputs": [{"name": k, "shape": list(v.shape), "datatype": OIP[str(v.dtype)], "data": v.flatten().tolist()} for k, v in arrays.items()]}
-    req = urllib.request.Request(f"{cfg['json_url']}/v2/models/{name}/infer", data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json", "Authorization": f"Bearer {cfg['token']}"})
-    with urllib.request.urlopen(req) as r:
-        out = json.loads(r.read())
-    return {o["name"]: np.array(o["data"], dtype=np.float32 if o["datatype"] == "FP32" else np.int64).reshape(o["shape"]) for o in out["outputs"]}
+    return reference_json_path(cfg["json_url"], name, cfg["token"], arrays)
 
 
 def error_text(fn):
