@@ -4,10 +4,26 @@
 // never starts (a burst of requests whose callers hung up must not buy the predictor's time).
 
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { deadLetters, MODEL, mlpBody, startHarness, validLogLines } from './helpers/harness.js';
 import { request } from './helpers/http.js';
 import { ScriptedPredictor } from './helpers/predictors.js';
+import { until } from './helpers/until.js';
+
+/** Sends an infer request on a connection of its own: its head and `body` (all of it unless `declaredLength` says more). The socket, to close. */
+async function sendInfer(port: number, token: string, requestId: string, body: string, declaredLength = Buffer.byteLength(body)): Promise<Socket> {
+  const sock = connect(port, '127.0.0.1');
+  await new Promise<void>((r) => sock.once('connect', () => r()));
+  sock.write(
+    `POST /v2/models/${MODEL}/infer HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n` +
+      `authorization: Bearer ${token}\r\nx-request-id: ${requestId}\r\ncontent-length: ${declaredLength}\r\n\r\n${body}`,
+  );
+  return sock;
+}
+
+/** The access lines written for one request id. */
+const accessLinesOf = (requestId: string): Record<string, unknown>[] =>
+  validLogLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.request_id === requestId && l['@log.kind'] === 'access');
 
 describe('client disconnects mid-request', function () {
   this.timeout(120000);
@@ -20,12 +36,7 @@ describe('client disconnects mid-request', function () {
       const body = JSON.stringify(mlpBody(1));
       const requestId = 'abandoned-request-1';
       const before = p.calls; // the start-up self-check runs the predictor too
-      const sock = connect(h.port, '127.0.0.1');
-      await new Promise<void>((r) => sock.once('connect', () => r()));
-      sock.write(
-        `POST /v2/models/${MODEL}/infer HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n` +
-          `authorization: Bearer ${token}\r\nx-request-id: ${requestId}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-      );
+      const sock = await sendInfer(h.port, token, requestId, body);
       // Gone while the predictor is still running.
       const deadline = Date.now() + 60_000; // a bound on a hang, not an expected duration
       while (p.calls === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
@@ -33,7 +44,7 @@ describe('client disconnects mid-request', function () {
       sock.destroy();
       // Wait for what is asserted below (the access line, the ended span, the audit record),
       // not for a fixed time: the server notices the close and finishes on its own schedule.
-      const accessLines = () => validLogLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.request_id === requestId && l['@log.kind'] === 'access');
+      const accessLines = () => accessLinesOf(requestId);
       const finished = () =>
         accessLines().length > 0 &&
         h.spans.getFinishedSpans().some((s) => s.attributes['request.id'] === requestId && s.name.startsWith('POST')) &&
@@ -78,31 +89,26 @@ describe('client disconnects mid-request', function () {
       const before = p.calls;
       // A holds the one run slot for 400 ms.
       const first = request(`${h.url}/v2/models/${MODEL}/infer`, { body: mlpBody(2), headers: { authorization: `Bearer ${token}` } });
-      for (let i = 0; i < 6000 && p.calls === before; i++) await new Promise((r) => setTimeout(r, 5));
+      await until('the first request to run', () => p.calls !== before);
       assert.equal(p.calls, before + 1, 'the first request is running');
       // B waits behind it, then hangs up.
       const requestId = 'queued-then-gone-1';
-      const body = JSON.stringify(mlpBody(2));
-      const sock = connect(h.port, '127.0.0.1');
-      await new Promise<void>((r) => sock.once('connect', () => r()));
-      sock.write(
-        `POST /v2/models/${MODEL}/infer HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n` +
-          `authorization: Bearer ${token}\r\nx-request-id: ${requestId}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-      );
-      for (let i = 0; i < 6000 && h.sidecar.queue.stats().queued === 0; i++) await new Promise((r) => setTimeout(r, 5));
+      const sock = await sendInfer(h.port, token, requestId, JSON.stringify(mlpBody(2)));
+      await until('the second request to wait', () => h.sidecar.queue.stats().queued !== 0);
       assert.equal(h.sidecar.queue.stats().queued, 1, 'the second request waits in the queue');
       sock.destroy();
-      const accessLines = () => validLogLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.request_id === requestId && l['@log.kind'] === 'access');
-      for (let i = 0; i < 6000 && accessLines().length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+      const accessLines = () => accessLinesOf(requestId);
+      await until('its access line', () => accessLines().length > 0);
       assert.equal((await first).status, 200);
-      for (let i = 0; i < 6000 && (h.sidecar.queue.stats().queued > 0 || h.sidecar.queue.stats().inFlight > 0 || h.sidecar.queue.stats().answering > 0); i++) await new Promise((r) => setTimeout(r, 5));
+      const q = () => h.sidecar.queue.stats();
+      await until('the queue to empty', () => q().queued === 0 && q().inFlight === 0 && q().answering === 0);
       assert.deepEqual([h.sidecar.queue.stats().queued, h.sidecar.queue.stats().inFlight, h.sidecar.queue.stats().answering, h.sidecar.queue.stats().reservedBytes], [0, 0, 0, 0]);
       // Give a run that (wrongly) started after A a chance to show up before counting.
       await new Promise((r) => setTimeout(r, 100));
       assert.equal(p.calls, before + 1, 'the abandoned request never reached the predictor');
       assert.equal(accessLines().length, 1);
       assert.equal(accessLines()[0]?.status, 499);
-      for (let i = 0; i < 6000 && !h.audits.some((a) => a.requestId === requestId); i++) await new Promise((r) => setTimeout(r, 5));
+      await until('its audit record', () => h.audits.some((a) => a.requestId === requestId));
       const audit = h.audits.find((a) => a.requestId === requestId);
       assert.equal(audit?.status, 499);
       assert.equal(audit?.reason, 'client_closed');
@@ -119,16 +125,11 @@ describe('client disconnects mid-request', function () {
     try {
       const token = await h.token('model_inference', { sub: 'half-sender' });
       const requestId = 'half-body-1';
-      const sock = connect(h.port, '127.0.0.1');
-      await new Promise<void>((r) => sock.once('connect', () => r()));
-      sock.write(
-        `POST /v2/models/${MODEL}/infer HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n` +
-          `authorization: Bearer ${token}\r\nx-request-id: ${requestId}\r\ncontent-length: 5000\r\n\r\n{"inputs":[`,
-      );
+      const sock = await sendInfer(h.port, token, requestId, '{"inputs":[', 5000);
       await new Promise((r) => setTimeout(r, 50));
       sock.destroy();
-      const accessLines = () => validLogLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.request_id === requestId && l['@log.kind'] === 'access');
-      for (let i = 0; i < 6000 && accessLines().length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+      const accessLines = () => accessLinesOf(requestId);
+      await until('its access line', () => accessLines().length > 0);
       assert.equal(accessLines().length, 1);
       assert.equal(accessLines()[0]?.status, 499);
       assert.match(String(accessLines()[0]?.['@error.cause']), /^client_closed/);

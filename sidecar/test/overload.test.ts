@@ -29,6 +29,17 @@ class GatedPredictor extends InProcessMlp {
   }
 }
 
+/** A TLS connection to the serving port once its handshake is done (errors ignored: the tests close these abruptly). */
+async function tlsSocket(port: number): Promise<TLSSocket> {
+  const s = connect({ host: '127.0.0.1', port, ca: readFileSync(pki().caCert), servername: 'localhost' });
+  s.on('error', () => undefined);
+  await new Promise<void>((r) => s.once('secureConnect', () => r()));
+  return s;
+}
+
+/** The head of an infer request declaring a body of `length` bytes. */
+const inferHead = (length: number): string => `POST /v2/models/${MODEL}/infer HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: ${length}\r\n\r\n`;
+
 describe('run queue through the app', function () {
   this.timeout(120000);
   let h: Harness;
@@ -130,12 +141,9 @@ describe('run queue through the app', function () {
     await until('the first run to start', () => p.calls === calls0 + 1);
     const kept = inferRows();
     // The second waiter on a socket of its own, closed while it waits.
-    const ca = readFileSync(pki().caCert);
-    const s = connect({ host: '127.0.0.1', port: h.port, ca, servername: 'localhost' });
-    s.on('error', () => undefined);
-    await new Promise<void>((r) => s.once('secureConnect', () => r()));
+    const s = await tlsSocket(h.port);
     const body = JSON.stringify(mlpBody(rows));
-    s.write(`POST /v2/models/${MODEL}/infer HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    s.write(`${inferHead(Buffer.byteLength(body))}${body}`);
     await until('two waiters', () => h.sidecar.queue.stats().queued === 2);
     s.destroy();
     // (Before, it stayed until its deadline, maxQueueTimeMs later, and took the next caller's place meanwhile.)
@@ -158,20 +166,17 @@ describe('run queue through the app', function () {
     // process held 480 MB for 500 connections each sending all but the end of a 1 MB body. Here
     // the bound is 3 x 1 MiB.
     await h.sidecar.applyConfig({ ...h.sidecar.config(), queue: { maxInFlight: 1, maxQueued: 2, maxQueueTimeMs: 1000 } });
-    const ca = readFileSync(pki().caCert);
     const sockets: TLSSocket[] = [];
     const answers: string[] = [];
     try {
       for (let i = 0; i < 4; i++) {
-        const s = connect({ host: '127.0.0.1', port: h.port, ca, servername: 'localhost' });
+        const s = await tlsSocket(h.port);
         const seen: Buffer[] = [];
         s.on('data', (d: Buffer) => {
           seen.push(d);
           answers[i] = Buffer.concat(seen).toString('latin1');
         });
-        s.on('error', () => undefined);
-        await new Promise<void>((r) => s.once('secureConnect', () => r()));
-        s.write(`POST /v2/models/${MODEL}/infer HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 1000000\r\n\r\n[${' '.repeat(900_000)}`);
+        s.write(`${inferHead(1_000_000)}[${' '.repeat(900_000)}`);
         sockets.push(s);
       }
       await until('one body refused', () => answers.some((a) => a !== undefined && a.startsWith('HTTP/1.1 503')));
