@@ -7,6 +7,7 @@
 
 import { once } from 'node:events';
 import type { Worker } from 'node:worker_threads';
+import { IDLE_TIMEOUT_S_DEFAULT } from './connections.js';
 import type { HealthMessage, HealthWorkerData } from './health-worker.js';
 import { startModuleWorker } from './pipeline/module-worker.js';
 
@@ -15,6 +16,8 @@ export interface HealthPortOptions {
   readiness: () => { status: number; body: unknown };
   beatMs?: number;
   staleAfterMs?: number;
+  /** Idle timeout of a probe connection (ms; default connections.ts's). */
+  idleTimeoutMs?: number;
 }
 
 export class HealthPort {
@@ -29,7 +32,7 @@ export class HealthPort {
   /** Starts the worker listening on host:port; resolves the bound port. */
   async listen(port: number, host = '0.0.0.0'): Promise<number> {
     const staleAfterMs = this.o.staleAfterMs ?? 10_000;
-    const workerData: HealthWorkerData = { heartbeat: this.heartbeat, staleAfterMs, host, port };
+    const workerData: HealthWorkerData = { heartbeat: this.heartbeat, staleAfterMs, host, port, idleTimeoutMs: this.o.idleTimeoutMs ?? IDLE_TIMEOUT_S_DEFAULT * 1000 };
     this.tick();
     const w = startModuleWorker(import.meta.url, 'health-worker', { workerData });
     this.worker = w;

@@ -8,12 +8,15 @@ import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 import { HTTP_PATHS } from '../../crds/src/pod-contract.js';
+import { guardHttpServer } from './connections.js';
 
 export interface HealthWorkerData {
   heartbeat: SharedArrayBuffer;
   staleAfterMs: number;
   host: string;
   port: number;
+  /** Idle timeout of a connection (ms; connections.ts). No cap here: see connections.ts. */
+  idleTimeoutMs: number;
 }
 
 export type HealthMessage = { type: 'ready'; status: number; body: string } | { type: 'close' };
@@ -43,7 +46,7 @@ const server = createServer((req, res) => {
   if (path === HTTP_PATHS.live) return send(res, 200, '{"live":true}', head);
   send(res, ready.status, ready.body, head);
 });
-server.keepAliveTimeout = 65000;
+guardHttpServer(server, { maxConnections: undefined, idleTimeoutMs: data.idleTimeoutMs });
 
 parentPort?.on('message', (m: HealthMessage) => {
   if (m.type === 'ready') ready = { status: m.status, body: m.body };

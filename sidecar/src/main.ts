@@ -44,6 +44,7 @@ import { readEncryptionKey } from './input-crypto.js';
 import { createLoggers, processSinks, type LogSinks } from './logging.js';
 import { PodReporter, PodReportPatcher } from './pod-report.js';
 import type { GpuTelemetryLike, PredictorLike } from './predictor.js';
+import { API_CONNECTIONS_DEFAULT, defaultApiConnections, IDLE_TIMEOUT_S_DEFAULT, METRICS_CONNECTIONS, openFileLimit } from './connections.js';
 import { createSidecarServer } from './server.js';
 import { createGrpcFrontEnd } from './grpc/server.js';
 import { metricsListener } from './listeners.js';
@@ -66,10 +67,10 @@ function parseBool(v: string | undefined, fallback: boolean): boolean {
 /** --shutdown-delay-seconds when running in a pod (POD_NAME set by the downward API). */
 const SHUTDOWN_DELAY_IN_POD_S = 5;
 
-function parseIntFlag(name: string, v: string | undefined, fallback: number): number {
+function parseIntFlag(name: string, v: string | undefined, fallback: number, min = 0): number {
   if (v === undefined || v === '') return fallback;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer, got ${JSON.stringify(v)}`);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be ${min === 0 ? 'a non-negative' : 'a positive'} integer, got ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -101,6 +102,8 @@ const OPTIONS = {
   'rate-limit-keys': { type: 'string' },
   'dead-letter-file': { type: 'string' },
   'shutdown-delay-seconds': { type: 'string' },
+  'max-connections': { type: 'string' },
+  'idle-timeout-seconds': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -136,6 +139,8 @@ const FLAG_HELP: Record<keyof typeof OPTIONS, string> = {
   'rate-limit-keys': `most rate-limiter buckets kept (default ${DEFAULTS.rateLimitKeys})`,
   'dead-letter-file': 'append log records that fail the schema here instead of stderr',
   'shutdown-delay-seconds': `on SIGTERM, answer not ready but keep serving this long before draining, so clients that picked this pod before it was marked terminating still get through (default ${SHUTDOWN_DELAY_IN_POD_S} in a pod, i.e. with ${ENV.podName} set; else 0)`,
+  'max-connections': `connections each API port (REST, gRPC) holds at once; past it new ones are closed at once (default ${API_CONNECTIONS_DEFAULT}, less where the open-file limit needs it)`,
+  'idle-timeout-seconds': `a connection on which nothing moved this long is closed, unless a request on it is being computed; also the keep-alive timeout (default ${IDLE_TIMEOUT_S_DEFAULT})`,
   help: 'print this and exit',
 };
 
@@ -307,8 +312,13 @@ async function main(): Promise<void> {
   const tls = values['no-tls']
     ? undefined
     : { certFile: values['tls-cert'], keyFile: values['tls-key'], ...(existsSync(values['tls-ca']) ? { caFile: values['tls-ca'] } : {}), mutual: values.mtls };
+  const idleTimeoutMs = parseIntFlag('idle-timeout-seconds', values['idle-timeout-seconds'], IDLE_TIMEOUT_S_DEFAULT, 1) * 1000;
+  const apiLimits = { maxConnections: parseIntFlag('max-connections', values['max-connections'], defaultApiConnections(openFileLimit()), 1), idleTimeoutMs };
+  const closedOn = (listener: string) => (reason: string) => m.connectionsClosed.inc({ listener, reason });
   const serving = createSidecarServer({
     handler: sidecar.handler,
+    limits: apiLimits,
+    onConnectionClosed: closedOn('rest'),
     ...(tls ? { tls } : {}),
     onTlsReload: (r) => (r.ok ? log.info({}, 'TLS certificate reloaded') : log.error({ '@error.cause': r.error }, 'TLS certificate reload failed; keeping the old one')),
   });
@@ -316,13 +326,13 @@ async function main(): Promise<void> {
 
   // The side ports: one purpose each, never the API (src/listeners.ts).
   const metricsPort = parseIntFlag('metrics-port', values['metrics-port'], PORTS.metrics);
-  const metricsServer = metricsPort > 0 ? createSidecarServer({ handler: metricsListener(registry) }) : undefined;
+  const metricsServer = metricsPort > 0 ? createSidecarServer({ handler: metricsListener(registry), limits: { maxConnections: METRICS_CONNECTIONS, idleTimeoutMs }, onConnectionClosed: closedOn('metrics') }) : undefined;
   const metricsBound = metricsServer ? await metricsServer.listen(metricsPort, values.host) : 0;
   const healthPort = parseIntFlag('health-port', values['health-port'], PORTS.health);
-  const healthServer = healthPort > 0 ? new HealthPort({ readiness: sidecar.readyAnswer }) : undefined;
+  const healthServer = healthPort > 0 ? new HealthPort({ readiness: sidecar.readyAnswer, idleTimeoutMs }) : undefined;
   const healthBound = healthServer ? await healthServer.listen(healthPort, values.host) : 0;
   const grpcPort = parseIntFlag('grpc-port', values['grpc-port'], PORTS.grpc);
-  const grpc = grpcPort > 0 ? createGrpcFrontEnd({ core: sidecar.core, ...(tls ? { tls } : {}), maxMessageBytes: parseIntFlag('body-limit', values['body-limit'], DEFAULTS.bodyLimitBytes) }) : undefined;
+  const grpc = grpcPort > 0 ? createGrpcFrontEnd({ core: sidecar.core, ...(tls ? { tls } : {}), maxMessageBytes: parseIntFlag('body-limit', values['body-limit'], DEFAULTS.bodyLimitBytes), limits: apiLimits, onConnectionClosed: closedOn('grpc') }) : undefined;
   const grpcBound = grpc ? await grpc.listen(grpcPort, values.host) : 0;
   log.info({ port, metricsPort: metricsBound, healthPort: healthBound, grpcPort: grpcBound, tls: Boolean(tls), mtls: Boolean(tls?.mutual) }, 'serving');
 

@@ -8,6 +8,7 @@ import { createServer as createHttpServer, type RequestListener, type Server as 
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
+import { type ConnectionClosed, type ConnectionLimits, guardHttpServer } from './connections.js';
 import { watchFiles, type FileWatchHandle } from './file-watch.js';
 
 export interface TlsFiles {
@@ -22,8 +23,12 @@ export interface ServerOptions {
   handler: RequestListener;
   tls?: TlsFiles;
   onTlsReload?: (result: { ok: true } | { ok: false; error: string }) => void;
-  /** Milliseconds an idle keep-alive connection stays open. */
+  /** Milliseconds an idle keep-alive connection stays open (when no `limits` are given). */
   keepAliveTimeoutMs?: number;
+  /** The connection cap and idle timeout (connections.ts); the idle timeout is the keep-alive timeout too. */
+  limits?: ConnectionLimits;
+  /** Counts the connections closed at the cap or for idleness. */
+  onConnectionClosed?: ConnectionClosed;
 }
 
 export interface RunningServer {
@@ -77,7 +82,8 @@ export function createSidecarServer(o: ServerOptions): RunningServer {
   } else {
     server = createHttpServer(o.handler);
   }
-  server.keepAliveTimeout = o.keepAliveTimeoutMs ?? 65000;
+  if (o.limits) guardHttpServer(server, o.limits, o.onConnectionClosed);
+  else server.keepAliveTimeout = o.keepAliveTimeoutMs ?? 65000;
   return {
     server,
     reloadTls: () => reloadTls(),

@@ -10,7 +10,8 @@
 //
 // TLS: the serving certificate (and, for mutual TLS, the client CA) from the same files as the
 // REST port, re-read when they change (grpc-js's FileWatcherCertificateProvider); with mutual
-// TLS a client without a certificate from that CA fails the handshake.
+// TLS a client without a certificate from that CA fails the handshake. Connections: capped and
+// closed when idle as the REST port's are (connections.ts), on a listener of our own.
 
 import {
   Metadata,
@@ -26,7 +27,9 @@ import {
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import type { IncomingHttpHeaders } from 'node:http';
+import { type AddressInfo, createServer as createNetServer, type Server as NetServer } from 'node:net';
 import type { CallCore, CallHandle } from '../call-core.js';
+import { API_CONNECTIONS_DEFAULT, capConnections, type ConnectionClosed, type ConnectionLimits, IDLE_TIMEOUT_S_DEFAULT } from '../connections.js';
 import { SidecarError } from '../errors.js';
 import type { TlsFiles } from '../server.js';
 import { buildGrpcInferResponse, parseGrpcInfer, type GrpcInferRequest } from './codec.js';
@@ -40,6 +43,10 @@ export interface GrpcFrontEndOptions {
   maxMessageBytes?: number;
   /** How often the certificate files are re-read (ms). */
   certRefreshMs?: number;
+  /** The connection cap and idle timeout (connections.ts). */
+  limits?: ConnectionLimits;
+  /** Counts the connections closed at the cap or for idleness. */
+  onConnectionClosed?: ConnectionClosed;
 }
 
 export interface GrpcFrontEnd {
@@ -61,6 +68,8 @@ const INFER_POLICY = '/v2/models/{model}/infer';
  * this many partial messages (100 x the message limit).
  */
 export const MAX_STREAMS_PER_CONNECTION = 100;
+/** How long a keepalive ping may go unanswered before the connection is closed (ms). */
+const KEEPALIVE_TIMEOUT_MS = 20_000;
 const CLIENT_CLOSED = 499;
 
 /**
@@ -247,7 +256,14 @@ export function createGrpcFrontEnd(o: GrpcFrontEndOptions): GrpcFrontEnd {
     () => core.capacity(),
     (e) => core.fail(undefined, e),
   );
+  const limits = o.limits ?? { maxConnections: API_CONNECTIONS_DEFAULT, idleTimeoutMs: IDLE_TIMEOUT_S_DEFAULT * 1000 };
   const server = new Server({
+    // A connection without a call for the idle timeout is closed (one that never sent one too);
+    // one with calls is pinged as often, and closed when a ping goes unanswered for 20 s (a
+    // client that stopped reading its connection: its answers would wait in memory for it).
+    'grpc.max_connection_idle_ms': limits.idleTimeoutMs,
+    'grpc.keepalive_time_ms': limits.idleTimeoutMs,
+    'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
     'grpc.max_receive_message_length': o.maxMessageBytes ?? 4 * 1024 * 1024,
     'grpc.max_send_message_length': -1,
     'grpc.max_concurrent_streams': MAX_STREAMS_PER_CONNECTION,
@@ -314,16 +330,27 @@ export function createGrpcFrontEnd(o: GrpcFrontEndOptions): GrpcFrontEnd {
   server.addService(inferenceServiceDefinition(), impl);
   const creds = credentials(o.tls, o.certRefreshMs ?? 2000);
 
+  // The listening socket is ours (grpc-js's own listeners have no connection cap): each accepted
+  // connection is handed to grpc-js, which does TLS and HTTP/2 on it with the same credentials.
+  let listener: NetServer | undefined;
   return {
     server,
     openCalls: () => bound.open(),
     listen: (port, host = '0.0.0.0') =>
       new Promise((resolve, reject) => {
-        const target = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-        server.bindAsync(target, creds, (err, bound) => (err ? reject(err) : resolve(bound)));
+        const injector = server.createConnectionInjector(creds);
+        const l = createNetServer({ noDelay: true }, (socket) => injector.injectConnection(socket));
+        capConnections(l, limits.maxConnections, o.onConnectionClosed);
+        listener = l;
+        l.once('error', reject);
+        l.listen(port, host, () => {
+          l.off('error', reject);
+          resolve((l.address() as AddressInfo).port);
+        });
       }),
     close: () =>
       new Promise((resolve) => {
+        listener?.close();
         server.tryShutdown(() => resolve());
         // Calls still open after 5 s are cut (a shutdown must not hang on a stuck client).
         setTimeout(() => server.forceShutdown(), 5000).unref();

@@ -1,0 +1,131 @@
+// Connection-level limits of the sidecar's listeners: how many connections each may hold, and
+// how long a connection on which nothing moves is kept. Without them a client could open
+// connections and send nothing (node:http and grpc-js both kept such a connection forever), or
+// send a request and never read the answer (the connection, its buffers and its descriptor held
+// forever), and enough of either exhausted the process's file descriptors: then no listener
+// could accept, the kubelet's probes on the health port included, and the pod was restarted for
+// a flood it could have refused.
+//
+// - A cap per API listener (REST, gRPC; `net.Server.maxConnections`) and on the metrics port:
+//   past it a new connection is closed at once (counted), the ones held keep being served. The
+//   caps together stay below the process's open-file limit, with room for the model's files,
+//   logs, the API clients and the kubelet, so the health port can always accept. The health port
+//   itself has no cap: a cap there would let anyone who fills it fail the kubelet's probes and
+//   get the pod restarted (the chart's README has the NetworkPolicy admit only the nodes there).
+// - An idle timeout (`idleTimeoutMs`, the keep-alive timeout too): a connection on which no byte
+//   moved for that long is closed: one that never sent a request, a keep-alive connection
+//   between requests, a client that stopped reading its answer (the write does not progress), or
+//   one that stopped sending its body. A request being computed (its answer not started) is never
+//   cut by it: the run queue's time bound and the client's own deadline govern those. A slow
+//   reader whose answer still moves is not idle.
+
+import { readFileSync } from 'node:fs';
+import type { Server as HttpServer, ServerResponse } from 'node:http';
+import type { Server as NetServer, Socket } from 'node:net';
+import { Server as TlsServer } from 'node:tls';
+
+/** Descriptors kept out of the listeners' caps: model files, logs, pipes, workers, API clients, the kubelet's probes. */
+export const RESERVED_DESCRIPTORS = 256;
+/** The cap of each API listener (REST, gRPC) when the open-file limit allows it. */
+export const API_CONNECTIONS_DEFAULT = 4096;
+/** The metrics port's cap: scrapers need a few. */
+export const METRICS_CONNECTIONS = 64;
+/** Seconds a connection may stay without a byte moving (and the keep-alive timeout). */
+export const IDLE_TIMEOUT_S_DEFAULT = 65;
+
+/** The soft "Max open files" of this process from /proc/self/limits; undefined where unknown or unlimited. */
+export function openFileLimit(limitsText?: string): number | undefined {
+  let text = limitsText;
+  if (text === undefined) {
+    try {
+      text = readFileSync('/proc/self/limits', 'utf8');
+    } catch {
+      return undefined;
+    }
+  }
+  const m = /^Max open files\s+(\d+|unlimited)\s/m.exec(text);
+  if (!m || m[1] === 'unlimited') return undefined;
+  return Number(m[1]);
+}
+
+/**
+ * The default cap of each of the two API listeners: API_CONNECTIONS_DEFAULT, or less where the
+ * open-file limit would not hold both at their cap beside the side listeners and the reserve.
+ */
+export function defaultApiConnections(openFiles: number | undefined): number {
+  if (openFiles === undefined) return API_CONNECTIONS_DEFAULT;
+  const share = Math.floor((openFiles - RESERVED_DESCRIPTORS - METRICS_CONNECTIONS) / 2);
+  return Math.max(16, Math.min(API_CONNECTIONS_DEFAULT, share));
+}
+
+export interface ConnectionLimits {
+  /** Connections held at once; past it a new one is closed at once (undefined: no cap). */
+  maxConnections: number | undefined;
+  /** Milliseconds without a byte moving after which a connection not being computed for is closed. */
+  idleTimeoutMs: number;
+}
+
+/** Where a listener counts the connections it closed: at its cap, or idle. */
+export type ConnectionClosed = (reason: 'limit' | 'idle') => void;
+
+/** Caps a net.Server's connections (node closes the ones past the cap; counted here). */
+export function capConnections(server: NetServer, maxConnections: number | undefined, onClosed?: ConnectionClosed): void {
+  if (maxConnections === undefined) return;
+  server.maxConnections = maxConnections;
+  if (onClosed) server.on('drop', () => onClosed('limit'));
+}
+
+/** node's private per-socket state the sweep reads (stable across node's releases). */
+type Watched = Socket & {
+  /** The response node is writing on this socket now (kept there until it is done). */
+  _httpMessage?: ServerResponse | null;
+  /** Bytes libuv still has to hand to the kernel (it falls while a large write progresses). */
+  _handle?: { writeQueueSize?: number } | null;
+};
+
+/** Whether a request on the socket is being computed: read whole, no answer started, nothing to write. */
+function computing(socket: Watched): boolean {
+  const res = socket._httpMessage;
+  return res !== undefined && res !== null && res.req.complete && !res.headersSent && socket.writableLength === 0;
+}
+
+/**
+ * Applies both limits to a node:http(s) server. Between requests node's keep-alive timeout (the
+ * idle timeout) closes a connection; the rest is a sweep over the open connections every quarter
+ * of the idle timeout: a connection on which no byte was read, none written and libuv's write
+ * queue did not move for the idle timeout is closed (one that never sent a request, a client that
+ * stopped reading its answer or sending its body), unless a request on it is being computed.
+ * Nothing runs per request (node's own socket timeout, `server.timeout`, would arm and refresh a
+ * timer on every request: +0.8 us of CPU per request on a bare node:http server).
+ */
+export function guardHttpServer(server: HttpServer, limits: ConnectionLimits, onClosed?: ConnectionClosed): void {
+  capConnections(server, limits.maxConnections, onClosed);
+  server.keepAliveTimeout = limits.idleTimeoutMs;
+  const idle = limits.idleTimeoutMs;
+  const open = new Map<Watched, { moved: string; since: number }>();
+  const watch = (socket: Watched): void => {
+    open.set(socket, { moved: '', since: Date.now() });
+    socket.once('close', () => open.delete(socket));
+  };
+  // The socket node:http reads and writes: the TLS socket on an HTTPS server.
+  server.on(server instanceof TlsServer ? 'secureConnection' : 'connection', watch);
+  const sweep = setInterval(
+    () => {
+      const now = Date.now();
+      for (const [socket, w] of open) {
+        const moved = `${socket.bytesRead}/${socket.bytesWritten}/${socket._handle?.writeQueueSize ?? 0}`;
+        if (moved !== w.moved || computing(socket)) {
+          w.moved = moved;
+          w.since = now;
+        } else if (now - w.since >= idle) {
+          open.delete(socket);
+          onClosed?.('idle');
+          socket.destroy();
+        }
+      }
+    },
+    Math.max(25, Math.floor(idle / 4)),
+  );
+  sweep.unref();
+  server.once('close', () => clearInterval(sweep));
+}

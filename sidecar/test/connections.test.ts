@@ -1,0 +1,189 @@
+// Connection limits (src/connections.ts): the cap per listener and the idle timeout, on node:http
+// (createSidecarServer, as the REST and metrics ports use it) and on the gRPC front end's own
+// listener. Before them a connection that sent nothing, or never read its answer, was held
+// forever, and enough of them exhausted the process's descriptors (the health port included).
+
+import assert from 'node:assert/strict';
+import type { ServerResponse } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { credentials, makeGenericClientConstructor, type Client, type ServiceError } from '@grpc/grpc-js';
+import { API_CONNECTIONS_DEFAULT, defaultApiConnections, openFileLimit } from '../src/connections.js';
+import { createGrpcFrontEnd, type GrpcFrontEnd } from '../src/grpc/server.js';
+import { inferenceServiceDefinition } from '../src/grpc/service.js';
+import { createSidecarServer, type RunningServer } from '../src/server.js';
+import { startHarness, type Harness } from './helpers/harness.js';
+import { createPki } from './helpers/pki.js';
+import { ScriptedPredictor } from './helpers/predictors.js';
+import { until } from './helpers/until.js';
+
+/** A raw client connection and whether the server has closed it (seen as end or close). */
+function rawClient(port: number, read = true): { socket: Socket; closed: () => boolean; received: () => string } {
+  const socket = connect(port, '127.0.0.1');
+  let closed = false;
+  let text = '';
+  socket.on('close', () => void (closed = true));
+  socket.on('end', () => void (closed = true));
+  socket.on('error', () => void (closed = true));
+  if (read) socket.on('data', (d: Buffer) => void (text += d.toString('latin1')));
+  return { socket, closed: () => closed, received: () => text };
+}
+
+const GET = 'GET / HTTP/1.1\r\nHost: x\r\n\r\n';
+
+describe('connection limits: parsing the open-file limit and the default cap', () => {
+  it('reads the soft limit from /proc/self/limits, and sizes the API caps below it', () => {
+    const text = 'Limit                     Soft Limit           Hard Limit           Units\nMax open files            1024                 524288               files\n';
+    assert.equal(openFileLimit(text), 1024);
+    assert.equal(openFileLimit(text.replace('1024 ', 'unlimited ')), undefined);
+    assert.equal(openFileLimit('no such line'), undefined);
+    // Two API listeners, the metrics port's 64 and a reserve of 256 within 1024.
+    assert.equal(defaultApiConnections(1024), 352);
+    assert.equal(defaultApiConnections(1_048_576), API_CONNECTIONS_DEFAULT);
+    assert.equal(defaultApiConnections(undefined), API_CONNECTIONS_DEFAULT);
+    assert.equal(defaultApiConnections(300), 16);
+    // This process's own limit parses (Linux).
+    assert.ok((openFileLimit() ?? 1) > 0);
+  });
+});
+
+describe('connection limits on node:http (REST and metrics ports)', () => {
+  let server: RunningServer | undefined;
+  let port = 0;
+  const closed: string[] = [];
+  const clients: Socket[] = [];
+  /** Answers `/slow` after 800 ms, `/big` with 32 MiB, anything else at once. */
+  const handler = (req: { url?: string }, res: ServerResponse): void => {
+    if (req.url === '/slow') setTimeout(() => res.end('computed'), 800);
+    else if (req.url === '/big') res.end(Buffer.alloc(32 * 1024 * 1024, 0x61));
+    else res.end('ok');
+  };
+
+  beforeEach(async () => {
+    closed.length = 0;
+    server = createSidecarServer({ handler, limits: { maxConnections: 3, idleTimeoutMs: 300 }, onConnectionClosed: (r) => void closed.push(r) });
+    port = await server.listen(0, '127.0.0.1');
+  });
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.destroy();
+    await server?.close();
+  });
+
+  const open = (read = true): ReturnType<typeof rawClient> => {
+    const c = rawClient(port, read);
+    clients.push(c.socket);
+    return c;
+  };
+
+  it('closes a connection that sends nothing once the idle timeout passes, and counts it', async () => {
+    const c = open();
+    await until('the silent connection closed by the server', c.closed);
+    assert.deepEqual(closed, ['idle']);
+  });
+
+  it('closes connections past the cap at once, and keeps serving the ones it holds', async () => {
+    const held = [open(), open(), open()];
+    for (const h of held) h.socket.write(GET);
+    await until('three answers', () => held.every((h) => h.received().includes('\r\n\r\nok')));
+    const fourth = open();
+    await until('the fourth connection closed', fourth.closed);
+    assert.equal(fourth.received(), '');
+    assert.ok(closed.includes('limit'), `closed: ${closed.join(',')}`);
+    // The held connections still answer (keep-alive).
+    const first = held[0]!;
+    const before = first.received().length;
+    first.socket.write(GET);
+    await until('a second answer on a held connection', () => first.received().length > before);
+  });
+
+  it('does not cut a request being computed for longer than the idle timeout', async () => {
+    const c = open();
+    c.socket.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
+    await until('the computed answer', () => c.received().includes('computed'));
+    assert.deepEqual(closed, [], 'nothing closed while computing');
+  });
+
+  it('closes a connection whose client stopped reading its answer', async () => {
+    const c = open(false);
+    c.socket.pause();
+    c.socket.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
+    await until('the stalled connection closed by the server', () => closed.includes('idle'));
+    // The client, reading again, finds the connection cut short of the 32 MiB.
+    let got = 0;
+    c.socket.on('data', (d: Buffer) => void (got += d.length));
+    c.socket.resume();
+    await until('the client sees the close', c.closed);
+    assert.ok(got < 32 * 1024 * 1024, `received ${got} bytes`);
+  });
+
+  it('closes a connection whose client stopped sending its body', async () => {
+    const c = open();
+    c.socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nhalf');
+    await until('the stalled upload closed by the server', c.closed);
+    assert.deepEqual(closed, ['idle']);
+  });
+});
+
+describe('connection limits on node:https (the REST port with TLS)', () => {
+  it('closes a connection that finished its handshake and sends nothing', async () => {
+    const pki = createPki();
+    const closed: string[] = [];
+    const server = createSidecarServer({ handler: (_req, res) => res.end('ok'), tls: { certFile: pki.serverCert, keyFile: pki.serverKey, mutual: false }, limits: { maxConnections: 8, idleTimeoutMs: 300 }, onConnectionClosed: (r) => void closed.push(r) });
+    const port = await server.listen(0, '127.0.0.1');
+    let ended = false;
+    let secure = false;
+    const socket = tlsConnect({ port, host: '127.0.0.1', servername: 'localhost', ca: readFileSync(pki.caCert) }, () => void (secure = true));
+    socket.on('close', () => void (ended = true));
+    socket.on('error', () => void (ended = true));
+    try {
+      await until('the silent TLS connection closed by the server', () => ended);
+      assert.ok(secure, 'the handshake completed first');
+      assert.deepEqual(closed, ['idle']);
+    } finally {
+      socket.destroy();
+      await server.close();
+    }
+  });
+});
+
+describe('connection limits on the gRPC port', () => {
+  let h: Harness;
+  let g: GrpcFrontEnd;
+  let port = 0;
+  const closed: string[] = [];
+  const sockets: Socket[] = [];
+  let client: Client | undefined;
+
+  before(async () => {
+    h = await startHarness({ predictor: new ScriptedPredictor(), tls: 'none' });
+    g = createGrpcFrontEnd({ core: h.sidecar.core, limits: { maxConnections: 2, idleTimeoutMs: 400 }, onConnectionClosed: (r) => void closed.push(r) });
+    port = await g.listen(0, '127.0.0.1');
+  });
+  after(async () => {
+    client?.close();
+    for (const s of sockets) s.destroy();
+    await g.close();
+    await h.close();
+  });
+
+  it('serves calls on its own listener, closes connections past the cap at once and idle ones after the timeout', async () => {
+    const Ctor = makeGenericClientConstructor(inferenceServiceDefinition(), 'GRPCInferenceService');
+    client = new Ctor(`127.0.0.1:${port}`, credentials.createInsecure());
+    const live = await new Promise<unknown>((resolve, reject) =>
+      (client as unknown as { ServerLive: (r: object, cb: (e: ServiceError | null, v: unknown) => void) => void }).ServerLive({}, (e, v) => (e ? reject(e) : resolve(v))),
+    );
+    assert.deepEqual(live, { live: true });
+    // The client's connection is one of the two; a raw one takes the other, a third is refused.
+    const second = rawClient(port);
+    sockets.push(second.socket);
+    await until('the second connection accepted (the server greets it with its SETTINGS)', () => second.received().length > 0);
+    const third = rawClient(port);
+    sockets.push(third.socket);
+    await until('the third connection closed at once', third.closed);
+    assert.equal(third.received(), '');
+    assert.ok(closed.includes('limit'));
+    // The silent second connection is closed once idle (GOAWAY, then the close).
+    await until('the idle connection closed', second.closed);
+  });
+});
