@@ -66,7 +66,7 @@ export function createMetrics(registry: Registry): SidecarMetrics {
     auditDropped: new Counter({ name: 'paddle_audit_dropped_total', help: 'Audit records dropped because the buffer was full', registers }),
     auditSent: new Counter({ name: 'paddle_audit_sent_total', help: 'Audit records written to the receiver (a record resent after a reconnect counts again)', registers }),
     logDeadLetters: new Counter({ name: 'paddle_log_dead_letters_total', help: 'Log records that failed the log schema and went to the dead-letter sink', registers }),
-    connectionsClosed: new Counter({ name: 'paddle_connections_closed_total', help: "Connections the sidecar closed by listener (rest, grpc, metrics, health): at the listener's cap (limit), or with nothing moving for the idle timeout (idle)", labelNames: ['listener', 'reason'], registers }),
+    connectionsClosed: new Counter({ name: 'paddle_connections_closed_total', help: "Connections the sidecar closed by listener (rest, grpc, metrics): at the listener's cap (limit), or with nothing moving for the idle timeout (idle; rest and metrics, grpc-js closes its own idle connections uncounted)", labelNames: ['listener', 'reason'], registers }),
     configReloads: new Counter({ name: 'paddle_config_reloads_total', help: 'Config file reloads by result', labelNames: ['result'], registers }),
     modelReady: new Gauge({ name: 'paddle_model_ready', help: '1 when the model is loaded, verified and the self-check passed', registers }),
     reportPatches: new Counter({ name: 'paddle_pod_report_patches_total', help: 'Pod reports by result: ok and error are writes, unchanged a report not written (equal to the last one, within the heartbeat)', labelNames: ['result'], registers }),
