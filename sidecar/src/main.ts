@@ -1,31 +1,8 @@
 // paddle-sidecar: CLI flags + environment -> createApp(...) -> HTTPS server, /metrics server,
 // config hot reload, audit shipping, pod reports, graceful shutdown.
 //
-// Flags (environment in brackets; defaults from crds/src/pod-contract.ts):
-//   --model-dir DIR          model directory                                   (/models/model)
-//   --model-name NAME        model name when the config file lacks it          [PADDLE_MODEL_NAME]
-//   --model-format F         auto|pdmodel|pir                                  [PADDLE_MODEL_FORMAT]
-//   --backend B              builtin|paddle                                    [PADDLE_BACKEND]
-//   --device D               cpu|gpu                                           [PADDLE_DEVICE]
-//   --gpu-device-id N        GPU index (0)
-//   --cpu-threads N          math threads per predictor                        [PADDLE_CPU_THREADS]
-//   --max-memory-mb N        predictor memory ceiling                          [PADDLE_MAX_MEMORY_MB]
-//   --paddle-library-path P  Paddle Inference C library (backend=paddle)
-//   --public-key FILE        PEM key to verify signature.json                  (/etc/paddle/verify/public.pem)
-//   --require-signature B    true|false                                        [PADDLE_REQUIRE_SIGNATURE] (true)
-//   --config FILE            SidecarConfig JSON, hot-reloaded                  (/etc/paddle/config/config.json)
-//   --host H --port N        serving address                                   (0.0.0.0, 8443)
-//   --metrics-port N         plain-HTTP port serving GET /metrics only, 0: off (9090)
-//   --health-port N          plain-HTTP port serving the two probe paths only, 0: off (8081)
-//   --grpc-port N            OIP v2 gRPC (same TLS / mTLS as --port), 0: off   (8001)
-//   --tls-cert/--tls-key/--tls-ca FILE   certificate files                     (/etc/paddle/tls/...)
-//   --mtls                   require client certificates signed by --tls-ca
-//   --no-tls                 serve plain HTTP (development only)
-//   --encryption-key-file F  AES-256 key for /v1/encrypt_input                 (/etc/paddle/encryption/key, if present)
-//   --body-limit BYTES       request body limit                                (1048576)
-//   --rate-limit-keys N      limiter state bound (LRU entries)                 (10000)
-//   --dead-letter-file F     where schema-failing log records go               (stderr)
-//   --shutdown-delay-seconds N  on SIGTERM: not ready, still serving, for N s    (5 in a pod, else 0)
+// Flags: FLAG_HELP below (what `--help` prints: each flag, its environment variable, its default;
+// defaults from crds/src/pod-contract.ts), and the README's "Flags and environment".
 
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -312,13 +289,11 @@ async function main(): Promise<void> {
   const tls = values['no-tls']
     ? undefined
     : { certFile: values['tls-cert'], keyFile: values['tls-key'], ...(existsSync(values['tls-ca']) ? { caFile: values['tls-ca'] } : {}), mutual: values.mtls };
+  const closedOn = (listener: string) => (reason: string) => m.connectionsClosed.inc({ listener, reason });
   const idleTimeoutMs = parseIntFlag('idle-timeout-seconds', values['idle-timeout-seconds'], IDLE_TIMEOUT_S_DEFAULT, 1) * 1000;
   const apiLimits = { maxConnections: parseIntFlag('max-connections', values['max-connections'], defaultApiConnections(openFileLimit()), 1), idleTimeoutMs };
-  const closedOn = (listener: string) => (reason: string) => m.connectionsClosed.inc({ listener, reason });
   const serving = createSidecarServer({
-    handler: sidecar.handler,
-    limits: apiLimits,
-    onConnectionClosed: closedOn('rest'),
+    handler: sidecar.handler, limits: apiLimits, onConnectionClosed: closedOn('rest'),
     ...(tls ? { tls } : {}),
     onTlsReload: (r) => (r.ok ? log.info({}, 'TLS certificate reloaded') : log.error({ '@error.cause': r.error }, 'TLS certificate reload failed; keeping the old one')),
   });
