@@ -133,7 +133,8 @@ function parseBody(req: IncomingMessage, whole: Buffer): unknown {
 export function readBody<C>(req: IncomingMessage, limitBytes: number, ctx: C, done: BodyDone<C>, pending?: BodyBytes): void {
   const encoding = req.headers['content-encoding'];
   let early: SidecarError | undefined;
-  if (encoding !== undefined && encoding !== 'identity') early = new SidecarError('unsupported_media_type', `content encoding ${JSON.stringify(encoding.slice(0, 32))} is not supported`);
+  // Content codings are case-insensitive; an empty field applies none.
+  if (encoding !== undefined && encoding !== 'identity' && !/^\s*(identity)?\s*$/i.test(encoding)) early = new SidecarError('unsupported_media_type', `content encoding ${JSON.stringify(encoding.slice(0, 32))} is not supported`);
   else {
     try {
       checkContentType(req.headers);

@@ -82,6 +82,10 @@ export function createSidecarServer(o: ServerOptions): RunningServer {
   } else {
     server = createHttpServer(o.handler);
   }
+  // A request with `Expect: 100-continue` goes to the same handler, and node no longer answers 100
+  // by itself: the handler sends it when it reads the body (rest/front-end.ts), i.e. after the
+  // token check, so a caller it refuses is answered before it sends a byte of its body.
+  server.on('checkContinue', o.handler);
   if (o.limits) guardHttpServer(server, o.limits, o.onConnectionClosed);
   else server.keepAliveTimeout = o.keepAliveTimeoutMs ?? 65000;
   return {

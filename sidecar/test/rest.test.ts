@@ -11,6 +11,7 @@ import type { ResourceSample } from '../src/degradation.js';
 import { deadLetters, MODEL, mlpBody, startHarness, validLogLines, type Harness } from './helpers/harness.js';
 import { request, type TestResponse } from './helpers/http.js';
 import { loadMlpPredictor } from './helpers/predictors.js';
+import { until } from './helpers/until.js';
 
 interface Case {
   name: string;
@@ -89,6 +90,8 @@ describe('REST front end: one router, the whole chain', function () {
       status: 413,
     },
     { name: 'gzip body', path: '/v1/predict', rawBody: '{}', headers: async (side) => ({ ...(await bearer('model_inference')(side)), 'content-encoding': 'gzip' }), status: 415 },
+    // Content codings are case-insensitive (RFC 9110 8.4.1): identity in any case is no coding.
+    { name: 'identity coding, upper case', path: '/v1/predict', body: mlpBody(1), headers: async (side) => ({ ...(await bearer('model_inference')(side)), 'content-encoding': 'IDENTITY' }), status: 200 },
     { name: 'listed origin', path: '/v1/predict', body: mlpBody(1), headers: async (side) => ({ ...(await bearer('model_inference')(side)), origin: 'https://console.example.com' }), status: 200 },
     { name: 'unlisted origin', path: '/v1/predict', body: mlpBody(1), headers: async (side) => ({ ...(await bearer('model_inference')(side)), origin: 'https://evil.example.com' }), status: 403 },
     { name: 'preflight', method: 'OPTIONS', path: '/v1/predict', headers: async () => ({ origin: 'https://console.example.com', 'access-control-request-method': 'POST' }), status: 204 },
@@ -192,5 +195,35 @@ describe('REST front end: one router, the whole chain', function () {
     const scope = await ask(`authorization: ${(await bearer('data_protection')('wrong scope'))['authorization']}\r\n`);
     assert.match(scope, /^HTTP\/1\.1 403 /);
     assert.match(scope, /insufficient permissions/);
+  });
+
+  it('answers Expect: 100-continue only after the token check: a refused caller never sends its body', async () => {
+    // One exchange on a raw socket: headers with Expect, then the body only once 100 came.
+    const exchange = async (authorization: string): Promise<{ first: string; all: string }> => {
+      const body = JSON.stringify(mlpBody(1));
+      const s = connect({ host: '127.0.0.1', port: h.port });
+      let seen = '';
+      let sent = false;
+      s.on('data', (d: Buffer) => {
+        seen += d.toString('latin1');
+        if (!sent && seen.startsWith('HTTP/1.1 100 Continue\r\n\r\n')) {
+          sent = true;
+          s.write(body);
+        }
+      });
+      s.write(`POST /v2/models/${MODEL}/infer HTTP/1.1\r\nhost: localhost\r\n${authorization}content-type: application/json\r\nexpect: 100-continue\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n`);
+      try {
+        await until('a final answer', () => /\r\n\r\n[\s\S]*\}$/.test(seen.replace(/^HTTP\/1\.1 100 Continue\r\n\r\n/, '')));
+      } finally {
+        s.destroy();
+      }
+      return { first: seen.slice(0, seen.indexOf('\r\n')), all: seen };
+    };
+    const refused = await exchange('');
+    assert.equal(refused.first, 'HTTP/1.1 401 Unauthorized', refused.all);
+    assert.doesNotMatch(refused.all, /100 Continue/);
+    const ok = await exchange(`authorization: ${(await bearer('model_inference')('expect'))['authorization']}\r\n`);
+    assert.equal(ok.first, 'HTTP/1.1 100 Continue', ok.all);
+    assert.match(ok.all, /HTTP\/1\.1 200 OK[\s\S]*"outputs"/);
   });
 });

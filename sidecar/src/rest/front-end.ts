@@ -3,8 +3,8 @@
 //   context (request id, trace, dyeing: the call) -> CORS (listed origins; preflight answered)
 //   -> route (404 for none) -> for a guarded or POST route: shed when the run queue is full
 //   (inference routes, before the body is read) -> authn/authz/rate limit (guarded routes, from
-//   the headers: before the body is read) -> body (limit 413, JSON 400, type 415) ->
-//   model allow-list (routes naming a model) ->
+//   the headers: before the body is read; `100 Continue` only now) -> body (limit 413, JSON 400,
+//   type 415) -> model allow-list (routes naming a model) ->
 //   the route's work (routes.ts: inference runs admission/degradation/breaker/queue/predictor)
 //   -> answer (exchange.ts) -> audit; telemetry (span, metrics, access line) when the response
 //   closes, also for a caller that left first (499). Every error goes through `fail`.
@@ -95,6 +95,8 @@ export function createRestFrontEnd(o: RestOptions): RestFrontEnd {
       return;
     }
     x.match = m;
+    // The client waits for this before it sends the body (node answers any other Expect 417).
+    if (x.req.headers.expect !== undefined) x.res.writeContinue();
     readBody(x.req, o.bodyLimitBytes, x, bodyRead, pending);
   };
 
