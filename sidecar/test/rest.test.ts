@@ -225,5 +225,19 @@ describe('REST front end: one router, the whole chain', function () {
     const ok = await exchange(`authorization: ${(await bearer('model_inference')('expect'))['authorization']}\r\n`);
     assert.equal(ok.first, 'HTTP/1.1 100 Continue', ok.all);
     assert.match(ok.all, /HTTP\/1\.1 200 OK[\s\S]*"outputs"/);
+    // HTTP/1.0 has no 100 Continue: a 1.0 client that sends Expect with its body gets the answer alone.
+    const body = JSON.stringify(mlpBody(1));
+    const s = connect({ host: '127.0.0.1', port: h.port });
+    let seen = '';
+    s.on('data', (d: Buffer) => void (seen += d.toString('latin1')));
+    const token = (await bearer('model_inference')('expect-1.0'))['authorization'];
+    s.write(`POST /v2/models/${MODEL}/infer HTTP/1.0\r\nhost: localhost\r\nauthorization: ${token}\r\ncontent-type: application/json\r\nexpect: 100-continue\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    try {
+      await until('the HTTP/1.0 answer', () => seen.includes('"outputs"'));
+    } finally {
+      s.destroy();
+    }
+    assert.match(seen, /^HTTP\/1\.1 200 OK/);
+    assert.doesNotMatch(seen, /100 Continue/);
   });
 });

@@ -95,8 +95,9 @@ export function createRestFrontEnd(o: RestOptions): RestFrontEnd {
       return;
     }
     x.match = m;
-    // The client waits for this before it sends the body (node answers any other Expect 417).
-    if (x.req.headers.expect !== undefined) x.res.writeContinue();
+    // An HTTP/1.1 client that sent Expect waits for this before it sends the body (node answers
+    // any expectation but 100-continue with 417; HTTP/1.0 has no 100 Continue).
+    if (x.req.headers.expect !== undefined && x.req.httpVersionMinor === 1 && x.req.httpVersionMajor === 1) x.res.writeContinue();
     readBody(x.req, o.bodyLimitBytes, x, bodyRead, pending);
   };
 
