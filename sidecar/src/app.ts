@@ -18,6 +18,7 @@ import type { CallCore } from './call-core.js';
 import { type Clock, systemClock } from './clock.js';
 import type { SidecarConfig } from './config.js';
 import type { ResourceSampler } from './degradation.js';
+import type { BodyPace } from './json-body.js';
 import type { SidecarLoggers } from './logging.js';
 import { ObservationMatrix } from './matrix.js';
 import { createMetrics, type SidecarMetrics } from './metrics.js';
@@ -73,6 +74,8 @@ export interface AppDeps {
   clock?: Clock;
   random?: () => number;
   bodyLimitBytes?: number;
+  /** How slowly a request body may arrive (json-body.ts; default 1 KiB/s over 5 s windows). */
+  bodyPace?: BodyPace;
   rateLimiterMaxKeys?: number;
   /** The model was loaded with signature checking explicitly off (requireSignature=false). */
   allowUnverified?: boolean;
@@ -216,6 +219,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     refuseWhenFull: () => queue.refuseWhenFull(),
     // Bodies received at once: as many full ones as the run queue can hold, running and waiting.
     pendingBodyBytes: () => core.capacity() * bodyLimitBytes,
+    ...(deps.bodyPace ? { bodyPace: deps.bodyPace } : {}),
     encoder,
     readyAnswer: () => readiness.answer(),
     selfCheck: () => readiness.selfCheck(),

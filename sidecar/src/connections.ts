@@ -18,6 +18,10 @@
 //   one that stopped sending its body. A request being computed (its answer not started) is never
 //   cut by it: the run queue's time bound and the client's own deadline govern those. A slow
 //   reader whose answer still moves is not idle.
+// - A header deadline (`headerTimeoutMs`, node's headersTimeout, checked every quarter of it): a
+//   client that trickles its request line and headers a byte at a time is never idle, and node's
+//   defaults (60 s, checked every 30 s) held such a connection ~90 s; now 20 s (checked every
+//   5 s), then node answers 408 and closes it. Bodies have a pace of their own (json-body.ts).
 
 import { readFileSync } from 'node:fs';
 import type { Server as HttpServer, ServerResponse } from 'node:http';
@@ -32,6 +36,8 @@ export const API_CONNECTIONS_DEFAULT = 4096;
 export const METRICS_CONNECTIONS = 64;
 /** Seconds a connection may stay without a byte moving (and the keep-alive timeout). */
 export const IDLE_TIMEOUT_S_DEFAULT = 65;
+/** Seconds a request's line and headers may take to arrive whole. */
+export const HEADER_TIMEOUT_S_DEFAULT = 20;
 
 /** The soft "Max open files" of this process from /proc/self/limits; undefined where unknown or unlimited. */
 export function openFileLimit(limitsText?: string): number | undefined {
@@ -63,6 +69,8 @@ export interface ConnectionLimits {
   maxConnections: number | undefined;
   /** Milliseconds without a byte moving after which a connection not being computed for is closed. */
   idleTimeoutMs: number;
+  /** Milliseconds a request's line and headers may take (HTTP listeners; default HEADER_TIMEOUT_S_DEFAULT). */
+  headerTimeoutMs?: number;
 }
 
 /** Where a listener counts the connections it closed: at its cap, or idle. */
@@ -101,6 +109,11 @@ function computing(socket: Watched): boolean {
 export function guardHttpServer(server: HttpServer, limits: ConnectionLimits, onClosed?: ConnectionClosed): void {
   capConnections(server, limits.maxConnections, onClosed);
   server.keepAliveTimeout = limits.idleTimeoutMs;
+  const headers = limits.headerTimeoutMs ?? HEADER_TIMEOUT_S_DEFAULT * 1000;
+  server.headersTimeout = headers;
+  if (server.requestTimeout > 0 && server.requestTimeout < headers) server.requestTimeout = headers;
+  // node reads it when the server starts listening (its check of every connection's deadlines).
+  (server as HttpServer & { connectionsCheckingInterval: number }).connectionsCheckingInterval = Math.max(100, Math.min(30_000, Math.floor(headers / 4)));
   const idle = limits.idleTimeoutMs;
   const open = new Map<Watched, { moved: string; since: number }>();
   const watch = (socket: Watched): void => {

@@ -6,6 +6,7 @@ export type ErrorCode =
   | 'bad_request'
   | 'malformed_json'
   | 'payload_too_large'
+  | 'request_timeout'
   | 'unsupported_media_type'
   | 'over_budget'
   | 'non_finite_output'
@@ -31,6 +32,8 @@ const STATUS: Record<ErrorCode, number> = {
   bad_request: 400,
   malformed_json: 400,
   payload_too_large: 413,
+  // The request's body arrived too slowly (json-body.ts BodyBytes): the connection is closed too.
+  request_timeout: 408,
   unsupported_media_type: 415,
   // The run's estimated memory is above the budget (README "Admission"): the request, not the server.
   over_budget: 422,
@@ -62,12 +65,15 @@ export interface SidecarErrorOptions {
   retryAfterSeconds?: number;
   /** Overrides the status implied by the code (rarely needed). */
   httpStatus?: number;
+  /** Close the connection after the answer (a body left unread, from a client not to be waited for). */
+  closeConnection?: boolean;
 }
 
 export class SidecarError extends Error {
   readonly code: ErrorCode;
   readonly httpStatus: number;
   readonly retryAfterSeconds: number | undefined;
+  readonly closeConnection: boolean;
 
   constructor(code: ErrorCode, message: string, options: SidecarErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -75,6 +81,7 @@ export class SidecarError extends Error {
     this.code = code;
     this.httpStatus = options.httpStatus ?? STATUS[code];
     this.retryAfterSeconds = options.retryAfterSeconds;
+    this.closeConnection = options.closeConnection ?? false;
   }
 }
 

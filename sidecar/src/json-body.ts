@@ -17,17 +17,117 @@ export function hasBody(method: string | undefined): boolean {
 /** Where `readBody` hands the parsed body (undefined for an empty one) or the error; `ctx` is the caller's. */
 export type BodyDone<C> = (ctx: C, err: SidecarError | undefined, body: unknown) => void;
 
+/** How slow a body may arrive (BodyBytes). */
+export interface BodyPace {
+  /** Bytes per second a body must keep arriving at, over each window; 0: no floor. */
+  minRateBytesPerSecond: number;
+  /** The window (ms): also the age past which a read may be closed to make room for another. */
+  windowMs: number;
+}
+
+/** 1 KiB/s over 5 s windows: a body stalled or trickled for a window is closed (408). */
+export const BODY_PACE_DEFAULTS: BodyPace = { minRateBytesPerSecond: 1024, windowMs: 5000 };
+
 /**
- * The bytes of the bodies being read now, over every connection, and their bound (`cap()`, read
- * only while more than one full body is pending). Each body is buffered whole before it is
- * parsed, so without a bound N connections, each sending all but the last byte of a body at the
- * limit, pin N x the limit (every route with a body is protected and reads it only after the
- * caller's token passed; a pod with auth off reads it at once). Past the bound the body whose
- * bytes crossed it is refused (503).
+ * The bodies being read now, over every connection: their bytes and their bound (`cap()`, read
+ * only while more than one full body is pending), and the pace each must keep. Each body is
+ * buffered whole before it is parsed, so without a bound N connections, each sending all but the
+ * last byte of a body at the limit, pin N x the limit (every route with a body is protected and
+ * reads it only after the caller's token passed; a pod with auth off reads it at once).
+ *
+ * The bound alone is a lever for a slow client, though: ~capacity connections that send most of
+ * a body and then one byte now and then (a "slow POST") held it full, and every other body was
+ * refused, for as long as they trickled. So
+ *   - a body must arrive at `minRateBytesPerSecond` or faster over every window of `windowMs`
+ *     (checked once per window, after the loop's poll phase read what had arrived; a read's first
+ *     window starts at the first check after it began): slower, it is answered 408 and its
+ *     connection closed;
+ *   - when a body's bytes cross the bound, the reads older than one window are closed first,
+ *     oldest first (408), until it fits; only if it still does not is that body refused (503).
+ * A trickler then holds its share for a window at most, and taking the bound from fast callers
+ * needs as many bytes per window as they send: bandwidth, not patience.
  */
 export class BodyBytes {
   used = 0;
-  constructor(readonly cap: () => number) {}
+  /** The reads in progress, oldest first (a Set keeps insertion order). */
+  readonly reads = new Set<Reading>();
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly cap: () => number,
+    readonly pace: BodyPace = BODY_PACE_DEFAULTS,
+    private readonly now: () => number = performance.now.bind(performance),
+  ) {}
+
+  add(req: Reading): void {
+    this.reads.add(req);
+    if (this.#timer === undefined && this.pace.windowMs > 0) {
+      // Unref'd, and stopped at the first tick that finds no read: idle pods run no timer.
+      this.#timer = setInterval(() => setImmediate(() => this.check()), this.pace.windowMs);
+      this.#timer.unref();
+    }
+  }
+
+  /**
+   * One pass over the reads: those slower than the floor over their last window are closed.
+   * Run from a check-phase callback, so what the poll phase just read is counted.
+   */
+  check(): void {
+    if (this.reads.size === 0) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+      return;
+    }
+    const now = this.now();
+    const { minRateBytesPerSecond: floor, windowMs } = this.pace;
+    for (const req of this.reads) {
+      const r = req[READ];
+      if (!r) continue;
+      if (r.checkedAt === undefined) {
+        r.seenAt = r.checkedAt = now;
+        r.checkedSize = r.size;
+        continue;
+      }
+      const elapsed = now - r.checkedAt;
+      if (elapsed < windowMs * 0.9) continue;
+      const rate = ((r.size - r.checkedSize) * 1000) / elapsed;
+      if (floor > 0 && rate < floor) {
+        settle(req, r, new SidecarError('request_timeout', `request body too slow: ${Math.round(rate)} bytes/s over the last ${(elapsed / 1000).toFixed(1)} s, below the minimum ${floor} bytes/s (${r.size} bytes received so far)`, { closeConnection: true }), undefined);
+      } else {
+        r.checkedAt = now;
+        r.checkedSize = r.size;
+      }
+    }
+  }
+
+  /** Reads a check saw at least one window ago (those makeRoom may close). */
+  oldReads(): number {
+    const old = this.now() - this.pace.windowMs;
+    let n = 0;
+    for (const req of this.reads) {
+      const seen = req[READ]?.seenAt;
+      if (seen !== undefined && seen <= old) n++;
+    }
+    return n;
+  }
+
+  /**
+   * Makes room for `need` more bytes by closing reads older than one window (seen by a check at
+   * least a window ago), oldest first, never `keep`. True when the bytes then fit the bound.
+   */
+  makeRoom(keep: Reading, need: number): boolean {
+    const cap = this.cap();
+    if (this.used + need <= cap) return true;
+    const old = this.now() - this.pace.windowMs;
+    for (const req of this.reads) {
+      if (this.used + need <= cap) break;
+      if (req === keep) continue;
+      const r = req[READ];
+      if (!r || r.seenAt === undefined || r.seenAt > old) break; // the rest are younger still
+      settle(req, r, new SidecarError('request_timeout', `request body still incomplete after more than ${(this.pace.windowMs / 1000).toFixed(1)} s while newer bodies waited for room (${r.size} bytes received): the oldest reads are closed first when the server's body buffer is full`, { closeConnection: true }), undefined);
+    }
+    return this.used + need <= cap;
+  }
 }
 
 /** One body being read: the state the shared listeners below work on (no closures per request). */
@@ -40,6 +140,11 @@ interface BodyRead {
   settled: boolean;
   ctx: unknown;
   done: BodyDone<unknown>;
+  /** BodyBytes.check: when this read's current window began (undefined until the first check saw it), and its size then. */
+  checkedAt: number | undefined;
+  checkedSize: number;
+  /** When the first check saw this read (its age, for makeRoom). */
+  seenAt: number | undefined;
 }
 
 const READ = Symbol('paddle.body');
@@ -49,7 +154,10 @@ type Reading = IncomingMessage & { [READ]?: BodyRead };
 function settle(req: Reading, r: BodyRead, err: SidecarError | undefined, body: unknown): void {
   if (r.settled) return;
   r.settled = true;
-  if (r.pending) r.pending.used -= r.size;
+  if (r.pending) {
+    r.pending.used -= r.size;
+    r.pending.reads.delete(req);
+  }
   req[READ] = undefined;
   req.removeListener('data', onData);
   if (err) req.resume();
@@ -61,12 +169,19 @@ function onData(this: Reading, chunk: Buffer): void {
   if (!r) return;
   r.size += chunk.length;
   const pending = r.pending;
-  if (pending) pending.used += chunk.length;
-  if (r.size > r.limit) settle(this, r, new SidecarError('payload_too_large', 'request body too large'), undefined);
+  if (r.size > r.limit) {
+    if (pending) pending.used += chunk.length;
+    settle(this, r, new SidecarError('payload_too_large', 'request body too large'), undefined);
+  }
   // (The bound is looked up only while more than one full body is pending: not on a lone request's path.)
-  else if (pending && pending.used > r.limit && pending.used > pending.cap()) settle(this, r, bodiesFull(pending), undefined);
-  else if (r.first === undefined) r.first = chunk;
-  else (r.chunks ??= [r.first]).push(chunk);
+  else if (pending && pending.used + chunk.length > r.limit && !pending.makeRoom(this, chunk.length)) {
+    pending.used += chunk.length;
+    settle(this, r, bodiesFull(pending), undefined);
+  } else {
+    if (pending) pending.used += chunk.length;
+    if (r.first === undefined) r.first = chunk;
+    else (r.chunks ??= [r.first]).push(chunk);
+  }
 }
 
 function bodiesFull(pending: BodyBytes): SidecarError {
@@ -149,9 +264,10 @@ export function readBody<C>(req: IncomingMessage, limitBytes: number, ctx: C, do
     done(ctx, early, undefined);
     return;
   }
-  const r: BodyRead = { pending, limit: limitBytes, first: undefined, chunks: undefined, size: 0, settled: false, ctx, done: done as BodyDone<unknown> };
+  const r: BodyRead = { pending, limit: limitBytes, first: undefined, chunks: undefined, size: 0, settled: false, ctx, done: done as BodyDone<unknown>, checkedAt: undefined, checkedSize: 0, seenAt: undefined };
   const reading = req as Reading;
   reading[READ] = r;
+  pending?.add(reading);
   reading.on('data', onData);
   reading.on('error', onError);
   reading.on('end', onEnd);

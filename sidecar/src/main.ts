@@ -21,7 +21,8 @@ import { readEncryptionKey } from './input-crypto.js';
 import { createLoggers, processSinks, type LogSinks } from './logging.js';
 import { PodReporter, PodReportPatcher } from './pod-report.js';
 import type { GpuTelemetryLike, PredictorLike } from './predictor.js';
-import { API_CONNECTIONS_DEFAULT, defaultApiConnections, IDLE_TIMEOUT_S_DEFAULT, METRICS_CONNECTIONS, openFileLimit } from './connections.js';
+import { API_CONNECTIONS_DEFAULT, defaultApiConnections, HEADER_TIMEOUT_S_DEFAULT, IDLE_TIMEOUT_S_DEFAULT, METRICS_CONNECTIONS, openFileLimit } from './connections.js';
+import { BODY_PACE_DEFAULTS } from './json-body.js';
 import { createSidecarServer } from './server.js';
 import { createGrpcFrontEnd } from './grpc/server.js';
 import { metricsListener } from './listeners.js';
@@ -81,6 +82,9 @@ const OPTIONS = {
   'shutdown-delay-seconds': { type: 'string' },
   'max-connections': { type: 'string' },
   'idle-timeout-seconds': { type: 'string' },
+  'header-timeout-seconds': { type: 'string' },
+  'min-body-rate': { type: 'string' },
+  'body-rate-window-seconds': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -118,6 +122,9 @@ const FLAG_HELP: Record<keyof typeof OPTIONS, string> = {
   'shutdown-delay-seconds': `on SIGTERM, answer not ready but keep serving this long before draining, so clients that picked this pod before it was marked terminating still get through (default ${SHUTDOWN_DELAY_IN_POD_S} in a pod, i.e. with ${ENV.podName} set; else 0)`,
   'max-connections': `connections each API port (REST, gRPC) holds at once; past it new ones are closed at once (default ${API_CONNECTIONS_DEFAULT}, less where the open-file limit needs it)`,
   'idle-timeout-seconds': `a connection on which nothing moved this long is closed, unless a request on it is being computed; also the keep-alive timeout (default ${IDLE_TIMEOUT_S_DEFAULT})`,
+  'header-timeout-seconds': `a request whose line and headers took longer is answered 408 and its connection closed (default ${HEADER_TIMEOUT_S_DEFAULT})`,
+  'min-body-rate': `bytes per second a request body must keep arriving at over each window, else 408 and the connection closed; under a full body buffer the oldest reads past one window are closed first (default ${BODY_PACE_DEFAULTS.minRateBytesPerSecond}; 0: no floor)`,
+  'body-rate-window-seconds': `the window of --min-body-rate (default ${BODY_PACE_DEFAULTS.windowMs / 1000})`,
   help: 'print this and exit',
 };
 
@@ -257,6 +264,10 @@ async function main(): Promise<void> {
     resourceSampler: createResourceSampler(native.gpuTelemetry, loadOptions.gpuDeviceId),
     ...(native.gpuTelemetry ? { gpuTelemetry: native.gpuTelemetry } : {}),
     bodyLimitBytes: parseIntFlag('body-limit', values['body-limit'], DEFAULTS.bodyLimitBytes),
+    bodyPace: {
+      minRateBytesPerSecond: parseIntFlag('min-body-rate', values['min-body-rate'], BODY_PACE_DEFAULTS.minRateBytesPerSecond),
+      windowMs: parseIntFlag('body-rate-window-seconds', values['body-rate-window-seconds'], BODY_PACE_DEFAULTS.windowMs / 1000, 1) * 1000,
+    },
     rateLimiterMaxKeys: parseIntFlag('rate-limit-keys', values['rate-limit-keys'], DEFAULTS.rateLimitKeys) || DEFAULTS.rateLimitKeys,
     allowUnverified: !requireSignature,
   });
@@ -291,7 +302,8 @@ async function main(): Promise<void> {
     : { certFile: values['tls-cert'], keyFile: values['tls-key'], ...(existsSync(values['tls-ca']) ? { caFile: values['tls-ca'] } : {}), mutual: values.mtls };
   const closedOn = (listener: string) => (reason: string) => m.connectionsClosed.inc({ listener, reason });
   const idleTimeoutMs = parseIntFlag('idle-timeout-seconds', values['idle-timeout-seconds'], IDLE_TIMEOUT_S_DEFAULT, 1) * 1000;
-  const apiLimits = { maxConnections: parseIntFlag('max-connections', values['max-connections'], defaultApiConnections(openFileLimit()), 1), idleTimeoutMs };
+  const headerTimeoutMs = parseIntFlag('header-timeout-seconds', values['header-timeout-seconds'], HEADER_TIMEOUT_S_DEFAULT, 1) * 1000;
+  const apiLimits = { maxConnections: parseIntFlag('max-connections', values['max-connections'], defaultApiConnections(openFileLimit()), 1), idleTimeoutMs, headerTimeoutMs };
   const serving = createSidecarServer({
     handler: sidecar.handler, limits: apiLimits, onConnectionClosed: closedOn('rest'),
     ...(tls ? { tls } : {}),

@@ -61,9 +61,9 @@ describe('connection limits on node:http (REST and metrics ports)', () => {
   };
 
   /** A server with a cap of 3 and the given idle timeout (short where idleness is what is tested). */
-  const start = async (idleTimeoutMs: number): Promise<void> => {
+  const start = async (idleTimeoutMs: number, headerTimeoutMs?: number): Promise<void> => {
     closed.length = 0;
-    server = createSidecarServer({ handler, limits: { maxConnections: 3, idleTimeoutMs }, onConnectionClosed: (r) => void closed.push(r) });
+    server = createSidecarServer({ handler, limits: { maxConnections: 3, idleTimeoutMs, ...(headerTimeoutMs ? { headerTimeoutMs } : {}) }, onConnectionClosed: (r) => void closed.push(r) });
     port = await server.listen(0, '127.0.0.1');
   };
   afterEach(async () => {
@@ -121,6 +121,34 @@ describe('connection limits on node:http (REST and metrics ports)', () => {
     c.socket.resume();
     await until('the client sees the close', c.closed);
     assert.ok(got < 32 * 1024 * 1024, `received ${got} bytes`);
+  });
+
+  it('answers 408 and closes a connection whose headers trickle in past the header deadline (never idle)', async () => {
+    // node's own deadline was 60 s, checked every 30 s: a header trickler was held ~90 s.
+    await start(60_000, 400);
+    const c = open();
+    c.socket.write('GET / HTTP/1.1\r\nHost: x\r\n');
+    let n = 0;
+    const t = setInterval(() => c.socket.writable && c.socket.write(`x-slow-${n++}: y\r\n`), 50);
+    try {
+      await until('the trickler answered and closed', c.closed);
+    } finally {
+      clearInterval(t);
+    }
+    assert.match(c.received(), /^HTTP\/1\.1 408 /);
+    assert.deepEqual(closed, [], 'not an idle close: bytes kept moving');
+    // Headers that arrive in parts within the deadline are served.
+    const ok = open();
+    ok.socket.write('GET / HTTP/1.1\r\nHost: x\r\n');
+    setTimeout(() => ok.socket.write('x-late: y\r\n\r\n'), 50);
+    await until('the split request answered', () => ok.received().endsWith('ok'));
+    assert.match(ok.received(), /^HTTP\/1\.1 200 /);
+    // Between requests the deadline does not run: a keep-alive connection quiet for longer than
+    // it (well within the idle timeout) still serves its next request.
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(ok.closed(), false, 'the keep-alive connection survived a quiet spell past the header deadline');
+    ok.socket.write(GET);
+    await until('the next request on it answered', () => ok.received().split('HTTP/1.1 200').length === 3);
   });
 
   it('closes a connection whose client stopped sending its body', async () => {

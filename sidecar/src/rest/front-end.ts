@@ -13,7 +13,7 @@ import type { RequestListener, ServerResponse } from 'node:http';
 import type { CallCore } from '../call-core.js';
 import type { SidecarConfig } from '../config.js';
 import { SidecarError } from '../errors.js';
-import { BodyBytes, hasBody, readBody } from '../json-body.js';
+import { BodyBytes, type BodyPace, hasBody, readBody } from '../json-body.js';
 import { CLIENT_CLOSED_STATUS } from '../pipeline/call.js';
 import { headerValue } from '../pipeline/context.js';
 import { corsHeaders, PREFLIGHT_HEADERS } from '../pipeline/cors.js';
@@ -29,11 +29,15 @@ export interface RestOptions extends Omit<RouteDeps, 'core'> {
   refuseWhenFull: () => void;
   /** Bytes of request bodies that may be received at once, over every connection (beyond: 503). */
   pendingBodyBytes: () => number;
+  /** How slowly a body may arrive (json-body.ts BodyBytes; default BODY_PACE_DEFAULTS). */
+  bodyPace?: BodyPace;
 }
 
 export interface RestFrontEnd {
   handler: RequestListener;
   router: Router<RouteHandler>;
+  /** The request bodies being read now (their bytes, bound and pace). */
+  bodies: BodyBytes;
 }
 
 /** The routes that run the predictor: shed before their body is read when the queue is full. */
@@ -44,7 +48,7 @@ type WithExchange = ServerResponse & { [EXCHANGE]?: Exchange };
 export function createRestFrontEnd(o: RestOptions): RestFrontEnd {
   const core = o.core;
   const router = new Router<RouteHandler>(routeHandlers({ ...o, core }));
-  const pending = new BodyBytes(o.pendingBodyBytes);
+  const pending = new BodyBytes(o.pendingBodyBytes, o.bodyPace);
 
   // 'close' comes once per response: after 'finish' when the answer went out, alone when the
   // connection closed first. One function for every response (no closure per request).
@@ -66,6 +70,7 @@ export function createRestFrontEnd(o: RestOptions): RestFrontEnd {
         return;
       }
       if (e.retryAfterSeconds !== undefined) addHeader(x, 'Retry-After', String(e.retryAfterSeconds));
+      if (e.closeConnection) addHeader(x, 'Connection', 'close');
       sendJson(x, e.httpStatus, { error: e.message });
     } catch {
       x.res.destroy();
@@ -164,5 +169,5 @@ export function createRestFrontEnd(o: RestOptions): RestFrontEnd {
     }
   };
 
-  return { handler, router };
+  return { handler, router, bodies: pending };
 }
