@@ -18,7 +18,7 @@ import type { CallCore } from './call-core.js';
 import { type Clock, systemClock } from './clock.js';
 import type { SidecarConfig } from './config.js';
 import type { ResourceSampler } from './degradation.js';
-import type { BodyPace } from './json-body.js';
+import type { BodyPace } from './pace.js';
 import type { SidecarLoggers } from './logging.js';
 import { ObservationMatrix } from './matrix.js';
 import { createMetrics, type SidecarMetrics } from './metrics.js';

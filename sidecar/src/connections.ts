@@ -73,8 +73,8 @@ export interface ConnectionLimits {
   headerTimeoutMs?: number;
 }
 
-/** Where a listener counts the connections it closed: at its cap, or idle. */
-export type ConnectionClosed = (reason: 'limit' | 'idle') => void;
+/** Where a listener counts the connections it closed: at its cap, idle, or receiving a request too slowly (gRPC). */
+export type ConnectionClosed = (reason: 'limit' | 'idle' | 'slow') => void;
 
 /** Caps a net.Server's connections (node closes the ones past the cap; counted here). */
 export function capConnections(server: NetServer, maxConnections: number | undefined, onClosed?: ConnectionClosed): void {

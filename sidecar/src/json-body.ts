@@ -6,6 +6,7 @@
 
 import type { IncomingMessage } from 'node:http';
 import { SidecarError } from './errors.js';
+import { BODY_PACE_DEFAULTS, type BodyPace, PaceTicker } from './pace.js';
 import { checkContentType } from './pipeline/content-type.js';
 
 const METHODS_WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);
@@ -16,17 +17,6 @@ export function hasBody(method: string | undefined): boolean {
 
 /** Where `readBody` hands the parsed body (undefined for an empty one) or the error; `ctx` is the caller's. */
 export type BodyDone<C> = (ctx: C, err: SidecarError | undefined, body: unknown) => void;
-
-/** How slow a body may arrive (BodyBytes). */
-export interface BodyPace {
-  /** Bytes per second a body must keep arriving at, over each window; 0: no floor. */
-  minRateBytesPerSecond: number;
-  /** The window (ms): also the age past which a read may be closed to make room for another. */
-  windowMs: number;
-}
-
-/** 1 KiB/s over 5 s windows: a body stalled or trickled for a window is closed (408). */
-export const BODY_PACE_DEFAULTS: BodyPace = { minRateBytesPerSecond: 1024, windowMs: 5000 };
 
 /**
  * The bodies being read now, over every connection: their bytes and their bound (`cap()`, read
@@ -51,33 +41,23 @@ export class BodyBytes {
   used = 0;
   /** The reads in progress, oldest first (a Set keeps insertion order). */
   readonly reads = new Set<Reading>();
-  #timer: NodeJS.Timeout | undefined;
+  readonly #ticker: PaceTicker;
 
   constructor(
     readonly cap: () => number,
     readonly pace: BodyPace = BODY_PACE_DEFAULTS,
     private readonly now: () => number = performance.now.bind(performance),
-  ) {}
+  ) {
+    this.#ticker = new PaceTicker(pace.windowMs, () => this.reads.size > 0, () => this.check());
+  }
 
   add(req: Reading): void {
     this.reads.add(req);
-    if (this.#timer === undefined && this.pace.windowMs > 0) {
-      // Unref'd, and stopped at the first tick that finds no read: idle pods run no timer.
-      this.#timer = setInterval(() => setImmediate(() => this.check()), this.pace.windowMs);
-      this.#timer.unref();
-    }
+    this.#ticker.wake();
   }
 
-  /**
-   * One pass over the reads: those slower than the floor over their last window are closed.
-   * Run from a check-phase callback, so what the poll phase just read is counted.
-   */
+  /** One pass over the reads (once per window, PaceTicker): those slower than the floor over their last window are closed. */
   check(): void {
-    if (this.reads.size === 0) {
-      clearInterval(this.#timer);
-      this.#timer = undefined;
-      return;
-    }
     const now = this.now();
     const { minRateBytesPerSecond: floor, windowMs } = this.pace;
     for (const req of this.reads) {

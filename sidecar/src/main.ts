@@ -22,7 +22,7 @@ import { createLoggers, processSinks, type LogSinks } from './logging.js';
 import { PodReporter, PodReportPatcher } from './pod-report.js';
 import type { GpuTelemetryLike, PredictorLike } from './predictor.js';
 import { API_CONNECTIONS_DEFAULT, defaultApiConnections, HEADER_TIMEOUT_S_DEFAULT, IDLE_TIMEOUT_S_DEFAULT, METRICS_CONNECTIONS, openFileLimit } from './connections.js';
-import { BODY_PACE_DEFAULTS } from './json-body.js';
+import { BODY_PACE_DEFAULTS } from './pace.js';
 import { createSidecarServer } from './server.js';
 import { createGrpcFrontEnd } from './grpc/server.js';
 import { metricsListener } from './listeners.js';
@@ -123,7 +123,7 @@ const FLAG_HELP: Record<keyof typeof OPTIONS, string> = {
   'max-connections': `connections each API port (REST, gRPC) holds at once; past it new ones are closed at once (default ${API_CONNECTIONS_DEFAULT}, less where the open-file limit needs it)`,
   'idle-timeout-seconds': `a connection on which nothing moved this long is closed, unless a request on it is being computed; also the keep-alive timeout (default ${IDLE_TIMEOUT_S_DEFAULT})`,
   'header-timeout-seconds': `a request whose line and headers took longer is answered 408 and its connection closed (default ${HEADER_TIMEOUT_S_DEFAULT})`,
-  'min-body-rate': `bytes per second a request body must keep arriving at over each window, else 408 and the connection closed; under a full body buffer the oldest reads past one window are closed first (default ${BODY_PACE_DEFAULTS.minRateBytesPerSecond}; 0: no floor)`,
+  'min-body-rate': `bytes per second a request body (REST) or message (gRPC, per call still receiving) must keep arriving at over each window, else 408 / the connection closed; under a full bound the oldest incomplete ones past one window give way first (default ${BODY_PACE_DEFAULTS.minRateBytesPerSecond}; 0: no floor)`,
   'body-rate-window-seconds': `the window of --min-body-rate (default ${BODY_PACE_DEFAULTS.windowMs / 1000})`,
   help: 'print this and exit',
 };
@@ -248,6 +248,11 @@ async function main(): Promise<void> {
   const heldBytes = process.memoryUsage().rss;
   const memoryBudgetBytes = Math.max(0, loadOptions.maxMemoryMB * 1024 * 1024 - heldBytes);
   log.info({ maxMemoryMB: loadOptions.maxMemoryMB, heldBytes, memoryBudgetBytes, estimate: typeof predictor.estimateRunBytes === 'function' }, 'memory budget');
+  // How slowly a request body (REST) or message (gRPC) may arrive (pace.ts).
+  const bodyPace = {
+    minRateBytesPerSecond: parseIntFlag('min-body-rate', values['min-body-rate'], BODY_PACE_DEFAULTS.minRateBytesPerSecond),
+    windowMs: parseIntFlag('body-rate-window-seconds', values['body-rate-window-seconds'], BODY_PACE_DEFAULTS.windowMs / 1000, 1) * 1000,
+  };
   const sidecar = await createApp({
     memoryBudgetBytes,
     defaultMaxInFlight: loadOptions.cpuThreads,
@@ -264,10 +269,7 @@ async function main(): Promise<void> {
     resourceSampler: createResourceSampler(native.gpuTelemetry, loadOptions.gpuDeviceId),
     ...(native.gpuTelemetry ? { gpuTelemetry: native.gpuTelemetry } : {}),
     bodyLimitBytes: parseIntFlag('body-limit', values['body-limit'], DEFAULTS.bodyLimitBytes),
-    bodyPace: {
-      minRateBytesPerSecond: parseIntFlag('min-body-rate', values['min-body-rate'], BODY_PACE_DEFAULTS.minRateBytesPerSecond),
-      windowMs: parseIntFlag('body-rate-window-seconds', values['body-rate-window-seconds'], BODY_PACE_DEFAULTS.windowMs / 1000, 1) * 1000,
-    },
+    bodyPace,
     rateLimiterMaxKeys: parseIntFlag('rate-limit-keys', values['rate-limit-keys'], DEFAULTS.rateLimitKeys) || DEFAULTS.rateLimitKeys,
     allowUnverified: !requireSignature,
   });
@@ -319,7 +321,7 @@ async function main(): Promise<void> {
   const healthServer = healthPort > 0 ? new HealthPort({ readiness: sidecar.readyAnswer, idleTimeoutMs }) : undefined;
   const healthBound = healthServer ? await healthServer.listen(healthPort, values.host) : 0;
   const grpcPort = parseIntFlag('grpc-port', values['grpc-port'], PORTS.grpc);
-  const grpc = grpcPort > 0 ? createGrpcFrontEnd({ core: sidecar.core, ...(tls ? { tls } : {}), maxMessageBytes: parseIntFlag('body-limit', values['body-limit'], DEFAULTS.bodyLimitBytes), limits: apiLimits, onConnectionClosed: closedOn('grpc') }) : undefined;
+  const grpc = grpcPort > 0 ? createGrpcFrontEnd({ core: sidecar.core, ...(tls ? { tls } : {}), maxMessageBytes: parseIntFlag('body-limit', values['body-limit'], DEFAULTS.bodyLimitBytes), limits: apiLimits, pace: bodyPace, onConnectionClosed: closedOn('grpc') }) : undefined;
   const grpcBound = grpc ? await grpc.listen(grpcPort, values.host) : 0;
   log.info({ port, metricsPort: metricsBound, healthPort: healthBound, grpcPort: grpcBound, tls: Boolean(tls), mtls: Boolean(tls?.mutual) }, 'serving');
 

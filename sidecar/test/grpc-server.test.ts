@@ -219,4 +219,85 @@ describe('gRPC front end: answer metadata and cancelled calls', function () {
     assert.equal(g.openCalls(), 0, 'answered calls give their places back');
     await h.sidecar.applyConfig(saved);
   });
+
+  describe('request messages keep a pace (call-bound.ts)', () => {
+    const WINDOW_MS = 400;
+    let g2: GrpcFrontEnd;
+    let port2: number;
+    let live: () => Promise<ServiceError | null>;
+    let client2: Client;
+    const closed: string[] = [];
+    let saved: ReturnType<Harness['sidecar']['config']>;
+    before(async () => {
+      saved = h.sidecar.config();
+      // Two places: (maxInFlight 1 + maxQueued 1).
+      await h.sidecar.applyConfig({ ...saved, queue: { maxInFlight: 1, maxQueued: 1, maxQueueTimeMs: 1000 } });
+      g2 = createGrpcFrontEnd({ core: h.sidecar.core, pace: { minRateBytesPerSecond: 1024, windowMs: WINDOW_MS }, onConnectionClosed: (r) => void closed.push(r) });
+      port2 = await g2.listen(0, '127.0.0.1');
+      const Ctor = makeGenericClientConstructor(inferenceServiceDefinition(), 'GRPCInferenceService');
+      client2 = new Ctor(`127.0.0.1:${port2}`, credentials.createInsecure());
+      live = () => new Promise((resolve) => (client2 as unknown as { ServerLive: (r: object, cb: (e: ServiceError | null) => void) => void }).ServerLive({}, (e) => resolve(e)));
+    });
+    after(async () => {
+      client2.close();
+      await g2.close();
+      await h.sidecar.applyConfig(saved);
+    });
+
+    /** Opens `n` ModelInfer streams on one connection, each sending `first` bytes of a 1 MB message; their grpc-status as it comes. */
+    const partialCalls = (n: number, first: number): { session: ReturnType<typeof connect>; streams: ReturnType<ReturnType<typeof connect>['request']>[]; statuses: (string | undefined)[] } => {
+      const session = connect(`http://127.0.0.1:${port2}`);
+      session.on('error', () => undefined);
+      const statuses: (string | undefined)[] = [];
+      const prefix = Buffer.alloc(5);
+      prefix.writeUInt32BE(1_000_000, 1);
+      const streams = Array.from({ length: n }, (_, i) => {
+        const st = session.request({ ':method': 'POST', ':path': '/inference.GRPCInferenceService/ModelInfer', 'content-type': 'application/grpc', te: 'trailers' });
+        st.on('error', () => undefined);
+        st.on('response', (headers) => (statuses[i] ??= headers['grpc-status'] as string | undefined));
+        st.on('trailers', (trailers) => (statuses[i] ??= trailers['grpc-status'] as string | undefined));
+        st.write(Buffer.concat([prefix, Buffer.alloc(first)]));
+        return st;
+      });
+      return { session, streams, statuses };
+    };
+
+    it('closes a connection whose calls stopped receiving their message, and their places come back', async () => {
+      // Before: calls that sent part of a message and then nothing held the bound for as long as
+      // their connection lived (never idle with calls open), and every other call was UNAVAILABLE.
+      closed.length = 0;
+      const { session } = partialCalls(2, 1000);
+      try {
+        await until('both places taken', () => g2.openCalls() === 2);
+        const refused = await live();
+        assert.equal(refused?.code, 14, 'the bound is full: UNAVAILABLE');
+        await until('the silent connection closed', () => closed.includes('slow'));
+        await until('its places given back', () => g2.openCalls() === 0);
+        assert.equal(await live(), null, 'served again');
+      } finally {
+        session.destroy();
+      }
+    });
+
+    it('when the bound is full, a call still receiving after more than a window gives way (DEADLINE_EXCEEDED) to a new call', async () => {
+      closed.length = 0;
+      const { session, streams, statuses } = partialCalls(2, 50_000);
+      // Both keep sending above the floor (40 KB/s), so only their age makes them give way.
+      const t = setInterval(() => {
+        for (const st of streams) if (!st.destroyed && st.writable) st.write(Buffer.alloc(2000));
+      }, 100);
+      try {
+        await until('both places taken', () => g2.openCalls() === 2);
+        await until('both seen receiving at least a window ago', () => g2.oldReceiving() === 2);
+        assert.equal(await live(), null, 'the new call is served');
+        await until('the oldest partial call answered', () => statuses[0] !== undefined);
+        assert.equal(statuses[0], '4', 'DEADLINE_EXCEEDED for the oldest');
+        assert.equal(statuses[1], undefined, 'the other keeps its place');
+        assert.deepEqual(closed, [], 'no connection closed: they kept the pace');
+      } finally {
+        clearInterval(t);
+        session.destroy();
+      }
+    });
+  });
 });

@@ -11,27 +11,26 @@
 // TLS: the serving certificate (and, for mutual TLS, the client CA) from the same files as the
 // REST port, re-read when they change (grpc-js's FileWatcherCertificateProvider); with mutual
 // TLS a client without a certificate from that CA fails the handshake. Connections: capped and
-// closed when idle as the REST port's are (connections.ts), on a listener of our own.
+// closed when idle as the REST port's are (connections.ts), on a listener of our own; calls open at
+// once are bounded and their request messages keep a pace (call-bound.ts).
 
 import {
   Metadata,
   type MetadataValue,
   Server,
   ServerCredentials,
-  ServerInterceptingCall,
-  type ServerInterceptor,
-  status as Status,
   experimental,
   type sendUnaryData,
   type ServerUnaryCall,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import type { IncomingHttpHeaders } from 'node:http';
-import { type AddressInfo, createServer as createNetServer, type Server as NetServer } from 'node:net';
+import { type AddressInfo, createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import type { CallCore, CallHandle } from '../call-core.js';
 import { API_CONNECTIONS_DEFAULT, capConnections, type ConnectionClosed, type ConnectionLimits, IDLE_TIMEOUT_S_DEFAULT } from '../connections.js';
-import { SidecarError } from '../errors.js';
 import type { TlsFiles } from '../server.js';
+import type { BodyPace } from '../pace.js';
+import { openCallBound } from './call-bound.js';
 import { buildGrpcInferResponse, parseGrpcInfer, type GrpcInferRequest } from './codec.js';
 import { inferenceServiceDefinition, SERVICE_NAME } from './service.js';
 import { grpcStatusOf } from './status.js';
@@ -45,8 +44,10 @@ export interface GrpcFrontEndOptions {
   certRefreshMs?: number;
   /** The connection cap and idle timeout (connections.ts). */
   limits?: ConnectionLimits;
-  /** Counts the connections closed at the cap or for idleness. */
+  /** Counts the connections closed at the cap, for idleness, or for receiving too slowly. */
   onConnectionClosed?: ConnectionClosed;
+  /** The pace request messages must keep (call-bound.ts; default BODY_PACE_DEFAULTS). */
+  pace?: BodyPace;
 }
 
 export interface GrpcFrontEnd {
@@ -55,6 +56,8 @@ export interface GrpcFrontEnd {
   close(): Promise<void>;
   /** Calls open now (openCallBound). */
   openCalls(): number;
+  /** Calls still receiving their message that a pace check saw at least a window ago (call-bound.ts). */
+  oldReceiving(): number;
 }
 
 const INFER_POLICY = '/v2/models/{model}/infer';
@@ -71,48 +74,6 @@ export const MAX_STREAMS_PER_CONNECTION = 100;
 /** How long a keepalive ping may go unanswered before the connection is closed (ms). */
 const KEEPALIVE_TIMEOUT_MS = 20_000;
 const CLIENT_CLOSED = 499;
-
-/**
- * Bounds the calls open at once over every connection (message being received, waiting or
- * running) to `max()`, the requests the run queue can hold: the stream limit bounds one
- * connection, this bounds them all (10 connections x 100 streams of 1 MB less a byte pinned
- * 1.2 GB, to ModelInfer or to any other method alike: every request message may be as large).
- * A call beyond it is refused at its start with UNAVAILABLE and `retry-after`, before its
- * message is read: grpc-js leaves the stream paused, then discards what arrives.
- */
-export function openCallBound(max: () => number, refused: (e: SidecarError) => void = () => undefined): ServerInterceptor & { open(): number } {
-  let open = 0;
-  const bound = (_method: unknown, call: Parameters<ServerInterceptor>[1]): ServerInterceptingCall => {
-    let counted = false;
-    const release = (): void => {
-      if (counted) {
-        counted = false;
-        open--;
-      }
-    };
-    return new ServerInterceptingCall(call, {
-      start: (next) => {
-        const limit = max();
-        if (open >= limit) {
-          const e = new SidecarError('overloaded', `server busy: ${open} calls open, the run queue holds ${limit}`, { retryAfterSeconds: 1 });
-          refused(e);
-          const trailers = new Metadata();
-          trailers.set('retry-after', '1');
-          call.sendStatus({ code: Status.UNAVAILABLE, details: e.message, metadata: trailers });
-          return;
-        }
-        open++;
-        counted = true;
-        next({ onCancel: release });
-      },
-      sendStatus: (status, next) => {
-        release();
-        next(status);
-      },
-    });
-  };
-  return Object.assign(bound, { open: () => open });
-}
 
 /** The call's metadata as lower-case HTTP-style headers (text entries only; `-bin` entries skipped). */
 function headersOf(md: Metadata): IncomingHttpHeaders {
@@ -252,10 +213,15 @@ function onCancelled(this: { [UNARY]?: Unary<unknown, unknown> }): void {
 export function createGrpcFrontEnd(o: GrpcFrontEndOptions): GrpcFrontEnd {
   const core = o.core;
   // Refusals are counted as the queue's are (paddle_request_failures_total{reason="overloaded"}).
-  const bound = openCallBound(
-    () => core.capacity(),
-    (e) => core.fail(undefined, e),
-  );
+  // The listener's connections by grpc-js's peer string ("address:port"), for the pace check.
+  const sockets = new Map<string, Socket>();
+  const bound = openCallBound({
+    max: () => core.capacity(),
+    failed: (e) => core.fail(undefined, e),
+    ...(o.pace ? { pace: o.pace } : {}),
+    socketOf: (peer) => sockets.get(peer),
+    onSlowConnection: () => o.onConnectionClosed?.('slow'),
+  });
   const limits = o.limits ?? { maxConnections: API_CONNECTIONS_DEFAULT, idleTimeoutMs: IDLE_TIMEOUT_S_DEFAULT * 1000 };
   const server = new Server({
     // A connection without a call for the idle timeout is closed (one that never sent one too);
@@ -336,10 +302,16 @@ export function createGrpcFrontEnd(o: GrpcFrontEndOptions): GrpcFrontEnd {
   return {
     server,
     openCalls: () => bound.open(),
+    oldReceiving: () => bound.oldReceiving(),
     listen: (port, host = '0.0.0.0') =>
       new Promise((resolve, reject) => {
         const injector = server.createConnectionInjector(creds);
-        const l = createNetServer({ noDelay: true }, (socket) => injector.injectConnection(socket));
+        const l = createNetServer({ noDelay: true }, (socket) => {
+          const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+          sockets.set(peer, socket);
+          socket.once('close', () => sockets.delete(peer));
+          injector.injectConnection(socket);
+        });
         capConnections(l, limits.maxConnections, o.onConnectionClosed);
         listener = l;
         l.once('error', reject);

@@ -1,0 +1,165 @@
+// The gRPC front end's bound on calls open at once, and the pace their request messages must
+// keep. grpc-js buffers a call's request message until it is complete, before any handler, token
+// check or interceptor sees it; the per-connection stream limit bounds one connection and this
+// bound all of them (10 connections x 100 streams of 1 MB less a byte pinned 1.2 GB, to
+// ModelInfer or any other method alike).
+//
+// A bound on calls is a lever for a client that opens calls and then sends nothing: 140 such calls
+// (1 KB of each message, then silence, ~140 KB in all) held every place, and every gRPC call,
+// ServerLive included, was refused UNAVAILABLE for as long as their connections lived (a
+// connection with calls open is never idle, and the HTTP/2 stack answers the keepalive pings).
+// So, with the REST body's pace (pace.ts):
+//   - a connection whose calls are still receiving their message must keep receiving
+//     `minRateBytesPerSecond` per such call over every window: slower, the connection is closed
+//     (all its calls end; counted as paddle_connections_closed_total{listener="grpc",reason="slow"});
+//   - when the bound is full at a call's start, the calls still receiving their message that a
+//     check saw at least a window ago give way, oldest first (DEADLINE_EXCEEDED), before the new
+//     call is refused (UNAVAILABLE + retry-after).
+// Known limit: the bound counts calls, not bytes, so a client that opens about the bound's number
+// of new calls every window keeps it full of young calls; per-client limits upstream are the
+// defense there, as for a connection flood.
+
+import { Metadata, ServerInterceptingCall, type ServerInterceptor, status as Status } from '@grpc/grpc-js';
+import type { Socket } from 'node:net';
+import { SidecarError } from '../errors.js';
+import { BODY_PACE_DEFAULTS, type BodyPace, PaceTicker } from '../pace.js';
+
+type InnerCall = Parameters<ServerInterceptor>[1];
+
+/** A call whose request message has not arrived whole yet. */
+interface Receiving {
+  call: InnerCall;
+  /** When the first check saw it (its age, for makeRoom): no clock read per call. */
+  seenAt: number | undefined;
+  /** Gives the call's place back (once). */
+  release: () => void;
+}
+
+export interface CallBoundOptions {
+  /** Calls that may be open at once (the run queue's capacity). */
+  max: () => number;
+  /** Counts a call refused or closed here (paddle_request_failures_total). */
+  failed?: (e: SidecarError) => void;
+  pace?: BodyPace;
+  /** The connection behind a peer string (the listener's own sockets); closing it ends its calls. */
+  socketOf?: (peer: string) => Socket | undefined;
+  /** Counts a connection closed for receiving too slowly. */
+  onSlowConnection?: () => void;
+  now?: () => number;
+}
+
+export interface CallBound extends ServerInterceptor {
+  /** Calls open now. */
+  open(): number;
+  /** Calls still receiving their request message. */
+  receiving(): number;
+  /** Of those, the ones a check saw at least a window ago (they give way when the bound is full). */
+  oldReceiving(): number;
+}
+
+export function openCallBound(o: CallBoundOptions): CallBound {
+  const pace = o.pace ?? BODY_PACE_DEFAULTS;
+  const now = o.now ?? (() => performance.now());
+  let open = 0;
+  /** Oldest first (a Set keeps insertion order). */
+  const receiving = new Set<Receiving>();
+  /** Each watched connection's bytes read when its current window began. */
+  const windows = new Map<Socket, { bytes: number; at: number }>();
+
+  const check = (): void => {
+    const t = now();
+    const calls = new Map<Socket, number>();
+    for (const r of receiving) {
+      r.seenAt ??= t;
+      // grpc-js's peer string ("address:port") names the connection the call came on.
+      const socket = o.socketOf?.(r.call.getPeer());
+      if (socket) calls.set(socket, (calls.get(socket) ?? 0) + 1);
+    }
+    for (const socket of windows.keys()) if (!calls.has(socket)) windows.delete(socket);
+    for (const [socket, n] of calls) {
+      const w = windows.get(socket);
+      if (!w) {
+        windows.set(socket, { bytes: socket.bytesRead, at: t });
+        continue;
+      }
+      const elapsed = t - w.at;
+      if (elapsed < pace.windowMs * 0.9) continue;
+      const rate = ((socket.bytesRead - w.bytes) * 1000) / elapsed;
+      if (pace.minRateBytesPerSecond > 0 && rate < pace.minRateBytesPerSecond * n) {
+        windows.delete(socket);
+        o.onSlowConnection?.();
+        socket.destroy();
+      } else {
+        w.bytes = socket.bytesRead;
+        w.at = t;
+      }
+    }
+  };
+  const ticker = new PaceTicker(pace.windowMs, () => receiving.size > 0, check);
+
+  const old = (r: Receiving | undefined, t: number): boolean => r?.seenAt !== undefined && t - r.seenAt >= pace.windowMs;
+
+  /** Closes the oldest call still receiving after more than a window; false when there is none. */
+  const makeRoom = (): boolean => {
+    const first = receiving.values().next().value;
+    if (first === undefined || !old(first, now())) return false;
+    receiving.delete(first);
+    first.release();
+    const e = new SidecarError('request_timeout', `request message still incomplete after more than ${(pace.windowMs / 1000).toFixed(1)} s while newer calls waited for room: the oldest incomplete calls are closed first when the open-call bound is full`);
+    o.failed?.(e);
+    first.call.sendStatus({ code: Status.DEADLINE_EXCEEDED, details: e.message });
+    return true;
+  };
+
+  const bound = (_method: unknown, call: InnerCall): ServerInterceptingCall => {
+    let counted = false;
+    let pending: Receiving | undefined;
+    const received = (): void => {
+      if (pending) receiving.delete(pending);
+      pending = undefined;
+    };
+    const release = (): void => {
+      received();
+      if (counted) {
+        counted = false;
+        open--;
+      }
+    };
+    return new ServerInterceptingCall(call, {
+      start: (next) => {
+        const limit = o.max();
+        if (open >= limit && !makeRoom()) {
+          const e = new SidecarError('overloaded', `server busy: ${open} calls open, the run queue holds ${limit}`, { retryAfterSeconds: 1 });
+          o.failed?.(e);
+          const trailers = new Metadata();
+          trailers.set('retry-after', '1');
+          call.sendStatus({ code: Status.UNAVAILABLE, details: e.message, metadata: trailers });
+          return;
+        }
+        open++;
+        counted = true;
+        pending = { call, seenAt: undefined, release };
+        receiving.add(pending);
+        ticker.wake();
+        next({
+          onCancel: release,
+          onReceiveMessage: (message, nextMessage) => {
+            received();
+            nextMessage(message);
+          },
+        });
+      },
+      sendStatus: (status, next) => {
+        release();
+        next(status);
+      },
+    });
+  };
+  const oldReceiving = (): number => {
+    const t = now();
+    let n = 0;
+    for (const r of receiving) if (old(r, t)) n++;
+    return n;
+  };
+  return Object.assign(bound, { open: () => open, receiving: () => receiving.size, oldReceiving });
+}
