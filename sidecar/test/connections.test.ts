@@ -182,6 +182,53 @@ describe('connection limits on node:https (the REST port with TLS)', () => {
   });
 });
 
+describe('connection limits on node:https: a handshake that never completes', () => {
+  it('closes a TCP connection that never starts its TLS handshake by the header deadline', async () => {
+    // node's own handshake timeout is 120 s; the idle sweep watches only connections past their handshake.
+    const pki = createPki();
+    const server = createSidecarServer({ handler: (_req, res) => res.end('ok'), tls: { certFile: pki.serverCert, keyFile: pki.serverKey, mutual: false }, limits: { maxConnections: 8, idleTimeoutMs: 60_000, headerTimeoutMs: 400 } });
+    const port = await server.listen(0, '127.0.0.1');
+    const c = rawClient(port);
+    try {
+      await until('the silent TCP connection closed by the server', c.closed);
+      assert.equal(c.received(), '', 'nothing was answered');
+    } finally {
+      c.socket.destroy();
+      await server.close();
+    }
+  });
+});
+
+describe('connection limits on the gRPC port with TLS: a connection that never starts', () => {
+  it('closes a TCP connection that sends no byte (no ClientHello) by the header deadline, and counts it', async () => {
+    // grpc-js's idle timeout starts with an HTTP/2 session; the TLS handshake's own limit is 120 s.
+    const h = await startHarness({ predictor: new ScriptedPredictor(), tls: 'none' });
+    const pki = createPki();
+    const closed: string[] = [];
+    const g = createGrpcFrontEnd({ core: h.sidecar.core, tls: { certFile: pki.serverCert, keyFile: pki.serverKey, mutual: false }, limits: { maxConnections: 8, idleTimeoutMs: 60_000, headerTimeoutMs: 400 }, onConnectionClosed: (r) => void closed.push(r) });
+    const port = await g.listen(0, '127.0.0.1');
+    // grpc-js loads the certificate files after listen: until it has, it drops new connections.
+    const handshake = (): Promise<boolean> =>
+      new Promise((resolve) => {
+        const t = tlsConnect({ port, host: '127.0.0.1', servername: 'localhost', ca: readFileSync(pki.caCert), ALPNProtocols: ['h2'] }, () => {
+          t.destroy();
+          resolve(true);
+        });
+        t.on('error', () => resolve(false));
+      });
+    while (!(await handshake())) await new Promise((r) => setTimeout(r, 50));
+    const c = rawClient(port);
+    try {
+      await until('the silent TCP connection closed by the server', c.closed);
+      assert.deepEqual(closed, ['idle']);
+    } finally {
+      c.socket.destroy();
+      await g.close();
+      await h.close();
+    }
+  });
+});
+
 describe('connection limits on the gRPC port', () => {
   let h: Harness;
   let g: GrpcFrontEnd;
