@@ -125,7 +125,9 @@ describe('connection limits on node:http (REST and metrics ports)', () => {
 
   it('answers 408 and closes a connection whose headers trickle in past the header deadline (never idle)', async () => {
     // node's own deadline was 60 s, checked every 30 s: a header trickler was held ~90 s.
-    await start(60_000, 400);
+    // A 1 s deadline: the split request below must not miss it on a loaded machine (a timer
+    // that late would let the server's deadline check run before it parsed the rest).
+    await start(60_000, 1000);
     const c = open();
     c.socket.write('GET / HTTP/1.1\r\nHost: x\r\n');
     let n = 0;
@@ -145,7 +147,7 @@ describe('connection limits on node:http (REST and metrics ports)', () => {
     assert.match(ok.received(), /^HTTP\/1\.1 200 /);
     // Between requests the deadline does not run: a keep-alive connection quiet for longer than
     // it (well within the idle timeout) still serves its next request.
-    await new Promise((r) => setTimeout(r, 1500));
+    await new Promise((r) => setTimeout(r, 2500));
     assert.equal(ok.closed(), false, 'the keep-alive connection survived a quiet spell past the header deadline');
     ok.socket.write(GET);
     await until('the next request on it answered', () => ok.received().split('HTTP/1.1 200').length === 3);

@@ -105,16 +105,17 @@ describe('slow request bodies through the app', function () {
   });
 
   it('under a full body bound, closes the reads older than a window (oldest first) instead of refusing a new body', async () => {
-    // The bound: (maxInFlight 1 + maxQueued 2) x 1 MiB. Three holders send 900 KB of a 1 MB body
-    // and then 4 KB/s (above the floor, so only their age makes them give way): before, they kept
-    // the bound full for as long as they kept sending, and every other body was refused (503).
+    // The bound: (maxInFlight 1 + maxQueued 2) x 1 MiB. Three holders send 900 KB of a 1,048,000
+    // byte body and then 20 KB/s (20 x the floor, so only their age makes them give way, however
+    // late a loaded machine runs their timers; 148 KB last them 7 s): before, they kept the bound
+    // full for as long as they kept sending, and every other body was refused (503).
     const holders: Raw[] = [];
     const stops: Array<() => void> = [];
     try {
       for (let i = 0; i < 3; i++) {
         const r = await connectRaw();
-        r.socket.write(`${inferHead(1_000_000)}[${' '.repeat(900_000)}`);
-        stops.push(trickle(r.socket, 200, 50));
+        r.socket.write(`${inferHead(1_048_000)}[${' '.repeat(900_000)}`);
+        stops.push(trickle(r.socket, 1000, 50));
         holders.push(r);
       }
       await until('the three holders seen by a check at least a window ago', () => h.sidecar.rest.bodies.oldReads() === 3);
