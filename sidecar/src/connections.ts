@@ -73,6 +73,11 @@ export interface ConnectionLimits {
   headerTimeoutMs?: number;
 }
 
+/** The header deadline of `limits` (ms): its own, or HEADER_TIMEOUT_S_DEFAULT. */
+export function headerTimeoutOf(limits: Pick<ConnectionLimits, 'headerTimeoutMs'>): number {
+  return limits.headerTimeoutMs ?? HEADER_TIMEOUT_S_DEFAULT * 1000;
+}
+
 /** Where a listener counts the connections it closed: at its cap, idle, or receiving a request too slowly (gRPC). */
 export type ConnectionClosed = (reason: 'limit' | 'idle' | 'slow') => void;
 
@@ -109,7 +114,7 @@ function computing(socket: Watched): boolean {
 export function guardHttpServer(server: HttpServer, limits: ConnectionLimits, onClosed?: ConnectionClosed): void {
   capConnections(server, limits.maxConnections, onClosed);
   server.keepAliveTimeout = limits.idleTimeoutMs;
-  const headers = limits.headerTimeoutMs ?? HEADER_TIMEOUT_S_DEFAULT * 1000;
+  const headers = headerTimeoutOf(limits);
   server.headersTimeout = headers;
   if (server.requestTimeout > 0 && server.requestTimeout < headers) server.requestTimeout = headers;
   // node reads it when the server starts listening (its check of every connection's deadlines).

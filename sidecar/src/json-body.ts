@@ -6,7 +6,7 @@
 
 import type { IncomingMessage } from 'node:http';
 import { SidecarError } from './errors.js';
-import { BODY_PACE_DEFAULTS, type BodyPace, PaceTicker } from './pace.js';
+import { BODY_PACE_DEFAULTS, type BodyPace, PaceTicker, type PaceWindow, seenWindowAgo, slowRate } from './pace.js';
 import { checkContentType } from './pipeline/content-type.js';
 
 const METHODS_WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);
@@ -59,35 +59,27 @@ export class BodyBytes {
   /** One pass over the reads (once per window, PaceTicker): those slower than the floor over their last window are closed. */
   check(): void {
     const now = this.now();
-    const { minRateBytesPerSecond: floor, windowMs } = this.pace;
     for (const req of this.reads) {
       const r = req[READ];
       if (!r) continue;
-      if (r.checkedAt === undefined) {
-        r.seenAt = r.checkedAt = now;
-        r.checkedSize = r.size;
+      if (r.window === undefined) {
+        r.seenAt = now;
+        r.window = { bytes: r.size, at: now };
         continue;
       }
-      const elapsed = now - r.checkedAt;
-      if (elapsed < windowMs * 0.9) continue;
-      const rate = ((r.size - r.checkedSize) * 1000) / elapsed;
-      if (floor > 0 && rate < floor) {
-        settle(req, r, new SidecarError('request_timeout', `request body too slow: ${Math.round(rate)} bytes/s over the last ${(elapsed / 1000).toFixed(1)} s, below the minimum ${floor} bytes/s (${r.size} bytes received so far)`, { closeConnection: true }), undefined);
-      } else {
-        r.checkedAt = now;
-        r.checkedSize = r.size;
+      const began = r.window.at;
+      const rate = slowRate(r.window, r.size, now, this.pace);
+      if (rate !== undefined) {
+        settle(req, r, new SidecarError('request_timeout', `request body too slow: ${Math.round(rate)} bytes/s over the last ${((now - began) / 1000).toFixed(1)} s, below the minimum ${this.pace.minRateBytesPerSecond} bytes/s (${r.size} bytes received so far)`, { closeConnection: true }), undefined);
       }
     }
   }
 
   /** Reads a check saw at least one window ago (those makeRoom may close). */
   oldReads(): number {
-    const old = this.now() - this.pace.windowMs;
+    const now = this.now();
     let n = 0;
-    for (const req of this.reads) {
-      const seen = req[READ]?.seenAt;
-      if (seen !== undefined && seen <= old) n++;
-    }
+    for (const req of this.reads) if (seenWindowAgo(req[READ]?.seenAt, now, this.pace)) n++;
     return n;
   }
 
@@ -98,12 +90,12 @@ export class BodyBytes {
   makeRoom(keep: Reading, need: number): boolean {
     const cap = this.cap();
     if (this.used + need <= cap) return true;
-    const old = this.now() - this.pace.windowMs;
+    const now = this.now();
     for (const req of this.reads) {
       if (this.used + need <= cap) break;
       if (req === keep) continue;
       const r = req[READ];
-      if (!r || r.seenAt === undefined || r.seenAt > old) break; // the rest are younger still
+      if (!r || !seenWindowAgo(r.seenAt, now, this.pace)) break; // the rest are younger still
       settle(req, r, new SidecarError('request_timeout', `request body still incomplete after more than ${(this.pace.windowMs / 1000).toFixed(1)} s while newer bodies waited for room (${r.size} bytes received): the oldest reads are closed first when the server's body buffer is full`, { closeConnection: true }), undefined);
     }
     return this.used + need <= cap;
@@ -120,9 +112,8 @@ interface BodyRead {
   settled: boolean;
   ctx: unknown;
   done: BodyDone<unknown>;
-  /** BodyBytes.check: when this read's current window began (undefined until the first check saw it), and its size then. */
-  checkedAt: number | undefined;
-  checkedSize: number;
+  /** BodyBytes.check: this read's current window (undefined until the first check saw it). */
+  window: PaceWindow | undefined;
   /** When the first check saw this read (its age, for makeRoom). */
   seenAt: number | undefined;
 }
@@ -244,7 +235,7 @@ export function readBody<C>(req: IncomingMessage, limitBytes: number, ctx: C, do
     done(ctx, early, undefined);
     return;
   }
-  const r: BodyRead = { pending, limit: limitBytes, first: undefined, chunks: undefined, size: 0, settled: false, ctx, done: done as BodyDone<unknown>, checkedAt: undefined, checkedSize: 0, seenAt: undefined };
+  const r: BodyRead = { pending, limit: limitBytes, first: undefined, chunks: undefined, size: 0, settled: false, ctx, done: done as BodyDone<unknown>, window: undefined, seenAt: undefined };
   const reading = req as Reading;
   reading[READ] = r;
   pending?.add(reading);

@@ -8,7 +8,7 @@ import { createServer as createHttpServer, type RequestListener, type Server as 
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
-import { type ConnectionClosed, type ConnectionLimits, guardHttpServer, HEADER_TIMEOUT_S_DEFAULT } from './connections.js';
+import { type ConnectionClosed, type ConnectionLimits, guardHttpServer, headerTimeoutOf } from './connections.js';
 import { watchFiles, type FileWatchHandle } from './file-watch.js';
 
 export interface TlsFiles {
@@ -66,7 +66,7 @@ export function createSidecarServer(o: ServerOptions): RunningServer {
         // A client that connects and never completes its handshake is not yet a connection the
         // idle sweep watches (connections.ts watches secure ones): node's own limit (120 s) would
         // hold it that long; with limits, it gets the header deadline.
-        ...(o.limits ? { handshakeTimeout: o.limits.headerTimeoutMs ?? HEADER_TIMEOUT_S_DEFAULT * 1000 } : {}),
+        ...(o.limits ? { handshakeTimeout: headerTimeoutOf(o.limits) } : {}),
       },
       o.handler,
     );

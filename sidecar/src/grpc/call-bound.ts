@@ -22,7 +22,7 @@
 import { Metadata, ServerInterceptingCall, type ServerInterceptor, status as Status } from '@grpc/grpc-js';
 import type { Socket } from 'node:net';
 import { SidecarError } from '../errors.js';
-import { BODY_PACE_DEFAULTS, type BodyPace, PaceTicker } from '../pace.js';
+import { BODY_PACE_DEFAULTS, type BodyPace, PaceTicker, type PaceWindow, seenWindowAgo, slowRate } from '../pace.js';
 
 type InnerCall = Parameters<ServerInterceptor>[1];
 
@@ -51,9 +51,7 @@ export interface CallBoundOptions {
 export interface CallBound extends ServerInterceptor {
   /** Calls open now. */
   open(): number;
-  /** Calls still receiving their request message. */
-  receiving(): number;
-  /** Of those, the ones a check saw at least a window ago (they give way when the bound is full). */
+  /** Calls still receiving their request message that a check saw at least a window ago (they give way when the bound is full). */
   oldReceiving(): number;
 }
 
@@ -64,7 +62,7 @@ export function openCallBound(o: CallBoundOptions): CallBound {
   /** Oldest first (a Set keeps insertion order). */
   const receiving = new Set<Receiving>();
   /** Each watched connection's bytes read when its current window began. */
-  const windows = new Map<Socket, { bytes: number; at: number }>();
+  const windows = new Map<Socket, PaceWindow>();
 
   const check = (): void => {
     const t = now();
@@ -82,29 +80,20 @@ export function openCallBound(o: CallBoundOptions): CallBound {
         windows.set(socket, { bytes: socket.bytesRead, at: t });
         continue;
       }
-      const elapsed = t - w.at;
-      if (elapsed < pace.windowMs * 0.9) continue;
-      const rate = ((socket.bytesRead - w.bytes) * 1000) / elapsed;
-      if (pace.minRateBytesPerSecond > 0 && rate < pace.minRateBytesPerSecond * n) {
+      if (slowRate(w, socket.bytesRead, t, pace, n) !== undefined) {
         windows.delete(socket);
         o.onSlowConnection?.();
         socket.destroy();
-      } else {
-        w.bytes = socket.bytesRead;
-        w.at = t;
       }
     }
   };
   const ticker = new PaceTicker(pace.windowMs, () => receiving.size > 0, check);
 
-  const old = (r: Receiving | undefined, t: number): boolean => r?.seenAt !== undefined && t - r.seenAt >= pace.windowMs;
-
   /** Closes the oldest call still receiving after more than a window; false when there is none. */
   const makeRoom = (): boolean => {
     const first = receiving.values().next().value;
-    if (first === undefined || !old(first, now())) return false;
-    receiving.delete(first);
-    first.release();
+    if (first === undefined || !seenWindowAgo(first.seenAt, now(), pace)) return false;
+    first.release(); // out of the receiving set too
     const e = new SidecarError('request_timeout', `request message still incomplete after more than ${(pace.windowMs / 1000).toFixed(1)} s while newer calls waited for room: the oldest incomplete calls are closed first when the open-call bound is full`);
     o.failed?.(e);
     first.call.sendStatus({ code: Status.DEADLINE_EXCEEDED, details: e.message });
@@ -158,8 +147,8 @@ export function openCallBound(o: CallBoundOptions): CallBound {
   const oldReceiving = (): number => {
     const t = now();
     let n = 0;
-    for (const r of receiving) if (old(r, t)) n++;
+    for (const r of receiving) if (seenWindowAgo(r.seenAt, t, pace)) n++;
     return n;
   };
-  return Object.assign(bound, { open: () => open, receiving: () => receiving.size, oldReceiving });
+  return Object.assign(bound, { open: () => open, oldReceiving });
 }

@@ -27,7 +27,7 @@ import {
 import type { IncomingHttpHeaders } from 'node:http';
 import { type AddressInfo, createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import type { CallCore, CallHandle } from '../call-core.js';
-import { API_CONNECTIONS_DEFAULT, capConnections, type ConnectionClosed, type ConnectionLimits, HEADER_TIMEOUT_S_DEFAULT, IDLE_TIMEOUT_S_DEFAULT } from '../connections.js';
+import { API_CONNECTIONS_DEFAULT, capConnections, type ConnectionClosed, type ConnectionLimits, headerTimeoutOf, IDLE_TIMEOUT_S_DEFAULT } from '../connections.js';
 import type { TlsFiles } from '../server.js';
 import type { BodyPace } from '../pace.js';
 import { openCallBound } from './call-bound.js';
@@ -223,7 +223,7 @@ export function createGrpcFrontEnd(o: GrpcFrontEndOptions): GrpcFrontEnd {
     onSlowConnection: () => o.onConnectionClosed?.('slow'),
   });
   const limits = o.limits ?? { maxConnections: API_CONNECTIONS_DEFAULT, idleTimeoutMs: IDLE_TIMEOUT_S_DEFAULT * 1000 };
-  const headerTimeoutMs = limits.headerTimeoutMs ?? HEADER_TIMEOUT_S_DEFAULT * 1000;
+  const headerTimeoutMs = headerTimeoutOf(limits);
   const server = new Server({
     // A connection without a call for the idle timeout is closed (one that never sent one too);
     // one with calls is pinged as often, and closed when a ping goes unanswered for 20 s (a
