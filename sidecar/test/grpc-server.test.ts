@@ -191,6 +191,8 @@ describe('gRPC front end: answer metadata and cancelled calls', function () {
     const saved = h.sidecar.config();
     await h.sidecar.applyConfig({ ...saved, queue: { maxInFlight: 1, maxQueued: 1, maxQueueTimeMs: 1000 } });
     const sessions = [connect(`http://127.0.0.1:${port}`), connect(`http://127.0.0.1:${port}`), connect(`http://127.0.0.1:${port}`)];
+    // Admitted callers (a caller without a token is refused before its message: early-access.ts).
+    const authorization = `Bearer ${await h.token('model_inference', { sub: 'grpc-bound-holder' })}`;
     try {
       const prefix = Buffer.alloc(5);
       prefix.writeUInt32BE(100_000, 1);
@@ -198,7 +200,7 @@ describe('gRPC front end: answer metadata and cancelled calls', function () {
       sessions.forEach((session, i) => {
         session.on('error', () => undefined);
         const method = i === 1 ? 'ServerLive' : 'ModelInfer';
-        const st = session.request({ ':method': 'POST', ':path': `/inference.GRPCInferenceService/${method}`, 'content-type': 'application/grpc', te: 'trailers' });
+        const st = session.request({ ':method': 'POST', ':path': `/inference.GRPCInferenceService/${method}`, 'content-type': 'application/grpc', te: 'trailers', authorization });
         st.on('error', () => undefined);
         st.on('response', (headers) => (statuses[i] = headers['grpc-status'] as string | undefined));
         st.on('trailers', (trailers) => (statuses[i] = trailers['grpc-status'] as string | undefined));
@@ -245,14 +247,16 @@ describe('gRPC front end: answer metadata and cancelled calls', function () {
     });
 
     /** Opens `n` ModelInfer streams on one connection, each sending `first` bytes of a 1 MB message; their grpc-status as it comes. */
-    const partialCalls = (n: number, first: number): { session: ReturnType<typeof connect>; streams: ReturnType<ReturnType<typeof connect>['request']>[]; statuses: (string | undefined)[] } => {
+    const partialCalls = async (n: number, first: number): Promise<{ session: ReturnType<typeof connect>; streams: ReturnType<ReturnType<typeof connect>['request']>[]; statuses: (string | undefined)[] }> => {
+      // Admitted callers: the pace binds callers with a valid token too.
+      const authorization = `Bearer ${await h.token('model_inference', { sub: 'grpc-pace-holder' })}`;
       const session = connect(`http://127.0.0.1:${port2}`);
       session.on('error', () => undefined);
       const statuses: (string | undefined)[] = [];
       const prefix = Buffer.alloc(5);
       prefix.writeUInt32BE(1_000_000, 1);
       const streams = Array.from({ length: n }, (_, i) => {
-        const st = session.request({ ':method': 'POST', ':path': '/inference.GRPCInferenceService/ModelInfer', 'content-type': 'application/grpc', te: 'trailers' });
+        const st = session.request({ ':method': 'POST', ':path': '/inference.GRPCInferenceService/ModelInfer', 'content-type': 'application/grpc', te: 'trailers', authorization });
         st.on('error', () => undefined);
         st.on('response', (headers) => (statuses[i] ??= headers['grpc-status'] as string | undefined));
         st.on('trailers', (trailers) => (statuses[i] ??= trailers['grpc-status'] as string | undefined));
@@ -266,7 +270,7 @@ describe('gRPC front end: answer metadata and cancelled calls', function () {
       // Before: calls that sent part of a message and then nothing held the bound for as long as
       // their connection lived (never idle with calls open), and every other call was UNAVAILABLE.
       closed.length = 0;
-      const { session } = partialCalls(2, 1000);
+      const { session } = await partialCalls(2, 1000);
       try {
         await until('both places taken', () => g2.openCalls() === 2);
         const refused = await live();
@@ -281,7 +285,7 @@ describe('gRPC front end: answer metadata and cancelled calls', function () {
 
     it('when the bound is full, a call still receiving after more than a window gives way (DEADLINE_EXCEEDED) to a new call', async () => {
       closed.length = 0;
-      const { session, streams, statuses } = partialCalls(2, 50_000);
+      const { session, streams, statuses } = await partialCalls(2, 50_000);
       // Both keep sending above the floor (40 KB/s), so only their age makes them give way.
       const t = setInterval(() => {
         for (const st of streams) if (!st.destroyed && st.writable) st.write(Buffer.alloc(2000));

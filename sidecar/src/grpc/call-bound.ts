@@ -16,8 +16,10 @@
 //     check saw at least a window ago give way, oldest first (DEADLINE_EXCEEDED), before the new
 //     call is refused (UNAVAILABLE + retry-after).
 // Known limit: the bound counts calls, not bytes, so a client that opens about the bound's number
-// of new calls every window keeps it full of young calls; per-client limits upstream are the
-// defense there, as for a connection flood.
+// of new calls every window keeps it full of young calls. A ModelInfer caller without a valid token
+// or over its rate is refused when its metadata arrives (early-access.ts) and so holds no place;
+// for the open methods and with auth off, per-client limits upstream are the defense, as for a
+// connection flood.
 
 import { Metadata, ServerInterceptingCall, type ServerInterceptor, status as Status } from '@grpc/grpc-js';
 import type { Socket } from 'node:net';

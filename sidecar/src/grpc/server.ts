@@ -5,7 +5,8 @@
 // /inference.GRPCInferenceService/<Method>, HTTP-style status), and answers x-request-id and
 // traceparent in the initial metadata. ModelInfer is guarded by the /v2/models/{model}/infer
 // policy (the REST infer route's: same token scope, same rate-limit bucket) with the token from
-// the `authorization` metadata, and is audited as `infer`. Errors map to gRPC codes (status.ts);
+// the `authorization` metadata, checked when the metadata arrives, before the message is read
+// (early-access.ts), and is audited as `infer`. Errors map to gRPC codes (status.ts);
 // Retry-After travels as `retry-after` trailing metadata.
 //
 // TLS: the serving certificate (and, for mutual TLS, the client CA) from the same files as the
@@ -31,6 +32,7 @@ import { API_CONNECTIONS_DEFAULT, capConnections, type ConnectionClosed, type Co
 import type { TlsFiles } from '../server.js';
 import type { BodyPace } from '../pace.js';
 import { openCallBound } from './call-bound.js';
+import { earlyAccess } from './early-access.js';
 import { buildGrpcInferResponse, parseGrpcInfer, type GrpcInferRequest } from './codec.js';
 import { inferenceServiceDefinition, SERVICE_NAME } from './service.js';
 import { grpcStatusOf } from './status.js';
@@ -61,6 +63,7 @@ export interface GrpcFrontEnd {
 }
 
 const INFER_POLICY = '/v2/models/{model}/infer';
+const INFER_PATH = `/${SERVICE_NAME}/ModelInfer`;
 
 /**
  * Streams one connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS; 100 is the
@@ -143,11 +146,14 @@ class ReplyMetadata extends Metadata {
   }
 }
 
-/** What a method's handler gets: the decoded request, the pipeline's call, the metadata as headers, the peer. */
+/** What a method's handler gets: the decoded request, the pipeline's call, the peer. */
 interface MethodCall<Req> {
   request: Req;
   call: CallHandle;
-  headers: IncomingHttpHeaders;
+  /** The `authorization` metadata; undefined also when the call was admitted before its message (`authorized`). */
+  authorization: string | undefined;
+  /** Whether the call's access check passed before its message was read (early-access.ts). */
+  authorized: boolean;
   peer: string;
   cancelled(): boolean;
 }
@@ -163,7 +169,8 @@ class Unary<Req, Res> implements MethodCall<Req> {
     private readonly grpc: ServerUnaryCall<Req, Res>,
     private readonly done: sendUnaryData<Res>,
     readonly call: CallHandle,
-    readonly headers: IncomingHttpHeaders,
+    readonly authorization: string | undefined,
+    readonly authorized: boolean,
     readonly peer: string,
   ) {
     this.request = grpc.request;
@@ -222,6 +229,13 @@ export function createGrpcFrontEnd(o: GrpcFrontEndOptions): GrpcFrontEnd {
     socketOf: (peer) => sockets.get(peer),
     onSlowConnection: () => o.onConnectionClosed?.('slow'),
   });
+  const early = earlyAccess({
+    core,
+    policyOf: (path) => (path === INFER_PATH ? INFER_POLICY : undefined),
+    headersOf,
+    addressOf: peerAddress,
+    connectionOf: (peer) => sockets.get(peer),
+  });
   const limits = o.limits ?? { maxConnections: API_CONNECTIONS_DEFAULT, idleTimeoutMs: IDLE_TIMEOUT_S_DEFAULT * 1000 };
   const headerTimeoutMs = headerTimeoutOf(limits);
   const server = new Server({
@@ -234,7 +248,9 @@ export function createGrpcFrontEnd(o: GrpcFrontEndOptions): GrpcFrontEnd {
     'grpc.max_receive_message_length': o.maxMessageBytes ?? 4 * 1024 * 1024,
     'grpc.max_send_message_length': -1,
     'grpc.max_concurrent_streams': MAX_STREAMS_PER_CONNECTION,
-    interceptors: [bound],
+    // The bound first (a call takes its place, or is refused, when it starts), then the access
+    // check when the metadata comes (its refusals give the place back through the bound).
+    interceptors: [bound, early],
     // No channelz service is served, so its per-call bookkeeping (timestamps, counters on every
     // call and session) would be kept for nobody.
     'grpc.enable_channelz': 0,
@@ -245,9 +261,15 @@ export function createGrpcFrontEnd(o: GrpcFrontEndOptions): GrpcFrontEnd {
     // The route label is the method's: built once, not per call.
     const route = `/${SERVICE_NAME}/${method}`;
     return (grpc: ServerUnaryCall<Req, Res>, done: sendUnaryData<Res>): void => {
-      const headers = headersOf(grpc.metadata);
       const peer = peerAddress(grpc.getPeer());
-      const u = new Unary(core, route, grpc, done, core.open('POST', route, headers, peer), headers, peer);
+      // A guarded method's call was opened and admitted when its metadata came (early-access.ts).
+      const admitted = early.take(grpc.metadata);
+      let u: Unary<Req, Res>;
+      if (admitted) u = new Unary(core, route, grpc, done, admitted, undefined, true, peer);
+      else {
+        const headers = headersOf(grpc.metadata);
+        u = new Unary(core, route, grpc, done, core.open('POST', route, headers, peer), headers.authorization, false, peer);
+      }
       (grpc as { [UNARY]?: unknown })[UNARY] = u;
       grpc.on('cancelled', onCancelled);
       let out: Res | Promise<Res>;
@@ -281,9 +303,10 @@ export function createGrpcFrontEnd(o: GrpcFrontEndOptions): GrpcFrontEnd {
     }),
     ModelInfer: unary<GrpcInferRequest, unknown>('ModelInfer', async (m) => {
       const { request: req, call } = m;
-      const auth = m.headers.authorization;
-      const pending = core.authorize(call, INFER_POLICY, auth, undefined, m.peer);
-      if (pending) await pending;
+      if (!m.authorized) {
+        const pending = core.authorize(call, INFER_POLICY, m.authorization, undefined, m.peer);
+        if (pending) await pending;
+      }
       core.checkModel(req.model_name, req.model_version === '' ? undefined : req.model_version);
       const io = core.io();
       const parsed = parseGrpcInfer(req, io.inputs, io.outputs);
