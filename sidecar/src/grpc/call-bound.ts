@@ -25,6 +25,7 @@ import { Metadata, ServerInterceptingCall, type ServerInterceptor, status as Sta
 import type { Socket } from 'node:net';
 import { SidecarError } from '../errors.js';
 import { BODY_PACE_DEFAULTS, type BodyPace, PaceTicker, type PaceWindow, seenWindowAgo, slowRate } from '../pace.js';
+import type { MetadataStage } from './early-access.js';
 
 type InnerCall = Parameters<ServerInterceptor>[1];
 
@@ -47,6 +48,8 @@ export interface CallBoundOptions {
   socketOf?: (peer: string) => Socket | undefined;
   /** Counts a connection closed for receiving too slowly. */
   onSlowConnection?: () => void;
+  /** Runs on each admitted call's metadata before its message is read (early-access.ts). */
+  onMetadata?: MetadataStage;
   now?: () => number;
 }
 
@@ -102,7 +105,8 @@ export function openCallBound(o: CallBoundOptions): CallBound {
     return true;
   };
 
-  const bound = (_method: unknown, call: InnerCall): ServerInterceptingCall => {
+  const onMetadata = o.onMetadata;
+  const bound = (method: { path: string }, call: InnerCall): ServerInterceptingCall => {
     let counted = false;
     let pending: Receiving | undefined;
     const received = (): void => {
@@ -133,6 +137,7 @@ export function openCallBound(o: CallBoundOptions): CallBound {
         receiving.add(pending);
         ticker.wake();
         next({
+          onReceiveMetadata: (md, pass) => (onMetadata ? onMetadata(method.path, md, call, pass, release) : pass(md)),
           onCancel: release,
           onReceiveMessage: (message, nextMessage) => {
             received();

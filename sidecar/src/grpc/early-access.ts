@@ -16,12 +16,20 @@
 // rate-limit take per call. A call that ends before its message arrives (cancelled, evicted by the
 // bound, its connection closed) never reaches a handler; it leaves no access line, as before.
 
-import { Metadata, ServerInterceptingCall, type ServerInterceptor } from '@grpc/grpc-js';
+import { Metadata, type ServerInterceptor } from '@grpc/grpc-js';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { CallCore, CallHandle } from '../call-core.js';
 import { grpcStatusOf } from './status.js';
 
 type InnerCall = Parameters<ServerInterceptor>[1];
+
+/**
+ * Runs when a call's metadata arrives, before its message is read: calls `pass` to go on, or
+ * answers the call itself and then calls `answered` (its place in the bound comes back at once).
+ * The open-call bound's interceptor runs it (call-bound.ts), so a call goes through one
+ * interceptor, not two.
+ */
+export type MetadataStage = (methodPath: string, md: Metadata, call: InnerCall, pass: (md: Metadata) => void, answered: () => void) => void;
 
 export interface EarlyAccessOptions {
   core: CallCore;
@@ -35,17 +43,21 @@ export interface EarlyAccessOptions {
   connectionOf?: (peer: string) => object | undefined;
 }
 
-export interface EarlyAccess extends ServerInterceptor {
+export interface EarlyAccess {
+  stage: MetadataStage;
   /** The admitted call opened for this metadata (once), or undefined when none was. */
   take(md: Metadata): CallHandle | undefined;
 }
 
+/** Where an admitted call waits for its handler: on the metadata object grpc-js hands on to it. */
+const ADMITTED = Symbol('paddle.grpc.admitted');
+type Carrying = Metadata & { [ADMITTED]?: CallHandle | undefined };
+
 export function earlyAccess(o: EarlyAccessOptions): EarlyAccess {
   const core = o.core;
-  const admitted = new WeakMap<Metadata, CallHandle>();
 
   /** Answers a refused call at once and ends its pipeline call (access line, audit, failure count). */
-  const refuse = (inner: InnerCall, route: string, call: CallHandle, err: unknown): void => {
+  const refuse = (inner: InnerCall, route: string, call: CallHandle, err: unknown, answered: () => void): void => {
     const e = core.fail(call, err);
     // The ids in the initial metadata, Retry-After in the trailers: as the handler's refusals.
     const initial = new Metadata();
@@ -55,45 +67,44 @@ export function earlyAccess(o: EarlyAccessOptions): EarlyAccess {
     const trailers = new Metadata();
     if (e.retryAfterSeconds !== undefined) trailers.set('retry-after', String(e.retryAfterSeconds));
     inner.sendStatus({ code: grpcStatusOf(e.httpStatus), details: e.message, metadata: trailers });
+    answered();
     core.close(call, e.httpStatus, route, 'POST');
   };
 
-  const interceptor = (method: { path: string }, inner: InnerCall): ServerInterceptingCall => {
-    const policyPath = o.policyOf(method.path);
-    if (policyPath === undefined) return new ServerInterceptingCall(inner);
-    const route = method.path;
-    return new ServerInterceptingCall(inner, {
-      start: (next) => {
-        next({
-          onReceiveMetadata: (md, pass) => {
-            const headers = o.headersOf(md);
-            const peer = inner.getPeer();
-            const address = o.addressOf(peer);
-            const call = core.open('POST', route, headers, address);
-            const admit = (): void => {
-              admitted.set(md, call);
-              pass(md);
-            };
-            let pending: void | Promise<void>;
-            try {
-              pending = core.authorize(call, policyPath, headers.authorization, o.connectionOf?.(peer), address);
-            } catch (err) {
-              refuse(inner, route, call, err);
-              return;
-            }
-            if (pending) pending.then(admit, (err: unknown) => refuse(inner, route, call, err));
-            else admit();
-          },
-        });
-      },
-    });
+  const stage: MetadataStage = (route, md, inner, pass, answered) => {
+    const policyPath = o.policyOf(route);
+    if (policyPath === undefined) return pass(md);
+    const headers = o.headersOf(md);
+    const peer = inner.getPeer();
+    const address = o.addressOf(peer);
+    const call = core.open('POST', route, headers, address);
+    let pending: void | Promise<void>;
+    try {
+      pending = core.authorize(call, policyPath, headers.authorization, o.connectionOf?.(peer), address);
+    } catch (err) {
+      refuse(inner, route, call, err, answered);
+      return;
+    }
+    if (pending) {
+      pending.then(
+        () => {
+          (md as Carrying)[ADMITTED] = call;
+          pass(md);
+        },
+        (err: unknown) => refuse(inner, route, call, err, answered),
+      );
+      return;
+    }
+    (md as Carrying)[ADMITTED] = call;
+    pass(md);
   };
 
-  return Object.assign(interceptor, {
-    take: (md: Metadata): CallHandle | undefined => {
-      const call = admitted.get(md);
-      if (call !== undefined) admitted.delete(md);
+  return {
+    stage,
+    take: (md) => {
+      const call = (md as Carrying)[ADMITTED];
+      if (call !== undefined) (md as Carrying)[ADMITTED] = undefined;
       return call;
     },
-  });
+  };
 }

@@ -222,19 +222,21 @@ export function createGrpcFrontEnd(o: GrpcFrontEndOptions): GrpcFrontEnd {
   // Refusals are counted as the queue's are (paddle_request_failures_total{reason="overloaded"}).
   // The listener's connections by grpc-js's peer string ("address:port"), for the pace check.
   const sockets = new Map<string, Socket>();
-  const bound = openCallBound({
-    max: () => core.capacity(),
-    failed: (e) => core.fail(undefined, e),
-    ...(o.pace ? { pace: o.pace } : {}),
-    socketOf: (peer) => sockets.get(peer),
-    onSlowConnection: () => o.onConnectionClosed?.('slow'),
-  });
   const early = earlyAccess({
     core,
     policyOf: (path) => (path === INFER_PATH ? INFER_POLICY : undefined),
     headersOf,
     addressOf: peerAddress,
     connectionOf: (peer) => sockets.get(peer),
+  });
+  const bound = openCallBound({
+    max: () => core.capacity(),
+    // The access check when the metadata comes, in the same interceptor (its refusals end the call, which gives the place back).
+    onMetadata: early.stage,
+    failed: (e) => core.fail(undefined, e),
+    ...(o.pace ? { pace: o.pace } : {}),
+    socketOf: (peer) => sockets.get(peer),
+    onSlowConnection: () => o.onConnectionClosed?.('slow'),
   });
   const limits = o.limits ?? { maxConnections: API_CONNECTIONS_DEFAULT, idleTimeoutMs: IDLE_TIMEOUT_S_DEFAULT * 1000 };
   const headerTimeoutMs = headerTimeoutOf(limits);
@@ -248,9 +250,7 @@ export function createGrpcFrontEnd(o: GrpcFrontEndOptions): GrpcFrontEnd {
     'grpc.max_receive_message_length': o.maxMessageBytes ?? 4 * 1024 * 1024,
     'grpc.max_send_message_length': -1,
     'grpc.max_concurrent_streams': MAX_STREAMS_PER_CONNECTION,
-    // The bound first (a call takes its place, or is refused, when it starts), then the access
-    // check when the metadata comes (its refusals give the place back through the bound).
-    interceptors: [bound, early],
+    interceptors: [bound],
     // No channelz service is served, so its per-call bookkeeping (timestamps, counters on every
     // call and session) would be kept for nobody.
     'grpc.enable_channelz': 0,
