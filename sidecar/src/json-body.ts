@@ -5,6 +5,7 @@
 // (rest/front-end.ts) reads every body here.
 
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import { SidecarError } from './errors.js';
 import { BODY_PACE_DEFAULTS, type BodyPace, PaceTicker, type PaceWindow, seenWindowAgo, slowRate } from './pace.js';
 import { checkContentType } from './pipeline/content-type.js';
@@ -13,6 +14,41 @@ const METHODS_WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);
 
 export function hasBody(method: string | undefined): boolean {
   return method !== undefined && METHODS_WITH_BODY.has(method);
+}
+
+/**
+ * How long a connection closed after a refusal still has its bytes read and dropped after the
+ * server's FIN, before it is closed: a close with bytes still arriving sends a reset, and a client
+ * still sending its body can lose the answer it has not read yet (Go's net/http and nginx's
+ * lingering close wait the same way).
+ */
+const LINGER_MS = 2000;
+
+/** Replaces node's destroySoon (called once an answer with `Connection: close` is out): FIN, then close after LINGER_MS. */
+function lingeringClose(this: Socket): void {
+  this.end();
+  setTimeout(() => this.destroy(), LINGER_MS).unref();
+}
+
+/**
+ * What becomes of a request body a refusal leaves unread (refused before or while reading it);
+ * true when the connection is to close, and the answer must say `Connection: close`. A body whose
+ * declared length is within `limitBytes` is read to its end and dropped, so the connection serves
+ * the next request. Any other (declared beyond the limit, or chunked: its rest unknown) is not
+ * read to its end: the connection closes after the answer, lingering as above. node:http alone
+ * drains every refused body to its end: a declared 100 MB after its 413, or an endless chunked
+ * body after its 401, kept the connection reading (80 MB and counting in a probe).
+ */
+export function leaveBody(req: IncomingMessage, limitBytes: number, close: boolean): boolean {
+  if (req.complete || req.socket.destroyed) return close;
+  const declared = Number(req.headers['content-length']);
+  if (!close && req.headers['transfer-encoding'] === undefined && Number.isFinite(declared) && declared <= limitBytes) {
+    req.resume();
+    return false;
+  }
+  req.socket.destroySoon = lingeringClose;
+  req.resume();
+  return true;
 }
 
 /** Where `readBody` hands the parsed body (undefined for an empty one) or the error; `ctx` is the caller's. */

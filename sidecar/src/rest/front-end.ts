@@ -13,7 +13,7 @@ import type { RequestListener, ServerResponse } from 'node:http';
 import type { CallCore } from '../call-core.js';
 import type { SidecarConfig } from '../config.js';
 import { SidecarError } from '../errors.js';
-import { BodyBytes, hasBody, readBody } from '../json-body.js';
+import { BodyBytes, hasBody, leaveBody, readBody } from '../json-body.js';
 import type { BodyPace } from '../pace.js';
 import { CLIENT_CLOSED_STATUS } from '../pipeline/call.js';
 import { headerValue } from '../pipeline/context.js';
@@ -71,7 +71,8 @@ export function createRestFrontEnd(o: RestOptions): RestFrontEnd {
         return;
       }
       if (e.retryAfterSeconds !== undefined) addHeader(x, 'Retry-After', String(e.retryAfterSeconds));
-      if (e.closeConnection) addHeader(x, 'Connection', 'close');
+      // A body left unread is dropped when its declared length is within the limit, else the connection closes after the answer.
+      if (leaveBody(x.req, o.bodyLimitBytes, e.closeConnection)) addHeader(x, 'Connection', 'close');
       sendJson(x, e.httpStatus, { error: e.message });
     } catch {
       x.res.destroy();
