@@ -172,8 +172,8 @@ describe('gRPC codec', function () {
     assert.equal(r.id, '');
   });
   it('maps statuses as gRPC\'s HTTP guidance does', () => {
-    assert.deepEqual([400, 401, 403, 404, 413, 415, 422, 429, 499, 501, 503, 504, 500].map(grpcStatusOf), [
-      status.INVALID_ARGUMENT, status.UNAUTHENTICATED, status.PERMISSION_DENIED, status.NOT_FOUND, status.RESOURCE_EXHAUSTED, status.INVALID_ARGUMENT,
+    assert.deepEqual([400, 401, 403, 404, 408, 413, 415, 422, 429, 499, 501, 503, 504, 500].map(grpcStatusOf), [
+      status.INVALID_ARGUMENT, status.UNAUTHENTICATED, status.PERMISSION_DENIED, status.NOT_FOUND, status.DEADLINE_EXCEEDED, status.RESOURCE_EXHAUSTED, status.INVALID_ARGUMENT,
       status.FAILED_PRECONDITION, status.RESOURCE_EXHAUSTED, status.CANCELLED, status.UNIMPLEMENTED, status.UNAVAILABLE, status.DEADLINE_EXCEEDED, status.INTERNAL,
     ]);
   });

@@ -200,7 +200,7 @@ describe('gRPC front end: answer metadata and cancelled calls', function () {
       sessions.forEach((session, i) => {
         session.on('error', () => undefined);
         const method = i === 1 ? 'ServerLive' : 'ModelInfer';
-        const st = session.request({ ':method': 'POST', ':path': `/inference.GRPCInferenceService/${method}`, 'content-type': 'application/grpc', te: 'trailers', authorization });
+        const st = session.request({ ':method': 'POST', ':path': `/inference.GRPCInferenceService/${method}`, 'content-type': 'application/grpc', te: 'trailers', authorization, 'x-request-id': `grpc-bound-${i}` });
         st.on('error', () => undefined);
         st.on('response', (headers) => (statuses[i] = headers['grpc-status'] as string | undefined));
         st.on('trailers', (trailers) => (statuses[i] = trailers['grpc-status'] as string | undefined));
@@ -209,6 +209,10 @@ describe('gRPC front end: answer metadata and cancelled calls', function () {
       await until('one call refused', () => statuses.some((x) => x !== undefined));
       assert.deepEqual(statuses.filter((x) => x !== undefined), ['14'], 'exactly one UNAVAILABLE, the others still receiving');
       assert.equal(g.openCalls(), 2);
+      // The refusal has its access line (request id, 503), as a REST refusal does.
+      const refused = statuses.findIndex((x) => x !== undefined);
+      await until('the refusal access line', () => accessLines(`grpc-bound-${refused}`).length > 0);
+      assert.equal(accessLines(`grpc-bound-${refused}`)[0]?.status, 503);
       const metrics = (await request(`${h.metricsUrl}/metrics`)).text;
       assert.match(metrics, /paddle_request_failures_total\{model="mlp",reason="overloaded"\} 1/, 'the refusal is counted');
     } finally {
@@ -256,7 +260,7 @@ describe('gRPC front end: answer metadata and cancelled calls', function () {
       const prefix = Buffer.alloc(5);
       prefix.writeUInt32BE(1_000_000, 1);
       const streams = Array.from({ length: n }, (_, i) => {
-        const st = session.request({ ':method': 'POST', ':path': '/inference.GRPCInferenceService/ModelInfer', 'content-type': 'application/grpc', te: 'trailers', authorization });
+        const st = session.request({ ':method': 'POST', ':path': '/inference.GRPCInferenceService/ModelInfer', 'content-type': 'application/grpc', te: 'trailers', authorization, 'x-request-id': `grpc-pace-${first}-${i}` });
         st.on('error', () => undefined);
         st.on('response', (headers) => (statuses[i] ??= headers['grpc-status'] as string | undefined));
         st.on('trailers', (trailers) => (statuses[i] ??= trailers['grpc-status'] as string | undefined));
@@ -297,6 +301,9 @@ describe('gRPC front end: answer metadata and cancelled calls', function () {
         await until('the oldest partial call answered', () => statuses[0] !== undefined);
         assert.equal(statuses[0], '4', 'DEADLINE_EXCEEDED for the oldest');
         assert.equal(statuses[1], undefined, 'the other keeps its place');
+        // The evicted call's own access line (the call admitted at its metadata: same request id), 408.
+        await until('the eviction access line', () => accessLines('grpc-pace-50000-0').length > 0);
+        assert.equal(accessLines('grpc-pace-50000-0')[0]?.status, 408);
         assert.deepEqual(closed, [], 'no connection closed: they kept the pace');
       } finally {
         clearInterval(t);

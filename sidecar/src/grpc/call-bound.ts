@@ -32,6 +32,9 @@ type InnerCall = Parameters<ServerInterceptor>[1];
 /** A call whose request message has not arrived whole yet. */
 interface Receiving {
   call: InnerCall;
+  /** Its method's path, and its metadata once it came (for the answer's access line). */
+  route: string;
+  md: Metadata | undefined;
   /** When the first check saw it (its age, for makeRoom): no clock read per call. */
   seenAt: number | undefined;
   /** Gives the call's place back (once). */
@@ -50,6 +53,8 @@ export interface CallBoundOptions {
   onSlowConnection?: () => void;
   /** Runs on each admitted call's metadata before its message is read (early-access.ts). */
   onMetadata?: MetadataStage;
+  /** Answers a call refused or evicted here, from its metadata (request id, access line, failure count: early-access.ts); without it the call is answered bare and counted by `failed`. */
+  end?: (route: string, md: Metadata, call: InnerCall, err: SidecarError) => void;
   now?: () => number;
 }
 
@@ -100,8 +105,11 @@ export function openCallBound(o: CallBoundOptions): CallBound {
     if (first === undefined || !seenWindowAgo(first.seenAt, now(), pace)) return false;
     first.release(); // out of the receiving set too
     const e = new SidecarError('request_timeout', `request message still incomplete after more than ${(pace.windowMs / 1000).toFixed(1)} s while newer calls waited for room: the oldest incomplete calls are closed first when the open-call bound is full`);
-    o.failed?.(e);
-    first.call.sendStatus({ code: Status.DEADLINE_EXCEEDED, details: e.message });
+    if (o.end && first.md) o.end(first.route, first.md, first.call, e);
+    else {
+      o.failed?.(e);
+      first.call.sendStatus({ code: Status.DEADLINE_EXCEEDED, details: e.message });
+    }
     return true;
   };
 
@@ -125,6 +133,12 @@ export function openCallBound(o: CallBoundOptions): CallBound {
         const limit = o.max();
         if (open >= limit && !makeRoom()) {
           const e = new SidecarError('overloaded', `server busy: ${open} calls open, the run queue holds ${limit}`, { retryAfterSeconds: 1 });
+          const end = o.end;
+          if (end) {
+            // Answered from its metadata (it comes at once, the message is never read).
+            next({ onReceiveMetadata: (md) => end(method.path, md, call, e) });
+            return;
+          }
           o.failed?.(e);
           const trailers = new Metadata();
           trailers.set('retry-after', '1');
@@ -133,11 +147,15 @@ export function openCallBound(o: CallBoundOptions): CallBound {
         }
         open++;
         counted = true;
-        pending = { call, seenAt: undefined, release };
+        pending = { call, route: method.path, md: undefined, seenAt: undefined, release };
         receiving.add(pending);
         ticker.wake();
         next({
-          onReceiveMetadata: (md, pass) => (onMetadata ? onMetadata(method.path, md, call, pass, release) : pass(md)),
+          onReceiveMetadata: (md, pass) => {
+            if (pending) pending.md = md;
+            if (onMetadata) onMetadata(method.path, md, call, pass, release);
+            else pass(md);
+          },
           onCancel: release,
           onReceiveMessage: (message, nextMessage) => {
             received();

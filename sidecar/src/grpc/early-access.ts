@@ -47,6 +47,12 @@ export interface EarlyAccess {
   stage: MetadataStage;
   /** The admitted call opened for this metadata (once), or undefined when none was. */
   take(md: Metadata): CallHandle | undefined;
+  /**
+   * Answers a call that ends before its handler runs (the open-call bound's refusal or eviction)
+   * with `err`, as a refusal here is answered: the admitted call, or one opened from the metadata,
+   * gets its access line, audit record and failure count.
+   */
+  end(route: string, md: Metadata, inner: InnerCall, err: unknown): void;
 }
 
 /** Where an admitted call waits for its handler: on the metadata object grpc-js hands on to it. */
@@ -57,7 +63,7 @@ export function earlyAccess(o: EarlyAccessOptions): EarlyAccess {
   const core = o.core;
 
   /** Answers a refused call at once and ends its pipeline call (access line, audit, failure count). */
-  const refuse = (inner: InnerCall, route: string, call: CallHandle, err: unknown, answered: () => void): void => {
+  const refuse = (inner: InnerCall, route: string, call: CallHandle, err: unknown, answered?: () => void): void => {
     const e = core.fail(call, err);
     // The ids in the initial metadata, Retry-After in the trailers: as the handler's refusals.
     const initial = new Metadata();
@@ -67,7 +73,7 @@ export function earlyAccess(o: EarlyAccessOptions): EarlyAccess {
     const trailers = new Metadata();
     if (e.retryAfterSeconds !== undefined) trailers.set('retry-after', String(e.retryAfterSeconds));
     inner.sendStatus({ code: grpcStatusOf(e.httpStatus), details: e.message, metadata: trailers });
-    answered();
+    answered?.();
     core.close(call, e.httpStatus, route, 'POST');
   };
 
@@ -99,12 +105,15 @@ export function earlyAccess(o: EarlyAccessOptions): EarlyAccess {
     pass(md);
   };
 
+  const take = (md: Metadata): CallHandle | undefined => {
+    const call = (md as Carrying)[ADMITTED];
+    if (call !== undefined) (md as Carrying)[ADMITTED] = undefined;
+    return call;
+  };
+
   return {
     stage,
-    take: (md) => {
-      const call = (md as Carrying)[ADMITTED];
-      if (call !== undefined) (md as Carrying)[ADMITTED] = undefined;
-      return call;
-    },
+    take,
+    end: (route, md, inner, err) => refuse(inner, route, take(md) ?? core.open('POST', route, o.headersOf(md), o.addressOf(inner.getPeer())), err),
   };
 }

@@ -233,6 +233,8 @@ export function createGrpcFrontEnd(o: GrpcFrontEndOptions): GrpcFrontEnd {
     max: () => core.capacity(),
     // The access check when the metadata comes, in the same interceptor (its refusals end the call, which gives the place back).
     onMetadata: early.stage,
+    // Its refusals and evictions answered with the request id and an access line, as every other refusal.
+    end: early.end,
     failed: (e) => core.fail(undefined, e),
     ...(o.pace ? { pace: o.pace } : {}),
     socketOf: (peer) => sockets.get(peer),

@@ -1,6 +1,7 @@
 // SidecarError (HTTP-style status) -> gRPC status code, the mapping gRPC's own HTTP guidance
 // gives: 400 INVALID_ARGUMENT, 401 UNAUTHENTICATED, 403 PERMISSION_DENIED, 404 NOT_FOUND,
-// 413 and 429 RESOURCE_EXHAUSTED, 501 UNIMPLEMENTED, 503 UNAVAILABLE, 504 DEADLINE_EXCEEDED,
+// 413 and 429 RESOURCE_EXHAUSTED, 501 UNIMPLEMENTED, 503 UNAVAILABLE, 504 DEADLINE_EXCEEDED (and
+// 408, a request message that did not arrive in time),
 // anything else >= 500 INTERNAL. The access log and metrics keep the HTTP-style number, so one
 // dashboard and one alert cover both front ends.
 
@@ -20,6 +21,8 @@ export function grpcStatusOf(httpStatus: number): Status {
     case 413:
     case 429:
       return Status.RESOURCE_EXHAUSTED;
+    case 408:
+      return Status.DEADLINE_EXCEEDED;
     case 499:
       return Status.CANCELLED;
     case 501:
