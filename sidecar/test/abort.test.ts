@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
-import { deadLetters, MODEL, mlpBody, startHarness, validLogLines } from './helpers/harness.js';
+import { accessLinesOf, deadLetters, MODEL, mlpBody, startHarness } from './helpers/harness.js';
 import { request } from './helpers/http.js';
 import { ScriptedPredictor } from './helpers/predictors.js';
 import { until } from './helpers/until.js';
@@ -20,10 +20,6 @@ async function sendInfer(port: number, token: string, requestId: string, body: s
   );
   return sock;
 }
-
-/** The access lines written for one request id. */
-const accessLinesOf = (requestId: string): Record<string, unknown>[] =>
-  validLogLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.request_id === requestId && l['@log.kind'] === 'access');
 
 describe('client disconnects mid-request', function () {
   this.timeout(120000);

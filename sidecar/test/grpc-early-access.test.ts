@@ -9,7 +9,7 @@ import { connect, type ClientHttp2Session, type ClientHttp2Stream, type Incoming
 import { credentials, makeGenericClientConstructor, Metadata, type Client, type ServiceError } from '@grpc/grpc-js';
 import { createGrpcFrontEnd, type GrpcFrontEnd } from '../src/grpc/server.js';
 import { inferenceServiceDefinition } from '../src/grpc/service.js';
-import { MODEL, startHarness, validLogLines, type Harness } from './helpers/harness.js';
+import { accessLinesOf, MODEL, startHarness, type Harness } from './helpers/harness.js';
 import { request } from './helpers/http.js';
 import { MLP_FEATURES, MLP_INPUT, ScriptedPredictor } from './helpers/predictors.js';
 import { until } from './helpers/until.js';
@@ -48,9 +48,6 @@ function partialCall(session: ClientHttp2Session, path: string, metadata: Record
   }
   return { stream, answer };
 }
-
-const accessLine = (requestId: string): Record<string, unknown> | undefined =>
-  validLogLines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.request_id === requestId && l['@log.kind'] === 'access');
 
 describe('gRPC access check before the message (early-access.ts)', function () {
   this.timeout(120_000);
@@ -101,8 +98,8 @@ describe('gRPC access check before the message (early-access.ts)', function () {
         await until(`the refusal of ${what}`, () => answer.status !== undefined, 20_000);
         assert.equal(answer.status, code, what);
         assert.equal(answer.headers?.['x-request-id'], requestId, `${what}: the request id answered`);
-        await until(`the access line of ${what}`, () => accessLine(requestId) !== undefined);
-        assert.equal(accessLine(requestId)?.status, http, what);
+        await until(`the access line of ${what}`, () => accessLinesOf(requestId)[0] !== undefined);
+        assert.equal(accessLinesOf(requestId)[0]?.status, http, what);
         stream.close();
       }
     } finally {

@@ -8,7 +8,7 @@ import { connect, type Settings } from 'node:http2';
 import { credentials, makeGenericClientConstructor, Metadata, type Client, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
 import { createGrpcFrontEnd, MAX_STREAMS_PER_CONNECTION, type GrpcFrontEnd } from '../src/grpc/server.js';
 import { inferenceServiceDefinition } from '../src/grpc/service.js';
-import { MODEL, startHarness, validLogLines, type Harness } from './helpers/harness.js';
+import { accessLinesOf, MODEL, startHarness, type Harness } from './helpers/harness.js';
 import { MLP_FEATURES, MLP_INPUT, ScriptedPredictor } from './helpers/predictors.js';
 import { request } from './helpers/http.js';
 import { until } from './helpers/until.js';
@@ -20,9 +20,6 @@ const REQUEST = {
   inputs: [{ name: MLP_INPUT, datatype: 'FP32', shape: [1, MLP_FEATURES] }],
   raw_input_contents: [Buffer.from(new Float32Array(MLP_FEATURES).fill(0.25).buffer)],
 };
-
-const accessLines = (requestId: string): Record<string, unknown>[] =>
-  validLogLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.request_id === requestId && l['@log.kind'] === 'access');
 
 describe('gRPC front end: answer metadata and cancelled calls', function () {
   this.timeout(120_000);
@@ -65,8 +62,8 @@ describe('gRPC front end: answer metadata and cancelled calls', function () {
     assert.deepEqual(initial.get('x-request-id'), ['grpc-md-1']);
     const traceparent = String(initial.get('traceparent')[0]);
     assert.match(traceparent, /^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
-    await until('the access line', () => accessLines('grpc-md-1').length > 0);
-    const line = accessLines('grpc-md-1')[0] as Record<string, unknown>;
+    await until('the access line', () => accessLinesOf('grpc-md-1').length > 0);
+    const line = accessLinesOf('grpc-md-1')[0] as Record<string, unknown>;
     assert.equal(line.status, 200);
     assert.equal(traceparent.split('-')[1], line.trace_id, 'the traceparent names the call trace');
   });
@@ -104,7 +101,7 @@ describe('gRPC front end: answer metadata and cancelled calls', function () {
       const id = String(r.initial?.get('x-request-id')[0]);
       assert.notEqual(id, odd);
       assert.match(id, /^[0-9a-f-]{36}$/);
-      await until('the access line', () => accessLines(id).length > 0);
+      await until('the access line', () => accessLinesOf(id).length > 0);
     }
   });
 
@@ -122,9 +119,9 @@ describe('gRPC front end: answer metadata and cancelled calls', function () {
     });
     await done;
     assert.equal(error?.code, 1, 'the client sees CANCELLED');
-    await until('the access line and audit record', () => accessLines('grpc-cancel-1').length > 0 && h.audits.some((a) => a.requestId === 'grpc-cancel-1'));
+    await until('the access line and audit record', () => accessLinesOf('grpc-cancel-1').length > 0 && h.audits.some((a) => a.requestId === 'grpc-cancel-1'));
     p.latencyMs = 0;
-    const lines = accessLines('grpc-cancel-1');
+    const lines = accessLinesOf('grpc-cancel-1');
     assert.equal(lines.length, 1, 'exactly one access line');
     assert.equal(lines[0]?.status, 499);
     const audit = h.audits.find((a) => a.requestId === 'grpc-cancel-1');
@@ -156,7 +153,7 @@ describe('gRPC front end: answer metadata and cancelled calls', function () {
     });
     await second;
     assert.equal(error?.code, 1, 'the client sees CANCELLED');
-    await until('the access line', () => accessLines('grpc-queued-b').length > 0);
+    await until('the access line', () => accessLinesOf('grpc-queued-b').length > 0);
     assert.equal(await first, null);
     await until('the run queue to empty', () => {
       const s = h.sidecar.queue.stats();
@@ -165,7 +162,7 @@ describe('gRPC front end: answer metadata and cancelled calls', function () {
     await new Promise((r) => setTimeout(r, 100));
     p.latencyMs = 0;
     assert.equal(p.calls, before + 1, 'the cancelled call never reached the predictor');
-    assert.equal(accessLines('grpc-queued-b')[0]?.status, 499);
+    assert.equal(accessLinesOf('grpc-queued-b')[0]?.status, 499);
   });
 
   it('one connection may hold a bounded number of streams (partial messages cannot pin unbounded memory)', async () => {
@@ -211,8 +208,8 @@ describe('gRPC front end: answer metadata and cancelled calls', function () {
       assert.equal(g.openCalls(), 2);
       // The refusal has its access line (request id, 503), as a REST refusal does.
       const refused = statuses.findIndex((x) => x !== undefined);
-      await until('the refusal access line', () => accessLines(`grpc-bound-${refused}`).length > 0);
-      assert.equal(accessLines(`grpc-bound-${refused}`)[0]?.status, 503);
+      await until('the refusal access line', () => accessLinesOf(`grpc-bound-${refused}`).length > 0);
+      assert.equal(accessLinesOf(`grpc-bound-${refused}`)[0]?.status, 503);
       const metrics = (await request(`${h.metricsUrl}/metrics`)).text;
       assert.match(metrics, /paddle_request_failures_total\{model="mlp",reason="overloaded"\} 1/, 'the refusal is counted');
     } finally {
@@ -302,8 +299,8 @@ describe('gRPC front end: answer metadata and cancelled calls', function () {
         assert.equal(statuses[0], '4', 'DEADLINE_EXCEEDED for the oldest');
         assert.equal(statuses[1], undefined, 'the other keeps its place');
         // The evicted call's own access line (the call admitted at its metadata: same request id), 408.
-        await until('the eviction access line', () => accessLines('grpc-pace-50000-0').length > 0);
-        assert.equal(accessLines('grpc-pace-50000-0')[0]?.status, 408);
+        await until('the eviction access line', () => accessLinesOf('grpc-pace-50000-0').length > 0);
+        assert.equal(accessLinesOf('grpc-pace-50000-0')[0]?.status, 408);
         assert.deepEqual(closed, [], 'no connection closed: they kept the pace');
       } finally {
         clearInterval(t);

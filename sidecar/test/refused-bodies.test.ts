@@ -5,30 +5,12 @@
 // body to the end (node:http alone drained a refused declared 100 MB, or an endless chunked body).
 
 import assert from 'node:assert/strict';
-import { connect, type Socket } from 'node:net';
 import { mlpBody, MODEL, startHarness, type Harness } from './helpers/harness.js';
 import { InProcessMlp } from './helpers/predictors.js';
+import { type Raw, rawConnections } from './helpers/raw-socket.js';
 import { until } from './helpers/until.js';
 
 const LIMIT = 64 * 1024;
-
-interface Raw {
-  socket: Socket;
-  answer: () => string;
-  ended: () => boolean;
-}
-
-async function raw(port: number): Promise<Raw> {
-  const socket = connect(port, '127.0.0.1');
-  socket.on('error', () => undefined);
-  let text = '';
-  let ended = false;
-  socket.on('data', (d: Buffer) => void (text += d.toString('latin1')));
-  socket.on('end', () => void (ended = true));
-  socket.on('close', () => void (ended = true));
-  await new Promise<void>((r) => socket.once('connect', () => r()));
-  return { socket, answer: () => text, ended: () => ended };
-}
 
 /** Writes `chunk` as fast as the connection takes it until the server ends it or `maxBytes` went out; the bytes sent. */
 async function flood(r: Raw, chunk: Buffer, maxBytes: number): Promise<number> {
@@ -56,21 +38,15 @@ async function flood(r: Raw, chunk: Buffer, maxBytes: number): Promise<number> {
 describe('refused request bodies through the app', function () {
   this.timeout(120_000);
   let h: Harness;
-  const open: Raw[] = [];
+  const raw = rawConnections(() => h.port);
   before(async () => {
     h = await startHarness({ predictor: new InProcessMlp(), tls: 'none', deps: { bodyLimitBytes: LIMIT } });
   });
-  afterEach(() => {
-    for (const r of open.splice(0)) r.socket.destroy();
-  });
+  afterEach(() => raw.destroyAll());
   after(async () => {
     await h.close();
   });
-  const connectRaw = async (): Promise<Raw> => {
-    const r = await raw(h.port);
-    open.push(r);
-    return r;
-  };
+  const connectRaw = raw.open;
   // Far more than the limit and the loopback socket buffers together: a server that drains reads it all.
   const MAX = 400 * LIMIT;
 

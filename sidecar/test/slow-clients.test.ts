@@ -5,30 +5,12 @@
 // refuses everyone else's bodies). The header deadline: connections.test.ts.
 
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { connect, type TLSSocket } from 'node:tls';
+import type { Socket } from 'node:net';
 import { mlpBody, MODEL, pki, startHarness, type Harness } from './helpers/harness.js';
 import { request } from './helpers/http.js';
 import { InProcessMlp } from './helpers/predictors.js';
+import { type Raw, rawConnections } from './helpers/raw-socket.js';
 import { until } from './helpers/until.js';
-
-/** A TLS connection to the serving port, what it received, and whether it closed. */
-interface Raw {
-  socket: TLSSocket;
-  answer: () => string;
-  closed: () => boolean;
-}
-
-async function raw(port: number): Promise<Raw> {
-  const socket = connect({ host: '127.0.0.1', port, ca: readFileSync(pki().caCert), servername: 'localhost' });
-  socket.on('error', () => undefined);
-  let text = '';
-  let closed = false;
-  socket.on('data', (d: Buffer) => void (text += d.toString('latin1')));
-  socket.on('close', () => void (closed = true));
-  await new Promise<void>((r) => socket.once('secureConnect', () => r()));
-  return { socket, answer: () => text, closed: () => closed };
-}
 
 /** The head of an infer request declaring a body of `length` bytes. */
 const inferHead = (length: number): string => `POST /v2/models/${MODEL}/infer HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: ${length}\r\n\r\n`;
@@ -40,7 +22,7 @@ const paddedBody = (length: number): string => {
 };
 
 /** Writes `bytes` spaces every `everyMs` until stopped. */
-function trickle(socket: TLSSocket, bytes: number, everyMs: number): () => void {
+function trickle(socket: Socket, bytes: number, everyMs: number): () => void {
   const t = setInterval(() => {
     if (!socket.destroyed) socket.write(' '.repeat(bytes));
   }, everyMs);
@@ -51,7 +33,7 @@ describe('slow request bodies through the app', function () {
   this.timeout(120000);
   const WINDOW_MS = 500;
   let h: Harness;
-  const open: Raw[] = [];
+  const raw = rawConnections(() => h.port, () => pki().caCert);
 
   before(async () => {
     h = await startHarness({
@@ -60,18 +42,12 @@ describe('slow request bodies through the app', function () {
       deps: { bodyPace: { minRateBytesPerSecond: 1024, windowMs: WINDOW_MS } },
     });
   });
-  afterEach(() => {
-    for (const r of open.splice(0)) r.socket.destroy();
-  });
+  afterEach(() => raw.destroyAll());
   after(async () => {
     await h.close();
   });
 
-  const connectRaw = async (): Promise<Raw> => {
-    const r = await raw(h.port);
-    open.push(r);
-    return r;
-  };
+  const connectRaw = raw.open;
 
   it('answers a body that stalls below the floor 408 with Connection: close and closes its connection; serves one that keeps the pace', async () => {
     const slow = await connectRaw();

@@ -34,6 +34,10 @@ export function pki(): Pki {
 export const deadLetters: string[] = [];
 export const validLogLines: string[] = [];
 
+/** The access lines written for one request id (any harness in this process). */
+export const accessLinesOf = (requestId: string): Record<string, unknown>[] =>
+  validLogLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.request_id === requestId && l['@log.kind'] === 'access');
+
 export interface Harness {
   url: string;
   port: number;
