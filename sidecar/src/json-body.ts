@@ -41,8 +41,11 @@ function lingeringClose(this: Socket): void {
  */
 export function leaveBody(req: IncomingMessage, limitBytes: number, close: boolean): boolean {
   if (req.complete || req.socket.destroyed) return close;
-  const declared = Number(req.headers['content-length']);
-  if (!close && req.headers['transfer-encoding'] === undefined && Number.isFinite(declared) && declared <= limitBytes) {
+  const chunked = req.headers['transfer-encoding'] !== undefined;
+  const length = req.headers['content-length'];
+  // Neither header: no body (a GET answered before node has marked its message complete).
+  if (!chunked && length === undefined) return close;
+  if (!close && !chunked && Number(length) <= limitBytes) {
     req.resume();
     return false;
   }

@@ -74,6 +74,19 @@ describe('refused request bodies through the app', function () {
     assert.ok(r.ended() && sent < MAX, `the connection ended (client sent ${sent} bytes)`);
   });
 
+  it('refusals of requests without a body keep the connection: 404, then 401 on a guarded GET, then a served request', async () => {
+    const r = await connectRaw();
+    r.socket.write('GET /no/such/route HTTP/1.1\r\nhost: x\r\n\r\n');
+    await until('the 404', () => /^HTTP\/1\.1 404 [^]*\r\n\r\n\{"error"[^]*\}$/.test(r.answer()));
+    r.socket.write('GET /v1/export_model HTTP/1.1\r\nhost: x\r\n\r\n');
+    await until('the 401', () => (r.answer().match(/HTTP\/1\.1 /g) ?? []).length === 2 && r.answer().endsWith('}'));
+    assert.match(r.answer(), /HTTP\/1\.1 401 /);
+    r.socket.write('GET /v2/health/live HTTP/1.1\r\nhost: x\r\n\r\n');
+    await until('the third answer', () => (r.answer().match(/HTTP\/1\.1 /g) ?? []).length === 3);
+    assert.doesNotMatch(r.answer(), /connection: close/i, 'no answer closes the connection');
+    assert.equal(r.ended(), false, 'the connection stays open');
+  });
+
   it('a refused body within the limit is dropped and the connection serves the next request', async () => {
     const r = await connectRaw();
     const body = JSON.stringify(mlpBody(1));
