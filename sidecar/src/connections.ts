@@ -21,7 +21,10 @@
 // - A header deadline (`headerTimeoutMs`, node's headersTimeout, checked every quarter of it): a
 //   client that trickles its request line and headers a byte at a time is never idle, and node's
 //   defaults (60 s, checked every 30 s) held such a connection ~90 s; now 20 s (checked every
-//   5 s), then node answers 408 and closes it. Bodies have a pace of their own (json-body.ts).
+//   5 s), then it is answered 408 and closed. Bodies have a pace of their own (json-body.ts).
+// - A request node cannot parse (400, 431) or one past the header deadline (408) is answered as
+//   node answers it, with a JSON body naming the problem, and counted (`malformed`,
+//   `header_timeout`).
 
 import { readFileSync } from 'node:fs';
 import type { Server as HttpServer, ServerResponse } from 'node:http';
@@ -78,8 +81,51 @@ export function headerTimeoutOf(limits: Pick<ConnectionLimits, 'headerTimeoutMs'
   return limits.headerTimeoutMs ?? HEADER_TIMEOUT_S_DEFAULT * 1000;
 }
 
-/** Where a listener counts the connections it closed: at its cap, idle, or receiving a request too slowly (gRPC). */
-export type ConnectionClosed = (reason: 'limit' | 'idle' | 'slow') => void;
+/**
+ * Where a listener counts the connections it closed: at its cap, idle, receiving a request too
+ * slowly (gRPC), a request it could not parse (`malformed`), or headers past the header deadline.
+ */
+export type ConnectionClosed = (reason: 'limit' | 'idle' | 'slow' | 'malformed' | 'header_timeout') => void;
+
+/**
+ * The answer to a request node:http could not read, as node's own (same status, then the
+ * connection closes) with a JSON body naming the problem. llhttp's `reason` is its own fixed text,
+ * never the client's bytes.
+ */
+export function clientErrorAnswer(err: { code?: string; reason?: string }, headerTimeoutMs: number): string {
+  let status = '400 Bad Request';
+  let message = `malformed HTTP request${err.code ? ` (${err.code}${err.reason ? `: ${err.reason}` : ''})` : ''}`;
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    status = '408 Request Timeout';
+    message = `request not received in time (its line and headers must arrive within ${headerTimeoutMs / 1000} s)`;
+  } else if (err.code === 'HPE_HEADER_OVERFLOW') {
+    status = '431 Request Header Fields Too Large';
+    message = 'request headers too large';
+  } else if (err.code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW') {
+    status = '413 Payload Too Large';
+    message = 'chunk extensions too large';
+  }
+  const body = JSON.stringify({ error: message });
+  return `HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+}
+
+/**
+ * node's 'clientError' (a request it could not parse, or one past the header deadline): answered
+ * as node answers it, counted, the connection closed. Without a listener node answers alone and
+ * nothing counts them: a slow-header flood or a stream of garbage left no trace.
+ */
+function onClientError(server: HttpServer, headerTimeoutMs: number, onClosed: ConnectionClosed | undefined): void {
+  server.on('clientError', (err: NodeJS.ErrnoException & { reason?: string }, socket: Watched) => {
+    const parse = err.code?.startsWith('HPE_') === true;
+    const late = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    // Other socket errors (a reset, a broken pipe) get no answer: the client is gone.
+    if ((parse || late) && socket.writable && !socket._httpMessage?.headersSent) {
+      onClosed?.(late ? 'header_timeout' : 'malformed');
+      socket.write(clientErrorAnswer(err, headerTimeoutMs));
+    }
+    socket.destroy();
+  });
+}
 
 /** Caps a net.Server's connections (node closes the ones past the cap; counted here). */
 export function capConnections(server: NetServer, maxConnections: number | undefined, onClosed?: ConnectionClosed): void {
@@ -116,6 +162,7 @@ export function guardHttpServer(server: HttpServer, limits: ConnectionLimits, on
   server.keepAliveTimeout = limits.idleTimeoutMs;
   const headers = headerTimeoutOf(limits);
   server.headersTimeout = headers;
+  onClientError(server, headers, onClosed);
   if (server.requestTimeout > 0 && server.requestTimeout < headers) server.requestTimeout = headers;
   // node reads it when the server starts listening (its check of every connection's deadlines).
   (server as HttpServer & { connectionsCheckingInterval: number }).connectionsCheckingInterval = Math.max(100, Math.min(30_000, Math.floor(headers / 4)));

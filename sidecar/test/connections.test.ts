@@ -138,7 +138,8 @@ describe('connection limits on node:http (REST and metrics ports)', () => {
       clearInterval(t);
     }
     assert.match(c.received(), /^HTTP\/1\.1 408 /);
-    assert.deepEqual(closed, [], 'not an idle close: bytes kept moving');
+    assert.match(c.received(), /\r\n\r\n\{"error":"request not received in time \(its line and headers must arrive within 1 s\)"\}$/);
+    assert.deepEqual(closed, ['header_timeout'], 'counted as a header timeout, not an idle close: bytes kept moving');
     // Headers that arrive in parts within the deadline are served.
     const ok = open();
     ok.socket.write('GET / HTTP/1.1\r\nHost: x\r\n');
@@ -151,6 +152,23 @@ describe('connection limits on node:http (REST and metrics ports)', () => {
     assert.equal(ok.closed(), false, 'the keep-alive connection survived a quiet spell past the header deadline');
     ok.socket.write(GET);
     await until('the next request on it answered', () => ok.received().split('HTTP/1.1 200').length === 3);
+  });
+
+  it('answers a request it cannot parse as node does, with the problem named, counts it, and keeps serving', async () => {
+    await start(60_000);
+    const bad = open();
+    bad.socket.write('GET / HTTP/1.1\r\nHost: x\r\nbad header line\r\n\r\n');
+    await until('the malformed request answered and closed', bad.closed);
+    assert.match(bad.received(), /^HTTP\/1\.1 400 Bad Request\r\nConnection: close\r\n/);
+    assert.match(bad.received(), /\{"error":"malformed HTTP request \(HPE_[A-Z_]+: [^"]+\)"\}$/);
+    const big = open();
+    big.socket.write(`GET / HTTP/1.1\r\nHost: x\r\nx-big: ${'a'.repeat(64 * 1024)}\r\n\r\n`);
+    await until('the oversized headers answered and closed', big.closed);
+    assert.match(big.received(), /^HTTP\/1\.1 431 /);
+    assert.deepEqual(closed, ['malformed', 'malformed']);
+    const ok = open();
+    ok.socket.write(GET);
+    await until('a good request answered', () => ok.received().endsWith('ok'));
   });
 
   it('closes a connection whose client stopped sending its body', async () => {
