@@ -5,16 +5,17 @@
 // grpc-js reads a call's message only when the handler asks for it (the stream stays paused until
 // then), so holding the metadata back until the check is done keeps a caller without a valid token
 // from having a message buffered, decoded or held: without it, 129 unauthenticated calls that each
-// sent part of a 4 MB message held every place of the open-call bound (call-bound.ts) and up to the
-// message limit each, and the token was looked at only once the whole message had arrived. A
-// refused call is answered at once (UNAUTHENTICATED, PERMISSION_DENIED, RESOURCE_EXHAUSTED with
-// retry-after), with the request id and traceparent, its access line, audit record and failure
-// count, exactly as the handler's own refusal was.
+// sent part of a message held every place of the open-call bound (call-bound.ts), every other call
+// was refused, and the token was looked at only once a whole message had arrived. A refused call
+// is answered at once (UNAUTHENTICATED, PERMISSION_DENIED, RESOURCE_EXHAUSTED with retry-after),
+// with the request id and traceparent, its access line, audit record and failure count, exactly
+// as the handler's own refusal was.
 //
-// An admitted call's pipeline call is handed to the method's handler (take(), keyed by the
-// metadata object grpc-js passes on to it), which then skips its own check: one token check and one
-// rate-limit take per call. A call that ends before its message arrives (cancelled, evicted by the
-// bound, its connection closed) never reaches a handler; it leaves no access line, as before.
+// An admitted call's pipeline call is handed to the method's handler (take(): it rides on the
+// metadata object grpc-js passes on to it), which then skips its own check: one token check and
+// one rate-limit take per call. A call the bound refuses or evicts before its handler runs is
+// answered through end(), with its access line; one the client cancels, or whose connection
+// closes, before its message arrives never reaches a handler and leaves no access line, as before.
 
 import { Metadata, type ServerInterceptor } from '@grpc/grpc-js';
 import type { IncomingHttpHeaders } from 'node:http';
