@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { connect, type Settings } from 'node:http2';
 import { credentials, makeGenericClientConstructor, Metadata, type Client, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
-import { createGrpcFrontEnd, MAX_STREAMS_PER_CONNECTION, type GrpcFrontEnd } from '../src/grpc/server.js';
+import { createGrpcFrontEnd, MAX_STREAMS_PER_CONNECTION, OPEN_METHOD_CALLS, type GrpcFrontEnd } from '../src/grpc/server.js';
 import { inferenceServiceDefinition } from '../src/grpc/service.js';
 import { accessLinesOf, MODEL, startHarness, type Harness } from './helpers/harness.js';
 import { MLP_FEATURES, MLP_INPUT, ScriptedPredictor } from './helpers/predictors.js';
@@ -184,10 +184,10 @@ describe('gRPC front end: answer metadata and cancelled calls', function () {
 
   it('calls open at once over every connection are bounded by the run queue: the next is refused unread, and the count comes back', async () => {
     // Per-connection stream limits bound one connection; 10 connections x 100 partial 1 MB messages still pinned 1.2 GB,
-    // to ModelInfer or ServerLive alike.
+    // to ModelInfer or ServerLive alike. ServerLive (no token needed) has places of its own.
     const saved = h.sidecar.config();
     await h.sidecar.applyConfig({ ...saved, queue: { maxInFlight: 1, maxQueued: 1, maxQueueTimeMs: 1000 } });
-    const sessions = [connect(`http://127.0.0.1:${port}`), connect(`http://127.0.0.1:${port}`), connect(`http://127.0.0.1:${port}`)];
+    const sessions = [connect(`http://127.0.0.1:${port}`), connect(`http://127.0.0.1:${port}`), connect(`http://127.0.0.1:${port}`), connect(`http://127.0.0.1:${port}`)];
     // Admitted callers (a caller without a token is refused before its message: early-access.ts).
     const authorization = `Bearer ${await h.token('model_inference', { sub: 'grpc-bound-holder' })}`;
     try {
@@ -205,7 +205,8 @@ describe('gRPC front end: answer metadata and cancelled calls', function () {
       });
       await until('one call refused', () => statuses.some((x) => x !== undefined));
       assert.deepEqual(statuses.filter((x) => x !== undefined), ['14'], 'exactly one UNAVAILABLE, the others still receiving');
-      assert.equal(g.openCalls(), 2);
+      assert.equal(statuses[1], undefined, 'ServerLive kept its own place');
+      assert.equal(g.openCalls(), 3);
       // The refusal has its access line (request id, 503), as a REST refusal does.
       const refused = statuses.findIndex((x) => x !== undefined);
       await until('the refusal access line', () => accessLinesOf(`grpc-bound-${refused}`).length > 0);
@@ -215,12 +216,43 @@ describe('gRPC front end: answer metadata and cancelled calls', function () {
     } finally {
       for (const session of sessions) session.destroy();
     }
-    // The two cut calls give their places back: two calls at once are served again.
+    // The cut calls give their places back: two calls at once are served again.
     await until('the cut calls to close', () => g.openCalls() === 0);
     const both = await Promise.all([metadata('grpc-bound-a'), metadata('grpc-bound-b')].map(async (md) => inferWith(await md)));
     assert.deepEqual(both.map((r) => r.error?.code ?? 0), [0, 0]);
     assert.equal(g.openCalls(), 0, 'answered calls give their places back');
     await h.sidecar.applyConfig(saved);
+  });
+
+  it('callers without a token filling the open methods with partial messages leave ModelInfer its places', async () => {
+    // Before: one bound for every method; 2 partial ServerLive messages (no token needed) took
+    // both places and every ModelInfer was refused until the pace check closed their connections.
+    const saved = h.sidecar.config();
+    await h.sidecar.applyConfig({ ...saved, queue: { maxInFlight: 1, maxQueued: 1, maxQueueTimeMs: 1000 } });
+    const sessions = [connect(`http://127.0.0.1:${port}`), connect(`http://127.0.0.1:${port}`)];
+    for (const session of sessions) session.on('error', () => undefined);
+    try {
+      const prefix = Buffer.alloc(5);
+      prefix.writeUInt32BE(100_000, 1);
+      const statuses: (string | undefined)[] = [];
+      const n = OPEN_METHOD_CALLS + 4;
+      for (let i = 0; i < n; i++) {
+        const session = sessions[i % 2] as ReturnType<typeof connect>;
+        const st = session.request({ ':method': 'POST', ':path': '/inference.GRPCInferenceService/ServerLive', 'content-type': 'application/grpc', te: 'trailers' });
+        st.on('error', () => undefined);
+        st.on('response', (headers) => (statuses[i] ??= headers['grpc-status'] as string | undefined));
+        st.on('trailers', (trailers) => (statuses[i] ??= trailers['grpc-status'] as string | undefined));
+        st.write(Buffer.concat([prefix, Buffer.alloc(1000)]));
+      }
+      await until('the calls past the open methods\' places refused', () => statuses.filter((x) => x !== undefined).length === 4);
+      assert.deepEqual(statuses.filter((x) => x !== undefined), ['14', '14', '14', '14']);
+      assert.equal(g.openCalls(), OPEN_METHOD_CALLS);
+      assert.equal((await inferWith(await metadata('grpc-open-lane'))).error, null, 'ModelInfer still has its places');
+    } finally {
+      for (const session of sessions) session.destroy();
+      await h.sidecar.applyConfig(saved);
+    }
+    await until('the partial calls closed', () => g.openCalls() === 0);
   });
 
   describe('request messages keep a pace (call-bound.ts)', () => {
@@ -239,7 +271,11 @@ describe('gRPC front end: answer metadata and cancelled calls', function () {
       port2 = await g2.listen(0, '127.0.0.1');
       const Ctor = makeGenericClientConstructor(inferenceServiceDefinition(), 'GRPCInferenceService');
       client2 = new Ctor(`127.0.0.1:${port2}`, credentials.createInsecure());
-      live = () => new Promise((resolve) => (client2 as unknown as { ServerLive: (r: object, cb: (e: ServiceError | null) => void) => void }).ServerLive({}, (e) => resolve(e)));
+      // A new ModelInfer call with a token: it needs one of the two places the partial calls hold.
+      live = async () => {
+        const md = await metadata(`grpc-pace-probe-${Math.random()}`);
+        return new Promise((resolve) => (client2 as unknown as { ModelInfer: Infer }).ModelInfer(REQUEST, md, (e) => resolve(e)));
+      };
     });
     after(async () => {
       client2.close();

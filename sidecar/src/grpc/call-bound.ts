@@ -15,11 +15,13 @@
 //   - when the bound is full at a call's start, the calls still receiving their message that a
 //     check saw at least a window ago give way, oldest first (DEADLINE_EXCEEDED), before the new
 //     call is refused (UNAVAILABLE + retry-after).
-// Known limit: the bound counts calls, not bytes, so a client that opens about the bound's number
-// of new calls every window keeps it full of young calls. A ModelInfer caller without a valid token
-// or over its rate is refused when its metadata arrives (early-access.ts) and so holds no place;
-// for the open methods and with auth off, per-client limits upstream are the defense, as for a
-// connection flood.
+// The methods that need no token (`openMethods`: health, metadata, config) have places of their
+// own, so callers without a token cannot take ModelInfer's; a ModelInfer caller without a valid
+// token or over its rate is refused when its metadata arrives (early-access.ts) and holds no place.
+// Known limit: the bound counts calls, not bytes, so a client that opens about a lane's number of
+// new calls every window keeps that lane full of young calls: with auth on, ModelInfer's takes a
+// valid token within its rate; for the open methods, and with auth off, per-client limits
+// upstream are the defense, as for a connection flood.
 
 import { Metadata, ServerInterceptingCall, type ServerInterceptor, status as Status } from '@grpc/grpc-js';
 import type { Socket } from 'node:net';
@@ -29,9 +31,18 @@ import type { MetadataStage } from './early-access.js';
 
 type InnerCall = Parameters<ServerInterceptor>[1];
 
+/** A share of the bound: the calls it holds now and how many it may. */
+interface Lane {
+  open: number;
+  max: () => number;
+  /** What the refusal says of the limit. */
+  limitText: (max: number) => string;
+}
+
 /** A call whose request message has not arrived whole yet. */
 interface Receiving {
   call: InnerCall;
+  lane: Lane;
   /** Its method's path, and its metadata once it came (for the answer's access line). */
   route: string;
   md: Metadata | undefined;
@@ -44,6 +55,12 @@ interface Receiving {
 export interface CallBoundOptions {
   /** Calls that may be open at once (the run queue's capacity). */
   max: () => number;
+  /**
+   * The methods that need no token (health, metadata) and their own, smaller bound. Without it
+   * they share `max` with the guarded ones, and a caller without a token could fill it with
+   * partial messages to them and have every ModelInfer refused.
+   */
+  openMethods?: { is: (path: string) => boolean; max: number };
   /** Counts a call refused or closed here (paddle_request_failures_total). */
   failed?: (e: SidecarError) => void;
   pace?: BodyPace;
@@ -68,7 +85,9 @@ export interface CallBound extends ServerInterceptor {
 export function openCallBound(o: CallBoundOptions): CallBound {
   const pace = o.pace ?? BODY_PACE_DEFAULTS;
   const now = o.now ?? (() => performance.now());
-  let open = 0;
+  const guarded: Lane = { open: 0, max: o.max, limitText: (max) => `the run queue holds ${max}` };
+  const openLane: Lane = { open: 0, max: () => o.openMethods?.max ?? 0, limitText: (max) => `at most ${max} calls to the methods that need no token` };
+  const laneOf = (path: string): Lane => (o.openMethods?.is(path) ? openLane : guarded);
   /** Oldest first (a Set keeps insertion order). */
   const receiving = new Set<Receiving>();
   /** Each watched connection's bytes read when its current window began. */
@@ -99,9 +118,14 @@ export function openCallBound(o: CallBoundOptions): CallBound {
   };
   const ticker = new PaceTicker(pace.windowMs, () => receiving.size > 0, check);
 
-  /** Closes the oldest call still receiving after more than a window; false when there is none. */
-  const makeRoom = (): boolean => {
-    const first = receiving.values().next().value;
+  /** Closes the lane's oldest call still receiving after more than a window; false when there is none. */
+  const makeRoom = (lane: Lane): boolean => {
+    let first: Receiving | undefined;
+    for (const r of receiving) {
+      if (r.lane !== lane) continue;
+      first = r;
+      break;
+    }
     if (first === undefined || !seenWindowAgo(first.seenAt, now(), pace)) return false;
     first.release(); // out of the receiving set too
     const e = new SidecarError('request_timeout', `request message still incomplete after more than ${(pace.windowMs / 1000).toFixed(1)} s while newer calls waited for room: the oldest incomplete calls are closed first when the open-call bound is full`);
@@ -115,6 +139,7 @@ export function openCallBound(o: CallBoundOptions): CallBound {
 
   const onMetadata = o.onMetadata;
   const bound = (method: { path: string }, call: InnerCall): ServerInterceptingCall => {
+    const lane = laneOf(method.path);
     let counted = false;
     let pending: Receiving | undefined;
     const received = (): void => {
@@ -125,14 +150,14 @@ export function openCallBound(o: CallBoundOptions): CallBound {
       received();
       if (counted) {
         counted = false;
-        open--;
+        lane.open--;
       }
     };
     return new ServerInterceptingCall(call, {
       start: (next) => {
-        const limit = o.max();
-        if (open >= limit && !makeRoom()) {
-          const e = new SidecarError('overloaded', `server busy: ${open} calls open, the run queue holds ${limit}`, { retryAfterSeconds: 1 });
+        const limit = lane.max();
+        if (lane.open >= limit && !makeRoom(lane)) {
+          const e = new SidecarError('overloaded', `server busy: ${lane.open} calls open, ${lane.limitText(limit)}`, { retryAfterSeconds: 1 });
           const end = o.end;
           if (end) {
             // Answered from its metadata (it comes at once, the message is never read).
@@ -145,9 +170,9 @@ export function openCallBound(o: CallBoundOptions): CallBound {
           call.sendStatus({ code: Status.UNAVAILABLE, details: e.message, metadata: trailers });
           return;
         }
-        open++;
+        lane.open++;
         counted = true;
-        pending = { call, route: method.path, md: undefined, seenAt: undefined, release };
+        pending = { call, lane, route: method.path, md: undefined, seenAt: undefined, release };
         receiving.add(pending);
         ticker.wake();
         next({
@@ -175,5 +200,5 @@ export function openCallBound(o: CallBoundOptions): CallBound {
     for (const r of receiving) if (seenWindowAgo(r.seenAt, t, pace)) n++;
     return n;
   };
-  return Object.assign(bound, { open: () => open, oldReceiving });
+  return Object.assign(bound, { open: () => guarded.open + openLane.open, oldReceiving });
 }

@@ -74,6 +74,12 @@ const INFER_PATH = `/${SERVICE_NAME}/ModelInfer`;
  * this many partial messages (100 x the message limit).
  */
 export const MAX_STREAMS_PER_CONNECTION = 100;
+/**
+ * Calls to the methods that need no token (ServerLive, ServerReady, ModelReady, the metadata and
+ * config methods) open at once, beside ModelInfer's places: their messages are a few bytes, and
+ * their handlers answer at once.
+ */
+export const OPEN_METHOD_CALLS = 32;
 /** How long a keepalive ping may go unanswered before the connection is closed (ms). */
 const KEEPALIVE_TIMEOUT_MS = 20_000;
 const CLIENT_CLOSED = 499;
@@ -231,6 +237,8 @@ export function createGrpcFrontEnd(o: GrpcFrontEndOptions): GrpcFrontEnd {
   });
   const bound = openCallBound({
     max: () => core.capacity(),
+    // The methods that need no token get places of their own: callers without one cannot take ModelInfer's.
+    openMethods: { is: (path) => path !== INFER_PATH, max: OPEN_METHOD_CALLS },
     // The access check when the metadata comes, in the same interceptor (its refusals end the call, which gives the place back).
     onMetadata: early.stage,
     // Its refusals and evictions answered with the request id and an access line, as every other refusal.
