@@ -92,7 +92,7 @@ export type ConnectionClosed = (reason: 'limit' | 'idle' | 'slow' | 'malformed' 
  * connection closes) with a JSON body naming the problem. llhttp's `reason` is its own fixed text,
  * never the client's bytes.
  */
-export function clientErrorAnswer(err: { code?: string; reason?: string }, headerTimeoutMs: number): string {
+function clientErrorAnswer(err: { code?: string; reason?: string }, headerTimeoutMs: number): string {
   let status = '400 Bad Request';
   let message = `malformed HTTP request${err.code ? ` (${err.code}${err.reason ? `: ${err.reason}` : ''})` : ''}`;
   if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {

@@ -45,13 +45,10 @@ export function leaveBody(req: IncomingMessage, limitBytes: number, close: boole
   const length = req.headers['content-length'];
   // Neither header: no body (a GET answered before node has marked its message complete).
   if (!chunked && length === undefined) return close;
-  if (!close && !chunked && Number(length) <= limitBytes) {
-    req.resume();
-    return false;
-  }
-  req.socket.destroySoon = lingeringClose;
+  const closing = close || chunked || !(Number(length) <= limitBytes);
+  if (closing) req.socket.destroySoon = lingeringClose;
   req.resume();
-  return true;
+  return closing;
 }
 
 /** Where `readBody` hands the parsed body (undefined for an empty one) or the error; `ctx` is the caller's. */

@@ -23,7 +23,7 @@
 // valid token within its rate; for the open methods, and with auth off, per-client limits
 // upstream are the defense, as for a connection flood.
 
-import { Metadata, ServerInterceptingCall, type ServerInterceptor, status as Status } from '@grpc/grpc-js';
+import { type Metadata, ServerInterceptingCall, type ServerInterceptor, status as Status } from '@grpc/grpc-js';
 import type { Socket } from 'node:net';
 import { SidecarError } from '../errors.js';
 import { BODY_PACE_DEFAULTS, type BodyPace, PaceTicker, type PaceWindow, seenWindowAgo, slowRate } from '../pace.js';
@@ -56,22 +56,20 @@ export interface CallBoundOptions {
   /** Calls that may be open at once (the run queue's capacity). */
   max: () => number;
   /**
-   * The methods that need no token (health, metadata) and their own, smaller bound. Without it
-   * they share `max` with the guarded ones, and a caller without a token could fill it with
-   * partial messages to them and have every ModelInfer refused.
+   * The methods that need no token (health, metadata) and their own, smaller bound: sharing `max`
+   * with the guarded ones, a caller without a token could fill it with partial messages to them
+   * and have every ModelInfer refused.
    */
-  openMethods?: { is: (path: string) => boolean; max: number };
-  /** Counts a call refused or closed here (paddle_request_failures_total). */
-  failed?: (e: SidecarError) => void;
+  openMethods: { is: (path: string) => boolean; max: number };
   pace?: BodyPace;
   /** The connection behind a peer string (the listener's own sockets); closing it ends its calls. */
   socketOf?: (peer: string) => Socket | undefined;
   /** Counts a connection closed for receiving too slowly. */
   onSlowConnection?: () => void;
   /** Runs on each admitted call's metadata before its message is read (early-access.ts). */
-  onMetadata?: MetadataStage;
-  /** Answers a call refused or evicted here, from its metadata (request id, access line, failure count: early-access.ts); without it the call is answered bare and counted by `failed`. */
-  end?: (route: string, md: Metadata, call: InnerCall, err: SidecarError) => void;
+  onMetadata: MetadataStage;
+  /** Answers a call refused or evicted here, from its metadata (request id, access line, failure count: early-access.ts). */
+  end: (route: string, md: Metadata, call: InnerCall, err: SidecarError) => void;
   now?: () => number;
 }
 
@@ -86,8 +84,8 @@ export function openCallBound(o: CallBoundOptions): CallBound {
   const pace = o.pace ?? BODY_PACE_DEFAULTS;
   const now = o.now ?? (() => performance.now());
   const guarded: Lane = { open: 0, max: o.max, limitText: (max) => `the run queue holds ${max}` };
-  const openLane: Lane = { open: 0, max: () => o.openMethods?.max ?? 0, limitText: (max) => `at most ${max} calls to the methods that need no token` };
-  const laneOf = (path: string): Lane => (o.openMethods?.is(path) ? openLane : guarded);
+  const openLane: Lane = { open: 0, max: () => o.openMethods.max, limitText: (max) => `at most ${max} calls to the methods that need no token` };
+  const laneOf = (path: string): Lane => (o.openMethods.is(path) ? openLane : guarded);
   /** Oldest first (a Set keeps insertion order). */
   const receiving = new Set<Receiving>();
   /** Each watched connection's bytes read when its current window began. */
@@ -129,15 +127,13 @@ export function openCallBound(o: CallBoundOptions): CallBound {
     if (first === undefined || !seenWindowAgo(first.seenAt, now(), pace)) return false;
     first.release(); // out of the receiving set too
     const e = new SidecarError('request_timeout', `request message still incomplete after more than ${(pace.windowMs / 1000).toFixed(1)} s while newer calls waited for room: the oldest incomplete calls are closed first when the open-call bound is full`);
-    if (o.end && first.md) o.end(first.route, first.md, first.call, e);
-    else {
-      o.failed?.(e);
-      first.call.sendStatus({ code: Status.DEADLINE_EXCEEDED, details: e.message });
-    }
+    // Its metadata came in the same tick as its start (grpc-js hands it over as the call starts).
+    if (first.md) o.end(first.route, first.md, first.call, e);
+    else first.call.sendStatus({ code: Status.DEADLINE_EXCEEDED, details: e.message });
     return true;
   };
 
-  const onMetadata = o.onMetadata;
+  const { onMetadata, end } = o;
   const bound = (method: { path: string }, call: InnerCall): ServerInterceptingCall => {
     const lane = laneOf(method.path);
     let counted = false;
@@ -158,16 +154,8 @@ export function openCallBound(o: CallBoundOptions): CallBound {
         const limit = lane.max();
         if (lane.open >= limit && !makeRoom(lane)) {
           const e = new SidecarError('overloaded', `server busy: ${lane.open} calls open, ${lane.limitText(limit)}`, { retryAfterSeconds: 1 });
-          const end = o.end;
-          if (end) {
-            // Answered from its metadata (it comes at once, the message is never read).
-            next({ onReceiveMetadata: (md) => end(method.path, md, call, e) });
-            return;
-          }
-          o.failed?.(e);
-          const trailers = new Metadata();
-          trailers.set('retry-after', '1');
-          call.sendStatus({ code: Status.UNAVAILABLE, details: e.message, metadata: trailers });
+          // Answered from its metadata (it comes at once, the message is never read).
+          next({ onReceiveMetadata: (md) => end(method.path, md, call, e) });
           return;
         }
         lane.open++;
@@ -178,8 +166,7 @@ export function openCallBound(o: CallBoundOptions): CallBound {
         next({
           onReceiveMetadata: (md, pass) => {
             if (pending) pending.md = md;
-            if (onMetadata) onMetadata(method.path, md, call, pass, release);
-            else pass(md);
+            onMetadata(method.path, md, call, pass, release);
           },
           onCancel: release,
           onReceiveMessage: (message, nextMessage) => {

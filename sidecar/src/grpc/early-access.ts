@@ -17,10 +17,10 @@
 // answered through end(), with its access line; one the client cancels, or whose connection
 // closes, before its message arrives never reaches a handler and leaves no access line, as before.
 
-import { Metadata, type ServerInterceptor } from '@grpc/grpc-js';
+import type { Metadata, ServerInterceptor } from '@grpc/grpc-js';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { CallCore, CallHandle } from '../call-core.js';
-import { grpcStatusOf } from './status.js';
+import { refusalStatus, ReplyMetadata } from './reply.js';
 
 type InnerCall = Parameters<ServerInterceptor>[1];
 
@@ -67,13 +67,8 @@ export function earlyAccess(o: EarlyAccessOptions): EarlyAccess {
   const refuse = (inner: InnerCall, route: string, call: CallHandle, err: unknown, answered?: () => void): void => {
     const e = core.fail(call, err);
     // The ids in the initial metadata, Retry-After in the trailers: as the handler's refusals.
-    const initial = new Metadata();
-    initial.set('x-request-id', call.requestId);
-    initial.set('traceparent', core.traceparent(call));
-    inner.sendMetadata(initial);
-    const trailers = new Metadata();
-    if (e.retryAfterSeconds !== undefined) trailers.set('retry-after', String(e.retryAfterSeconds));
-    inner.sendStatus({ code: grpcStatusOf(e.httpStatus), details: e.message, metadata: trailers });
+    inner.sendMetadata(new ReplyMetadata(call.requestId, core.traceparent(call)));
+    inner.sendStatus(refusalStatus(e));
     answered?.();
     core.close(call, e.httpStatus, route, 'POST');
   };

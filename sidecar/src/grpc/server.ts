@@ -16,8 +16,7 @@
 // once are bounded and their request messages keep a pace (call-bound.ts).
 
 import {
-  Metadata,
-  type MetadataValue,
+  type Metadata,
   Server,
   ServerCredentials,
   experimental,
@@ -33,9 +32,9 @@ import type { TlsFiles } from '../server.js';
 import type { BodyPace } from '../pace.js';
 import { openCallBound } from './call-bound.js';
 import { earlyAccess } from './early-access.js';
+import { refusalStatus, ReplyMetadata } from './reply.js';
 import { buildGrpcInferResponse, parseGrpcInfer, type GrpcInferRequest } from './codec.js';
 import { inferenceServiceDefinition, SERVICE_NAME } from './service.js';
-import { grpcStatusOf } from './status.js';
 
 export interface GrpcFrontEndOptions {
   core: CallCore;
@@ -122,36 +121,6 @@ function credentials(tls: TlsFiles | undefined, refreshMs: number): ServerCreden
   return experimental.createCertificateProviderServerCredentials(provider, tls.mutual ? provider : null, tls.mutual);
 }
 
-/**
- * The answer's initial metadata, x-request-id and traceparent, handed to grpc-js as the headers
- * it sends (toHttp2Headers, what grpc-js's sendMetadata reads) without Metadata.set's per-call
- * key and value checks (two regular expressions per entry). Both values are legal header values
- * by construction: the request id is the caller's only when it matches [A-Za-z0-9._-]{1,128}
- * (pipeline/context.ts), else a UUID; the traceparent is version, hex ids and flags joined by
- * dashes. get() and getMap() answer the same two entries.
- */
-class ReplyMetadata extends Metadata {
-  constructor(
-    private readonly requestId: string,
-    private readonly traceparent: string,
-  ) {
-    super();
-  }
-
-  override toHttp2Headers(): { 'x-request-id': string; traceparent: string } {
-    return { 'x-request-id': this.requestId, traceparent: this.traceparent };
-  }
-
-  override getMap(): { [key: string]: MetadataValue } {
-    return this.toHttp2Headers();
-  }
-
-  override get(key: string): MetadataValue[] {
-    const k = key.toLowerCase();
-    return k === 'x-request-id' ? [this.requestId] : k === 'traceparent' ? [this.traceparent] : [];
-  }
-}
-
 /** What a method's handler gets: the decoded request, the pipeline's call, the peer. */
 interface MethodCall<Req> {
   request: Req;
@@ -208,10 +177,8 @@ class Unary<Req, Res> implements MethodCall<Req> {
   fail(err: unknown): void {
     const e = this.core.fail(this.call, err);
     if (!this.grpc.cancelled) {
-      const trailers = new Metadata();
-      if (e.retryAfterSeconds !== undefined) trailers.set('retry-after', String(e.retryAfterSeconds));
       this.sendReplyMetadata();
-      this.done({ code: grpcStatusOf(e.httpStatus), details: e.message, metadata: trailers });
+      this.done(refusalStatus(e));
     }
     this.close(this.grpc.cancelled ? CLIENT_CLOSED : e.httpStatus);
   }
@@ -228,9 +195,11 @@ export function createGrpcFrontEnd(o: GrpcFrontEndOptions): GrpcFrontEnd {
   // Refusals are counted as the queue's are (paddle_request_failures_total{reason="overloaded"}).
   // The listener's connections by grpc-js's peer string ("address:port"), for the pace check.
   const sockets = new Map<string, Socket>();
+  // The one guarded method and its policy; every other method needs no token.
+  const policyOf = (path: string): string | undefined => (path === INFER_PATH ? INFER_POLICY : undefined);
   const early = earlyAccess({
     core,
-    policyOf: (path) => (path === INFER_PATH ? INFER_POLICY : undefined),
+    policyOf,
     headersOf,
     addressOf: peerAddress,
     connectionOf: (peer) => sockets.get(peer),
@@ -238,12 +207,11 @@ export function createGrpcFrontEnd(o: GrpcFrontEndOptions): GrpcFrontEnd {
   const bound = openCallBound({
     max: () => core.capacity(),
     // The methods that need no token get places of their own: callers without one cannot take ModelInfer's.
-    openMethods: { is: (path) => path !== INFER_PATH, max: OPEN_METHOD_CALLS },
+    openMethods: { is: (path) => policyOf(path) === undefined, max: OPEN_METHOD_CALLS },
     // The access check when the metadata comes, in the same interceptor (its refusals end the call, which gives the place back).
     onMetadata: early.stage,
     // Its refusals and evictions answered with the request id and an access line, as every other refusal.
     end: early.end,
-    failed: (e) => core.fail(undefined, e),
     ...(o.pace ? { pace: o.pace } : {}),
     socketOf: (peer) => sockets.get(peer),
     onSlowConnection: () => o.onConnectionClosed?.('slow'),
