@@ -203,24 +203,29 @@ describe('connection limits on node:https (the REST port with TLS)', () => {
 });
 
 describe('connection limits on node:https: a handshake that never completes', () => {
-  it('closes a TCP connection that never starts its TLS handshake by the header deadline', async () => {
+  it('closes a TCP connection that never starts its TLS handshake, or stops it after one byte, by the header deadline', async () => {
     // node's own handshake timeout is 120 s; the idle sweep watches only connections past their handshake.
     const pki = createPki();
     const server = createSidecarServer({ handler: (_req, res) => res.end('ok'), tls: { certFile: pki.serverCert, keyFile: pki.serverKey, mutual: false }, limits: { maxConnections: 8, idleTimeoutMs: 60_000, headerTimeoutMs: 400 } });
     const port = await server.listen(0, '127.0.0.1');
     const c = rawClient(port);
+    const partial = rawClient(port);
+    partial.socket.write(Buffer.from([0x16]));
     try {
       await until('the silent TCP connection closed by the server', c.closed);
       assert.equal(c.received(), '', 'nothing was answered');
+      await until('the stalled TLS handshake closed by the server', partial.closed, 20_000);
+      assert.equal(partial.received(), '', 'nothing was answered');
     } finally {
       c.socket.destroy();
+      partial.socket.destroy();
       await server.close();
     }
   });
 });
 
 describe('connection limits on the gRPC port with TLS: a connection that never starts', () => {
-  it('closes a TCP connection that sends no byte (no ClientHello) by the header deadline, and counts it', async () => {
+  it('closes a TCP connection that sends no byte (no ClientHello), or a TLS handshake that stops after one, by the header deadline', async () => {
     // grpc-js's idle timeout starts with an HTTP/2 session; the TLS handshake's own limit is 120 s.
     const h = await startHarness({ predictor: new ScriptedPredictor(), tls: 'none' });
     const pki = createPki();
@@ -238,11 +243,48 @@ describe('connection limits on the gRPC port with TLS: a connection that never s
       });
     while (!(await handshake())) await new Promise((r) => setTimeout(r, 50));
     const c = rawClient(port);
+    // The first byte of a TLS record (a handshake record's type), then nothing: node's TLS server
+    // would wait 120 s for the rest of the ClientHello.
+    const partial = rawClient(port);
+    partial.socket.write(Buffer.from([0x16]));
     try {
       await until('the silent TCP connection closed by the server', c.closed);
       assert.deepEqual(closed, ['idle']);
+      await until('the stalled TLS handshake closed by the server', partial.closed, 20_000);
+      assert.equal(partial.received(), '', 'nothing was answered');
     } finally {
       c.socket.destroy();
+      partial.socket.destroy();
+      await g.close();
+      await h.close();
+    }
+  });
+});
+
+describe('connection limits on the gRPC port without TLS: a preface that never completes', () => {
+  it('closes an h2c connection whose preface is not whole by the header deadline, and counts it; a whole one is served', async () => {
+    const h = await startHarness({ predictor: new ScriptedPredictor(), tls: 'none' });
+    const closed: string[] = [];
+    const g = createGrpcFrontEnd({ core: h.sidecar.core, limits: { maxConnections: 8, idleTimeoutMs: 60_000, headerTimeoutMs: 400 }, onConnectionClosed: (r) => void closed.push(r) });
+    const port = await g.listen(0, '127.0.0.1');
+    // 10 of the preface's 24 bytes, then nothing: nghttp2 would wait for the rest until the idle timeout.
+    const partial = rawClient(port);
+    partial.socket.write('PRI * HTTP');
+    const Ctor = makeGenericClientConstructor(inferenceServiceDefinition(), 'GRPCInferenceService');
+    const client = new Ctor(`127.0.0.1:${port}`, credentials.createInsecure());
+    const live = (): Promise<unknown> =>
+      new Promise<unknown>((resolve, reject) =>
+        (client as unknown as { ServerLive: (r: object, cb: (e: Error | null, v: unknown) => void) => void }).ServerLive({}, (e, v) => (e ? reject(e) : resolve(v))),
+      );
+    try {
+      // A client's connection, its preface whole, opened before the deadline and used after it.
+      assert.deepEqual(await live(), { live: true });
+      await until('the partial preface closed by the server', partial.closed, 20_000);
+      assert.deepEqual(await live(), { live: true });
+      assert.deepEqual(closed, ['header_timeout'], 'only the partial preface was closed');
+    } finally {
+      client.close();
+      partial.socket.destroy();
       await g.close();
       await h.close();
     }

@@ -108,7 +108,7 @@ function peerAddress(peer: string): string {
   return lastPeer.address;
 }
 
-function credentials(tls: TlsFiles | undefined, refreshMs: number): ServerCredentials {
+function credentials(tls: TlsFiles | undefined, refreshMs: number, handshakeTimeoutMs: number): ServerCredentials {
   if (!tls) return ServerCredentials.createInsecure();
   if (tls.mutual && !tls.caFile) throw new Error('mutual TLS needs a client CA file');
   const provider = new experimental.FileWatcherCertificateProvider({
@@ -118,8 +118,20 @@ function credentials(tls: TlsFiles | undefined, refreshMs: number): ServerCreden
     refreshIntervalMs: refreshMs,
   });
   // grpc-js's parameters are named the other way round: the first is the identity provider.
-  return experimental.createCertificateProviderServerCredentials(provider, tls.mutual ? provider : null, tls.mutual);
+  const creds = experimental.createCertificateProviderServerCredentials(provider, tls.mutual ? provider : null, tls.mutual);
+  // A client that starts its handshake and never finishes it (one byte of a ClientHello, then
+  // nothing) is held by node's TLS server for its own limit, 120 s, and grpc-js sets none: with
+  // the connection cap, a few thousand such connections would shut the port for two minutes a
+  // wave. The handshake gets the header deadline, as on the REST port (server.ts). grpc-js builds
+  // its TLS server from these constructor options (http2.createSecureServer); the test
+  // 'a TLS handshake that stops after one byte' fails if a grpc-js release stops reading them.
+  const options = creds._getConstructorOptions();
+  if (options !== null) creds._getConstructorOptions = () => ({ ...options, handshakeTimeout: handshakeTimeoutMs });
+  return creds;
 }
+
+/** The HTTP/2 client connection preface (RFC 9113 3.4): what an h2c connection sends first. */
+const H2_PREFACE_BYTES = 24;
 
 /** What a method's handler gets: the decoded request, the pipeline's call, the peer. */
 interface MethodCall<Req> {
@@ -296,7 +308,7 @@ export function createGrpcFrontEnd(o: GrpcFrontEndOptions): GrpcFrontEnd {
     }),
   };
   server.addService(inferenceServiceDefinition(), impl);
-  const creds = credentials(o.tls, o.certRefreshMs ?? 2000);
+  const creds = credentials(o.tls, o.certRefreshMs ?? 2000, headerTimeoutMs);
 
   // The listening socket is ours (grpc-js's own listeners have no connection cap): each accepted
   // connection is handed to grpc-js, which does TLS and HTTP/2 on it with the same credentials.
@@ -312,11 +324,15 @@ export function createGrpcFrontEnd(o: GrpcFrontEndOptions): GrpcFrontEnd {
           const peer = `${socket.remoteAddress}:${socket.remotePort}`;
           sockets.set(peer, socket);
           // A connection that sends no byte by the header deadline (no TLS ClientHello, no HTTP/2
-          // preface) is closed: grpc-js's idle timeout starts only with an HTTP/2 session, and
-          // the TLS handshake's own limit is 120 s.
+          // preface) is closed: grpc-js's idle timeout starts only with an HTTP/2 session. So is
+          // an h2c connection whose preface is not whole by then (a slow start, as a REST request
+          // whose headers are late): nghttp2 waits for the rest for as long as the idle timeout.
+          // With TLS, the handshake's own deadline (credentials above) covers a partial start.
           const silent = setTimeout(() => {
-            if (socket.bytesRead > 0) return;
-            o.onConnectionClosed?.('idle');
+            const read = socket.bytesRead;
+            if (read === 0) o.onConnectionClosed?.('idle');
+            else if (!o.tls && read < H2_PREFACE_BYTES) o.onConnectionClosed?.('header_timeout');
+            else return;
             socket.destroy();
           }, headerTimeoutMs);
           silent.unref();
