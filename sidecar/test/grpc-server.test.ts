@@ -320,6 +320,44 @@ describe('gRPC front end: answer metadata and cancelled calls', function () {
       }
     });
 
+    it('a client that does not take its answers (a stream window of 0) holds its places only until its connection is closed', async () => {
+      // Before: grpc-js held each answer until the client opened its window, the place came back
+      // as the handler answered, and the connection (its pings answered) lived on: 200 such
+      // connections x 100 ServerMetadata streams held ~240 MB for as long as they stayed.
+      closed.length = 0;
+      const authorization = `Bearer ${await h.token('model_inference', { sub: 'grpc-slow-reader' })}`;
+      const def = inferenceServiceDefinition() as unknown as Record<string, { requestSerialize: (r: unknown) => Buffer }>;
+      const message = def.ModelInfer!.requestSerialize({ ...REQUEST });
+      const frame = Buffer.concat([Buffer.from([0, 0, 0, 0, 0]), message]);
+      frame.writeUInt32BE(message.length, 1);
+      const session = connect(`http://127.0.0.1:${port2}`, { settings: { initialWindowSize: 0 } });
+      session.on('error', () => undefined);
+      let headers = 0;
+      let ended = 0;
+      const streams = Array.from({ length: 2 }, (_, i) => {
+        const st = session.request({ ':method': 'POST', ':path': '/inference.GRPCInferenceService/ModelInfer', 'content-type': 'application/grpc', te: 'trailers', authorization, 'x-request-id': `grpc-slow-reader-${i}` });
+        st.on('error', () => undefined);
+        st.on('response', () => void headers++);
+        st.on('close', () => void ended++);
+        st.end(frame);
+        return st;
+      });
+      try {
+        await until('both answered (their headers need no window)', () => headers === 2);
+        assert.equal(g2.openCalls(), 2, 'the answers not taken hold their places');
+        const refused = await live();
+        assert.equal(refused?.code, 14, 'the bound is full: UNAVAILABLE');
+        await until('the connection that takes nothing closed', () => closed.includes('slow'));
+        await until('its streams ended', () => ended === 2);
+        await until('its places given back', () => g2.openCalls() === 0);
+        assert.equal(await live(), null, 'served again');
+        assert.deepEqual(closed, ['slow']);
+      } finally {
+        for (const st of streams) st.destroy();
+        session.destroy();
+      }
+    });
+
     it('when the bound is full, a call still receiving after more than a window gives way (DEADLINE_EXCEEDED) to a new call', async () => {
       closed.length = 0;
       const { session, streams, statuses } = await partialCalls(2, 50_000);

@@ -15,6 +15,16 @@
 //   - when the bound is full at a call's start, the calls still receiving their message that a
 //     check saw at least a window ago give way, oldest first (DEADLINE_EXCEEDED), before the new
 //     call is refused (UNAVAILABLE + retry-after).
+// An answer is held the same way from the other side: grpc-js writes it into the HTTP/2 stream,
+// which sends it as the client's flow-control window allows, and a client that never opens its
+// window (or stopped reading) still answers the keepalive pings, so its streams and their answers
+// stayed for as long as it liked (200 connections x 100 streams: ~240 MB, indefinitely). So:
+//   - a call keeps its place until its client has taken the answer (grpc-js reports the end of the
+//     call once its trailers are out), not only until the handler answered;
+//   - a connection with an answer waiting since an earlier check must have written at the same
+//     floor over the window since, else it is closed (counted `slow`), which ends its streams;
+//   - when the bound is full and nothing is still receiving, the connection of the lane's oldest
+//     answer not taken for more than a window is closed to make room.
 // The methods that need no token (`openMethods`: health, metadata, config) have places of their
 // own, so callers without a token cannot take ModelInfer's; a ModelInfer caller without a valid
 // token or over its rate is refused when its metadata arrives (early-access.ts) and holds no place.
@@ -48,6 +58,24 @@ interface Receiving {
   md: Metadata | undefined;
   /** When the first check saw it (its age, for makeRoom): no clock read per call. */
   seenAt: number | undefined;
+  /** Gives the call's place back (once). */
+  release: () => void;
+  /** Marks it answered (after an eviction's answer). */
+  answered: () => void;
+}
+
+/**
+ * A call answered whose answer its client has not taken yet: grpc-js hands the answer to the
+ * HTTP/2 stream, which sends it as the client's flow-control window allows, then the trailers; the
+ * stream stays open (and its answer in memory) until then.
+ */
+interface Answering {
+  call: InnerCall;
+  /** Its lane; undefined for a call refused or evicted here (it holds no place). */
+  lane: Lane | undefined;
+  /** When a check saw it, and its connection's bytes written then (its stall window). */
+  seenAt: number | undefined;
+  written: number;
   /** Gives the call's place back (once). */
   release: () => void;
 }
@@ -88,11 +116,30 @@ export function openCallBound(o: CallBoundOptions): CallBound {
   const laneOf = (path: string): Lane => (o.openMethods.is(path) ? openLane : guarded);
   /** Oldest first (a Set keeps insertion order). */
   const receiving = new Set<Receiving>();
+  const answering = new Set<Answering>();
   /** Each watched connection's bytes read when its current window began. */
   const windows = new Map<Socket, PaceWindow>();
 
   const check = (): void => {
     const t = now();
+    const closed = new Set<Socket>();
+    for (const a of answering) {
+      const socket = o.socketOf?.(a.call.getPeer());
+      if (socket === undefined || closed.has(socket)) continue;
+      // An answer that waited since an earlier check: its connection must have written at the
+      // body pace meanwhile (a large answer to a slow reader moves; one whose client never opens
+      // its window, or stopped reading, does not), else it is closed, which ends its streams.
+      if (a.seenAt !== undefined && a.seenAt < t && slowRate({ bytes: a.written, at: a.seenAt }, socket.bytesWritten, t, pace) !== undefined) {
+        closed.add(socket);
+        o.onSlowConnection?.();
+        socket.destroy();
+        continue;
+      }
+      if (a.seenAt === undefined || t - a.seenAt >= pace.windowMs * 0.9) {
+        a.seenAt = t;
+        a.written = socket.bytesWritten;
+      }
+    }
     const calls = new Map<Socket, number>();
     for (const r of receiving) {
       r.seenAt ??= t;
@@ -114,22 +161,39 @@ export function openCallBound(o: CallBoundOptions): CallBound {
       }
     }
   };
-  const ticker = new PaceTicker(pace.windowMs, () => receiving.size > 0, check);
+  const ticker = new PaceTicker(pace.windowMs, () => receiving.size > 0 || answering.size > 0, check);
 
-  /** Closes the lane's oldest call still receiving after more than a window; false when there is none. */
+  /** The lane's oldest entry (a Set keeps insertion order). */
+  const oldestOf = <T extends { lane: Lane | undefined }>(set: Set<T>, lane: Lane): T | undefined => {
+    for (const r of set) if (r.lane === lane) return r;
+    return undefined;
+  };
+
+  /**
+   * Closes the lane's oldest call still receiving after more than a window, else the connection
+   * of its oldest answer not taken for more than a window; false when there is neither.
+   */
   const makeRoom = (lane: Lane): boolean => {
-    let first: Receiving | undefined;
-    for (const r of receiving) {
-      if (r.lane !== lane) continue;
-      first = r;
-      break;
+    const t = now();
+    const first = oldestOf(receiving, lane);
+    if (first === undefined || !seenWindowAgo(first.seenAt, t, pace)) {
+      // A client that does not take its answers (an HTTP/2 window it never opens, a connection
+      // it stopped reading) still answers the keepalive pings: only closing its connection ends
+      // the streams its answers wait on (grpc-js has no way to reset one stream).
+      const stalled = oldestOf(answering, lane);
+      const socket = stalled === undefined || !seenWindowAgo(stalled.seenAt, t, pace) ? undefined : o.socketOf?.(stalled.call.getPeer());
+      if (stalled === undefined || socket === undefined) return false;
+      stalled.release();
+      o.onSlowConnection?.();
+      socket.destroy();
+      return true;
     }
-    if (first === undefined || !seenWindowAgo(first.seenAt, now(), pace)) return false;
     first.release(); // out of the receiving set too
     const e = new SidecarError('request_timeout', `request message still incomplete after more than ${(pace.windowMs / 1000).toFixed(1)} s while newer calls waited for room: the oldest incomplete calls are closed first when the open-call bound is full`);
     // Its metadata came in the same tick as its start (grpc-js hands it over as the call starts).
     if (first.md) o.end(first.route, first.md, first.call, e);
     else first.call.sendStatus({ code: Status.DEADLINE_EXCEEDED, details: e.message });
+    first.answered();
     return true;
   };
 
@@ -138,16 +202,35 @@ export function openCallBound(o: CallBoundOptions): CallBound {
     const lane = laneOf(method.path);
     let counted = false;
     let pending: Receiving | undefined;
+    let waiting: Answering | undefined;
     const received = (): void => {
       if (pending) receiving.delete(pending);
       pending = undefined;
     };
     const release = (): void => {
       received();
+      if (waiting) answering.delete(waiting);
+      waiting = undefined;
       if (counted) {
         counted = false;
         lane.open--;
       }
+    };
+    /** The call has been answered: watched until its client takes the answer (onCancel: release). */
+    const answered = (): void => {
+      received();
+      if (waiting !== undefined) return;
+      waiting = { call, lane: counted ? lane : undefined, seenAt: undefined, written: 0, release };
+      answering.add(waiting);
+      ticker.wake();
+    };
+    /** Refused after its start (the early access check): its place back at once, its answer watched. */
+    const refused = (): void => {
+      if (counted) {
+        counted = false;
+        lane.open--;
+      }
+      answered();
     };
     return new ServerInterceptingCall(call, {
       start: (next) => {
@@ -155,19 +238,27 @@ export function openCallBound(o: CallBoundOptions): CallBound {
         if (lane.open >= limit && !makeRoom(lane)) {
           const e = new SidecarError('overloaded', `server busy: ${lane.open} calls open, ${lane.limitText(limit)}`, { retryAfterSeconds: 1 });
           // Answered from its metadata (it comes at once, the message is never read).
-          next({ onReceiveMetadata: (md) => end(method.path, md, call, e) });
+          next({
+            onReceiveMetadata: (md) => {
+              end(method.path, md, call, e);
+              answered();
+            },
+            onCancel: release,
+          });
           return;
         }
         lane.open++;
         counted = true;
-        pending = { call, lane, route: method.path, md: undefined, seenAt: undefined, release };
+        pending = { call, lane, route: method.path, md: undefined, seenAt: undefined, release, answered };
         receiving.add(pending);
         ticker.wake();
         next({
           onReceiveMetadata: (md, pass) => {
             if (pending) pending.md = md;
-            onMetadata(method.path, md, call, pass, release);
+            onMetadata(method.path, md, call, pass, refused);
           },
+          // grpc-js calls it once the answer's trailers are sent (the client took the answer) or
+          // the stream closed: the call holds its place until then.
           onCancel: release,
           onReceiveMessage: (message, nextMessage) => {
             received();
@@ -175,8 +266,14 @@ export function openCallBound(o: CallBoundOptions): CallBound {
           },
         });
       },
+      // grpc-js sends a unary call's status only once its answer's bytes are written out, which a
+      // client that never opens its window holds back: the answer is what starts the watch.
+      sendMessage: (message, next) => {
+        answered();
+        next(message);
+      },
       sendStatus: (status, next) => {
-        release();
+        answered();
         next(status);
       },
     });
