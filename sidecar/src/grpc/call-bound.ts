@@ -49,35 +49,27 @@ interface Lane {
   limitText: (max: number) => string;
 }
 
-/** A call whose request message has not arrived whole yet. */
-interface Receiving {
+/**
+ * A call the bound watches: from its start while its request message has not arrived whole (in
+ * `receiving`), then from its answer until its client has taken it (in `answering`): grpc-js hands
+ * the answer to the HTTP/2 stream, which sends it as the client's flow-control window allows,
+ * then the trailers; the stream stays open (and its answer in memory) until then.
+ */
+interface Watched {
   call: InnerCall;
-  lane: Lane;
+  /** Its lane while it holds a place there (undefined once it gave the place back, or never had one). */
+  lane: Lane | undefined;
   /** Its method's path, and its metadata once it came (for the answer's access line). */
   route: string;
   md: Metadata | undefined;
-  /** When the first check saw it (its age, for makeRoom): no clock read per call. */
+  /** When a check first saw it in its current set (its age, for makeRoom): no clock read per call. */
   seenAt: number | undefined;
-  /** Gives the call's place back (once). */
-  release: () => void;
-  /** Marks it answered (after an eviction's answer). */
-  answered: () => void;
-}
-
-/**
- * A call answered whose answer its client has not taken yet: grpc-js hands the answer to the
- * HTTP/2 stream, which sends it as the client's flow-control window allows, then the trailers; the
- * stream stays open (and its answer in memory) until then.
- */
-interface Answering {
-  call: InnerCall;
-  /** Its lane; undefined for a call refused or evicted here (it holds no place). */
-  lane: Lane | undefined;
-  /** When a check saw it, and its connection's bytes written then (its stall window). */
-  seenAt: number | undefined;
+  /** Its connection's bytes written when a check saw its answer waiting (the stall window). */
   written: number;
-  /** Gives the call's place back (once). */
+  /** Gives the call's place back and ends the watch (once): the call's end (its answer taken, or its stream closed). */
   release: () => void;
+  /** Moves it to the answer's watch, before the answer goes out; a call answered before its message was read (a refusal, an eviction) gives its place back at once. */
+  answered: () => void;
 }
 
 export interface CallBoundOptions {
@@ -115,8 +107,8 @@ export function openCallBound(o: CallBoundOptions): CallBound {
   const openLane: Lane = { open: 0, max: () => o.openMethods.max, limitText: (max) => `at most ${max} calls to the methods that need no token` };
   const laneOf = (path: string): Lane => (o.openMethods.is(path) ? openLane : guarded);
   /** Oldest first (a Set keeps insertion order). */
-  const receiving = new Set<Receiving>();
-  const answering = new Set<Answering>();
+  const receiving = new Set<Watched>();
+  const answering = new Set<Watched>();
   /** Each watched connection's bytes read when its current window began. */
   const windows = new Map<Socket, PaceWindow>();
 
@@ -188,50 +180,45 @@ export function openCallBound(o: CallBoundOptions): CallBound {
       socket.destroy();
       return true;
     }
-    first.release(); // out of the receiving set too
+    first.answered(); // its place back, out of the receiving set
     const e = new SidecarError('request_timeout', `request message still incomplete after more than ${(pace.windowMs / 1000).toFixed(1)} s while newer calls waited for room: the oldest incomplete calls are closed first when the open-call bound is full`);
     // Its metadata came in the same tick as its start (grpc-js hands it over as the call starts).
     if (first.md) o.end(first.route, first.md, first.call, e);
     else first.call.sendStatus({ code: Status.DEADLINE_EXCEEDED, details: e.message });
-    first.answered();
     return true;
   };
 
   const { onMetadata, end } = o;
   const bound = (method: { path: string }, call: InnerCall): ServerInterceptingCall => {
     const lane = laneOf(method.path);
-    let counted = false;
-    let pending: Receiving | undefined;
-    let waiting: Answering | undefined;
-    const received = (): void => {
-      if (pending) receiving.delete(pending);
-      pending = undefined;
-    };
+    /** 0: not watched, 1: receiving its message, 2: its answer waiting to be taken, 3: ended. */
+    let stage = 0;
     const release = (): void => {
-      received();
-      if (waiting) answering.delete(waiting);
-      waiting = undefined;
-      if (counted) {
-        counted = false;
-        lane.open--;
+      if (stage === 1) receiving.delete(w);
+      else if (stage === 2) answering.delete(w);
+      stage = 3;
+      if (w.lane !== undefined) {
+        w.lane.open--;
+        w.lane = undefined;
       }
     };
-    /** The call has been answered: watched until its client takes the answer (onCancel: release). */
+    // Called before the answer goes out: grpc-js reports the call's end (onCancel: release) later.
     const answered = (): void => {
-      received();
-      if (waiting !== undefined) return;
-      waiting = { call, lane: counted ? lane : undefined, seenAt: undefined, written: 0, release };
-      answering.add(waiting);
+      if (stage >= 2) return;
+      // Answered while its message was still unread: refused (the early access check) or evicted.
+      if (stage === 1) {
+        receiving.delete(w);
+        if (w.lane !== undefined) {
+          w.lane.open--;
+          w.lane = undefined;
+        }
+      }
+      w.seenAt = undefined;
+      stage = 2;
+      answering.add(w);
       ticker.wake();
     };
-    /** Refused after its start (the early access check): its place back at once, its answer watched. */
-    const refused = (): void => {
-      if (counted) {
-        counted = false;
-        lane.open--;
-      }
-      answered();
-    };
+    const w: Watched = { call, lane: undefined, route: method.path, md: undefined, seenAt: undefined, written: 0, release, answered };
     return new ServerInterceptingCall(call, {
       start: (next) => {
         const limit = lane.max();
@@ -240,28 +227,31 @@ export function openCallBound(o: CallBoundOptions): CallBound {
           // Answered from its metadata (it comes at once, the message is never read).
           next({
             onReceiveMetadata: (md) => {
-              end(method.path, md, call, e);
               answered();
+              end(method.path, md, call, e);
             },
             onCancel: release,
           });
           return;
         }
         lane.open++;
-        counted = true;
-        pending = { call, lane, route: method.path, md: undefined, seenAt: undefined, release, answered };
-        receiving.add(pending);
+        w.lane = lane;
+        stage = 1;
+        receiving.add(w);
         ticker.wake();
         next({
           onReceiveMetadata: (md, pass) => {
-            if (pending) pending.md = md;
-            onMetadata(method.path, md, call, pass, refused);
+            w.md = md;
+            onMetadata(method.path, md, call, pass, answered);
           },
           // grpc-js calls it once the answer's trailers are sent (the client took the answer) or
           // the stream closed: the call holds its place until then.
           onCancel: release,
           onReceiveMessage: (message, nextMessage) => {
-            received();
+            if (stage === 1) {
+              receiving.delete(w);
+              stage = 0;
+            }
             nextMessage(message);
           },
         });

@@ -26,7 +26,8 @@ type InnerCall = Parameters<ServerInterceptor>[1];
 
 /**
  * Runs when a call's metadata arrives, before its message is read: calls `pass` to go on, or
- * answers the call itself and then calls `answered` (its place in the bound comes back at once).
+ * answers the call itself, calling `answered` first (its place in the bound comes back at once, and
+ * the bound watches the answer until the client takes it).
  * The open-call bound's interceptor runs it (call-bound.ts), so a call goes through one
  * interceptor, not two.
  */
@@ -66,10 +67,11 @@ export function earlyAccess(o: EarlyAccessOptions): EarlyAccess {
   /** Answers a refused call at once and ends its pipeline call (access line, audit, failure count). */
   const refuse = (inner: InnerCall, route: string, call: CallHandle, err: unknown, answered?: () => void): void => {
     const e = core.fail(call, err);
+    // Before the answer goes out: the bound then watches it until the client takes it.
+    answered?.();
     // The ids in the initial metadata, Retry-After in the trailers: as the handler's refusals.
     inner.sendMetadata(new ReplyMetadata(call.requestId, core.traceparent(call)));
     inner.sendStatus(refusalStatus(e));
-    answered?.();
     core.close(call, e.httpStatus, route, 'POST');
   };
 
