@@ -156,7 +156,7 @@ export function openCallBound(o: CallBoundOptions): CallBound {
   const ticker = new PaceTicker(pace.windowMs, () => receiving.size > 0 || answering.size > 0, check);
 
   /** The lane's oldest entry (a Set keeps insertion order). */
-  const oldestOf = <T extends { lane: Lane | undefined }>(set: Set<T>, lane: Lane): T | undefined => {
+  const oldestOf = (set: Set<Watched>, lane: Lane): Watched | undefined => {
     for (const r of set) if (r.lane === lane) return r;
     return undefined;
   };
