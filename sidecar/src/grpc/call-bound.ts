@@ -112,19 +112,23 @@ export function openCallBound(o: CallBoundOptions): CallBound {
   /** Each watched connection's bytes read when its current window began. */
   const windows = new Map<Socket, PaceWindow>();
 
+  /** Closes a connection that fell behind (its calls end), counted once however many of its calls did. */
+  const closeSlow = (socket: Socket): void => {
+    if (socket.destroyed) return;
+    o.onSlowConnection?.();
+    socket.destroy();
+  };
+
   const check = (): void => {
     const t = now();
-    const closed = new Set<Socket>();
     for (const a of answering) {
       const socket = o.socketOf?.(a.call.getPeer());
-      if (socket === undefined || closed.has(socket)) continue;
+      if (socket === undefined || socket.destroyed) continue;
       // An answer that waited since an earlier check: its connection must have written at the
       // body pace meanwhile (a large answer to a slow reader moves; one whose client never opens
       // its window, or stopped reading, does not), else it is closed, which ends its streams.
       if (a.seenAt !== undefined && a.seenAt < t && slowRate({ bytes: a.written, at: a.seenAt }, socket.bytesWritten, t, pace) !== undefined) {
-        closed.add(socket);
-        o.onSlowConnection?.();
-        socket.destroy();
+        closeSlow(socket);
         continue;
       }
       if (a.seenAt === undefined || t - a.seenAt >= pace.windowMs * 0.9) {
@@ -148,8 +152,7 @@ export function openCallBound(o: CallBoundOptions): CallBound {
       }
       if (slowRate(w, socket.bytesRead, t, pace, n) !== undefined) {
         windows.delete(socket);
-        o.onSlowConnection?.();
-        socket.destroy();
+        closeSlow(socket);
       }
     }
   };
@@ -176,8 +179,7 @@ export function openCallBound(o: CallBoundOptions): CallBound {
       const socket = stalled === undefined || !seenWindowAgo(stalled.seenAt, t, pace) ? undefined : o.socketOf?.(stalled.call.getPeer());
       if (stalled === undefined || socket === undefined) return false;
       stalled.release();
-      o.onSlowConnection?.();
-      socket.destroy();
+      closeSlow(socket);
       return true;
     }
     first.answered(); // its place back, out of the receiving set
