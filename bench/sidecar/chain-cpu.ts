@@ -40,6 +40,20 @@ class FakeReq extends EventEmitter {
   resume(): this {
     return this;
   }
+  /**
+   * The body arrives once the handler listens for it, as from a real socket's buffer: the chain
+   * may start reading only after an asynchronous step (a body emitted at once would be lost).
+   */
+  override on(event: string | symbol, listener: (...args: unknown[]) => void): this {
+    super.on(event, listener);
+    if (event === 'end') {
+      queueMicrotask(() => {
+        this.emit('data', BODY);
+        this.emit('end');
+      });
+    }
+    return this;
+  }
 }
 
 class FakeRes extends EventEmitter {
@@ -83,8 +97,6 @@ function one(handler: RequestListener, socket: object): Promise<number> {
     const req = new FakeReq(socket);
     const res = new FakeRes(resolve);
     handler(req as unknown as IncomingMessage, res as unknown as ServerResponse);
-    req.emit('data', BODY);
-    req.emit('end');
   });
 }
 
