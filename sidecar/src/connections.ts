@@ -6,10 +6,15 @@
 // could accept, the kubelet's probes on the health port included, and the pod was restarted for
 // a flood it could have refused.
 //
-// - A cap per API listener (REST, gRPC; `net.Server.maxConnections`) and on the metrics port:
-//   past it a new connection is closed at once (counted), the ones held keep being served. The
-//   caps together stay below the process's open-file limit, with room for the model's files,
-//   logs, the API clients and the kubelet, so the health port can always accept. The health port
+// - A cap per API listener (REST, gRPC) and on the metrics port. Past it, the oldest connection
+//   that holds no request (one that never sent a whole request, a TLS handshake not finished, a
+//   keep-alive connection between requests; on gRPC, one with no call open) is closed to let the
+//   new one in (counted `evicted`); only when every connection held has a request in progress is
+//   the new one closed (counted `limit`). A refusal alone let a flood of connections that send
+//   nothing keep every place: each lived until the header deadline, so ~200 new ones a second
+//   held all 4096 and every real client was refused. The caps (plus a small headroom node's own
+//   cap keeps for the choice) stay below the process's open-file limit, with room for the model's
+//   files, logs, the API clients and the kubelet, so the health port can always accept. The health port
 //   itself has no cap: a cap there would let anyone who fills it fail the kubelet's probes and
 //   get the pod restarted (the chart's README has the NetworkPolicy admit only the nodes there).
 // - An idle timeout (`idleTimeoutMs`, the keep-alive timeout too): a connection on which no byte
@@ -33,6 +38,10 @@ import { Server as TlsServer } from 'node:tls';
 
 /** Descriptors kept out of the listeners' caps: model files, logs, pipes, workers, API clients, the kubelet's probes. */
 export const RESERVED_DESCRIPTORS = 256;
+/** Connections a capped listener accepts past its cap before node refuses them itself: the moment in which it closes an older one instead (within RESERVED_DESCRIPTORS). */
+export const EVICTION_HEADROOM = 8;
+/** How many of the oldest connections a newcomer past the cap looks at for one holding no request. */
+const EVICTION_SCAN = 64;
 /** The cap of each API listener (REST, gRPC) when the open-file limit allows it. */
 export const API_CONNECTIONS_DEFAULT = 4096;
 /** The metrics port's cap: scrapers need a few. */
@@ -68,7 +77,7 @@ export function defaultApiConnections(openFiles: number | undefined): number {
 }
 
 export interface ConnectionLimits {
-  /** Connections held at once; past it a new one is closed at once (undefined: no cap). */
+  /** Connections held at once; past it the oldest holding no request gives way to a newcomer, else the newcomer is closed (undefined: no cap). */
   maxConnections: number | undefined;
   /** Milliseconds without a byte moving after which a connection not being computed for is closed. */
   idleTimeoutMs: number;
@@ -85,7 +94,7 @@ export function headerTimeoutOf(limits: Pick<ConnectionLimits, 'headerTimeoutMs'
  * Where a listener counts the connections it closed: at its cap, idle, receiving a request too
  * slowly (gRPC), a request it could not parse (`malformed`), or headers past the header deadline.
  */
-export type ConnectionClosed = (reason: 'limit' | 'idle' | 'slow' | 'malformed' | 'header_timeout') => void;
+export type ConnectionClosed = (reason: 'limit' | 'evicted' | 'idle' | 'slow' | 'malformed' | 'header_timeout') => void;
 
 /**
  * The answer to a request node:http could not read, as node's own (same status, then the
@@ -127,11 +136,45 @@ function onClientError(server: HttpServer, headerTimeoutMs: number, onClosed: Co
   });
 }
 
-/** Caps a net.Server's connections (node closes the ones past the cap; counted here). */
-export function capConnections(server: NetServer, maxConnections: number | undefined, onClosed?: ConnectionClosed): void {
+/**
+ * Caps a net.Server's connections at `maxConnections`, making room for a newcomer: past the cap
+ * the oldest connection `idle(socket)` says holds no request is closed (counted `evicted`), else
+ * the newcomer is (counted `limit`). Oldest first, so under a flood each new connection keeps its
+ * place for about (cap / new connections per second) before it can be chosen: time for a real
+ * client's handshake and request, after which it holds a request and is not chosen. Connections
+ * found busy are moved behind the others, so a scan looks at a bounded number of them. node's
+ * own cap sits EVICTION_HEADROOM above, for the moment between an accept and this choice.
+ */
+export function capConnections(server: NetServer, maxConnections: number | undefined, idle: (socket: Socket) => boolean, onClosed?: ConnectionClosed): void {
   if (maxConnections === undefined) return;
-  server.maxConnections = maxConnections;
+  server.maxConnections = maxConnections + EVICTION_HEADROOM;
   if (onClosed) server.on('drop', () => onClosed('limit'));
+  /** The raw sockets held, oldest first (a Set keeps insertion order). */
+  const held = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    held.add(socket);
+    socket.once('close', () => held.delete(socket));
+    if (held.size <= maxConnections) return;
+    let room: Socket | undefined;
+    const passed: Socket[] = [];
+    for (const s of held) {
+      if (s === socket || passed.length >= EVICTION_SCAN) break;
+      if (idle(s)) {
+        room = s;
+        break;
+      }
+      passed.push(s);
+    }
+    // The busy ones looked at go behind the others (the next scan starts past them).
+    for (const s of passed) {
+      held.delete(s);
+      held.add(s);
+    }
+    const closing = room ?? socket;
+    held.delete(closing);
+    onClosed?.(room ? 'evicted' : 'limit');
+    closing.destroy();
+  });
 }
 
 /** node's private per-socket state the sweep reads (stable across node's releases). */
@@ -141,6 +184,20 @@ type Watched = Socket & {
   /** Bytes libuv still has to hand to the kernel (it falls while a large write progresses). */
   _handle?: { writeQueueSize?: number } | null;
 };
+
+/**
+ * Whether an accepted connection of a node:http(s) server holds no request: a TLS handshake not
+ * finished, or no request whose headers came whole (node gives the socket a response then, until
+ * it is written out): one that never sent a request, one between keep-alive requests, one whose
+ * request line and headers are still arriving.
+ */
+function holdsNoRequest(raw: Socket, tls: boolean): boolean {
+  const layer = (tls ? HTTP_LAYER.get(raw) : raw) as Watched | undefined;
+  return layer?._httpMessage === undefined || layer._httpMessage === null;
+}
+
+/** The TLS socket node:http reads and writes over each accepted TCP socket of an HTTPS server (set once its handshake is done). */
+const HTTP_LAYER = new WeakMap<Socket, Socket>();
 
 /** Whether a request on the socket is being computed: read whole, no answer started, nothing to write. */
 function computing(socket: Watched): boolean {
@@ -158,7 +215,8 @@ function computing(socket: Watched): boolean {
  * timer on every request: +0.8 us of CPU per request on a bare node:http server).
  */
 export function guardHttpServer(server: HttpServer, limits: ConnectionLimits, onClosed?: ConnectionClosed): void {
-  capConnections(server, limits.maxConnections, onClosed);
+  const tls = server instanceof TlsServer;
+  capConnections(server, limits.maxConnections, (raw) => holdsNoRequest(raw, tls), onClosed);
   server.keepAliveTimeout = limits.idleTimeoutMs;
   const headers = headerTimeoutOf(limits);
   server.headersTimeout = headers;
@@ -169,11 +227,13 @@ export function guardHttpServer(server: HttpServer, limits: ConnectionLimits, on
   const idle = limits.idleTimeoutMs;
   const open = new Map<Watched, { moved: string; since: number }>();
   const watch = (socket: Watched): void => {
+    const raw = tls ? (socket as Watched & { _parent?: Socket | null })._parent : undefined;
+    if (raw) HTTP_LAYER.set(raw, socket);
     open.set(socket, { moved: '', since: Date.now() });
     socket.once('close', () => open.delete(socket));
   };
   // The socket node:http reads and writes: the TLS socket on an HTTPS server.
-  server.on(server instanceof TlsServer ? 'secureConnection' : 'connection', watch);
+  server.on(tls ? 'secureConnection' : 'connection', watch);
   const sweep = setInterval(
     () => {
       const now = Date.now();

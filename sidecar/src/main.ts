@@ -120,7 +120,7 @@ const FLAG_HELP: Record<keyof typeof OPTIONS, string> = {
   'rate-limit-keys': `most rate-limiter buckets kept (default ${DEFAULTS.rateLimitKeys})`,
   'dead-letter-file': 'append log records that fail the schema here instead of stderr',
   'shutdown-delay-seconds': `on SIGTERM, answer not ready but keep serving this long before draining, so clients that picked this pod before it was marked terminating still get through (default ${SHUTDOWN_DELAY_IN_POD_S} in a pod, i.e. with ${ENV.podName} set; else 0)`,
-  'max-connections': `connections each API port (REST, gRPC) holds at once; past it new ones are closed at once (default ${API_CONNECTIONS_DEFAULT}, less where the open-file limit needs it)`,
+  'max-connections': `connections each API port (REST, gRPC) holds at once; past it a newcomer takes the place of the oldest connection holding no request, or is closed at once when every one has a request in progress (default ${API_CONNECTIONS_DEFAULT}, less where the open-file limit needs it)`,
   'idle-timeout-seconds': `a connection on which nothing moved this long is closed, unless a request on it is being computed; also the keep-alive timeout (default ${IDLE_TIMEOUT_S_DEFAULT})`,
   'header-timeout-seconds': `a request whose line and headers took longer is answered 408 and its connection closed (default ${HEADER_TIMEOUT_S_DEFAULT})`,
   'min-body-rate': `bytes per second a request body (REST) or message (gRPC, per call still receiving) must keep arriving at over each window, else 408 / the connection closed; under a full bound the oldest incomplete ones past one window give way first (default ${BODY_PACE_DEFAULTS.minRateBytesPerSecond}; 0: no floor)`,

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
+import { type ClientHttp2Session, connect as http2Connect } from 'node:http2';
 import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { credentials, makeGenericClientConstructor, type Client, type ServiceError } from '@grpc/grpc-js';
@@ -53,9 +54,12 @@ describe('connection limits on node:http (REST and metrics ports)', () => {
   let port = 0;
   const closed: string[] = [];
   const clients: Socket[] = [];
-  /** Answers `/slow` after 800 ms, `/big` with 32 MiB, anything else at once. */
+  /** Answers held by `/hold` until the test lets them go. */
+  let held: Array<() => void> = [];
+  /** Answers `/slow` after 800 ms, `/hold` when released, `/big` with 32 MiB, anything else at once. */
   const handler = (req: { url?: string }, res: ServerResponse): void => {
     if (req.url === '/slow') setTimeout(() => res.end('computed'), 800);
+    else if (req.url === '/hold') held.push(() => res.end('released'));
     else if (req.url === '/big') res.end(Buffer.alloc(32 * 1024 * 1024, 0x61));
     else res.end('ok');
   };
@@ -84,21 +88,52 @@ describe('connection limits on node:http (REST and metrics ports)', () => {
     assert.deepEqual(closed, ['idle']);
   });
 
-  it('closes connections past the cap at once, and keeps serving the ones it holds', async () => {
+  it('past the cap, closes the newcomer when every connection held has a request in progress, and keeps serving those', async () => {
     // An idle timeout no loaded machine reaches between these steps: only the cap closes here.
     await start(60_000);
-    const held = [open(), open(), open()];
-    for (const h of held) h.socket.write(GET);
-    await until('three answers', () => held.every((h) => h.received().includes('\r\n\r\nok')));
+    held = [];
+    const busy = [open(), open(), open()];
+    for (const b of busy) b.socket.write('GET /hold HTTP/1.1\r\nHost: x\r\n\r\n');
+    await until('three requests held', () => held.length === 3);
     const fourth = open();
     await until('the fourth connection closed', fourth.closed);
     assert.equal(fourth.received(), '');
-    assert.ok(closed.includes('limit'), `closed: ${closed.join(',')}`);
+    assert.deepEqual(closed, ['limit']);
+    for (const release of held.splice(0)) release();
+    await until('three answers', () => busy.every((b) => b.received().includes('released')));
     // The held connections still answer (keep-alive).
-    const first = held[0]!;
+    const first = busy[0]!;
     const before = first.received().length;
     first.socket.write(GET);
     await until('a second answer on a held connection', () => first.received().length > before);
+  });
+
+  it('past the cap, closes the oldest connection that holds no request to let the newcomer in', async () => {
+    await start(60_000);
+    held = [];
+    // The oldest: a keep-alive connection between requests; then one with a request in progress; then a silent one.
+    const keptAlive = open();
+    keptAlive.socket.write(GET);
+    await until('the first answer', () => keptAlive.received().includes('\r\n\r\nok'));
+    const busy = open();
+    busy.socket.write('GET /hold HTTP/1.1\r\nHost: x\r\n\r\n');
+    await until('a request held', () => held.length === 1);
+    const silent = open();
+    // Three held (the cap): a newcomer takes the oldest idle one's place and is served.
+    const second = open();
+    second.socket.write(GET);
+    await until('the newcomer answered', () => second.received().includes('\r\n\r\nok'));
+    await until('the kept-alive connection closed', keptAlive.closed);
+    assert.deepEqual(closed, ['evicted']);
+    // The next newcomer: the connection with a request in progress is passed over, the silent one closed.
+    const third = open();
+    third.socket.write(GET);
+    await until('the third newcomer answered', () => third.received().includes('\r\n\r\nok'));
+    await until('the silent connection closed', silent.closed);
+    assert.deepEqual(closed, ['evicted', 'evicted']);
+    assert.equal(busy.closed(), false, 'the connection with a request in progress is kept');
+    for (const release of held.splice(0)) release();
+    await until('the held request answered', () => busy.received().includes('released'));
   });
 
   it('does not cut a request being computed for longer than the idle timeout', async () => {
@@ -197,6 +232,48 @@ describe('connection limits on node:https (the REST port with TLS)', () => {
       assert.deepEqual(closed, ['idle']);
     } finally {
       socket.destroy();
+      await server.close();
+    }
+  });
+});
+
+describe('connection limits on node:https: past the cap', () => {
+  it('passes over a TLS connection with a request in progress, and closes a handshake not begun to let the newcomer in', async () => {
+    const pki = createPki();
+    const closed: string[] = [];
+    const held: Array<() => void> = [];
+    const handler = (req: { url?: string }, res: ServerResponse): void => {
+      if (req.url === '/hold') held.push(() => res.end('released'));
+      else res.end('ok');
+    };
+    const server = createSidecarServer({ handler, tls: { certFile: pki.serverCert, keyFile: pki.serverKey, mutual: false }, limits: { maxConnections: 2, idleTimeoutMs: 60_000 }, onConnectionClosed: (r) => void closed.push(r) });
+    const port = await server.listen(0, '127.0.0.1');
+    const tlsClient = (path: string): { socket: Socket; received: () => string; closed: () => boolean } => {
+      let text = '';
+      let ended = false;
+      const socket = tlsConnect({ port, host: '127.0.0.1', servername: 'localhost', ca: readFileSync(pki.caCert) }, () => socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`));
+      socket.on('data', (d: Buffer) => void (text += d.toString('latin1')));
+      socket.on('close', () => void (ended = true));
+      socket.on('error', () => void (ended = true));
+      return { socket, received: () => text, closed: () => ended };
+    };
+    const busy = tlsClient('/hold');
+    const silent = rawClient(port);
+    let newcomer: ReturnType<typeof tlsClient> | undefined;
+    try {
+      await until('a request held', () => held.length === 1);
+      await until('the silent connection accepted', () => silent.socket.remotePort !== undefined);
+      // Two held (the cap), the oldest with a request in progress over TLS: the newcomer closes the
+      // connection that never began its handshake, and is served.
+      newcomer = tlsClient('/');
+      await until('the newcomer answered', () => newcomer!.received().includes('\r\n\r\nok'));
+      await until('the silent connection closed', silent.closed);
+      assert.deepEqual(closed, ['evicted']);
+      assert.equal(busy.closed(), false, 'the TLS connection with a request in progress is kept');
+      for (const release of held.splice(0)) release();
+      await until('the held request answered', () => busy.received().includes('released'));
+    } finally {
+      for (const s of [busy.socket, silent.socket, newcomer?.socket]) s?.destroy();
       await server.close();
     }
   });
@@ -311,23 +388,64 @@ describe('connection limits on the gRPC port', () => {
     await h.close();
   });
 
-  it('serves calls on its own listener, closes connections past the cap at once and idle ones after the timeout', async () => {
+  it('serves calls on its own listener, and closes a connection without calls once the idle timeout passes', async () => {
     const Ctor = makeGenericClientConstructor(inferenceServiceDefinition(), 'GRPCInferenceService');
     client = new Ctor(`127.0.0.1:${port}`, credentials.createInsecure());
     const live = await new Promise<unknown>((resolve, reject) =>
       (client as unknown as { ServerLive: (r: object, cb: (e: ServiceError | null, v: unknown) => void) => void }).ServerLive({}, (e, v) => (e ? reject(e) : resolve(v))),
     );
     assert.deepEqual(live, { live: true });
-    // The client's connection holds one of the two places; of three raw connections opened now
-    // at least one finds the cap reached (two, unless the client's went idle meanwhile) and is
-    // closed before it gets a byte, and at least one is accepted.
-    const raws = [rawClient(port), rawClient(port), rawClient(port)];
-    for (const r of raws) sockets.push(r.socket);
-    await until('a raw connection refused at the cap', () => raws.some((r) => r.closed() && r.received() === ''));
-    assert.ok(closed.includes('limit'), `closed: ${closed.join(',')}`);
-    await until('a raw connection accepted (the server greets it with SETTINGS)', () => raws.some((r) => r.received().length > 0));
-    const accepted = raws.find((r) => r.received().length > 0)!;
+    const raw = rawClient(port);
+    sockets.push(raw.socket);
+    await until('the raw connection accepted (the server greets it with SETTINGS)', () => raw.received().length > 0);
     // Silent, it is closed once idle (grpc-js's GOAWAY, then the close; not counted: grpc-js closes it).
-    await until('the idle connection closed', accepted.closed);
+    await until('the idle connection closed', raw.closed);
+  });
+
+  it('past the cap, closes the oldest connection without a call open to let the newcomer in, else the newcomer', async () => {
+    const g2 = createGrpcFrontEnd({ core: h.sidecar.core, limits: { maxConnections: 2, idleTimeoutMs: 60_000 }, onConnectionClosed: (r) => void closed.push(r) });
+    const port2 = await g2.listen(0, '127.0.0.1');
+    closed.length = 0;
+    const sessions: ClientHttp2Session[] = [];
+    /** A connection with one call open: its message's first bytes sent, the rest never. */
+    const withCall = async (): Promise<ClientHttp2Session> => {
+      const before = g2.openCalls();
+      const session = http2Connect(`http://127.0.0.1:${port2}`);
+      session.on('error', () => undefined);
+      sessions.push(session);
+      const st = session.request({ ':method': 'POST', ':path': '/inference.GRPCInferenceService/ServerLive', 'content-type': 'application/grpc', te: 'trailers' });
+      st.on('error', () => undefined);
+      st.resume();
+      st.write(Buffer.from([0, 0, 0, 0, 10]));
+      await until('the call open on the server', () => g2.openCalls() > before);
+      return session;
+    };
+    try {
+      const busy = await withCall();
+      // An HTTP/2 connection that started (its preface and SETTINGS read) and opened no call.
+      const silent = rawClient(port2);
+      sockets.push(silent.socket);
+      silent.socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1'), Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])]));
+      await until('the silent connection accepted', () => silent.received().length > 0);
+      // Two held (the cap): the newcomer passes over the one with a call open and closes the one without.
+      const newcomer = rawClient(port2);
+      sockets.push(newcomer.socket);
+      await until('the silent connection closed', silent.closed);
+      await until('the newcomer accepted', () => newcomer.received().length > 0);
+      assert.deepEqual(closed, ['evicted']);
+      assert.equal(busy.closed || busy.destroyed, false, 'the connection with a call open is kept');
+      // A second connection with a call takes the silent newcomer's place; then both held have a
+      // call open, and the next newcomer is closed.
+      await withCall();
+      await until('the newcomer closed for the second call', newcomer.closed);
+      const refused = rawClient(port2);
+      sockets.push(refused.socket);
+      await until('the last newcomer closed', refused.closed);
+      assert.deepEqual(closed, ['evicted', 'evicted', 'limit']);
+      assert.equal(busy.closed || busy.destroyed, false, 'the first connection with a call open is still kept');
+    } finally {
+      for (const session of sessions) session.destroy();
+      await g2.close();
+    }
   });
 });

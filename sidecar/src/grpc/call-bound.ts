@@ -31,7 +31,7 @@
 // Known limit: the bound counts calls, not bytes, so a client that opens about a lane's number of
 // new calls every window keeps that lane full of young calls: with auth on, ModelInfer's takes a
 // valid token within its rate; for the open methods, and with auth off, per-client limits
-// upstream are the defense, as for a connection flood.
+// upstream are the defense (a flood of connections is met at the listener's cap, connections.ts).
 
 import { type Metadata, ServerInterceptingCall, type ServerInterceptor, status as Status } from '@grpc/grpc-js';
 import type { Socket } from 'node:net';

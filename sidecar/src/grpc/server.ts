@@ -310,7 +310,37 @@ export function createGrpcFrontEnd(o: GrpcFrontEndOptions): GrpcFrontEnd {
   server.addService(inferenceServiceDefinition(), impl);
   const creds = credentials(o.tls, o.certRefreshMs ?? 2000, headerTimeoutMs);
 
-  // The listening socket is ours (grpc-js's own listeners have no connection cap): each accepted
+  /**
+   * The peers ("address:port") of the connections with a call open now, from grpc-js's own count
+   * of each session's streams (kept for its idle timeout, which the server always sets): taken
+   * once per event-loop turn, so a burst of new connections past the cap pays for it once.
+   * undefined where this grpc-js keeps no such count (then only a connection that never sent a
+   * byte is taken for one without a call).
+   */
+  let busy: Set<string> | undefined;
+  const busyPeers = (): Set<string> | undefined => {
+    const sessions = (server as unknown as { sessionIdleTimeouts?: unknown }).sessionIdleTimeouts;
+    // grpc-js counts streams only with an idle timeout below its "never" (2^31 - 1 ms).
+    if (!(sessions instanceof Map) || limits.idleTimeoutMs >= 2 ** 31 - 1) return undefined;
+    if (busy) return busy;
+    const peers = new Set<string>();
+    for (const [session, info] of sessions as Map<{ socket?: { remoteAddress?: string; remotePort?: number } }, { activeStreams?: number }>) {
+      if (!info.activeStreams) continue;
+      const socket = session.socket;
+      if (socket?.remoteAddress !== undefined) peers.add(`${socket.remoteAddress}:${socket.remotePort}`);
+    }
+    busy = peers;
+    setImmediate(() => void (busy = undefined));
+    return peers;
+  };
+  /** Whether an accepted connection has no call open (nor any started): the cap may close it for a newcomer. */
+  const holdsNoCall = (raw: Socket): boolean => {
+    const peers = busyPeers();
+    return peers === undefined ? raw.bytesRead === 0 : !peers.has(`${raw.remoteAddress}:${raw.remotePort}`);
+  };
+
+  // The listening socket is ours (grpc-js's own listeners have no connection cap; ours makes room
+  // for a newcomer past it, capConnections in connections.ts): each accepted
   // connection is handed to grpc-js, which does TLS and HTTP/2 on it with the same credentials.
   let listener: NetServer | undefined;
   return {
@@ -342,7 +372,7 @@ export function createGrpcFrontEnd(o: GrpcFrontEndOptions): GrpcFrontEnd {
           });
           injector.injectConnection(socket);
         });
-        capConnections(l, limits.maxConnections, o.onConnectionClosed);
+        capConnections(l, limits.maxConnections, (raw) => holdsNoCall(raw), o.onConnectionClosed);
         listener = l;
         l.once('error', reject);
         l.listen(port, host, () => {
