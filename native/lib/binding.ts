@@ -54,6 +54,7 @@ export interface RawGpuTelemetry {
 export interface Binding {
   Predictor: { load(options: object): Promise<RawPredictor> };
   gpuTelemetry(library?: string): RawGpuTelemetry;
+  unsentBytes(fd: number): number;
   supportedOps(): string[];
   inspectModel(modelDir: string, format?: string): RawModelSummary;
   backendVersion: string;

@@ -145,6 +145,14 @@ export function gpuTelemetry(): GpuTelemetry {
   };
 }
 
+/**
+ * Bytes the kernel still holds to send on TCP socket `fd` (written, not yet acknowledged by the
+ * peer; SIOCOUTQ), or -1 where `fd` is not a TCP socket.
+ */
+export function unsentBytes(fd: number): number {
+  return binding().unsentBytes(fd);
+}
+
 /** Op types the builtin backend executes. */
 export function supportedOps(): string[] {
   return binding().supportedOps();

@@ -3,6 +3,8 @@
 // copied on the JS thread before the worker starts; no Napi calls happen off the JS thread.
 #include <cblas.h>
 #include <napi.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 
 #include <algorithm>
 #include <atomic>
@@ -551,6 +553,21 @@ Napi::Value Predictor::Dispose(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// Bytes a TCP socket's kernel still holds to send: written by the process and not yet
+// acknowledged by the peer (SIOCOUTQ). -1 where the descriptor is not a TCP socket. The
+// sidecar asks it of a connection it closes, to drop (reset) an answer its client never read
+// instead of leaving it in the kernel behind a FIN.
+Napi::Value UnsentBytesJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    throw Napi::TypeError::New(env, "unsentBytes(fd) takes a file descriptor number");
+  }
+  const int fd = info[0].As<Napi::Number>().Int32Value();
+  int queued = 0;
+  if (fd < 0 || ioctl(fd, SIOCOUTQ, &queued) != 0) return Napi::Number::New(env, -1);
+  return Napi::Number::New(env, queued);
+}
+
 Napi::Value GpuTelemetryJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   try {
@@ -639,6 +656,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData<AddonData>(data);
   exports.Set("Predictor", ctor);
   exports.Set("gpuTelemetry", Napi::Function::New(env, GpuTelemetryJs, "gpuTelemetry"));
+  exports.Set("unsentBytes", Napi::Function::New(env, UnsentBytesJs, "unsentBytes"));
   exports.Set("supportedOps", Napi::Function::New(env, SupportedOpsJs, "supportedOps"));
   exports.Set("inspectModel", Napi::Function::New(env, InspectModelJs, "inspectModel"));
   exports.Set("backendVersion", Napi::String::New(env, kBuiltinVersion));

@@ -10,6 +10,7 @@ import {
   loadBinding,
   supportedOps,
   type Tensor,
+  unsentBytes,
 } from '../lib/index.js';
 import { key, loadCases, maxAbsDiff, modelDir } from './fixtures.js';
 
@@ -143,6 +144,34 @@ describe('Node API', function () {
       for (const d of t.devices) assert.ok(d.memoryTotalBytes > 0 && d.memoryUsedBytes <= d.memoryTotalBytes);
     } else {
       assert.match(t.reason, /NVML|GPU/);
+    }
+  });
+
+  it('reports the bytes the kernel still holds to send on a TCP socket, and -1 for a descriptor that is not one', async () => {
+    assert.equal(unsentBytes(-1), -1);
+    assert.equal(unsentBytes(0), -1, 'stdin is not a TCP socket');
+    assert.throws(() => (unsentBytes as (fd: unknown) => number)('3'), /file descriptor/);
+    const { createServer, connect } = await import('node:net');
+    const server = createServer((s) => {
+      s.pause(); // the peer never reads: what the client writes stays queued
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const client = connect((server.address() as { port: number }).port, '127.0.0.1');
+    try {
+      await new Promise<void>((r) => client.once('connect', () => r()));
+      const fd = (client as unknown as { _handle: { fd: number } })._handle.fd;
+      assert.equal(unsentBytes(fd), 0, 'nothing written yet');
+      client.write(Buffer.alloc(16 * 1024 * 1024));
+      const deadline = Date.now() + 10_000;
+      let queued = 0;
+      while (queued === 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+        queued = unsentBytes(fd);
+      }
+      assert.ok(queued > 0, 'the kernel holds part of what the paused peer did not take');
+    } finally {
+      client.destroy();
+      server.close();
     }
   });
 

@@ -7,7 +7,7 @@
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { gpuTelemetry, Predictor, type LoadOptions } from '../../native/lib/index.js';
+import { gpuTelemetry, Predictor, type LoadOptions, unsentBytes } from '../../native/lib/index.js';
 import { ENV, PATHS, PORTS } from '../../crds/src/pod-contract.js';
 import type { Device } from '../../crds/src/types.js';
 import { createApp, SIDECAR_NAME, type AuditSink } from './app.js';
@@ -305,7 +305,7 @@ async function main(): Promise<void> {
   const closedOn = (listener: string) => (reason: string) => m.connectionsClosed.inc({ listener, reason });
   const idleTimeoutMs = parseIntFlag('idle-timeout-seconds', values['idle-timeout-seconds'], IDLE_TIMEOUT_S_DEFAULT, 1) * 1000;
   const headerTimeoutMs = parseIntFlag('header-timeout-seconds', values['header-timeout-seconds'], HEADER_TIMEOUT_S_DEFAULT, 1) * 1000;
-  const apiLimits = { maxConnections: parseIntFlag('max-connections', values['max-connections'], defaultApiConnections(openFileLimit()), 1), idleTimeoutMs, headerTimeoutMs };
+  const apiLimits = { maxConnections: parseIntFlag('max-connections', values['max-connections'], defaultApiConnections(openFileLimit()), 1), idleTimeoutMs, headerTimeoutMs, unsentBytes };
   const serving = createSidecarServer({
     handler: sidecar.handler, limits: apiLimits, onConnectionClosed: closedOn('rest'),
     ...(tls ? { tls } : {}),

@@ -10,6 +10,7 @@ import { type ClientHttp2Session, connect as http2Connect } from 'node:http2';
 import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { credentials, makeGenericClientConstructor, type Client, type ServiceError } from '@grpc/grpc-js';
+import { unsentBytes } from '../../native/lib/index.js';
 import { API_CONNECTIONS_DEFAULT, defaultApiConnections, openFileLimit } from '../src/connections.js';
 import { createGrpcFrontEnd, type GrpcFrontEnd } from '../src/grpc/server.js';
 import { inferenceServiceDefinition } from '../src/grpc/service.js';
@@ -32,6 +33,27 @@ function rawClient(port: number, read = true): { socket: Socket; closed: () => b
 }
 
 const GET = 'GET / HTTP/1.1\r\nHost: x\r\n\r\n';
+
+/** The kernel's TCP sockets on local port `port` other than the listener (state and send queue), from /proc/net/tcp and tcp6. */
+function serverSideSockets(port: number): Array<{ state: string; sendQueue: number }> {
+  const found: Array<{ state: string; sendQueue: number }> = [];
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      const [local, , state, queues] = [f[1], f[2], f[3], f[4]];
+      if (!local || !state || !queues || state === '0A' /* LISTEN */) continue;
+      if (Number.parseInt(local.split(':')[1] ?? '', 16) !== port) continue;
+      found.push({ state, sendQueue: Number.parseInt(queues.split(':')[0] ?? '0', 16) });
+    }
+  }
+  return found;
+}
 
 describe('connection limits: parsing the open-file limit and the default cap', () => {
   it('reads the soft limit from /proc/self/limits, and sizes the API caps below it', () => {
@@ -150,12 +172,50 @@ describe('connection limits on node:http (REST and metrics ports)', () => {
     c.socket.pause();
     c.socket.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
     await until('the stalled connection closed by the server', () => closed.includes('idle'));
+    // Reset, not closed with a FIN behind the unsent answer: the server's kernel keeps no socket
+    // for it (a FIN would wait in FIN-WAIT-1, its send queue full, while the client stays paused).
+    await until('no server-side socket left in the kernel', () => serverSideSockets(port).length === 0);
     // The client, reading again, finds the connection cut short of the 32 MiB.
     let got = 0;
     c.socket.on('data', (d: Buffer) => void (got += d.length));
     c.socket.resume();
     await until('the client sees the close', c.closed);
     assert.ok(got < 32 * 1024 * 1024, `received ${got} bytes`);
+  });
+
+  it('at the keep-alive timeout, resets a connection whose answer the kernel still holds unsent, and closes a quiet one as node does', async () => {
+    // The answer left the process (node's keep-alive timer runs), part of it is still in the
+    // kernel's send queue: a FIN would leave it there in FIN-WAIT-1 while the client stays
+    // paused; a reset drops it. An idle timeout the test never reaches: only the timer acts.
+    const server2 = createSidecarServer({ handler: (_req, res) => res.end(Buffer.alloc(512 * 1024, 0x61)), limits: { maxConnections: 3, idleTimeoutMs: 60_000, unsentBytes }, onConnectionClosed: (r) => void closed.push(r) });
+    const accepted: Array<Socket & { _httpMessage?: unknown }> = [];
+    server2.server.on('connection', (s: Socket) => void accepted.push(s));
+    const port2 = await server2.listen(0, '127.0.0.1');
+    closed.length = 0;
+    const stalled = rawClient(port2, false);
+    clients.push(stalled.socket);
+    try {
+      stalled.socket.pause();
+      stalled.socket.write(GET);
+      await until('the answer handed to the kernel, part of it unsent', () => accepted[0] !== undefined && !accepted[0]._httpMessage && serverSideSockets(port2).some((k) => k.sendQueue > 0));
+      accepted[0]!.emit('timeout'); // what node's keep-alive timer does
+      await until('no server-side socket left in the kernel', () => serverSideSockets(port2).length === 0);
+      assert.deepEqual(closed, ['idle']);
+      // A client that read its answer: closed as node closes it (a FIN, uncounted).
+      const reader = rawClient(port2);
+      clients.push(reader.socket);
+      reader.socket.write(GET);
+      await until('the whole answer read', () => reader.received().length > 512 * 1024);
+      await until('the second connection between requests', () => accepted[1] !== undefined && !accepted[1]._httpMessage);
+      let reset = false;
+      reader.socket.on('error', (e: NodeJS.ErrnoException) => void (reset ||= e.code === 'ECONNRESET'));
+      accepted[1]!.emit('timeout');
+      await until('the reader sees the close', reader.closed);
+      assert.equal(reset, false, 'closed with a FIN');
+      assert.deepEqual(closed, ['idle'], 'a keep-alive close is not counted');
+    } finally {
+      await server2.close();
+    }
   });
 
   it('answers 408 and closes a connection whose headers trickle in past the header deadline (never idle)', async () => {

@@ -35,6 +35,7 @@
 
 import { type Metadata, ServerInterceptingCall, type ServerInterceptor, status as Status } from '@grpc/grpc-js';
 import type { Socket } from 'node:net';
+import { abandon } from '../connections.js';
 import { SidecarError } from '../errors.js';
 import { BODY_PACE_DEFAULTS, type BodyPace, PaceTicker, type PaceWindow, seenWindowAgo, slowRate } from '../pace.js';
 import type { MetadataStage } from './early-access.js';
@@ -116,7 +117,8 @@ export function openCallBound(o: CallBoundOptions): CallBound {
   const closeSlow = (socket: Socket): void => {
     if (socket.destroyed) return;
     o.onSlowConnection?.();
-    socket.destroy();
+    // A reset: the answers it did not take are dropped by the kernel too (connections.ts).
+    abandon(socket);
   };
 
   const check = (): void => {
