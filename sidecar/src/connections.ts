@@ -35,6 +35,7 @@ import { readFileSync } from 'node:fs';
 import type { Server as HttpServer, ServerResponse } from 'node:http';
 import type { Server as NetServer, Socket } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
+import { type BodyPace, type PaceWindow, slowRate } from './pace.js';
 
 /** Descriptors kept out of the listeners' caps: model files, logs, pipes, workers, API clients, the kubelet's probes. */
 export const RESERVED_DESCRIPTORS = 256;
@@ -89,6 +90,13 @@ export interface ConnectionLimits {
    * when part of its last answer was never taken by its client, instead of closed behind it.
    */
   unsentBytes?: (fd: number) => number;
+  /**
+   * How fast a client must take an answer the process still holds (HTTP listeners; the REST
+   * body's pace, --min-body-rate over its window): a connection whose answer waits in the process
+   * at two checks a window apart, having passed less than the floor to the kernel meanwhile, is
+   * reset (counted `slow`). Undefined or a floor of 0: only the idle timeout.
+   */
+  answerPace?: BodyPace;
 }
 
 /** The header deadline of `limits` (ms): its own, or HEADER_TIMEOUT_S_DEFAULT. */
@@ -272,12 +280,46 @@ export function guardHttpServer(server: HttpServer, limits: ConnectionLimits, on
   // node reads it when the server starts listening (its check of every connection's deadlines).
   (server as HttpServer & { connectionsCheckingInterval: number }).connectionsCheckingInterval = Math.max(100, Math.min(30_000, Math.floor(headers / 4)));
   const idle = limits.idleTimeoutMs;
-  const open = new Map<Watched, { moved: string; since: number }>();
+  const open = new Map<Watched, { moved: string; since: number; answer?: PaceWindow | undefined }>();
+  const pace = limits.answerPace !== undefined && limits.answerPace.minRateBytesPerSecond > 0 && limits.answerPace.windowMs > 0 ? limits.answerPace : undefined;
+  let paceTimer: NodeJS.Timeout | undefined;
+  /**
+   * Once per pace window while connections are open: an answer still held in the process (in the
+   * socket's buffer or libuv's write queue) at two checks must have moved at the floor to the
+   * kernel between them. A client that stopped reading, or never opened its window, is reset.
+   */
+  const checkAnswers = (): void => {
+    if (!pace || open.size === 0) {
+      clearInterval(paceTimer);
+      paceTimer = undefined;
+      return;
+    }
+    const now = Date.now();
+    for (const [socket, w] of open) {
+      const held = socket.writableLength + (socket._handle?.writeQueueSize ?? 0);
+      if (held === 0) {
+        w.answer = undefined;
+        continue;
+      }
+      // Bytes handed to the kernel so far: written by node, less what node and libuv still hold.
+      const taken = (socket.bytesWritten ?? 0) - held;
+      if (w.answer === undefined) w.answer = { bytes: taken, at: now };
+      else if (slowRate(w.answer, taken, now, pace) !== undefined) {
+        open.delete(socket);
+        onClosed?.('slow');
+        abandon(socket);
+      }
+    }
+  };
   const watch = (socket: Watched): void => {
     const raw = tls ? (socket as Watched & { _parent?: Socket | null })._parent : undefined;
     if (raw) HTTP_LAYER.set(raw, socket);
     open.set(socket, { moved: '', since: Date.now() });
     socket.once('close', () => open.delete(socket));
+    if (pace && paceTimer === undefined) {
+      paceTimer = setInterval(checkAnswers, pace.windowMs);
+      paceTimer.unref();
+    }
   };
   // The socket node:http reads and writes: the TLS socket on an HTTPS server.
   server.on(tls ? 'secureConnection' : 'connection', watch);
@@ -299,5 +341,8 @@ export function guardHttpServer(server: HttpServer, limits: ConnectionLimits, on
     Math.max(25, Math.floor(idle / 4)),
   );
   sweep.unref();
-  server.once('close', () => clearInterval(sweep));
+  server.once('close', () => {
+    clearInterval(sweep);
+    clearInterval(paceTimer);
+  });
 }

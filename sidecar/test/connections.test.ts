@@ -183,6 +183,31 @@ describe('connection limits on node:http (REST and metrics ports)', () => {
     assert.ok(got < 32 * 1024 * 1024, `received ${got} bytes`);
   });
 
+  it('resets a connection whose client takes an answer the process holds more slowly than the floor, and keeps a reader', async () => {
+    // The idle timeout is far away: only the answer's pace acts (a floor of 1 KiB/s over 300 ms).
+    const server2 = createSidecarServer({ handler, limits: { maxConnections: 3, idleTimeoutMs: 60_000, answerPace: { minRateBytesPerSecond: 1024, windowMs: 300 } }, onConnectionClosed: (r) => void closed.push(r) });
+    const port2 = await server2.listen(0, '127.0.0.1');
+    closed.length = 0;
+    try {
+      const stalled = rawClient(port2, false);
+      clients.push(stalled.socket);
+      stalled.socket.pause();
+      stalled.socket.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
+      const reader = rawClient(port2, false);
+      clients.push(reader.socket);
+      let got = 0;
+      reader.socket.on('data', (d: Buffer) => void (got += d.length));
+      reader.socket.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
+      await until('the stalled connection closed by the server', () => closed.includes('slow'));
+      await until('no server-side socket left in the kernel but the reader', () => serverSideSockets(port2).length <= 1);
+      await until('the reader got the whole answer', () => got > 32 * 1024 * 1024);
+      assert.deepEqual(closed, ['slow'], 'only the stalled connection');
+      assert.equal(reader.closed(), false);
+    } finally {
+      await server2.close();
+    }
+  });
+
   it('at the keep-alive timeout, resets a connection whose answer the kernel still holds unsent, and closes a quiet one as node does', async () => {
     // The answer left the process (node's keep-alive timer runs), part of it is still in the
     // kernel's send queue: a FIN would leave it there in FIN-WAIT-1 while the client stays
