@@ -159,7 +159,7 @@ function onClientError(server: HttpServer, headerTimeoutMs: number, onClosed: Co
  * A TLS socket is reset through the TCP socket under it.
  */
 export function abandon(socket: Socket): void {
-  const raw = (socket as Socket & { _parent?: Socket | null })._parent ?? socket;
+  const raw = tcpSocketOf(socket);
   const handle = (raw as Socket & { _handle?: unknown })._handle;
   if (!raw.destroyed && handle !== null && handle !== undefined) {
     try {
@@ -171,9 +171,14 @@ export function abandon(socket: Socket): void {
   socket.destroy();
 }
 
+/** The TCP socket under a TLS socket (node's `_parent`); a TCP socket itself. */
+function tcpSocketOf(socket: Socket): Socket {
+  return (socket as Socket & { _parent?: Socket | null })._parent ?? socket;
+}
+
 /** What the kernel still holds to send on `socket` (its TCP socket's), by `unsentBytes`; 0 where unknown. */
 function unsentOn(socket: Socket, unsentBytes: (fd: number) => number): number {
-  const raw = (socket as Socket & { _parent?: Socket | null })._parent ?? socket;
+  const raw = tcpSocketOf(socket);
   const fd = (raw as Socket & { _handle?: { fd?: number } | null })._handle?.fd;
   return typeof fd === 'number' && fd >= 0 ? Math.max(0, unsentBytes(fd)) : 0;
 }
@@ -312,8 +317,7 @@ export function guardHttpServer(server: HttpServer, limits: ConnectionLimits, on
     }
   };
   const watch = (socket: Watched): void => {
-    const raw = tls ? (socket as Watched & { _parent?: Socket | null })._parent : undefined;
-    if (raw) HTTP_LAYER.set(raw, socket);
+    if (tls) HTTP_LAYER.set(tcpSocketOf(socket), socket);
     open.set(socket, { moved: '', since: Date.now() });
     socket.once('close', () => open.delete(socket));
     if (pace && paceTimer === undefined) {

@@ -197,14 +197,17 @@ export function openCallBound(o: CallBoundOptions): CallBound {
     const lane = laneOf(method.path);
     /** 0: not watched, 1: receiving its message, 2: its answer waiting to be taken, 3: ended. */
     let stage = 0;
+    /** Its place in its lane back (once). */
+    const giveBack = (): void => {
+      if (w.lane === undefined) return;
+      w.lane.open--;
+      w.lane = undefined;
+    };
     const release = (): void => {
       if (stage === 1) receiving.delete(w);
       else if (stage === 2) answering.delete(w);
       stage = 3;
-      if (w.lane !== undefined) {
-        w.lane.open--;
-        w.lane = undefined;
-      }
+      giveBack();
     };
     // Called before the answer goes out: grpc-js reports the call's end (onCancel: release) later.
     const answered = (): void => {
@@ -212,10 +215,7 @@ export function openCallBound(o: CallBoundOptions): CallBound {
       // Answered while its message was still unread: refused (the early access check) or evicted.
       if (stage === 1) {
         receiving.delete(w);
-        if (w.lane !== undefined) {
-          w.lane.open--;
-          w.lane = undefined;
-        }
+        giveBack();
       }
       w.seenAt = undefined;
       stage = 2;

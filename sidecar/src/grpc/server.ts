@@ -101,6 +101,11 @@ function parsePeer(peer: string): string {
   return m?.[1] ?? s;
 }
 
+/** A connection's key, as grpc-js's getPeer() names it ("address:port"): how a call finds its socket. */
+function connectionKey(s: { remoteAddress?: string | undefined; remotePort?: number | undefined }): string {
+  return `${s.remoteAddress}:${s.remotePort}`;
+}
+
 /** The last peer string parsed and its address: the calls of one connection repeat it (twice per ModelInfer). */
 let lastPeer = { peer: '', address: parsePeer('') };
 function peerAddress(peer: string): string {
@@ -327,7 +332,7 @@ export function createGrpcFrontEnd(o: GrpcFrontEndOptions): GrpcFrontEnd {
     for (const [session, info] of sessions as Map<{ socket?: { remoteAddress?: string; remotePort?: number } }, { activeStreams?: number }>) {
       if (!info.activeStreams) continue;
       const socket = session.socket;
-      if (socket?.remoteAddress !== undefined) peers.add(`${socket.remoteAddress}:${socket.remotePort}`);
+      if (socket?.remoteAddress !== undefined) peers.add(connectionKey(socket));
     }
     busy = peers;
     setImmediate(() => void (busy = undefined));
@@ -336,7 +341,7 @@ export function createGrpcFrontEnd(o: GrpcFrontEndOptions): GrpcFrontEnd {
   /** Whether an accepted connection has no call open (nor any started): the cap may close it for a newcomer. */
   const holdsNoCall = (raw: Socket): boolean => {
     const peers = busyPeers();
-    return peers === undefined ? raw.bytesRead === 0 : !peers.has(`${raw.remoteAddress}:${raw.remotePort}`);
+    return peers === undefined ? raw.bytesRead === 0 : !peers.has(connectionKey(raw));
   };
 
   // The listening socket is ours (grpc-js's own listeners have no connection cap; ours makes room
@@ -351,7 +356,7 @@ export function createGrpcFrontEnd(o: GrpcFrontEndOptions): GrpcFrontEnd {
       new Promise((resolve, reject) => {
         const injector = server.createConnectionInjector(creds);
         const l = createNetServer({ noDelay: true }, (socket) => {
-          const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+          const peer = connectionKey(socket);
           sockets.set(peer, socket);
           // A connection that sends no byte by the header deadline (no TLS ClientHello, no HTTP/2
           // preface) is closed: grpc-js's idle timeout starts only with an HTTP/2 session. So is
@@ -372,7 +377,7 @@ export function createGrpcFrontEnd(o: GrpcFrontEndOptions): GrpcFrontEnd {
           });
           injector.injectConnection(socket);
         });
-        capConnections(l, limits.maxConnections, (raw) => holdsNoCall(raw), o.onConnectionClosed);
+        capConnections(l, limits.maxConnections, holdsNoCall, o.onConnectionClosed);
         listener = l;
         l.once('error', reject);
         l.listen(port, host, () => {
