@@ -12,11 +12,18 @@
 //     max queue delay + one batch run (the median of 40 runs of maxBatchSize rows, timed here
 //     on the idle predictor) and against that plus the run in flight when a request arrives;
 //   - the batch sizes formed (runs by the requests they served) and the mean;
-//   - CPU per request and the main thread's busy share (event-loop utilisation).
+//   - CPU per request and the main thread's busy share (event-loop utilisation);
+//   - below saturation (`--rates`): the same figures at fixed offered rates, fractions of the
+//     batching-on throughput at the highest concurrency, with open-loop Poisson arrivals
+//     (rate-load.ts: a request's latency counts from when it was due). A closed loop at 32
+//     connections saturates the server by construction: each request's latency there is 32 /
+//     throughput (Little's law), which no batcher can bring under one run. The bound is a
+//     promise about a server that keeps up, so it is held against these rows.
 // Figures only; never asserts timings.
 //
 //   npx tsx bench/sidecar/batching.ts [--duration 2] [--rounds 5] [--fixtures mlp,transformer]
 //     [--conc 1,8,32] [--delay-us 0] [--max-batch 32] [--preferred 8,16]
+//     [--rates 0.25,0.5,0.75 (none: '')] [--rate-conns 64]
 
 import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -33,7 +40,7 @@ import { ReloadableTracing } from '../../sidecar/src/tracing.js';
 import type { Tensor } from '../../sidecar/src/predictor.js';
 import { SHORT_RUN_OVERLAP } from '../../sidecar/src/pipeline/predict.js';
 import { SHORT_RUN_MS } from '../../sidecar/src/pipeline/queue.js';
-import { benchAuth, benchConfig, median, ROOT, type BenchAuth } from './common.js';
+import { benchAuth, benchConfig, mainLimits, median, ROOT, type BenchAuth } from './common.js';
 
 const { values } = parseArgs({
   options: {
@@ -44,6 +51,8 @@ const { values } = parseArgs({
     'delay-us': { type: 'string', default: '0' },
     'max-batch': { type: 'string', default: '32' },
     preferred: { type: 'string', default: '' },
+    rates: { type: 'string', default: '0.25,0.5,0.75' },
+    'rate-conns': { type: 'string', default: '64' },
   },
 });
 const DURATION = Number(values.duration);
@@ -52,6 +61,8 @@ const MAX_BATCH = Number(values['max-batch']);
 const DELAY_US = Number(values['delay-us']);
 const PREFERRED = values.preferred ? values.preferred.split(',').map(Number) : [];
 const CONCS = values.conc.split(',').map(Number);
+const RATES = values.rates ? values.rates.split(',').map(Number) : [];
+const RATE_CONNS = Number(values['rate-conns']);
 
 interface Fixture {
   name: string;
@@ -71,7 +82,7 @@ const FIXTURES: Record<string, Fixture> = {
   },
 };
 
-/** What http-load.ts prints. */
+/** What http-load.ts and rate-load.ts print (`due`, `late`, `lost`: rate-load.ts only). */
 interface Load {
   requests: number;
   non2xx: number;
@@ -79,7 +90,13 @@ interface Load {
   p50Us: number;
   p99Us: number;
   maxUs: number;
+  due?: number;
+  late?: number;
+  lost?: number;
 }
+
+/** Runs a load against `url` in a child process. */
+type Loader = (url: string, bodyFile: string, token: string) => Promise<Load>;
 
 /** One served request as its access line tells it (us). */
 interface Served {
@@ -109,16 +126,26 @@ const q = (xs: number[], p: number): number => {
 };
 const us = (n: number): string => String(Math.round(n));
 
-function load(url: string, conns: number, seconds: number, bodyFile: string, token: string): Promise<Load> {
+function runLoad(script: string, args: string[]): Promise<Load> {
   return new Promise((resolve, reject) =>
-    execFile(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/sidecar/http-load.ts'), url, String(conns), String(seconds), bodyFile, `authorization=Bearer ${token}`], { cwd: ROOT, maxBuffer: 1 << 20 }, (err, out) =>
-      err ? reject(err) : resolve(JSON.parse(out) as Load),
-    ),
+    execFile(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/sidecar', script), ...args], { cwd: ROOT, maxBuffer: 1 << 20 }, (err, out) => (err ? reject(err) : resolve(JSON.parse(out) as Load))),
   );
 }
 
+/** Closed loop: `conns` callers, each sending its next request when the last is answered. */
+const closedLoop =
+  (conns: number, seconds: number): Loader =>
+  (url, bodyFile, token) =>
+    runLoad('http-load.ts', [url, String(conns), String(seconds), bodyFile, `authorization=Bearer ${token}`]);
+
+/** Open loop: Poisson arrivals at `rate` req/s over up to RATE_CONNS keep-alive connections. */
+const offeredRate =
+  (rate: number, seconds: number): Loader =>
+  (url, bodyFile, token) =>
+    runLoad('rate-load.ts', [url, String(rate), String(seconds), bodyFile, String(RATE_CONNS), `authorization=Bearer ${token}`]);
+
 /** Serves the fixture through the full chain with batching off or on for one load run. */
-async function cell(fx: Fixture, predictor: Predictor, auth: BenchAuth, bodyFile: string, enabled: boolean, conns: number, seconds: number): Promise<Cell> {
+async function cell(fx: Fixture, predictor: Predictor, auth: BenchAuth, bodyFile: string, enabled: boolean, loader: Loader): Promise<Cell> {
   const base = benchConfig(auth);
   const config = { ...base, model: { name: fx.name }, batching: { enabled, maxBatchSize: MAX_BATCH, maxQueueDelayMicroseconds: DELAY_US, preferredBatchSizes: PREFERRED } };
   const chunks: string[] = [];
@@ -126,13 +153,13 @@ async function cell(fx: Fixture, predictor: Predictor, auth: BenchAuth, bodyFile
   const tracing = new ReloadableTracing({ serviceName: 'bench' });
   const app = await createApp({ config, predictor, registry: new Registry(), loggers, tracer: tracing.tracer, device: 'cpu' });
   app.start();
-  const server = createSidecarServer({ handler: app.handler });
+  const server = createSidecarServer({ handler: app.handler, limits: mainLimits() });
   const port = await server.listen(0, '127.0.0.1');
   const cpu0 = process.cpuUsage();
   const elu0 = performance.eventLoopUtilization();
   const loopDelay = monitorEventLoopDelay({ resolution: LOOP_TIMER_MS });
   loopDelay.enable();
-  const r = await load(`http://127.0.0.1:${port}/v2/models/${fx.name}/infer`, conns, seconds, bodyFile, auth.token);
+  const r = await loader(`http://127.0.0.1:${port}/v2/models/${fx.name}/infer`, bodyFile, auth.token);
   const cpu = process.cpuUsage(cpu0);
   const elu = performance.eventLoopUtilization(elu0).utilization;
   loopDelay.disable();
@@ -201,7 +228,7 @@ for (const key of values.fixtures.split(',')) {
   const bound = DELAY_US + fullRunUs;
   const boundInFlight = DELAY_US + 2 * fullRunUs;
   // Warm-up (JIT, caches), not reported.
-  for (const enabled of [false, true]) await cell(fx, predictor, auth, bodyFile, enabled, 8, 1);
+  for (const enabled of [false, true]) await cell(fx, predictor, auth, bodyFile, enabled, closedLoop(8, 1));
   console.log(`\n${fx.name}: one run of ${MAX_BATCH} rows on the idle predictor (JS call to promise settled, 40 runs): p50 ${us(fullRunUs)} us, p99 ${us(q(idle, 0.99))} us`);
   console.log(`  bound (issue) = max queue delay + one batch run (its median) = ${DELAY_US} + ${us(fullRunUs)} = ${us(bound)} us; with the run in flight at arrival (one run slot): + one more run = ${us(boundInFlight)} us`);
   const rows: string[] = [];
@@ -209,6 +236,8 @@ for (const key of values.fixtures.split(',')) {
   const hist: string[] = [];
   const rounds: string[] = [];
   const floor: string[] = [];
+  /** Batching on's throughput at the highest concurrency: what the offered rates are fractions of. */
+  let capacity = 0;
   for (const conc of CONCS) {
     const label = String(conc).padStart(6);
     const cells: Record<'off' | 'on', Cell[]> = { off: [], on: [] };
@@ -216,7 +245,7 @@ for (const key of values.fixtures.split(',')) {
     for (let round = 0; round < ROUNDS; round++) {
       const order = round % 2 === 0 ? [false, true] : [true, false];
       const got: Partial<Record<'off' | 'on', Cell>> = {};
-      for (const enabled of order) got[enabled ? 'on' : 'off'] = await cell(fx, predictor, auth, bodyFile, enabled, conc, DURATION);
+      for (const enabled of order) got[enabled ? 'on' : 'off'] = await cell(fx, predictor, auth, bodyFile, enabled, closedLoop(conc, DURATION));
       cells.off.push(got.off as Cell);
       cells.on.push(got.on as Cell);
       ratios.push((got.on as Cell).load.rate / Math.max(1, (got.off as Cell).load.rate));
@@ -247,6 +276,7 @@ for (const key of values.fixtures.split(',')) {
     // completion reaches the main thread only after the callbacks already running there (the
     // loop delay) - the same for batching off.
     const onRate = rate(cells.on);
+    if (conc === Math.max(...CONCS)) capacity = onRate;
     const mainUs = (median(cells.on.map((c) => c.elu)) * 1e6) / Math.max(1, onRate);
     const loopP99 = (cs: Cell[]): string => us(median(cs.map((c) => c.loopDelayP99Us)));
     floor.push(`${label} | ${us((conc * 1e6) / Math.max(1, onRate)).padStart(12)} | ${us(mainUs).padStart(16)} | ${loopP99(cells.off).padStart(14)} | ${loopP99(cells.on).padStart(13)} | ${us(q(run, 0.99)).padStart(10)}`);
@@ -263,7 +293,29 @@ for (const key of values.fixtures.split(',')) {
   for (const r of rounds) console.log(r);
   console.log('  batch sizes formed (batching on, all rounds):');
   for (const h of hist) console.log(h);
+  if (RATES.length > 0 && capacity > 0) {
+    console.log(`  below saturation: open-loop Poisson arrivals at fractions of batching on's ${us(capacity)} req/s at ${Math.max(...CONCS)} connections, over up to ${RATE_CONNS} connections (rate-load.ts; client latency from when each request was due); ${ROUNDS} rounds x ${DURATION} s, off and on alternating; p50/p99 in us, medians of the rounds (client) or over every served request (server)`);
+    console.log('  offered req/s | served off / on | client off    | client on     | late off / on | on batch     | on run       | on batcher   | on batcher p99 <= bound    | requests/run');
+    for (const fraction of RATES) {
+      const offered = Math.round(fraction * capacity);
+      const cells: Record<'off' | 'on', Cell[]> = { off: [], on: [] };
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const enabled of round % 2 === 0 ? [false, true] : [true, false]) cells[enabled ? 'on' : 'off'].push(await cell(fx, predictor, auth, bodyFile, enabled, offeredRate(offered, DURATION)));
+      }
+      const served = (cs: Cell[]): string => median(cs.map((c) => c.load.rate)).toFixed(0);
+      const client = (cs: Cell[]): string => `${us(median(cs.map((c) => c.load.p50Us)))}/${us(median(cs.map((c) => c.load.p99Us)))}`.padStart(13);
+      const late = (cs: Cell[]): string => `${((100 * cs.reduce((a, c) => a + (c.load.late ?? 0), 0)) / Math.max(1, cs.reduce((a, c) => a + (c.load.due ?? 0), 0))).toFixed(1)}%`;
+      const lost = [...cells.off, ...cells.on].reduce((a, c) => a + (c.load.lost ?? 0) + c.load.non2xx, 0);
+      const on = cells.on.flatMap((c) => c.served);
+      const added = on.map((s) => s.batchUs + s.runUs);
+      const p99 = q(added, 0.99);
+      const verdict = p99 <= bound ? 'yes' : p99 <= boundInFlight ? 'no; <= + one run in flight' : 'no';
+      const pair = (xs: number[]): string => `${us(q(xs, 0.5))}/${us(q(xs, 0.99))}`.padStart(12);
+      const perRun = on.length / Math.max(1, on.reduce((a, s) => a + 1 / s.requests, 0));
+      console.log(`  ${`${us(offered)} (${fraction})`.padStart(13)} | ${`${served(cells.off)} / ${served(cells.on)}`.padStart(15)} | ${client(cells.off)} | ${client(cells.on)} | ${`${late(cells.off)} / ${late(cells.on)}`.padStart(13)} | ${pair(on.map((s) => s.batchUs))} | ${pair(on.map((s) => s.runUs))} | ${pair(added)} | ${verdict.padEnd(26)} | ${perRun.toFixed(1)}${lost ? ` (${lost} not answered 2xx)` : ''}`);
+    }
+  }
   predictor.dispose();
 }
-console.log(`\ngoal: >= 2x at 32 connections on the MLP; p99 <= max queue delay + one batch run (server side, the time the batcher adds; see sidecar/README.md "Dynamic batching")`);
+console.log(`\ngoal: >= 2x at 32 connections on the MLP; p99 <= max queue delay + one batch run (server side, the time the batcher adds, below saturation: the offered-rate rows; see sidecar/README.md "Dynamic batching")`);
 console.log(`load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);

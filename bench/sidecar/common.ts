@@ -11,9 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { Registry } from 'prom-client';
-import { Predictor } from '../../native/lib/index.js';
+import { Predictor, unsentBytes } from '../../native/lib/index.js';
 import { createApp, type SidecarApp } from '../../sidecar/src/app.js';
 import { DEFAULT_POLICIES, parseSidecarConfig, type SidecarConfig } from '../../sidecar/src/config.js';
+import { type ConnectionLimits, defaultApiConnections, HEADER_TIMEOUT_S_DEFAULT, IDLE_TIMEOUT_S_DEFAULT, openFileLimit } from '../../sidecar/src/connections.js';
+import { BODY_PACE_DEFAULTS } from '../../sidecar/src/pace.js';
 import { createLoggers } from '../../sidecar/src/logging.js';
 import type { PredictorLike } from '../../sidecar/src/predictor.js';
 import { ReloadableTracing } from '../../sidecar/src/tracing.js';
@@ -65,6 +67,15 @@ export function bareInferHandler(predictor: Pick<Predictor, 'run'>): (req: Incom
       })();
     });
   };
+}
+
+/**
+ * The API listeners' connection limits as main.ts sets them at its defaults (the cap, the idle
+ * sweep, the header deadline, the answer pace, the kernel's unsent bytes at keep-alive close):
+ * the chain's servers in the benches run with them, as a pod does.
+ */
+export function mainLimits(): ConnectionLimits {
+  return { maxConnections: defaultApiConnections(openFileLimit()), idleTimeoutMs: IDLE_TIMEOUT_S_DEFAULT * 1000, headerTimeoutMs: HEADER_TIMEOUT_S_DEFAULT * 1000, unsentBytes, answerPace: BODY_PACE_DEFAULTS };
 }
 
 export interface BenchAuth {

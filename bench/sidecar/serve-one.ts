@@ -1,9 +1,9 @@
 // One of bench.ts's or grpc.ts's servers in a process of its own: `bare` (node:http, the REST
 // reference), `express` (the bare handler behind express.json + one route), `chain` or
-// `chain-tls` (the sidecar app as main.ts runs it, auth on), `grpc-bare` (grpc-js on the
-// sidecar's .proto, grpc-bare.ts: the gRPC reference) or `grpc-chain` (the sidecar's gRPC front
-// end over the same app). Each loads its own MLP predictor (the same fixture,
-// one CPU thread). A process per server, so no server's CPU figure or throughput carries another's
+// `chain-tls` (the sidecar app as main.ts runs it, auth on, with main.ts's default connection
+// limits), `grpc-bare` (grpc-js on the sidecar's .proto, grpc-bare.ts: the gRPC reference) or
+// `grpc-chain` (the sidecar's gRPC front end over the same app, the same limits). Each loads
+// its own MLP predictor (the same fixture, one CPU thread). A process per server, so no server's CPU figure or throughput carries another's
 // garbage collection, timers or JIT state: with all of them in one process the bare reference ran
 // beside an idle full chain (its timers, its heap), which is not what a user deploys instead.
 //
@@ -25,11 +25,12 @@ import { createApp } from '../../sidecar/src/app.js';
 import { createGrpcFrontEnd } from '../../sidecar/src/grpc/server.js';
 import { inferenceServiceDefinition } from '../../sidecar/src/grpc/service.js';
 import { createLoggers } from '../../sidecar/src/logging.js';
+import { BODY_PACE_DEFAULTS } from '../../sidecar/src/pace.js';
 import { createSidecarServer } from '../../sidecar/src/server.js';
 import { ReloadableTracing } from '../../sidecar/src/tracing.js';
 import { createPki } from '../../sidecar/test/helpers/pki.js';
 import { bareModelInfer } from './grpc-bare.js';
-import { bareInferHandler, benchAuth, benchConfig, inferOnce, loadMlpPredictor, shortRunLine, type InferRequest } from './common.js';
+import { bareInferHandler, benchAuth, benchConfig, inferOnce, loadMlpPredictor, mainLimits, shortRunLine, type InferRequest } from './common.js';
 
 const kind = process.argv[2] ?? '';
 const maxInFlight = Number(process.argv[3] ?? 1);
@@ -77,8 +78,9 @@ if (kind === 'bare') {
   // As main.ts runs it: queue.maxInFlight from the CPU threads (1), admission with the memory budget on.
   const sidecar = await createApp({ config, predictor, registry: new Registry(), loggers, tracer: tracing.tracer, device: 'cpu', defaultMaxInFlight: maxInFlight, memoryBudgetBytes: 2048 * 1024 * 1024 - process.memoryUsage().rss });
   sidecar.start();
+  const limits = mainLimits();
   if (kind === 'grpc-chain') {
-    const front = createGrpcFrontEnd({ core: sidecar.core });
+    const front = createGrpcFrontEnd({ core: sidecar.core, limits, pace: BODY_PACE_DEFAULTS });
     url = `127.0.0.1:${await front.listen(0, '127.0.0.1')}`;
     headers = { token: creds.token };
     close = async () => {
@@ -89,7 +91,7 @@ if (kind === 'bare') {
   } else {
     const tls = kind === 'chain-tls';
     const pki = tls ? createPki() : undefined;
-    const server = createSidecarServer({ handler: sidecar.handler, ...(pki ? { tls: { certFile: pki.serverCert, keyFile: pki.serverKey, mutual: false } } : {}) });
+    const server = createSidecarServer({ handler: sidecar.handler, limits, ...(pki ? { tls: { certFile: pki.serverCert, keyFile: pki.serverKey, mutual: false } } : {}) });
     const port = await server.listen(0, '127.0.0.1');
     url = `${tls ? 'https://localhost' : 'http://127.0.0.1'}:${port}/v2/models/mlp/infer`;
     caCert = pki?.caCert;
