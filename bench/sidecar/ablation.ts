@@ -1,5 +1,5 @@
 // Where the chain's per-request cost goes: the full sidecar (dispatcher path) next to variants
-// with one part switched off (access/audit logs, spans, JWT auth), and the bare node:http
+// with one part switched off (main.ts's connection limits, access/audit logs, spans, JWT auth), and the bare node:http
 // reference, interleaved for N rounds. autocannon runs in a child process, so this process's CPU
 // time per request (user + system, all threads) is the servers' own cost.
 //
@@ -18,7 +18,7 @@ import { createApp } from '../../sidecar/src/app.js';
 import { createLoggers } from '../../sidecar/src/logging.js';
 import { createSidecarServer } from '../../sidecar/src/server.js';
 import { ReloadableTracing } from '../../sidecar/src/tracing.js';
-import { bareInferHandler, benchAuth, benchConfig, cannon, INFER_BODY, loadMlpPredictor, median } from './common.js';
+import { bareInferHandler, benchAuth, benchConfig, cannon, INFER_BODY, loadMlpPredictor, mainLimits, median } from './common.js';
 
 const ROUNDS = Number(process.argv[2] ?? 3);
 const RATE = process.argv[3] === undefined ? undefined : Number(process.argv[3]);
@@ -33,7 +33,7 @@ const bare = createServer(bareInferHandler(predictor));
 await new Promise<void>((r) => bare.listen(0, '127.0.0.1', () => r()));
 const targets: [string, number][] = [['bare node:http', (bare.address() as AddressInfo).port]];
 
-const variant = async (name: string, o: { auth: boolean; level: string; noopTracer: boolean }): Promise<void> => {
+const variant = async (name: string, o: { auth: boolean; level: string; noopTracer: boolean; limits?: boolean }): Promise<void> => {
   const loggers = createLoggers({ service: 'paddle-sidecar', level: o.level, sinks: { out: { write: () => undefined }, deadLetter: { write: () => undefined } } });
   const sidecar = await createApp({
     config: benchConfig(creds, o.auth),
@@ -44,10 +44,12 @@ const variant = async (name: string, o: { auth: boolean; level: string; noopTrac
     device: 'cpu',
   });
   sidecar.start();
-  const server = createSidecarServer({ handler: sidecar.handler });
+  // main.ts's connection limits unless switched off.
+  const server = createSidecarServer({ handler: sidecar.handler, ...(o.limits === false ? {} : { limits: mainLimits() }) });
   targets.push([name, await server.listen(0, '127.0.0.1')]);
 };
 await variant('full chain', { auth: true, level: 'info', noopTracer: false });
+await variant('no connection limits', { auth: true, level: 'info', noopTracer: false, limits: false });
 await variant('no logs', { auth: true, level: 'warn', noopTracer: false });
 await variant('noop tracer', { auth: true, level: 'info', noopTracer: true });
 await variant('no auth', { auth: false, level: 'info', noopTracer: false });
