@@ -17,7 +17,8 @@ import { DEFAULT_POLICIES, parseSidecarConfig, type SidecarConfig } from '../../
 import { type ConnectionLimits, defaultApiConnections, HEADER_TIMEOUT_S_DEFAULT, IDLE_TIMEOUT_S_DEFAULT, openFileLimit } from '../../sidecar/src/connections.js';
 import { BODY_PACE_DEFAULTS } from '../../sidecar/src/pace.js';
 import { createLoggers } from '../../sidecar/src/logging.js';
-import type { PredictorLike } from '../../sidecar/src/predictor.js';
+import { RunPlacement } from '../../sidecar/src/pipeline/inline-runs.js';
+import type { PredictorLike, Tensor } from '../../sidecar/src/predictor.js';
 import { ReloadableTracing } from '../../sidecar/src/tracing.js';
 import { type RunQueue, SHORT_RUN_MS } from '../../sidecar/src/pipeline/queue.js';
 import { shapeKey } from '../../sidecar/src/pipeline/service-times.js';
@@ -42,22 +43,23 @@ export interface InferRequest {
 }
 
 /** Runs the first input of a parsed OIP v2 request and builds the OIP v2 response body. */
-export async function inferOnce(predictor: Pick<Predictor, 'run'>, parsed: InferRequest): Promise<{ model_name: string; outputs: unknown[] }> {
+export async function inferOnce(run: BareRun, parsed: InferRequest): Promise<{ model_name: string; outputs: unknown[] }> {
   const inp = parsed.inputs[0];
   if (!inp) throw new Error('no input');
-  const out = await predictor.run({ [inp.name]: { dtype: 'float32', shape: inp.shape, data: Float32Array.from(inp.data) } });
+  const out = await run({ [inp.name]: { dtype: 'float32', shape: inp.shape, data: Float32Array.from(inp.data) } });
   return { model_name: 'mlp', outputs: Object.entries(out).map(([name, t]) => ({ name, shape: t.shape, datatype: 'FP32', data: Array.from(t.data as Float32Array) })) };
 }
 
 /** The bare reference: read the body, parse JSON, run, answer JSON (500 on any error). */
-export function bareInferHandler(predictor: Pick<Predictor, 'run'>): (req: IncomingMessage, res: ServerResponse) => void {
+export function bareInferHandler(predictor: PredictorLike): (req: IncomingMessage, res: ServerResponse) => void {
+  const run = bareRunner(predictor);
   return (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       void (async () => {
         try {
-          const body = await inferOnce(predictor, JSON.parse(Buffer.concat(chunks).toString('utf8')) as InferRequest);
+          const body = await inferOnce(run, JSON.parse(Buffer.concat(chunks).toString('utf8')) as InferRequest);
           res.setHeader('content-type', 'application/json');
           res.end(JSON.stringify(body));
         } catch (err) {
@@ -66,6 +68,28 @@ export function bareInferHandler(predictor: Pick<Predictor, 'run'>): (req: Incom
         }
       })();
     });
+  };
+}
+
+/** How a bare reference runs the predictor. */
+export type BareRun = (inputs: Record<string, Tensor>) => Promise<Record<string, Tensor>>;
+
+/**
+ * The bare references call the predictor where the chain would (pipeline/inline-runs.ts at its
+ * default limit): on the main thread when the run is alone and its shape is known to be short,
+ * else on the addon's pool. A reference that always hopped to the pool would pay 100-300 us per
+ * lone request on a small VM that the chain does not.
+ */
+export function bareRunner(predictor: PredictorLike): BareRun {
+  const placement = new RunPlacement();
+  let active = 0;
+  return async (inputs) => {
+    active++;
+    try {
+      return await placement.run(predictor, inputs, shapeKey(inputs), active === 1);
+    } finally {
+      active--;
+    }
   };
 }
 

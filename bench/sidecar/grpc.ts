@@ -54,7 +54,7 @@ async function load(server: ServerProcess, seconds = values.duration): Promise<L
 
 const chainInfo = await chainServer.info();
 console.log(`\ngRPC ModelInfer on the MLP fixture (raw_input_contents, batch 1), h2c loopback; ${values.concurrency} concurrent callers x ${values.duration}s, ${values.rounds} interleaved rounds`);
-console.log('  bare: @grpc/grpc-js server, same .proto, raw bytes -> predictor.run -> raw bytes (its own MLP predictor, 1 CPU thread, in a process of its own)');
+console.log('  bare: @grpc/grpc-js server, same .proto, raw bytes -> a run placed as the chain places it -> raw bytes (its own MLP predictor, 1 CPU thread, in a process of its own)');
 console.log(`  machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, node ${process.version}`);
 console.log(`  chain: sidecar gRPC front end, auth on (HS256, authorization metadata), policies, limiter, admission, breaker, queue (maxInFlight ${MAX_IN_FLIGHT}, as main.ts with 1 CPU thread; short runs, under ${SHORT_RUN_MS} ms, up to ${MAX_IN_FLIGHT * SHORT_RUN_OVERLAP}), batching ${chainInfo.batching ? 'on' : 'off (the default config)'}, metrics, spans, access + audit lines; in a process of its own`);
 if (Number(values.warmup) > 0) {

@@ -30,7 +30,7 @@ import { createSidecarServer } from '../../sidecar/src/server.js';
 import { ReloadableTracing } from '../../sidecar/src/tracing.js';
 import { createPki } from '../../sidecar/test/helpers/pki.js';
 import { bareModelInfer } from './grpc-bare.js';
-import { bareInferHandler, benchAuth, benchConfig, inferOnce, loadMlpPredictor, mainLimits, shortRunLine, type InferRequest } from './common.js';
+import { bareInferHandler, bareRunner, benchAuth, benchConfig, inferOnce, loadMlpPredictor, mainLimits, shortRunLine, type InferRequest } from './common.js';
 
 const kind = process.argv[2] ?? '';
 const maxInFlight = Number(process.argv[3] ?? 1);
@@ -62,8 +62,9 @@ if (kind === 'bare') {
 } else if (kind === 'express') {
   const ex = express();
   ex.use(express.json({ limit: 1024 * 1024 }));
+  const run = bareRunner(predictor);
   ex.post('/infer', async (req, res) => {
-    res.json(await inferOnce(predictor, req.body as InferRequest));
+    res.json(await inferOnce(run, req.body as InferRequest));
   });
   const server = createSidecarServer({ handler: ex });
   url = `http://127.0.0.1:${await server.listen(0, '127.0.0.1')}/infer`;

@@ -37,6 +37,7 @@ export interface RawStats {
 }
 export interface RawPredictor {
   run(inputs: Record<string, RawTensor>): Promise<Record<string, RawTensor>>;
+  runSync(inputs: Record<string, RawTensor>): Record<string, RawTensor>;
   inputs(): RawTensorInfo[];
   outputs(): RawTensorInfo[];
   info(): RawModelInfo;

@@ -140,7 +140,7 @@ class Predictor : public Napi::ObjectWrap<Predictor> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "Predictor",
-                       {StaticMethod<&Predictor::Load>("load"), InstanceMethod<&Predictor::Run>("run"),
+                       {StaticMethod<&Predictor::Load>("load"), InstanceMethod<&Predictor::Run>("run"), InstanceMethod<&Predictor::RunSync>("runSync"),
                         InstanceMethod<&Predictor::Inputs>("inputs"), InstanceMethod<&Predictor::Outputs>("outputs"),
                         InstanceMethod<&Predictor::Info>("info"), InstanceMethod<&Predictor::GetStats>("stats"),
                         InstanceMethod<&Predictor::EstimateRunBytes>("estimateRunBytes"),
@@ -159,6 +159,7 @@ class Predictor : public Napi::ObjectWrap<Predictor> {
 
   static Napi::Value Load(const Napi::CallbackInfo& info);
   Napi::Value Run(const Napi::CallbackInfo& info);
+  Napi::Value RunSync(const Napi::CallbackInfo& info);
   Napi::Value Inputs(const Napi::CallbackInfo& info) {
     return Guarded(info.Env(), [&]() -> Napi::Value {
       Guard(info.Env());
@@ -272,6 +273,27 @@ class LoadWorker : public PromiseWorker {
   std::unique_ptr<LoadedModel> model_;
 };
 
+// One run's outcome in the predictor's stats (any thread).
+void RecordRun(Stats* stats, bool ok, const RunTimes& times) {
+  std::lock_guard<std::mutex> lock(stats->mu);
+  stats->runs++;
+  if (!ok) {
+    stats->failures++;
+  } else {
+    stats->has_last = true;
+    stats->last = times;
+    for (const auto& kv : times.op_ms) stats->cumulative[kv.first] += kv.second;
+  }
+}
+
+// A run's outputs as {name: tensor}, in the model's output order (JS thread).
+Napi::Object OutputsToJs(Napi::Env env, const LoadedModel& model, std::vector<HostTensor> outputs) {
+  Napi::Object out = Napi::Object::New(env);
+  const auto& specs = model.engine->Outputs();
+  for (size_t i = 0; i < outputs.size() && i < specs.size(); ++i) out.Set(specs[i].name, TensorToJs(env, ToPublic(std::move(outputs[i]))));
+  return out;
+}
+
 class RunWorker : public PromiseWorker {
  public:
   RunWorker(Napi::Env env, Napi::Object self, Predictor* owner, std::shared_ptr<LoadedModel> model, std::shared_ptr<Stats> stats,
@@ -283,24 +305,9 @@ class RunWorker : public PromiseWorker {
  private:
   void Work() override { outputs_ = model_->engine->Run(inputs_, &times_); }
 
-  void Done(bool ok) override {
-    std::lock_guard<std::mutex> lock(stats_->mu);
-    stats_->runs++;
-    if (!ok) {
-      stats_->failures++;
-    } else {
-      stats_->has_last = true;
-      stats_->last = times_;
-      for (const auto& kv : times_.op_ms) stats_->cumulative[kv.first] += kv.second;
-    }
-  }
+  void Done(bool ok) override { RecordRun(stats_.get(), ok, times_); }
 
-  Napi::Value Result(Napi::Env env) override {
-    Napi::Object out = Napi::Object::New(env);
-    const auto& specs = model_->engine->Outputs();
-    for (size_t i = 0; i < outputs_.size() && i < specs.size(); ++i) out.Set(specs[i].name, TensorToJs(env, ToPublic(std::move(outputs_[i]))));
-    return out;
-  }
+  Napi::Value Result(Napi::Env env) override { return OutputsToJs(env, *model_, std::move(outputs_)); }
 
   void OnOK() override {
     owner_->RunFinished();
@@ -383,56 +390,62 @@ Napi::Value Predictor::Load(const Napi::CallbackInfo& info) {
   }
 }
 
+// run()'s and runSync()'s argument: {name: {dtype, shape, data}}, checked and copied on the JS thread.
+std::vector<std::pair<std::string, HostTensor>> RunInputs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject() || info[0].IsArray()) throw Napi::TypeError::New(env, "run(inputs) needs an object of named tensors");
+  Napi::Object in = info[0].As<Napi::Object>();
+  Napi::Array keys = in.GetPropertyNames();
+  std::vector<std::pair<std::string, HostTensor>> inputs;
+  for (uint32_t i = 0; i < keys.Length(); ++i) {
+    std::string name = keys.Get(i).As<Napi::String>().Utf8Value();
+    Napi::Value tv = in.Get(name);
+    if (!tv.IsObject()) throw Napi::TypeError::New(env, "input \"" + name + "\" must be a tensor {dtype, shape, data}");
+    Napi::Object t = tv.As<Napi::Object>();
+    Napi::Value dt = t.Get("dtype");
+    HostTensor host;
+    if (!dt.IsString() || !DTypeFromString(dt.As<Napi::String>().Utf8Value(), &host.dtype)) {
+      throw Napi::TypeError::New(env, "input \"" + name + "\": dtype must be float32, int64 or int32");
+    }
+    Napi::Value sv = t.Get("shape");
+    if (!sv.IsArray()) throw Napi::TypeError::New(env, "input \"" + name + "\": shape must be an array of integers");
+    Napi::Array sa = sv.As<Napi::Array>();
+    if (sa.Length() > static_cast<uint32_t>(kMaxRank)) throw Napi::RangeError::New(env, "input \"" + name + "\": rank above 8");
+    int64_t numel = 1;
+    for (uint32_t k = 0; k < sa.Length(); ++k) {
+      Napi::Value d = sa.Get(k);
+      if (!d.IsNumber()) throw Napi::TypeError::New(env, "input \"" + name + "\": shape must be an array of integers");
+      double dd = d.As<Napi::Number>().DoubleValue();
+      if (!(dd >= 0 && dd <= static_cast<double>(kMaxTensorElements)) || dd != static_cast<double>(static_cast<int64_t>(dd))) {
+        throw Napi::RangeError::New(env, "input \"" + name + "\": shape entries must be integers in [0, 2^31]");
+      }
+      host.shape.push_back(static_cast<int64_t>(dd));
+      numel *= host.shape.back();
+      if (numel > kMaxTensorElements) throw Napi::RangeError::New(env, "input \"" + name + "\": more than 2^31 elements");
+    }
+    Napi::Value data = t.Get("data");
+    if (!data.IsTypedArray()) throw Napi::TypeError::New(env, "input \"" + name + "\": data must be a typed array");
+    Napi::TypedArray ta = data.As<Napi::TypedArray>();
+    if (ta.TypedArrayType() != TypedArrayFor(host.dtype)) {
+      throw Napi::TypeError::New(env, "input \"" + name + "\": dtype " + DTypeName(host.dtype) + " needs a " +
+                                          (host.dtype == DType::kInt64 ? "BigInt64Array" : host.dtype == DType::kInt32 ? "Int32Array" : "Float32Array"));
+    }
+    if (static_cast<int64_t>(ta.ElementLength()) != numel) {
+      throw Napi::RangeError::New(env, "input \"" + name + "\": shape " + ShapeString(host.shape) + " needs " + std::to_string(numel) +
+                                           " elements, data has " + std::to_string(ta.ElementLength()));
+    }
+    const uint8_t* src = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+    host.bytes.assign(src, src + ta.ByteLength());  // copied on the JS thread
+    inputs.emplace_back(std::move(name), std::move(host));
+  }
+  return inputs;
+}
+
 Napi::Value Predictor::Run(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Guard(env);
   try {
-    if (info.Length() < 1 || !info[0].IsObject() || info[0].IsArray()) throw Napi::TypeError::New(env, "run(inputs) needs an object of named tensors");
-    Napi::Object in = info[0].As<Napi::Object>();
-    Napi::Array keys = in.GetPropertyNames();
-    std::vector<std::pair<std::string, HostTensor>> inputs;
-    for (uint32_t i = 0; i < keys.Length(); ++i) {
-      std::string name = keys.Get(i).As<Napi::String>().Utf8Value();
-      Napi::Value tv = in.Get(name);
-      if (!tv.IsObject()) throw Napi::TypeError::New(env, "input \"" + name + "\" must be a tensor {dtype, shape, data}");
-      Napi::Object t = tv.As<Napi::Object>();
-      Napi::Value dt = t.Get("dtype");
-      HostTensor host;
-      if (!dt.IsString() || !DTypeFromString(dt.As<Napi::String>().Utf8Value(), &host.dtype)) {
-        throw Napi::TypeError::New(env, "input \"" + name + "\": dtype must be float32, int64 or int32");
-      }
-      Napi::Value sv = t.Get("shape");
-      if (!sv.IsArray()) throw Napi::TypeError::New(env, "input \"" + name + "\": shape must be an array of integers");
-      Napi::Array sa = sv.As<Napi::Array>();
-      if (sa.Length() > static_cast<uint32_t>(kMaxRank)) throw Napi::RangeError::New(env, "input \"" + name + "\": rank above 8");
-      int64_t numel = 1;
-      for (uint32_t k = 0; k < sa.Length(); ++k) {
-        Napi::Value d = sa.Get(k);
-        if (!d.IsNumber()) throw Napi::TypeError::New(env, "input \"" + name + "\": shape must be an array of integers");
-        double dd = d.As<Napi::Number>().DoubleValue();
-        if (!(dd >= 0 && dd <= static_cast<double>(kMaxTensorElements)) || dd != static_cast<double>(static_cast<int64_t>(dd))) {
-          throw Napi::RangeError::New(env, "input \"" + name + "\": shape entries must be integers in [0, 2^31]");
-        }
-        host.shape.push_back(static_cast<int64_t>(dd));
-        numel *= host.shape.back();
-        if (numel > kMaxTensorElements) throw Napi::RangeError::New(env, "input \"" + name + "\": more than 2^31 elements");
-      }
-      Napi::Value data = t.Get("data");
-      if (!data.IsTypedArray()) throw Napi::TypeError::New(env, "input \"" + name + "\": data must be a typed array");
-      Napi::TypedArray ta = data.As<Napi::TypedArray>();
-      if (ta.TypedArrayType() != TypedArrayFor(host.dtype)) {
-        throw Napi::TypeError::New(env, "input \"" + name + "\": dtype " + DTypeName(host.dtype) + " needs a " +
-                                            (host.dtype == DType::kInt64 ? "BigInt64Array" : host.dtype == DType::kInt32 ? "Int32Array" : "Float32Array"));
-      }
-      if (static_cast<int64_t>(ta.ElementLength()) != numel) {
-        throw Napi::RangeError::New(env, "input \"" + name + "\": shape " + ShapeString(host.shape) + " needs " + std::to_string(numel) +
-                                             " elements, data has " + std::to_string(ta.ElementLength()));
-      }
-      const uint8_t* src = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-      host.bytes.assign(src, src + ta.ByteLength());  // copied on the JS thread
-      inputs.emplace_back(std::move(name), std::move(host));
-    }
-    auto* worker = new RunWorker(env, Value(), this, model_, stats_, std::move(inputs));
+    auto* worker = new RunWorker(env, Value(), this, model_, stats_, RunInputs(info));
     Napi::Promise p = worker->Promise();
     in_flight_++;  // decremented in OnOK/OnError, on the JS thread
     worker->Queue();
@@ -442,6 +455,37 @@ Napi::Value Predictor::Run(const Napi::CallbackInfo& info) {
   } catch (const std::exception& e) {
     throw MakeError(env, "ERR_INTERNAL", e.what());
   }
+}
+
+// runSync(inputs): run() on the calling (JS) thread, returning the outputs or throwing what
+// run() rejects with. No hop to the pool and back (two thread wake-ups); the event loop waits
+// for the computation, so it is for runs known to be short.
+Napi::Value Predictor::RunSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Guard(env);
+  std::vector<std::pair<std::string, HostTensor>> inputs;
+  try {
+    inputs = RunInputs(info);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw MakeError(env, "ERR_INTERNAL", e.what());
+  }
+  RunTimes times;
+  std::vector<HostTensor> outputs;
+  try {
+    outputs = model_->engine->Run(inputs, &times);
+  } catch (const PaddleError& e) {
+    RecordRun(stats_.get(), false, times);
+    Napi::Error out = e.code() == ErrorCode::kArgument ? Napi::TypeError::New(env, e.what()) : Napi::Error::New(env, e.what());
+    out.Value().Set("code", ErrorCodeName(e.code()));
+    throw out;
+  } catch (const std::exception& e) {
+    RecordRun(stats_.get(), false, times);
+    throw MakeError(env, "ERR_INTERNAL", std::string("run failed: ") + e.what());
+  }
+  RecordRun(stats_.get(), true, times);
+  return OutputsToJs(env, *model_, std::move(outputs));
 }
 
 // estimateRunBytes({name: shape}): synchronous (a shape-only pass, no tensor is computed).

@@ -95,6 +95,33 @@ describe('Node API', function () {
     assert.throws(() => p.outputs(), /disposed/);
   });
 
+  it('runSync computes on the calling thread: the outputs real Paddle gave, the same errors as run() thrown, stats counted, refused after dispose', async () => {
+    for (const c of [b1, b4]) {
+      const got = p.runSync(c.inputs)['softmax_0.tmp_0'];
+      assert.ok(got);
+      assert.deepEqual(got.shape, (c.outputs.legacy[0] as Tensor).shape);
+      assert.ok(maxAbsDiff(got.data, (c.outputs.legacy[0] as Tensor).data) <= 1e-4);
+      // Bit-for-bit what run() gives (one engine, one kernel path).
+      assert.deepEqual(got.data, (await p.run(c.inputs))['softmax_0.tmp_0']?.data);
+    }
+    const x = b1.inputs.x as Tensor;
+    assert.throws(() => p.runSync(undefined as never), TypeError);
+    assert.throws(() => p.runSync({ x: { ...x, data: new Int32Array(64) } }), /needs a Float32Array/);
+    assert.throws(() => p.runSync({ x: { ...x, shape: [2, 64] } }), (e: unknown) => e instanceof RangeError && /needs 128 elements, data has 64/.test(e.message));
+    assert.throws(() => p.runSync({ x: { dtype: 'float32', shape: [1, 63], data: new Float32Array(63) } }), (e: unknown) => e instanceof ShapeError && (e as PaddleError).code !== undefined);
+    assert.throws(() => p.runSync({}), /missing input "x"/);
+    const s = p.stats();
+    assert.equal(s.runs, 6, 'four runs and the two errors that reached the executor (shape, missing input)');
+    assert.equal(s.failures, 2);
+    // A run on the pool may be in flight while another computes inline.
+    const pooled = p.run(b4.inputs);
+    const inline = p.runSync(b1.inputs);
+    assert.ok(maxAbsDiff(inline['softmax_0.tmp_0']!.data, (b1.outputs.legacy[0] as Tensor).data) <= 1e-4);
+    assert.ok(maxAbsDiff((await pooled)['softmax_0.tmp_0']!.data, (b4.outputs.legacy[0] as Tensor).data) <= 1e-4);
+    p.dispose();
+    assert.throws(() => p.runSync(b1.inputs), (e: unknown) => e instanceof PaddleError && e.code === 'ERR_DISPOSED');
+  });
+
   it('gives correct results for 100 concurrent runs of mixed batch sizes', async () => {
     const runs = Array.from({ length: 100 }, (_, i) => (i % 3 === 0 ? b4 : b1));
     const results = await Promise.all(runs.map((c) => p.run(c.inputs)));

@@ -90,6 +90,8 @@ export interface AppDeps {
   memoryBudgetBytes?: number;
   /** queue.maxInFlight when the config leaves it out (main.ts: the predictor's CPU threads). */
   defaultMaxInFlight?: number;
+  /** The longest run executed on the main thread (pipeline/inline-runs.ts; default INLINE_RUN_US_DEFAULT, 0: never). */
+  inlineRunMicros?: number;
   /** Response encoding: inline below this many output elements, else on a worker thread. */
   encoder?: EncoderOptions;
 }
@@ -157,6 +159,7 @@ export async function createApp(deps: AppDeps): Promise<SidecarApp> {
     breakers,
     budgetBytes: deps.memoryBudgetBytes ?? 0,
     defaultMaxInFlight: deps.defaultMaxInFlight ?? 1,
+    ...(deps.inlineRunMicros !== undefined ? { inlineRunMicros: deps.inlineRunMicros } : {}),
     tracer: deps.tracer,
     metrics,
     matrix,

@@ -23,6 +23,7 @@ import { PodReporter, PodReportPatcher } from './pod-report.js';
 import type { GpuTelemetryLike, PredictorLike } from './predictor.js';
 import { API_CONNECTIONS_DEFAULT, defaultApiConnections, HEADER_TIMEOUT_S_DEFAULT, IDLE_TIMEOUT_S_DEFAULT, METRICS_CONNECTIONS, openFileLimit } from './connections.js';
 import { BODY_PACE_DEFAULTS } from './pace.js';
+import { INLINE_RUN_US_DEFAULT } from './pipeline/inline-runs.js';
 import { createSidecarServer } from './server.js';
 import { createGrpcFrontEnd } from './grpc/server.js';
 import { metricsListener } from './listeners.js';
@@ -84,6 +85,7 @@ const OPTIONS = {
   'idle-timeout-seconds': { type: 'string' },
   'header-timeout-seconds': { type: 'string' },
   'min-body-rate': { type: 'string' },
+  'inline-run-us': { type: 'string' },
   'body-rate-window-seconds': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
@@ -123,6 +125,7 @@ const FLAG_HELP: Record<keyof typeof OPTIONS, string> = {
   'max-connections': `connections each API port (REST, gRPC) holds at once; past it a newcomer takes the place of the oldest connection holding no request, or is closed at once when every one has a request in progress (default ${API_CONNECTIONS_DEFAULT}, less where the open-file limit needs it)`,
   'idle-timeout-seconds': `a connection on which nothing moved this long is closed, unless a request on it is being computed; also the keep-alive timeout (default ${IDLE_TIMEOUT_S_DEFAULT})`,
   'header-timeout-seconds': `a request whose line and headers took longer is answered 408 and its connection closed (default ${HEADER_TIMEOUT_S_DEFAULT})`,
+  'inline-run-us': `the longest predictor run executed on the main thread instead of the addon's thread pool: a shape whose run on the pool settled within this many microseconds runs inline (no hop to the pool and back), until one inline run takes longer (default ${INLINE_RUN_US_DEFAULT}; 0: every run on the pool)`,
   'min-body-rate': `bytes per second a request body (REST) or message (gRPC, per call still receiving) must keep arriving at over each window, else 408 / the connection closed, and an answer the process still holds must be taken at (REST and gRPC), else the connection is reset; under a full bound the oldest incomplete ones past one window give way first (default ${BODY_PACE_DEFAULTS.minRateBytesPerSecond}; 0: no floor)`,
   'body-rate-window-seconds': `the window of --min-body-rate (default ${BODY_PACE_DEFAULTS.windowMs / 1000})`,
   help: 'print this and exit',
@@ -256,6 +259,7 @@ async function main(): Promise<void> {
   const sidecar = await createApp({
     memoryBudgetBytes,
     defaultMaxInFlight: loadOptions.cpuThreads,
+    inlineRunMicros: parseIntFlag('inline-run-us', values['inline-run-us'], INLINE_RUN_US_DEFAULT),
     config,
     predictor,
     ...(cpuPredictor ? { cpuPredictor } : {}),

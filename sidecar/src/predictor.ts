@@ -17,6 +17,8 @@ export type GpuTelemetryLike = GpuTelemetry;
  */
 export type PredictorLike = Pick<Predictor, 'run' | 'inputs' | 'outputs' | 'info' | 'stats' | 'dispose'> & {
   estimateRunBytes?(inputs: Record<string, readonly number[]>): number;
+  /** run() on the calling thread (the native Predictor has it): short runs skip the pool's hop (pipeline/inline-runs.ts). */
+  runSync?(inputs: Record<string, Tensor>): Record<string, Tensor>;
 };
 
 /** Builds a typed array of the given dtype and length, filled with `value`. */

@@ -1,0 +1,73 @@
+// Where a predictor run executes: on the addon's thread pool (`run()`: the event loop goes on
+// while it computes, but each run crosses two thread wake-ups, to the pool and back: 100-300 us
+// on a small VM, for an MLP whose compute takes 40 us) or on the main thread (`runSync()`: no
+// hop, but the event loop waits for the computation, and nothing else computes meanwhile).
+// Only a run that is alone (no other call past the queue: a lone caller, or traffic sparse
+// enough that runs do not meet) may run inline: under concurrency the pool computes while the
+// main thread reads and answers other requests, which inline runs would give up (batching on,
+// MLP, 32 connections: 6911 req/s with every short run inline against 8961 on the pool). With
+// dynamic batching on, runs stay on the pool (predict.ts).
+// Per predictor and input shape:
+//   - unknown shapes run on the pool;
+//   - a run on the pool that settled within `maxMicros` (hop included, so its compute is at
+//     most that) moves its shape to the main thread;
+//   - a run on the main thread that took longer than `maxMicros` moves its shape back to the
+//     pool (a shape whose compute hovers at the limit alternates; each inline run costs the
+//     event loop at most about the limit).
+// So the event loop never waits on a run known to take longer than `maxMicros`, and short
+// runs skip the hop. `maxMicros` 0, or a predictor without runSync: always the pool.
+
+import type { PredictorLike, Tensor } from '../predictor.js';
+
+/** Default of `--inline-run-us`: the longest run the event loop waits for. */
+export const INLINE_RUN_US_DEFAULT = 200;
+/** Shapes remembered per predictor before the table starts over (callers choose shapes). */
+const MAX_SHAPES = 1024;
+
+type Outputs = Record<string, Tensor>;
+
+function elapsedUs(since: bigint): number {
+  return Number(process.hrtime.bigint() - since) / 1e3;
+}
+
+export class RunPlacement {
+  /** Per predictor: shape key -> true (main thread) / false (pool, last inline run too long). */
+  private readonly shapes = new WeakMap<PredictorLike, Map<string, boolean>>();
+  /** Runs made on the main thread and on the pool (for tests and the bench). */
+  readonly counts = { inline: 0, pool: 0 };
+
+  constructor(private readonly maxMicros: number = INLINE_RUN_US_DEFAULT) {}
+
+  private table(p: PredictorLike): Map<string, boolean> {
+    let t = this.shapes.get(p);
+    if (!t) {
+      t = new Map();
+      this.shapes.set(p, t);
+    }
+    return t;
+  }
+
+  /** Whether a lone run of `key` on `p` executes on the main thread. */
+  inline(p: PredictorLike, key: string): boolean {
+    return this.maxMicros > 0 && p.runSync !== undefined && this.shapes.get(p)?.get(key) === true;
+  }
+
+  /** One run of `inputs` (shape key `key`) on `p`, where the rules above place it; `alone`: no other call is past the queue. */
+  async run(p: PredictorLike, inputs: Outputs, key: string, alone: boolean): Promise<Outputs> {
+    const started = process.hrtime.bigint();
+    if (alone && this.inline(p, key)) {
+      this.counts.inline++;
+      const out = (p.runSync as NonNullable<PredictorLike['runSync']>)(inputs);
+      if (elapsedUs(started) > this.maxMicros) this.table(p).set(key, false);
+      return out;
+    }
+    this.counts.pool++;
+    const out = await p.run(inputs);
+    if (this.maxMicros > 0 && p.runSync !== undefined && elapsedUs(started) <= this.maxMicros) {
+      const t = this.table(p);
+      if (t.size >= MAX_SHAPES && !t.has(key)) t.clear();
+      t.set(key, true);
+    }
+    return out;
+  }
+}
