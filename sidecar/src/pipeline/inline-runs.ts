@@ -9,8 +9,11 @@
 // dynamic batching on, runs stay on the pool (predict.ts).
 // Per predictor and input shape:
 //   - unknown shapes run on the pool;
-//   - a run on the pool that settled within `maxMicros` (hop included, so its compute is at
-//     most that) moves its shape to the main thread;
+//   - a lone run on the pool whose compute took at most `maxMicros` moves its shape to the main
+//     thread: the engine's own time of its last run (`stats().lastRun.latencyMs`, which is this
+//     run's when it ran alone; a run that started and finished meanwhile can stand in for it,
+//     and the next rule corrects that), else the time to the promise settled (hop included, so
+//     an upper bound; the hop alone is 150-300 us on this VM when the threads were idle);
 //   - a run on the main thread that took longer than `maxMicros` moves its shape back to the
 //     pool (a shape whose compute hovers at the limit alternates; each inline run costs the
 //     event loop at most about the limit).
@@ -28,6 +31,12 @@ type Outputs = Record<string, Tensor>;
 
 function elapsedUs(since: bigint): number {
   return Number(process.hrtime.bigint() - since) / 1e3;
+}
+
+/** The engine's compute time of the predictor's last run (us), where its stats say. */
+function lastRunMicros(p: PredictorLike): number | undefined {
+  const ms = (p.stats() as { lastRun?: { latencyMs?: unknown } } | undefined)?.lastRun?.latencyMs;
+  return typeof ms === 'number' ? ms * 1000 : undefined;
 }
 
 export class RunPlacement {
@@ -63,7 +72,7 @@ export class RunPlacement {
     }
     this.counts.pool++;
     const out = await p.run(inputs);
-    if (this.maxMicros > 0 && p.runSync !== undefined && elapsedUs(started) <= this.maxMicros) {
+    if (alone && this.maxMicros > 0 && p.runSync !== undefined && (lastRunMicros(p) ?? elapsedUs(started)) <= this.maxMicros) {
       const t = this.table(p);
       if (t.size >= MAX_SHAPES && !t.has(key)) t.clear();
       t.set(key, true);

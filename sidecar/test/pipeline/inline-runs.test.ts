@@ -105,14 +105,32 @@ describe('pipeline stage: run placement (main thread or pool)', () => {
     assert.deepEqual(f.calls, { pool: 1, inline: 1 });
   });
 
-  it('a run that is not alone stays on the pool even for a shape that runs inline', async () => {
+  it('a run that is not alone stays on the pool, and does not move its shape', async () => {
     const f = fake();
     const place = new RunPlacement(LIMIT_US);
-    await place.run(f.p, input(1), 'a', true);
+    await place.run(f.p, input(1), 'a', false);
     await place.run(f.p, input(1), 'a', false);
     assert.deepEqual(f.calls, { pool: 2, inline: 0 });
     await place.run(f.p, input(1), 'a', true);
-    assert.deepEqual(f.calls, { pool: 2, inline: 1 });
+    await place.run(f.p, input(1), 'a', false);
+    assert.deepEqual(f.calls, { pool: 4, inline: 0 }, 'inline shape, but not alone');
+    await place.run(f.p, input(1), 'a', true);
+    assert.deepEqual(f.calls, { pool: 4, inline: 1 });
+  });
+
+  it('the engine\'s own compute time decides where the predictor reports it: a pool run slower than the limit (the hop) moves a shape whose compute is short', async () => {
+    const f = fake();
+    f.slow.pool = true;
+    let computeMs = 1;
+    (f.p as { stats: () => unknown }).stats = () => ({ lastRun: { latencyMs: computeMs } });
+    const place = new RunPlacement(LIMIT_US);
+    await place.run(f.p, input(1), 'a', true);
+    await place.run(f.p, input(1), 'a', true);
+    assert.deepEqual(f.calls, { pool: 1, inline: 1 });
+    computeMs = 50;
+    await place.run(f.p, input(4), 'b', true);
+    await place.run(f.p, input(4), 'b', true);
+    assert.deepEqual(f.calls, { pool: 3, inline: 1 }, 'a long compute keeps its shape on the pool');
   });
 
   it('placement is per predictor: a shape moved on one predictor still starts on the pool on another', async () => {
