@@ -41,7 +41,7 @@ import { ReloadableTracing } from '../../sidecar/src/tracing.js';
 import type { Tensor } from '../../sidecar/src/predictor.js';
 import { SHORT_RUN_OVERLAP } from '../../sidecar/src/pipeline/predict.js';
 import { SHORT_RUN_MS } from '../../sidecar/src/pipeline/queue.js';
-import { benchAuth, benchConfig, mainLimits, median, ROOT, type BenchAuth } from './common.js';
+import { benchAuth, benchConfig, benchInlineRunUs, mainLimits, median, ROOT, type BenchAuth } from './common.js';
 
 const { values } = parseArgs({
   options: {
@@ -158,7 +158,7 @@ async function cell(fx: Fixture, predictor: Predictor, auth: BenchAuth, bodyFile
   const out = new BatchingLineSink((chunk) => void writeSync(logFd, chunk));
   const loggers = createLoggers({ service: 'paddle-sidecar', level: 'info', sinks: { out, deadLetter: { write: (l) => process.stderr.write(l) } } });
   const tracing = new ReloadableTracing({ serviceName: 'bench' });
-  const app = await createApp({ config, predictor, registry: new Registry(), loggers, tracer: tracing.tracer, device: 'cpu' });
+  const app = await createApp({ config, predictor, registry: new Registry(), loggers, tracer: tracing.tracer, device: 'cpu', inlineRunMicros: benchInlineRunUs() });
   app.start();
   const server = createSidecarServer({ handler: app.handler, limits: mainLimits() });
   const port = await server.listen(0, '127.0.0.1');
@@ -203,6 +203,7 @@ function histogram(served: Served[]): string {
 
 const auth = await benchAuth('batching-bench-');
 console.log(`\ndynamic batching: full REST chain (auth on, access log on, queue default: 1 run slot; off: runs under ${SHORT_RUN_MS} ms overlap up to ${SHORT_RUN_OVERLAP}; on: one batch in flight), predictor cpuThreads 1, batch-1 requests`);
+console.log(`  runs inline up to ${benchInlineRunUs()} us when alone (--inline-run-us, BENCH_INLINE_RUN_US; batches always on the pool)`);
 console.log(`  on = spec.batching {enabled: true, maxBatchSize: ${MAX_BATCH}, maxQueueDelayMicroseconds: ${DELAY_US}, preferredBatchSizes: [${PREFERRED.join(', ')}]}; off = enabled: false`);
 console.log(`  ${ROUNDS} rounds x ${DURATION} s per cell, off and on alternating; load: http-load.ts (autocannon, per-response times in us), own process`);
 console.log(`  machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, node ${process.version}`);

@@ -39,7 +39,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { parseArgs } from 'node:util';
 import { SHORT_RUN_OVERLAP } from '../../sidecar/src/pipeline/predict.js';
 import { SHORT_RUN_MS } from '../../sidecar/src/pipeline/queue.js';
-import { cannon, forkServer, INFER_BODY, median, pairedWindows, type ServerProcess } from './common.js';
+import { benchInlineRunUs, cannon, forkServer, INFER_BODY, median, pairedWindows, type ServerProcess } from './common.js';
 
 const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, connections: { type: 'string', default: '8' }, sequential: { type: 'string', default: '1500' }, rounds: { type: 'string', default: '3' }, pairs: { type: 'string', default: '8' }, 'pair-duration': { type: 'string', default: '3' }, together: { type: 'string', default: '6' }, 'together-duration': { type: 'string', default: '4' }, quick: { type: 'boolean', default: false }, 'max-in-flight': { type: 'string', default: '1' }, warmup: { type: 'string', default: '5' } } });
 const ROUNDS = Number(values.rounds);
@@ -186,7 +186,7 @@ for (let i = 0; i < TOGETHER; i++) {
 
 const f = (n: number, d = 3): string => n.toFixed(d);
 const chainInfo = await chainServer.info();
-console.log(`\nsidecar overhead on the MLP fixture, batch 1, loopback; medians of ${ROUNDS} interleaved rounds; autocannon ${CONNECTIONS} connections x ${DURATION}s; sequential ${SEQUENTIAL} requests on one connection; chain queue.maxInFlight ${MAX_IN_FLIGHT} (short runs, under ${SHORT_RUN_MS} ms, up to ${MAX_IN_FLIGHT * SHORT_RUN_OVERLAP}), admission on, batching ${chainInfo.batching ? 'on' : 'off (the default config)'}; every server in a process of its own`);
+console.log(`\nsidecar overhead on the MLP fixture, batch 1, loopback; medians of ${ROUNDS} interleaved rounds; autocannon ${CONNECTIONS} connections x ${DURATION}s; sequential ${SEQUENTIAL} requests on one connection; chain queue.maxInFlight ${MAX_IN_FLIGHT} (short runs, under ${SHORT_RUN_MS} ms, up to ${MAX_IN_FLIGHT * SHORT_RUN_OVERLAP}), admission on, batching ${chainInfo.batching ? 'on' : 'off (the default config)'}; runs inline up to ${benchInlineRunUs()} us (--inline-run-us, BENCH_INLINE_RUN_US; bare places them alike); every server in a process of its own`);
 console.log('references: bare node:http = node:http server, body read, JSON.parse, Float32Array, a run on its own MLP predictor (1 CPU thread, placed as the chain places it: inline when alone and known short, else the pool), JSON.stringify answer; no auth, logs, metrics or queue. bare express = that handler behind express.json + one route. chain = createApp as main.ts runs it (auth on, HS256; access + audit lines; metrics; spans without an OTLP exporter)');
 console.log('| server | req/s | ac p50 ms | ac p99 ms | seq p50 ms | seq p99 ms | cpu us/req | non-2xx |');
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');

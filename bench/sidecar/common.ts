@@ -17,7 +17,7 @@ import { DEFAULT_POLICIES, parseSidecarConfig, type SidecarConfig } from '../../
 import { type ConnectionLimits, defaultApiConnections, HEADER_TIMEOUT_S_DEFAULT, IDLE_TIMEOUT_S_DEFAULT, openFileLimit } from '../../sidecar/src/connections.js';
 import { BODY_PACE_DEFAULTS } from '../../sidecar/src/pace.js';
 import { createLoggers } from '../../sidecar/src/logging.js';
-import { RunPlacement } from '../../sidecar/src/pipeline/inline-runs.js';
+import { INLINE_RUN_US_DEFAULT, RunPlacement } from '../../sidecar/src/pipeline/inline-runs.js';
 import type { PredictorLike, Tensor } from '../../sidecar/src/predictor.js';
 import { ReloadableTracing } from '../../sidecar/src/tracing.js';
 import { type RunQueue, SHORT_RUN_MS } from '../../sidecar/src/pipeline/queue.js';
@@ -74,14 +74,19 @@ export function bareInferHandler(predictor: PredictorLike): (req: IncomingMessag
 /** How a bare reference runs the predictor. */
 export type BareRun = (inputs: Record<string, Tensor>) => Promise<Record<string, Tensor>>;
 
+/** The chain's and the bare references' `--inline-run-us` in the benches: BENCH_INLINE_RUN_US, else main.ts's default. */
+export function benchInlineRunUs(): number {
+  return Number(process.env.BENCH_INLINE_RUN_US ?? INLINE_RUN_US_DEFAULT);
+}
+
 /**
- * The bare references call the predictor where the chain would (pipeline/inline-runs.ts at its
- * default limit): on the main thread when the run is alone and its shape is known to be short,
- * else on the addon's pool. A reference that always hopped to the pool would pay 100-300 us per
- * lone request on a small VM that the chain does not.
+ * The bare references call the predictor where the chain would (pipeline/inline-runs.ts at the
+ * benches' limit): on the main thread when the run is alone and its shape is known to be short,
+ * else on the addon's pool (every run, at the default). A reference that always hopped to the
+ * pool would pay 100-300 us per lone request on a small VM that an opted-in chain does not.
  */
 export function bareRunner(predictor: PredictorLike): BareRun {
-  const placement = new RunPlacement();
+  const placement = new RunPlacement(benchInlineRunUs());
   let active = 0;
   return async (inputs) => {
     active++;

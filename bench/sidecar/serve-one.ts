@@ -30,7 +30,7 @@ import { createSidecarServer } from '../../sidecar/src/server.js';
 import { ReloadableTracing } from '../../sidecar/src/tracing.js';
 import { createPki } from '../../sidecar/test/helpers/pki.js';
 import { bareModelInfer } from './grpc-bare.js';
-import { bareInferHandler, bareRunner, benchAuth, benchConfig, inferOnce, loadMlpPredictor, mainLimits, shortRunLine, type InferRequest } from './common.js';
+import { bareInferHandler, bareRunner, benchAuth, benchInlineRunUs, benchConfig, inferOnce, loadMlpPredictor, mainLimits, shortRunLine, type InferRequest } from './common.js';
 
 const kind = process.argv[2] ?? '';
 const maxInFlight = Number(process.argv[3] ?? 1);
@@ -77,7 +77,7 @@ if (kind === 'bare') {
   const tracing = new ReloadableTracing({ serviceName: 'bench' });
   const config = benchConfig(creds);
   // As main.ts runs it: queue.maxInFlight from the CPU threads (1), admission with the memory budget on.
-  const sidecar = await createApp({ config, predictor, registry: new Registry(), loggers, tracer: tracing.tracer, device: 'cpu', defaultMaxInFlight: maxInFlight, memoryBudgetBytes: 2048 * 1024 * 1024 - process.memoryUsage().rss });
+  const sidecar = await createApp({ config, predictor, registry: new Registry(), loggers, tracer: tracing.tracer, device: 'cpu', defaultMaxInFlight: maxInFlight, inlineRunMicros: benchInlineRunUs(), memoryBudgetBytes: 2048 * 1024 * 1024 - process.memoryUsage().rss });
   sidecar.start();
   const limits = mainLimits();
   if (kind === 'grpc-chain') {
