@@ -390,6 +390,32 @@ Napi::Value Predictor::Load(const Napi::CallbackInfo& info) {
   }
 }
 
+// An input's shape from JS: an array of at most kMaxRank integers in [0, 2^31].
+Shape ShapeFromJs(Napi::Env env, const std::string& name, const Napi::Value& sv) {
+  if (!sv.IsArray()) throw Napi::TypeError::New(env, "input \"" + name + "\": shape must be an array of integers");
+  Napi::Array sa = sv.As<Napi::Array>();
+  if (sa.Length() > static_cast<uint32_t>(kMaxRank)) throw Napi::RangeError::New(env, "input \"" + name + "\": rank above 8");
+  Shape shape;
+  for (uint32_t k = 0; k < sa.Length(); ++k) {
+    Napi::Value d = sa.Get(k);
+    if (!d.IsNumber()) throw Napi::TypeError::New(env, "input \"" + name + "\": shape must be an array of integers");
+    double dd = d.As<Napi::Number>().DoubleValue();
+    if (!(dd >= 0 && dd <= static_cast<double>(kMaxTensorElements)) || dd != static_cast<double>(static_cast<int64_t>(dd))) {
+      throw Napi::RangeError::New(env, "input \"" + name + "\": shape entries must be integers in [0, 2^31]");
+    }
+    shape.push_back(static_cast<int64_t>(dd));
+  }
+  return shape;
+}
+
+// A PaddleError thrown on the JS thread as the promise-based calls reject with it: TypeError for
+// bad arguments, else Error, with its code.
+Napi::Error PaddleErrorToJs(Napi::Env env, const PaddleError& e) {
+  Napi::Error out = e.code() == ErrorCode::kArgument ? Napi::TypeError::New(env, e.what()) : Napi::Error::New(env, e.what());
+  out.Value().Set("code", ErrorCodeName(e.code()));
+  return out;
+}
+
 // run()'s and runSync()'s argument: {name: {dtype, shape, data}}, checked and copied on the JS thread.
 std::vector<std::pair<std::string, HostTensor>> RunInputs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -407,20 +433,10 @@ std::vector<std::pair<std::string, HostTensor>> RunInputs(const Napi::CallbackIn
     if (!dt.IsString() || !DTypeFromString(dt.As<Napi::String>().Utf8Value(), &host.dtype)) {
       throw Napi::TypeError::New(env, "input \"" + name + "\": dtype must be float32, int64 or int32");
     }
-    Napi::Value sv = t.Get("shape");
-    if (!sv.IsArray()) throw Napi::TypeError::New(env, "input \"" + name + "\": shape must be an array of integers");
-    Napi::Array sa = sv.As<Napi::Array>();
-    if (sa.Length() > static_cast<uint32_t>(kMaxRank)) throw Napi::RangeError::New(env, "input \"" + name + "\": rank above 8");
+    host.shape = ShapeFromJs(env, name, t.Get("shape"));
     int64_t numel = 1;
-    for (uint32_t k = 0; k < sa.Length(); ++k) {
-      Napi::Value d = sa.Get(k);
-      if (!d.IsNumber()) throw Napi::TypeError::New(env, "input \"" + name + "\": shape must be an array of integers");
-      double dd = d.As<Napi::Number>().DoubleValue();
-      if (!(dd >= 0 && dd <= static_cast<double>(kMaxTensorElements)) || dd != static_cast<double>(static_cast<int64_t>(dd))) {
-        throw Napi::RangeError::New(env, "input \"" + name + "\": shape entries must be integers in [0, 2^31]");
-      }
-      host.shape.push_back(static_cast<int64_t>(dd));
-      numel *= host.shape.back();
+    for (int64_t d : host.shape) {
+      numel *= d;  // each entry <= 2^31 and numel <= 2^31 before: no overflow
       if (numel > kMaxTensorElements) throw Napi::RangeError::New(env, "input \"" + name + "\": more than 2^31 elements");
     }
     Napi::Value data = t.Get("data");
@@ -477,9 +493,7 @@ Napi::Value Predictor::RunSync(const Napi::CallbackInfo& info) {
     outputs = model_->engine->Run(inputs, &times);
   } catch (const PaddleError& e) {
     RecordRun(stats_.get(), false, times);
-    Napi::Error out = e.code() == ErrorCode::kArgument ? Napi::TypeError::New(env, e.what()) : Napi::Error::New(env, e.what());
-    out.Value().Set("code", ErrorCodeName(e.code()));
-    throw out;
+    throw PaddleErrorToJs(env, e);
   } catch (const std::exception& e) {
     RecordRun(stats_.get(), false, times);
     throw MakeError(env, "ERR_INTERNAL", std::string("run failed: ") + e.what());
@@ -502,28 +516,13 @@ Napi::Value Predictor::EstimateRunBytes(const Napi::CallbackInfo& info) {
   std::vector<std::pair<std::string, Shape>> shapes;
   for (uint32_t i = 0; i < keys.Length(); ++i) {
     std::string name = keys.Get(i).As<Napi::String>().Utf8Value();
-    Napi::Value sv = in.Get(name);
-    if (!sv.IsArray()) throw Napi::TypeError::New(env, "input \"" + name + "\": shape must be an array of integers");
-    Napi::Array sa = sv.As<Napi::Array>();
-    if (sa.Length() > static_cast<uint32_t>(kMaxRank)) throw Napi::RangeError::New(env, "input \"" + name + "\": rank above 8");
-    Shape shape;
-    for (uint32_t k = 0; k < sa.Length(); ++k) {
-      Napi::Value d = sa.Get(k);
-      if (!d.IsNumber()) throw Napi::TypeError::New(env, "input \"" + name + "\": shape must be an array of integers");
-      double dd = d.As<Napi::Number>().DoubleValue();
-      if (!(dd >= 0 && dd <= static_cast<double>(kMaxTensorElements)) || dd != static_cast<double>(static_cast<int64_t>(dd))) {
-        throw Napi::RangeError::New(env, "input \"" + name + "\": shape entries must be integers in [0, 2^31]");
-      }
-      shape.push_back(static_cast<int64_t>(dd));
-    }
+    Shape shape = ShapeFromJs(env, name, in.Get(name));
     shapes.emplace_back(std::move(name), std::move(shape));
   }
   try {
     return Napi::Number::New(env, static_cast<double>(model_->engine->EstimateRunBytes(shapes)));
   } catch (const PaddleError& e) {
-    Napi::Error out = e.code() == ErrorCode::kArgument ? Napi::TypeError::New(env, e.what()) : Napi::Error::New(env, e.what());
-    out.Value().Set("code", ErrorCodeName(e.code()));
-    throw out;
+    throw PaddleErrorToJs(env, e);
   } catch (const std::exception& e) {
     throw MakeError(env, "ERR_INTERNAL", e.what());
   }
