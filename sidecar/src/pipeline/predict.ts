@@ -155,9 +155,10 @@ export class Predict {
   private batcher(p: PredictorLike, b: BatchingConfig): DynamicBatcher {
     let x = this.batchers.get(p);
     if (!x) {
-      // Batches stay on the pool: lone inline runs left fewer requests to merge (MLP at half of
-      // batching's capacity: 1.3 requests per run instead of 4.8, and the main thread saturated in bursts).
-      x = new DynamicBatcher((inputs) => this.placement.run(p, inputs, shapeKey(inputs), false), b);
+      // Batches stay on the pool (inline-runs.ts): lone inline runs left fewer requests to merge
+      // (MLP at half of batching's capacity: 1.3 requests per run instead of 4.8, and the main
+      // thread saturated in bursts).
+      x = new DynamicBatcher((inputs) => p.run(inputs), b);
       this.batchers.set(p, x);
     } else x.setConfig(b);
     return x;
