@@ -126,6 +126,10 @@ const q = (xs: number[], p: number): number => {
   return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? 0;
 };
 const us = (n: number): string => String(Math.round(n));
+/** p50/p99 of `xs` in a table cell. */
+const pair = (xs: number[]): string => `${us(q(xs, 0.5))}/${us(q(xs, 0.99))}`.padStart(12);
+/** The batcher's p99 against the issue's bound, and against it plus the run in flight. */
+const boundVerdict = (p99: number, bound: number, boundInFlight: number): string => (p99 <= bound ? 'yes' : p99 <= boundInFlight ? 'no; <= + one run in flight' : 'no');
 
 function runLoad(script: string, args: string[]): Promise<Load> {
   return new Promise((resolve, reject) =>
@@ -272,11 +276,9 @@ for (const key of values.fixtures.split(',')) {
     const wait = on.map((s) => s.batchUs);
     const run = on.map((s) => s.runUs);
     const added = on.map((s) => s.batchUs + s.runUs);
-    const p99 = q(added, 0.99);
-    const verdict = p99 <= bound ? 'yes' : p99 <= boundInFlight ? 'no; <= + one run in flight' : 'no';
+    const verdict = boundVerdict(q(added, 0.99), bound, boundInFlight);
     // What the batcher itself decides: a request waits for at most the delay and the run in flight (p99 of the runs under this load).
     const waitVerdict = q(wait, 0.99) <= DELAY_US + q(run, 0.99) ? 'yes' : 'no';
-    const pair = (xs: number[]): string => `${us(q(xs, 0.5))}/${us(q(xs, 0.99))}`.padStart(12);
     lat.push(`${label} | ${client(cells.off).padStart(13)} | ${client(cells.on).padStart(13)} | ${pair(offRun)} | ${pair(wait)} | ${pair(run)} | ${pair(added)} | ${verdict.padEnd(26)} | ${waitVerdict}`);
     hist.push(`${label} | ${histogram(on)}`);
     // The closed loop's own floor: with `conc` callers each waiting for its answer, the mean
@@ -316,9 +318,7 @@ for (const key of values.fixtures.split(',')) {
       const lost = [...cells.off, ...cells.on].reduce((a, c) => a + (c.load.lost ?? 0) + c.load.non2xx, 0);
       const on = cells.on.flatMap((c) => c.served);
       const added = on.map((s) => s.batchUs + s.runUs);
-      const p99 = q(added, 0.99);
-      const verdict = p99 <= bound ? 'yes' : p99 <= boundInFlight ? 'no; <= + one run in flight' : 'no';
-      const pair = (xs: number[]): string => `${us(q(xs, 0.5))}/${us(q(xs, 0.99))}`.padStart(12);
+      const verdict = boundVerdict(q(added, 0.99), bound, boundInFlight);
       const perRun = on.length / Math.max(1, on.reduce((a, s) => a + 1 / s.requests, 0));
       console.log(`  ${`${us(offered)} (${fraction})`.padStart(13)} | ${`${served(cells.off)} / ${served(cells.on)}`.padStart(15)} | ${client(cells.off)} | ${client(cells.on)} | ${`${late(cells.off)} / ${late(cells.on)}`.padStart(13)} | ${pair(on.map((s) => s.batchUs))} | ${pair(on.map((s) => s.runUs))} | ${pair(added)} | ${verdict.padEnd(26)} | ${perRun.toFixed(1)}${lost ? ` (${lost} not answered 2xx)` : ''}`);
     }

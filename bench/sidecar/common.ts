@@ -14,8 +14,7 @@ import { Registry } from 'prom-client';
 import { Predictor, unsentBytes } from '../../native/lib/index.js';
 import { createApp, type SidecarApp } from '../../sidecar/src/app.js';
 import { DEFAULT_POLICIES, parseSidecarConfig, type SidecarConfig } from '../../sidecar/src/config.js';
-import { type ConnectionLimits, defaultApiConnections, HEADER_TIMEOUT_S_DEFAULT, IDLE_TIMEOUT_S_DEFAULT, openFileLimit } from '../../sidecar/src/connections.js';
-import { BODY_PACE_DEFAULTS } from '../../sidecar/src/pace.js';
+import { apiConnectionLimits, type ConnectionLimits } from '../../sidecar/src/connections.js';
 import { createLoggers } from '../../sidecar/src/logging.js';
 import { INLINE_RUN_US_DEFAULT, RunPlacement } from '../../sidecar/src/pipeline/inline-runs.js';
 import type { PredictorLike, Tensor } from '../../sidecar/src/predictor.js';
@@ -82,11 +81,14 @@ export function benchInlineRunUs(): number {
 /**
  * The bare references call the predictor where the chain would (pipeline/inline-runs.ts at the
  * benches' limit): on the main thread when the run is alone and its shape is known to be short,
- * else on the addon's pool (every run, at the default). A reference that always hopped to the
- * pool would pay 100-300 us per lone request on a small VM that an opted-in chain does not.
+ * else on the addon's pool. A reference that always hopped to the pool would pay 100-300 us per
+ * lone request on a small VM that an opted-in chain does not. At the default (0) it is
+ * `predictor.run` itself: no wrapper, shape key or counter on the reference's request path.
  */
 export function bareRunner(predictor: PredictorLike): BareRun {
-  const placement = new RunPlacement(benchInlineRunUs());
+  const limit = benchInlineRunUs();
+  if (limit <= 0) return (inputs) => predictor.run(inputs);
+  const placement = new RunPlacement(limit);
   let active = 0;
   return async (inputs) => {
     active++;
@@ -99,12 +101,13 @@ export function bareRunner(predictor: PredictorLike): BareRun {
 }
 
 /**
- * The API listeners' connection limits as main.ts sets them at its defaults (the cap, the idle
- * sweep, the header deadline, the answer pace, the kernel's unsent bytes at keep-alive close):
- * the chain's servers in the benches run with them, as a pod does.
+ * The API listeners' connection limits as main.ts sets them at its defaults (connections.ts
+ * apiConnectionLimits: the cap, the idle sweep, the header deadline, the answer pace, with the
+ * kernel's unsent bytes at keep-alive close): the chain's servers in the benches run with them,
+ * as a pod does.
  */
 export function mainLimits(): ConnectionLimits {
-  return { maxConnections: defaultApiConnections(openFileLimit()), idleTimeoutMs: IDLE_TIMEOUT_S_DEFAULT * 1000, headerTimeoutMs: HEADER_TIMEOUT_S_DEFAULT * 1000, unsentBytes, answerPace: BODY_PACE_DEFAULTS };
+  return apiConnectionLimits({ unsentBytes });
 }
 
 export interface BenchAuth {

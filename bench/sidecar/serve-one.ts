@@ -25,7 +25,6 @@ import { createApp } from '../../sidecar/src/app.js';
 import { createGrpcFrontEnd } from '../../sidecar/src/grpc/server.js';
 import { inferenceServiceDefinition } from '../../sidecar/src/grpc/service.js';
 import { createLoggers } from '../../sidecar/src/logging.js';
-import { BODY_PACE_DEFAULTS } from '../../sidecar/src/pace.js';
 import { createSidecarServer } from '../../sidecar/src/server.js';
 import { ReloadableTracing } from '../../sidecar/src/tracing.js';
 import { createPki } from '../../sidecar/test/helpers/pki.js';
@@ -81,7 +80,8 @@ if (kind === 'bare') {
   sidecar.start();
   const limits = mainLimits();
   if (kind === 'grpc-chain') {
-    const front = createGrpcFrontEnd({ core: sidecar.core, limits, pace: BODY_PACE_DEFAULTS });
+    // The calls' pace: BODY_PACE_DEFAULTS when not given, as main.ts's --min-body-rate default.
+    const front = createGrpcFrontEnd({ core: sidecar.core, limits });
     url = `127.0.0.1:${await front.listen(0, '127.0.0.1')}`;
     headers = { token: creds.token };
     close = async () => {

@@ -35,7 +35,7 @@ import { readFileSync } from 'node:fs';
 import type { Server as HttpServer, ServerResponse } from 'node:http';
 import type { Server as NetServer, Socket } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
-import { type BodyPace, type PaceWindow, slowRate } from './pace.js';
+import { BODY_PACE_DEFAULTS, type BodyPace, type PaceWindow, slowRate } from './pace.js';
 
 /** Descriptors kept out of the listeners' caps: model files, logs, pipes, workers, API clients, the kubelet's probes. */
 export const RESERVED_DESCRIPTORS = 256;
@@ -97,6 +97,22 @@ export interface ConnectionLimits {
    * reset (counted `slow`). Undefined or a floor of 0: only the idle timeout.
    */
   answerPace?: BodyPace;
+}
+
+/**
+ * The API listeners' limits (REST and gRPC): each setting given, else its default (the cap from
+ * the open-file limit, IDLE_TIMEOUT_S_DEFAULT, HEADER_TIMEOUT_S_DEFAULT, BODY_PACE_DEFAULTS as
+ * the answer pace). main.ts passes its flags; the benches pass only the addon's unsentBytes, so
+ * their servers run whatever a pod runs by default.
+ */
+export function apiConnectionLimits(o: Partial<ConnectionLimits> = {}): ConnectionLimits {
+  return {
+    maxConnections: o.maxConnections ?? defaultApiConnections(openFileLimit()),
+    idleTimeoutMs: o.idleTimeoutMs ?? IDLE_TIMEOUT_S_DEFAULT * 1000,
+    headerTimeoutMs: o.headerTimeoutMs ?? HEADER_TIMEOUT_S_DEFAULT * 1000,
+    answerPace: o.answerPace ?? BODY_PACE_DEFAULTS,
+    ...(o.unsentBytes ? { unsentBytes: o.unsentBytes } : {}),
+  };
 }
 
 /** The header deadline of `limits` (ms): its own, or HEADER_TIMEOUT_S_DEFAULT. */

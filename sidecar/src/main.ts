@@ -21,7 +21,7 @@ import { readEncryptionKey } from './input-crypto.js';
 import { createLoggers, processSinks, type LogSinks } from './logging.js';
 import { PodReporter, PodReportPatcher } from './pod-report.js';
 import type { GpuTelemetryLike, PredictorLike } from './predictor.js';
-import { API_CONNECTIONS_DEFAULT, defaultApiConnections, HEADER_TIMEOUT_S_DEFAULT, IDLE_TIMEOUT_S_DEFAULT, METRICS_CONNECTIONS, openFileLimit } from './connections.js';
+import { API_CONNECTIONS_DEFAULT, apiConnectionLimits, defaultApiConnections, HEADER_TIMEOUT_S_DEFAULT, IDLE_TIMEOUT_S_DEFAULT, METRICS_CONNECTIONS, openFileLimit } from './connections.js';
 import { BODY_PACE_DEFAULTS } from './pace.js';
 import { INLINE_RUN_US_DEFAULT } from './pipeline/inline-runs.js';
 import { createSidecarServer } from './server.js';
@@ -309,7 +309,7 @@ async function main(): Promise<void> {
   const closedOn = (listener: string) => (reason: string) => m.connectionsClosed.inc({ listener, reason });
   const idleTimeoutMs = parseIntFlag('idle-timeout-seconds', values['idle-timeout-seconds'], IDLE_TIMEOUT_S_DEFAULT, 1) * 1000;
   const headerTimeoutMs = parseIntFlag('header-timeout-seconds', values['header-timeout-seconds'], HEADER_TIMEOUT_S_DEFAULT, 1) * 1000;
-  const apiLimits = { maxConnections: parseIntFlag('max-connections', values['max-connections'], defaultApiConnections(openFileLimit()), 1), idleTimeoutMs, headerTimeoutMs, unsentBytes, answerPace: bodyPace };
+  const apiLimits = apiConnectionLimits({ maxConnections: parseIntFlag('max-connections', values['max-connections'], defaultApiConnections(openFileLimit()), 1), idleTimeoutMs, headerTimeoutMs, unsentBytes, answerPace: bodyPace });
   const serving = createSidecarServer({
     handler: sidecar.handler, limits: apiLimits, onConnectionClosed: closedOn('rest'),
     ...(tls ? { tls } : {}),

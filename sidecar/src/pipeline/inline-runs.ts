@@ -69,8 +69,20 @@ export class RunPlacement {
     return this.maxMicros > 0 && p.runSync !== undefined && this.shapes.get(p)?.get(key) === true;
   }
 
-  /** One run of `inputs` (shape key `key`) on `p`, where the rules above place it; `alone`: no other call is past the queue. */
-  async run(p: PredictorLike, inputs: Outputs, key: string, alone: boolean): Promise<Outputs> {
+  /**
+   * One run of `inputs` (shape key `key`) on `p`, where the rules above place it; `alone`: no
+   * other call is past the queue. With placement off (limit 0, no runSync) it is `p.run` itself:
+   * nothing added to the request path.
+   */
+  run(p: PredictorLike, inputs: Outputs, key: string, alone: boolean): Promise<Outputs> {
+    if (this.maxMicros <= 0 || p.runSync === undefined) {
+      this.counts.pool++;
+      return p.run(inputs);
+    }
+    return this.placed(p, inputs, key, alone);
+  }
+
+  private async placed(p: PredictorLike, inputs: Outputs, key: string, alone: boolean): Promise<Outputs> {
     const started = process.hrtime.bigint();
     if (alone && this.inline(p, key)) {
       this.counts.inline++;
@@ -80,7 +92,7 @@ export class RunPlacement {
     }
     this.counts.pool++;
     const out = await p.run(inputs);
-    if (alone && this.maxMicros > 0 && p.runSync !== undefined && (lastRunMicros(p) ?? elapsedUs(started)) <= this.maxMicros) {
+    if (alone && (lastRunMicros(p) ?? elapsedUs(started)) <= this.maxMicros) {
       const t = this.table(p);
       if (t.size >= MAX_SHAPES && !t.has(key)) t.clear();
       t.set(key, true);
