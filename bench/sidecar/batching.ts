@@ -207,7 +207,7 @@ function histogram(served: Served[]): string {
 
 const auth = await benchAuth('batching-bench-');
 console.log(`\ndynamic batching: full REST chain (auth on, access log on, queue default: 1 run slot; off: runs under ${SHORT_RUN_MS} ms overlap up to ${SHORT_RUN_OVERLAP}; on: one batch in flight), predictor cpuThreads 1, batch-1 requests`);
-console.log(`  runs inline up to ${benchInlineRunUs()} us when alone (--inline-run-us, BENCH_INLINE_RUN_US; batches always on the pool)`);
+console.log(`  runs inline up to ${benchInlineRunUs()} us when alone in a quiet turn (--inline-run-us, BENCH_INLINE_RUN_US; a batch of one request placed alike, merged batches on the pool)`);
 console.log(`  on = spec.batching {enabled: true, maxBatchSize: ${MAX_BATCH}, maxQueueDelayMicroseconds: ${DELAY_US}, preferredBatchSizes: [${PREFERRED.join(', ')}]}; off = enabled: false`);
 console.log(`  ${ROUNDS} rounds x ${DURATION} s per cell, off and on alternating; load: http-load.ts (autocannon, per-response times in us), own process`);
 console.log(`  machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, node ${process.version}`);

@@ -16,7 +16,7 @@ import { createApp, type SidecarApp } from '../../sidecar/src/app.js';
 import { DEFAULT_POLICIES, parseSidecarConfig, type SidecarConfig } from '../../sidecar/src/config.js';
 import { apiConnectionLimits, type ConnectionLimits } from '../../sidecar/src/connections.js';
 import { createLoggers } from '../../sidecar/src/logging.js';
-import { INLINE_RUN_US_DEFAULT, RunPlacement } from '../../sidecar/src/pipeline/inline-runs.js';
+import { INLINE_RUN_US_DEFAULT, RunPlacement, TurnLoad } from '../../sidecar/src/pipeline/inline-runs.js';
 import type { PredictorLike, Tensor } from '../../sidecar/src/predictor.js';
 import { ReloadableTracing } from '../../sidecar/src/tracing.js';
 import { type RunQueue, SHORT_RUN_MS } from '../../sidecar/src/pipeline/queue.js';
@@ -80,8 +80,8 @@ export function benchInlineRunUs(): number {
 
 /**
  * The bare references call the predictor where the chain would (pipeline/inline-runs.ts at the
- * benches' limit): on the main thread when the run is alone and its shape is known to be short,
- * else on the addon's pool. A reference that always hopped to the pool would pay 100-300 us per
+ * benches' limit): on the main thread when the run is alone in a quiet turn of the event loop and
+ * its shape is known to be short, else on the addon's pool. A reference that always hopped to the pool would pay 100-300 us per
  * lone request on a small VM that an opted-in chain does not. At the default (0) it is
  * `predictor.run` itself: no wrapper, shape key or counter on the reference's request path.
  */
@@ -89,11 +89,13 @@ export function bareRunner(predictor: PredictorLike): BareRun {
   const limit = benchInlineRunUs();
   if (limit <= 0) return (inputs) => predictor.run(inputs);
   const placement = new RunPlacement(limit);
+  const turns = new TurnLoad();
   let active = 0;
   return async (inputs) => {
     active++;
+    turns.arrive();
     try {
-      return await placement.run(predictor, inputs, shapeKey(inputs), active === 1);
+      return await placement.run(predictor, inputs, shapeKey(inputs), active === 1 && turns.quiet());
     } finally {
       active--;
     }

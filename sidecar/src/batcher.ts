@@ -37,11 +37,14 @@ export interface BatchingConfig {
   maxInflightBatches?: number;
 }
 
-export type RunFn = (inputs: Record<string, Tensor>) => Promise<Record<string, Tensor>>;
+/** Runs a batch; `single`: the run serves one request, whose shape key (submit's) it is. */
+export type RunFn = (inputs: Record<string, Tensor>, single?: string) => Promise<Record<string, Tensor>>;
 
 interface Entry {
   inputs: Record<string, Tensor>;
   rows: number;
+  /** submit's shape key, when given. */
+  key: string | undefined;
   resolve: (out: BatchResult) => void;
   reject: (err: unknown) => void;
 }
@@ -187,9 +190,9 @@ export class DynamicBatcher {
         this.#lastDtypes = Object.values(inputs).map((t) => t.dtype);
       }
     }
-    if (!k || k.rows >= this.#cfg.maxBatchSize) return this.#alone(inputs, k?.rows ?? 0);
+    if (!k || k.rows >= this.#cfg.maxBatchSize) return this.#alone(inputs, k?.rows ?? 0, shapeKey);
     const key = k;
-    return new Promise<BatchResult>((resolve, reject) => this.#enqueue({ inputs, rows: key.rows, resolve, reject }, key.key));
+    return new Promise<BatchResult>((resolve, reject) => this.#enqueue({ inputs, rows: key.rows, key: shapeKey, resolve, reject }, key.key));
   }
 
   #enqueue(e: Entry, key: string): void {
@@ -274,7 +277,7 @@ export class DynamicBatcher {
   async #runBatch(entries: Entry[], rows: number): Promise<void> {
     if (entries.length === 1) {
       const e = entries[0] as Entry;
-      await this.#alone(e.inputs, e.rows).then(e.resolve, e.reject);
+      await this.#alone(e.inputs, e.rows, e.key).then(e.resolve, e.reject);
       return;
     }
     const launched = process.hrtime.bigint();
@@ -300,10 +303,10 @@ export class DynamicBatcher {
     for (let i = 0; i < batchRequests; i++) (entries[i] as Entry).resolve({ outputs: parts[i] as Record<string, Tensor>, batchRows: rows, batchRequests, launched });
   }
 
-  async #alone(inputs: Record<string, Tensor>, rows: number): Promise<BatchResult> {
+  async #alone(inputs: Record<string, Tensor>, rows: number, key?: string): Promise<BatchResult> {
     const launched = process.hrtime.bigint();
     this.#count(1, rows);
-    return { outputs: await this.#run(inputs), batchRows: rows, batchRequests: 1, launched };
+    return { outputs: await this.#run(inputs, key), batchRows: rows, batchRequests: 1, launched };
   }
 
   #count(requests: number, rows: number): void {

@@ -140,6 +140,18 @@ describe('dynamic batcher', () => {
     assert.deepEqual(got.map((x) => x.outputs.y?.shape[0]), [1, 1, 1, 2]);
   });
 
+  it('the run function learns which runs serve one request (with its shape key) and which are merged', async () => {
+    const r = recorder();
+    const seen: (string | undefined)[] = [];
+    const b = new DynamicBatcher((inputs, single) => (seen.push(single), r.run(inputs)), { maxBatchSize: 4, maxQueueDelayMicroseconds: 1000, preferredBatchSizes: [] });
+    await b.submit(xs(1, 1), 'x:1x2;');
+    await Promise.all([b.submit(xs(1, 1), 'x:1x2;'), b.submit(xs(1, 2), 'x:1x2;')]);
+    await b.submit(xs(6, 1), 'x:6x2;');
+    await b.submit(xs(1, 1));
+    assert.deepEqual(r.batches, [1, 2, 6, 1]);
+    assert.deepEqual(seen, ['x:1x2;', undefined, 'x:6x2;', undefined], 'one request: its key (oversize too); merged, or no key given: none');
+  });
+
   it('a failing merged run answers each caller alone: only the bad one fails', async () => {
     const r = recorder();
     const b = new DynamicBatcher(r.run, { maxBatchSize: 3, maxQueueDelayMicroseconds: 50_000, preferredBatchSizes: [] });

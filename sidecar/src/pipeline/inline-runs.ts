@@ -2,11 +2,15 @@
 // while it computes, but each run crosses two thread wake-ups, to the pool and back: 100-300 us
 // on a small VM, for an MLP whose compute takes 40 us) or on the main thread (`runSync()`: no
 // hop, but the event loop waits for the computation, and nothing else computes meanwhile).
-// Only a run that is alone (no other call past the queue: a lone caller, or traffic sparse
-// enough that runs do not meet) may run inline: under concurrency the pool computes while the
-// main thread reads and answers other requests, which inline runs would give up (batching on,
-// MLP, 32 connections: 6911 req/s with every short run inline against 8961 on the pool). With
-// dynamic batching on, runs stay on the pool (predict.ts).
+// Only a run that is alone (no other call past the queue) in a quiet turn of the event loop
+// (TurnLoad below: no other request reached the run stage in this turn or the one before) may
+// run inline: under concurrency the pool computes while the main thread reads and answers other
+// requests, which inline runs would give up. "Alone" by itself does not see that: while a run
+// is inline the requests on other connections wait unread in their sockets, so under a closed
+// loop of 8 connections most runs were alone and ran inline (MLP, 2-core VM: bare node:http
+// 6516 -> 4592 req/s); the turn after such a run brings them all at once, and the quiet rule
+// sees them. With dynamic batching on, a batch that serves one request is placed the same way
+// (predict.ts); merged batches stay on the pool.
 // Per predictor and input shape:
 //   - unknown shapes run on the pool;
 //   - a lone run on the pool whose compute took at most `maxMicros` moves its shape to the main
@@ -23,19 +27,53 @@
 import type { PredictorLike, Tensor } from '../predictor.js';
 
 /**
- * Default of `--inline-run-us` (the longest run the event loop waits for): 0, every run on the
- * pool. "Alone" sees only calls past the queue, not requests still in the sockets: under a
- * closed loop of 8 connections most runs were alone and ran inline, giving up the pool's
- * second core (MLP, 2-core VM: bare node:http 6516 -> 4592 req/s, the chain 5349 -> 3811),
- * against what it gains for a lone caller (1 connection: 2407 against 1965 req/s, the run
- * phase p50/p99 80/260 against 184/1003 us). Opt in where callers are sparse; 200 is a sane
- * value (an MLP's 40 us run inline, a transformer's 700 us on the pool).
+ * Default of `--inline-run-us` (the longest run the event loop waits for): 200 us, an MLP's
+ * 40-60 us run inline, a transformer's 700 us on the pool. Same-moment A/B on the MLP (2-core
+ * VM, ABBA pairs of 3 s windows, 200 against 0): 1 connection +20 % req/s on bare node:http,
+ * +37-41 % on the full chain; 8 and 32 connections 0.95-1.12x (within the pairs' spread), about
+ * 1 % of runs inline there. 0: every run on the pool.
  */
-export const INLINE_RUN_US_DEFAULT = 0;
+export const INLINE_RUN_US_DEFAULT = 200;
 /** Shapes remembered per predictor before the table starts over (callers choose shapes). */
 const MAX_SHAPES = 1024;
 
 type Outputs = Record<string, Tensor>;
+
+/**
+ * Arrivals at the run stage per turn of the event loop: the backlog "alone" cannot see. While the
+ * main thread spends a turn on one request (an inline run among its work), the requests that
+ * arrive on other connections wait in their sockets and are all read in the next turn; so a turn
+ * that brought more than one request says callers are queueing, and runs go back to the pool,
+ * whose second core computes while the main thread reads them. `quiet()`: at most one arrival in
+ * this turn so far and in the turn before. Costs a counter per request and a setImmediate per
+ * turn that had arrivals (and one more, to see the next turn empty).
+ */
+export class TurnLoad {
+  private current = 0;
+  private previous = 0;
+  private scheduled = false;
+  private readonly roll = (): void => {
+    this.previous = this.current;
+    this.current = 0;
+    // Once more after a turn with arrivals, so that an empty turn is seen as one (previous 0).
+    if (this.previous > 0) setImmediate(this.roll);
+    else this.scheduled = false;
+  };
+
+  /** A request reached the run stage. */
+  arrive(): void {
+    this.current++;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.roll);
+    }
+  }
+
+  /** At most one arrival in this turn so far and in the one before it: no callers queueing in the sockets. */
+  quiet(): boolean {
+    return this.current <= 1 && this.previous <= 1;
+  }
+}
 
 function elapsedUs(since: bigint): number {
   return Number(process.hrtime.bigint() - since) / 1e3;
@@ -62,6 +100,11 @@ export class RunPlacement {
       this.shapes.set(p, t);
     }
     return t;
+  }
+
+  /** Whether runs may execute on the main thread at all (a limit above 0). */
+  get enabled(): boolean {
+    return this.maxMicros > 0;
   }
 
   /** Whether a lone run of `key` on `p` executes on the main thread. */

@@ -24,7 +24,7 @@ import { admitBreaker } from './breaker-gate.js';
 import { type Call, sinceMs } from './call.js';
 import { type QueueLimits, RunQueue } from './queue.js';
 import type { ServingModes } from './serving-mode.js';
-import { INLINE_RUN_US_DEFAULT, RunPlacement } from './inline-runs.js';
+import { INLINE_RUN_US_DEFAULT, RunPlacement, TurnLoad } from './inline-runs.js';
 import type { PhaseMarks } from './phases.js';
 import { shapeKey } from './service-times.js';
 
@@ -80,6 +80,8 @@ export class Predict {
   readonly placement: RunPlacement;
   /** Calls past the queue whose run has not returned (a run is alone when it is the only one). */
   private active = 0;
+  /** Arrivals per event-loop turn, counted while placement is on (a run may be inline only in a quiet turn). */
+  private readonly turns: TurnLoad | undefined;
   /** `Call.answerReady` of every call whose answer is being encoded (one function, called as the call's method). */
   private readonly answerReady: (this: Call) => void;
 
@@ -87,6 +89,7 @@ export class Predict {
     this.batchableModel = batchable(this.io(o.predictor).inputs);
     const queue = (this.queue = new RunQueue(this.queueLimits(o.config()), o.budgetBytes));
     this.placement = new RunPlacement(o.inlineRunMicros ?? INLINE_RUN_US_DEFAULT);
+    this.turns = this.placement.enabled ? new TurnLoad() : undefined;
     this.answerReady = function (this: Call): void {
       if (this.answerReady === undefined) return;
       this.answerReady = undefined;
@@ -155,13 +158,19 @@ export class Predict {
   private batcher(p: PredictorLike, b: BatchingConfig): DynamicBatcher {
     let x = this.batchers.get(p);
     if (!x) {
-      // Batches stay on the pool (inline-runs.ts): lone inline runs left fewer requests to merge
-      // (MLP at half of batching's capacity: 1.3 requests per run instead of 4.8, and the main
-      // thread saturated in bursts).
-      x = new DynamicBatcher((inputs) => p.run(inputs), b);
+      // Merged batches stay on the pool; a batch of one request is placed as an unbatched run
+      // (inline-runs.ts). Without the quiet-turn rule, lone inline runs left fewer requests to
+      // merge (MLP at half of batching's capacity: 1.3 requests per run instead of 4.8, and the
+      // main thread saturated in bursts).
+      x = new DynamicBatcher((inputs, single) => (single === undefined ? p.run(inputs) : this.placement.run(p, inputs, single, this.alone())), b);
       this.batchers.set(p, x);
     } else x.setConfig(b);
     return x;
+  }
+
+  /** The only call past the queue, in a quiet turn of the event loop (inline-runs.ts). */
+  private alone(): boolean {
+    return this.active === 1 && this.turns !== undefined && this.turns.quiet();
   }
 
   async run(call: Call, inputs: Record<string, Tensor>): Promise<Record<string, Tensor>> {
@@ -169,6 +178,7 @@ export class Predict {
     const { predictor, device } = o.modes.active();
     // One key of the input shapes for admission's cache and the queue's service times.
     const key = shapeKey(inputs);
+    this.turns?.arrive();
     const bytes = this.admission(predictor).admit(inputs, key);
     o.modes.refuseWhenShedding();
     const breaker = admitBreaker(o.breakers, call.group);
@@ -207,7 +217,7 @@ export class Predict {
         phases.batched = Number(r.launched - call.started) / 1e6;
         call.batch = { requests: r.batchRequests, rows: r.batchRows };
         if (child.isRecording()) child.setAttributes({ 'paddle.batch.rows': r.batchRows, 'paddle.batch.requests': r.batchRequests });
-      } else out = await this.placement.run(predictor, inputs, key, this.active === 1);
+      } else out = await this.placement.run(predictor, inputs, key, this.alone());
       const ms = sinceMs(started);
       phases.ran = sinceMs(call.started);
       // The queue's service time for this shape: to the answer's last byte where the front end reports it.

@@ -4,7 +4,7 @@
 // "fast" and "slow" are far apart (0 vs 60 ms against a 20 ms limit) on a loaded machine too.
 
 import assert from 'node:assert/strict';
-import { RunPlacement } from '../../src/pipeline/inline-runs.js';
+import { RunPlacement, TurnLoad } from '../../src/pipeline/inline-runs.js';
 import type { PredictorLike, Tensor } from '../../src/predictor.js';
 
 const LIMIT_US = 20_000;
@@ -48,7 +48,32 @@ function fake(withSync = true) {
   return { p, calls, slow, failWith: (e: Error | undefined) => void (fail = e) };
 }
 
+/** The next turn of the event loop (after this turn's immediates). */
+const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
 describe('pipeline stage: run placement (main thread or pool)', () => {
+  it('a turn is quiet while it and the turn before brought at most one arrival; a busy turn makes the next one busy too; an empty turn ends it', async () => {
+    const t = new TurnLoad();
+    assert.equal(t.quiet(), true, 'nothing arrived yet');
+    t.arrive();
+    assert.equal(t.quiet(), true, 'one arrival in this turn');
+    await nextTurn();
+    t.arrive();
+    assert.equal(t.quiet(), true, 'one arrival per turn (a lone caller)');
+    t.arrive();
+    assert.equal(t.quiet(), false, 'a second arrival in the same turn: callers are queueing');
+    await nextTurn();
+    t.arrive();
+    assert.equal(t.quiet(), false, 'the turn after a busy one (what waited in the sockets arrives now)');
+    await nextTurn();
+    assert.equal(t.quiet(), true, 'the busy turn is two turns back');
+    await nextTurn();
+    await nextTurn();
+    t.arrive();
+    assert.equal(t.quiet(), true, 'after empty turns');
+  });
+
+
   it('a shape runs on the pool until one of its runs settled within the limit, then on the main thread; other shapes are not moved', async () => {
     const f = fake();
     const place = new RunPlacement(LIMIT_US);

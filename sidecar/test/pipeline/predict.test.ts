@@ -5,7 +5,7 @@ import { createBreakers } from '../../src/pipeline/breaker-gate.js';
 import { CallContext } from '../../src/pipeline/context.js';
 import { Predict } from '../../src/pipeline/predict.js';
 import { ServingModes } from '../../src/pipeline/serving-mode.js';
-import type { Tensor } from '../../src/predictor.js';
+import type { PredictorLike, Tensor } from '../../src/predictor.js';
 import { SampleRing } from '../../src/quantiles.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 import { InProcessMlp } from '../helpers/predictors.js';
@@ -14,7 +14,7 @@ import { kit, type Kit } from './kit.js';
 const x = (rows: number): Record<string, Tensor> => ({ x: { dtype: 'float32', shape: [rows, 64], data: new Float32Array(rows * 64).fill(0.1) } });
 const status = (code: number) => (e: unknown): boolean => e instanceof SidecarError && e.httpStatus === code;
 
-function setup(o: { budgetBytes?: number; overrides?: Record<string, unknown>; predictor?: InProcessMlp } = {}) {
+function setup(o: { budgetBytes?: number; overrides?: Record<string, unknown>; predictor?: InProcessMlp; inlineRunMicros?: number } = {}) {
   const k: Kit = kit(o.overrides);
   const predictor = o.predictor ?? new InProcessMlp();
   const modes = new ServingModes({ predictor, device: 'cpu', metrics: k.metrics, log: k.loggers.event, config: () => k.config });
@@ -25,6 +25,7 @@ function setup(o: { budgetBytes?: number; overrides?: Record<string, unknown>; p
   const p = new Predict({
     config: () => k.config, predictor, modes, breakers, budgetBytes: o.budgetBytes ?? 0, defaultMaxInFlight: 1, tracer: k.tracer, metrics: k.metrics,
     matrix: new ObservationMatrix(k.config.matrix), latencies, counts, gpuProcessMemory: () => 0, onFailure: () => failures++,
+    ...(o.inlineRunMicros !== undefined ? { inlineRunMicros: o.inlineRunMicros } : {}),
   });
   const ctx = new CallContext(k.tracer, () => k.config);
   return { k, p, predictor, breakers, counts, latencies, failures: () => failures, call: () => ctx.open('POST', '/v2/models/mlp/infer', {}, undefined) };
@@ -81,6 +82,74 @@ describe('pipeline stages 9-11: admission -> degradation -> breaker -> queue -> 
     assert.equal(s.p.queueLimits(batched).maxInFlight, 8);
     assert.equal(s.p.batching(batched), s.p.batching(batched), 'cached per config');
     assert.equal(s.p.batching(c), undefined);
+    s.breakers.stop();
+  });
+
+  /** An InProcessMlp whose runs say where they ran: the pool (run) or the main thread (runSync). */
+  function placed(): { predictor: InProcessMlp; where: string[] } {
+    const predictor = new InProcessMlp();
+    const where: string[] = [];
+    const pool = predictor.run.bind(predictor);
+    predictor.run = (inputs) => {
+      where.push(`pool:${inputs.x?.shape[0]}`);
+      return pool(inputs);
+    };
+    (predictor as PredictorLike).runSync = (inputs) => {
+      const rows = inputs.x?.shape[0] ?? 0;
+      where.push(`inline:${rows}`);
+      return { 'softmax_0.tmp_0': { dtype: 'float32', shape: [rows, 10], data: new Float32Array(rows * 10) } };
+    };
+    return { predictor, where };
+  }
+  const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
+  const turns = async (n: number): Promise<void> => {
+    for (let i = 0; i < n; i++) await nextTurn();
+  };
+
+  it('--inline-run-us: a lone short run executes on the main thread in a quiet turn; a second arrival in the same turn, or the turn after, goes to the pool', async () => {
+    const { predictor, where } = placed();
+    const s = setup({ predictor, inlineRunMicros: 20_000 });
+    await s.p.run(s.call(), x(1));
+    assert.deepEqual(where, ['pool:1'], 'an unknown shape runs on the pool first');
+    await turns(3);
+    await s.p.run(s.call(), x(1));
+    assert.deepEqual(where.slice(1), ['inline:1'], 'known short, alone, quiet turn');
+    // Same turn (the inline run settled in microtasks): a second arrival says callers are queueing.
+    await s.p.run(s.call(), x(1));
+    assert.deepEqual(where.slice(2), ['pool:1'], 'a second arrival in one turn runs on the pool');
+    await turns(3);
+    await s.p.run(s.call(), x(1));
+    assert.deepEqual(where.slice(3), ['inline:1'], 'quiet again after empty turns');
+    s.breakers.stop();
+  });
+
+  it('--inline-run-us with batching on: a batch of one request is placed like a lone run; merged batches run on the pool', async () => {
+    const { predictor, where } = placed();
+    // A queue delay, so that requests of one turn wait for each other (with 0 a lone request leaves at once).
+    const s = setup({ predictor, inlineRunMicros: 20_000, overrides: { batching: { enabled: true, maxBatchSize: 8, maxQueueDelayMicroseconds: 1000 } } });
+    assert.ok(s.p.batching(s.k.config), 'batching applies');
+    await s.p.run(s.call(), x(1));
+    await turns(3);
+    await s.p.run(s.call(), x(1));
+    assert.deepEqual(where, ['pool:1', 'inline:1']);
+    await turns(3);
+    const both = await Promise.all([s.p.run(s.call(), x(1)), s.p.run(s.call(), x(2))]);
+    assert.deepEqual(both.map((o) => o['softmax_0.tmp_0']?.shape), [[1, 10], [2, 10]]);
+    assert.deepEqual(where.slice(2), ['pool:3'], 'two requests of one turn: one merged run, on the pool');
+    await turns(3);
+    await s.p.run(s.call(), x(1));
+    assert.deepEqual(where.slice(3), ['inline:1'], 'a lone request again');
+    s.breakers.stop();
+  });
+
+  it('--inline-run-us 0: every run on the pool, whatever the turn', async () => {
+    const { predictor, where } = placed();
+    const s = setup({ predictor, inlineRunMicros: 0 });
+    for (let i = 0; i < 3; i++) {
+      await s.p.run(s.call(), x(1));
+      await turns(3);
+    }
+    assert.deepEqual(where, ['pool:1', 'pool:1', 'pool:1']);
     s.breakers.stop();
   });
 });
