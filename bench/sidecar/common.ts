@@ -81,8 +81,8 @@ export function benchInlineRunUs(): number {
 /**
  * The bare references call the predictor where the chain would (pipeline/inline-runs.ts at the
  * benches' limit): on the main thread when the run is alone in a quiet turn of the event loop and
- * its shape is known to be short, else on the addon's pool. A reference that always hopped to the pool would pay 100-300 us per
- * lone request on a small VM that an opted-in chain does not. At the default (0) it is
+ * its shape is known to be short, else on the addon's pool. A reference that always hopped to the
+ * pool would pay 100-300 us per lone request on a small VM that the chain does not. At 0 it is
  * `predictor.run` itself: no wrapper, shape key or counter on the reference's request path.
  */
 export function bareRunner(predictor: PredictorLike): BareRun {
