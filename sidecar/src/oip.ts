@@ -32,32 +32,43 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Flattens nested (row-major) or flat data into `out`; returns false on a non-array leaf mix. */
-function flatten(data: unknown, out: unknown[], depth: number): void {
-  if (!Array.isArray(data)) {
-    out.push(data);
-    return;
-  }
-  if (depth > MAX_RANK) throw bad('data is nested deeper than the maximum rank');
-  for (const v of data) {
-    if (Array.isArray(v)) flatten(v, out, depth + 1);
-    else out.push(v);
-    if (out.length > MAX_ELEMENTS) throw bad('data has too many elements');
-  }
+/**
+ * Nested (row-major) data flattened into `out`, its nesting held to `shape`: each level an array
+ * of exactly that dim's length, down to the full rank, values only at the last level. A ragged or
+ * partly nested array whose element count happens to match the shape is refused, naming where it
+ * departs from the shape (a flattening that ignored the nesting would read rows the caller never
+ * meant).
+ */
+function flattenShaped(name: string, data: unknown, shape: readonly number[], out: unknown[]): void {
+  const walk = (v: unknown, level: number, path: string): void => {
+    const dim = shape[level] as number;
+    if (!Array.isArray(v)) throw bad(`input ${name}: data${path} is not an array, but the shape has ${shape.length} dims (shape[${level}] is ${dim})`);
+    if (v.length !== dim) throw bad(`input ${name}: data${path} has ${v.length} elements, shape[${level}] is ${dim}`);
+    if (level === shape.length - 1) {
+      for (let i = 0; i < v.length; i++) {
+        const x: unknown = v[i];
+        if (Array.isArray(x)) throw bad(`input ${name}: data${path}[${i}] is nested deeper than the shape's ${shape.length} dims`);
+        out.push(x);
+      }
+      return;
+    }
+    for (let i = 0; i < v.length; i++) walk(v[i], level + 1, `${path}[${i}]`);
+  };
+  if (shape.length === 0) throw bad(`input ${name}: data is nested, but the shape has no dims`);
+  walk(data, 0, '');
 }
 
-/** The data as one flat array: flat arrays as they are (no copy), nested ones flattened. */
-function flatData(data: unknown): unknown[] {
-  if (Array.isArray(data)) {
-    let nested = false;
-    for (let i = 0; i < data.length && !nested; i++) nested = Array.isArray(data[i]);
-    if (!nested) {
-      if (data.length > MAX_ELEMENTS) throw bad('data has too many elements');
-      return data as unknown[];
-    }
+/** The data as one flat array: flat arrays as they are (no copy), nested ones flattened and held to `shape`. */
+function flatData(name: string, data: unknown, shape: readonly number[]): unknown[] {
+  if (!Array.isArray(data)) return [data];
+  let nested = false;
+  for (let i = 0; i < data.length && !nested; i++) nested = Array.isArray(data[i]);
+  if (!nested) {
+    if (data.length > MAX_ELEMENTS) throw bad('data has too many elements');
+    return data as unknown[];
   }
   const out: unknown[] = [];
-  flatten(data, out, 1);
+  flattenShaped(name, data, shape, out);
   return out;
 }
 
@@ -107,9 +118,12 @@ export function checkInputName(idx: number, name: unknown, modelInputs: TensorIn
   return info;
 }
 
-/** An input's values (JSON `data`, or gRPC typed contents) as the model's dtype: flat or nested, `count` of them. */
-export function valuesData(name: string, datatype: OipDatatype, dtype: Tensor['dtype'], data: unknown, count: number): Tensor['data'] {
-  const flat = flatData(data);
+/**
+ * An input's values (JSON `data`, or gRPC typed contents) as the model's dtype: flat, or nested
+ * exactly as `shape` (whose element count, `count`, the checks before computed).
+ */
+export function valuesData(name: string, datatype: OipDatatype, dtype: Tensor['dtype'], data: unknown, shape: readonly number[], count: number): Tensor['data'] {
+  const flat = flatData(name, data, shape);
   if (flat.length !== count) throw bad(`input ${name}: data has ${flat.length} elements, shape needs ${count}`);
   return fromJsonValues(name, datatype, dtype, flat);
 }
@@ -197,7 +211,7 @@ export function parseInferRequest(body: unknown, modelInputs: TensorInfo[], mode
       continue;
     }
     if (raw.data === undefined) throw bad(`input ${name}: data is missing`);
-    result[name] = { dtype, shape, data: valuesData(name, datatype, dtype, raw.data, count) };
+    result[name] = { dtype, shape, data: valuesData(name, datatype, dtype, raw.data, shape, count) };
   }
   if (binary && offset !== binary.byteLength) {
     throw bad(`the binary data has ${binary.byteLength - offset} bytes that no input's binary_data_size claims`);

@@ -79,6 +79,42 @@ describe('OIP v2 codec', function () {
     assert.equal((r.inputs.ids?.data as BigInt64Array)[5], 9007199254740993n);
     assert.equal(sequenceLength(r.inputs), 4);
   });
+  it('nested data must nest exactly as the shape: ragged, partly nested or too deep is refused naming where, even when the count matches', () => {
+    const msg = (data: unknown, shape: number[] = [3, 4]): string => {
+      try {
+        parseInferRequest({ inputs: [{ name: 'x', shape, datatype: 'FP32', data }, { name: 'ids', shape: [1, 1], datatype: 'INT64', data: [[1]] }] }, INPUTS, OUTPUTS);
+      } catch (err) {
+        assert.ok(err instanceof SidecarError && err.httpStatus === 400, String(err));
+        return err.message;
+      }
+      return 'accepted';
+    };
+    const row = [1, 2, 3, 4];
+    assert.equal(msg([row, row, row]), 'accepted');
+    assert.equal(msg([...row, ...row, ...row]), 'accepted', 'flat row-major data as before');
+    // 12 values each time, nested otherwise than [3, 4]:
+    assert.equal(msg([[1, 2, 3], [4, 5, 6, 7, 8], row]), 'input x: data[0] has 3 elements, shape[1] is 4');
+    assert.equal(msg([row, [...row, ...row]]), 'input x: data has 2 elements, shape[0] is 3');
+    assert.equal(msg([row, 1, 2, 3, 4, row]), 'input x: data has 6 elements, shape[0] is 3');
+    assert.equal(msg([[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, [12]]]), 'input x: data[2][3] is nested deeper than the shape\'s 2 dims');
+    assert.equal(msg([[row], [row], [row]]), 'input x: data[0] has 1 elements, shape[1] is 4');
+    assert.equal(msg([row, 5, 6, 7, 8], [2, 4]), 'input x: data has 5 elements, shape[0] is 2');
+    assert.equal(msg([row, 5], [2, 4]), 'input x: data[1] is not an array, but the shape has 2 dims (shape[1] is 4)');
+  });
+
+  it('data nested exactly as the shape parses to the same tensor as the flat data (property)', () => {
+    const x = { name: 'x', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] };
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 0, max: 5 }), fc.array(fc.integer({ min: -1000, max: 1000 }), { minLength: 25, maxLength: 25 }), (a, b, pool) => {
+        const flat = pool.slice(0, a * b);
+        const nested = Array.from({ length: a }, (_, i) => flat.slice(i * b, (i + 1) * b));
+        const parse = (data: unknown) => parseInferRequest({ inputs: [x, { name: 'ids', shape: [a, b], datatype: 'INT64', data }] }, INPUTS, OUTPUTS).inputs.ids;
+        assert.deepEqual(parse(nested), parse(flat));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it('each output may be requested once (a repeated name would be answered once per repeat)', () => {
     const body = { ...good, outputs: [{ name: 'y' }, { name: 'y', parameters: { binary_data: true } }] };
     assert.throws(() => parseInferRequest(body, INPUTS, OUTPUTS), (e: unknown) => e instanceof SidecarError && e.httpStatus === 400 && e.message === 'output y is requested twice');

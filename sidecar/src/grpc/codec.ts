@@ -109,7 +109,7 @@ export function parseGrpcInfer(req: GrpcInferRequest, modelInputs: TensorInfo[],
     const datatype = checkDatatype(name, t.datatype, dtype);
     const shape = parseDecimalShape(name, t.shape);
     const count = checkShape(name, shape, info);
-    const data = useRaw ? fromRawBytes(name, datatype, dtype, raw[i] as Buffer, count) : valuesData(name, datatype, dtype, t.contents ? contentsOf(name, datatype, t.contents) : EMPTY, count);
+    const data = useRaw ? fromRawBytes(name, datatype, dtype, raw[i] as Buffer, count) : valuesData(name, datatype, dtype, t.contents ? contentsOf(name, datatype, t.contents) : EMPTY, shape, count);
     result[name] = { dtype, shape, data };
   }
   for (const info of modelInputs) {
