@@ -6,9 +6,10 @@
 // for it). Closed-loop load (http-load.ts) measures what a server does at saturation; this is
 // the latency a server gives below it, where a latency bound means something.
 //
-// Prints one JSON line {offered, due, requests, non2xx, late, seconds, rate, p50Us, p99Us,
-// maxUs} over the 2xx answers: `due` requests were due in the window, `late` of them waited for
-// a free connection.
+// Prints one JSON line {offered, due, requests, non2xx, late, lost, reopened, seconds, rate,
+// p50Us, p99Us, maxUs} over the 2xx answers: `due` requests were due in the window, `late` of
+// them waited for a free connection, `lost` got no answer (their connection closed, or none
+// came within 5 s of the end), `reopened` connections the server closed were replaced.
 //
 //   npx tsx bench/sidecar/rate-load.ts URL RATE DURATION_S BODY_FILE CONNECTIONS [HEADER=VALUE ...]
 
@@ -66,7 +67,7 @@ function send(c: Conn, dueAt: number): void {
 }
 
 /** The length of the first complete response in `b` and its status, or undefined while incomplete. */
-function parseResponse(b: Buffer): { length: number; status: number } | undefined {
+function parseResponse(b: Buffer): { length: number; status: number; close: boolean } | undefined {
   const end = b.indexOf('\r\n\r\n');
   if (end < 0) return undefined;
   const headText = b.subarray(0, end).toString('latin1');
@@ -76,7 +77,7 @@ function parseResponse(b: Buffer): { length: number; status: number } | undefine
   const at = lower.indexOf('\r\ncontent-length:');
   const length = at < 0 ? 0 : Number.parseInt(lower.slice(at + 17, lower.indexOf('\r\n', at + 17) >>> 0), 10);
   if (end + 4 + length > b.length) return undefined;
-  return { length: end + 4 + length, status };
+  return { length: end + 4 + length, status, close: lower.includes('\r\nconnection: close') };
 }
 
 function onData(c: Conn, chunk: Buffer): void {
@@ -88,27 +89,52 @@ function onData(c: Conn, chunk: Buffer): void {
   c.dueAt = undefined;
   if (r.status >= 200 && r.status < 300) record(performance.now() - dueAt);
   else non2xx++;
+  // The server closes this one after its answer: the close handler replaces it.
+  if (r.close) return;
   if (waitingHead < waiting.length) send(c, waiting[waitingHead++] as number);
   else idle.push(c);
 }
 
-const conns = await Promise.all(
-  Array.from(
-    { length: CONNS },
-    () =>
-      new Promise<Conn>((resolve, reject) => {
-        const socket = connect(Number(target.port || 80), target.hostname, () => resolve(c));
-        socket.setNoDelay(true);
-        const c: Conn = { socket, dueAt: undefined, buf: Buffer.alloc(0) };
-        socket.on('data', (chunk: Buffer) => onData(c, chunk));
-        socket.on('error', reject);
-        socket.on('close', () => {
-          if (!stopping) throw new Error('the server closed a connection during the load');
-        });
-      }),
-  ),
-);
-idle.push(...conns);
+/** The connections open now (a closed one is replaced; see open()). */
+const live = new Set<Conn>();
+let reopened = 0;
+
+/**
+ * Opens one keep-alive connection. If the server closes it during the load (a shed answer with
+ * `connection: close`, an eviction), its outstanding request counts as lost and a new
+ * connection takes its place, so the pool keeps its size; the output counts `reopened`.
+ */
+function open(): Promise<Conn> {
+  return new Promise<Conn>((resolve, reject) => {
+    const socket = connect(Number(target.port || 80), target.hostname, () => {
+      live.add(c);
+      resolve(c);
+    });
+    socket.setNoDelay(true);
+    const c: Conn = { socket, dueAt: undefined, buf: Buffer.alloc(0) };
+    socket.on('data', (chunk: Buffer) => onData(c, chunk));
+    socket.on('error', (err) => {
+      if (!live.has(c)) reject(err);
+    });
+    socket.on('close', () => {
+      if (stopping || !live.delete(c)) return;
+      reopened++;
+      const at = idle.indexOf(c);
+      if (at >= 0) idle.splice(at, 1);
+      void open().then(
+        (n) => {
+          if (waitingHead < waiting.length) send(n, waiting[waitingHead++] as number);
+          else idle.push(n);
+        },
+        (err: unknown) => {
+          throw new Error(`rate-load.ts could not reopen a connection the server closed: ${String(err)}`);
+        },
+      );
+    });
+  });
+}
+
+idle.push(...(await Promise.all(Array.from({ length: CONNS }, open))));
 
 // A seeded generator, so runs at the same rate offer the same arrival pattern.
 let seed = 0x9e3779b9;
@@ -145,10 +171,10 @@ await new Promise<void>((resolve) => {
 });
 // The requests still out are answered within a few seconds, or counted lost.
 const drainBy = performance.now() + 5000;
-while (idle.length < conns.length && performance.now() < drainBy) await new Promise((r) => setTimeout(r, 5));
+while (idle.length < live.size && performance.now() < drainBy) await new Promise((r) => setTimeout(r, 5));
 const seconds = (performance.now() - start) / 1000;
 stopping = true;
-for (const c of conns) c.socket.destroy();
+for (const c of live) c.socket.destroy();
 const sorted = lat.subarray(0, answered).sort();
 const q = (p: number): number => Math.round((sorted[Math.min(answered - 1, Math.floor(p * answered))] ?? 0) * 1000);
-console.log(JSON.stringify({ offered: RATE, due, requests: answered, non2xx, late, lost: due - answered - non2xx, seconds, rate: answered / (DURATION_MS / 1000), p50Us: q(0.5), p99Us: q(0.99), maxUs: q(1) }));
+console.log(JSON.stringify({ offered: RATE, due, requests: answered, non2xx, late, lost: due - answered - non2xx, reopened, seconds, rate: answered / (DURATION_MS / 1000), p50Us: q(0.5), p99Us: q(0.99), maxUs: q(1) }));
