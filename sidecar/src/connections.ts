@@ -97,7 +97,19 @@ export interface ConnectionLimits {
    * reset (counted `slow`). Undefined or a floor of 0: only the idle timeout.
    */
   answerPace?: BodyPace;
+  /**
+   * The bytes of answers all REST connections together may hold in the process (node's and
+   * libuv's write buffers) while their clients take them (HTTP listeners; 0 or undefined: no
+   * bound). Checked once per pace window: past it, the connections taking their answers the
+   * slowest are reset (counted `held`) until the rest fit, never the fastest (a single answer
+   * above the budget is a download the pace alone judges). Readers just above the pace floor
+   * (1 KiB/s) could otherwise each hold an answer of megabytes for hours.
+   */
+  maxHeldAnswerBytes?: number;
 }
+
+/** Default of `--max-held-answer-bytes`: 256 MiB. */
+export const HELD_ANSWER_BYTES_DEFAULT = 256 * 1024 * 1024;
 
 /**
  * The API listeners' limits (REST and gRPC): each setting given, else its default (the cap from
@@ -111,6 +123,7 @@ export function apiConnectionLimits(o: Partial<ConnectionLimits> = {}): Connecti
     idleTimeoutMs: o.idleTimeoutMs ?? IDLE_TIMEOUT_S_DEFAULT * 1000,
     headerTimeoutMs: o.headerTimeoutMs ?? HEADER_TIMEOUT_S_DEFAULT * 1000,
     answerPace: o.answerPace ?? BODY_PACE_DEFAULTS,
+    maxHeldAnswerBytes: o.maxHeldAnswerBytes ?? HELD_ANSWER_BYTES_DEFAULT,
     ...(o.unsentBytes ? { unsentBytes: o.unsentBytes } : {}),
   };
 }
@@ -124,7 +137,7 @@ export function headerTimeoutOf(limits: Pick<ConnectionLimits, 'headerTimeoutMs'
  * Where a listener counts the connections it closed: at its cap, idle, receiving a request too
  * slowly (gRPC), a request it could not parse (`malformed`), or headers past the header deadline.
  */
-export type ConnectionClosed = (reason: 'limit' | 'evicted' | 'idle' | 'slow' | 'malformed' | 'header_timeout') => void;
+export type ConnectionClosed = (reason: 'limit' | 'evicted' | 'idle' | 'slow' | 'held' | 'malformed' | 'header_timeout') => void;
 
 /**
  * The answer to a request node:http could not read, as node's own (same status, then the
@@ -303,19 +316,27 @@ export function guardHttpServer(server: HttpServer, limits: ConnectionLimits, on
   const idle = limits.idleTimeoutMs;
   const open = new Map<Watched, { moved: string; since: number; answer?: PaceWindow | undefined }>();
   const pace = limits.answerPace !== undefined && limits.answerPace.minRateBytesPerSecond > 0 && limits.answerPace.windowMs > 0 ? limits.answerPace : undefined;
+  const heldBudget = limits.maxHeldAnswerBytes !== undefined && limits.maxHeldAnswerBytes > 0 ? limits.maxHeldAnswerBytes : undefined;
+  const checkEveryMs = pace?.windowMs ?? BODY_PACE_DEFAULTS.windowMs;
   let paceTimer: NodeJS.Timeout | undefined;
   /**
    * Once per pace window while connections are open: an answer still held in the process (in the
    * socket's buffer or libuv's write queue) at two checks must have moved at the floor to the
    * kernel between them. A client that stopped reading, or never opened its window, is reset.
+   * Then, when the answers held in the process add up to more than the budget, the connections
+   * taking theirs the slowest (bytes to the kernel per ms since their window began) are reset
+   * until the rest fit, never the fastest of them; an answer first seen at this check is not
+   * ranked yet.
    */
   const checkAnswers = (): void => {
-    if (!pace || open.size === 0) {
+    if ((!pace && !heldBudget) || open.size === 0) {
       clearInterval(paceTimer);
       paceTimer = undefined;
       return;
     }
     const now = Date.now();
+    let total = 0;
+    const ranked: { socket: Watched; held: number; rate: number }[] = [];
     for (const [socket, w] of open) {
       const held = socket.writableLength + (socket._handle?.writeQueueSize ?? 0);
       if (held === 0) {
@@ -324,20 +345,38 @@ export function guardHttpServer(server: HttpServer, limits: ConnectionLimits, on
       }
       // Bytes handed to the kernel so far: written by node, less what node and libuv still hold.
       const taken = (socket.bytesWritten ?? 0) - held;
-      if (w.answer === undefined) w.answer = { bytes: taken, at: now };
-      else if (slowRate(w.answer, taken, now, pace) !== undefined) {
-        open.delete(socket);
-        onClosed?.('slow');
-        abandon(socket);
+      const since = w.answer;
+      if (since === undefined) w.answer = { bytes: taken, at: now };
+      else {
+        const from = { bytes: since.bytes, at: since.at };
+        if (pace && slowRate(since, taken, now, pace) !== undefined) {
+          open.delete(socket);
+          onClosed?.('slow');
+          abandon(socket);
+          continue;
+        }
+        ranked.push({ socket, held, rate: (taken - from.bytes) / Math.max(1, now - from.at) });
       }
+      total += held;
+    }
+    if (heldBudget === undefined || total <= heldBudget || ranked.length < 2) return;
+    ranked.sort((a, b) => a.rate - b.rate);
+    // Never the fastest: one answer larger than the budget, taken by a client that keeps up,
+    // is a legitimate download (the pace alone judges it).
+    for (const r of ranked.slice(0, -1)) {
+      if (total <= heldBudget) break;
+      open.delete(r.socket);
+      onClosed?.('held');
+      abandon(r.socket);
+      total -= r.held;
     }
   };
   const watch = (socket: Watched): void => {
     if (tls) HTTP_LAYER.set(tcpSocketOf(socket), socket);
     open.set(socket, { moved: '', since: Date.now() });
     socket.once('close', () => open.delete(socket));
-    if (pace && paceTimer === undefined) {
-      paceTimer = setInterval(checkAnswers, pace.windowMs);
+    if ((pace || heldBudget) && paceTimer === undefined) {
+      paceTimer = setInterval(checkAnswers, checkEveryMs);
       paceTimer.unref();
     }
   };

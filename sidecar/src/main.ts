@@ -21,7 +21,7 @@ import { readEncryptionKey } from './input-crypto.js';
 import { createLoggers, processSinks, type LogSinks } from './logging.js';
 import { PodReporter, PodReportPatcher } from './pod-report.js';
 import type { GpuTelemetryLike, PredictorLike } from './predictor.js';
-import { API_CONNECTIONS_DEFAULT, apiConnectionLimits, defaultApiConnections, HEADER_TIMEOUT_S_DEFAULT, IDLE_TIMEOUT_S_DEFAULT, METRICS_CONNECTIONS, openFileLimit } from './connections.js';
+import { API_CONNECTIONS_DEFAULT, apiConnectionLimits, defaultApiConnections, HEADER_TIMEOUT_S_DEFAULT, HELD_ANSWER_BYTES_DEFAULT, IDLE_TIMEOUT_S_DEFAULT, METRICS_CONNECTIONS, openFileLimit } from './connections.js';
 import { BODY_PACE_DEFAULTS } from './pace.js';
 import { INLINE_RUN_US_DEFAULT } from './pipeline/inline-runs.js';
 import { createSidecarServer } from './server.js';
@@ -85,6 +85,7 @@ const OPTIONS = {
   'idle-timeout-seconds': { type: 'string' },
   'header-timeout-seconds': { type: 'string' },
   'min-body-rate': { type: 'string' },
+  'max-held-answer-bytes': { type: 'string' },
   'inline-run-us': { type: 'string' },
   'body-rate-window-seconds': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
@@ -126,6 +127,7 @@ const FLAG_HELP: Record<keyof typeof OPTIONS, string> = {
   'idle-timeout-seconds': `a connection on which nothing moved this long is closed, unless a request on it is being computed; also the keep-alive timeout (default ${IDLE_TIMEOUT_S_DEFAULT})`,
   'header-timeout-seconds': `a request whose line and headers took longer is answered 408 and its connection closed (default ${HEADER_TIMEOUT_S_DEFAULT})`,
   'inline-run-us': `the longest predictor run executed on the main thread instead of the addon's thread pool: a run that is alone (no other call past the queue) in a quiet turn of the event loop (no other request arrived in it or the turn before) whose shape computed within this many microseconds (the engine's own time) runs inline, with no hop to the pool and back, until one inline run takes longer; a dynamic batch of one request is placed alike, merged batches run on the pool (default ${INLINE_RUN_US_DEFAULT}; 0: every run on the pool)`,
+  'max-held-answer-bytes': `bytes of answers all REST connections together may hold in the process while their clients take them; past it, checked once per --body-rate-window-seconds, the connections taking theirs the slowest are reset until the rest fit (default ${HELD_ANSWER_BYTES_DEFAULT}; 0: no bound; gRPC answers are not counted)`,
   'min-body-rate': `bytes per second a request body (REST) or message (gRPC, per call still receiving) must keep arriving at over each window, else 408 / the connection closed, and an answer the process still holds must be taken at (REST and gRPC), else the connection is reset; under a full bound the oldest incomplete ones past one window give way first (default ${BODY_PACE_DEFAULTS.minRateBytesPerSecond}; 0: no floor)`,
   'body-rate-window-seconds': `the window of --min-body-rate (default ${BODY_PACE_DEFAULTS.windowMs / 1000})`,
   help: 'print this and exit',
@@ -309,7 +311,7 @@ async function main(): Promise<void> {
   const closedOn = (listener: string) => (reason: string) => m.connectionsClosed.inc({ listener, reason });
   const idleTimeoutMs = parseIntFlag('idle-timeout-seconds', values['idle-timeout-seconds'], IDLE_TIMEOUT_S_DEFAULT, 1) * 1000;
   const headerTimeoutMs = parseIntFlag('header-timeout-seconds', values['header-timeout-seconds'], HEADER_TIMEOUT_S_DEFAULT, 1) * 1000;
-  const apiLimits = apiConnectionLimits({ maxConnections: parseIntFlag('max-connections', values['max-connections'], defaultApiConnections(openFileLimit()), 1), idleTimeoutMs, headerTimeoutMs, unsentBytes, answerPace: bodyPace });
+  const apiLimits = apiConnectionLimits({ maxConnections: parseIntFlag('max-connections', values['max-connections'], defaultApiConnections(openFileLimit()), 1), idleTimeoutMs, headerTimeoutMs, unsentBytes, answerPace: bodyPace, maxHeldAnswerBytes: parseIntFlag('max-held-answer-bytes', values['max-held-answer-bytes'], HELD_ANSWER_BYTES_DEFAULT) });
   const serving = createSidecarServer({
     handler: sidecar.handler, limits: apiLimits, onConnectionClosed: closedOn('rest'),
     ...(tls ? { tls } : {}),

@@ -208,6 +208,80 @@ describe('connection limits on node:http (REST and metrics ports)', () => {
     }
   });
 
+  it('past the held-answer budget, resets the connections taking their answers the slowest until the rest fit, above the pace floor too, and keeps a fast reader', async () => {
+    // Three 32 MiB answers held by readers well above the floor (1 KiB/s) but slow (a chunk every
+    // 10 ms, a few MB/s), against a budget of 32 MiB: the kernel's buffers take up to ~10 MiB of
+    // each, the process holds the rest, more than the budget together. (The window is 1 s: the
+    // kernel asks for more of an answer only once a good part of its send buffer is free, so a
+    // reader of a few MB/s can move nothing to the kernel for a few hundred ms.)
+    const server2 = createSidecarServer({
+      handler,
+      limits: { maxConnections: 8, idleTimeoutMs: 60_000, answerPace: { minRateBytesPerSecond: 1024, windowMs: 1000 }, maxHeldAnswerBytes: 32 * 1024 * 1024 },
+      onConnectionClosed: (r) => void closed.push(r),
+    });
+    const port2 = await server2.listen(0, '127.0.0.1');
+    closed.length = 0;
+    const timers: NodeJS.Timeout[] = [];
+    try {
+      const trickle = (): { got: () => number; closed: () => boolean } => {
+        const c = rawClient(port2, false);
+        clients.push(c.socket);
+        let got = 0;
+        c.socket.on('data', (d: Buffer) => {
+          got += d.length;
+          c.socket.pause();
+        });
+        timers.push(setInterval(() => c.socket.resume(), 10));
+        c.socket.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
+        return { got: () => got, closed: c.closed };
+      };
+      const slow = [trickle(), trickle(), trickle()];
+      const fast = rawClient(port2, false);
+      clients.push(fast.socket);
+      let got = 0;
+      fast.socket.on('data', (d: Buffer) => void (got += d.length));
+      fast.socket.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
+      await until('a slow reader reset for the budget', () => closed.includes('held'));
+      await until('the fast reader got its whole answer', () => got > 32 * 1024 * 1024);
+      assert.ok(slow.every((r) => r.got() > 0), 'every slow reader was reading');
+      assert.ok(!closed.includes('slow'), `none below the pace floor: ${closed.join(',')}; slow got ${slow.map((r) => r.got()).join(',')}, fast got ${got}`);
+      assert.equal(fast.closed(), false);
+      await until('the reset seen by its client', () => slow.some((r) => r.closed()));
+      assert.ok(slow.some((r) => !r.closed()), 'the fastest of the readers ranked is never reset for the budget');
+    } finally {
+      for (const t of timers) clearInterval(t);
+      await server2.close();
+    }
+  });
+
+  it('one answer above the held-answer budget, taken at a few MB/s, is not reset: the budget never resets the fastest reader', async () => {
+    const server2 = createSidecarServer({
+      handler,
+      limits: { maxConnections: 8, idleTimeoutMs: 60_000, answerPace: { minRateBytesPerSecond: 1024, windowMs: 1000 }, maxHeldAnswerBytes: 8 * 1024 * 1024 },
+      onConnectionClosed: (r) => void closed.push(r),
+    });
+    const port2 = await server2.listen(0, '127.0.0.1');
+    closed.length = 0;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const c = rawClient(port2, false);
+      clients.push(c.socket);
+      let got = 0;
+      c.socket.on('data', (d: Buffer) => {
+        got += d.length;
+        c.socket.pause();
+      });
+      timer = setInterval(() => c.socket.resume(), 10);
+      c.socket.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
+      await until('the whole 32 MiB answer read', () => got > 32 * 1024 * 1024 || c.closed());
+      assert.equal(c.closed(), false, `closed as ${closed.join(',')} after ${got} bytes`);
+      assert.deepEqual(closed, []);
+    } finally {
+      clearInterval(timer);
+      await server2.close();
+    }
+  });
+
   it('at the keep-alive timeout, resets a connection whose answer the kernel still holds unsent, and closes a quiet one as node does', async () => {
     // The answer left the process (node's keep-alive timer runs), part of it is still in the
     // kernel's send queue: a FIN would leave it there in FIN-WAIT-1 while the client stays
