@@ -134,8 +134,10 @@ export function headerTimeoutOf(limits: Pick<ConnectionLimits, 'headerTimeoutMs'
 }
 
 /**
- * Where a listener counts the connections it closed: at its cap, idle, receiving a request too
- * slowly (gRPC), a request it could not parse (`malformed`), or headers past the header deadline.
+ * Where a listener counts the connections it closed: at its cap, idle, receiving a request or
+ * taking an answer too slowly (`slow`), among the slowest takers while the answers held in the
+ * process were over their budget (`held`, REST), a request it could not parse (`malformed`), or
+ * headers past the header deadline.
  */
 export type ConnectionClosed = (reason: 'limit' | 'evicted' | 'idle' | 'slow' | 'held' | 'malformed' | 'header_timeout') => void;
 
