@@ -102,8 +102,11 @@ export interface ConnectionLimits {
    * libuv's write buffers) while their clients take them (HTTP listeners; 0 or undefined: no
    * bound). Checked once per pace window: past it, the connections taking their answers the
    * slowest are reset (counted `held`) until the rest fit, never the fastest (a single answer
-   * above the budget is a download the pace alone judges). Readers just above the pace floor
-   * (1 KiB/s) could otherwise each hold an answer of megabytes for hours.
+   * above the budget is a download the pace alone judges). The pace resets readers of a few
+   * KiB/s (the kernel takes more of an answer only in bursts of hundreds of KB), but readers of a
+   * few hundred KiB/s pass it and each keep MBs in the process for tens of seconds: 80 of them at
+   * 256 KiB/s on ~8 MB transformer answers took the sidecar to 741-752 MiB RSS (616 with this
+   * bound at its default, bench/sidecar/held-answers.ts).
    */
   maxHeldAnswerBytes?: number;
 }
