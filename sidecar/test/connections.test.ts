@@ -208,35 +208,46 @@ describe('connection limits on node:http (REST and metrics ports)', () => {
     }
   });
 
-  it('past the held-answer budget, resets the connections taking their answers the slowest until the rest fit, above the pace floor too, and keeps a fast reader', async () => {
-    // Three 32 MiB answers held by readers well above the floor (1 KiB/s) but slow (a chunk every
-    // 10 ms, a few MB/s), against a budget of 32 MiB: the kernel's buffers take up to ~10 MiB of
-    // each, the process holds the rest, more than the budget together. (The window is 1 s: the
-    // kernel asks for more of an answer only once a good part of its send buffer is free, so a
-    // reader of a few MB/s can move nothing to the kernel for a few hundred ms.)
-    const server2 = createSidecarServer({
+  /**
+   * A server with the answer pace (1 KiB/s over 1 s windows) and a held-answer budget of `budgetMiB`.
+   * The window is 1 s: the kernel asks for more of an answer only once a good part of its send
+   * buffer is free, so a reader of a few MB/s can move nothing to the kernel for a few hundred ms.
+   */
+  const budgetServer = async (budgetMiB: number): Promise<{ port: number; close: () => Promise<void> }> => {
+    const s = createSidecarServer({
       handler,
-      limits: { maxConnections: 8, idleTimeoutMs: 60_000, answerPace: { minRateBytesPerSecond: 1024, windowMs: 1000 }, maxHeldAnswerBytes: 32 * 1024 * 1024 },
+      limits: { maxConnections: 8, idleTimeoutMs: 60_000, answerPace: { minRateBytesPerSecond: 1024, windowMs: 1000 }, maxHeldAnswerBytes: budgetMiB * 1024 * 1024 },
       onConnectionClosed: (r) => void closed.push(r),
     });
-    const port2 = await server2.listen(0, '127.0.0.1');
+    const p = await s.listen(0, '127.0.0.1');
     closed.length = 0;
-    const timers: NodeJS.Timeout[] = [];
+    return { port: p, close: () => s.close() };
+  };
+  const timers: NodeJS.Timeout[] = [];
+  afterEach(() => {
+    for (const t of timers.splice(0)) clearInterval(t);
+  });
+  /** A client asking for /big that takes one chunk every 10 ms (a few MB/s, far above the floor). */
+  const trickle = (p: number): { got: () => number; closed: () => boolean } => {
+    const c = rawClient(p, false);
+    clients.push(c.socket);
+    let got = 0;
+    c.socket.on('data', (d: Buffer) => {
+      got += d.length;
+      c.socket.pause();
+    });
+    timers.push(setInterval(() => c.socket.resume(), 10));
+    c.socket.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
+    return { got: () => got, closed: c.closed };
+  };
+
+  it('past the held-answer budget, resets the connections taking their answers the slowest until the rest fit, above the pace floor too, and keeps a fast reader', async () => {
+    // Three 32 MiB answers held by slow readers against a budget of 32 MiB: the kernel's buffers
+    // take up to ~10 MiB of each, the process holds the rest, more than the budget together.
+    const server2 = await budgetServer(32);
     try {
-      const trickle = (): { got: () => number; closed: () => boolean } => {
-        const c = rawClient(port2, false);
-        clients.push(c.socket);
-        let got = 0;
-        c.socket.on('data', (d: Buffer) => {
-          got += d.length;
-          c.socket.pause();
-        });
-        timers.push(setInterval(() => c.socket.resume(), 10));
-        c.socket.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
-        return { got: () => got, closed: c.closed };
-      };
-      const slow = [trickle(), trickle(), trickle()];
-      const fast = rawClient(port2, false);
+      const slow = [trickle(server2.port), trickle(server2.port), trickle(server2.port)];
+      const fast = rawClient(server2.port, false);
       clients.push(fast.socket);
       let got = 0;
       fast.socket.on('data', (d: Buffer) => void (got += d.length));
@@ -249,35 +260,18 @@ describe('connection limits on node:http (REST and metrics ports)', () => {
       await until('the reset seen by its client', () => slow.some((r) => r.closed()));
       assert.ok(slow.some((r) => !r.closed()), 'the fastest of the readers ranked is never reset for the budget');
     } finally {
-      for (const t of timers) clearInterval(t);
       await server2.close();
     }
   });
 
   it('one answer above the held-answer budget, taken at a few MB/s, is not reset: the budget never resets the fastest reader', async () => {
-    const server2 = createSidecarServer({
-      handler,
-      limits: { maxConnections: 8, idleTimeoutMs: 60_000, answerPace: { minRateBytesPerSecond: 1024, windowMs: 1000 }, maxHeldAnswerBytes: 8 * 1024 * 1024 },
-      onConnectionClosed: (r) => void closed.push(r),
-    });
-    const port2 = await server2.listen(0, '127.0.0.1');
-    closed.length = 0;
-    let timer: NodeJS.Timeout | undefined;
+    const server2 = await budgetServer(8);
     try {
-      const c = rawClient(port2, false);
-      clients.push(c.socket);
-      let got = 0;
-      c.socket.on('data', (d: Buffer) => {
-        got += d.length;
-        c.socket.pause();
-      });
-      timer = setInterval(() => c.socket.resume(), 10);
-      c.socket.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
-      await until('the whole 32 MiB answer read', () => got > 32 * 1024 * 1024 || c.closed());
-      assert.equal(c.closed(), false, `closed as ${closed.join(',')} after ${got} bytes`);
+      const r = trickle(server2.port);
+      await until('the whole 32 MiB answer read', () => r.got() > 32 * 1024 * 1024 || r.closed());
+      assert.equal(r.closed(), false, `closed as ${closed.join(',')} after ${r.got()} bytes`);
       assert.deepEqual(closed, []);
     } finally {
-      clearInterval(timer);
       await server2.close();
     }
   });
