@@ -16,7 +16,7 @@ import { createApp, type SidecarApp } from '../../sidecar/src/app.js';
 import { DEFAULT_POLICIES, parseSidecarConfig, type SidecarConfig } from '../../sidecar/src/config.js';
 import { apiConnectionLimits, type ConnectionLimits } from '../../sidecar/src/connections.js';
 import { createLoggers } from '../../sidecar/src/logging.js';
-import { INLINE_RUN_US_DEFAULT, RunPlacement, TurnLoad } from '../../sidecar/src/pipeline/inline-runs.js';
+import { INLINE_RUN_US_DEFAULT, RunPlacement } from '../../sidecar/src/pipeline/inline-runs.js';
 import type { PredictorLike, Tensor } from '../../sidecar/src/predictor.js';
 import { ReloadableTracing } from '../../sidecar/src/tracing.js';
 import { type RunQueue, SHORT_RUN_MS } from '../../sidecar/src/pipeline/queue.js';
@@ -89,13 +89,12 @@ export function bareRunner(predictor: PredictorLike): BareRun {
   const limit = benchInlineRunUs();
   if (limit <= 0) return (inputs) => predictor.run(inputs);
   const placement = new RunPlacement(limit);
-  const turns = new TurnLoad();
   let active = 0;
   return async (inputs) => {
     active++;
-    turns.arrive();
+    placement.arrive();
     try {
-      return await placement.run(predictor, inputs, shapeKey(inputs), active === 1 && turns.quiet());
+      return await placement.run(predictor, inputs, shapeKey(inputs), active === 1);
     } finally {
       active--;
     }

@@ -90,8 +90,17 @@ export class RunPlacement {
   private readonly shapes = new WeakMap<PredictorLike, Map<string, boolean>>();
   /** Runs made on the main thread and on the pool (for tests and the bench). */
   readonly counts = { inline: 0, pool: 0 };
+  /** Arrivals per event-loop turn, counted only while placement is on (limit above 0). */
+  private readonly turns: TurnLoad | undefined;
 
-  constructor(private readonly maxMicros: number = INLINE_RUN_US_DEFAULT) {}
+  constructor(private readonly maxMicros: number = INLINE_RUN_US_DEFAULT) {
+    this.turns = maxMicros > 0 ? new TurnLoad() : undefined;
+  }
+
+  /** A request reached the run stage (before its admission and queue): counted for the quiet-turn rule. */
+  arrive(): void {
+    this.turns?.arrive();
+  }
 
   private table(p: PredictorLike): Map<string, boolean> {
     let t = this.shapes.get(p);
@@ -102,11 +111,6 @@ export class RunPlacement {
     return t;
   }
 
-  /** Whether runs may execute on the main thread at all (a limit above 0). */
-  get enabled(): boolean {
-    return this.maxMicros > 0;
-  }
-
   /** Whether a lone run of `key` on `p` executes on the main thread. */
   inline(p: PredictorLike, key: string): boolean {
     return this.maxMicros > 0 && p.runSync !== undefined && this.shapes.get(p)?.get(key) === true;
@@ -114,7 +118,8 @@ export class RunPlacement {
 
   /**
    * One run of `inputs` (shape key `key`) on `p`, where the rules above place it; `alone`: no
-   * other call is past the queue. With placement off (limit 0, no runSync) it is `p.run` itself:
+   * other call is past the queue (the caller's count), which counts only in a quiet turn (the
+   * arrivals given to `arrive()`). With placement off (limit 0, no runSync) it is `p.run` itself:
    * nothing added to the request path.
    */
   run(p: PredictorLike, inputs: Outputs, key: string, alone: boolean): Promise<Outputs> {
@@ -125,8 +130,9 @@ export class RunPlacement {
     return this.placed(p, inputs, key, alone);
   }
 
-  private async placed(p: PredictorLike, inputs: Outputs, key: string, alone: boolean): Promise<Outputs> {
+  private async placed(p: PredictorLike, inputs: Outputs, key: string, loneCall: boolean): Promise<Outputs> {
     const started = process.hrtime.bigint();
+    const alone = loneCall && (this.turns === undefined || this.turns.quiet());
     if (alone && this.inline(p, key)) {
       this.counts.inline++;
       const out = (p.runSync as NonNullable<PredictorLike['runSync']>)(inputs);

@@ -24,7 +24,7 @@ import { admitBreaker } from './breaker-gate.js';
 import { type Call, sinceMs } from './call.js';
 import { type QueueLimits, RunQueue } from './queue.js';
 import type { ServingModes } from './serving-mode.js';
-import { INLINE_RUN_US_DEFAULT, RunPlacement, TurnLoad } from './inline-runs.js';
+import { INLINE_RUN_US_DEFAULT, RunPlacement } from './inline-runs.js';
 import type { PhaseMarks } from './phases.js';
 import { shapeKey } from './service-times.js';
 
@@ -80,8 +80,6 @@ export class Predict {
   readonly placement: RunPlacement;
   /** Calls past the queue whose run has not returned (a run is alone when it is the only one). */
   private active = 0;
-  /** Arrivals per event-loop turn, counted while placement is on (a run may be inline only in a quiet turn). */
-  private readonly turns: TurnLoad | undefined;
   /** `Call.answerReady` of every call whose answer is being encoded (one function, called as the call's method). */
   private readonly answerReady: (this: Call) => void;
 
@@ -89,7 +87,6 @@ export class Predict {
     this.batchableModel = batchable(this.io(o.predictor).inputs);
     const queue = (this.queue = new RunQueue(this.queueLimits(o.config()), o.budgetBytes));
     this.placement = new RunPlacement(o.inlineRunMicros ?? INLINE_RUN_US_DEFAULT);
-    this.turns = this.placement.enabled ? new TurnLoad() : undefined;
     this.answerReady = function (this: Call): void {
       if (this.answerReady === undefined) return;
       this.answerReady = undefined;
@@ -168,9 +165,9 @@ export class Predict {
     return x;
   }
 
-  /** The only call past the queue, in a quiet turn of the event loop (inline-runs.ts). */
+  /** The only call past the queue (placement adds the quiet-turn rule, inline-runs.ts). */
   private alone(): boolean {
-    return this.active === 1 && this.turns !== undefined && this.turns.quiet();
+    return this.active === 1;
   }
 
   async run(call: Call, inputs: Record<string, Tensor>): Promise<Record<string, Tensor>> {
@@ -178,7 +175,7 @@ export class Predict {
     const { predictor, device } = o.modes.active();
     // One key of the input shapes for admission's cache and the queue's service times.
     const key = shapeKey(inputs);
-    this.turns?.arrive();
+    this.placement.arrive();
     const bytes = this.admission(predictor).admit(inputs, key);
     o.modes.refuseWhenShedding();
     const breaker = admitBreaker(o.breakers, call.group);
