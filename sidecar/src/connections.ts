@@ -350,17 +350,17 @@ export function guardHttpServer(server: HttpServer, limits: ConnectionLimits, on
       }
       // Bytes handed to the kernel so far: written by node, less what node and libuv still hold.
       const taken = (socket.bytesWritten ?? 0) - held;
-      const since = w.answer;
-      if (since === undefined) w.answer = { bytes: taken, at: now };
+      if (w.answer === undefined) w.answer = { bytes: taken, at: now };
       else {
-        const from = { bytes: since.bytes, at: since.at };
-        if (pace && slowRate(since, taken, now, pace) !== undefined) {
+        // Over the window so far, read before slowRate starts the next one.
+        const rate = (taken - w.answer.bytes) / Math.max(1, now - w.answer.at);
+        if (pace && slowRate(w.answer, taken, now, pace) !== undefined) {
           open.delete(socket);
           onClosed?.('slow');
           abandon(socket);
           continue;
         }
-        ranked.push({ socket, held, rate: (taken - from.bytes) / Math.max(1, now - from.at) });
+        ranked.push({ socket, held, rate });
       }
       total += held;
     }

@@ -111,19 +111,17 @@ export function routeHandlers(d: RouteDeps): Record<string, Partial<Record<Metho
     }
     if (!files.some((f) => f.name === 'signature.json') && d.info.verified) throw new SidecarError('internal', 'model directory has no signature.json');
     const res = startJsonStream(x, 200);
-    if (x.method === 'HEAD') {
-      // The headers GET would send; no file is read for a body that is never sent.
-      res.end();
-      core.audit(x.call, 'export_model', 200);
-      return;
+    // HEAD: the headers GET would send; no file is read for a body that is never sent.
+    if (x.method === 'HEAD') res.end();
+    else {
+      res.write(`{"model":${JSON.stringify(core.modelName())},"digest":${JSON.stringify(d.info.digest)},"verified":${d.info.verified},"files":[`);
+      for (const [i, f] of files.entries()) {
+        res.write(`${i === 0 ? '' : ','}{"name":${JSON.stringify(f.name)},"size":${f.size},"encoding":"base64","data":"`);
+        await pipeBase64(join(dir, f.name), res);
+        res.write('"}');
+      }
+      res.end(']}');
     }
-    res.write(`{"model":${JSON.stringify(core.modelName())},"digest":${JSON.stringify(d.info.digest)},"verified":${d.info.verified},"files":[`);
-    for (const [i, f] of files.entries()) {
-      res.write(`${i === 0 ? '' : ','}{"name":${JSON.stringify(f.name)},"size":${f.size},"encoding":"base64","data":"`);
-      await pipeBase64(join(dir, f.name), res);
-      res.write('"}');
-    }
-    res.end(']}');
     core.audit(x.call, 'export_model', 200);
   };
 
