@@ -69,8 +69,9 @@ HostTensor ToPublic(HostTensor t) {
   return o;
 }
 
-Napi::Error MakeError(Napi::Env env, const std::string& code, const std::string& message) {
-  Napi::Error e = Napi::Error::New(env, message);
+// A JS Error (a TypeError for bad arguments) with the addon's error code.
+Napi::Error MakeError(Napi::Env env, const std::string& code, const std::string& message, bool type_error = false) {
+  Napi::Error e = type_error ? Napi::TypeError::New(env, message) : Napi::Error::New(env, message);
   e.Value().Set("code", code);
   return e;
 }
@@ -238,9 +239,7 @@ class PromiseWorker : public Napi::AsyncWorker {
 
   void OnError(const Napi::Error& e) override {
     Napi::Env env = Env();
-    Napi::Error out = type_error_ ? Napi::TypeError::New(env, e.Message()) : Napi::Error::New(env, e.Message());
-    out.Value().Set("code", code_);
-    deferred_.Reject(out.Value());
+    deferred_.Reject(MakeError(env, code_, e.Message(), type_error_).Value());
   }
 
  private:
@@ -411,9 +410,7 @@ Shape ShapeFromJs(Napi::Env env, const std::string& name, const Napi::Value& sv)
 // A PaddleError thrown on the JS thread as the promise-based calls reject with it: TypeError for
 // bad arguments, else Error, with its code.
 Napi::Error PaddleErrorToJs(Napi::Env env, const PaddleError& e) {
-  Napi::Error out = e.code() == ErrorCode::kArgument ? Napi::TypeError::New(env, e.what()) : Napi::Error::New(env, e.what());
-  out.Value().Set("code", ErrorCodeName(e.code()));
-  return out;
+  return MakeError(env, ErrorCodeName(e.code()), e.what(), e.code() == ErrorCode::kArgument);
 }
 
 // run()'s and runSync()'s argument: {name: {dtype, shape, data}}, checked and copied on the JS thread.
