@@ -3,10 +3,12 @@
 // handler, the HS256 secret with its token, the full-chain config, and the in-process CPU
 // benches' chain over an instant predictor. One copy, so the scripts measure the same things.
 
-import { execFile, fork } from 'node:child_process';
+import { type ChildProcessByStdio, execFile, fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
+import type { Readable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
@@ -308,5 +310,63 @@ export async function forkServer(kind: 'bare' | 'express' | 'chain' | 'chain-tls
       await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
       if (child.exitCode === null) child.kill('SIGKILL');
     },
+  };
+}
+
+/** A loopback TCP port free at the moment of the call. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+/** The real sidecar process as a pod runs it (main.ts), started by sidecarProcess(). */
+export interface SidecarProcess {
+  child: ChildProcessByStdio<null, Readable, null>;
+  /** The serving port and the health port, from its `serving` line. */
+  port: number;
+  healthPort: number;
+  /** Its resident set (bytes, /proc). */
+  rss(): number;
+}
+
+/**
+ * Starts sidecar/src/main.ts with `args` (after `--import tsx`), outside any pod (no POD_NAME)
+ * and with the allocator settings the image and the Deployment give it
+ * (images/sidecar.Dockerfile), and waits for its `serving` line. `onStdout` sees every chunk of
+ * its standard output (log lines).
+ */
+export async function sidecarProcess(args: string[], onStdout?: (text: string) => void): Promise<SidecarProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'sidecar/src/main.ts'), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, POD_NAME: '', POD_NAMESPACE: '', PADDLESERVICE_NAME: '', MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_ARENA_MAX: '2' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => {
+    const text = d.toString();
+    if (out.length < 200_000) out += text;
+    onStdout?.(text);
+  });
+  const ports = await new Promise<{ port: number; healthPort: number }>((resolve, reject) => {
+    const timer = setInterval(() => {
+      const line = out.split('\n').find((l) => l.includes('"message":"serving"'));
+      if (line) {
+        clearInterval(timer);
+        resolve(JSON.parse(line) as { port: number; healthPort: number });
+      } else if (child.exitCode !== null) {
+        clearInterval(timer);
+        reject(new Error(`sidecar exited: ${out}`));
+      }
+    }, 100);
+  });
+  return {
+    child,
+    port: ports.port,
+    healthPort: ports.healthPort,
+    rss: () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024,
   };
 }

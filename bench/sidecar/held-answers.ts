@@ -9,14 +9,13 @@
 //
 //   npx tsx bench/sidecar/held-answers.ts [--connections 60] [--batch 24] [--seq 128] [--read-rate 2048] [--seconds 40] [--stagger-ms 400] [--max-held-answer-bytes N]
 
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo, connect } from 'node:net';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_POLICIES } from '../../sidecar/src/config.js';
-import { ROOT } from './common.js';
+import { freePort, ROOT, sidecarProcess } from './common.js';
 
 const { values } = parseArgs({ options: { connections: { type: 'string', default: '60' }, batch: { type: 'string', default: '24' }, seq: { type: 'string', default: '128' }, 'read-rate': { type: 'string', default: '2048' }, seconds: { type: 'string', default: '40' }, 'stagger-ms': { type: 'string', default: '400' }, 'max-held-answer-bytes': { type: 'string' } } });
 const N = Number(values.connections);
@@ -29,37 +28,15 @@ const STAGGER_MS = Number(values['stagger-ms']);
 const dir = mkdtempSync(join(tmpdir(), 'sidecar-held-'));
 const policies = DEFAULT_POLICIES.map((p) => (p.domain === 'model_inference' ? { ...p, callsPerMinute: 1_000_000 } : p));
 writeFileSync(join(dir, 'config.json'), JSON.stringify({ version: 1, model: { name: 'encoder' }, auth: { enabled: false, policies } }));
-const freePort = (): Promise<number> =>
-  new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
 const metricsPort = await freePort();
 const budget = values['max-held-answer-bytes'];
-const child = spawn(
-  process.execPath,
-  ['--import', 'tsx', join(ROOT, 'sidecar/src/main.ts'), '--no-tls', '--host', '127.0.0.1', '--port', '0', '--metrics-port', String(metricsPort), '--health-port', '0', '--grpc-port', '0',
-    '--model-dir', join(ROOT, 'native/fixtures/models/transformer/legacy'), '--public-key', join(ROOT, 'native/fixtures/keys/test-only-rsa2048.pub.pem'), '--config', join(dir, 'config.json'),
-    ...(budget !== undefined ? ['--max-held-answer-bytes', budget] : [])],
-  { cwd: ROOT, env: { ...process.env, POD_NAME: '', POD_NAMESPACE: '', PADDLESERVICE_NAME: '', MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_ARENA_MAX: '2' }, stdio: ['ignore', 'pipe', 'inherit'] },
-);
-let out = '';
-child.stdout.on('data', (d: Buffer) => void (out.length < 100_000 && (out += d.toString())));
-const port = await new Promise<number>((resolve, reject) => {
-  const t = setInterval(() => {
-    const line = out.split('\n').find((l) => l.includes('"message":"serving"'));
-    if (line) {
-      clearInterval(t);
-      resolve((JSON.parse(line) as { port: number }).port);
-    } else if (child.exitCode !== null) {
-      clearInterval(t);
-      reject(new Error(`sidecar exited: ${out}`));
-    }
-  }, 100);
-});
-const rss = (): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+const sidecar = await sidecarProcess([
+  '--no-tls', '--host', '127.0.0.1', '--port', '0', '--metrics-port', String(metricsPort), '--health-port', '0', '--grpc-port', '0',
+  '--model-dir', join(ROOT, 'native/fixtures/models/transformer/legacy'), '--public-key', join(ROOT, 'native/fixtures/keys/test-only-rsa2048.pub.pem'), '--config', join(dir, 'config.json'),
+  ...(budget !== undefined ? ['--max-held-answer-bytes', budget] : []),
+]);
+const { child, port } = sidecar;
+const rss = (): number => sidecar.rss() / (1024 * 1024);
 const tokens = Array.from({ length: BATCH * SEQ }, (_, i) => (i * 37) % 1000);
 const body = JSON.stringify({ inputs: [{ name: 'tokens', datatype: 'INT64', shape: [BATCH, SEQ], data: tokens }] });
 const request = `POST /v2/models/encoder/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;

@@ -9,15 +9,13 @@
 //   npx tsx bench/sidecar/overload.ts [--connections 200] [--duration 20] [--batch 3] [--seq 128] [--settle 60]
 //     [--max-in-flight N] [--max-queued N] [--max-queue-time-ms N]   (unset: the defaults)
 
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_POLICIES, QUEUE_DEFAULTS } from '../../sidecar/src/config.js';
-import { ROOT } from './common.js';
+import { freePort, ROOT, sidecarProcess } from './common.js';
 
 const { values } = parseArgs({
   options: {
@@ -49,51 +47,26 @@ const policies = DEFAULT_POLICIES.map((p) => (p.domain === 'model_inference' ? {
 writeFileSync(join(dir, 'config.json'), JSON.stringify({ version: 1, model: { name: 'encoder' }, auth: { enabled: false, policies }, queue }));
 
 // --health-port 0 is "off", and the kubelet's probe port is what this measures: take a free one.
-const probePort = await new Promise<number>((resolve) => {
-  const s = createServer().listen(0, '127.0.0.1', () => {
-    const p = (s.address() as AddressInfo).port;
-    s.close(() => resolve(p));
-  });
-});
-const child = spawn(
-  process.execPath,
-  ['--import', 'tsx', join(ROOT, 'sidecar/src/main.ts'), '--no-tls', '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--health-port', String(probePort), '--grpc-port', '0', '--model-dir', MODEL_DIR, '--public-key', PUBLIC_KEY, '--config', join(dir, 'config.json')],
-  // The allocator settings the image and the Deployment give the sidecar (images/sidecar.Dockerfile).
-  { cwd: ROOT, env: { ...process.env, POD_NAME: '', POD_NAMESPACE: '', PADDLESERVICE_NAME: '', MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_ARENA_MAX: '2' }, stdio: ['ignore', 'pipe', 'inherit'] },
-);
-let out = '';
+const probePort = await freePort();
 // The served requests' access lines during the flood: their phases_ms split the latency.
 let flooding = false;
 let partial = '';
 const phaseLines: Array<{ duration: number; phases: Record<string, number> }> = [];
-child.stdout.on('data', (d: Buffer) => {
-  const text = d.toString();
-  if (out.length < 200_000) out += text;
-  if (!flooding) return;
-  const lines = (partial + text).split('\n');
-  partial = lines.pop() ?? '';
-  for (const l of lines) {
-    if (!l.includes('"phases_ms"') || !l.includes('"status":200')) continue;
-    const rec = JSON.parse(l) as { duration_ms: number; phases_ms: Record<string, number> };
-    phaseLines.push({ duration: rec.duration_ms, phases: rec.phases_ms });
-  }
-});
-const ports = await new Promise<{ port: number; healthPort: number }>((resolve, reject) => {
-  const timer = setInterval(() => {
-    const line = out.split('\n').find((l) => l.includes('"message":"serving"'));
-    if (line) {
-      clearInterval(timer);
-      const rec = JSON.parse(line) as { port: number; healthPort: number };
-      resolve(rec);
-    } else if (child.exitCode !== null) {
-      clearInterval(timer);
-      reject(new Error(`sidecar exited: ${out}`));
+const sidecar = await sidecarProcess(
+  ['--no-tls', '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--health-port', String(probePort), '--grpc-port', '0', '--model-dir', MODEL_DIR, '--public-key', PUBLIC_KEY, '--config', join(dir, 'config.json')],
+  (text) => {
+    if (!flooding) return;
+    const lines = (partial + text).split('\n');
+    partial = lines.pop() ?? '';
+    for (const l of lines) {
+      if (!l.includes('"phases_ms"') || !l.includes('"status":200')) continue;
+      const rec = JSON.parse(l) as { duration_ms: number; phases_ms: Record<string, number> };
+      phaseLines.push({ duration: rec.duration_ms, phases: rec.phases_ms });
     }
-  }, 100);
-});
-const healthPort = ports.healthPort;
+  },
+);
+const { child, healthPort, rss } = sidecar;
 
-const rss = (): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
 const tokens = Array.from({ length: BATCH * SEQ }, (_, i) => (i * 37) % 1000);
 const BODY = JSON.stringify({ inputs: [{ name: 'tokens', datatype: 'INT64', shape: [BATCH, SEQ], data: tokens }] });
 const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS + 8 });
@@ -131,12 +104,12 @@ const fmt = (n: number): string => (Number.isFinite(n) ? n.toFixed(1) : '-');
 // ---- one run, alone (the "+ one run" of the goal): the median of a few sequential requests.
 const idle: number[] = [];
 for (let i = 0; i < 7; i++) {
-  const r = await post(ports.port, '/v2/models/encoder/infer', BODY);
+  const r = await post(sidecar.port, '/v2/models/encoder/infer', BODY);
   if (r.status !== 200) throw new Error(`warm-up request failed: ${r.status} ${r.error ?? ''}`);
   idle.push(r.ms);
 }
 const oneRunMs = q(idle.slice(2), 0.5);
-const responseBytes = (await post(ports.port, '/v2/models/encoder/infer', BODY)).bytes;
+const responseBytes = (await post(sidecar.port, '/v2/models/encoder/infer', BODY)).bytes;
 await new Promise((r) => setTimeout(r, 2000));
 const rssBefore = rss();
 
@@ -148,7 +121,7 @@ let rssPeak = rssBefore;
 const until = Date.now() + DURATION_MS;
 const worker = async (): Promise<void> => {
   while (Date.now() < until) {
-    const r = await post(ports.port, '/v2/models/encoder/infer', BODY);
+    const r = await post(sidecar.port, '/v2/models/encoder/infer', BODY);
     if (r.status === 200) served.push(r.ms);
     else if (r.status === 503 || r.status === 429) {
       const why = /no run slot/.test(r.error ?? '') ? 'queue_timeout' : /waiting/.test(r.error ?? '') ? 'overloaded (queue full)' : `other 503: ${(r.error ?? '').slice(0, 60)}`;
