@@ -6,7 +6,7 @@
 // PaddleService creates themselves (the floor no operator can beat), and the issue's targets.
 //
 // The PaddleServices are CPU, TLS off, verification off and replicas 0: the figure is the
-// operator's work (7 children, TLS off: no Certificate; a status patch and a Ready Event each), not the scheduler's or kwok's with 1000 pods.
+// operator's work (6 children: TLS off, no Certificate; replicas 0, no PodDisruptionBudget; a status patch and a Ready Event each), not the scheduler's or kwok's with 1000 pods.
 // At replicas 0 a PaddleService is Ready (ScaledToZero) once its Deployment exists, so "all
 // Ready" follows the converge; time to Ready with pods, TLS and reports is ready.ts.
 //
@@ -238,9 +238,9 @@ async function runOnce(clients: Clients, op: OperatorProcess, n: number): Promis
     console.log(`\n== ${n} PaddleServices ==`);
     for (const line of componentConfig()) console.log(`config   : ${line}`);
     console.log(`reference: API server accepted the ${n} creates in ${createdS.toFixed(1)} s (kube-apiserver CPU ${createCpuMs.toFixed(1)} ms per create, operator already watching)`);
-    console.log(`converge : every PaddleService with its 7 children + status in ${convergedS.toFixed(1)} s (${(convergedS / createdS).toFixed(2)}x the create time)`);
+    console.log(`converge : every PaddleService with its 6 children + status in ${convergedS.toFixed(1)} s (${(convergedS / createdS).toFixed(2)}x the create time)`);
     if (n === 1000) console.log(`           target <= ${TARGET_CONVERGE_S_1000} s on 2 cores: ${(convergedS / TARGET_CONVERGE_S_1000).toFixed(2)}x of target`);
-    console.log(`writes   : ${writesToConverge} to converge (${(writesToConverge / n).toFixed(1)} per PaddleService: 7 applies, 1 status patch, 1 Ready Event)`);
+    console.log(`writes   : ${writesToConverge} to converge (${(writesToConverge / n).toFixed(1)} per PaddleService: 6 applies, 1 status patch, 1 Ready Event)`);
     console.log(`all Ready: every PaddleService Ready=True ${allReadyS.toFixed(1)} s after the first create (target <= 60 s for 1000: ${(allReadyS / 60).toFixed(2)}x)`);
     console.log(`kcm      : the controller-manager had written every Deployment's status (Available, observedGeneration) at ${kcmDoneS.toFixed(1)} s (polled every 5 s; ${kcmAtReady}/${n} when all were Ready; ${kcmRate(kcmSeries, n)}); settled at ${settledS.toFixed(1)} s`);
     const clusterSettleS = Object.entries(settleCpu).reduce((a, [k, v]) => (k === 'operator' ? a : a + v), 0);

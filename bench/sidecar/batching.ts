@@ -25,7 +25,7 @@
 //     [--conc 1,8,32] [--delay-us 0] [--max-batch 32] [--preferred 8,16]
 //     [--rates 0.25,0.5,0.75 (none: '')] [--rate-conns 64]
 
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -54,6 +54,8 @@ const { values } = parseArgs({
     preferred: { type: 'string', default: '' },
     rates: { type: 'string', default: '0.25,0.5,0.75' },
     'rate-conns': { type: 'string', default: '64' },
+    'pin-server': { type: 'string', default: '' },
+    'pin-load': { type: 'string', default: '' },
   },
 });
 const DURATION = Number(values.duration);
@@ -64,6 +66,12 @@ const PREFERRED = values.preferred ? values.preferred.split(',').map(Number) : [
 const CONCS = values.conc.split(',').map(Number);
 const RATES = values.rates ? values.rates.split(',').map(Number) : [];
 const RATE_CONNS = Number(values['rate-conns']);
+// CPU pinning (taskset lists, e.g. --pin-server 1 --pin-load 0): on a 2-core machine the load
+// generator otherwise shares the server's cores, and the kernel's time slices (milliseconds)
+// land in the server's latency tail; a client of a pod runs on another machine. Unset: no pinning.
+const PIN_SERVER = values['pin-server'];
+const PIN_LOAD = values['pin-load'];
+if (PIN_SERVER) execFileSync('taskset', ['-a', '-p', '-c', PIN_SERVER, String(process.pid)], { stdio: 'ignore' });
 
 interface Fixture {
   name: string;
@@ -133,7 +141,12 @@ const boundVerdict = (p99: number, bound: number, boundInFlight: number): string
 
 function runLoad(script: string, args: string[]): Promise<Load> {
   return new Promise((resolve, reject) =>
-    execFile(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/sidecar', script), ...args], { cwd: ROOT, maxBuffer: 1 << 20 }, (err, out) => (err ? reject(err) : resolve(JSON.parse(out) as Load))),
+    execFile(
+      PIN_LOAD ? 'taskset' : process.execPath,
+      [...(PIN_LOAD ? ['-c', PIN_LOAD, process.execPath] : []), '--import', 'tsx', join(ROOT, 'bench/sidecar', script), ...args],
+      { cwd: ROOT, maxBuffer: 1 << 20 },
+      (err, out) => (err ? reject(err) : resolve(JSON.parse(out) as Load)),
+    ),
   );
 }
 
@@ -210,6 +223,7 @@ console.log(`\ndynamic batching: full REST chain (auth on, access log on, queue 
 console.log(`  runs inline up to ${benchInlineRunUs()} us when alone in a quiet turn (--inline-run-us, BENCH_INLINE_RUN_US; a batch of one request placed alike, merged batches on the pool)`);
 console.log(`  on = spec.batching {enabled: true, maxBatchSize: ${MAX_BATCH}, maxQueueDelayMicroseconds: ${DELAY_US}, preferredBatchSizes: [${PREFERRED.join(', ')}]}; off = enabled: false`);
 console.log(`  ${ROUNDS} rounds x ${DURATION} s per cell, off and on alternating; load: http-load.ts (autocannon, per-response times in us), own process`);
+console.log(`  CPU pinning: server (every thread) ${PIN_SERVER ? `on CPUs ${PIN_SERVER}` : 'not pinned'}, load generator ${PIN_LOAD ? `on CPUs ${PIN_LOAD}` : 'not pinned'} (--pin-server, --pin-load)`);
 console.log(`  machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, node ${process.version}`);
 for (const key of values.fixtures.split(',')) {
   const fx = FIXTURES[key];

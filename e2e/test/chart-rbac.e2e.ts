@@ -101,6 +101,11 @@ describe('the operator with exactly the chart\'s RBAC', function () {
     assert.ok(noKey.includes('mnist-mlp-nokey') && noKey.includes('absent-signing-key'), 'the example still has the fields this test renames');
     writeFileSync(join(tmp, 'nokey.yaml'), noKey);
     await kubectl(['apply', '-n', workloads, '-f', join(tmp, 'nokey.yaml')]);
+    // A third at 2 replicas: the one that gets a PodDisruptionBudget (none below 2 pods).
+    const pair = example.replace('name: mnist-mlp\n', 'name: mnist-mlp-pair\n').replace('spec:\n', 'spec:\n  replicas: 2\n');
+    assert.ok(pair.includes('mnist-mlp-pair') && pair.includes('replicas: 2'), 'the example still has the fields this test changes');
+    writeFileSync(join(tmp, 'pair.yaml'), pair);
+    await kubectl(['apply', '-n', workloads, '-f', join(tmp, 'pair.yaml')]);
 
     // The operator as the chart runs it (its rendered args), on this machine: the pod's
     // downward-API environment by hand, the kubeconfig of the ServiceAccount, any free port.

@@ -407,4 +407,29 @@ describe('builders', () => {
     assert.equal(pdb.spec?.maxUnavailable, 1);
     assert.deepEqual(pdb.spec?.selector?.matchLabels, { 'app.kubernetes.io/name': 'paddle-service', 'app.kubernetes.io/instance': 'ernie-encoder' });
   });
+
+  it('PodDisruptionBudget only where two or more pods may run (over one, a budget of one allows every eviction)', () => {
+    const kinds = (ps: PaddleService, replicas: number) => buildChildren(ps, cfg, { replicas }).objects.map((o) => o.kind);
+    const fixed = (n: number | undefined) => {
+      const ps = loadExample('minimal.yaml');
+      if (n === undefined) delete ps.spec.replicas;
+      else ps.spec.replicas = n;
+      delete ps.spec.autoscaling;
+      return ps;
+    };
+    assert.equal(kinds(fixed(undefined), 1).includes('PodDisruptionBudget'), false, 'default: 1 replica');
+    assert.equal(kinds(fixed(0), 0).includes('PodDisruptionBudget'), false, 'scaled to zero by hand');
+    assert.equal(kinds(fixed(1), 1).includes('PodDisruptionBudget'), false);
+    assert.equal(kinds(fixed(2), 2).includes('PodDisruptionBudget'), true);
+    // An HPA on the scale subresource: what runs now counts too.
+    assert.equal(kinds(fixed(1), 3).includes('PodDisruptionBudget'), true);
+    // Autoscaling up to 2 or more: kept while the autoscaler holds it at 0 or 1 (no churn).
+    const auto = loadExample('gpu.yaml');
+    assert.ok(auto.spec.autoscaling && auto.spec.autoscaling.maxReplicas >= 2);
+    assert.equal(kinds(auto, 0).includes('PodDisruptionBudget'), true);
+    assert.equal(kinds(auto, 1).includes('PodDisruptionBudget'), true);
+    auto.spec.autoscaling = { ...auto.spec.autoscaling, minReplicas: 1, maxReplicas: 1 };
+    delete auto.spec.replicas;
+    assert.equal(kinds(auto, 1).includes('PodDisruptionBudget'), false, 'autoscaling capped at one pod');
+  });
 });

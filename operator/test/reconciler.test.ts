@@ -11,7 +11,7 @@ describe('Reconciler (in-process fake of our client)', () => {
     const r1 = await t.reconciler.reconcile(t.key);
     assert.equal(r1.result, 'success');
     const applied = t.api.calls.filter((c) => c.verb === 'apply').map((c) => (c.body as KubernetesObject).kind);
-    assert.deepEqual(applied, ['ServiceAccount', 'Role', 'RoleBinding', 'ConfigMap', 'Certificate', 'Service', 'Deployment', 'PodDisruptionBudget']);
+    assert.deepEqual(applied, ['ServiceAccount', 'Role', 'RoleBinding', 'ConfigMap', 'Certificate', 'Service', 'Deployment'], 'one replica: no PodDisruptionBudget');
     assert.equal(t.ready()?.status, 'False');
     assert.equal(t.ready()?.reason, 'DeploymentUnavailable');
     assert.deepEqual(t.events, [], 'a new PaddleService coming up is no Warning');
@@ -22,6 +22,24 @@ describe('Reconciler (in-process fake of our client)', () => {
     const n = t.api.calls.length;
     await t.reconciler.reconcile(t.key);
     assert.equal(t.api.writes(), before, `no-op reconcile: zero writes, got ${JSON.stringify(t.api.calls.slice(n))}`);
+  });
+
+  it('the PodDisruptionBudget: applied at 2 replicas; at 1 left as it is (it blocks nothing there) and never deleted', async () => {
+    const ps = raw('minimal.yaml');
+    ps.spec.replicas = 2;
+    const t = setup(ps);
+    const { namespace = '', name = '' } = ps.metadata;
+    await t.reconciler.reconcile(t.key);
+    const pdb = t.api.find('PodDisruptionBudget', namespace, name);
+    assert.ok(pdb, 'applied at 2 replicas');
+    const live = t.api.find('PaddleService', namespace, name) as typeof ps;
+    t.api.put({ ...live, spec: { ...live.spec, replicas: 1 }, metadata: { ...live.metadata, generation: 2 } } as KubernetesObject);
+    const before = t.api.calls.length;
+    await t.reconciler.reconcile(t.key);
+    const calls = t.api.calls.slice(before);
+    assert.deepEqual(calls.filter((c) => c.verb === 'apply' && (c.body as KubernetesObject).kind === 'PodDisruptionBudget'), [], 'not applied at 1 replica');
+    assert.deepEqual(t.api.find('PodDisruptionBudget', namespace, name)?.metadata?.resourceVersion, pdb.metadata?.resourceVersion, 'left untouched');
+    assert.equal(t.ready()?.reason === 'InvalidSpec', false);
   });
 
   it('a hand edit of an owned field is restored, and only that object is re-applied', async () => {

@@ -66,6 +66,7 @@ describe('reconciler: a no-op reconcile after a child changed only its status', 
   ] as const) {
     it(`writes no child: ${what}`, async () => {
       const ps = raw('minimal.yaml');
+      ps.spec.replicas = 2; // every child kind, the PodDisruptionBudget included
       if (file.endsWith('#plain')) ps.spec.tls = { enabled: false };
       const t = setup(ps);
       await t.reconciler.reconcile(t.key);

@@ -6,7 +6,7 @@ import { buildCertificate } from './certificate.js';
 import { TEMPLATE_HASH_LABEL, type OperatorConfig } from './common.js';
 import { buildConfigMap, buildSidecarConfig, computeRestartHash, type BreakerTuning } from './config-map.js';
 import { buildDeployment } from './deployment.js';
-import { buildPodDisruptionBudget } from './pdb.js';
+import { buildPodDisruptionBudget, wantsDisruptionBudget } from './pdb.js';
 import { buildRole, buildRoleBinding, buildServiceAccount } from './rbac.js';
 import { buildService } from './service.js';
 
@@ -20,7 +20,7 @@ export * from './service.js';
 export * from './resolved.js';
 
 export interface DesiredChildren {
-  /** In apply order: identity and config before the pods that use them. */
+  /** In apply order: identity and config before the pods that use them (the PDB only where wantsDisruptionBudget). */
   objects: KubernetesObject[];
   restartHash: string;
   /** The pod template's hash (TEMPLATE_HASH_LABEL): the pods of the current template carry it. */
@@ -43,6 +43,7 @@ export function buildChildren(
   const cert = buildCertificate(ps, cfg.clusterDomain);
   if (cert) objects.push(cert);
   const deployment = buildDeployment(ps, cfg, { replicas: inputs.replicas, restartHash });
-  objects.push(buildService(ps), deployment, buildPodDisruptionBudget(ps));
+  objects.push(buildService(ps), deployment);
+  if (wantsDisruptionBudget(ps, inputs.replicas)) objects.push(buildPodDisruptionBudget(ps));
   return { objects, restartHash, templateHash: deployment.spec?.template.metadata?.labels?.[TEMPLATE_HASH_LABEL] ?? '' };
 }
